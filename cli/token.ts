@@ -1,0 +1,30 @@
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
+
+const program = new Command('token')
+  .description('Print a development JWT signed by the key under DATA_DIR (created on first use)')
+  .requiredOption('--tenant <id>', 'tenant_id claim')
+  .option('--scopes <scopes>', 'space-separated scopes', 'documents:read documents:write')
+  .option('--sub <user>', 'subject claim')
+  .option('--ttl <duration>', 'lifetime, such as 15m or 1h', '1h')
+  .option('--partner', 'mark the token as a partner client (client_type: partner)', false)
+  .parse();
+
+const options = program.opts<{
+  tenant: string;
+  scopes: string;
+  sub?: string;
+  ttl: string;
+  partner: boolean;
+}>();
+const key = await ensureDevSigningKey(resolve(process.env.DATA_DIR ?? './data'));
+console.log(
+  await mintDevToken(key, {
+    tenantId: options.tenant,
+    scopes: options.scopes.split(' ').filter(Boolean),
+    subject: options.sub,
+    ttl: options.ttl,
+    partner: options.partner,
+  }),
+);

@@ -1,0 +1,121 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * All configuration, parsed once at startup. Nothing else in Quarry reads
+ * `process.env`: services receive the typed slice they need.
+ */
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
+const environmentSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    DATA_DIR: z.string().min(1).default('./data'),
+
+    JWT_JWKS_URL: z.url().optional(),
+    JWT_JWKS_FILE: z.string().min(1).optional(),
+    JWT_ISSUER: z.string().min(1),
+    JWT_AUDIENCE: z.string().min(1),
+    JWT_ALGORITHMS: list
+      .pipe(z.array(z.enum(['RS256', 'ES256', 'PS256', 'EdDSA'])).min(1))
+      .default(['RS256', 'ES256']),
+    JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(30),
+
+    PORT: port(4000),
+    DOCUMENTS_PORT: port(4001),
+    SEARCH_PORT: port(4002),
+    DOCUMENTS_URL: z.url().default('http://127.0.0.1:4001/graphql'),
+    SEARCH_URL: z.url().default('http://127.0.0.1:4002/graphql'),
+    SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
+    SUBGRAPH_TIMEOUT_MS: positiveInt(5000),
+    SUBGRAPH_MAX_SOCKETS: positiveInt(64),
+
+    CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    SEARCH_MAX_FIRST: z.coerce.number().int().min(1).max(1000).default(100),
+    INDEXER_POLL_MS: positiveInt(100),
+    INDEXER_BATCH_SIZE: positiveInt(500),
+  })
+  .superRefine((env, context) => {
+    if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
+      context.addIssue({
+        code: 'custom',
+        path: ['JWT_JWKS_URL'],
+        message: 'set JWT_JWKS_URL or JWT_JWKS_FILE',
+      });
+    }
+    if (env.NODE_ENV === 'production') {
+      if (!env.JWT_JWKS_URL) {
+        context.addIssue({
+          code: 'custom',
+          path: ['JWT_JWKS_URL'],
+          message: "required in production: the identity provider's JWKS, not a local development key",
+        });
+      }
+      if (!env.CURSOR_SECRET) {
+        context.addIssue({
+          code: 'custom',
+          path: ['CURSOR_SECRET'],
+          message: 'required in production, so every search replica signs cursors with the same key',
+        });
+      }
+    }
+  });
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env) {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${String(issue.path[0] ?? '(environment)')}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+  return {
+    production: e.NODE_ENV === 'production',
+    logLevel: e.LOG_LEVEL,
+    host: e.HOST,
+    dataDir,
+    embeddedDatabasePath: resolve(dataDir, 'quarry.db'),
+    jwt: {
+      jwksUrl: e.JWT_JWKS_URL,
+      jwksFile: e.JWT_JWKS_FILE,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      algorithms: e.JWT_ALGORITHMS,
+      clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
+      jwksCooldownSeconds: e.JWT_JWKS_COOLDOWN_SECONDS,
+    },
+    gateway: {
+      port: e.PORT,
+      supergraphPath: resolve(e.SUPERGRAPH_PATH),
+      subgraphUrls: { documents: e.DOCUMENTS_URL, search: e.SEARCH_URL } as Record<string, string>,
+      subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
+      subgraphMaxSockets: e.SUBGRAPH_MAX_SOCKETS,
+    },
+    documents: { port: e.DOCUMENTS_PORT },
+    search: {
+      port: e.SEARCH_PORT,
+      cursorSecret: e.CURSOR_SECRET,
+      maxFirst: e.SEARCH_MAX_FIRST,
+    },
+    indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE },
+  };
+}
+
+export type QuarryConfig = ReturnType<typeof loadConfig>;
+export type JwtConfig = QuarryConfig['jwt'];

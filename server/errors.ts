@@ -1,0 +1,79 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from './logger.ts';
+
+/**
+ * Every error code a client can see, with the HTTP status it maps to when it
+ * fails a whole request. Clients key on these codes, so they never change
+ * meaning; messages may be reworded.
+ */
+export const publicErrorCodes = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  BAD_USER_INPUT: 400,
+  NOT_FOUND: 404,
+  VERSION_CONFLICT: 409,
+  RATE_LIMITED: 429,
+  SEARCH_UNAVAILABLE: 503,
+  DOCUMENTS_UNAVAILABLE: 503,
+  SUBGRAPH_UNAVAILABLE: 503,
+  PERSISTED_QUERY_NOT_FOUND: 200,
+  PERSISTED_QUERY_NOT_SUPPORTED: 200,
+  PERSISTED_QUERY_NOT_IN_LIST: 400,
+  PERSISTED_QUERY_ID_REQUIRED: 400,
+  OPERATION_LIMIT_EXCEEDED: 400,
+  GRAPHQL_PARSE_FAILED: 400,
+  GRAPHQL_VALIDATION_FAILED: 400,
+  BAD_REQUEST: 400,
+  OPERATION_RESOLUTION_FAILURE: 400,
+  INTERNAL_SERVER_ERROR: 500,
+} as const;
+
+export type ErrorCode = keyof typeof publicErrorCodes;
+
+/** Extension keys that are safe to show a client; everything else is dropped. */
+const publicExtensionKeys = new Set(['code', 'field', 'retryAfterSeconds', 'currentVersion']);
+
+export function quarryError(
+  code: ErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+/** An error that rejects the whole HTTP request (before execution), with its status. */
+export function requestError(code: ErrorCode, message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, http: { status: publicErrorCodes[code] } } });
+}
+
+function isPublicCode(code: unknown): code is ErrorCode {
+  return (
+    typeof code === 'string' && Object.hasOwn(publicErrorCodes, code) && code !== 'INTERNAL_SERVER_ERROR'
+  );
+}
+
+/**
+ * Apollo's `formatError`: errors with a public code keep their message and
+ * safe extensions; anything else is logged in full and shown as a bare
+ * INTERNAL_SERVER_ERROR, so driver messages and stack traces never leave.
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (isPublicCode(code)) {
+      // Apollo prefixes errors thrown while building the context (our authentication) with this.
+      const message = formatted.message.replace(/^Context creation failed: /, '');
+      const extensions: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(formatted.extensions ?? {})) {
+        if (publicExtensionKeys.has(key)) extensions[key] = value;
+      }
+      return { message, locations: formatted.locations, path: formatted.path, extensions };
+    }
+    logger.error({ err: original, path: formatted.path }, 'internal error');
+    return {
+      message: 'Internal server error',
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}

@@ -1,0 +1,165 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import type { Logger } from '../logger.ts';
+
+export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+
+export interface HttpServerOptions<TContext extends BaseContext> {
+  apollo: ApolloServer<TContext>;
+  /** Builds the per-request context; throwing a GraphQLError with `extensions.http` rejects the request. */
+  context: (request: IncomingMessage) => Promise<TContext>;
+  /** Extra GET routes by exact path, such as health checks and metrics. */
+  routes?: Record<string, RouteHandler>;
+  /** Bodies above this are refused with 413 before they are parsed. Default 1 MiB. */
+  maxBodyBytes?: number;
+  logger: Logger;
+}
+
+/** Applied to every response; the GraphQL API is never framed, sniffed or cached by intermediaries. */
+const securityHeaders: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+export function sendJson(response: ServerResponse, status: number, body: unknown) {
+  const payload = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  });
+  response.end(payload);
+}
+
+function requestFailure(response: ServerResponse, status: number, message: string) {
+  sendJson(response, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+}
+
+class BodyTooLargeError extends Error {}
+
+async function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > maxBytes) throw new BodyTooLargeError();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new BodyTooLargeError();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function toHeaderMap(request: IncomingMessage): HeaderMap {
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
+
+/**
+ * A plain `node:http` integration for Apollo Server: it keeps the request
+ * path short (no framework), and gives one place for body limits, security
+ * headers and the non-GraphQL routes every service exposes.
+ */
+export function createHttpServer<TContext extends BaseContext>(options: HttpServerOptions<TContext>): Server {
+  const { apollo, context, routes = {}, maxBodyBytes = 1024 * 1024, logger } = options;
+
+  async function handle(request: IncomingMessage, response: ServerResponse) {
+    for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const route = routes[url.pathname];
+    if (route && request.method === 'GET') return route(request, response);
+    if (url.pathname !== '/graphql')
+      return requestFailure(response, 404, 'Not found: GraphQL is served at /graphql');
+    if (request.method !== 'GET' && request.method !== 'POST') {
+      response.setHeader('allow', 'GET, POST');
+      return requestFailure(response, 405, 'Only GET and POST are supported');
+    }
+
+    let body: unknown;
+    if (request.method === 'POST') {
+      let text: string;
+      try {
+        text = await readBody(request, maxBodyBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError)
+          return requestFailure(response, 413, 'Request body is too large');
+        throw error;
+      }
+      if ((request.headers['content-type'] ?? '').includes('application/json')) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return requestFailure(response, 400, 'Request body is not valid JSON');
+        }
+      } else {
+        body = text;
+      }
+    }
+
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: request.method, headers: toHeaderMap(request), search: url.search, body },
+      context: () => context(request),
+    });
+    for (const [name, value] of result.headers) response.setHeader(name, value);
+    response.statusCode = result.status ?? 200;
+    if (result.body.kind === 'complete') {
+      response.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) response.write(chunk);
+    response.end();
+  }
+
+  return createServer({ keepAliveTimeout: 65_000 }, (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      logger.error({ err: error }, 'unhandled HTTP error');
+      if (!response.headersSent)
+        sendJson(response, 500, {
+          errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+        });
+      else response.destroy();
+    });
+  });
+}
+
+export interface ListeningServer {
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function listen(
+  server: Server,
+  port: number,
+  host: string,
+  path = '/graphql',
+): Promise<ListeningServer> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}${path}`,
+    port: actualPort,
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        const forceTimer = setTimeout(() => server.closeAllConnections(), graceMs);
+        forceTimer.unref();
+        server.close(() => {
+          clearTimeout(forceTimer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
+import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import {
+  DocumentExistsError,
+  DocumentNotFoundError,
+  type DocumentPatch,
+  type DocumentStore,
+  type NewDocument,
+  VersionConflictError,
+} from '../document-store.ts';
+
+interface DocumentRow {
+  tenant_id: string;
+  id: string;
+  title: string;
+  body: string;
+  tags: string;
+  author: string | null;
+  status: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface OutboxRow {
+  sequence: number;
+  tenant_id: string;
+  document_id: string;
+  version: number;
+  operation: 'upsert' | 'delete';
+  payload: string | null;
+  committed_at: string;
+}
+
+const schema = `
+  CREATE TABLE IF NOT EXISTS documents (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    author TEXT,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS documents_by_updated ON documents (tenant_id, updated_at);
+  CREATE TABLE IF NOT EXISTS document_outbox (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    operation TEXT NOT NULL CHECK (operation IN ('upsert', 'delete')),
+    payload TEXT,
+    committed_at TEXT NOT NULL
+  );
+`;
+
+/**
+ * A batch of ids becomes one `IN (...)` query. SQLite caps bound parameters
+ * (32766 by default), far above the DataLoader batch size.
+ */
+function placeholders(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ');
+}
+
+function toRecord(row: DocumentRow): DocumentRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    title: row.title,
+    body: row.body,
+    tags: JSON.parse(row.tags) as string[],
+    author: row.author,
+    status: row.status as DocumentStatus,
+    version: row.version,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function toChange(row: OutboxRow): DocumentChange {
+  const document = row.payload ? (JSON.parse(row.payload) as DocumentRow) : null;
+  return {
+    sequence: String(row.sequence),
+    tenantId: row.tenant_id,
+    documentId: row.document_id,
+    version: row.version,
+    operation: row.operation,
+    document: document && toRecord(document),
+    committedAt: new Date(row.committed_at),
+  };
+}
+
+function toRow(record: DocumentRecord): DocumentRow {
+  return {
+    tenant_id: record.tenantId,
+    id: record.id,
+    title: record.title,
+    body: record.body,
+    tags: JSON.stringify(record.tags),
+    author: record.author,
+    status: record.status,
+    version: record.version,
+    created_at: record.createdAt.toISOString(),
+    updated_at: record.updatedAt.toISOString(),
+  };
+}
+
+/** Documents and their outbox in the embedded SQLite database; each write and its outbox row commit together. */
+export class SqliteDocumentStore implements DocumentStore {
+  readonly #db: EmbeddedDatabase;
+
+  constructor(db: EmbeddedDatabase) {
+    this.#db = db;
+    db.connection.exec(schema);
+  }
+
+  async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const rows = this.#db
+      .statement(`SELECT * FROM documents WHERE tenant_id = ? AND id IN (${placeholders(ids.length)})`)
+      .all(tenantId, ...ids) as unknown as DocumentRow[];
+    const byId = new Map(rows.map((row) => [row.id, toRecord(row)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  async create(tenantId: string, document: NewDocument, id: string = randomUUID()): Promise<DocumentRecord> {
+    const now = new Date();
+    const record: DocumentRecord = { ...document, id, tenantId, version: 1, createdAt: now, updatedAt: now };
+    this.#db.transaction(() => {
+      const row = toRow(record);
+      const inserted = this.#db
+        .statement(
+          `INSERT INTO documents (tenant_id, id, title, body, tags, author, status, version, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(
+          row.tenant_id,
+          row.id,
+          row.title,
+          row.body,
+          row.tags,
+          row.author,
+          row.status,
+          row.version,
+          row.created_at,
+          row.updated_at,
+        );
+      if (inserted.changes === 0) throw new DocumentExistsError(`Document ${id} already exists`);
+      this.#recordChange(record, 'upsert');
+    });
+    return record;
+  }
+
+  async update(
+    tenantId: string,
+    id: string,
+    patch: DocumentPatch,
+    expectedVersion?: number,
+  ): Promise<DocumentRecord> {
+    return this.#db.transaction(() => {
+      const current = this.#db
+        .statement('SELECT * FROM documents WHERE tenant_id = ? AND id = ?')
+        .get(tenantId, id) as DocumentRow | undefined;
+      if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
+      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+        throw new VersionConflictError(current.version);
+      }
+      const previous = toRecord(current);
+      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+      const next: DocumentRecord = {
+        ...previous,
+        ...defined,
+        version: previous.version + 1,
+        updatedAt: new Date(),
+      };
+      const row = toRow(next);
+      // The version predicate makes the write conditional even though the read above holds the write lock.
+      this.#db
+        .statement(
+          `UPDATE documents SET title = ?, body = ?, tags = ?, author = ?, status = ?, version = ?, updated_at = ?
+           WHERE tenant_id = ? AND id = ? AND version = ?`,
+        )
+        .run(
+          row.title,
+          row.body,
+          row.tags,
+          row.author,
+          row.status,
+          row.version,
+          row.updated_at,
+          tenantId,
+          id,
+          previous.version,
+        );
+      this.#recordChange(next, 'upsert');
+      return next;
+    });
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const current = this.#db
+        .statement('SELECT * FROM documents WHERE tenant_id = ? AND id = ?')
+        .get(tenantId, id) as DocumentRow | undefined;
+      if (!current) return false;
+      this.#db.statement('DELETE FROM documents WHERE tenant_id = ? AND id = ?').run(tenantId, id);
+      // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
+      this.#recordChange(
+        { ...toRecord(current), version: current.version + 1, updatedAt: new Date() },
+        'delete',
+      );
+      return true;
+    });
+  }
+
+  #recordChange(record: DocumentRecord, operation: 'upsert' | 'delete') {
+    this.#db
+      .statement(
+        `INSERT INTO document_outbox (tenant_id, document_id, version, operation, payload, committed_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        record.tenantId,
+        record.id,
+        record.version,
+        operation,
+        operation === 'upsert' ? JSON.stringify(toRow(record)) : null,
+        record.updatedAt.toISOString(),
+      );
+  }
+
+  async pull(limit: number): Promise<DocumentChange[]> {
+    const rows = this.#db
+      .statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?')
+      .all(limit) as unknown as OutboxRow[];
+    return rows.map(toChange);
+  }
+
+  async acknowledge(changes: readonly DocumentChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    this.#db.transaction(() => {
+      for (const change of changes) {
+        this.#db.statement('DELETE FROM document_outbox WHERE sequence = ?').run(Number(change.sequence));
+      }
+    });
+  }
+
+  async oldestPendingAt(): Promise<Date | null> {
+    const row = this.#db
+      .statement('SELECT committed_at FROM document_outbox ORDER BY sequence LIMIT 1')
+      .get() as { committed_at: string } | undefined;
+    return row ? new Date(row.committed_at) : null;
+  }
+
+  async close(): Promise<void> {}
+}

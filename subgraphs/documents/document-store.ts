@@ -1,0 +1,53 @@
+import type { ChangeFeed, DocumentRecord, DocumentStatus } from '../../server/documents/model.ts';
+
+export interface NewDocument {
+  title: string;
+  body: string;
+  tags: string[];
+  author: string | null;
+  status: DocumentStatus;
+}
+
+export type DocumentPatch = Partial<NewDocument>;
+
+export class DocumentNotFoundError extends Error {
+  override name = 'DocumentNotFoundError';
+  readonly isDocumentNotFound = true;
+}
+
+export class VersionConflictError extends Error {
+  override name = 'VersionConflictError';
+  readonly isVersionConflict = true;
+  readonly currentVersion: number;
+  constructor(currentVersion: number) {
+    super(`Document is at version ${currentVersion}`);
+    this.currentVersion = currentVersion;
+  }
+}
+
+export class DocumentExistsError extends Error {
+  override name = 'DocumentExistsError';
+  readonly isDocumentExists = true;
+}
+
+/**
+ * The documents port. Every method is scoped to one tenant; there is no way
+ * to read or write without naming it. Each write commits together with its
+ * outbox entry, which the store also serves as a `ChangeFeed`.
+ */
+export interface DocumentStore extends ChangeFeed {
+  /** One backend call for the whole batch; results in `ids` order, null where absent. */
+  findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]>;
+  /** Throws DocumentExistsError when `id` is given and already taken. */
+  create(tenantId: string, document: NewDocument, id?: string): Promise<DocumentRecord>;
+  /** Throws DocumentNotFoundError, or VersionConflictError when `expectedVersion` is stale; nothing is written then. */
+  update(
+    tenantId: string,
+    id: string,
+    patch: DocumentPatch,
+    expectedVersion?: number,
+  ): Promise<DocumentRecord>;
+  /** True when the document existed. */
+  delete(tenantId: string, id: string): Promise<boolean>;
+  close(): Promise<void>;
+}

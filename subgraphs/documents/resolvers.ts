@@ -1,0 +1,85 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph';
+import type DataLoader from 'dataloader';
+import type { DocumentRecord, DocumentStatus } from '../../server/documents/model.ts';
+import { quarryError } from '../../server/errors.ts';
+import { DateTimeScalar } from '../../server/graphql/date-time.ts';
+import type { SubgraphContext } from '../../server/subgraph-server.ts';
+import {
+  DocumentExistsError,
+  DocumentNotFoundError,
+  type DocumentStore,
+  VersionConflictError,
+} from './document-store.ts';
+import { validateIds, validateNewDocument, validatePatch } from './validation.ts';
+
+export interface DocumentsContext extends SubgraphContext {
+  /** Per request: every `load` in one tick becomes one `findByIds` call. */
+  documentById: DataLoader<string, DocumentRecord | null>;
+}
+
+interface DocumentInput {
+  title?: string | null;
+  body?: string | null;
+  tags?: string[] | null;
+  author?: string | null;
+  status?: DocumentStatus | null;
+}
+
+/** Store errors that mean something to a client become coded errors; everything else stays internal. */
+function toClientError(error: unknown): unknown {
+  if (error instanceof VersionConflictError) {
+    return quarryError(
+      'VERSION_CONFLICT',
+      `Document has changed: it is now at version ${error.currentVersion}`,
+      {
+        currentVersion: error.currentVersion,
+      },
+    );
+  }
+  if (error instanceof DocumentNotFoundError) return quarryError('NOT_FOUND', 'Document not found');
+  if (error instanceof DocumentExistsError)
+    return quarryError('BAD_USER_INPUT', 'Document id already exists');
+  return error;
+}
+
+export function createDocumentsResolvers(store: DocumentStore): GraphQLResolverMap<DocumentsContext> {
+  return {
+    DateTime: DateTimeScalar,
+    Query: {
+      document: (_: unknown, { id }: { id: string }, context: DocumentsContext) =>
+        context.documentById.load(id),
+      documents: async (_: unknown, { ids }: { ids: string[] }, context: DocumentsContext) => {
+        const results = await context.documentById.loadMany(validateIds(ids));
+        const failure = results.find((result) => result instanceof Error);
+        if (failure) throw failure;
+        return results;
+      },
+    },
+    Mutation: {
+      createDocument: async (
+        _: unknown,
+        { input }: { input: DocumentInput & { title: string; body: string } },
+        context: DocumentsContext,
+      ) =>
+        store.create(context.principal.tenantId, validateNewDocument(input)).catch((error) => {
+          throw toClientError(error);
+        }),
+      updateDocument: async (
+        _: unknown,
+        { id, input, expectedVersion }: { id: string; input: DocumentInput; expectedVersion?: number | null },
+        context: DocumentsContext,
+      ) =>
+        store
+          .update(context.principal.tenantId, id, validatePatch(input), expectedVersion ?? undefined)
+          .catch((error) => {
+            throw toClientError(error);
+          }),
+      deleteDocument: (_: unknown, { id }: { id: string }, context: DocumentsContext) =>
+        store.delete(context.principal.tenantId, id),
+    },
+    Document: {
+      __resolveReference: (reference: { id: string }, context: DocumentsContext) =>
+        context.documentById.load(reference.id),
+    },
+  };
+}

@@ -1,0 +1,347 @@
+import type { SQLInputValue } from 'node:sqlite';
+import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import {
+  type FacetBucket,
+  type FacetField,
+  facetBucketLimit,
+  type Highlight,
+  type SearchFilter,
+  type SearchHitRecord,
+  type SearchIndex,
+  type SearchPage,
+  type SearchRequest,
+  type SortKey,
+  totalLimit,
+} from '../search-index.ts';
+
+type Params = Record<string, SQLInputValue>;
+
+/** The names of one tenant's tables; they only ever contain the registry's integer, never the tenant id. */
+interface TenantTables {
+  fts: string;
+  docs: string;
+  tags: string;
+}
+
+/** The matching documents of a request as a FROM clause plus conditions, shared by hits, total and facets. */
+interface Matches {
+  /** Whether text narrows the matches, which is when bm25() and highlights exist. */
+  ranked: boolean;
+  from: string;
+  conditions: string[];
+  params: Params;
+}
+
+type HitRow = {
+  doc_id: string;
+  score: number;
+  sort_value: number | string;
+  title_hl?: string | null;
+  body_hl?: string | null;
+};
+
+/** Private-use characters: they cannot come from document text (we strip them on the way in), so escaping can't touch them. */
+const markOpen = '\uE000';
+const markClose = '\uE001';
+const markers = /[\uE000\uE001]/g;
+const snippetTokens = 24;
+const facetColumns = { STATUS: 'd.status', AUTHOR: 'd.author' } as const;
+
+const tablesFor = (tableNo: number): TenantTables => ({
+  fts: `search_fts_${tableNo}`,
+  docs: `search_docs_${tableNo}`,
+  tags: `search_tags_${tableNo}`,
+});
+
+const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
+
+/** Only letters and digits reach FTS5, each quoted, so query syntax in user text is never interpreted. */
+const tokensOf = (text: string): string[] => text.match(/[\p{L}\p{N}]+/gu) ?? [];
+const quote = (token: string) => `"${token}"`;
+
+const escapeHtml = (text: string) =>
+  text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+
+const whereOf = (matches: Matches, ...extra: string[]) =>
+  `${matches.from} WHERE ${[...matches.conditions, ...extra].join(' AND ') || 'TRUE'}`;
+
+function matchesOf(t: TenantTables, match: string | null, filter: SearchFilter): Matches {
+  const conditions: string[] = [];
+  const params: Params = {};
+  let from = `FROM ${t.docs} AS d`;
+  if (match !== null) {
+    from = `FROM ${t.fts} JOIN ${t.docs} AS d ON d.rowid = ${t.fts}.rowid`;
+    conditions.push(`${t.fts} MATCH $match`);
+    params.match = match;
+  }
+  // Lists travel as one JSON parameter so the SQL text, and thus the statement cache, doesn't grow with their length.
+  const tags = [...new Set(filter.tags ?? [])];
+  if (tags.length > 0) {
+    conditions.push(
+      `d.rowid IN (SELECT doc_rowid FROM ${t.tags} WHERE tag IN (SELECT value FROM json_each($tags)) GROUP BY doc_rowid HAVING count(*) = $tagCount)`,
+    );
+    params.tags = JSON.stringify(tags);
+    params.tagCount = tags.length;
+  }
+  if (filter.status && filter.status.length > 0) {
+    conditions.push('d.status IN (SELECT value FROM json_each($statuses))');
+    params.statuses = JSON.stringify(filter.status);
+  }
+  if (filter.author !== undefined) {
+    conditions.push('d.author = $author');
+    params.author = filter.author;
+  }
+  if (filter.updatedAfter) {
+    conditions.push('d.updated_at > $updatedAfter');
+    params.updatedAfter = filter.updatedAfter.toISOString();
+  }
+  if (filter.updatedBefore) {
+    conditions.push('d.updated_at < $updatedBefore');
+    params.updatedBefore = filter.updatedBefore.toISOString();
+  }
+  return { ranked: match !== null, from, conditions, params };
+}
+
+function highlightsOf(row: HitRow): Highlight[] {
+  const highlights: Highlight[] = [];
+  for (const [field, marked] of [
+    ['title', row.title_hl],
+    ['body', row.body_hl],
+  ] as const) {
+    if (marked?.includes(markOpen)) {
+      const html = escapeHtml(marked).replaceAll(markOpen, '<em>').replaceAll(markClose, '</em>');
+      highlights.push({ field, snippets: [html] });
+    }
+  }
+  return highlights;
+}
+
+const hitOf = (row: HitRow): SearchHitRecord => ({
+  documentId: row.doc_id,
+  score: row.score,
+  highlights: highlightsOf(row),
+  sortKey: [row.sort_value, row.doc_id],
+});
+
+/** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
+export class SqliteSearchIndex implements SearchIndex {
+  readonly #db: EmbeddedDatabase;
+
+  constructor(db: EmbeddedDatabase) {
+    this.#db = db;
+    db.connection.exec(`
+      CREATE TABLE IF NOT EXISTS search_tenants (
+        tenant_id TEXT PRIMARY KEY,
+        table_no INTEGER NOT NULL UNIQUE
+      );
+      CREATE TABLE IF NOT EXISTS search_versions (
+        tenant_id TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, doc_id)
+      ) WITHOUT ROWID;
+    `);
+  }
+
+  async search(request: SearchRequest): Promise<SearchPage> {
+    const tableNo = this.#tableNo(request.tenantId);
+    if (tableNo === undefined) {
+      return {
+        total: 0,
+        hits: [],
+        facets: request.facets.map((field) => ({ field, buckets: [] })),
+        hasNextPage: false,
+      };
+    }
+    const t = tablesFor(tableNo);
+    const tokens = tokensOf(request.text);
+    const matches = matchesOf(t, tokens.length > 0 ? tokens.map(quote).join(' AND ') : null, request.filter);
+    const first = Math.max(0, request.first);
+    const rows = this.#page(t, matches, request.sort, first + 1, request.after);
+    return {
+      total: this.#total(matches),
+      hits: rows.slice(0, first).map(hitOf),
+      facets: [...new Set(request.facets)].map((field) => ({
+        field,
+        buckets: this.#facet(t, matches, field),
+      })),
+      hasNextPage: rows.length > first,
+    };
+  }
+
+  async suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {
+    const tokens = tokensOf(prefix);
+    const tableNo = this.#tableNo(tenantId);
+    if (tokens.length === 0 || tableNo === undefined) return [];
+    const t = tablesFor(tableNo);
+    const terms = tokens.map((token, i) => (i === tokens.length - 1 ? `${quote(token)}*` : quote(token)));
+    // FTS5 refuses bm25() under GROUP BY, so rank in a materialized step first.
+    const rows = this.#db
+      .statement(
+        `WITH ranked AS MATERIALIZED (SELECT title, ${rankOf(t)} AS rank_value FROM ${t.fts} WHERE ${t.fts} MATCH $match)
+         SELECT title FROM ranked GROUP BY title ORDER BY min(rank_value), title LIMIT $limit`,
+      )
+      .all({ match: `title : (${terms.join(' AND ')})`, limit: Math.max(0, first) }) as { title: string }[];
+    return rows.map((row) => row.title);
+  }
+
+  async apply(changes: readonly DocumentChange[]): Promise<void> {
+    this.#db.transaction(() => {
+      for (const change of changes) this.#applyChange(change);
+    });
+  }
+
+  async close(): Promise<void> {
+    // The database is shared with the documents store and the outbox; its owner closes it.
+  }
+
+  #page(t: TenantTables, matches: Matches, sort: SearchRequest['sort'], limit: number, after?: SortKey) {
+    const { ranked } = matches;
+    const byRank = ranked && sort === 'RELEVANCE';
+    const sortValue = byRank ? rankOf(t) : 'd.updated_at';
+    // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
+    const direction = sort === 'UPDATED_ASC' || byRank ? 'ASC' : 'DESC';
+    const params: Params = { ...matches.params, limit };
+    const conditions: string[] = [];
+    if (after) {
+      conditions.push(`(${sortValue}, d.doc_id) ${direction === 'ASC' ? '>' : '<'} ($afterValue, $afterId)`);
+      params.afterValue = after[0] ?? null;
+      params.afterId = after[1] ?? null;
+    }
+    const page = `SELECT d.rowid AS rowid, d.doc_id AS doc_id, ${ranked ? `-${rankOf(t)}` : '0.0'} AS score,
+      ${sortValue} AS sort_value ${whereOf(matches, ...conditions)}
+      ORDER BY sort_value ${direction}, d.doc_id ${direction} LIMIT $limit`;
+    if (!ranked) return this.#db.statement(page).all(params) as HitRow[];
+    // Highlighting re-reads the text, so it runs only for the page's rows rather than for every match.
+    return this.#db
+      .statement(
+        `SELECT page.doc_id, page.score, page.sort_value,
+           highlight(${t.fts}, 0, $markOpen, $markClose) AS title_hl,
+           snippet(${t.fts}, 1, $markOpen, $markClose, '…', ${snippetTokens}) AS body_hl
+         FROM (${page}) AS page JOIN ${t.fts} ON ${t.fts}.rowid = page.rowid
+         WHERE ${t.fts} MATCH $match
+         ORDER BY page.sort_value ${direction}, page.doc_id ${direction}`,
+      )
+      .all({ ...params, markOpen, markClose }) as HitRow[];
+  }
+
+  #total(matches: Matches): number {
+    const row = this.#db
+      .statement(`SELECT count(*) AS n FROM (SELECT 1 ${whereOf(matches)} LIMIT $cap)`)
+      .get({ ...matches.params, cap: totalLimit }) as { n: number };
+    return row.n;
+  }
+
+  #facet(t: TenantTables, matches: Matches, field: FacetField): FacetBucket[] {
+    const sql =
+      field === 'TAGS'
+        ? `SELECT tag AS value, count(*) AS count FROM ${t.tags}
+           WHERE doc_rowid IN (SELECT d.rowid ${whereOf(matches)}) GROUP BY tag`
+        : `SELECT ${facetColumns[field]} AS value, count(*) AS count
+           ${whereOf(matches, `${facetColumns[field]} IS NOT NULL`)} GROUP BY value`;
+    return this.#db
+      .statement(`${sql} ORDER BY count DESC, value ASC LIMIT $buckets`)
+      .all({ ...matches.params, buckets: facetBucketLimit }) as unknown as FacetBucket[];
+  }
+
+  #applyChange(change: DocumentChange) {
+    const stored = this.#db
+      .statement('SELECT version FROM search_versions WHERE tenant_id = ? AND doc_id = ?')
+      .get(change.tenantId, change.documentId) as { version: number } | undefined;
+    if (stored && stored.version >= change.version) return;
+
+    const tableNo = this.#tableNo(change.tenantId);
+    if (change.operation === 'delete') {
+      if (tableNo !== undefined) this.#remove(tablesFor(tableNo), change.documentId);
+    } else {
+      if (!change.document) throw new Error(`Upsert of ${change.documentId} carries no document`);
+      const t = tablesFor(tableNo ?? this.#createTenant(change.tenantId));
+      this.#remove(t, change.documentId);
+      this.#insert(t, change.documentId, change.document);
+    }
+    // Kept after a delete too: the tombstone stops a replayed older upsert from resurrecting the document.
+    this.#db
+      .statement(
+        `INSERT INTO search_versions (tenant_id, doc_id, version) VALUES (?, ?, ?)
+         ON CONFLICT (tenant_id, doc_id) DO UPDATE SET version = excluded.version`,
+      )
+      .run(change.tenantId, change.documentId, change.version);
+  }
+
+  #remove(t: TenantTables, docId: string) {
+    const row = this.#db.statement(`DELETE FROM ${t.docs} WHERE doc_id = ? RETURNING rowid`).get(docId) as
+      | { rowid: number }
+      | undefined;
+    if (!row) return;
+    this.#db.statement(`DELETE FROM ${t.fts} WHERE rowid = ?`).run(row.rowid);
+    this.#db.statement(`DELETE FROM ${t.tags} WHERE doc_rowid = ?`).run(row.rowid);
+  }
+
+  #insert(t: TenantTables, docId: string, document: DocumentRecord) {
+    const tags = [...new Set(document.tags)];
+    const { rowid } = this.#db
+      .statement(
+        `INSERT INTO ${t.docs} (doc_id, status, author, updated_at, tags_json) VALUES (?, ?, ?, ?, ?) RETURNING rowid`,
+      )
+      .get(
+        docId,
+        document.status,
+        document.author,
+        document.updatedAt.toISOString(),
+        JSON.stringify(tags),
+      ) as {
+      rowid: number;
+    };
+    // Marker characters in the text would otherwise turn into stray <em> tags in highlights.
+    this.#db
+      .statement(`INSERT INTO ${t.fts} (rowid, title, body, tags) VALUES (?, ?, ?, ?)`)
+      .run(rowid, document.title.replace(markers, ''), document.body.replace(markers, ''), tags.join(' '));
+    const insertTag = this.#db.statement(`INSERT INTO ${t.tags} (doc_rowid, tag) VALUES (?, ?)`);
+    for (const tag of tags) insertTag.run(rowid, tag);
+  }
+
+  #tableNo(tenantId: string): number | undefined {
+    const row = this.#db.statement('SELECT table_no FROM search_tenants WHERE tenant_id = ?').get(tenantId) as
+      | { table_no: number }
+      | undefined;
+    return row?.table_no;
+  }
+
+  /** Runs inside apply's transaction, which holds the write lock, so max + 1 cannot race. */
+  #createTenant(tenantId: string): number {
+    const { table_no: tableNo } = this.#db
+      .statement(
+        `INSERT INTO search_tenants (tenant_id, table_no)
+         SELECT ?, coalesce(max(table_no), 0) + 1 FROM search_tenants RETURNING table_no`,
+      )
+      .get(tenantId) as { table_no: number };
+    const t = tablesFor(tableNo);
+    this.#db.connection.exec(`
+      CREATE VIRTUAL TABLE ${t.fts} USING fts5(
+        title, body, tags, tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3'
+      );
+      CREATE TABLE ${t.docs} (
+        rowid INTEGER PRIMARY KEY,
+        doc_id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        author TEXT,
+        updated_at TEXT NOT NULL,
+        tags_json TEXT NOT NULL
+      );
+      CREATE INDEX ${t.docs}_updated ON ${t.docs} (updated_at, doc_id);
+      CREATE TABLE ${t.tags} (
+        doc_rowid INTEGER NOT NULL,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (doc_rowid, tag)
+      ) WITHOUT ROWID;
+      CREATE INDEX ${t.tags}_tag ON ${t.tags} (tag, doc_rowid);
+    `);
+    return tableNo;
+  }
+}

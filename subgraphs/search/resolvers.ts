@@ -1,0 +1,119 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph';
+import type { DocumentStatus } from '../../server/documents/model.ts';
+import { quarryError } from '../../server/errors.ts';
+import { DateTimeScalar } from '../../server/graphql/date-time.ts';
+import type { SubgraphContext } from '../../server/subgraph-server.ts';
+import type { CursorCodec } from './cursor.ts';
+import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
+
+export type SearchContext = SubgraphContext;
+
+export interface SearchLimits {
+  /** Largest page; bigger requests are refused rather than silently cut, so clients notice. */
+  maxFirst: number;
+}
+
+const maxQueryLength = 500;
+const maxPrefixLength = 100;
+const maxSuggestions = 20;
+
+interface SearchArgs {
+  query: string;
+  filter?: {
+    tags?: string[] | null;
+    status?: DocumentStatus[] | null;
+    author?: string | null;
+    updatedAfter?: Date | null;
+    updatedBefore?: Date | null;
+  } | null;
+  sort: SearchSort;
+  first: number;
+  after?: string | null;
+  facets?: FacetField[] | null;
+}
+
+function invalid(field: string, message: string): never {
+  throw quarryError('BAD_USER_INPUT', `${field}: ${message}`, { field });
+}
+
+function checkFirst(first: number, max: number): number {
+  if (first < 1 || first > max) invalid('first', `must be between 1 and ${max}`);
+  return first;
+}
+
+function toFilter(input: SearchArgs['filter']): SearchFilter {
+  const filter: SearchFilter = {};
+  if (input?.tags?.length) filter.tags = input.tags;
+  if (input?.status?.length) filter.status = input.status;
+  if (input?.author) filter.author = input.author;
+  if (input?.updatedAfter) filter.updatedAfter = input.updatedAfter;
+  if (input?.updatedBefore) filter.updatedBefore = input.updatedBefore;
+  return filter;
+}
+
+/** What a cursor is bound to: the same text, filter and sort; facets may change between pages. */
+function fingerprint(text: string, filter: SearchFilter, sort: SearchSort): string {
+  return JSON.stringify([
+    text,
+    sort,
+    filter.tags,
+    filter.status,
+    filter.author,
+    filter.updatedAfter,
+    filter.updatedBefore,
+  ]);
+}
+
+export function createSearchResolvers(
+  index: SearchIndex,
+  cursors: CursorCodec,
+  limits: SearchLimits,
+): GraphQLResolverMap<SearchContext> {
+  return {
+    DateTime: DateTimeScalar,
+    Query: {
+      search: async (_: unknown, args: SearchArgs, context: SearchContext) => {
+        const { tenantId } = context.principal;
+        const text = args.query.trim();
+        if (text.length > maxQueryLength) invalid('query', `must be at most ${maxQueryLength} characters`);
+        const first = checkFirst(args.first, limits.maxFirst);
+        const filter = toFilter(args.filter);
+        const boundTo = fingerprint(text, filter, args.sort);
+        const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
+        const page = await index.search({
+          tenantId,
+          text,
+          filter,
+          sort: args.sort,
+          first,
+          after,
+          facets: [...new Set(args.facets ?? [])],
+        });
+        const last = page.hits.at(-1);
+        return {
+          total: page.total,
+          hits: page.hits.map((hit) => ({
+            score: hit.score,
+            highlights: hit.highlights,
+            document: { __typename: 'Document', id: hit.documentId },
+          })),
+          facets: page.facets,
+          pageInfo: {
+            endCursor: last ? cursors.encode(tenantId, boundTo, last.sortKey) : null,
+            hasNextPage: page.hasNextPage,
+          },
+          stale: false,
+        };
+      },
+      suggest: async (
+        _: unknown,
+        { prefix, first }: { prefix: string; first: number },
+        context: SearchContext,
+      ) => {
+        if (prefix.length > maxPrefixLength)
+          invalid('prefix', `must be at most ${maxPrefixLength} characters`);
+        return index.suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions));
+      },
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import type { DocumentChange, DocumentStatus } from '../../server/documents/model.ts';
+
+export type SearchSort = 'RELEVANCE' | 'UPDATED_DESC' | 'UPDATED_ASC';
+export type FacetField = 'TAGS' | 'STATUS' | 'AUTHOR';
+
+export interface SearchFilter {
+  /** Every one of these tags must be present. */
+  tags?: readonly string[];
+  /** Any one of these states. */
+  status?: readonly DocumentStatus[];
+  author?: string;
+  updatedAfter?: Date;
+  updatedBefore?: Date;
+}
+
+/**
+ * Where the previous page ended, in the adapter's own sort values (for
+ * example `[score, id]`). The search subgraph signs it into an opaque cursor,
+ * so an adapter may trust what it gets back.
+ */
+export type SortKey = readonly (string | number)[];
+
+export interface SearchRequest {
+  tenantId: string;
+  /** Free text; empty matches every document. */
+  text: string;
+  filter: SearchFilter;
+  sort: SearchSort;
+  first: number;
+  after?: SortKey;
+  facets: readonly FacetField[];
+}
+
+export interface Highlight {
+  field: string;
+  /** HTML-escaped text with matches wrapped in <em>. */
+  snippets: string[];
+}
+
+export interface SearchHitRecord {
+  documentId: string;
+  score: number;
+  highlights: Highlight[];
+  sortKey: SortKey;
+}
+
+export interface FacetBucket {
+  value: string;
+  count: number;
+}
+
+export interface SearchPage {
+  /** Exact up to `totalLimit`, then capped there. */
+  total: number;
+  hits: SearchHitRecord[];
+  facets: { field: FacetField; buckets: FacetBucket[] }[];
+  hasNextPage: boolean;
+}
+
+/** Counting every match of a very common term costs more than it tells; past this, totals are a floor. */
+export const totalLimit = 10_000;
+/** Facets show the most frequent values only. */
+export const facetBucketLimit = 10;
+
+/** The search port: the search subgraph and the indexer depend on this, and adapters implement it. */
+export interface SearchIndex {
+  search(request: SearchRequest): Promise<SearchPage>;
+  /** Distinct titles with a word starting with each word of `prefix`, best first. */
+  suggest(tenantId: string, prefix: string, first: number): Promise<string[]>;
+  /**
+   * Applies outbox changes idempotently: a change whose version is not newer
+   * than what the index holds for that document (including a deleted one)
+   * is ignored, so replays and reordering never regress a document.
+   */
+  apply(changes: readonly DocumentChange[]): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DocumentChange } from '../../server/documents/model.ts';
+import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
+import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
+import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
+import { describeSearchIndexContract } from './search-index.contract.ts';
+
+async function openDatabase() {
+  const directory = await mkdtemp(join(tmpdir(), 'quarry-search-'));
+  const db = new EmbeddedDatabase(join(directory, 'quarry.db'));
+  return {
+    db,
+    async cleanup() {
+      db.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+describeSearchIndexContract('SQLite FTS5', async () => {
+  const { db, cleanup } = await openDatabase();
+  const index = new SqliteSearchIndex(db);
+  return {
+    index,
+    async cleanup() {
+      await index.close();
+      await cleanup();
+    },
+  };
+});
+
+function upsert(tenantId: string, id: string, version: number, title: string, body = ''): DocumentChange {
+  const at = new Date('2024-05-01T00:00:00.000Z');
+  return {
+    sequence: `${tenantId}/${id}/${version}`,
+    tenantId,
+    documentId: id,
+    version,
+    operation: 'upsert',
+    document: {
+      id,
+      tenantId,
+      title,
+      body,
+      tags: [],
+      author: null,
+      status: 'PUBLISHED',
+      version,
+      createdAt: at,
+      updatedAt: at,
+    },
+    committedAt: at,
+  };
+}
+
+describe('SqliteSearchIndex', () => {
+  let db: EmbeddedDatabase;
+  let index: SqliteSearchIndex;
+  let cleanup: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ db, cleanup } = await openDatabase());
+    index = new SqliteSearchIndex(db);
+  });
+
+  afterEach(async () => {
+    await index.close();
+    await cleanup();
+  });
+
+  const search = (tenantId: string, text: string, request: Partial<SearchRequest> = {}) =>
+    index.search({ tenantId, text, filter: {}, sort: 'RELEVANCE', first: 50, facets: [], ...request });
+  const tableNames = () =>
+    (
+      db.connection.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'search_%'").all() as {
+        name: string;
+      }[]
+    )
+      .map((row) => row.name)
+      .sort();
+  const registry = () =>
+    db.connection.prepare('SELECT tenant_id, table_no FROM search_tenants ORDER BY table_no').all() as {
+      tenant_id: string;
+      table_no: number;
+    }[];
+
+  const hostileTenants = [
+    "acme'; DROP TABLE search_tenants; --",
+    'tenant "quoted" ]` [x]',
+    'ü/../../etc',
+    '',
+  ];
+
+  it('gives each tenant numbered tables whose names never contain the tenant id', async () => {
+    await index.apply(hostileTenants.map((tenant, i) => upsert(tenant, `doc-${i}`, 1, `Shared words ${i}`)));
+    expect(registry()).toEqual(hostileTenants.map((tenant_id, i) => ({ tenant_id, table_no: i + 1 })));
+    const perTenant = tableNames().filter((name) => !['search_tenants', 'search_versions'].includes(name));
+    for (const name of perTenant) expect(name).toMatch(/^search_(fts|docs|tags)_\d+(_[a-z0-9]+)?$/);
+    expect(perTenant).toContain('search_fts_4');
+    for (const [i, tenant] of hostileTenants.entries()) {
+      const page = await search(tenant, 'shared words');
+      expect(page.hits.map((hit) => hit.documentId)).toEqual([`doc-${i}`]);
+    }
+  });
+
+  it('does not create anything when searching or deleting for an unknown tenant', async () => {
+    const before = tableNames();
+    expect((await search('nobody', 'anything', { facets: ['TAGS'] })).total).toBe(0);
+    expect(await index.suggest('nobody', 'any', 5)).toEqual([]);
+    await index.apply([{ ...upsert('nobody', 'x', 2, ''), operation: 'delete', document: null }]);
+    expect(tableNames()).toEqual(before);
+    expect(registry()).toEqual([]);
+  });
+
+  it('binds query text instead of interpreting it as FTS5 syntax', async () => {
+    await index.apply([upsert('t', 'secret', 1, 'Secret plan', 'nothing else')]);
+    // As FTS5 syntax these would be a column filter, a prefix query and a NEAR group.
+    expect((await search('t', 'title:secret')).total).toBe(0);
+    expect((await search('t', 'pla*')).total).toBe(0);
+    expect((await search('t', 'NEAR(secret plan)')).total).toBe(0);
+    expect((await search('t', "'); DROP TABLE search_tenants; --")).total).toBe(0);
+    expect((await search('t', 'secret "plan')).total).toBe(1);
+    expect(registry()).toHaveLength(1);
+  });
+
+  it('matches everything when the text has no words', async () => {
+    await index.apply([upsert('t', 'a', 1, 'One'), upsert('t', 'b', 1, 'Two')]);
+    expect((await search('t', ' !?* "" ')).total).toBe(2);
+  });
+
+  it('keeps marker characters in documents from forging highlights', async () => {
+    await index.apply([upsert('t', 'm', 1, 'Forged \uE000 open', 'the needle is here \uE001')]);
+    const [hit] = (await search('t', 'needle')).hits;
+    expect(hit?.highlights).toEqual([{ field: 'body', snippets: ['the <em>needle</em> is here '] }]);
+  });
+
+  it('rolls back the whole batch when one change fails', async () => {
+    const broken: DocumentChange = { ...upsert('t', 'bad', 1, ''), document: null };
+    await expect(index.apply([upsert('t', 'good', 1, 'Committed?'), broken])).rejects.toThrow(/no document/);
+    expect((await search('t', '')).total).toBe(0);
+    expect(registry()).toEqual([]);
+    await index.apply([upsert('t', 'good', 1, 'Committed?')]);
+    expect((await search('t', 'committed')).total).toBe(1);
+  });
+
+  it('shares the database: a second instance sees the data and close leaves it open', async () => {
+    await index.apply([upsert('t', 'd', 1, 'Persistent')]);
+    const again = new SqliteSearchIndex(db);
+    expect(
+      (
+        await again.search({
+          tenantId: 't',
+          text: 'persistent',
+          filter: {},
+          sort: 'RELEVANCE',
+          first: 5,
+          facets: [],
+        })
+      ).total,
+    ).toBe(1);
+    await again.close();
+    expect(db.connection.isOpen).toBe(true);
+  });
+});
