@@ -1,15 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { startGateway } from '../gateway/server.ts';
-import { createJwtVerifier, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
+import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../server/config.ts';
 import type { Logger } from '../server/logger.ts';
-import { openDocumentStore } from '../subgraphs/documents/adapters/index.ts';
+import { startDocumentsApp } from '../subgraphs/documents/app.ts';
 import type { DocumentStore } from '../subgraphs/documents/document-store.ts';
-import { startDocumentsService } from '../subgraphs/documents/service.ts';
-import { openSearchIndex } from '../subgraphs/search/adapters/index.ts';
-import { type Indexer, startIndexer } from '../subgraphs/search/indexer.ts';
+import { startIndexerApp, startSearchApp } from '../subgraphs/search/app.ts';
+import type { Indexer } from '../subgraphs/search/indexer.ts';
 import type { SearchIndex } from '../subgraphs/search/search-index.ts';
-import { startSearchService } from '../subgraphs/search/service.ts';
 
 export interface StackOptions {
   config: QuarryConfig;
@@ -32,7 +29,8 @@ export interface RunningStack {
 /**
  * Gateway, both subgraphs and the indexer in one process: what `npm start`
  * runs for development, and what the end-to-end tests run on port 0. In
- * production each runs as its own process (see the `main.ts` files).
+ * production each runs as its own process (see the `main.ts` files), wired
+ * by the same `start*App` functions.
  */
 export async function startStack({
   config,
@@ -40,37 +38,25 @@ export async function startStack({
   decorateStore,
   decorateIndex,
 }: StackOptions): Promise<RunningStack> {
-  const verifier: JwtVerifier = await createJwtVerifier(config.jwt);
-  const documentsBackend = openDocumentStore(config);
-  const searchBackend = openSearchIndex(config);
-  const store = decorateStore ? decorateStore(documentsBackend.store) : documentsBackend.store;
-  const index = decorateIndex ? decorateIndex(searchBackend.index) : searchBackend.index;
-  const common = { verifier, production: config.production, host: config.host };
-
-  const documents = await startDocumentsService({
-    ...common,
-    store,
+  const verifier = await createJwtVerifier(config.jwt);
+  const documents = await startDocumentsApp({
+    config,
     logger: logger.child({ service: 'documents' }),
-    port: config.documents.port,
+    verifier,
+    decorateStore,
   });
-  const search = await startSearchService({
-    ...common,
-    index,
-    cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
-    limits: { maxFirst: config.search.maxFirst },
+  const search = await startSearchApp({
+    config,
     logger: logger.child({ service: 'search' }),
-    port: config.search.port,
+    verifier,
+    decorateIndex,
   });
-  const indexer = startIndexer({
-    feed: documentsBackend.store,
-    index: searchBackend.index,
-    logger: logger.child({ service: 'indexer' }),
-    pollIntervalMs: config.indexer.pollIntervalMs,
-    batchSize: config.indexer.batchSize,
-  });
+  const indexer = startIndexerApp({ config, logger: logger.child({ service: 'indexer' }) });
   const gateway = await startGateway({
-    ...common,
     ...config.gateway,
+    verifier,
+    production: config.production,
+    host: config.host,
     // Port 0 (tests) means the subgraphs' real ports are only known now.
     subgraphUrls: { documents: documents.url, search: search.url },
     logger: logger.child({ service: 'gateway' }),
@@ -80,14 +66,13 @@ export async function startStack({
     gatewayUrl: gateway.url,
     documentsUrl: documents.url,
     searchUrl: search.url,
-    store,
-    index,
-    indexer,
+    store: documents.store,
+    index: search.index,
+    indexer: indexer.indexer,
     async stop() {
       await gateway.stop();
       await Promise.all([documents.stop(), search.stop()]);
       await indexer.stop();
-      await Promise.all([documentsBackend.close(), searchBackend.close()]);
     },
   };
 }

@@ -1,0 +1,47 @@
+import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
+import type { QuarryConfig } from '../../server/config.ts';
+import type { Logger } from '../../server/logger.ts';
+import { openDocumentStore } from './adapters/index.ts';
+import type { DocumentStore } from './document-store.ts';
+import { startDocumentsService } from './service.ts';
+
+export interface DocumentsAppOptions {
+  config: QuarryConfig;
+  logger: Logger;
+  verifier?: JwtVerifier;
+  /** Wraps the configured store, for instance to count backend calls in a test. */
+  decorateStore?: (store: DocumentStore) => DocumentStore;
+}
+
+export interface DocumentsApp {
+  url: string;
+  store: DocumentStore;
+  stop(): Promise<void>;
+}
+
+/** The documents service wired from configuration: the one place its dependencies are built. */
+export async function startDocumentsApp({
+  config,
+  logger,
+  verifier,
+  decorateStore,
+}: DocumentsAppOptions): Promise<DocumentsApp> {
+  const backend = openDocumentStore(config);
+  const store = decorateStore ? decorateStore(backend.store) : backend.store;
+  const service = await startDocumentsService({
+    store,
+    verifier: verifier ?? (await createJwtVerifier(config.jwt)),
+    logger,
+    production: config.production,
+    port: config.documents.port,
+    host: config.host,
+  });
+  return {
+    url: service.url,
+    store,
+    async stop() {
+      await service.stop();
+      await backend.close();
+    },
+  };
+}
