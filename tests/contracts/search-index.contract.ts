@@ -476,6 +476,7 @@ export function describeSearchIndexContract(
           upsert('t', 's3', 1, { title: 'Dashboard design' }),
           upsert('t', 's4', 1, { title: 'Migration checklist', body: 'database' }),
           upsert('t', 's5', 1, { title: 'Dashboard design' }),
+          upsert('t', 's6', 1, { title: 'Running shoes' }),
         ]);
       });
 
@@ -495,6 +496,11 @@ export function describeSearchIndexContract(
         expect(await index.suggest('t', 'database migr', 10)).toEqual(['Database migration guide']);
         expect(await index.suggest('t', 'migration che', 10)).toEqual(['Migration checklist']);
         expect(await index.suggest('t', 'migr database', 10)).toEqual([]);
+      });
+
+      it('completes words the stemmer would shorten', async () => {
+        expect(await index.suggest('t', 'runni', 10)).toEqual(['Running shoes']);
+        expect(await index.suggest('t', 'running sh', 10)).toEqual(['Running shoes']);
       });
 
       it('returns at most `first` titles', async () => {

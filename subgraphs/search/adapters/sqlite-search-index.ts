@@ -20,6 +20,8 @@ type Params = Record<string, SQLInputValue>;
 /** The names of one tenant's tables; they only ever contain the registry's integer, never the tenant id. */
 interface TenantTables {
   fts: string;
+  /** Titles again, unstemmed: a prefix such as "runni" must complete "Running", which the stemmed index stores as "run". */
+  suggest: string;
   docs: string;
   tags: string;
 }
@@ -50,6 +52,7 @@ const facetColumns = { STATUS: 'd.status', AUTHOR: 'd.author' } as const;
 
 const tablesFor = (tableNo: number): TenantTables => ({
   fts: `search_fts_${tableNo}`,
+  suggest: `search_suggest_${tableNo}`,
   docs: `search_docs_${tableNo}`,
   tags: `search_tags_${tableNo}`,
 });
@@ -184,10 +187,10 @@ export class SqliteSearchIndex implements SearchIndex {
     // FTS5 refuses bm25() under GROUP BY, so rank in a materialized step first.
     const rows = this.#db
       .statement(
-        `WITH ranked AS MATERIALIZED (SELECT title, ${rankOf(t)} AS rank_value FROM ${t.fts} WHERE ${t.fts} MATCH $match)
+        `WITH ranked AS MATERIALIZED (SELECT title, rank AS rank_value FROM ${t.suggest} WHERE ${t.suggest} MATCH $match)
          SELECT title FROM ranked GROUP BY title ORDER BY min(rank_value), title LIMIT $limit`,
       )
-      .all({ match: `title : (${terms.join(' AND ')})`, limit: Math.max(0, first) }) as { title: string }[];
+      .all({ match: terms.join(' AND '), limit: Math.max(0, first) }) as { title: string }[];
     return rows.map((row) => row.title);
   }
 
@@ -280,6 +283,7 @@ export class SqliteSearchIndex implements SearchIndex {
       | undefined;
     if (!row) return;
     this.#db.statement(`DELETE FROM ${t.fts} WHERE rowid = ?`).run(row.rowid);
+    this.#db.statement(`DELETE FROM ${t.suggest} WHERE rowid = ?`).run(row.rowid);
     this.#db.statement(`DELETE FROM ${t.tags} WHERE doc_rowid = ?`).run(row.rowid);
   }
 
@@ -302,6 +306,7 @@ export class SqliteSearchIndex implements SearchIndex {
     this.#db
       .statement(`INSERT INTO ${t.fts} (rowid, title, body, tags) VALUES (?, ?, ?, ?)`)
       .run(rowid, document.title.replace(markers, ''), document.body.replace(markers, ''), tags.join(' '));
+    this.#db.statement(`INSERT INTO ${t.suggest} (rowid, title) VALUES (?, ?)`).run(rowid, document.title);
     const insertTag = this.#db.statement(`INSERT INTO ${t.tags} (doc_rowid, tag) VALUES (?, ?)`);
     for (const tag of tags) insertTag.run(rowid, tag);
   }
@@ -325,6 +330,9 @@ export class SqliteSearchIndex implements SearchIndex {
     this.#db.connection.exec(`
       CREATE VIRTUAL TABLE ${t.fts} USING fts5(
         title, body, tags, tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3'
+      );
+      CREATE VIRTUAL TABLE ${t.suggest} USING fts5(
+        title, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
       );
       CREATE TABLE ${t.docs} (
         rowid INTEGER PRIMARY KEY,
