@@ -1,10 +1,46 @@
-import type { QuarryConfig } from '../../../server/config.ts';
+import { MongoClient } from 'mongodb';
+import type { MongoConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
-import type { DocumentStore } from '../document-store.ts';
+import type { DocumentScan, DocumentStore } from '../document-store.ts';
+import { MongoDocumentStore } from './mongo-document-store.ts';
 import { SqliteDocumentStore } from './sqlite-document-store.ts';
 
-/** The document store that configuration selects, and how to release what it opened. */
-export function openDocumentStore(config: QuarryConfig): { store: DocumentStore; close(): Promise<void> } {
+export interface OpenedDocumentStore {
+  store: DocumentStore & DocumentScan;
+  /** Closes the store and the client or database it opened. */
+  close(): Promise<void>;
+}
+
+/** The MongoDB client as configuration says: fail fast rather than queue behind an unreachable server. */
+export function createMongoClient(config: MongoConfig): MongoClient {
+  return new MongoClient(config.url, {
+    appName: 'quarry',
+    maxPoolSize: config.maxPoolSize,
+    serverSelectionTimeoutMS: config.serverSelectionTimeoutMs,
+    // Client-side operation timeout: bounds every operation, including its retries and pool waits.
+    timeoutMS: config.timeoutMs,
+  });
+}
+
+/** The document store that configuration selects (`MONGO_URL` means MongoDB), and how to release it. */
+export async function openDocumentStore(config: QuarryConfig): Promise<OpenedDocumentStore> {
+  if (config.mongo) {
+    const client = createMongoClient(config.mongo);
+    try {
+      const store = new MongoDocumentStore({ client, db: client.db(config.mongo.database) });
+      await store.ensureIndexes();
+      return {
+        store,
+        async close() {
+          await store.close();
+          await client.close();
+        },
+      };
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+  }
   const database = new EmbeddedDatabase(config.embeddedDatabasePath);
   const store = new SqliteDocumentStore(database);
   return {
