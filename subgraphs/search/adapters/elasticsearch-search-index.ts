@@ -297,15 +297,19 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   }
 
   async apply(changes: readonly DocumentChange[]): Promise<void> {
-    await this.write(changes, { moveEqualVersions: false });
+    await this.write(changes, { rewriteEqualVersions: false });
   }
 
   /**
-   * Applies changes as `apply` does. With `moveEqualVersions`, a change whose
-   * version equals the newest copy still moves that copy into the write index
-   * (the reindex uses it to gather every document into a new index).
+   * Applies changes as `apply` does. With `rewriteEqualVersions`, a change
+   * whose version equals the newest copy is written again (into the write
+   * index, removing other copies): the reindex uses it to gather every
+   * document into a new index and to mark what it has seen.
    */
-  async write(changes: readonly DocumentChange[], { moveEqualVersions }: { moveEqualVersions: boolean }) {
+  async write(
+    changes: readonly DocumentChange[],
+    { rewriteEqualVersions }: { rewriteEqualVersions: boolean },
+  ) {
     // Within one batch only the newest change of each document matters.
     const latest = new Map<string, DocumentChange>();
     for (const change of changes) {
@@ -325,9 +329,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
         undefined,
       );
       if (newest && newest.version > change.version) continue;
-      if (newest && newest.version === change.version) {
-        if (!moveEqualVersions || newest.index === layout.writeIndex) continue;
-      }
+      if (newest && newest.version === change.version && !rewriteEqualVersions) continue;
       operations.push(
         {
           index: {
@@ -335,8 +337,8 @@ export class ElasticsearchSearchIndex implements SearchIndex {
             _id: id,
             routing: change.tenantId,
             version: change.version,
-            // external_gte only when moving an equal version; a plain apply must be strictly newer.
-            version_type: moveEqualVersions ? 'external_gte' : 'external',
+            // external_gte only when rewriting an equal version; a plain apply must be strictly newer.
+            version_type: rewriteEqualVersions ? 'external_gte' : 'external',
           },
         },
         toIndexed(change, indexedAt),
