@@ -57,7 +57,9 @@ const environmentSchema = z
     MONGO_MAX_POOL_SIZE: positiveInt(20),
     MONGO_SERVER_SELECTION_TIMEOUT_MS: positiveInt(3000),
     MONGO_TIMEOUT_MS: positiveInt(5000),
-    ELASTICSEARCH_URL: z.url().optional(),
+    ELASTICSEARCH_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .optional(),
     ELASTICSEARCH_API_KEY: z.string().min(1).optional(),
     ELASTICSEARCH_INDEX_PREFIX: z
       .string()
