@@ -17,8 +17,12 @@ export function createMongoClient(config: MongoConfig): MongoClient {
     appName: 'quarry',
     maxPoolSize: config.maxPoolSize,
     serverSelectionTimeoutMS: config.serverSelectionTimeoutMs,
-    // Client-side operation timeout: bounds every operation, including its retries and pool waits.
-    timeoutMS: config.timeoutMs,
+    connectTimeoutMS: config.serverSelectionTimeoutMs,
+    // The driver's client-side timeoutMS is deprecated and ignored in this major, so the bounds are:
+    // waiting for a pooled connection, the server-side maxTimeMS the store puts on every operation,
+    // and a socket timeout as the backstop for a server that stops answering altogether.
+    waitQueueTimeoutMS: config.timeoutMs,
+    socketTimeoutMS: config.timeoutMs * 2,
   });
 }
 
@@ -27,7 +31,11 @@ export async function openDocumentStore(config: QuarryConfig): Promise<OpenedDoc
   if (config.mongo) {
     const client = createMongoClient(config.mongo);
     try {
-      const store = new MongoDocumentStore({ client, db: client.db(config.mongo.database) });
+      const store = new MongoDocumentStore({
+        client,
+        db: client.db(config.mongo.database),
+        operationTimeoutMs: config.mongo.timeoutMs,
+      });
       await store.ensureIndexes();
       return {
         store,

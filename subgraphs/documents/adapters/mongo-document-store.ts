@@ -51,6 +51,8 @@ export interface MongoDocumentStoreOptions {
   documentsCollection?: string;
   /** Default `document_outbox`. */
   outboxCollection?: string;
+  /** Server-side limit (`maxTimeMS`) on every operation and on transaction commits. Default 5000. */
+  operationTimeoutMs?: number;
 }
 
 /** Injective: an encoded tenant has no `/`, so the first `/` always ends it. */
@@ -100,14 +102,17 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
   readonly #client: Pick<MongoClient, 'startSession'>;
   readonly #documents;
   readonly #outbox;
+  readonly #limit: { maxTimeMS: number };
 
   constructor({
     client,
     db,
     documentsCollection = 'documents',
     outboxCollection = 'document_outbox',
+    operationTimeoutMs = 5000,
   }: MongoDocumentStoreOptions) {
     this.#client = client;
+    this.#limit = { maxTimeMS: operationTimeoutMs };
     this.#documents = db.collection<MongoDocument>(documentsCollection);
     this.#outbox = db.collection<MongoOutboxEntry>(outboxCollection);
   }
@@ -127,7 +132,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
   async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
     if (ids.length === 0) return [];
     const docs = await this.#documents
-      .find({ tenantId, _id: { $in: ids.map((id) => documentKey(tenantId, id)) } })
+      .find({ tenantId, _id: { $in: ids.map((id) => documentKey(tenantId, id)) } }, this.#limit)
       .toArray();
     const byId = new Map(docs.map((doc) => [doc.id, toRecord(doc)]));
     return ids.map((id) => byId.get(id) ?? null);
@@ -138,7 +143,10 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     const record: DocumentRecord = { ...document, id, tenantId, version: 1, createdAt: now, updatedAt: now };
     try {
       await this.#transaction(async (session) => {
-        await this.#documents.insertOne({ _id: documentKey(tenantId, id), ...toStored(record) }, { session });
+        await this.#documents.insertOne(
+          { _id: documentKey(tenantId, id), ...toStored(record) },
+          { session, ...this.#limit },
+        );
         await this.#recordChange(record, 'upsert', session);
       });
     } catch (error) {
@@ -156,7 +164,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
   ): Promise<DocumentRecord> {
     const filter: Filter<MongoDocument> = { tenantId, _id: documentKey(tenantId, id) };
     return this.#transaction(async (session) => {
-      const current = await this.#documents.findOne(filter, { session });
+      const current = await this.#documents.findOne(filter, { session, ...this.#limit });
       if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
       if (expectedVersion !== undefined && current.version !== expectedVersion) {
         throw new VersionConflictError(current.version);
@@ -166,10 +174,10 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
       const updated = await this.#documents.findOneAndUpdate(
         { ...filter, version: current.version },
         { $set: { ...defined, updatedAt: new Date() }, $inc: { version: 1 } },
-        { session, returnDocument: 'after' },
+        { session, returnDocument: 'after', ...this.#limit },
       );
       if (!updated) {
-        const latest = await this.#documents.findOne(filter, { session });
+        const latest = await this.#documents.findOne(filter, { session, ...this.#limit });
         if (!latest) throw new DocumentNotFoundError(`Document ${id} not found`);
         throw new VersionConflictError(latest.version);
       }
@@ -183,7 +191,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     return this.#transaction(async (session) => {
       const removed = await this.#documents.findOneAndDelete(
         { tenantId, _id: documentKey(tenantId, id) },
-        { session },
+        { session, ...this.#limit },
       );
       if (!removed) return false;
       // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
@@ -194,7 +202,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
   }
 
   async pull(limit: number): Promise<DocumentChange[]> {
-    const entries = await this.#outbox.find({}).sort({ _id: 1 }).limit(limit).toArray();
+    const entries = await this.#outbox.find({}, this.#limit).sort({ _id: 1 }).limit(limit).toArray();
     return entries.map((entry) => ({
       sequence: entry._id.toHexString(),
       tenantId: entry.tenantId,
@@ -208,13 +216,14 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
 
   async acknowledge(changes: readonly DocumentChange[]): Promise<void> {
     if (changes.length === 0) return;
-    await this.#outbox.deleteMany({
-      _id: { $in: changes.map((change) => ObjectId.createFromHexString(change.sequence)) },
-    });
+    await this.#outbox.deleteMany(
+      { _id: { $in: changes.map((change) => ObjectId.createFromHexString(change.sequence)) } },
+      this.#limit,
+    );
   }
 
   async oldestPendingAt(): Promise<Date | null> {
-    const oldest = await this.#outbox.find({}).sort({ committedAt: 1 }).limit(1).toArray();
+    const oldest = await this.#outbox.find({}, this.#limit).sort({ committedAt: 1 }).limit(1).toArray();
     return oldest[0] ? new Date(oldest[0].committedAt) : null;
   }
 
@@ -236,12 +245,16 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     };
     const filter: Filter<MongoDocument> =
       tenantId === undefined ? (position ?? {}) : { ...position, tenantId };
-    const docs = await this.#documents.find(filter).sort({ tenantId: 1, _id: 1 }).limit(limit).toArray();
+    const docs = await this.#documents
+      .find(filter, this.#limit)
+      .sort({ tenantId: 1, _id: 1 })
+      .limit(limit)
+      .toArray();
     return docs.map(toRecord);
   }
 
   async count(tenantId?: string): Promise<number> {
-    return this.#documents.countDocuments(tenantId === undefined ? {} : { tenantId });
+    return this.#documents.countDocuments(tenantId === undefined ? {} : { tenantId }, this.#limit);
   }
 
   async close(): Promise<void> {
@@ -259,7 +272,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
         document: operation === 'upsert' ? toStored(record) : null,
         committedAt: record.updatedAt,
       },
-      { session },
+      { session, ...this.#limit },
     );
   }
 
@@ -267,7 +280,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
   async #transaction<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
     const session = this.#client.startSession();
     try {
-      return await session.withTransaction(work);
+      return await session.withTransaction(work, { maxCommitTimeMS: this.#limit.maxTimeMS });
     } finally {
       await session.endSession();
     }
