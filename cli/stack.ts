@@ -51,7 +51,7 @@ export async function startStack({
     verifier,
     decorateIndex,
   });
-  const indexer = startIndexerApp({ config, logger: logger.child({ service: 'indexer' }) });
+  const indexer = await startIndexerApp({ config, logger: logger.child({ service: 'indexer' }) });
   const gateway = await startGateway({
     ...config.gateway,
     verifier,

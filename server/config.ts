@@ -44,6 +44,40 @@ const environmentSchema = z
     SEARCH_MAX_FIRST: z.coerce.number().int().min(1).max(1000).default(100),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
+
+    // Production backends: setting the URL selects the backend; without it the embedded one stays in use.
+    MONGO_URL: z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// connection string')
+      .optional(),
+    MONGO_DATABASE: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
+      .default('quarry'),
+    MONGO_MAX_POOL_SIZE: positiveInt(20),
+    MONGO_SERVER_SELECTION_TIMEOUT_MS: positiveInt(3000),
+    MONGO_TIMEOUT_MS: positiveInt(5000),
+    ELASTICSEARCH_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .optional(),
+    ELASTICSEARCH_API_KEY: z.string().min(1).optional(),
+    ELASTICSEARCH_INDEX_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'lower-case letters, digits, _ and - only')
+      .default('quarry-documents'),
+    ELASTICSEARCH_REQUEST_TIMEOUT_MS: positiveInt(5000),
+    ELASTICSEARCH_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+    ELASTICSEARCH_SHARDS: positiveInt(1),
+    ELASTICSEARCH_REPLICAS: z.coerce.number().int().min(0).max(10).default(1),
+    ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: z
+      .string()
+      .regex(/^\d+(b|kb|mb|gb|tb)$/, 'a byte size such as 50gb')
+      .default('50gb'),
+    ELASTICSEARCH_ROLLOVER_MAX_AGE: z
+      .string()
+      .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
+      .default('30d'),
+    ELASTICSEARCH_REFRESH: z.enum(['false', 'wait_for']).default('false'),
   })
   .superRefine((env, context) => {
     if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
@@ -114,8 +148,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFirst: e.SEARCH_MAX_FIRST,
     },
     indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE },
+    mongo: e.MONGO_URL
+      ? {
+          url: e.MONGO_URL,
+          database: e.MONGO_DATABASE,
+          maxPoolSize: e.MONGO_MAX_POOL_SIZE,
+          serverSelectionTimeoutMs: e.MONGO_SERVER_SELECTION_TIMEOUT_MS,
+          timeoutMs: e.MONGO_TIMEOUT_MS,
+        }
+      : undefined,
+    elasticsearch: e.ELASTICSEARCH_URL
+      ? {
+          url: e.ELASTICSEARCH_URL,
+          apiKey: e.ELASTICSEARCH_API_KEY,
+          indexPrefix: e.ELASTICSEARCH_INDEX_PREFIX,
+          requestTimeoutMs: e.ELASTICSEARCH_REQUEST_TIMEOUT_MS,
+          maxRetries: e.ELASTICSEARCH_MAX_RETRIES,
+          shards: e.ELASTICSEARCH_SHARDS,
+          replicas: e.ELASTICSEARCH_REPLICAS,
+          rolloverMaxPrimaryShardSize: e.ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
+          rolloverMaxAge: e.ELASTICSEARCH_ROLLOVER_MAX_AGE,
+          refresh: (e.ELASTICSEARCH_REFRESH === 'wait_for' ? 'wait_for' : false) as false | 'wait_for',
+        }
+      : undefined,
   };
 }
 
 export type QuarryConfig = ReturnType<typeof loadConfig>;
 export type JwtConfig = QuarryConfig['jwt'];
+export type MongoConfig = NonNullable<QuarryConfig['mongo']>;
+export type ElasticsearchConfig = NonNullable<QuarryConfig['elasticsearch']>;

@@ -26,7 +26,7 @@ export async function startDocumentsApp({
   verifier,
   decorateStore,
 }: DocumentsAppOptions): Promise<DocumentsApp> {
-  const backend = openDocumentStore(config);
+  const backend = await openDocumentStore(config);
   const store = decorateStore ? decorateStore(backend.store) : backend.store;
   const service = await startDocumentsService({
     store,

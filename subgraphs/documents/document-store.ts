@@ -51,3 +51,19 @@ export interface DocumentStore extends ChangeFeed {
   delete(tenantId: string, id: string): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** Where a scan stopped: the last document it returned. Scans go in (tenantId, id) order. */
+export interface ScanPosition {
+  tenantId: string;
+  id: string;
+}
+
+/**
+ * Reading every document in a stable order, for rebuilding the search index.
+ * Not a tenant-facing port: only the reindex command uses it, never a resolver.
+ */
+export interface DocumentScan {
+  /** At most `limit` documents after `after`, of one tenant or of all. */
+  scan(options: { tenantId?: string; after?: ScanPosition; limit: number }): Promise<DocumentRecord[]>;
+  count(tenantId?: string): Promise<number>;
+}

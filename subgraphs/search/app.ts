@@ -29,7 +29,7 @@ export async function startSearchApp({
   verifier,
   decorateIndex,
 }: SearchAppOptions): Promise<SearchApp> {
-  const backend = openSearchIndex(config);
+  const backend = await openSearchIndex(config);
   const index = decorateIndex ? decorateIndex(backend.index) : backend.index;
   const service = await startSearchService({
     index,
@@ -58,9 +58,18 @@ export interface IndexerApp {
 }
 
 /** The indexer wired from configuration: the documents outbox in, the search index out. */
-export function startIndexerApp({ config, logger }: { config: QuarryConfig; logger: Logger }): IndexerApp {
-  const documents = openDocumentStore(config);
-  const search = openSearchIndex(config);
+export async function startIndexerApp({
+  config,
+  logger,
+}: {
+  config: QuarryConfig;
+  logger: Logger;
+}): Promise<IndexerApp> {
+  const documents = await openDocumentStore(config);
+  const search = await openSearchIndex(config).catch(async (error: unknown) => {
+    await documents.close();
+    throw error;
+  });
   const indexer = startIndexer({
     feed: documents.store,
     index: search.index,

@@ -12,6 +12,7 @@ import {
 } from '../../server/auth/dev-keys.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
+import { productionBackendEnvironment } from './backends.ts';
 
 export interface GraphQLResponse<TData = Record<string, unknown>> {
   status: number;
@@ -52,6 +53,7 @@ export async function startTestStack(
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-test-'));
   const devKey = await ensureDevSigningKey(dataDir);
+  const backends = productionBackendEnvironment();
   const config = loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
@@ -62,6 +64,7 @@ export async function startTestStack(
     DOCUMENTS_PORT: '0',
     SEARCH_PORT: '0',
     INDEXER_POLL_MS: '20',
+    ...backends.env,
     ...options.env,
   });
   const stack = await startStack({
@@ -81,6 +84,7 @@ export async function startTestStack(
     },
     async stop() {
       await stack.stop();
+      await backends.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -26,3 +26,50 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}:`));
   });
 });
+
+describe('production backend configuration', () => {
+  it('stays embedded unless a backend URL is set', () => {
+    const config = loadConfig(minimal);
+    expect(config.mongo).toBeUndefined();
+    expect(config.elasticsearch).toBeUndefined();
+  });
+
+  it('selects MongoDB and Elasticsearch by URL, with documented defaults', () => {
+    const config = loadConfig({
+      ...minimal,
+      MONGO_URL: 'mongodb://mongo:27017/?replicaSet=rs0',
+      ELASTICSEARCH_URL: 'http://elasticsearch:9200',
+    });
+    expect(config.mongo).toEqual({
+      url: 'mongodb://mongo:27017/?replicaSet=rs0',
+      database: 'quarry',
+      maxPoolSize: 20,
+      serverSelectionTimeoutMs: 3000,
+      timeoutMs: 5000,
+    });
+    expect(config.elasticsearch).toMatchObject({
+      url: 'http://elasticsearch:9200',
+      indexPrefix: 'quarry-documents',
+      requestTimeoutMs: 5000,
+      maxRetries: 2,
+      shards: 1,
+      replicas: 1,
+      rolloverMaxPrimaryShardSize: '50gb',
+      rolloverMaxAge: '30d',
+      refresh: false,
+    });
+  });
+
+  it.each([
+    [{ ...minimal, MONGO_URL: 'http://mongo:27017' }, 'MONGO_URL'],
+    [{ ...minimal, MONGO_MAX_POOL_SIZE: '0' }, 'MONGO_MAX_POOL_SIZE'],
+    [{ ...minimal, MONGO_DATABASE: 'bad name' }, 'MONGO_DATABASE'],
+    [{ ...minimal, ELASTICSEARCH_URL: 'elasticsearch:9200' }, 'ELASTICSEARCH_URL'],
+    [{ ...minimal, ELASTICSEARCH_INDEX_PREFIX: 'Upper' }, 'ELASTICSEARCH_INDEX_PREFIX'],
+    [{ ...minimal, ELASTICSEARCH_MAX_RETRIES: '99' }, 'ELASTICSEARCH_MAX_RETRIES'],
+    [{ ...minimal, ELASTICSEARCH_ROLLOVER_MAX_AGE: 'a month' }, 'ELASTICSEARCH_ROLLOVER_MAX_AGE'],
+    [{ ...minimal, ELASTICSEARCH_REFRESH: 'true' }, 'ELASTICSEARCH_REFRESH'],
+  ])('names the bad backend variable %#', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}:`));
+  });
+});

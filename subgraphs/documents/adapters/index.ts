@@ -1,10 +1,54 @@
-import type { QuarryConfig } from '../../../server/config.ts';
+import { MongoClient } from 'mongodb';
+import type { MongoConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
-import type { DocumentStore } from '../document-store.ts';
+import type { DocumentScan, DocumentStore } from '../document-store.ts';
+import { MongoDocumentStore } from './mongo-document-store.ts';
 import { SqliteDocumentStore } from './sqlite-document-store.ts';
 
-/** The document store that configuration selects, and how to release what it opened. */
-export function openDocumentStore(config: QuarryConfig): { store: DocumentStore; close(): Promise<void> } {
+export interface OpenedDocumentStore {
+  store: DocumentStore & DocumentScan;
+  /** Closes the store and the client or database it opened. */
+  close(): Promise<void>;
+}
+
+/** The MongoDB client as configuration says: fail fast rather than queue behind an unreachable server. */
+export function createMongoClient(config: MongoConfig): MongoClient {
+  return new MongoClient(config.url, {
+    appName: 'quarry',
+    maxPoolSize: config.maxPoolSize,
+    serverSelectionTimeoutMS: config.serverSelectionTimeoutMs,
+    connectTimeoutMS: config.serverSelectionTimeoutMs,
+    // The driver's client-side timeoutMS is deprecated and ignored in this major, so the bounds are:
+    // waiting for a pooled connection, the server-side maxTimeMS the store puts on every operation,
+    // and a socket timeout as the backstop for a server that stops answering altogether.
+    waitQueueTimeoutMS: config.timeoutMs,
+    socketTimeoutMS: config.timeoutMs * 2,
+  });
+}
+
+/** The document store that configuration selects (`MONGO_URL` means MongoDB), and how to release it. */
+export async function openDocumentStore(config: QuarryConfig): Promise<OpenedDocumentStore> {
+  if (config.mongo) {
+    const client = createMongoClient(config.mongo);
+    try {
+      const store = new MongoDocumentStore({
+        client,
+        db: client.db(config.mongo.database),
+        operationTimeoutMs: config.mongo.timeoutMs,
+      });
+      await store.ensureIndexes();
+      return {
+        store,
+        async close() {
+          await store.close();
+          await client.close();
+        },
+      };
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+  }
   const database = new EmbeddedDatabase(config.embeddedDatabasePath);
   const store = new SqliteDocumentStore(database);
   return {

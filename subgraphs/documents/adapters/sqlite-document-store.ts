@@ -5,8 +5,10 @@ import {
   DocumentExistsError,
   DocumentNotFoundError,
   type DocumentPatch,
+  type DocumentScan,
   type DocumentStore,
   type NewDocument,
+  type ScanPosition,
   VersionConflictError,
 } from '../document-store.ts';
 
@@ -111,7 +113,7 @@ function toRow(record: DocumentRecord): DocumentRow {
 }
 
 /** Documents and their outbox in the embedded SQLite database; each write and its outbox row commit together. */
-export class SqliteDocumentStore implements DocumentStore {
+export class SqliteDocumentStore implements DocumentStore, DocumentScan {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -255,6 +257,41 @@ export class SqliteDocumentStore implements DocumentStore {
       .statement('SELECT committed_at FROM document_outbox ORDER BY sequence LIMIT 1')
       .get() as { committed_at: string } | undefined;
     return row ? new Date(row.committed_at) : null;
+  }
+
+  async scan({
+    tenantId,
+    after,
+    limit,
+  }: {
+    tenantId?: string;
+    after?: ScanPosition;
+    limit: number;
+  }): Promise<DocumentRecord[]> {
+    const conditions: string[] = [];
+    const params: (string | number)[] = [];
+    if (tenantId !== undefined) {
+      conditions.push('tenant_id = ?');
+      params.push(tenantId);
+    }
+    if (after) {
+      conditions.push('(tenant_id, id) > (?, ?)');
+      params.push(after.tenantId, after.id);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const rows = this.#db
+      .statement(`SELECT * FROM documents ${where} ORDER BY tenant_id, id LIMIT ?`)
+      .all(...params, limit) as unknown as DocumentRow[];
+    return rows.map(toRecord);
+  }
+
+  async count(tenantId?: string): Promise<number> {
+    const row = (
+      tenantId === undefined
+        ? this.#db.statement('SELECT count(*) AS n FROM documents').get()
+        : this.#db.statement('SELECT count(*) AS n FROM documents WHERE tenant_id = ?').get(tenantId)
+    ) as { n: number };
+    return row.n;
   }
 
   async close(): Promise<void> {}

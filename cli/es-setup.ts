@@ -1,0 +1,33 @@
+import { ConfigError, loadConfig } from '../server/config.ts';
+import {
+  elasticsearchNames,
+  ensureElasticsearchLayout,
+} from '../subgraphs/search/adapters/elasticsearch-setup.ts';
+import { createElasticsearchClient } from '../subgraphs/search/adapters/index.ts';
+import { withDevelopmentDefaults } from './dev-environment.ts';
+
+/** Creates the ILM policy, index template, first backing index and both aliases; safe to run again. */
+async function main() {
+  const { env } = await withDevelopmentDefaults(process.env);
+  const config = loadConfig(env);
+  if (!config.elasticsearch) {
+    throw new ConfigError('Invalid configuration:\n  ELASTICSEARCH_URL: required by es:setup');
+  }
+  const client = createElasticsearchClient(config.elasticsearch);
+  try {
+    const names = elasticsearchNames(config.elasticsearch.indexPrefix);
+    await ensureElasticsearchLayout(client, names, config.elasticsearch);
+    console.log(
+      `ready: policy ${names.policy}, template ${names.template} (${names.indexPattern}), read alias ${names.readAlias}, write alias ${names.writeAlias}`,
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exitCode = 1;
+}

@@ -1,0 +1,288 @@
+import { randomUUID } from 'node:crypto';
+import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
+import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
+import {
+  DocumentExistsError,
+  DocumentNotFoundError,
+  type DocumentPatch,
+  type DocumentScan,
+  type DocumentStore,
+  type NewDocument,
+  type ScanPosition,
+  VersionConflictError,
+} from '../document-store.ts';
+
+/**
+ * One document as stored. `_id` is the tenant and the id together, not the
+ * bare id: `_id` is unique across the whole collection, so a bare id would let
+ * one tenant's explicit id (import, seeding) collide with, and so reveal,
+ * another tenant's document. `id` keeps the id as clients know it.
+ */
+export interface MongoDocument {
+  _id: string;
+  tenantId: string;
+  id: string;
+  title: string;
+  body: string;
+  tags: string[];
+  author: string | null;
+  status: DocumentStatus;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One outbox entry; written in the same transaction as the document it describes. */
+export interface MongoOutboxEntry {
+  _id: ObjectId;
+  tenantId: string;
+  documentId: string;
+  version: number;
+  operation: 'upsert' | 'delete';
+  document: Omit<MongoDocument, '_id'> | null;
+  committedAt: Date;
+}
+
+export interface MongoDocumentStoreOptions {
+  /** Only sessions are needed from the client, for transactions. */
+  client: Pick<MongoClient, 'startSession'>;
+  db: Pick<Db, 'collection'>;
+  /** Default `documents`. */
+  documentsCollection?: string;
+  /** Default `document_outbox`. */
+  outboxCollection?: string;
+  /** Server-side limit (`maxTimeMS`) on every operation and on transaction commits. Default 5000. */
+  operationTimeoutMs?: number;
+}
+
+/** Injective: an encoded tenant has no `/`, so the first `/` always ends it. */
+export const documentKey = (tenantId: string, id: string) => `${encodeURIComponent(tenantId)}/${id}`;
+
+const duplicateKeyCode = 11000;
+const isDuplicateKey = (error: unknown) =>
+  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === duplicateKeyCode;
+
+function toRecord(doc: Omit<MongoDocument, '_id'>): DocumentRecord {
+  return {
+    id: doc.id,
+    tenantId: doc.tenantId,
+    title: doc.title,
+    body: doc.body,
+    tags: [...doc.tags],
+    author: doc.author ?? null,
+    status: doc.status,
+    version: doc.version,
+    createdAt: new Date(doc.createdAt),
+    updatedAt: new Date(doc.updatedAt),
+  };
+}
+
+const toStored = (record: DocumentRecord): Omit<MongoDocument, '_id'> => ({
+  tenantId: record.tenantId,
+  id: record.id,
+  title: record.title,
+  body: record.body,
+  tags: [...record.tags],
+  author: record.author,
+  status: record.status,
+  version: record.version,
+  createdAt: record.createdAt,
+  updatedAt: record.updatedAt,
+});
+
+/**
+ * Documents and their outbox in MongoDB. Every document filter names the
+ * tenant. Each write and its outbox entry commit in one transaction (hence a
+ * replica set, even a single-node one). Outbox `_id`s (ObjectIds) are not in
+ * commit order across concurrent transactions; that is fine because
+ * `acknowledge` deletes exactly the entries it was given rather than
+ * "everything up to here", and the index applies changes by version.
+ */
+export class MongoDocumentStore implements DocumentStore, DocumentScan {
+  readonly #client: Pick<MongoClient, 'startSession'>;
+  readonly #documents;
+  readonly #outbox;
+  readonly #limit: { maxTimeMS: number };
+
+  constructor({
+    client,
+    db,
+    documentsCollection = 'documents',
+    outboxCollection = 'document_outbox',
+    operationTimeoutMs = 5000,
+  }: MongoDocumentStoreOptions) {
+    this.#client = client;
+    this.#limit = { maxTimeMS: operationTimeoutMs };
+    this.#documents = db.collection<MongoDocument>(documentsCollection);
+    this.#outbox = db.collection<MongoOutboxEntry>(outboxCollection);
+  }
+
+  /**
+   * Startup: `{tenantId, _id}` serves every lookup and is the shard key
+   * (deploy/mongo/); `{tenantId, updatedAt}` serves recency listings.
+   * Creating an index that exists is a no-op.
+   */
+  async ensureIndexes(): Promise<void> {
+    await this.#documents.createIndexes([
+      { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+      { key: { tenantId: 1, updatedAt: -1 }, name: 'tenant_updated' },
+    ]);
+  }
+
+  async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const docs = await this.#documents
+      .find({ tenantId, _id: { $in: ids.map((id) => documentKey(tenantId, id)) } }, this.#limit)
+      .toArray();
+    const byId = new Map(docs.map((doc) => [doc.id, toRecord(doc)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  async create(tenantId: string, document: NewDocument, id: string = randomUUID()): Promise<DocumentRecord> {
+    const now = new Date();
+    const record: DocumentRecord = { ...document, id, tenantId, version: 1, createdAt: now, updatedAt: now };
+    try {
+      await this.#transaction(async (session) => {
+        await this.#documents.insertOne(
+          { _id: documentKey(tenantId, id), ...toStored(record) },
+          { session, ...this.#limit },
+        );
+        await this.#recordChange(record, 'upsert', session);
+      });
+    } catch (error) {
+      if (isDuplicateKey(error)) throw new DocumentExistsError(`Document ${id} already exists`);
+      throw error;
+    }
+    return record;
+  }
+
+  async update(
+    tenantId: string,
+    id: string,
+    patch: DocumentPatch,
+    expectedVersion?: number,
+  ): Promise<DocumentRecord> {
+    const filter: Filter<MongoDocument> = { tenantId, _id: documentKey(tenantId, id) };
+    return this.#transaction(async (session) => {
+      const current = await this.#documents.findOne(filter, { session, ...this.#limit });
+      if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
+      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+        throw new VersionConflictError(current.version);
+      }
+      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+      // Conditional on the version read above: a write that slipped in between matches nothing here.
+      const updated = await this.#documents.findOneAndUpdate(
+        { ...filter, version: current.version },
+        { $set: { ...defined, updatedAt: new Date() }, $inc: { version: 1 } },
+        { session, returnDocument: 'after', ...this.#limit },
+      );
+      if (!updated) {
+        const latest = await this.#documents.findOne(filter, { session, ...this.#limit });
+        if (!latest) throw new DocumentNotFoundError(`Document ${id} not found`);
+        throw new VersionConflictError(latest.version);
+      }
+      const next = toRecord(updated);
+      await this.#recordChange(next, 'upsert', session);
+      return next;
+    });
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    return this.#transaction(async (session) => {
+      const removed = await this.#documents.findOneAndDelete(
+        { tenantId, _id: documentKey(tenantId, id) },
+        { session, ...this.#limit },
+      );
+      if (!removed) return false;
+      // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
+      const tombstone = { ...toRecord(removed), version: removed.version + 1, updatedAt: new Date() };
+      await this.#recordChange(tombstone, 'delete', session);
+      return true;
+    });
+  }
+
+  async pull(limit: number): Promise<DocumentChange[]> {
+    const entries = await this.#outbox.find({}, this.#limit).sort({ _id: 1 }).limit(limit).toArray();
+    return entries.map((entry) => ({
+      sequence: entry._id.toHexString(),
+      tenantId: entry.tenantId,
+      documentId: entry.documentId,
+      version: entry.version,
+      operation: entry.operation,
+      document: entry.document && toRecord(entry.document),
+      committedAt: new Date(entry.committedAt),
+    }));
+  }
+
+  async acknowledge(changes: readonly DocumentChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    await this.#outbox.deleteMany(
+      { _id: { $in: changes.map((change) => ObjectId.createFromHexString(change.sequence)) } },
+      this.#limit,
+    );
+  }
+
+  async oldestPendingAt(): Promise<Date | null> {
+    const oldest = await this.#outbox.find({}, this.#limit).sort({ committedAt: 1 }).limit(1).toArray();
+    return oldest[0] ? new Date(oldest[0].committedAt) : null;
+  }
+
+  async scan({
+    tenantId,
+    after,
+    limit,
+  }: {
+    tenantId?: string;
+    after?: ScanPosition;
+    limit: number;
+  }): Promise<DocumentRecord[]> {
+    // Within a tenant every key has the same prefix, so `_id` order is id order.
+    const position: Filter<MongoDocument> | undefined = after && {
+      $or: [
+        { tenantId: { $gt: after.tenantId } },
+        { tenantId: after.tenantId, _id: { $gt: documentKey(after.tenantId, after.id) } },
+      ],
+    };
+    const filter: Filter<MongoDocument> =
+      tenantId === undefined ? (position ?? {}) : { ...position, tenantId };
+    const docs = await this.#documents
+      .find(filter, this.#limit)
+      .sort({ tenantId: 1, _id: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map(toRecord);
+  }
+
+  async count(tenantId?: string): Promise<number> {
+    return this.#documents.countDocuments(tenantId === undefined ? {} : { tenantId }, this.#limit);
+  }
+
+  async close(): Promise<void> {
+    // The client belongs to whoever built it (openDocumentStore), which closes it.
+  }
+
+  async #recordChange(record: DocumentRecord, operation: 'upsert' | 'delete', session: ClientSession) {
+    await this.#outbox.insertOne(
+      {
+        _id: new ObjectId(),
+        tenantId: record.tenantId,
+        documentId: record.id,
+        version: record.version,
+        operation,
+        document: operation === 'upsert' ? toStored(record) : null,
+        committedAt: record.updatedAt,
+      },
+      { session, ...this.#limit },
+    );
+  }
+
+  /** withTransaction retries the whole callback on transient errors (write conflicts, elections). */
+  async #transaction<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
+    const session = this.#client.startSession();
+    try {
+      return await session.withTransaction(work, { maxCommitTimeMS: this.#limit.maxTimeMS });
+    } finally {
+      await session.endSession();
+    }
+  }
+}

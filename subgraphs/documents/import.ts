@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { documentStatuses } from '../../server/documents/model.ts';
+import { DocumentExistsError, type DocumentStore } from './document-store.ts';
+import { validateNewDocument } from './validation.ts';
+
+/** One JSONL line: a document, with an optional id. Unknown fields are refused so typos are not silently dropped. */
+const lineSchema = z
+  .object({
+    id: z.string().min(1).max(200).optional(),
+    title: z.string(),
+    body: z.string().default(''),
+    tags: z.array(z.string()).optional(),
+    author: z.string().nullable().optional(),
+    status: z.enum(documentStatuses).optional(),
+  })
+  .strict();
+
+export interface ImportProgress {
+  /** Called after each line, written or not. */
+  line(lineNumber: number): void;
+  /** A line that was not written, and why. */
+  bad(lineNumber: number, reason: string): void;
+}
+
+export interface ImportResult {
+  written: number;
+  /** Already there from an earlier run (same id): not written again. */
+  existing: number;
+  bad: number;
+}
+
+/**
+ * A line without an id gets one derived from the tenant and its content, so
+ * importing the same file twice finds the document already there instead of
+ * creating a copy.
+ */
+export function derivedId(tenantId: string, document: unknown): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([tenantId, document]))
+    .digest('hex');
+  return `import-${digest.slice(0, 32)}`;
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof z.ZodError) {
+    return error.issues.map((issue) => `${issue.path.join('.') || 'line'}: ${issue.message}`).join('; ');
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Imports JSONL into one tenant through the DocumentStore port, so every
+ * document also gets its outbox entry and becomes searchable. Lines are
+ * validated as the API validates input; a bad line is reported and skipped.
+ * Up to `concurrency` writes are in flight at once.
+ */
+export async function importDocuments({
+  store,
+  tenantId,
+  lines,
+  progress,
+  concurrency = 8,
+}: {
+  store: DocumentStore;
+  tenantId: string;
+  lines: AsyncIterable<string> | Iterable<string>;
+  progress: ImportProgress;
+  concurrency?: number;
+}): Promise<ImportResult> {
+  const result: ImportResult = { written: 0, existing: 0, bad: 0 };
+  const inFlight = new Set<Promise<void>>();
+
+  const importLine = async (lineNumber: number, text: string) => {
+    try {
+      const parsed = lineSchema.parse(JSON.parse(text));
+      const { id, ...fields } = parsed;
+      const document = validateNewDocument(fields);
+      try {
+        await store.create(tenantId, document, id ?? derivedId(tenantId, document));
+        result.written += 1;
+      } catch (error) {
+        if (!(error instanceof DocumentExistsError)) throw error;
+        result.existing += 1;
+      }
+    } catch (error) {
+      result.bad += 1;
+      progress.bad(lineNumber, reasonOf(error));
+    }
+    progress.line(lineNumber);
+  };
+
+  let lineNumber = 0;
+  for await (const text of lines) {
+    lineNumber += 1;
+    if (!text.trim()) {
+      progress.line(lineNumber);
+      continue;
+    }
+    const task = importLine(lineNumber, text).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return result;
+}

@@ -1,0 +1,146 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { DocumentRecord } from '../../../server/documents/model.ts';
+import type { ReindexCheckpoint, ReindexTarget } from '../reindex.ts';
+import type { ElasticsearchSearchIndex } from './elasticsearch-search-index.ts';
+import { type ElasticsearchNames, generationIndexName, readAliasLayout } from './elasticsearch-setup.ts';
+
+const checkpointId = 'current';
+
+const statusOf = (error: unknown) => (error as { meta?: { statusCode?: number } }).meta?.statusCode;
+const typeOf = (error: unknown) =>
+  (error as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type;
+
+/**
+ * The reindex on Elasticsearch.
+ *
+ * Full (no tenant): a new generation of backing indices. `prepare` creates its
+ * first index (the template puts it in the read alias) and moves the write
+ * alias to it, so from then on the indexer writes there too. Every document
+ * is then copied in; copying removes the old copy, so each document is in
+ * exactly one backing index throughout and searches see no duplicates and
+ * no gaps. `finish` removes the old generation from the read alias and
+ * deletes it in one atomic alias change, taking orphans and stale tombstones
+ * with it.
+ *
+ * One tenant: a new index would have to carry every other tenant too, so the
+ * tenant is rebuilt in place instead: every one of its documents is written
+ * again (stamped `indexed_at`), then whatever of that tenant was not written
+ * since the run started (documents the store no longer has) is deleted.
+ */
+export class ElasticsearchReindexTarget implements ReindexTarget {
+  readonly #client: Client;
+  readonly #names: ElasticsearchNames;
+  readonly #index: ElasticsearchSearchIndex;
+
+  constructor({
+    client,
+    names,
+    index,
+  }: {
+    client: Client;
+    names: ElasticsearchNames;
+    index: ElasticsearchSearchIndex;
+  }) {
+    this.#client = client;
+    this.#names = names;
+    this.#index = index;
+  }
+
+  async loadCheckpoint(): Promise<ReindexCheckpoint | null> {
+    try {
+      const response = await this.#client.get<ReindexCheckpoint>({
+        index: this.#names.stateIndex,
+        id: checkpointId,
+      });
+      return response._source ?? null;
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  async saveCheckpoint(checkpoint: ReindexCheckpoint): Promise<void> {
+    await this.#client.index({
+      index: this.#names.stateIndex,
+      id: checkpointId,
+      document: checkpoint,
+      refresh: 'wait_for',
+    });
+  }
+
+  async clearCheckpoint(): Promise<void> {
+    await this.#client.delete({ index: this.#names.stateIndex, id: checkpointId, refresh: 'wait_for' });
+  }
+
+  plan(checkpoint: ReindexCheckpoint): ReindexCheckpoint {
+    if (checkpoint.tenantId !== undefined) return checkpoint;
+    return { ...checkpoint, targetIndex: generationIndexName(this.#names, new Date(checkpoint.startedAt)) };
+  }
+
+  async prepare(checkpoint: ReindexCheckpoint): Promise<void> {
+    const target = checkpoint.targetIndex;
+    if (!target) return;
+    try {
+      await this.#client.indices.create({ index: target });
+    } catch (error) {
+      if (typeOf(error) !== 'resource_already_exists_exception') throw error;
+    }
+    const layout = await readAliasLayout(this.#client, this.#names);
+    if (layout.writeIndex === target) return;
+    // The old write index will never roll over again; telling ILM so keeps it from reporting an error.
+    await this.#client.indices.putSettings({
+      index: layout.writeIndex,
+      settings: { 'index.lifecycle.indexing_complete': true },
+    });
+    await this.#client.indices.updateAliases({
+      actions: [
+        { remove: { index: layout.writeIndex, alias: this.#names.writeAlias } },
+        { add: { index: target, alias: this.#names.writeAlias, is_write_index: true } },
+      ],
+    });
+  }
+
+  async copy(documents: DocumentRecord[]): Promise<void> {
+    await this.#index.write(
+      documents.map((document) => ({
+        sequence: 'reindex',
+        tenantId: document.tenantId,
+        documentId: document.id,
+        version: document.version,
+        operation: 'upsert' as const,
+        document,
+        committedAt: document.updatedAt,
+      })),
+      { rewriteEqualVersions: true },
+    );
+  }
+
+  async finish(checkpoint: ReindexCheckpoint): Promise<void> {
+    const target = checkpoint.targetIndex;
+    if (target) {
+      // Rollover may have added later indices of the new generation; they share its prefix.
+      const generation = target.replace(/-\d{6}$/, '-');
+      const layout = await readAliasLayout(this.#client, this.#names);
+      const old = layout.readIndices.filter((index) => !index.startsWith(generation));
+      if (old.length === 0) return;
+      await this.#client.indices.updateAliases({
+        actions: old.map((index) => ({ remove_index: { index } })),
+      });
+      return;
+    }
+    await this.#client.deleteByQuery({
+      index: this.#names.readAlias,
+      routing: checkpoint.tenantId,
+      conflicts: 'proceed',
+      refresh: true,
+      query: {
+        bool: {
+          filter: [
+            { term: { tenant_id: checkpoint.tenantId } },
+            { range: { indexed_at: { lt: checkpoint.startedAt } } },
+          ],
+        },
+      },
+    });
+  }
+}

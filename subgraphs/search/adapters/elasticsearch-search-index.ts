@@ -1,0 +1,435 @@
+import type { Client, estypes } from '@elastic/elasticsearch';
+import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import {
+  type FacetField,
+  facetBucketLimit,
+  type Highlight,
+  type SearchIndex,
+  type SearchPage,
+  type SearchRequest,
+  type SortKey,
+  totalLimit,
+} from '../search-index.ts';
+import { type AliasLayout, type ElasticsearchNames, readAliasLayout } from './elasticsearch-setup.ts';
+
+export interface ElasticsearchSearchIndexOptions {
+  /** Built by the caller with its request timeout and retry limit. */
+  client: Client;
+  names: ElasticsearchNames;
+  /**
+   * `wait_for` makes every apply wait for the next refresh, so a search right
+   * after sees it (tests, the e2e suite). Default false: Elasticsearch
+   * refreshes every second, which is within the one-second promise anyway.
+   */
+  refresh?: false | 'wait_for';
+}
+
+/** The document as indexed. Deletes are tombstones (`deleted: true`) so their version is never forgotten. */
+interface IndexedDocument {
+  tenant_id: string;
+  doc_id: string;
+  deleted: boolean;
+  indexed_at: string;
+  title?: string;
+  title_suggest?: string;
+  body?: string;
+  tags?: string[];
+  status?: string;
+  author?: string | null;
+  created_at?: string;
+  updated_at?: string;
+}
+
+/**
+ * The highlighter brackets matches in these private-use characters, and we
+ * strip them from documents on the way in. We escape the text ourselves
+ * instead of using `encoder: html`, because Lucene's encoder writes `'` and `/`
+ * as `&#x27;` and `&#x2F;` where the embedded adapter (and the API's
+ * documented contract) writes `&#39;` and leaves `/` alone.
+ */
+const markOpen = '\uE000';
+const markClose = '\uE001';
+const markers = /[\uE000\uE001]/g;
+
+const escapeHtml = (text: string) =>
+  text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+
+const tokensOf = (text: string): string[] => text.match(/[\p{L}\p{N}]+/gu) ?? [];
+
+/** One id per tenant and document: the same document id may exist in two tenants. */
+export const indexedId = (tenantId: string, documentId: string) =>
+  `${encodeURIComponent(tenantId)}/${documentId}`;
+
+const facetFields: Record<FacetField, string> = { TAGS: 'tags', STATUS: 'status', AUTHOR: 'author' };
+
+/** Title above tags above body, the same weights as the embedded bm25. */
+const searchFields = ['title^4', 'tags.text^2', 'body'];
+
+function toIndexed(change: DocumentChange, indexedAt: string): IndexedDocument {
+  if (change.operation === 'delete') {
+    return { tenant_id: change.tenantId, doc_id: change.documentId, deleted: true, indexed_at: indexedAt };
+  }
+  const document: DocumentRecord | null = change.document;
+  if (!document) throw new Error(`Upsert of ${change.documentId} carries no document`);
+  const title = document.title.replace(markers, '');
+  return {
+    tenant_id: change.tenantId,
+    doc_id: change.documentId,
+    deleted: false,
+    indexed_at: indexedAt,
+    title,
+    title_suggest: title,
+    body: document.body.replace(markers, ''),
+    tags: [...new Set(document.tags)],
+    status: document.status,
+    author: document.author,
+    created_at: document.createdAt.toISOString(),
+    updated_at: document.updatedAt.toISOString(),
+  };
+}
+
+function highlightsOf(highlight: Record<string, string[]> | undefined): Highlight[] {
+  const highlights: Highlight[] = [];
+  for (const field of ['title', 'body']) {
+    const fragments = highlight?.[field];
+    if (fragments && fragments.length > 0) {
+      highlights.push({
+        field,
+        snippets: fragments.map((fragment) =>
+          escapeHtml(fragment).replaceAll(markOpen, '<em>').replaceAll(markClose, '</em>'),
+        ),
+      });
+    }
+  }
+  return highlights;
+}
+
+/** The filter every query of a tenant starts from: filter context, so it is cached and never scored. */
+function tenantFilter(tenantId: string): estypes.QueryDslQueryContainer[] {
+  return [{ term: { tenant_id: tenantId } }, { term: { deleted: false } }];
+}
+
+export function buildSearchBody(request: SearchRequest, readAlias: string): estypes.SearchRequest {
+  const filter = tenantFilter(request.tenantId);
+  const { tags, status, author, updatedAfter, updatedBefore } = request.filter;
+  for (const tag of new Set(tags ?? [])) filter.push({ term: { tags: tag } });
+  if (status && status.length > 0) filter.push({ terms: { status: [...status] } });
+  if (author !== undefined) filter.push({ term: { author } });
+  if (updatedAfter || updatedBefore) {
+    filter.push({
+      range: {
+        updated_at: {
+          ...(updatedAfter ? { gt: updatedAfter.toISOString() } : {}),
+          ...(updatedBefore ? { lt: updatedBefore.toISOString() } : {}),
+        },
+      },
+    });
+  }
+  const ranked = tokensOf(request.text).length > 0;
+  const must: estypes.QueryDslQueryContainer[] = ranked
+    ? [
+        {
+          // cross_fields with `and`: every word must occur, in any of the fields (as in the embedded index).
+          multi_match: { query: request.text, type: 'cross_fields', operator: 'and', fields: searchFields },
+        },
+      ]
+    : [];
+  // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
+  const sort: estypes.SortCombinations[] =
+    ranked && request.sort === 'RELEVANCE'
+      ? [{ _score: { order: 'desc' } }, { doc_id: { order: 'asc' } }]
+      : request.sort === 'UPDATED_ASC'
+        ? [{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]
+        : [{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }];
+  const facets = [...new Set(request.facets)];
+  return {
+    index: readAlias,
+    routing: request.tenantId,
+    // One more than the page tells whether another page exists without a second count.
+    size: Math.max(0, request.first) + 1,
+    track_total_hits: totalLimit,
+    track_scores: ranked,
+    _source: ['doc_id'],
+    query: { bool: { filter, must } },
+    sort,
+    ...(request.after ? { search_after: [...request.after] } : {}),
+    ...(ranked
+      ? {
+          highlight: {
+            pre_tags: [markOpen],
+            post_tags: [markClose],
+            fields: {
+              title: { number_of_fragments: 0 },
+              body: { fragment_size: 160, number_of_fragments: 1, no_match_size: 0 },
+            },
+          },
+        }
+      : {}),
+    ...(facets.length > 0
+      ? {
+          aggs: Object.fromEntries(
+            facets.map((field) => [
+              field,
+              {
+                terms: {
+                  field: facetFields[field],
+                  size: facetBucketLimit,
+                  order: [{ _count: 'desc' as const }, { _key: 'asc' as const }],
+                },
+              },
+            ]),
+          ),
+        }
+      : {}),
+  };
+}
+
+export function buildSuggestBody(
+  tenantId: string,
+  prefix: string,
+  first: number,
+  readAlias: string,
+): estypes.SearchRequest {
+  return {
+    index: readAlias,
+    routing: tenantId,
+    size: first,
+    _source: ['title'],
+    query: {
+      bool: {
+        filter: tenantFilter(tenantId),
+        must: [
+          {
+            // Earlier words must match in full, the last one as a prefix.
+            multi_match: {
+              query: tokensOf(prefix).join(' '),
+              type: 'bool_prefix',
+              operator: 'and',
+              fields: ['title_suggest', 'title_suggest._2gram', 'title_suggest._3gram'],
+            },
+          },
+        ],
+      },
+    },
+    // Two documents with one title are one suggestion.
+    collapse: { field: 'title.raw' },
+    sort: [{ _score: { order: 'desc' } }, { 'title.raw': { order: 'asc' } }],
+  };
+}
+
+interface StoredCopy {
+  index: string;
+  version: number;
+  seqNo: number;
+  primaryTerm: number;
+}
+
+type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
+
+/**
+ * The search port on Elasticsearch: one shared index family behind a read
+ * and a write alias, every query filtered and routed by tenant.
+ *
+ * Why `apply` looks before it writes: external versioning only dedupes within
+ * one index. After a rollover, the write alias points at a new backing index,
+ * so an update would land there while the old version stayed in the old
+ * index (a duplicate hit), and a replayed old version would land there as if
+ * new. So each batch first reads, in real time, every copy of its documents
+ * across the backing indices, drops changes that are not newer than the
+ * newest copy (tombstones included), writes the rest to the write index with
+ * external versioning, and deletes the older copies it saw, guarded by their
+ * sequence numbers so a concurrent write is never removed.
+ */
+export class ElasticsearchSearchIndex implements SearchIndex {
+  readonly #client: Client;
+  readonly #names: ElasticsearchNames;
+  readonly #refresh: false | 'wait_for';
+
+  constructor({ client, names, refresh = false }: ElasticsearchSearchIndexOptions) {
+    this.#client = client;
+    this.#names = names;
+    this.#refresh = refresh;
+  }
+
+  async search(request: SearchRequest): Promise<SearchPage> {
+    const response = await this.#client.search<{ doc_id: string }>(
+      buildSearchBody(request, this.#names.readAlias),
+    );
+    const first = Math.max(0, request.first);
+    const hits = response.hits.hits;
+    const total =
+      typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
+    const ranked = tokensOf(request.text).length > 0;
+    const aggregations = (response.aggregations ?? {}) as Record<
+      string,
+      { buckets?: { key: string | number; doc_count: number }[] }
+    >;
+    return {
+      total: Math.min(total, totalLimit),
+      hits: hits.slice(0, first).map((hit) => ({
+        documentId: hit._source?.doc_id ?? '',
+        score: ranked ? (hit._score ?? 0) : 0,
+        highlights: highlightsOf(hit.highlight),
+        sortKey: (hit.sort ?? []) as SortKey,
+      })),
+      facets: [...new Set(request.facets)].map((field) => ({
+        field,
+        buckets: (aggregations[field]?.buckets ?? []).map((bucket) => ({
+          value: String(bucket.key),
+          count: bucket.doc_count,
+        })),
+      })),
+      hasNextPage: hits.length > first,
+    };
+  }
+
+  async suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {
+    if (tokensOf(prefix).length === 0 || first < 1) return [];
+    const response = await this.#client.search<{ title: string }>(
+      buildSuggestBody(tenantId, prefix, first, this.#names.readAlias),
+    );
+    return response.hits.hits.flatMap((hit) => (hit._source ? [hit._source.title] : []));
+  }
+
+  async apply(changes: readonly DocumentChange[]): Promise<void> {
+    await this.write(changes, { rewriteEqualVersions: false });
+  }
+
+  /**
+   * Applies changes as `apply` does. With `rewriteEqualVersions`, a change
+   * whose version equals the newest copy is written again (into the write
+   * index, removing other copies): the reindex uses it to gather every
+   * document into a new index and to mark what it has seen.
+   */
+  async write(
+    changes: readonly DocumentChange[],
+    { rewriteEqualVersions }: { rewriteEqualVersions: boolean },
+  ) {
+    // Within one batch only the newest change of each document matters.
+    const latest = new Map<string, DocumentChange>();
+    for (const change of changes) {
+      const key = indexedId(change.tenantId, change.documentId);
+      const seen = latest.get(key);
+      if (!seen || change.version > seen.version) latest.set(key, change);
+    }
+    if (latest.size === 0) return;
+    const layout = await readAliasLayout(this.#client, this.#names);
+    const copies = await this.#copiesOf([...latest.values()], layout);
+    const indexedAt = new Date().toISOString();
+    const operations: BulkOperation[] = [];
+    for (const [id, change] of latest) {
+      const found = copies.get(id) ?? [];
+      const newest = found.reduce<StoredCopy | undefined>(
+        (best, copy) => (!best || copy.version > best.version ? copy : best),
+        undefined,
+      );
+      if (newest && newest.version > change.version) continue;
+      if (newest && newest.version === change.version && !rewriteEqualVersions) continue;
+      operations.push(
+        {
+          index: {
+            _index: this.#names.writeAlias,
+            _id: id,
+            routing: change.tenantId,
+            version: change.version,
+            // external_gte only when rewriting an equal version; a plain apply must be strictly newer.
+            version_type: rewriteEqualVersions ? 'external_gte' : 'external',
+          },
+        },
+        toIndexed(change, indexedAt),
+      );
+      for (const copy of found) {
+        if (copy.index === layout.writeIndex) continue;
+        operations.push({
+          delete: {
+            _index: copy.index,
+            _id: id,
+            routing: change.tenantId,
+            if_seq_no: copy.seqNo,
+            if_primary_term: copy.primaryTerm,
+          },
+        });
+      }
+    }
+    await this.#execute(operations);
+  }
+
+  async close(): Promise<void> {
+    // The client belongs to whoever built it (openSearchIndex), which closes it.
+  }
+
+  /** Every copy of these documents in any backing index, read in real time (not through a search). */
+  async #copiesOf(changes: DocumentChange[], layout: AliasLayout): Promise<Map<string, StoredCopy[]>> {
+    const indices = [...new Set([...layout.readIndices, layout.writeIndex])];
+    const docs = changes.flatMap((change) =>
+      indices.map((index) => ({
+        _index: index,
+        _id: indexedId(change.tenantId, change.documentId),
+        routing: change.tenantId,
+        _source: false as const,
+      })),
+    );
+    const response = await this.#client.mget({ docs });
+    const copies = new Map<string, StoredCopy[]>();
+    for (const doc of response.docs) {
+      if ('error' in doc)
+        throw new Error(`Reading ${doc._id} from ${doc._index} failed: ${doc.error.reason}`);
+      if (!doc.found) continue;
+      const list = copies.get(doc._id) ?? [];
+      list.push({
+        index: doc._index,
+        version: doc._version ?? 0,
+        seqNo: doc._seq_no ?? 0,
+        primaryTerm: doc._primary_term ?? 0,
+      });
+      copies.set(doc._id, list);
+    }
+    return copies;
+  }
+
+  /** One request either way: a single index call, or a bulk when there is more than one operation. */
+  async #execute(operations: BulkOperation[]) {
+    if (operations.length === 0) return;
+    const single =
+      operations.length === 2
+        ? (operations[0] as estypes.BulkOperationContainer | undefined)?.index
+        : undefined;
+    const document = operations[1] as IndexedDocument | undefined;
+    if (single && document) {
+      const { _index, _id, routing, version, version_type } = single;
+      try {
+        await this.#client.index({
+          index: _index ?? this.#names.writeAlias,
+          id: _id,
+          routing,
+          version,
+          version_type,
+          document,
+          refresh: this.#refresh,
+        });
+      } catch (error) {
+        // 409: a version at least as new is already there, which is exactly what idempotency wants.
+        if ((error as { meta?: { statusCode?: number } }).meta?.statusCode !== 409) throw error;
+      }
+      return;
+    }
+    const response = await this.#client.bulk({ operations, refresh: this.#refresh });
+    if (!response.errors) return;
+    // 409 is a newer version already there, or an old copy that changed since we read it: both fine.
+    // A delete of a copy that is already gone answers 404 without an error, so it never gets here.
+    const real = response.items
+      .map((item) => Object.values(item)[0])
+      .filter((result) => result?.error && result.status !== 409);
+    if (real.length > 0) {
+      const first = real[0];
+      throw new Error(
+        `Elasticsearch rejected ${real.length} of ${response.items.length} operations; first: ${first?.status} ${first?.error?.type}: ${first?.error?.reason}`,
+      );
+    }
+  }
+}

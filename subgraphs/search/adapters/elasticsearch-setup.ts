@@ -1,0 +1,157 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { ElasticsearchConfig } from '../../../server/config.ts';
+
+/** Every Elasticsearch name Quarry uses, derived from one prefix so test runs and deployments never collide. */
+export interface ElasticsearchNames {
+  /** Searches go here: every backing index, old and new. */
+  readAlias: string;
+  /** Writes go here: exactly one backing index at a time (`is_write_index`), moved by rollover. */
+  writeAlias: string;
+  template: string;
+  policy: string;
+  /** Backing indices are `<prefix>-<generation>-<6 digits>`; rollover bumps the digits, a reindex the generation. */
+  indexPattern: string;
+  /** Where `npm run reindex` keeps its checkpoint; deliberately outside `indexPattern`. */
+  stateIndex: string;
+}
+
+export function elasticsearchNames(prefix: string): ElasticsearchNames {
+  return {
+    readAlias: prefix,
+    writeAlias: `${prefix}-write`,
+    template: `${prefix}-template`,
+    policy: `${prefix}-policy`,
+    indexPattern: `${prefix}-*`,
+    stateIndex: `${prefix}.reindex-state`,
+  };
+}
+
+/** A new generation's first backing index, named so rollover can count up from it. */
+export function generationIndexName(names: ElasticsearchNames, at = new Date()): string {
+  const stamp = at
+    .toISOString()
+    .replace(/[-:TZ.]/g, '')
+    .slice(0, 17);
+  return `${names.readAlias}-g${stamp}-000001`;
+}
+
+export type ElasticsearchLayoutSettings = Pick<
+  ElasticsearchConfig,
+  'shards' | 'replicas' | 'rolloverMaxPrimaryShardSize' | 'rolloverMaxAge'
+>;
+
+/**
+ * Explicit mappings (dynamic: strict, so a typo in the adapter fails loudly
+ * instead of creating a field). `_routing` is required: every document is
+ * routed by tenant, and a write without routing would land on another shard.
+ */
+export function indexMappings() {
+  return {
+    dynamic: 'strict' as const,
+    _routing: { required: true },
+    properties: {
+      tenant_id: { type: 'keyword' as const },
+      doc_id: { type: 'keyword' as const },
+      // Deletes are kept as tombstones so their version outlives the 60 s that Elasticsearch keeps deletes.
+      deleted: { type: 'boolean' as const },
+      title: {
+        type: 'text' as const,
+        analyzer: 'english',
+        fields: { raw: { type: 'keyword' as const, ignore_above: 1024 } },
+      },
+      // Completions: edge n-grams and shingles of the title, analysed without stemming.
+      title_suggest: { type: 'search_as_you_type' as const, max_shingle_size: 3 },
+      body: { type: 'text' as const, analyzer: 'english' },
+      tags: {
+        type: 'keyword' as const,
+        fields: { text: { type: 'text' as const, analyzer: 'english' } },
+      },
+      status: { type: 'keyword' as const },
+      author: { type: 'keyword' as const },
+      created_at: { type: 'date' as const },
+      updated_at: { type: 'date' as const },
+      indexed_at: { type: 'date' as const },
+    },
+  };
+}
+
+/**
+ * Creates, idempotently, the ILM policy, the index template and, when no
+ * write alias exists yet, the first backing index behind both aliases. Safe
+ * to run on every start and from `npm run es:setup`.
+ */
+export async function ensureElasticsearchLayout(
+  client: Client,
+  names: ElasticsearchNames,
+  settings: ElasticsearchLayoutSettings,
+): Promise<void> {
+  await client.ilm.putLifecycle({
+    name: names.policy,
+    policy: {
+      _meta: { managed_by: 'quarry' },
+      phases: {
+        hot: {
+          actions: {
+            rollover: {
+              max_primary_shard_size: settings.rolloverMaxPrimaryShardSize,
+              max_age: settings.rolloverMaxAge,
+            },
+          },
+        },
+        // No delete phase: documents are mutable, so an old backing index still holds live documents.
+      },
+    },
+  });
+  await client.indices.putIndexTemplate({
+    name: names.template,
+    index_patterns: [names.indexPattern],
+    priority: 200,
+    _meta: { managed_by: 'quarry' },
+    template: {
+      settings: {
+        number_of_shards: settings.shards,
+        number_of_replicas: settings.replicas,
+        'index.lifecycle.name': names.policy,
+        'index.lifecycle.rollover_alias': names.writeAlias,
+      },
+      mappings: indexMappings(),
+      // Rollover creates the next backing index from this template, so it joins the read alias by itself.
+      aliases: { [names.readAlias]: {} },
+    },
+  });
+  if (await client.indices.existsAlias({ name: names.writeAlias })) return;
+  try {
+    await client.indices.create({
+      index: generationIndexName(names),
+      aliases: { [names.writeAlias]: { is_write_index: true } },
+    });
+  } catch (error) {
+    // Another replica starting at the same moment created it first; the alias check above lost the race.
+    if (!isAlreadyExists(error)) throw error;
+  }
+}
+
+function isAlreadyExists(error: unknown): boolean {
+  const body = (error as { meta?: { body?: { error?: { type?: string } } } }).meta?.body;
+  return body?.error?.type === 'resource_already_exists_exception';
+}
+
+/** Which backing indices the aliases point at right now. */
+export interface AliasLayout {
+  readIndices: string[];
+  writeIndex: string;
+}
+
+export async function readAliasLayout(client: Client, names: ElasticsearchNames): Promise<AliasLayout> {
+  const aliases = await client.indices.getAlias({ name: [names.readAlias, names.writeAlias] });
+  const readIndices: string[] = [];
+  let writeIndex: string | undefined;
+  for (const [index, entry] of Object.entries(aliases)) {
+    const onIndex = entry.aliases ?? {};
+    if (names.readAlias in onIndex) readIndices.push(index);
+    const write = onIndex[names.writeAlias];
+    if (write && (write.is_write_index ?? true)) writeIndex = index;
+  }
+  if (!writeIndex) throw new Error(`Alias ${names.writeAlias} has no write index; run npm run es:setup`);
+  return { readIndices: readIndices.sort(), writeIndex };
+}

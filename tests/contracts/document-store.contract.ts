@@ -1,0 +1,249 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DocumentExistsError,
+  DocumentNotFoundError,
+  type DocumentScan,
+  type DocumentStore,
+  type NewDocument,
+  VersionConflictError,
+} from '../../subgraphs/documents/document-store.ts';
+
+const draft = (title: string, fields: Partial<NewDocument> = {}): NewDocument => ({
+  title,
+  body: `Body of ${title}`,
+  tags: [],
+  author: null,
+  status: 'DRAFT',
+  ...fields,
+});
+
+/** Drains the whole outbox, acknowledging it, and returns what it held. */
+async function drainOutbox(store: DocumentStore) {
+  const changes = await store.pull(1000);
+  await store.acknowledge(changes);
+  return changes;
+}
+
+/**
+ * What every DocumentStore backend must do, through the port only. Each
+ * backend's test file calls this with a factory for a fresh, empty store.
+ */
+export function describeDocumentStoreContract(
+  backendName: string,
+  createStore: () => Promise<{ store: DocumentStore & DocumentScan; cleanup(): Promise<void> }>,
+) {
+  describe(`DocumentStore contract: ${backendName}`, () => {
+    let store: DocumentStore & DocumentScan;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await createStore());
+    });
+
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    describe('create and read', () => {
+      it('creates version 1 and reads it back with every field', async () => {
+        const created = await store.create(
+          't',
+          draft('Kubernetes runbook', { tags: ['ops', 'k8s'], author: 'ada', status: 'PUBLISHED' }),
+        );
+        expect(created).toMatchObject({
+          tenantId: 't',
+          title: 'Kubernetes runbook',
+          tags: ['ops', 'k8s'],
+          author: 'ada',
+          status: 'PUBLISHED',
+          version: 1,
+        });
+        expect(created.id).toMatch(/\S/);
+        expect(created.createdAt.getTime()).toBe(created.updatedAt.getTime());
+        const [read] = await store.findByIds('t', [created.id]);
+        expect(read).toEqual(created);
+      });
+
+      it('returns a batch in the order asked, with null for misses and for other tenants', async () => {
+        const a = await store.create('t', draft('A'), 'a');
+        const b = await store.create('t', draft('B'), 'b');
+        await store.create('other', draft('Theirs'), 'theirs');
+        const found = await store.findByIds('t', ['b', 'missing', 'a', 'theirs', 'b']);
+        expect(found.map((doc) => doc?.id ?? null)).toEqual(['b', null, 'a', null, 'b']);
+        expect(found[0]).toEqual(b);
+        expect(found[2]).toEqual(a);
+        expect(await store.findByIds('t', [])).toEqual([]);
+      });
+
+      it('refuses an id that is taken in the same tenant, and writes nothing', async () => {
+        await store.create('t', draft('First'), 'same');
+        await drainOutbox(store);
+        await expect(store.create('t', draft('Second'), 'same')).rejects.toBeInstanceOf(DocumentExistsError);
+        const [kept] = await store.findByIds('t', ['same']);
+        expect(kept?.title).toBe('First');
+        expect(await store.pull(10)).toEqual([]);
+      });
+
+      it('keeps the same id apart in two tenants', async () => {
+        await store.create('t1', draft('One'), 'shared-id');
+        await store.create('t2', draft('Two'), 'shared-id');
+        expect((await store.findByIds('t1', ['shared-id']))[0]?.title).toBe('One');
+        expect((await store.findByIds('t2', ['shared-id']))[0]?.title).toBe('Two');
+      });
+    });
+
+    describe('update', () => {
+      it('changes only the given fields and bumps the version', async () => {
+        const created = await store.create('t', draft('Title', { tags: ['x'], author: 'ada' }), 'd');
+        const updated = await store.update('t', 'd', { status: 'PUBLISHED', author: undefined });
+        expect(updated).toMatchObject({
+          id: 'd',
+          title: 'Title',
+          tags: ['x'],
+          author: 'ada',
+          status: 'PUBLISHED',
+          version: 2,
+        });
+        expect(updated.createdAt.getTime()).toBe(created.createdAt.getTime());
+        expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(created.updatedAt.getTime());
+        expect((await store.findByIds('t', ['d']))[0]).toEqual(updated);
+        const cleared = await store.update('t', 'd', { author: null }, 2);
+        expect(cleared).toMatchObject({ author: null, version: 3 });
+      });
+
+      it("reports a missing document, including another tenant's", async () => {
+        await store.create('other', draft('Theirs'), 'theirs');
+        await expect(store.update('t', 'missing', { title: 'x' })).rejects.toBeInstanceOf(
+          DocumentNotFoundError,
+        );
+        await expect(store.update('t', 'theirs', { title: 'Mine now' })).rejects.toBeInstanceOf(
+          DocumentNotFoundError,
+        );
+        expect((await store.findByIds('other', ['theirs']))[0]?.title).toBe('Theirs');
+      });
+
+      it('refuses a stale expected version with the current one, and writes nothing', async () => {
+        await store.create('t', draft('V1'), 'd');
+        await store.update('t', 'd', { title: 'V2' }, 1);
+        await drainOutbox(store);
+        const failure = await store.update('t', 'd', { title: 'Lost' }, 1).catch((error: unknown) => error);
+        expect(failure).toBeInstanceOf(VersionConflictError);
+        expect((failure as VersionConflictError).currentVersion).toBe(2);
+        expect((await store.findByIds('t', ['d']))[0]).toMatchObject({ title: 'V2', version: 2 });
+        expect(await store.pull(10)).toEqual([]);
+      });
+
+      it('lets exactly one of two racing updates with the same expected version win', async () => {
+        await store.create('t', draft('Start'), 'd');
+        const results = await Promise.allSettled([
+          store.update('t', 'd', { title: 'Left' }, 1),
+          store.update('t', 'd', { title: 'Right' }, 1),
+        ]);
+        const won = results.filter((result) => result.status === 'fulfilled');
+        const lost = results.filter((result) => result.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+        expect((await store.findByIds('t', ['d']))[0]?.version).toBe(2);
+      });
+    });
+
+    describe('delete', () => {
+      it("deletes once, and never another tenant's document", async () => {
+        await store.create('t', draft('Mine'), 'd');
+        await store.create('other', draft('Theirs'), 'd');
+        expect(await store.delete('t', 'd')).toBe(true);
+        expect(await store.delete('t', 'd')).toBe(false);
+        expect(await store.findByIds('t', ['d'])).toEqual([null]);
+        expect((await store.findByIds('other', ['d']))[0]?.title).toBe('Theirs');
+      });
+    });
+
+    describe('outbox', () => {
+      it('records every write with its version; a delete is a version of its own without a document', async () => {
+        await store.create('t', draft('One', { tags: ['a'] }), 'd');
+        await store.update('t', 'd', { title: 'Two' });
+        await store.delete('t', 'd');
+        const changes = await store.pull(10);
+        const byVersion = [...changes].sort((a, b) => a.version - b.version);
+        expect(
+          byVersion.map((change) => [change.tenantId, change.documentId, change.version, change.operation]),
+        ).toEqual([
+          ['t', 'd', 1, 'upsert'],
+          ['t', 'd', 2, 'upsert'],
+          ['t', 'd', 3, 'delete'],
+        ]);
+        expect(byVersion[0]?.document).toMatchObject({ title: 'One', tags: ['a'], version: 1 });
+        expect(byVersion[1]?.document).toMatchObject({ title: 'Two', version: 2 });
+        expect(byVersion[2]?.document).toBeNull();
+        for (const change of changes) expect(change.committedAt).toBeInstanceOf(Date);
+        expect(new Set(changes.map((change) => change.sequence)).size).toBe(3);
+      });
+
+      it('delivers at most `limit`, and again until acknowledged', async () => {
+        for (const id of ['a', 'b', 'c']) await store.create('t', draft(id), id);
+        const first = await store.pull(2);
+        expect(first).toHaveLength(2);
+        expect((await store.pull(2)).map((change) => change.sequence)).toEqual(
+          first.map((change) => change.sequence),
+        );
+      });
+
+      it('forgets exactly the acknowledged changes', async () => {
+        for (const id of ['a', 'b', 'c']) await store.create('t', draft(id), id);
+        const all = await store.pull(10);
+        const middle = all.find((change) => change.documentId === 'b');
+        await store.acknowledge(middle ? [middle] : []);
+        const rest = await store.pull(10);
+        expect(rest.map((change) => change.documentId).sort()).toEqual(['a', 'c']);
+        await store.acknowledge(rest);
+        await store.acknowledge(rest);
+        await store.acknowledge([]);
+        expect(await store.pull(10)).toEqual([]);
+      });
+
+      it('tells when the oldest pending change was committed', async () => {
+        expect(await store.oldestPendingAt()).toBeNull();
+        const created = await store.create('t', draft('Pending'), 'p');
+        expect((await store.oldestPendingAt())?.getTime()).toBe(created.updatedAt.getTime());
+        await drainOutbox(store);
+        expect(await store.oldestPendingAt()).toBeNull();
+      });
+    });
+
+    describe('scan', () => {
+      beforeEach(async () => {
+        for (const [tenant, id] of [
+          ['b', '2'],
+          ['a', '2'],
+          ['b', '1'],
+          ['a', '1'],
+          ['c', '1'],
+        ] as const) {
+          await store.create(tenant, draft(`${tenant}${id}`), id);
+        }
+      });
+
+      const keys = (docs: { tenantId: string; id: string }[]) =>
+        docs.map((doc) => `${doc.tenantId}/${doc.id}`);
+
+      it('visits every document once in (tenant, id) order, page by page', async () => {
+        const first = await store.scan({ limit: 2 });
+        expect(keys(first)).toEqual(['a/1', 'a/2']);
+        const last = first.at(-1);
+        const second = await store.scan({ limit: 10, ...(last ? { after: last } : {}) });
+        expect(keys(second)).toEqual(['b/1', 'b/2', 'c/1']);
+        expect(await store.count()).toBe(5);
+      });
+
+      it('scans one tenant only when asked', async () => {
+        expect(keys(await store.scan({ tenantId: 'b', limit: 10 }))).toEqual(['b/1', 'b/2']);
+        expect(
+          keys(await store.scan({ tenantId: 'b', limit: 10, after: { tenantId: 'b', id: '1' } })),
+        ).toEqual(['b/2']);
+        expect(await store.count('b')).toBe(2);
+        expect(await store.count('nobody')).toBe(0);
+      });
+    });
+  });
+}

@@ -1,0 +1,462 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config.ts';
+import type { DocumentChange } from '../../server/documents/model.ts';
+import {
+  ElasticsearchSearchIndex,
+  indexedId,
+} from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
+import {
+  elasticsearchNames,
+  ensureElasticsearchLayout,
+} from '../../subgraphs/search/adapters/elasticsearch-setup.ts';
+import { createElasticsearchClient } from '../../subgraphs/search/adapters/index.ts';
+import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
+import { mockedElasticsearch } from '../helpers/elasticsearch-mock.ts';
+import { describeSearchIndexContract } from './search-index.contract.ts';
+
+const names = elasticsearchNames('quarry-documents');
+const at = new Date('2024-05-01T00:00:00.000Z');
+
+function upsert(tenantId: string, id: string, version: number, title = 'Title'): DocumentChange {
+  return {
+    sequence: `${id}-${version}`,
+    tenantId,
+    documentId: id,
+    version,
+    operation: 'upsert',
+    document: {
+      id,
+      tenantId,
+      title,
+      body: 'Body',
+      tags: ['x'],
+      author: 'ada',
+      status: 'PUBLISHED',
+      version,
+      createdAt: at,
+      updatedAt: at,
+    },
+    committedAt: at,
+  };
+}
+
+const remove = (tenantId: string, id: string, version: number): DocumentChange => ({
+  ...upsert(tenantId, id, version),
+  operation: 'delete',
+  document: null,
+});
+
+const request = (fields: Partial<SearchRequest> = {}): SearchRequest => ({
+  tenantId: 'acme',
+  text: 'deploy guide',
+  filter: {},
+  sort: 'RELEVANCE',
+  first: 2,
+  facets: [],
+  ...fields,
+});
+
+const emptySearchResponse = {
+  hits: { total: { value: 0, relation: 'eq' }, hits: [] },
+};
+
+/** Two backing indices after a rollover: the old one is only in the read alias. */
+const rolledOverAliases = {
+  'quarry-documents-g1-000001': { aliases: { 'quarry-documents': {} } },
+  'quarry-documents-g1-000002': {
+    aliases: { 'quarry-documents': {}, 'quarry-documents-write': { is_write_index: true } },
+  },
+};
+
+describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
+  it('filters by tenant in filter context, routes by tenant, and bounds the total', async () => {
+    const es = mockedElasticsearch();
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(
+      request({
+        filter: {
+          tags: ['ops', 'k8s'],
+          status: ['PUBLISHED', 'DRAFT'],
+          author: 'ada',
+          updatedAfter: new Date('2024-01-01T00:00:00Z'),
+          updatedBefore: new Date('2024-02-01T00:00:00Z'),
+        },
+        facets: ['TAGS', 'AUTHOR'],
+        after: [3.5, 'doc-9'],
+      }),
+    );
+    const [sent] = es.requests;
+    expect(sent?.querystring).toEqual({ routing: 'acme' });
+    expect(sent?.body.query.bool.filter).toEqual([
+      { term: { tenant_id: 'acme' } },
+      { term: { deleted: false } },
+      { term: { tags: 'ops' } },
+      { term: { tags: 'k8s' } },
+      { terms: { status: ['PUBLISHED', 'DRAFT'] } },
+      { term: { author: 'ada' } },
+      { range: { updated_at: { gt: '2024-01-01T00:00:00.000Z', lt: '2024-02-01T00:00:00.000Z' } } },
+    ]);
+    // The tenant is never a scoring clause.
+    expect(JSON.stringify(sent?.body.query.bool.must)).not.toContain('acme');
+    expect(sent?.body.query.bool.must).toEqual([
+      {
+        multi_match: {
+          query: 'deploy guide',
+          type: 'cross_fields',
+          operator: 'and',
+          fields: ['title^4', 'tags.text^2', 'body'],
+        },
+      },
+    ]);
+    expect(sent?.body).toMatchObject({
+      size: 3,
+      track_total_hits: 10_000,
+      sort: [{ _score: { order: 'desc' } }, { doc_id: { order: 'asc' } }],
+      search_after: [3.5, 'doc-9'],
+      aggs: {
+        TAGS: { terms: { field: 'tags', size: 10, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
+        AUTHOR: { terms: { field: 'author', size: 10, order: [{ _count: 'desc' }, { _key: 'asc' }] } },
+      },
+      highlight: {
+        pre_tags: ['\uE000'],
+        post_tags: ['\uE001'],
+        fields: { title: { number_of_fragments: 0 }, body: { number_of_fragments: 1 } },
+      },
+    });
+  });
+
+  it('sorts by update time with the id as tie-breaker, and drops text-only parts for empty text', async () => {
+    const es = mockedElasticsearch();
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: ' ?! ', sort: 'RELEVANCE' }));
+    await index.search(request({ text: 'x', sort: 'UPDATED_ASC' }));
+    const [empty, ascending] = es.requests;
+    expect(empty?.body.query.bool.must).toEqual([]);
+    expect(empty?.body.highlight).toBeUndefined();
+    expect(empty?.body.sort).toEqual([{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }]);
+    expect(ascending?.body.sort).toEqual([{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]);
+  });
+
+  it('turns a response into a page: escaped highlights, sort keys, capped total, facets', async () => {
+    const es = mockedElasticsearch();
+    es.on('POST', '/quarry-documents/_search', () => ({
+      hits: {
+        total: { value: 10_000, relation: 'gte' },
+        hits: [
+          {
+            _id: 'acme/a',
+            _score: 2.5,
+            _source: { doc_id: 'a' },
+            sort: [2.5, 'a'],
+            highlight: {
+              title: ['\uE000Deploy\uE001 <script>"x"</script> & friends'],
+              body: ["Ops' notes on \uE000deploy\uE001"],
+            },
+          },
+          { _id: 'acme/b', _score: 1.5, _source: { doc_id: 'b' }, sort: [1.5, 'b'] },
+          { _id: 'acme/c', _score: 1, _source: { doc_id: 'c' }, sort: [1, 'c'] },
+        ],
+      },
+      aggregations: { TAGS: { buckets: [{ key: 'ops', doc_count: 7 }] } },
+    }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    const page = await index.search(request({ facets: ['TAGS', 'STATUS'] }));
+    expect(page.total).toBe(10_000);
+    expect(page.hasNextPage).toBe(true);
+    expect(page.hits.map((hit) => [hit.documentId, hit.score, hit.sortKey])).toEqual([
+      ['a', 2.5, [2.5, 'a']],
+      ['b', 1.5, [1.5, 'b']],
+    ]);
+    expect(page.hits[0]?.highlights).toEqual([
+      {
+        field: 'title',
+        snippets: ['<em>Deploy</em> &lt;script&gt;&quot;x&quot;&lt;/script&gt; &amp; friends'],
+      },
+      { field: 'body', snippets: ['Ops&#39; notes on <em>deploy</em>'] },
+    ]);
+    expect(page.hits[1]?.highlights).toEqual([]);
+    expect(page.facets).toEqual([
+      { field: 'TAGS', buckets: [{ value: 'ops', count: 7 }] },
+      { field: 'STATUS', buckets: [] },
+    ]);
+  });
+
+  it('suggests from the search-as-you-type field, one per title, scoped and routed by tenant', async () => {
+    const es = mockedElasticsearch();
+    es.on('POST', '/quarry-documents/_search', () => ({
+      hits: {
+        total: { value: 1, relation: 'eq' },
+        hits: [{ _id: 'x', _source: { title: 'Database guide' } }],
+      },
+    }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    expect(await index.suggest('acme', 'data', 5)).toEqual(['Database guide']);
+    expect(await index.suggest('acme', '  ', 5)).toEqual([]);
+    expect(es.requests).toHaveLength(1);
+    const [sent] = es.requests;
+    expect(sent?.querystring).toEqual({ routing: 'acme' });
+    expect(sent?.body).toMatchObject({
+      size: 5,
+      collapse: { field: 'title.raw' },
+      query: {
+        bool: {
+          filter: [{ term: { tenant_id: 'acme' } }, { term: { deleted: false } }],
+          must: [
+            {
+              multi_match: {
+                query: 'data',
+                type: 'bool_prefix',
+                operator: 'and',
+                fields: ['title_suggest', 'title_suggest._2gram', 'title_suggest._3gram'],
+              },
+            },
+          ],
+        },
+      },
+    });
+  });
+
+  it('writes newer versions to the write index with external versioning and removes older copies after a rollover', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => rolledOverAliases);
+    es.on('POST', '/_mget', () => ({
+      docs: [
+        // "a" still lives in the old backing index at version 1.
+        {
+          _index: 'quarry-documents-g1-000001',
+          _id: 'acme/a',
+          found: true,
+          _version: 1,
+          _seq_no: 5,
+          _primary_term: 1,
+        },
+        { _index: 'quarry-documents-g1-000002', _id: 'acme/a', found: false },
+        // "b" is already at version 5 in the write index, newer than the change.
+        { _index: 'quarry-documents-g1-000001', _id: 'acme/b', found: false },
+        {
+          _index: 'quarry-documents-g1-000002',
+          _id: 'acme/b',
+          found: true,
+          _version: 5,
+          _seq_no: 9,
+          _primary_term: 1,
+        },
+        { _index: 'quarry-documents-g1-000001', _id: 'acme/c', found: false },
+        { _index: 'quarry-documents-g1-000002', _id: 'acme/c', found: false },
+      ],
+    }));
+    es.on('POST', '/_bulk', () => ({ errors: false, items: [] }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.apply([
+      upsert('acme', 'a', 1),
+      upsert('acme', 'a', 2, 'New title'),
+      upsert('acme', 'b', 3),
+      remove('acme', 'c', 2),
+    ]);
+
+    const mget = es.requests.find((sent) => sent.path === '/_mget');
+    expect(mget?.body.docs).toEqual(
+      ['a', 'b', 'c'].flatMap((id) =>
+        ['quarry-documents-g1-000001', 'quarry-documents-g1-000002'].map((backing) => ({
+          _index: backing,
+          _id: `acme/${id}`,
+          routing: 'acme',
+          _source: false,
+        })),
+      ),
+    );
+    const bulk = es.requests.find((sent) => sent.path === '/_bulk');
+    expect(bulk?.body).toEqual([
+      {
+        index: {
+          _index: 'quarry-documents-write',
+          _id: 'acme/a',
+          routing: 'acme',
+          version: 2,
+          version_type: 'external',
+        },
+      },
+      expect.objectContaining({ tenant_id: 'acme', doc_id: 'a', deleted: false, title: 'New title' }),
+      {
+        delete: {
+          _index: 'quarry-documents-g1-000001',
+          _id: 'acme/a',
+          routing: 'acme',
+          if_seq_no: 5,
+          if_primary_term: 1,
+        },
+      },
+      {
+        index: {
+          _index: 'quarry-documents-write',
+          _id: 'acme/c',
+          routing: 'acme',
+          version: 2,
+          version_type: 'external',
+        },
+      },
+      { tenant_id: 'acme', doc_id: 'c', deleted: true, indexed_at: expect.any(String) },
+    ]);
+  });
+
+  it('uses a single index call for one change, and treats a version conflict as already applied', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => ({
+      'quarry-documents-g1-000001': {
+        aliases: { 'quarry-documents': {}, 'quarry-documents-write': { is_write_index: true } },
+      },
+    }));
+    es.on('POST', '/_mget', () => ({
+      docs: [{ _index: 'quarry-documents-g1-000001', _id: 'acme/a', found: false }],
+    }));
+    es.on('PUT', '/quarry-documents-write/_doc/*', () => es.error(409, 'version_conflict_engine_exception'));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names, refresh: 'wait_for' });
+    await expect(index.apply([upsert('acme', 'a', 4)])).resolves.toBeUndefined();
+    const put = es.requests.find((sent) => sent.method === 'PUT');
+    // The client sends the id URL-encoded (acme%2Fa); the mock hands it over decoded.
+    expect(put?.path).toBe(`/quarry-documents-write/_doc/${indexedId('acme', 'a')}`);
+    expect(put?.querystring).toEqual({
+      routing: 'acme',
+      version: '4',
+      version_type: 'external',
+      refresh: 'wait_for',
+    });
+    expect(es.requests.some((sent) => sent.path === '/_bulk')).toBe(false);
+  });
+
+  it('fails the batch on any bulk error other than a version conflict, so the outbox keeps it', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => rolledOverAliases);
+    es.on('POST', '/_mget', (sent) => ({
+      docs: sent.body.docs.map((doc: { _index: string; _id: string }) => ({ ...doc, found: false })),
+    }));
+    let items = [
+      { index: { status: 409, error: { type: 'version_conflict_engine_exception', reason: 'newer' } } },
+      { index: { status: 201 } },
+    ];
+    es.on('POST', '/_bulk', () => ({ errors: true, items }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).resolves.toBeUndefined();
+    items = [
+      { index: { status: 201 } },
+      { index: { status: 429, error: { type: 'es_rejected_execution_exception', reason: 'queue full' } } },
+    ];
+    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).rejects.toThrow(
+      /rejected 1 of 2 operations.*es_rejected_execution_exception/,
+    );
+  });
+
+  it('does nothing for an empty batch', async () => {
+    const es = mockedElasticsearch();
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.apply([]);
+    expect(es.requests).toEqual([]);
+  });
+});
+
+describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
+  const settings = { shards: 1, replicas: 0, rolloverMaxPrimaryShardSize: '50gb', rolloverMaxAge: '30d' };
+
+  it('creates the ILM policy, the template with explicit mappings, and the first index behind both aliases', async () => {
+    const es = mockedElasticsearch();
+    es.on('PUT', '/_ilm/policy/:name', () => ({ acknowledged: true }));
+    es.on('PUT', '/_index_template/:name', () => ({ acknowledged: true }));
+    es.on('HEAD', '/_alias/:name', () => es.error(404, 'aliases_not_found_exception'));
+    es.on('PUT', '/:index', () => ({ acknowledged: true }));
+    await ensureElasticsearchLayout(es.client, names, settings);
+
+    const [policy, template, , created] = es.requests;
+    expect(policy?.path).toBe('/_ilm/policy/quarry-documents-policy');
+    expect(policy?.body.policy.phases.hot.actions.rollover).toEqual({
+      max_primary_shard_size: '50gb',
+      max_age: '30d',
+    });
+    expect(policy?.body.policy.phases.delete).toBeUndefined();
+    expect(template?.path).toBe('/_index_template/quarry-documents-template');
+    expect(template?.body.index_patterns).toEqual(['quarry-documents-*']);
+    expect(template?.body.template.settings).toMatchObject({
+      'index.lifecycle.name': 'quarry-documents-policy',
+      'index.lifecycle.rollover_alias': 'quarry-documents-write',
+    });
+    expect(template?.body.template.aliases).toEqual({ 'quarry-documents': {} });
+    const mappings = template?.body.template.mappings;
+    expect(mappings._routing).toEqual({ required: true });
+    expect(mappings.dynamic).toBe('strict');
+    expect(mappings.properties).toMatchObject({
+      tenant_id: { type: 'keyword' },
+      title: { type: 'text', analyzer: 'english', fields: { raw: { type: 'keyword' } } },
+      title_suggest: { type: 'search_as_you_type' },
+      body: { type: 'text', analyzer: 'english' },
+      tags: { type: 'keyword' },
+      status: { type: 'keyword' },
+      author: { type: 'keyword' },
+      updated_at: { type: 'date' },
+    });
+    expect(created?.path).toMatch(/^\/quarry-documents-g\d{17}-000001$/);
+    expect(created?.body).toEqual({ aliases: { 'quarry-documents-write': { is_write_index: true } } });
+  });
+
+  it('leaves an existing write alias alone', async () => {
+    const es = mockedElasticsearch();
+    es.on('PUT', '/_ilm/policy/:name', () => ({ acknowledged: true }));
+    es.on('PUT', '/_index_template/:name', () => ({ acknowledged: true }));
+    es.on('HEAD', '/_alias/:name', () => ({}));
+    await ensureElasticsearchLayout(es.client, names, settings);
+    expect(es.requests.map((sent) => sent.method)).toEqual(['PUT', 'PUT', 'HEAD']);
+  });
+});
+
+// Wherever ELASTICSEARCH_URL points at a real server (CI does), the whole SearchIndex contract runs against it.
+const elasticsearchUrl = process.env.ELASTICSEARCH_URL;
+if (elasticsearchUrl) {
+  const openReal = async () => {
+    const config = loadConfig({
+      JWT_JWKS_FILE: 'unused',
+      JWT_ISSUER: 'unused',
+      JWT_AUDIENCE: 'unused',
+      ELASTICSEARCH_URL: elasticsearchUrl,
+      ELASTICSEARCH_REPLICAS: '0',
+      ELASTICSEARCH_INDEX_PREFIX: `quarry-contract-${randomUUID().slice(0, 8)}`,
+    });
+    if (!config.elasticsearch) throw new Error('ELASTICSEARCH_URL did not configure Elasticsearch');
+    const client = createElasticsearchClient(config.elasticsearch);
+    const realNames = elasticsearchNames(config.elasticsearch.indexPrefix);
+    await ensureElasticsearchLayout(client, realNames, config.elasticsearch);
+    const index = new ElasticsearchSearchIndex({ client, names: realNames, refresh: 'wait_for' });
+    return {
+      client,
+      names: realNames,
+      index,
+      async cleanup() {
+        await client.indices.delete({ index: realNames.indexPattern, ignore_unavailable: true });
+        await client.indices.deleteIndexTemplate({ name: realNames.template });
+        await client.ilm.deleteLifecycle({ name: realNames.policy });
+        await client.close();
+      },
+    };
+  };
+
+  describeSearchIndexContract('Elasticsearch server', openReal);
+
+  describe('ElasticsearchSearchIndex on a real server', () => {
+    it('keeps one copy per document across a rollover, and ignores replays into the new index', async () => {
+      const real = await openReal();
+      try {
+        await real.index.apply([upsert('acme', 'a', 1, 'Original title')]);
+        await real.client.indices.rollover({ alias: real.names.writeAlias });
+        await real.index.apply([upsert('acme', 'a', 2, 'Updated title')]);
+        await real.index.apply([upsert('acme', 'a', 1, 'Original title')]);
+        await real.client.indices.refresh({ index: real.names.readAlias });
+        const page = await real.index.search(request({ text: 'title', first: 10 }));
+        expect(page.total).toBe(1);
+        expect((await real.index.search(request({ text: 'updated' }))).total).toBe(1);
+        expect((await real.index.search(request({ text: 'original' }))).total).toBe(0);
+      } finally {
+        await real.cleanup();
+      }
+    });
+  });
+}

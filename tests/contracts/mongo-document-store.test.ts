@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config.ts';
+import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
+import { MongoDocumentStore } from '../../subgraphs/documents/adapters/mongo-document-store.ts';
+import { MingoDatabase } from '../helpers/mingo-mongo.ts';
+import { describeDocumentStoreContract } from './document-store.contract.ts';
+
+// Here: the adapter's real filters and updates, evaluated by mingo. No MongoDB server is involved.
+describeDocumentStoreContract('MongoDB adapter on a mingo-backed collection', async () => {
+  const database = new MingoDatabase();
+  const store = new MongoDocumentStore({ client: database.asClient(), db: database.asDb() });
+  await store.ensureIndexes();
+  return { store, cleanup: () => store.close() };
+});
+
+// Wherever MONGO_URL points at a real replica set (CI does), the same contract runs against it.
+const mongoUrl = process.env.MONGO_URL;
+if (mongoUrl) {
+  describeDocumentStoreContract('MongoDB server', async () => {
+    const config = loadConfig({
+      JWT_JWKS_FILE: 'unused',
+      JWT_ISSUER: 'unused',
+      JWT_AUDIENCE: 'unused',
+      MONGO_URL: mongoUrl,
+    });
+    if (!config.mongo) throw new Error('MONGO_URL did not configure MongoDB');
+    const client = createMongoClient(config.mongo);
+    const db = client.db(`quarry_contract_${randomUUID().slice(0, 8)}`);
+    const store = new MongoDocumentStore({ client, db });
+    await store.ensureIndexes();
+    return {
+      store,
+      async cleanup() {
+        await db.dropDatabase();
+        await client.close();
+      },
+    };
+  });
+}
+
+describe('MongoDocumentStore (mingo)', () => {
+  let database: MingoDatabase;
+  let store: MongoDocumentStore;
+
+  beforeEach(async () => {
+    database = new MingoDatabase();
+    store = new MongoDocumentStore({ client: database.asClient(), db: database.asDb() });
+  });
+
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('creates the tenant-first compound indexes at startup', async () => {
+    await store.ensureIndexes();
+    expect(database.collection('documents').indexes).toEqual([
+      { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+      { key: { tenantId: 1, updatedAt: -1 }, name: 'tenant_updated' },
+    ]);
+  });
+
+  it('names the tenant in every filter on the documents collection', async () => {
+    await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'a');
+    await store.findByIds('t', ['a', 'b']);
+    await store.update('t', 'a', { title: 'B' }, 1);
+    await store.update('t', 'a', { title: 'C' }, 1).catch(() => {});
+    await store.scan({ tenantId: 't', limit: 5, after: { tenantId: 't', id: '0' } });
+    await store.count('t');
+    await store.delete('t', 'a');
+    await store.delete('t', 'missing');
+    const filters = database.calls.filter(
+      (call) => call.collection === 'documents' && call.method !== 'insertOne',
+    );
+    expect(filters.length).toBeGreaterThanOrEqual(8);
+    for (const call of filters) expect(call.filter).toHaveProperty('tenantId', 't');
+  });
+
+  it('reads a whole batch with one find on tenant and $in', async () => {
+    await store.findByIds('t', ['a', 'b', 'c']);
+    const finds = database.calls.filter((call) => call.collection === 'documents');
+    expect(finds).toEqual([
+      {
+        collection: 'documents',
+        method: 'find',
+        filter: { tenantId: 't', _id: { $in: ['t/a', 't/b', 't/c'] } },
+        inTransaction: false,
+      },
+    ]);
+  });
+
+  it('makes the update conditional on the version it read', async () => {
+    await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'a');
+    await store.update('t', 'a', { title: 'B' });
+    const conditional = database.calls.find((call) => call.method === 'findOneAndUpdate');
+    expect(conditional?.filter).toEqual({ tenantId: 't', _id: 't/a', version: 1 });
+    expect(conditional?.inTransaction).toBe(true);
+  });
+
+  it('writes each document and its outbox entry in one transaction, and rolls both back together', async () => {
+    await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'a');
+    const writes = database.calls.filter((call) => call.method === 'insertOne');
+    expect(writes.map((call) => [call.collection, call.inTransaction])).toEqual([
+      ['documents', true],
+      ['document_outbox', true],
+    ]);
+    // A failure after the document insert must leave neither the document nor an outbox entry.
+    const outbox = database.collection('document_outbox');
+    const insert = outbox.insertOne.bind(outbox);
+    outbox.insertOne = async () => {
+      throw new Error('outbox unavailable');
+    };
+    await expect(
+      store.create('t', { title: 'B', body: '', tags: [], author: null, status: 'DRAFT' }, 'b'),
+    ).rejects.toThrow('outbox unavailable');
+    outbox.insertOne = insert;
+    expect(await store.findByIds('t', ['b'])).toEqual([null]);
+    expect((await store.pull(10)).map((change) => change.documentId)).toEqual(['a']);
+  });
+
+  it('keys documents by tenant and id, so one tenant cannot occupy or detect another tenant’s id', async () => {
+    await store.create('a/b', { title: 'X', body: '', tags: [], author: null, status: 'DRAFT' }, 'c');
+    await store.create('a', { title: 'Y', body: '', tags: [], author: null, status: 'DRAFT' }, 'b/c');
+    const ids = database.collection('documents').docs.map((doc) => doc._id);
+    expect(ids).toEqual(['a%2Fb/c', 'a/b/c']);
+  });
+});
