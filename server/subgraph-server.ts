@@ -11,6 +11,9 @@ import { useOperationScope } from './auth/operation-scope-plugin.ts';
 import { createErrorFormatter } from './errors.ts';
 import { createHttpServer, type ListeningServer, listen, type RouteHandler } from './http/http-server.ts';
 import type { Logger } from './logger.ts';
+import type { ServiceMetrics } from './observability/metrics.ts';
+import { useMetrics } from './observability/use-metrics.ts';
+import { useRequestLog } from './observability/use-request-log.ts';
 
 export interface SubgraphContext {
   principal: Principal;
@@ -29,6 +32,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   host: string;
   routes?: Record<string, RouteHandler>;
   plugins?: ApolloServerPlugin<TContext>[];
+  /** The service's registry and counters; served at `/metrics`. */
+  metrics: ServiceMetrics;
 }
 
 export interface RunningSubgraph extends ListeningServer {
@@ -53,6 +58,9 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
       ApolloServerPluginLandingPageDisabled(),
       // Federated tracing (ftv1) only feeds Apollo's hosted usage reporting, which Quarry never sends to.
       ApolloServerPluginInlineTraceDisabled(),
+      // Observers first, so requests that later plugins refuse are still logged and counted.
+      useRequestLog<TContext>({ logger: options.logger }),
+      useMetrics<TContext>({ metrics: options.metrics }),
       useOperationScope<TContext>(),
       ...(options.plugins ?? []),
     ],
@@ -62,7 +70,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   const server = createHttpServer<TContext>({
     apollo,
     logger: options.logger,
-    routes: options.routes,
+    routes: { ...options.routes, ...options.metrics.routes() },
     context: async (request: IncomingMessage) =>
       options.createContext(await authenticate(options.verifier, request.headers.authorization)),
   });

@@ -1,0 +1,46 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { trace } from '@opentelemetry/api';
+import type { Logger } from '../logger.ts';
+import { classifyRequest, errorCodes, type ObservedContext } from './request-outcome.ts';
+
+export interface UseRequestLogOptions {
+  logger: Logger;
+  /** Level of the line for a request without server errors. Default `info`. */
+  level?: 'info' | 'debug';
+}
+
+/**
+ * One JSON line per request: tenant, operation, duration, cache status,
+ * error codes, and the trace and span ids of the request's span so the line
+ * leads to its trace. Never the query text, variables or headers, which can
+ * carry document bodies and tokens.
+ */
+export function useRequestLog<TContext extends BaseContext & ObservedContext>({
+  logger,
+  level = 'info',
+}: UseRequestLogOptions): ApolloServerPlugin<TContext> {
+  return {
+    async contextCreationDidFail({ error }) {
+      logger.info({ errors: errorCodes([error]) }, 'request refused');
+    },
+    async requestDidStart({ contextValue }) {
+      const started = performance.now();
+      // Captured now: by the time the response is sent the request's span may no longer be the active one.
+      const spanContext = trace.getActiveSpan()?.spanContext();
+      return {
+        async willSendResponse({ operationName, errors }) {
+          const codes = errorCodes(errors);
+          const line = {
+            tenant: contextValue.principal?.tenantId,
+            operation: operationName ?? null,
+            durationMs: Math.round((performance.now() - started) * 100) / 100,
+            cache: contextValue.cacheStatus ?? 'none',
+            errors: codes,
+            ...(spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {}),
+          };
+          logger[classifyRequest(codes) === 'server_error' ? 'warn' : level](line, 'request');
+        },
+      };
+    },
+  };
+}
