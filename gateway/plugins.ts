@@ -6,6 +6,7 @@ import type { Logger } from '../server/logger.ts';
 import type { ServiceMetrics } from '../server/observability/metrics.ts';
 import { useMetrics } from '../server/observability/use-metrics.ts';
 import { useRequestLog } from '../server/observability/use-request-log.ts';
+import { useSpanAttributes } from '../server/observability/use-span-attributes.ts';
 import type { GatewayContext } from './context.ts';
 
 export interface GatewayPluginOptions {
@@ -25,7 +26,8 @@ export interface GatewayPluginOptions {
  *    every plugin that can refuse a request, so refusals are logged too.
  * 3. Metrics: rate, latency and error codes per operation and tenant; same
  *    reason to come early.
- * 4. Operation scope: refuses mutations without `documents:write` (and
+ * 4. Span attributes: tenant and operation name on the request's span.
+ * 5. Operation scope: refuses mutations without `documents:write` (and
  *    queries without `documents:read`) before planning any subgraph fetch.
  */
 export function gatewayPlugins({
@@ -39,6 +41,7 @@ export function gatewayPlugins({
       : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
     useRequestLog<GatewayContext>({ logger }),
     useMetrics<GatewayContext>({ metrics }),
+    useSpanAttributes<GatewayContext>(),
     useOperationScope<GatewayContext>(),
   ];
 }

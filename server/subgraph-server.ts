@@ -14,6 +14,7 @@ import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './observability/metrics.ts';
 import { useMetrics } from './observability/use-metrics.ts';
 import { useRequestLog } from './observability/use-request-log.ts';
+import { useSpanAttributes } from './observability/use-span-attributes.ts';
 
 export interface SubgraphContext {
   principal: Principal;
@@ -61,6 +62,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
       // Observers first, so requests that later plugins refuse are still logged and counted.
       useRequestLog<TContext>({ logger: options.logger }),
       useMetrics<TContext>({ metrics: options.metrics }),
+      useSpanAttributes<TContext>(),
       useOperationScope<TContext>(),
       ...(options.plugins ?? []),
     ],
