@@ -1,5 +1,4 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.ts';
 import { classifyRequest, errorCodes, type ObservedContext } from './request-outcome.ts';
 
@@ -10,10 +9,11 @@ export interface UseRequestLogOptions {
 }
 
 /**
- * One JSON line per request: tenant, operation, duration, cache status,
- * error codes, and the trace and span ids of the request's span so the line
- * leads to its trace. Never the query text, variables or headers, which can
- * carry document bodies and tokens.
+ * One JSON line per request: tenant, operation, duration, cache status and
+ * error codes. The logger adds `trace_id` and `span_id` (the request's HTTP
+ * server span, active while Apollo runs these hooks), so the line leads to
+ * its trace. Never the query text, variables or headers, which can carry
+ * document bodies and tokens.
  */
 export function useRequestLog<TContext extends BaseContext & ObservedContext>({
   logger,
@@ -25,8 +25,6 @@ export function useRequestLog<TContext extends BaseContext & ObservedContext>({
     },
     async requestDidStart({ contextValue }) {
       const started = performance.now();
-      // Captured now: by the time the response is sent the request's span may no longer be the active one.
-      const spanContext = trace.getActiveSpan()?.spanContext();
       return {
         async willSendResponse({ operationName, errors }) {
           const codes = errorCodes(errors);
@@ -36,7 +34,6 @@ export function useRequestLog<TContext extends BaseContext & ObservedContext>({
             durationMs: Math.round((performance.now() - started) * 100) / 100,
             cache: contextValue.cacheStatus ?? 'none',
             errors: codes,
-            ...(spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {}),
           };
           logger[classifyRequest(codes) === 'server_error' ? 'warn' : level](line, 'request');
         },
