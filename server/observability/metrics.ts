@@ -57,8 +57,12 @@ export interface ServiceMetrics {
   events: OperationalEvents;
   tenantLabel(tenantId: string | undefined): string;
   operationLabel(operationName: string | null | undefined): string;
-  /** One finished GraphQL request; `codes` are its errors' `extensions.code` values. */
-  observeRequest(request: { operation: string; tenant: string; seconds: number; codes: string[] }): void;
+  /**
+   * One finished GraphQL request; `codes` are its errors' `extensions.code`
+   * values. Without `seconds` (a request refused before it started) it is
+   * counted but stays out of the latency histogram.
+   */
+  observeRequest(request: { operation: string; tenant: string; seconds?: number; codes: string[] }): void;
   /** Reports how far behind the indexer is whenever Prometheus scrapes. */
   trackIndexerLag(oldestPendingAt: () => Promise<Date | null>): void;
   /** `{ '/metrics': handler }`, for the routes map every service's HTTP server takes. */
@@ -164,7 +168,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     },
     observeRequest({ operation, tenant, seconds, codes }) {
       requests.inc({ operation, tenant, result: classifyRequest(codes) });
-      duration.observe({ operation, tenant }, seconds);
+      if (seconds !== undefined) duration.observe({ operation, tenant }, seconds);
       for (const code of new Set(codes)) errors.inc({ operation, tenant, code });
     },
     trackIndexerLag(oldestPendingAt) {

@@ -20,7 +20,6 @@ export function useMetrics<TContext extends BaseContext & ObservedContext>({
       metrics.observeRequest({
         operation: 'unknown',
         tenant: 'none',
-        seconds: 0,
         codes: errorCodes([error]),
       });
     },

@@ -32,6 +32,8 @@ function expectInOrder(chain: readonly string[], expected: readonly string[]) {
   }
 }
 
+// startTracing registers process-wide providers and loader hooks, so this file relies on vitest giving
+// each test file its own worker process (the default isolation of the forks pool).
 describe('one search through the gateway is one trace', () => {
   const exporter = new InMemorySpanExporter();
   let tracing: Tracing;
