@@ -57,6 +57,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: options.production,
     formatError: createErrorFormatter(options.logger),
+    // runMain owns SIGTERM: it drains HTTP, stops Apollo, then flushes traces. Apollo's own handler
+    // would race it, and the process never exits.
+    stopOnTerminationSignals: false,
     plugins: gatewayPlugins({ production: options.production, logger: options.logger, metrics }),
     logger: options.logger,
   });

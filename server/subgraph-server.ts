@@ -55,6 +55,9 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: options.production,
     formatError: createErrorFormatter(options.logger),
+    // runMain owns SIGTERM: it drains HTTP, stops Apollo, then flushes traces. Apollo's own handler
+    // would race it, and the process never exits.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       // Federated tracing (ftv1) only feeds Apollo's hosted usage reporting, which Quarry never sends to.
