@@ -2,6 +2,7 @@ import { startGateway } from '../gateway/server.ts';
 import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../server/config.ts';
 import type { Logger } from '../server/logger.ts';
+import { createMetrics } from '../server/observability/metrics.ts';
 import { startDocumentsApp } from '../subgraphs/documents/app.ts';
 import type { DocumentStore } from '../subgraphs/documents/document-store.ts';
 import { startIndexerApp, startSearchApp } from '../subgraphs/search/app.ts';
@@ -20,6 +21,8 @@ export interface RunningStack {
   gatewayUrl: string;
   documentsUrl: string;
   searchUrl: string;
+  /** Where the indexer serves `/metrics`. */
+  indexerUrl: string;
   store: DocumentStore;
   index: SearchIndex;
   indexer: Indexer;
@@ -60,12 +63,14 @@ export async function startStack({
     // Port 0 (tests) means the subgraphs' real ports are only known now.
     subgraphUrls: { documents: documents.url, search: search.url },
     logger: logger.child({ service: 'gateway' }),
+    metrics: createMetrics({ service: 'gateway', ...config.metrics }),
   });
 
   return {
     gatewayUrl: gateway.url,
     documentsUrl: documents.url,
     searchUrl: search.url,
+    indexerUrl: indexer.url,
     store: documents.store,
     index: search.index,
     indexer: indexer.indexer,

@@ -1,14 +1,17 @@
-import { mintDevToken } from '../server/auth/dev-keys.ts';
 import { loadConfig } from '../server/config.ts';
-import { createLogger } from '../server/logger.ts';
+import { startTracing } from '../server/observability/tracing.ts';
 import { runMain } from '../server/process.ts';
-import { demoTenants, seedDemoDocuments } from './demo-data.ts';
 import { withDevelopmentDefaults } from './dev-environment.ts';
-import { startStack } from './stack.ts';
 
 runMain(async () => {
   const { env, devKey } = await withDevelopmentDefaults(process.env);
   const config = loadConfig(env);
+  const tracing = await startTracing({ serviceName: 'quarry', ...config.tracing });
+  // Imported only now, so the instrumentations see graphql, undici and http load.
+  const { mintDevToken } = await import('../server/auth/dev-keys.ts');
+  const { createLogger } = await import('../server/logger.ts');
+  const { demoTenants, seedDemoDocuments } = await import('./demo-data.ts');
+  const { startStack } = await import('./stack.ts');
   const logger = createLogger({ level: config.logLevel });
   const stack = await startStack({ config, logger });
   if (devKey) {
@@ -30,5 +33,8 @@ runMain(async () => {
   } else {
     logger.info({ url: stack.gatewayUrl }, 'quarry running');
   }
-  return () => stack.stop();
+  return async () => {
+    await stack.stop();
+    await tracing.shutdown();
+  };
 });

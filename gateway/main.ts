@@ -1,11 +1,15 @@
-import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { loadConfig } from '../server/config.ts';
-import { createLogger } from '../server/logger.ts';
+import { startTracing } from '../server/observability/tracing.ts';
 import { runMain } from '../server/process.ts';
-import { startGateway } from './server.ts';
 
 runMain(async () => {
   const config = loadConfig();
+  const tracing = await startTracing({ serviceName: 'gateway', ...config.tracing });
+  // Imported only now, so the instrumentations see graphql, undici and http load.
+  const { createJwtVerifier } = await import('../server/auth/jwt-verifier.ts');
+  const { createLogger } = await import('../server/logger.ts');
+  const { createMetrics } = await import('../server/observability/metrics.ts');
+  const { startGateway } = await import('./server.ts');
   const logger = createLogger({ level: config.logLevel, service: 'gateway' });
   const gateway = await startGateway({
     ...config.gateway,
@@ -13,7 +17,11 @@ runMain(async () => {
     logger,
     production: config.production,
     host: config.host,
+    metrics: createMetrics({ service: 'gateway', ...config.metrics }),
   });
   logger.info({ url: gateway.url }, 'gateway listening');
-  return () => gateway.stop();
+  return async () => {
+    await gateway.stop();
+    await tracing.shutdown();
+  };
 });

@@ -7,6 +7,7 @@ import { createErrorFormatter } from '../server/errors.ts';
 import { healthRoutes } from '../server/http/health.ts';
 import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
 import type { Logger } from '../server/logger.ts';
+import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
 import type { GatewayContext } from './context.ts';
 import { gatewayPlugins } from './plugins.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
@@ -22,13 +23,21 @@ export interface GatewayOptions {
   production: boolean;
   port: number;
   host: string;
+  /** Served at `/metrics`. Default: a fresh registry with default label limits. */
+  metrics?: ServiceMetrics;
 }
 
 export interface RunningGateway extends ListeningServer {
+  metrics: ServiceMetrics;
   stop(): Promise<void>;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const metrics = options.metrics ?? createMetrics({ service: 'gateway' });
+  // @apollo/gateway otherwise pushes usage metrics to Apollo's servers. It reads only this variable
+  // (in its constructor), so it is set here, the one place a gateway is built, rather than trusted to
+  // every deployment's environment.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const agent = createSubgraphAgent(options.subgraphMaxSockets);
   const gateway = new ApolloGateway({
     supergraphSdl: await readFile(options.supergraphPath, 'utf8'),
@@ -38,6 +47,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return new SubgraphDataSource({ name, url: subgraphUrl, agent, timeoutMs: options.subgraphTimeoutMs });
     },
     logger: options.logger,
+    // gateway.request, .plan, .fetch spans go to whatever tracer provider is registered (none: no-ops).
+    // The operation document stays out of spans: literals in it can be document text.
+    telemetry: { includeDocument: false, recordExceptions: false },
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -45,14 +57,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: options.production,
     formatError: createErrorFormatter(options.logger),
-    plugins: gatewayPlugins({ production: options.production }),
+    // runMain owns SIGTERM: it drains HTTP, stops Apollo, then flushes traces. Apollo's own handler
+    // would race it, and the process never exits.
+    stopOnTerminationSignals: false,
+    plugins: gatewayPlugins({ production: options.production, logger: options.logger, metrics }),
     logger: options.logger,
   });
   await apollo.start();
   const server = createHttpServer<GatewayContext>({
     apollo,
     logger: options.logger,
-    routes: healthRoutes(),
+    routes: { ...healthRoutes(), ...metrics.routes() },
     context: async (request: IncomingMessage) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),
     }),
@@ -60,6 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const listening = await listen(server, options.port, options.host);
   return {
     ...listening,
+    metrics,
     async stop() {
       await listening.close();
       await apollo.stop();

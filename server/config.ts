@@ -78,6 +78,15 @@ const environmentSchema = z
       .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
       .default('30d'),
     ELASTICSEARCH_REFRESH: z.enum(['false', 'wait_for']).default('false'),
+    INDEXER_PORT: port(4003),
+
+    METRICS_TENANTS: list.default([]),
+    METRICS_MAX_TENANTS: z.coerce.number().int().min(0).max(1000).default(50),
+    METRICS_MAX_OPERATIONS: z.coerce.number().int().min(0).max(1000).default(100),
+    // The OpenTelemetry SDK reads the other OTEL_* variables itself; these only decide whether it starts.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    OTEL_TRACES_EXPORTER: z.string().min(1).optional(),
+    OTEL_SDK_DISABLED: z.enum(['true', 'false']).optional(),
   })
   .superRefine((env, context) => {
     if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
@@ -147,7 +156,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cursorSecret: e.CURSOR_SECRET,
       maxFirst: e.SEARCH_MAX_FIRST,
     },
-    indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE },
+    indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE, port: e.INDEXER_PORT },
+    metrics: {
+      tenantAllowlist: e.METRICS_TENANTS,
+      maxTenantLabels: e.METRICS_MAX_TENANTS,
+      maxOperationLabels: e.METRICS_MAX_OPERATIONS,
+    },
+    tracing: {
+      // Off unless an exporter is named, so a laptop without a collector sends nothing anywhere.
+      enabled:
+        e.OTEL_SDK_DISABLED !== 'true' &&
+        (e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
+          (e.OTEL_TRACES_EXPORTER !== undefined && e.OTEL_TRACES_EXPORTER !== 'none')),
+    },
     mongo: e.MONGO_URL
       ? {
           url: e.MONGO_URL,

@@ -11,6 +11,10 @@ import { useOperationScope } from './auth/operation-scope-plugin.ts';
 import { createErrorFormatter } from './errors.ts';
 import { createHttpServer, type ListeningServer, listen, type RouteHandler } from './http/http-server.ts';
 import type { Logger } from './logger.ts';
+import type { ServiceMetrics } from './observability/metrics.ts';
+import { useMetrics } from './observability/use-metrics.ts';
+import { useRequestLog } from './observability/use-request-log.ts';
+import { useSpanAttributes } from './observability/use-span-attributes.ts';
 
 export interface SubgraphContext {
   principal: Principal;
@@ -29,6 +33,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   host: string;
   routes?: Record<string, RouteHandler>;
   plugins?: ApolloServerPlugin<TContext>[];
+  /** The service's registry and counters; served at `/metrics`. */
+  metrics: ServiceMetrics;
 }
 
 export interface RunningSubgraph extends ListeningServer {
@@ -49,10 +55,17 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: options.production,
     formatError: createErrorFormatter(options.logger),
+    // runMain owns SIGTERM: it drains HTTP, stops Apollo, then flushes traces. Apollo's own handler
+    // would race it, and the process never exits.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       // Federated tracing (ftv1) only feeds Apollo's hosted usage reporting, which Quarry never sends to.
       ApolloServerPluginInlineTraceDisabled(),
+      // Observers first, so requests that later plugins refuse are still logged and counted.
+      useRequestLog<TContext>({ logger: options.logger }),
+      useMetrics<TContext>({ metrics: options.metrics }),
+      useSpanAttributes<TContext>(),
       useOperationScope<TContext>(),
       ...(options.plugins ?? []),
     ],
@@ -62,7 +75,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   const server = createHttpServer<TContext>({
     apollo,
     logger: options.logger,
-    routes: options.routes,
+    routes: { ...options.routes, ...options.metrics.routes() },
     context: async (request: IncomingMessage) =>
       options.createContext(await authenticate(options.verifier, request.headers.authorization)),
   });

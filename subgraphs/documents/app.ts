@@ -1,6 +1,8 @@
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../../server/config.ts';
 import type { Logger } from '../../server/logger.ts';
+import { instrumentPort } from '../../server/observability/instrument-port.ts';
+import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
 import { openDocumentStore } from './adapters/index.ts';
 import type { DocumentStore } from './document-store.ts';
 import { startDocumentsService } from './service.ts';
@@ -11,11 +13,14 @@ export interface DocumentsAppOptions {
   verifier?: JwtVerifier;
   /** Wraps the configured store, for instance to count backend calls in a test. */
   decorateStore?: (store: DocumentStore) => DocumentStore;
+  /** Default: a fresh registry configured from `config.metrics`. */
+  metrics?: ServiceMetrics;
 }
 
 export interface DocumentsApp {
   url: string;
   store: DocumentStore;
+  metrics: ServiceMetrics;
   stop(): Promise<void>;
 }
 
@@ -25,9 +30,13 @@ export async function startDocumentsApp({
   logger,
   verifier,
   decorateStore,
+  metrics = createMetrics({ service: 'documents', ...config.metrics }),
 }: DocumentsAppOptions): Promise<DocumentsApp> {
   const backend = await openDocumentStore(config);
-  const store = decorateStore ? decorateStore(backend.store) : backend.store;
+  const store = instrumentPort(decorateStore ? decorateStore(backend.store) : backend.store, {
+    dependency: 'documents-store',
+    events: metrics.events,
+  });
   const service = await startDocumentsService({
     store,
     verifier: verifier ?? (await createJwtVerifier(config.jwt)),
@@ -35,10 +44,12 @@ export async function startDocumentsApp({
     production: config.production,
     port: config.documents.port,
     host: config.host,
+    metrics,
   });
   return {
     url: service.url,
     store,
+    metrics,
     async stop() {
       await service.stop();
       await backend.close();

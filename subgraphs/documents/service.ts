@@ -4,6 +4,7 @@ import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { healthRoutes } from '../../server/http/health.ts';
 import type { Logger } from '../../server/logger.ts';
+import type { ServiceMetrics } from '../../server/observability/metrics.ts';
 import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
 import type { DocumentStore } from './document-store.ts';
 import { createDocumentsResolvers, type DocumentsContext } from './resolvers.ts';
@@ -16,10 +17,11 @@ export interface DocumentsServiceOptions {
   production: boolean;
   port: number;
   host: string;
+  metrics: ServiceMetrics;
 }
 
 export function startDocumentsService(options: DocumentsServiceOptions): Promise<RunningSubgraph> {
-  const { store } = options;
+  const { store, metrics } = options;
   return startSubgraphServer<DocumentsContext>({
     ...options,
     typeDefs: subgraphTypeDefs('documents'),
@@ -27,7 +29,10 @@ export function startDocumentsService(options: DocumentsServiceOptions): Promise
     createContext: (principal) => ({
       principal,
       documentById: new DataLoader<string, DocumentRecord | null>(
-        (ids) => store.findByIds(principal.tenantId, ids),
+        (ids) => {
+          metrics.events.batchLoaded('documentById', ids.length);
+          return store.findByIds(principal.tenantId, ids);
+        },
         { maxBatchSize: documentLimits.idsPerRequest },
       ),
     }),

@@ -2,6 +2,7 @@ import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { healthRoutes } from '../../server/http/health.ts';
 import type { Logger } from '../../server/logger.ts';
+import type { ServiceMetrics } from '../../server/observability/metrics.ts';
 import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
 import { createCursorCodec } from './cursor.ts';
 import { createSearchResolvers, type SearchContext, type SearchLimits } from './resolvers.ts';
@@ -17,6 +18,7 @@ export interface SearchServiceOptions {
   production: boolean;
   port: number;
   host: string;
+  metrics: ServiceMetrics;
 }
 
 export function startSearchService(options: SearchServiceOptions): Promise<RunningSubgraph> {

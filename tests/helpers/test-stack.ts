@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
 import { type RunningStack, type StackOptions, startStack } from '../../cli/stack.ts';
 import {
   DEV_AUDIENCE,
@@ -49,7 +50,11 @@ export async function postGraphQL<TData>(
 
 /** A whole Quarry on loopback port 0 with a throwaway DATA_DIR and its own signing key. */
 export async function startTestStack(
-  options: { env?: Record<string, string> } & Omit<StackOptions, 'config' | 'logger'> = {},
+  options: {
+    env?: Record<string, string>;
+    /** Where log lines go (at level info); default nowhere. */
+    logDestination?: DestinationStream;
+  } & Omit<StackOptions, 'config' | 'logger'> = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-test-'));
   const devKey = await ensureDevSigningKey(dataDir);
@@ -63,6 +68,7 @@ export async function startTestStack(
     PORT: '0',
     DOCUMENTS_PORT: '0',
     SEARCH_PORT: '0',
+    INDEXER_PORT: '0',
     INDEXER_POLL_MS: '20',
     ...backends.env,
     ...options.env,
@@ -70,7 +76,9 @@ export async function startTestStack(
   const stack = await startStack({
     ...options,
     config,
-    logger: createLogger({ level: 'silent' }),
+    logger: options.logDestination
+      ? createLogger({ level: 'info', destination: options.logDestination })
+      : createLogger({ level: 'silent' }),
   });
   return {
     ...stack,

@@ -1,0 +1,70 @@
+import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { OperationalEvents } from './events.ts';
+
+export interface InstrumentPortOptions {
+  /** The dependency as metrics and spans name it: `documents-store`, `search-index`. */
+  dependency: string;
+  events: OperationalEvents;
+  /** Methods left alone; default `close`. */
+  skip?: readonly string[];
+  /**
+   * Methods timed but not traced: a poll that runs every 100 ms with no
+   * request behind it would fill the trace store with one-span traces.
+   */
+  untraced?: readonly string[];
+}
+
+/** Ports take the tenant first, or inside the request object (`SearchIndex.search`). */
+function tenantOf(args: readonly unknown[]): string | undefined {
+  const [first] = args;
+  if (typeof first === 'string') return first;
+  if (first && typeof first === 'object' && 'tenantId' in first && typeof first.tenantId === 'string')
+    return first.tenantId;
+  return undefined;
+}
+
+/**
+ * Wraps a port (`DocumentStore`, `SearchIndex`) so every call reports its
+ * latency and outcome through `backendCall` and runs in a client span. The
+ * span is explicit because the embedded backend (node:sqlite) has no
+ * instrumentation; with MongoDB or Elasticsearch behind the port, the
+ * driver's own spans nest under it. Spans carry the tenant and the method,
+ * never arguments: those are document bodies and search text.
+ */
+export function instrumentPort<T extends object>(target: T, options: InstrumentPortOptions): T {
+  const { dependency, events, skip = ['close'], untraced = [] } = options;
+  const tracer = trace.getTracer('quarry');
+
+  async function timed(operation: string, call: () => unknown, span: Span | undefined) {
+    const started = performance.now();
+    try {
+      const result = await call();
+      events.backendCall(dependency, operation, (performance.now() - started) / 1000, 'ok');
+      return result;
+    } catch (error) {
+      events.backendCall(dependency, operation, (performance.now() - started) / 1000, 'error');
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).name });
+      throw error;
+    } finally {
+      span?.end();
+    }
+  }
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value = Reflect.get(object, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string' || skip.includes(property))
+        return value;
+      return (...args: unknown[]) => {
+        if (untraced.includes(property)) return timed(property, () => value.apply(object, args), undefined);
+        const attributes: Attributes = { 'quarry.dependency': dependency, 'quarry.operation': property };
+        const tenantId = tenantOf(args);
+        if (tenantId) attributes['quarry.tenant_id'] = tenantId;
+        return tracer.startActiveSpan(
+          `${dependency}.${property}`,
+          { kind: SpanKind.CLIENT, attributes },
+          (span) => timed(property, () => value.apply(object, args), span),
+        );
+      };
+    },
+  });
+}

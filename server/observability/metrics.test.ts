@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { parseExposition, sampleValue } from '../../tests/helpers/prometheus.ts';
+import { createLabelFolder, createMetrics } from './metrics.ts';
+
+async function samplesOf(metrics: ReturnType<typeof createMetrics>) {
+  return parseExposition(await metrics.registry.metrics());
+}
+
+describe('createLabelFolder', () => {
+  it('admits allowlisted values always, then the first few others, then folds the rest into other', () => {
+    const fold = createLabelFolder(2, ['vip']);
+    expect(['a', 'vip', 'b', 'c', 'a', 'vip', 'd'].map(fold)).toEqual([
+      'a',
+      'vip',
+      'b',
+      'other',
+      'a',
+      'vip',
+      'other',
+    ]);
+  });
+});
+
+describe('createMetrics', () => {
+  it('bounds tenant and operation labels, and rejects operation names that are not GraphQL names', async () => {
+    const metrics = createMetrics({ service: 'test', maxTenantLabels: 1, maxOperationLabels: 1 });
+    expect(metrics.tenantLabel('acme')).toBe('acme');
+    expect(metrics.tenantLabel('globex')).toBe('other');
+    expect(metrics.tenantLabel(undefined)).toBe('none');
+    expect(metrics.operationLabel('Find')).toBe('Find');
+    expect(metrics.operationLabel('Other')).toBe('other');
+    expect(metrics.operationLabel(null)).toBe('anonymous');
+    expect(metrics.operationLabel('drop table; --')).toBe('invalid');
+  });
+
+  it('counts requests by result and errors by code', async () => {
+    const metrics = createMetrics({ service: 'test' });
+    metrics.observeRequest({ operation: 'Find', tenant: 'acme', seconds: 0.12, codes: [] });
+    metrics.observeRequest({ operation: 'Find', tenant: 'acme', seconds: 0.2, codes: ['BAD_USER_INPUT'] });
+    metrics.observeRequest({
+      operation: 'Find',
+      tenant: 'acme',
+      seconds: 2,
+      codes: ['SEARCH_UNAVAILABLE', 'SEARCH_UNAVAILABLE'],
+    });
+    const samples = await samplesOf(metrics);
+    const labels = { operation: 'Find', tenant: 'acme' };
+    expect(sampleValue(samples, 'quarry_graphql_requests_total', { ...labels, result: 'ok' })).toBe(1);
+    expect(sampleValue(samples, 'quarry_graphql_requests_total', { ...labels, result: 'client_error' })).toBe(
+      1,
+    );
+    expect(sampleValue(samples, 'quarry_graphql_requests_total', { ...labels, result: 'server_error' })).toBe(
+      1,
+    );
+    // One request with the same code twice is one erroring request for that code.
+    expect(
+      sampleValue(samples, 'quarry_graphql_errors_total', { ...labels, code: 'SEARCH_UNAVAILABLE' }),
+    ).toBe(1);
+    expect(sampleValue(samples, 'quarry_graphql_request_duration_seconds_count', labels)).toBe(3);
+    expect(
+      sampleValue(samples, 'quarry_graphql_request_duration_seconds_bucket', { ...labels, le: '0.15' }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, 'quarry_graphql_request_duration_seconds_bucket', { ...labels, le: '0.3' }),
+    ).toBe(2);
+    expect(samples.every((sample) => sample.labels.service === 'test')).toBe(true);
+  });
+
+  it('implements the operational events: caches, breakers, retries, rate limits, backend calls, batches', async () => {
+    const metrics = createMetrics({ service: 'test' });
+    const { events } = metrics;
+    events.cacheLookup('response', 'miss');
+    events.cacheLookup('response', 'hit');
+    events.cacheLookup('response', 'hit');
+    events.breakerStateChanged('search', 'open');
+    events.breakerStateChanged('search', 'half-open');
+    events.breakerStateChanged('search', 'open');
+    events.retried('documents');
+    events.rateLimited('acme');
+    events.backendCall('search-index', 'search', 0.004, 'ok');
+    events.backendCall('search-index', 'search', 0.5, 'error');
+    events.batchLoaded('documentById', 7);
+    const samples = await samplesOf(metrics);
+    expect(sampleValue(samples, 'quarry_cache_lookups_total', { cache: 'response', outcome: 'hit' })).toBe(2);
+    expect(sampleValue(samples, 'quarry_cache_lookups_total', { cache: 'response', outcome: 'miss' })).toBe(
+      1,
+    );
+    expect(sampleValue(samples, 'quarry_breaker_state', { dependency: 'search', state: 'open' })).toBe(1);
+    expect(sampleValue(samples, 'quarry_breaker_state', { dependency: 'search', state: 'half-open' })).toBe(
+      0,
+    );
+    expect(sampleValue(samples, 'quarry_breaker_state', { dependency: 'search', state: 'closed' })).toBe(0);
+    expect(
+      sampleValue(samples, 'quarry_breaker_transitions_total', { dependency: 'search', state: 'open' }),
+    ).toBe(2);
+    expect(sampleValue(samples, 'quarry_retries_total', { dependency: 'documents' })).toBe(1);
+    expect(sampleValue(samples, 'quarry_rate_limited_total', { tenant: 'acme' })).toBe(1);
+    const call = { dependency: 'search-index', operation: 'search' };
+    expect(
+      sampleValue(samples, 'quarry_backend_call_duration_seconds_count', { ...call, outcome: 'ok' }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, 'quarry_backend_call_duration_seconds_count', { ...call, outcome: 'error' }),
+    ).toBe(1);
+    expect(sampleValue(samples, 'quarry_dataloader_batch_size_sum', { loader: 'documentById' })).toBe(7);
+  });
+
+  it('reports the indexer lag as the age of the oldest pending write, measured at scrape time', async () => {
+    const metrics = createMetrics({ service: 'indexer' });
+    let oldest: Date | null = new Date(Date.now() - 5000);
+    metrics.trackIndexerLag(async () => oldest);
+    const lag = sampleValue(await samplesOf(metrics), 'quarry_indexer_lag_seconds');
+    expect(lag).toBeGreaterThanOrEqual(5);
+    expect(lag).toBeLessThan(60);
+    oldest = null;
+    expect(sampleValue(await samplesOf(metrics), 'quarry_indexer_lag_seconds')).toBe(0);
+  });
+
+  it('keeps each service in its own registry', async () => {
+    const first = createMetrics({ service: 'a' });
+    const second = createMetrics({ service: 'b' });
+    first.events.retried('x');
+    expect(sampleValue(await samplesOf(second), 'quarry_retries_total', { dependency: 'x' })).toBeUndefined();
+  });
+});

@@ -1,0 +1,194 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RouteHandler } from '../http/http-server.ts';
+import type { OperationalEvents } from './events.ts';
+import { classifyRequest } from './request-outcome.ts';
+
+export interface MetricsOptions {
+  /** Added to every series as `service`, so one Prometheus query can span all services. */
+  service: string;
+  /**
+   * Tenants that always get their own `tenant` label. Default none. Stable
+   * across restarts and replicas, so prefer it in production.
+   */
+  tenantAllowlist?: readonly string[];
+  /**
+   * Besides the allowlist, how many further tenants get their own label, the
+   * first ones this process sees; the rest are `other`. Default 50.
+   */
+  maxTenantLabels?: number;
+  /** Distinct operation names labelled before the rest become `other`. Default 100. */
+  maxOperationLabels?: number;
+  /**
+   * Request latency buckets in seconds, dense around the 300 ms p95 and 1 s
+   * p99 objectives so both quantiles are interpolated within a narrow bucket.
+   */
+  latencyBuckets?: number[];
+}
+
+export const defaultLatencyBuckets = [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5];
+/** Backend calls are a slice of a request, so their buckets start lower. */
+const backendBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5];
+const batchSizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500];
+const breakerStates = ['closed', 'open', 'half-open', 'isolated'] as const;
+/** GraphQL names are `[_A-Za-z][_0-9A-Za-z]*`; anything else a client sends is not a label. */
+const operationNamePattern = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
+
+/**
+ * Hands out at most `limit` distinct label values (beyond the always-allowed
+ * ones) and folds every later value into `other`. Each distinct value is a
+ * time series in Prometheus, so an unbounded label (tenants, client-chosen
+ * operation names) would grow its memory without limit.
+ */
+export function createLabelFolder(limit: number, allowed: readonly string[] = []) {
+  const admitted = new Set(allowed);
+  let extra = 0;
+  return (value: string): string => {
+    if (admitted.has(value)) return value;
+    if (extra >= limit) return 'other';
+    extra += 1;
+    admitted.add(value);
+    return value;
+  };
+}
+
+export interface ServiceMetrics {
+  registry: Registry;
+  /** The hooks caches, breakers, retries, rate limits and loaders report to. */
+  events: OperationalEvents;
+  tenantLabel(tenantId: string | undefined): string;
+  operationLabel(operationName: string | null | undefined): string;
+  /**
+   * One finished GraphQL request; `codes` are its errors' `extensions.code`
+   * values. Without `seconds` (a request refused before it started) it is
+   * counted but stays out of the latency histogram.
+   */
+  observeRequest(request: { operation: string; tenant: string; seconds?: number; codes: string[] }): void;
+  /** Reports how far behind the indexer is whenever Prometheus scrapes. */
+  trackIndexerLag(oldestPendingAt: () => Promise<Date | null>): void;
+  /** `{ '/metrics': handler }`, for the routes map every service's HTTP server takes. */
+  routes(): Record<string, RouteHandler>;
+}
+
+/**
+ * A prom-client Registry for one service, never the global default one: two
+ * services in one process (`npm start`, the tests) keep separate counts.
+ */
+export function createMetrics(options: MetricsOptions): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: options.service });
+  const tenantLabel = createLabelFolder(options.maxTenantLabels ?? 50, options.tenantAllowlist);
+  const operationLabel = createLabelFolder(options.maxOperationLabels ?? 100);
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'quarry_graphql_requests_total',
+    help: 'GraphQL requests by operation, tenant and result (ok, client_error, server_error)',
+    labelNames: ['operation', 'tenant', 'result'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'quarry_graphql_request_duration_seconds',
+    help: 'GraphQL request latency from the first plugin hook to the response',
+    labelNames: ['operation', 'tenant'] as const,
+    buckets: options.latencyBuckets ?? defaultLatencyBuckets,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'quarry_graphql_errors_total',
+    help: 'GraphQL errors by extensions.code',
+    labelNames: ['operation', 'tenant', 'code'] as const,
+    registers,
+  });
+  const cacheLookups = new Counter({
+    name: 'quarry_cache_lookups_total',
+    help: 'Cache lookups by cache and outcome (hit, miss, stale, error)',
+    labelNames: ['cache', 'outcome'] as const,
+    registers,
+  });
+  const breakerState = new Gauge({
+    name: 'quarry_breaker_state',
+    help: 'Circuit breaker state per dependency: 1 for the current state, 0 for the others',
+    labelNames: ['dependency', 'state'] as const,
+    registers,
+  });
+  const breakerTransitions = new Counter({
+    name: 'quarry_breaker_transitions_total',
+    help: 'Circuit breaker state changes per dependency, by the state entered',
+    labelNames: ['dependency', 'state'] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'quarry_retries_total',
+    help: 'Retried calls per dependency',
+    labelNames: ['dependency'] as const,
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: 'quarry_rate_limited_total',
+    help: 'Requests refused by the rate limit, per tenant',
+    labelNames: ['tenant'] as const,
+    registers,
+  });
+  const backendDuration = new Histogram({
+    name: 'quarry_backend_call_duration_seconds',
+    help: 'Calls to a backend (store, index, cache) per dependency, operation and outcome',
+    labelNames: ['dependency', 'operation', 'outcome'] as const,
+    buckets: backendBuckets,
+    registers,
+  });
+  const batchSizes = new Histogram({
+    name: 'quarry_dataloader_batch_size',
+    help: 'Keys per DataLoader batch',
+    labelNames: ['loader'] as const,
+    buckets: batchSizeBuckets,
+    registers,
+  });
+
+  const events: OperationalEvents = {
+    cacheLookup: (cache, outcome) => cacheLookups.inc({ cache, outcome }),
+    breakerStateChanged(dependency, state) {
+      for (const candidate of breakerStates) breakerState.set({ dependency, state: candidate }, 0);
+      breakerState.set({ dependency, state }, 1);
+      breakerTransitions.inc({ dependency, state });
+    },
+    retried: (dependency) => retries.inc({ dependency }),
+    rateLimited: (tenantId) => rateLimited.inc({ tenant: tenantLabel(tenantId) }),
+    backendCall: (dependency, operation, seconds, outcome) =>
+      backendDuration.observe({ dependency, operation, outcome }, seconds),
+    batchLoaded: (loader, size) => batchSizes.observe({ loader }, size),
+  };
+
+  return {
+    registry,
+    events,
+    tenantLabel: (tenantId) => (tenantId ? tenantLabel(tenantId) : 'none'),
+    operationLabel(operationName) {
+      if (!operationName) return 'anonymous';
+      return operationNamePattern.test(operationName) ? operationLabel(operationName) : 'invalid';
+    },
+    observeRequest({ operation, tenant, seconds, codes }) {
+      requests.inc({ operation, tenant, result: classifyRequest(codes) });
+      if (seconds !== undefined) duration.observe({ operation, tenant }, seconds);
+      for (const code of new Set(codes)) errors.inc({ operation, tenant, code });
+    },
+    trackIndexerLag(oldestPendingAt) {
+      new Gauge({
+        name: 'quarry_indexer_lag_seconds',
+        help: 'Age of the oldest write not yet in the search index; 0 when caught up',
+        registers,
+        // Computed at scrape time, so the value is never older than the scrape itself.
+        async collect() {
+          const oldest = await oldestPendingAt();
+          this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
+        },
+      });
+    },
+    routes: () => ({
+      '/metrics': async (_request, response) => {
+        const body = await registry.metrics();
+        response.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+        response.end(body);
+      },
+    }),
+  };
+}

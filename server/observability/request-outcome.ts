@@ -1,0 +1,38 @@
+/**
+ * The `extensions.code` of each error a request produced, as the metrics and
+ * log plugins report them. An error without a code is one the formatter masks
+ * as INTERNAL_SERVER_ERROR, so it is counted as that.
+ */
+export function errorCodes(errors: readonly Error[] | undefined): string[] {
+  return (errors ?? []).map((error) => {
+    const extensions =
+      'extensions' in error ? (error.extensions as Record<string, unknown> | undefined) : undefined;
+    const code = extensions?.code;
+    return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
+  });
+}
+
+/** What a cache module records on the request context so the log line can say how the request was served. */
+export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass';
+
+export interface ObservedContext {
+  principal?: { tenantId: string };
+  /** Set by the response cache when it exists; absent means no cache was consulted. */
+  cacheStatus?: CacheStatus;
+}
+
+/** Error codes that count against availability: the service failed, not the caller. */
+export const serverErrorCodes: ReadonlySet<string> = new Set([
+  'INTERNAL_SERVER_ERROR',
+  'SEARCH_UNAVAILABLE',
+  'DOCUMENTS_UNAVAILABLE',
+  'SUBGRAPH_UNAVAILABLE',
+]);
+
+export type RequestResult = 'ok' | 'client_error' | 'server_error';
+
+/** `server_error` if any error is the service's fault, `client_error` if there are only others. */
+export function classifyRequest(codes: readonly string[]): RequestResult {
+  if (codes.some((code) => serverErrorCodes.has(code))) return 'server_error';
+  return codes.length > 0 ? 'client_error' : 'ok';
+}

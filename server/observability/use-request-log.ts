@@ -1,0 +1,43 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { Logger } from '../logger.ts';
+import { classifyRequest, errorCodes, type ObservedContext } from './request-outcome.ts';
+
+export interface UseRequestLogOptions {
+  logger: Logger;
+  /** Level of the line for a request without server errors. Default `info`. */
+  level?: 'info' | 'debug';
+}
+
+/**
+ * One JSON line per request: tenant, operation, duration, cache status and
+ * error codes. The logger adds `trace_id` and `span_id` (the request's HTTP
+ * server span, active while Apollo runs these hooks), so the line leads to
+ * its trace. Never the query text, variables or headers, which can carry
+ * document bodies and tokens.
+ */
+export function useRequestLog<TContext extends BaseContext & ObservedContext>({
+  logger,
+  level = 'info',
+}: UseRequestLogOptions): ApolloServerPlugin<TContext> {
+  return {
+    async contextCreationDidFail({ error }) {
+      logger.info({ errors: errorCodes([error]) }, 'request refused');
+    },
+    async requestDidStart({ contextValue }) {
+      const started = performance.now();
+      return {
+        async willSendResponse({ operationName, errors }) {
+          const codes = errorCodes(errors);
+          const line = {
+            tenant: contextValue.principal?.tenantId,
+            operation: operationName ?? null,
+            durationMs: Math.round((performance.now() - started) * 100) / 100,
+            cache: contextValue.cacheStatus ?? 'none',
+            errors: codes,
+          };
+          logger[classifyRequest(codes) === 'server_error' ? 'warn' : level](line, 'request');
+        },
+      };
+    },
+  };
+}
