@@ -1,6 +1,7 @@
 import { startGateway } from '../gateway/server.ts';
 import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../server/config.ts';
+import { serverTlsFrom, subgraphClientTlsFrom } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { startDocumentsApp } from '../subgraphs/documents/app.ts';
 import type { DocumentStore } from '../subgraphs/documents/document-store.ts';
@@ -59,6 +60,8 @@ export async function startStack({
     host: config.host,
     // Port 0 (tests) means the subgraphs' real ports are only known now.
     subgraphUrls: { documents: documents.url, search: search.url },
+    tls: serverTlsFrom(config),
+    subgraphClientTls: subgraphClientTlsFrom(config),
     logger: logger.child({ service: 'gateway' }),
   });
 

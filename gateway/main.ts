@@ -1,5 +1,6 @@
 import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { loadConfig } from '../server/config.ts';
+import { serverTlsFrom, subgraphClientTlsFrom } from '../server/http/tls.ts';
 import { createLogger } from '../server/logger.ts';
 import { runMain } from '../server/process.ts';
 import { startGateway } from './server.ts';
@@ -13,6 +14,8 @@ runMain(async () => {
     logger,
     production: config.production,
     host: config.host,
+    tls: serverTlsFrom(config),
+    subgraphClientTls: subgraphClientTlsFrom(config),
   });
   logger.info({ url: gateway.url }, 'gateway listening');
   return () => gateway.stop();

@@ -3,9 +3,13 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { useOperationScope } from '../server/auth/operation-scope-plugin.ts';
 import type { GatewayContext } from './context.ts';
+import { type OperationLimits, useOperationLimits } from './plugins/operation-limits.ts';
+import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
 
 export interface GatewayPluginOptions {
   production: boolean;
+  persistedOperations: PersistedOperationsOptions;
+  limits: OperationLimits;
 }
 
 /**
@@ -14,14 +18,31 @@ export interface GatewayPluginOptions {
  * so nothing below ever runs for an unverified caller.
  *
  * 1. Landing page: Apollo Sandbox for developers, nothing in production.
- * 2. Operation scope: refuses mutations without `documents:write` (and
+ * 2. Persisted operations: swaps a manifest id for its body, and refuses
+ *    partners' free-form text, in `requestDidStart`, which runs before
+ *    Apollo's APQ lookup, parsing and validation (so a refused partner costs
+ *    nothing more).
+ * 3. Operation limits: tokens before parsing, depth, aliases, directives and
+ *    cost before validation, `first` once the operation is known, all before
+ *    planning. Persisted operations were checked against the same limits when
+ *    the manifest loaded.
+ * 4. Operation scope: refuses mutations without `documents:write` (and
  *    queries without `documents:read`) before planning any subgraph fetch.
+ *
+ * The execution deadline is not a plugin (plugins cannot cut execution
+ * short): see `execution-deadline.ts`, which wraps the gateway's executor.
  */
-export function gatewayPlugins({ production }: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
+export function gatewayPlugins({
+  production,
+  persistedOperations,
+  limits,
+}: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     production
       ? ApolloServerPluginLandingPageDisabled()
       : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+    usePersistedOperations(persistedOperations),
+    useOperationLimits<GatewayContext>({ limits, hideLimits: production }),
     useOperationScope<GatewayContext>(),
   ];
 }

@@ -1,13 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { createErrorFormatter } from '../server/errors.ts';
 import { healthRoutes } from '../server/http/health.ts';
 import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
+import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import type { GatewayContext } from './context.ts';
+import { withExecutionDeadline } from './execution-deadline.ts';
+import { createFileOperationStore } from './persisted-operations/store.ts';
+import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
+import { persistedDocumentStore } from './plugins/persisted-operations.ts';
 import { gatewayPlugins } from './plugins.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
@@ -17,6 +23,16 @@ export interface GatewayOptions {
   subgraphUrls: Record<string, string>;
   subgraphTimeoutMs: number;
   subgraphMaxSockets: number;
+  /** Request bodies above this get 413. */
+  maxBodyBytes: number;
+  /** Deadline for one operation's whole execution. */
+  executionTimeoutMs: number;
+  limits: OperationLimits;
+  persistedOperations: { manifestPath: string; reloadIntervalMs: number; partnerClients: readonly string[] };
+  /** HTTPS for clients (TLS_CERT/TLS_KEY). */
+  tls?: ServerTls;
+  /** TLS, and the client certificate for mTLS, towards the subgraphs. */
+  subgraphClientTls?: ClientTls;
   verifier: JwtVerifier;
   logger: Logger;
   production: boolean;
@@ -29,9 +45,10 @@ export interface RunningGateway extends ListeningServer {
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
-  const agent = createSubgraphAgent(options.subgraphMaxSockets);
+  const agent = createSubgraphAgent(options.subgraphMaxSockets, options.subgraphClientTls);
+  const supergraphSdl = await readFile(options.supergraphPath, 'utf8');
   const gateway = new ApolloGateway({
-    supergraphSdl: await readFile(options.supergraphPath, 'utf8'),
+    supergraphSdl,
     buildService: ({ name, url }) => {
       const subgraphUrl = options.subgraphUrls[name] ?? url;
       if (!subgraphUrl) throw new Error(`No URL configured for subgraph "${name}"`);
@@ -39,13 +56,36 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
     logger: options.logger,
   });
+  // The API schema clients see, to validate persisted operations once, when the manifest loads.
+  const apiSchema = Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
+  const operationStore = createFileOperationStore({
+    path: options.persistedOperations.manifestPath,
+    reloadIntervalMs: options.persistedOperations.reloadIntervalMs,
+    schema: apiSchema,
+    rules: operationLimitRules(options.limits),
+    logger: options.logger,
+  });
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    gateway: withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs }),
+    documentStore: persistedDocumentStore(operationStore),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
+    // Also drops "Did you mean …?" field suggestions from validation errors.
     hideSchemaDetailsFromClientErrors: options.production,
     formatError: createErrorFormatter(options.logger),
-    plugins: gatewayPlugins({ production: options.production }),
+    // Stated although they are Apollo's defaults, because the security model relies on them:
+    // `text/plain` and other simple-request POSTs, and GETs without a preflight header, are refused,
+    // and a JSON array of operations is one request, not a batch.
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    plugins: gatewayPlugins({
+      production: options.production,
+      limits: options.limits,
+      persistedOperations: {
+        store: operationStore,
+        partnerClients: options.persistedOperations.partnerClients,
+      },
+    }),
     logger: options.logger,
   });
   await apollo.start();
@@ -53,6 +93,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     apollo,
     logger: options.logger,
     routes: healthRoutes(),
+    maxBodyBytes: options.maxBodyBytes,
+    tls: options.tls,
     context: async (request: IncomingMessage) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),
     }),
@@ -63,6 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     async stop() {
       await listening.close();
       await apollo.stop();
+      operationStore.close();
       await agent.close();
     },
   };

@@ -21,6 +21,8 @@ export const publicErrorCodes = {
   PERSISTED_QUERY_NOT_IN_LIST: 400,
   PERSISTED_QUERY_ID_REQUIRED: 400,
   OPERATION_LIMIT_EXCEEDED: 400,
+  /** The gateway's per-request execution deadline (EXECUTION_TIMEOUT_MS) passed. */
+  GATEWAY_TIMEOUT: 504,
   GRAPHQL_PARSE_FAILED: 400,
   GRAPHQL_VALIDATION_FAILED: 400,
   BAD_REQUEST: 400,
@@ -42,8 +44,14 @@ export function quarryError(
 }
 
 /** An error that rejects the whole HTTP request (before execution), with its status. */
-export function requestError(code: ErrorCode, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status: publicErrorCodes[code] } } });
+export function requestError(
+  code: ErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { ...extensions, code, http: { status: publicErrorCodes[code] } },
+  });
 }
 
 function isPublicCode(code: unknown): code is ErrorCode {

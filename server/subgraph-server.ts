@@ -10,6 +10,7 @@ import { authenticate, type JwtVerifier, type Principal } from './auth/jwt-verif
 import { useOperationScope } from './auth/operation-scope-plugin.ts';
 import { createErrorFormatter } from './errors.ts';
 import { createHttpServer, type ListeningServer, listen, type RouteHandler } from './http/http-server.ts';
+import type { ServerTls } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 
 export interface SubgraphContext {
@@ -29,6 +30,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   host: string;
   routes?: Record<string, RouteHandler>;
   plugins?: ApolloServerPlugin<TContext>[];
+  /** HTTPS, and with `clientCa` mutual TLS: only the gateway's certificate gets a connection. */
+  tls?: ServerTls;
 }
 
 export interface RunningSubgraph extends ListeningServer {
@@ -63,6 +66,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     apollo,
     logger: options.logger,
     routes: options.routes,
+    tls: options.tls,
     context: async (request: IncomingMessage) =>
       options.createContext(await authenticate(options.verifier, request.headers.authorization)),
   });

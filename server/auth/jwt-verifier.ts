@@ -17,6 +17,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** `partner` clients may only run persisted operations; everyone else is `first-party`. */
   clientType: 'partner' | 'first-party';
+  /** The OAuth client the token was issued to (`azp`, or `client_id`), when the identity provider says. */
+  clientId: string | undefined;
   /** The verified bearer token, forwarded to subgraphs so they can verify it again. */
   token: string;
 }
@@ -75,6 +77,9 @@ export async function createJwtVerifier(config: JwtConfig, keySet?: JWTVerifyGet
         subject: payload.sub,
         scopes: new Set(scope.split(' ').filter(Boolean)),
         clientType: payload.client_type === 'partner' ? 'partner' : 'first-party',
+        clientId: [payload.azp, payload.client_id].find((value) => typeof value === 'string') as
+          | string
+          | undefined,
         token,
       };
     },

@@ -1,5 +1,6 @@
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../../server/config.ts';
+import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import { openDocumentStore } from './adapters/index.ts';
 import type { DocumentStore } from './document-store.ts';
@@ -35,6 +36,7 @@ export async function startDocumentsApp({
     production: config.production,
     port: config.documents.port,
     host: config.host,
+    tls: serverTlsFrom(config, true),
   });
   return {
     url: service.url,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../../server/config.ts';
+import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import { openDocumentStore } from '../documents/adapters/index.ts';
 import { openSearchIndex } from './adapters/index.ts';
@@ -41,6 +42,7 @@ export async function startSearchApp({
     production: config.production,
     port: config.search.port,
     host: config.host,
+    tls: serverTlsFrom(config, true),
   });
   return {
     url: service.url,

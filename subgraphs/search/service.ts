@@ -1,6 +1,7 @@
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { healthRoutes } from '../../server/http/health.ts';
+import type { ServerTls } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
 import { createCursorCodec } from './cursor.ts';
@@ -17,6 +18,7 @@ export interface SearchServiceOptions {
   production: boolean;
   port: number;
   host: string;
+  tls?: ServerTls;
 }
 
 export function startSearchService(options: SearchServiceOptions): Promise<RunningSubgraph> {
