@@ -39,7 +39,7 @@ export async function startStack({
   decorateStore,
   decorateIndex,
 }: StackOptions): Promise<RunningStack> {
-  const verifier = await createJwtVerifier(config.jwt);
+  const verifier = await createJwtVerifier(config.jwt, { logger: logger.child({ service: 'auth' }) });
   const documents = await startDocumentsApp({
     config,
     logger: logger.child({ service: 'documents' }),

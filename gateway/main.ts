@@ -10,7 +10,7 @@ runMain(async () => {
   const logger = createLogger({ level: config.logLevel, service: 'gateway' });
   const gateway = await startGateway({
     ...config.gateway,
-    verifier: await createJwtVerifier(config.jwt),
+    verifier: await createJwtVerifier(config.jwt, { logger }),
     logger,
     production: config.production,
     host: config.host,

@@ -30,6 +30,8 @@ const environmentSchema = z
       .default(['RS256', 'ES256']),
     JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
     JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(30),
+    JWT_JWKS_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(600),
+    JWT_JWKS_STALE_IF_ERROR_SECONDS: z.coerce.number().int().min(0).default(3600),
 
     PORT: port(4000),
     DOCUMENTS_PORT: port(4001),
@@ -137,6 +139,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       algorithms: e.JWT_ALGORITHMS,
       clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
       jwksCooldownSeconds: e.JWT_JWKS_COOLDOWN_SECONDS,
+      jwksMaxAgeSeconds: e.JWT_JWKS_MAX_AGE_SECONDS,
+      jwksStaleIfErrorSeconds: e.JWT_JWKS_STALE_IF_ERROR_SECONDS,
     },
     gateway: {
       port: e.PORT,

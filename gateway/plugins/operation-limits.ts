@@ -6,16 +6,16 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   type DocumentNode,
   type GraphQLError,
-  type GraphQLSchema,
   Kind,
   Lexer,
   Source,
   TokenKind,
+  type ValidationContext,
   type ValidationRule,
-  validate,
   visit,
 } from 'graphql';
-import { requestError } from '../../server/errors.ts';
+import { quarryError, requestError } from '../../server/errors.ts';
+import { refuseBeforeParsing } from './refuse-early.ts';
 
 export interface OperationLimits {
   /** Deepest selection, fragments flattened. Default 8 (a search page is 4 deep). */
@@ -44,18 +44,31 @@ export interface OperationLimitsOptions {
 const limitCode = 'OPERATION_LIMIT_EXCEEDED';
 
 /**
- * The graphql-armor validation rules for depth, aliases, directives and cost.
- * `exposeLimits: false` swaps armor's message (which states the number) for
- * ours. They are plain validation rules, so `pq:build` and its test run them
- * on the persisted operations too.
+ * The graphql-armor validation rules for depth, aliases, directives and cost,
+ * given to Apollo as `validationRules` so an operation over a limit fails
+ * validation and is never cached as valid. Each reports an error coded
+ * OPERATION_LIMIT_EXCEEDED (Apollo relabels validation errors; the error
+ * formatter restores the code). With `hideLimits`, our message replaces
+ * armor's, which states the limit and the value found. `pq:build` and its
+ * test run the same rules on the persisted operations.
  */
 export function operationLimitRules(limits: OperationLimits, hideLimits = false): ValidationRule[] {
-  const common = { exposeLimits: !hideLimits, propagateOnRejection: true };
+  const common = (errorMessage: string) => ({
+    exposeLimits: !hideLimits,
+    errorMessage,
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) =>
+        context?.reportError(
+          quarryError(limitCode, error.message.replace(/^Syntax Error: /, ''), {}, error.nodes),
+        ),
+    ],
+  });
   return [
-    maxDepthRule({ ...common, n: limits.maxDepth, errorMessage: 'Query is too deep' }),
-    maxAliasesRule({ ...common, n: limits.maxAliases, errorMessage: 'Query has too many aliases' }),
-    maxDirectivesRule({ ...common, n: limits.maxDirectives, errorMessage: 'Query has too many directives' }),
-    costLimitRule({ ...common, maxCost: limits.maxCost, errorMessage: 'Query is too expensive' }),
+    maxDepthRule({ ...common('Query is too deep'), n: limits.maxDepth }),
+    maxAliasesRule({ ...common('Query has too many aliases'), n: limits.maxAliases }),
+    maxDirectivesRule({ ...common('Query has too many directives'), n: limits.maxDirectives }),
+    costLimitRule({ ...common('Query is too expensive'), maxCost: limits.maxCost }),
   ];
 }
 
@@ -88,42 +101,35 @@ function largestFirst(document: DocumentNode, variables: Record<string, unknown>
   return largest;
 }
 
-function stripArmorPrefix(error: GraphQLError): string {
-  return error.message.replace(/^Syntax Error: /, '');
-}
-
 /**
- * Rejects operations over the configured limits with OPERATION_LIMIT_EXCEEDED
- * (HTTP 400), and a `first` over the cap with BAD_USER_INPUT, before the
- * gateway plans a single subgraph call.
+ * Rejects a document with too many tokens with OPERATION_LIMIT_EXCEEDED
+ * (HTTP 400) before it is parsed, and a `first` over the cap with
+ * BAD_USER_INPUT before the gateway plans a single subgraph call. The other
+ * limits are validation rules (`operationLimitRules`).
  *
- * Tokens are counted in `parsingDidStart` and the armor rules run in
- * `validationDidStart`. Apollo calls both only when the document is not
- * already in its document store, so a document seen before (and every
- * persisted operation, see `persisted-operations.ts`) pays for neither. The
- * `first` check depends on variables, so it runs on every request; it is one
- * walk over an AST that is already bounded by the other limits.
+ * Apollo reports an error thrown in `requestDidStart` or `parsingDidStart`
+ * as a 500, so the token check swaps an oversized query for a one-token
+ * placeholder (nothing big is ever parsed) and throws from
+ * `didResolveOperation`, the first hook whose errors reach the client as
+ * they are. The `first` check depends on variables, so it runs on every
+ * request: one walk over an AST the other limits already bound.
  */
 export function useOperationLimits<TContext extends BaseContext>({
   limits,
   hideLimits = false,
 }: OperationLimitsOptions): ApolloServerPlugin<TContext> {
-  const rules = operationLimitRules(limits, hideLimits);
   return {
-    async requestDidStart() {
+    async requestDidStart({ request }) {
+      if (request.query !== undefined && exceedsTokenLimit(request.query, limits.maxTokens)) {
+        return refuseBeforeParsing(
+          request,
+          requestError(
+            limitCode,
+            hideLimits ? 'Query has too many tokens' : `Token limit of ${limits.maxTokens} exceeded.`,
+          ),
+        );
+      }
       return {
-        async parsingDidStart({ source }) {
-          if (exceedsTokenLimit(source, limits.maxTokens)) {
-            throw requestError(
-              limitCode,
-              hideLimits ? 'Query has too many tokens' : `Token limit of ${limits.maxTokens} exceeded.`,
-            );
-          }
-        },
-        async validationDidStart({ schema, document }) {
-          const [first] = validate(schema as GraphQLSchema, document, rules);
-          if (first) throw requestError(limitCode, stripArmorPrefix(first));
-        },
         async didResolveOperation({ document, request }) {
           // The same answer the search subgraph would give (the cap is in the schema's description),
           // without planning the call or sending it.

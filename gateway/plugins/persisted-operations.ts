@@ -5,6 +5,7 @@ import type { Principal } from '../../server/auth/jwt-verifier.ts';
 import { requestError } from '../../server/errors.ts';
 import type { GatewayContext } from '../context.ts';
 import type { PersistedOperationStore } from '../persisted-operations/store.ts';
+import { refuseBeforeParsing } from './refuse-early.ts';
 
 export interface PersistedOperationsOptions {
   store: PersistedOperationStore;
@@ -38,6 +39,7 @@ function persistedQueryHash(extensions: Record<string, unknown> | undefined): st
  * `request.query` and drops the `persistedQuery` extension, so Apollo neither
  * looks the id up in the APQ cache nor writes the body back to it on every
  * call. Parsing and validation are skipped by `persistedDocumentStore` below.
+ * Refusals go through `refuseBeforeParsing` (see there for why).
  */
 export function usePersistedOperations({
   store,
@@ -55,14 +57,21 @@ export function usePersistedOperations({
           request.extensions = rest;
           return;
         }
-        if (partner)
-          throw requestError('PERSISTED_QUERY_NOT_IN_LIST', 'This operation is not in the safelist');
+        if (partner) {
+          return refuseBeforeParsing(
+            request,
+            requestError('PERSISTED_QUERY_NOT_IN_LIST', 'This operation is not in the safelist'),
+          );
+        }
         return;
       }
       if (partner) {
-        throw requestError(
-          'PERSISTED_QUERY_ID_REQUIRED',
-          'Partners must send a persisted operation id (extensions.persistedQuery.sha256Hash) without query text',
+        return refuseBeforeParsing(
+          request,
+          requestError(
+            'PERSISTED_QUERY_ID_REQUIRED',
+            'Partners must send a persisted operation id (extensions.persistedQuery.sha256Hash) without query text',
+          ),
         );
       }
     },

@@ -31,7 +31,7 @@ export async function startDocumentsApp({
   const store = decorateStore ? decorateStore(backend.store) : backend.store;
   const service = await startDocumentsService({
     store,
-    verifier: verifier ?? (await createJwtVerifier(config.jwt)),
+    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
     logger,
     production: config.production,
     port: config.documents.port,

@@ -37,7 +37,7 @@ export async function startSearchApp({
     // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
     cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
     limits: { maxFirst: config.search.maxFirst },
-    verifier: verifier ?? (await createJwtVerifier(config.jwt)),
+    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
     logger,
     production: config.production,
     port: config.search.port,
