@@ -1,9 +1,10 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { ValidationRule } from 'graphql';
 import { useOperationScope } from '../server/auth/operation-scope-plugin.ts';
 import type { GatewayContext } from './context.ts';
-import { type OperationLimits, useOperationLimits } from './plugins/operation-limits.ts';
+import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
 import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
 
 export interface GatewayPluginOptions {
@@ -22,10 +23,10 @@ export interface GatewayPluginOptions {
  *    partners' free-form text, in `requestDidStart`, which runs before
  *    Apollo's APQ lookup, parsing and validation (so a refused partner costs
  *    nothing more).
- * 3. Operation limits: tokens before parsing, depth, aliases, directives and
- *    cost before validation, `first` once the operation is known, all before
- *    planning. Persisted operations were checked against the same limits when
- *    the manifest loaded.
+ * 3. Operation limits: tokens before parsing, and `first` once the operation
+ *    is known, before planning. (Depth, aliases, directives and cost are
+ *    validation rules: `gatewayValidationRules` below.) Persisted operations
+ *    were checked against the same limits when the manifest loaded.
  * 4. Operation scope: refuses mutations without `documents:write` (and
  *    queries without `documents:read`) before planning any subgraph fetch.
  *
@@ -45,4 +46,16 @@ export function gatewayPlugins({
     useOperationLimits<GatewayContext>({ limits, hideLimits: production }),
     useOperationScope<GatewayContext>(),
   ];
+}
+
+/**
+ * Validation rules on top of graphql-js's own, run by Apollo on every document
+ * it has not validated before: the operation limits (depth, aliases,
+ * directives, cost). Production messages name the limit, never its number.
+ */
+export function gatewayValidationRules({
+  production,
+  limits,
+}: Pick<GatewayPluginOptions, 'production' | 'limits'>): ValidationRule[] {
+  return operationLimitRules(limits, production);
 }

@@ -14,7 +14,7 @@ import { withExecutionDeadline } from './execution-deadline.ts';
 import { createFileOperationStore } from './persisted-operations/store.ts';
 import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
 import { persistedDocumentStore } from './plugins/persisted-operations.ts';
-import { gatewayPlugins } from './plugins.ts';
+import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
 export interface GatewayOptions {
@@ -78,6 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // and a JSON array of operations is one request, not a batch.
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    validationRules: gatewayValidationRules({ production: options.production, limits: options.limits }),
     plugins: gatewayPlugins({
       production: options.production,
       limits: options.limits,

@@ -12,6 +12,8 @@ interface TestKey {
   publicJwk: JWK;
 }
 
+type CryptoKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
 async function newKey(): Promise<TestKey> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const kid = randomUUID();

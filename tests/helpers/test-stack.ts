@@ -48,7 +48,7 @@ export async function postGraphQL<TData>(
 
 /** A whole Quarry on loopback port 0 with a throwaway DATA_DIR and its own signing key. */
 export async function startTestStack(
-  options: { env?: Record<string, string> } & Omit<StackOptions, 'config' | 'logger'> = {},
+  options: { env?: Record<string, string | undefined> } & Omit<StackOptions, 'config' | 'logger'> = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-test-'));
   const devKey = await ensureDevSigningKey(dataDir);

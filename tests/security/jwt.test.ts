@@ -6,6 +6,8 @@ import { expectStillHealthy } from '../helpers/health.ts';
 import { startTestIdentityProvider, type TestIdentityProvider } from '../helpers/identity-provider.ts';
 import { postGraphQL, startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
+type CryptoKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
 /** Hostile tokens, each refused with 401 UNAUTHENTICATED; the keys come from a loopback JWKS URL. */
 describe('attack suite: JWT', () => {
   let idp: TestIdentityProvider;
