@@ -19,14 +19,17 @@ export interface GatewayPluginOptions {
  * so nothing below ever runs for an unverified caller.
  *
  * 1. Landing page: Apollo Sandbox for developers, nothing in production.
- * 2. Persisted operations: swaps a manifest id for its body, and refuses
+ * 2. Operation limits: tokens of the text the client sent, before anything
+ *    parses it, and `first` once the operation is known, before planning.
+ *    It comes before persisted operations so that the token limit applies to
+ *    client text only: a manifest id carries none, and its body was checked
+ *    when the manifest loaded. (Depth, aliases, directives and cost are
+ *    validation rules: `gatewayValidationRules` below.)
+ * 3. Persisted operations: swaps a manifest id for its body, and refuses
  *    partners' free-form text, in `requestDidStart`, which runs before
  *    Apollo's APQ lookup, parsing and validation (so a refused partner costs
- *    nothing more).
- * 3. Operation limits: tokens before parsing, and `first` once the operation
- *    is known, before planning. (Depth, aliases, directives and cost are
- *    validation rules: `gatewayValidationRules` below.) Persisted operations
- *    were checked against the same limits when the manifest loaded.
+ *    nothing more). A manifest body is served from the document store already
+ *    parsed and validated.
  * 4. Operation scope: refuses mutations without `documents:write` (and
  *    queries without `documents:read`) before planning any subgraph fetch.
  *
@@ -42,8 +45,8 @@ export function gatewayPlugins({
     production
       ? ApolloServerPluginLandingPageDisabled()
       : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
-    usePersistedOperations(persistedOperations),
     useOperationLimits<GatewayContext>({ limits, hideLimits: production }),
+    usePersistedOperations(persistedOperations),
     useOperationScope<GatewayContext>(),
   ];
 }

@@ -35,6 +35,8 @@ describe('persisted operations for partners', () => {
         PERSISTED_QUERY_MANIFEST: localManifest,
         PERSISTED_QUERY_RELOAD_MS: '50',
         PARTNER_CLIENTS: 'partner-service-account',
+        // Below the SearchPage body's size: persisted operations must not be held to it.
+        LIMIT_MAX_TOKENS: '60',
       },
     });
     partner = await stack.token('acme', { partner: true });
@@ -64,6 +66,15 @@ describe('persisted operations for partners', () => {
     expect((many.data as { documents: unknown[] }).documents).toHaveLength(2);
     const suggest = await byId(idOf('Suggest'), { prefix: 'partn' }, partner);
     expect(suggest.data).toEqual({ suggest: ['Partner onboarding guide'] });
+  });
+
+  it('holds client text to the token limit, but not a manifest body (parsed and checked at load)', async () => {
+    const body = manifest.operations.find((operation) => operation.name === 'SearchPage')!.body;
+    const asText = await stack.graphql(body, { token: firstParty, variables: { query: 'x' } });
+    expect(asText.status).toBe(400);
+    expect(asText.errors?.[0]?.extensions).toEqual({ code: 'OPERATION_LIMIT_EXCEEDED' });
+    const asId = await byId(idOf('SearchPage'), { query: 'x' }, firstParty);
+    expect(asId.errors).toBeUndefined();
   });
 
   it('refuses free-form query text from a partner with PERSISTED_QUERY_ID_REQUIRED', async () => {
