@@ -54,7 +54,7 @@ const environmentSchema = z
     LIMIT_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
     LIMIT_MAX_TOKENS: positiveInt(1000),
     LIMIT_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
-    LIMIT_MAX_COST: positiveInt(5000),
+    LIMIT_MAX_COST: positiveInt(10_000),
     PERSISTED_QUERY_MANIFEST: z.string().min(1).default('schema/persisted-query-manifest.json'),
     PERSISTED_QUERY_RELOAD_MS: positiveInt(2000),
     PARTNER_CLIENTS: list.default([]),

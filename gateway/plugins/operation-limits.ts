@@ -26,7 +26,11 @@ export interface OperationLimits {
   maxTokens: number;
   /** Directives per operation. Default 20. */
   maxDirectives: number;
-  /** graphql-armor cost (objects 2, scalars 1, ×1.5 per level). Default 5000; the search page costs about 250. */
+  /**
+   * graphql-armor cost: objects 2, scalars 1, ×1.5 per level, and a list field's cost multiplied by a
+   * literal `first`. Default 10000: a full search page with `first: 100` costs about 6,400, so one
+   * fits and a second in the same operation does not; with `first` in a variable it costs about 70.
+   */
   maxCost: number;
   /**
    * Largest `first` argument anywhere in the operation (literal or variable), refused with

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       maxAliases: 15,
       maxTokens: 1000,
       maxDirectives: 20,
-      maxCost: 5000,
+      maxCost: 10_000,
       maxFirst: 100,
     });
     expect(config.gateway.persistedOperations.partnerClients).toEqual([]);
