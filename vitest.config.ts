@@ -1,6 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Node loads graphql's CommonJS entry (it has no exports map), and so do Apollo and graphql-armor.
+  // Vite would pick its `module` entry for our files: two graphql realms, and "Cannot use GraphQLSchema
+  // from another module or realm" as soon as one of ours validates against Apollo's schema.
+  resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
     include: ['tests/**/*.test.ts', '{gateway,subgraphs,server}/**/*.test.ts'],
     testTimeout: 20_000,

@@ -1,6 +1,7 @@
 import { startGateway } from '../gateway/server.ts';
 import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../server/config.ts';
+import { serverTlsFrom, subgraphClientTlsFrom } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics } from '../server/observability/metrics.ts';
 import { startDocumentsApp } from '../subgraphs/documents/app.ts';
@@ -41,7 +42,7 @@ export async function startStack({
   decorateStore,
   decorateIndex,
 }: StackOptions): Promise<RunningStack> {
-  const verifier = await createJwtVerifier(config.jwt);
+  const verifier = await createJwtVerifier(config.jwt, { logger: logger.child({ service: 'auth' }) });
   const documents = await startDocumentsApp({
     config,
     logger: logger.child({ service: 'documents' }),
@@ -62,6 +63,8 @@ export async function startStack({
     host: config.host,
     // Port 0 (tests) means the subgraphs' real ports are only known now.
     subgraphUrls: { documents: documents.url, search: search.url },
+    tls: serverTlsFrom(config),
+    subgraphClientTls: subgraphClientTlsFrom(config),
     logger: logger.child({ service: 'gateway' }),
     metrics: createMetrics({ service: 'gateway', ...config.metrics }),
   });

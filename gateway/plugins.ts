@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { ValidationRule } from 'graphql';
 import { useOperationScope } from '../server/auth/operation-scope-plugin.ts';
 import type { Logger } from '../server/logger.ts';
 import type { ServiceMetrics } from '../server/observability/metrics.ts';
@@ -8,11 +9,15 @@ import { useMetrics } from '../server/observability/use-metrics.ts';
 import { useRequestLog } from '../server/observability/use-request-log.ts';
 import { useSpanAttributes } from '../server/observability/use-span-attributes.ts';
 import type { GatewayContext } from './context.ts';
+import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
+import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
 
 export interface GatewayPluginOptions {
   production: boolean;
   logger: Logger;
   metrics: ServiceMetrics;
+  persistedOperations: PersistedOperationsOptions;
+  limits: OperationLimits;
 }
 
 /**
@@ -27,13 +32,29 @@ export interface GatewayPluginOptions {
  * 3. Metrics: rate, latency and error codes per operation and tenant; same
  *    reason to come early.
  * 4. Span attributes: tenant and operation name on the request's span.
- * 5. Operation scope: refuses mutations without `documents:write` (and
+ * 5. Operation limits: tokens of the text the client sent, before anything
+ *    parses it, and `first` once the operation is known, before planning.
+ *    It comes before persisted operations so that the token limit applies to
+ *    client text only: a manifest id carries none, and its body was checked
+ *    when the manifest loaded. (Depth, aliases, directives and cost are
+ *    validation rules: `gatewayValidationRules` below.)
+ * 6. Persisted operations: swaps a manifest id for its body, and refuses
+ *    partners' free-form text, in `requestDidStart`, which runs before
+ *    Apollo's APQ lookup, parsing and validation (so a refused partner costs
+ *    nothing more). A manifest body is served from the document store already
+ *    parsed and validated.
+ * 7. Operation scope: refuses mutations without `documents:write` (and
  *    queries without `documents:read`) before planning any subgraph fetch.
+ *
+ * The execution deadline is not a plugin (plugins cannot cut execution
+ * short): see `execution-deadline.ts`, which wraps the gateway's executor.
  */
 export function gatewayPlugins({
   production,
   logger,
   metrics,
+  persistedOperations,
+  limits,
 }: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     production
@@ -42,6 +63,20 @@ export function gatewayPlugins({
     useRequestLog<GatewayContext>({ logger }),
     useMetrics<GatewayContext>({ metrics }),
     useSpanAttributes<GatewayContext>(),
+    useOperationLimits<GatewayContext>({ limits, hideLimits: production }),
+    usePersistedOperations(persistedOperations),
     useOperationScope<GatewayContext>(),
   ];
+}
+
+/**
+ * Validation rules on top of graphql-js's own, run by Apollo on every document
+ * it has not validated before: the operation limits (depth, aliases,
+ * directives, cost). Production messages name the limit, never its number.
+ */
+export function gatewayValidationRules({
+  production,
+  limits,
+}: Pick<GatewayPluginOptions, 'production' | 'limits'>): ValidationRule[] {
+  return operationLimitRules(limits, production);
 }

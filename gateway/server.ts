@@ -1,15 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { createErrorFormatter } from '../server/errors.ts';
 import { healthRoutes } from '../server/http/health.ts';
 import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
+import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
 import type { GatewayContext } from './context.ts';
-import { gatewayPlugins } from './plugins.ts';
+import { withExecutionDeadline } from './execution-deadline.ts';
+import { createFileOperationStore } from './persisted-operations/store.ts';
+import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
+import { persistedDocumentStore } from './plugins/persisted-operations.ts';
+import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
 export interface GatewayOptions {
@@ -18,6 +24,16 @@ export interface GatewayOptions {
   subgraphUrls: Record<string, string>;
   subgraphTimeoutMs: number;
   subgraphMaxSockets: number;
+  /** Request bodies above this get 413. */
+  maxBodyBytes: number;
+  /** Deadline for one operation's whole execution. */
+  executionTimeoutMs: number;
+  limits: OperationLimits;
+  persistedOperations: { manifestPath: string; reloadIntervalMs: number; partnerClients: readonly string[] };
+  /** HTTPS for clients (TLS_CERT/TLS_KEY). */
+  tls?: ServerTls;
+  /** TLS, and the client certificate for mTLS, towards the subgraphs. */
+  subgraphClientTls?: ClientTls;
   verifier: JwtVerifier;
   logger: Logger;
   production: boolean;
@@ -38,9 +54,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // (in its constructor), so it is set here, the one place a gateway is built, rather than trusted to
   // every deployment's environment.
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
-  const agent = createSubgraphAgent(options.subgraphMaxSockets);
+  const agent = createSubgraphAgent(options.subgraphMaxSockets, options.subgraphClientTls);
+  const supergraphSdl = await readFile(options.supergraphPath, 'utf8');
   const gateway = new ApolloGateway({
-    supergraphSdl: await readFile(options.supergraphPath, 'utf8'),
+    supergraphSdl,
     buildService: ({ name, url }) => {
       const subgraphUrl = options.subgraphUrls[name] ?? url;
       if (!subgraphUrl) throw new Error(`No URL configured for subgraph "${name}"`);
@@ -51,16 +68,42 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // The operation document stays out of spans: literals in it can be document text.
     telemetry: { includeDocument: false, recordExceptions: false },
   });
+  // The API schema clients see, to validate persisted operations once, when the manifest loads.
+  const apiSchema = Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
+  const operationStore = createFileOperationStore({
+    path: options.persistedOperations.manifestPath,
+    reloadIntervalMs: options.persistedOperations.reloadIntervalMs,
+    schema: apiSchema,
+    rules: operationLimitRules(options.limits),
+    logger: options.logger,
+  });
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    gateway: withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs }),
+    documentStore: persistedDocumentStore(operationStore),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
+    // Also drops "Did you mean …?" field suggestions from validation errors.
     hideSchemaDetailsFromClientErrors: options.production,
     formatError: createErrorFormatter(options.logger),
     // runMain owns SIGTERM: it drains HTTP, stops Apollo, then flushes traces. Apollo's own handler
     // would race it, and the process never exits.
     stopOnTerminationSignals: false,
-    plugins: gatewayPlugins({ production: options.production, logger: options.logger, metrics }),
+    // Stated although they are Apollo's defaults, because the security model relies on them:
+    // `text/plain` and other simple-request POSTs, and GETs without a preflight header, are refused,
+    // and a JSON array of operations is one request, not a batch.
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    validationRules: gatewayValidationRules({ production: options.production, limits: options.limits }),
+    plugins: gatewayPlugins({
+      production: options.production,
+      logger: options.logger,
+      metrics,
+      limits: options.limits,
+      persistedOperations: {
+        store: operationStore,
+        partnerClients: options.persistedOperations.partnerClients,
+      },
+    }),
     logger: options.logger,
   });
   await apollo.start();
@@ -68,6 +111,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     apollo,
     logger: options.logger,
     routes: { ...healthRoutes(), ...metrics.routes() },
+    maxBodyBytes: options.maxBodyBytes,
+    tls: options.tls,
     context: async (request: IncomingMessage) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),
     }),
@@ -79,6 +124,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     async stop() {
       await listening.close();
       await apollo.stop();
+      operationStore.close();
       await agent.close();
     },
   };

@@ -2,6 +2,7 @@ import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway/dist/datasources/types.js';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { Agent, fetch } from 'undici';
+import type { ClientTls } from '../server/http/tls.ts';
 import type { GatewayContext } from './context.ts';
 
 export interface SubgraphDataSourceOptions {
@@ -13,8 +14,14 @@ export interface SubgraphDataSourceOptions {
   timeoutMs: number;
 }
 
-export function createSubgraphAgent(maxSocketsPerOrigin: number): Agent {
-  return new Agent({ connections: maxSocketsPerOrigin, keepAliveTimeout: 30_000, pipelining: 1 });
+/** `tls` adds a trust anchor for the subgraphs' certificates and, for mTLS, the certificate the gateway presents. */
+export function createSubgraphAgent(maxSocketsPerOrigin: number, tls?: ClientTls): Agent {
+  return new Agent({
+    connections: maxSocketsPerOrigin,
+    keepAliveTimeout: 30_000,
+    pipelining: 1,
+    ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
+  });
 }
 
 /**

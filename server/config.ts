@@ -30,6 +30,8 @@ const environmentSchema = z
       .default(['RS256', 'ES256']),
     JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
     JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(30),
+    JWT_JWKS_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(600),
+    JWT_JWKS_STALE_IF_ERROR_SECONDS: z.coerce.number().int().min(0).default(3600),
 
     PORT: port(4000),
     DOCUMENTS_PORT: port(4001),
@@ -87,6 +89,23 @@ const environmentSchema = z
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_TRACES_EXPORTER: z.string().min(1).optional(),
     OTEL_SDK_DISABLED: z.enum(['true', 'false']).optional(),
+    // Security hardening (issue #5): operation limits, persisted operations, transport.
+    MAX_REQUEST_BODY_BYTES: positiveInt(1024 * 1024),
+    EXECUTION_TIMEOUT_MS: positiveInt(15_000),
+    LIMIT_MAX_DEPTH: positiveInt(8),
+    LIMIT_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+    LIMIT_MAX_TOKENS: positiveInt(1000),
+    LIMIT_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
+    LIMIT_MAX_COST: positiveInt(10_000),
+    PERSISTED_QUERY_MANIFEST: z.string().min(1).default('schema/persisted-query-manifest.json'),
+    PERSISTED_QUERY_RELOAD_MS: positiveInt(2000),
+    PARTNER_CLIENTS: list.default([]),
+    TLS_CERT: z.string().min(1).optional(),
+    TLS_KEY: z.string().min(1).optional(),
+    SUBGRAPH_TLS_CA: z.string().min(1).optional(),
+    SUBGRAPH_TLS_CERT: z.string().min(1).optional(),
+    SUBGRAPH_TLS_KEY: z.string().min(1).optional(),
+    SUBGRAPH_CLIENT_CA: z.string().min(1).optional(),
   })
   .superRefine((env, context) => {
     if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
@@ -94,6 +113,26 @@ const environmentSchema = z
         code: 'custom',
         path: ['JWT_JWKS_URL'],
         message: 'set JWT_JWKS_URL or JWT_JWKS_FILE',
+      });
+    }
+    const pairs = [
+      ['TLS_CERT', 'TLS_KEY'],
+      ['SUBGRAPH_TLS_CERT', 'SUBGRAPH_TLS_KEY'],
+    ] as const;
+    for (const [cert, key] of pairs) {
+      if (Boolean(env[cert]) !== Boolean(env[key])) {
+        context.addIssue({
+          code: 'custom',
+          path: [env[cert] ? key : cert],
+          message: `${cert} and ${key} go together: set both or neither`,
+        });
+      }
+    }
+    if (env.SUBGRAPH_CLIENT_CA && !env.TLS_CERT) {
+      context.addIssue({
+        code: 'custom',
+        path: ['SUBGRAPH_CLIENT_CA'],
+        message: 'requiring client certificates needs TLS: set TLS_CERT and TLS_KEY too',
       });
     }
     if (env.NODE_ENV === 'production') {
@@ -142,6 +181,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       algorithms: e.JWT_ALGORITHMS,
       clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
       jwksCooldownSeconds: e.JWT_JWKS_COOLDOWN_SECONDS,
+      jwksMaxAgeSeconds: e.JWT_JWKS_MAX_AGE_SECONDS,
+      jwksStaleIfErrorSeconds: e.JWT_JWKS_STALE_IF_ERROR_SECONDS,
     },
     gateway: {
       port: e.PORT,
@@ -149,7 +190,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       subgraphUrls: { documents: e.DOCUMENTS_URL, search: e.SEARCH_URL } as Record<string, string>,
       subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
       subgraphMaxSockets: e.SUBGRAPH_MAX_SOCKETS,
+      maxBodyBytes: e.MAX_REQUEST_BODY_BYTES,
+      executionTimeoutMs: e.EXECUTION_TIMEOUT_MS,
+      limits: {
+        maxDepth: e.LIMIT_MAX_DEPTH,
+        maxAliases: e.LIMIT_MAX_ALIASES,
+        maxTokens: e.LIMIT_MAX_TOKENS,
+        maxDirectives: e.LIMIT_MAX_DIRECTIVES,
+        maxCost: e.LIMIT_MAX_COST,
+        // The gateway refuses a `first` the search subgraph would refuse, without calling it.
+        maxFirst: e.SEARCH_MAX_FIRST,
+      },
+      persistedOperations: {
+        manifestPath: resolve(e.PERSISTED_QUERY_MANIFEST),
+        reloadIntervalMs: e.PERSISTED_QUERY_RELOAD_MS,
+        partnerClients: e.PARTNER_CLIENTS,
+      },
+      /** Client side of mTLS to the subgraphs: the CA that signs their certificates, and ours. */
+      subgraphTls: {
+        caPath: e.SUBGRAPH_TLS_CA,
+        certPath: e.SUBGRAPH_TLS_CERT,
+        keyPath: e.SUBGRAPH_TLS_KEY,
+      },
     },
+    /** Every service's listener: HTTPS when set (the one-process dev stack shares it). */
+    tls: e.TLS_CERT && e.TLS_KEY ? { certPath: e.TLS_CERT, keyPath: e.TLS_KEY } : undefined,
+    /** Subgraphs require a client certificate signed by this CA when set (mTLS from the gateway). */
+    subgraphClientCaPath: e.SUBGRAPH_CLIENT_CA,
     documents: { port: e.DOCUMENTS_PORT },
     search: {
       port: e.SEARCH_PORT,

@@ -21,6 +21,8 @@ export const publicErrorCodes = {
   PERSISTED_QUERY_NOT_IN_LIST: 400,
   PERSISTED_QUERY_ID_REQUIRED: 400,
   OPERATION_LIMIT_EXCEEDED: 400,
+  /** The gateway's per-request execution deadline (EXECUTION_TIMEOUT_MS) passed. */
+  GATEWAY_TIMEOUT: 504,
   GRAPHQL_PARSE_FAILED: 400,
   GRAPHQL_VALIDATION_FAILED: 400,
   BAD_REQUEST: 400,
@@ -37,13 +39,20 @@ export function quarryError(
   code: ErrorCode,
   message: string,
   extensions: Record<string, unknown> = {},
+  nodes?: GraphQLError['nodes'],
 ): GraphQLError {
-  return new GraphQLError(message, { extensions: { ...extensions, code } });
+  return new GraphQLError(message, { nodes, extensions: { ...extensions, code } });
 }
 
 /** An error that rejects the whole HTTP request (before execution), with its status. */
-export function requestError(code: ErrorCode, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status: publicErrorCodes[code] } } });
+export function requestError(
+  code: ErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { ...extensions, code, http: { status: publicErrorCodes[code] } },
+  });
 }
 
 function isPublicCode(code: unknown): code is ErrorCode {
@@ -59,7 +68,14 @@ function isPublicCode(code: unknown): code is ErrorCode {
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
+    let code = formatted.extensions?.code;
+    // Apollo relabels every validation rule's error GRAPHQL_VALIDATION_FAILED; a rule that reports
+    // one of our coded errors (the operation limits) keeps its code, and its HTTP status stays 400.
+    const inner = original instanceof GraphQLError ? original.originalError : undefined;
+    if (code === 'GRAPHQL_VALIDATION_FAILED' && inner instanceof GraphQLError) {
+      const innerCode = inner.extensions?.code;
+      if (isPublicCode(innerCode) && publicErrorCodes[innerCode] === 400) code = innerCode;
+    }
     if (isPublicCode(code)) {
       // Apollo prefixes errors thrown while building the context (our authentication) with this.
       const message = formatted.message.replace(/^Context creation failed: /, '');
@@ -67,6 +83,7 @@ export function createErrorFormatter(logger: Logger) {
       for (const [key, value] of Object.entries(formatted.extensions ?? {})) {
         if (publicExtensionKeys.has(key)) extensions[key] = value;
       }
+      extensions.code = code;
       return { message, locations: formatted.locations, path: formatted.path, extensions };
     }
     logger.error({ err: original, path: formatted.path }, 'internal error');

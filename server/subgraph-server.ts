@@ -10,6 +10,7 @@ import { authenticate, type JwtVerifier, type Principal } from './auth/jwt-verif
 import { useOperationScope } from './auth/operation-scope-plugin.ts';
 import { createErrorFormatter } from './errors.ts';
 import { createHttpServer, type ListeningServer, listen, type RouteHandler } from './http/http-server.ts';
+import type { ServerTls } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './observability/metrics.ts';
 import { useMetrics } from './observability/use-metrics.ts';
@@ -35,6 +36,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   plugins?: ApolloServerPlugin<TContext>[];
   /** The service's registry and counters; served at `/metrics`. */
   metrics: ServiceMetrics;
+  /** HTTPS, and with `clientCa` mutual TLS: only the gateway's certificate gets a connection. */
+  tls?: ServerTls;
 }
 
 export interface RunningSubgraph extends ListeningServer {
@@ -76,6 +79,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     apollo,
     logger: options.logger,
     routes: { ...options.routes, ...options.metrics.routes() },
+    tls: options.tls,
     context: async (request: IncomingMessage) =>
       options.createContext(await authenticate(options.verifier, request.headers.authorization)),
   });

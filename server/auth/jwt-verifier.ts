@@ -1,14 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  type JSONWebKeySet,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { JwtConfig } from '../config.ts';
 import { requestError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { createRemoteJwks } from './remote-jwks.ts';
 
 /** Who is calling, as proven by a verified token. The tenant comes from nowhere else. */
 export interface Principal {
@@ -17,6 +12,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** `partner` clients may only run persisted operations; everyone else is `first-party`. */
   clientType: 'partner' | 'first-party';
+  /** The OAuth client the token was issued to (`azp`, or `client_id`), when the identity provider says. */
+  clientId: string | undefined;
   /** The verified bearer token, forwarded to subgraphs so they can verify it again. */
   token: string;
 }
@@ -37,11 +34,14 @@ function describeFailure(error: unknown): string {
   return 'Token is invalid';
 }
 
-async function keySetFor(config: JwtConfig): Promise<JWTVerifyGetKey> {
+async function keySetFor(config: JwtConfig, logger?: Logger): Promise<JWTVerifyGetKey> {
   if (config.jwksUrl) {
-    return createRemoteJWKSet(new URL(config.jwksUrl), {
-      cooldownDuration: config.jwksCooldownSeconds * 1000,
-      timeoutDuration: 5000,
+    return createRemoteJwks({
+      url: new URL(config.jwksUrl),
+      cooldownMs: config.jwksCooldownSeconds * 1000,
+      maxAgeMs: config.jwksMaxAgeSeconds * 1000,
+      staleIfErrorMs: config.jwksStaleIfErrorSeconds * 1000,
+      logger,
     });
   }
   if (!config.jwksFile) throw new Error('JWT key source missing: set JWT_JWKS_URL or JWT_JWKS_FILE');
@@ -49,8 +49,11 @@ async function keySetFor(config: JwtConfig): Promise<JWTVerifyGetKey> {
   return createLocalJWKSet(jwks);
 }
 
-export async function createJwtVerifier(config: JwtConfig, keySet?: JWTVerifyGetKey): Promise<JwtVerifier> {
-  const getKey = keySet ?? (await keySetFor(config));
+export async function createJwtVerifier(
+  config: JwtConfig,
+  options: { keySet?: JWTVerifyGetKey; logger?: Logger } = {},
+): Promise<JwtVerifier> {
+  const getKey = options.keySet ?? (await keySetFor(config, options.logger));
   return {
     async verify(token) {
       let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
@@ -75,6 +78,9 @@ export async function createJwtVerifier(config: JwtConfig, keySet?: JWTVerifyGet
         subject: payload.sub,
         scopes: new Set(scope.split(' ').filter(Boolean)),
         clientType: payload.client_type === 'partner' ? 'partner' : 'first-party',
+        clientId: [payload.azp, payload.client_id].find((value) => typeof value === 'string') as
+          | string
+          | undefined,
         token,
       };
     },

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import type { Logger } from '../logger.ts';
+import type { ServerTls } from './tls.ts';
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 
@@ -11,8 +13,10 @@ export interface HttpServerOptions<TContext extends BaseContext> {
   context: (request: IncomingMessage) => Promise<TContext>;
   /** Extra GET routes by exact path, such as health checks and metrics. */
   routes?: Record<string, RouteHandler>;
-  /** Bodies above this are refused with 413 before they are parsed. Default 1 MiB. */
+  /** Bodies above this are refused with 413 before they are parsed. Default 1 MiB (MAX_REQUEST_BODY_BYTES). */
   maxBodyBytes?: number;
+  /** Serve HTTPS (and require client certificates when `clientCa` is set). Default plain HTTP. */
+  tls?: ServerTls;
   logger: Logger;
 }
 
@@ -23,6 +27,9 @@ const securityHeaders: Record<string, string> = {
   'referrer-policy': 'no-referrer',
   'cross-origin-resource-policy': 'same-origin',
 };
+
+/** Only sent over HTTPS: browsers ignore it on plain HTTP, and it must never pin a plain-HTTP development host. */
+const hstsHeader = 'max-age=31536000; includeSubDomains';
 
 export function sendJson(response: ServerResponse, status: number, body: unknown) {
   const payload = JSON.stringify(body);
@@ -66,10 +73,11 @@ function toHeaderMap(request: IncomingMessage): HeaderMap {
  * headers and the non-GraphQL routes every service exposes.
  */
 export function createHttpServer<TContext extends BaseContext>(options: HttpServerOptions<TContext>): Server {
-  const { apollo, context, routes = {}, maxBodyBytes = 1024 * 1024, logger } = options;
+  const { apollo, context, routes = {}, maxBodyBytes = 1024 * 1024, tls, logger } = options;
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
+    if (tls) response.setHeader('strict-transport-security', hstsHeader);
     const url = new URL(request.url ?? '/', 'http://localhost');
     const route = routes[url.pathname];
     if (route && request.method === 'GET') return route(request, response);
@@ -115,7 +123,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     response.end();
   }
 
-  return createServer({ keepAliveTimeout: 65_000 }, (request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse) => {
     handle(request, response).catch((error: unknown) => {
       logger.error({ err: error }, 'unhandled HTTP error');
       if (!response.headersSent)
@@ -124,7 +132,17 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
         });
       else response.destroy();
     });
-  });
+  };
+  if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
+  return createHttpsServer(
+    {
+      keepAliveTimeout: 65_000,
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+    },
+    listener,
+  );
 }
 
 export interface ListeningServer {
@@ -148,8 +166,9 @@ export async function listen(
     });
   });
   const actualPort = (server.address() as AddressInfo).port;
+  const scheme = server instanceof HttpsServer ? 'https' : 'http';
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}${path}`,
+    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actualPort}${path}`,
     port: actualPort,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { QuarryConfig } from '../../server/config.ts';
+import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
@@ -39,12 +40,13 @@ export async function startDocumentsApp({
   });
   const service = await startDocumentsService({
     store,
-    verifier: verifier ?? (await createJwtVerifier(config.jwt)),
+    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
     logger,
     production: config.production,
     port: config.documents.port,
     host: config.host,
     metrics,
+    tls: serverTlsFrom(config, true),
   });
   return {
     url: service.url,

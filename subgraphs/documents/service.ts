@@ -3,6 +3,7 @@ import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { healthRoutes } from '../../server/http/health.ts';
+import type { ServerTls } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { ServiceMetrics } from '../../server/observability/metrics.ts';
 import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
@@ -18,6 +19,7 @@ export interface DocumentsServiceOptions {
   port: number;
   host: string;
   metrics: ServiceMetrics;
+  tls?: ServerTls;
 }
 
 export function startDocumentsService(options: DocumentsServiceOptions): Promise<RunningSubgraph> {

@@ -4,6 +4,7 @@ import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verif
 import type { QuarryConfig } from '../../server/config.ts';
 import { healthRoutes } from '../../server/http/health.ts';
 import { type ListeningServer, listen, sendJson } from '../../server/http/http-server.ts';
+import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
@@ -48,12 +49,13 @@ export async function startSearchApp({
     // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
     cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
     limits: { maxFirst: config.search.maxFirst },
-    verifier: verifier ?? (await createJwtVerifier(config.jwt)),
+    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
     logger,
     production: config.production,
     port: config.search.port,
     host: config.host,
     metrics,
+    tls: serverTlsFrom(config, true),
   });
   return {
     url: service.url,

@@ -1,6 +1,7 @@
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { healthRoutes } from '../../server/http/health.ts';
+import type { ServerTls } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { ServiceMetrics } from '../../server/observability/metrics.ts';
 import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
@@ -19,6 +20,7 @@ export interface SearchServiceOptions {
   port: number;
   host: string;
   metrics: ServiceMetrics;
+  tls?: ServerTls;
 }
 
 export function startSearchService(options: SearchServiceOptions): Promise<RunningSubgraph> {

@@ -51,7 +51,7 @@ export async function postGraphQL<TData>(
 /** A whole Quarry on loopback port 0 with a throwaway DATA_DIR and its own signing key. */
 export async function startTestStack(
   options: {
-    env?: Record<string, string>;
+    env?: Record<string, string | undefined>;
     /** Where log lines go (at level info); default nowhere. */
     logDestination?: DestinationStream;
   } & Omit<StackOptions, 'config' | 'logger'> = {},

@@ -1,0 +1,149 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import {
+  type DocumentNode,
+  type GraphQLError,
+  Kind,
+  Lexer,
+  Source,
+  TokenKind,
+  type ValidationContext,
+  type ValidationRule,
+  visit,
+} from 'graphql';
+import { quarryError, requestError } from '../../server/errors.ts';
+import { refuseBeforeParsing } from './refuse-early.ts';
+
+export interface OperationLimits {
+  /** Deepest selection, fragments flattened. Default 8 (a search page is 4 deep). */
+  maxDepth: number;
+  /** Aliased fields per operation, the usual way to multiply one expensive field. Default 15. */
+  maxAliases: number;
+  /** Lexical tokens in the document, checked before parsing builds an AST. Default 1000. */
+  maxTokens: number;
+  /** Directives per operation. Default 20. */
+  maxDirectives: number;
+  /**
+   * graphql-armor cost: objects 2, scalars 1, ×1.5 per level, and a list field's cost multiplied by a
+   * literal `first`. Default 10000: a full search page with `first: 100` costs about 6,400, so one
+   * fits and a second in the same operation does not; with `first` in a variable it costs about 70.
+   */
+  maxCost: number;
+  /**
+   * Largest `first` argument anywhere in the operation (literal or variable), refused with
+   * BAD_USER_INPUT like the subgraph would. Default 100 (SEARCH_MAX_FIRST).
+   */
+  maxFirst: number;
+}
+
+export interface OperationLimitsOptions {
+  limits: OperationLimits;
+  /** Production messages say which limit was hit, never its number. Default false. */
+  hideLimits?: boolean;
+}
+
+const limitCode = 'OPERATION_LIMIT_EXCEEDED';
+
+/**
+ * The graphql-armor validation rules for depth, aliases, directives and cost,
+ * given to Apollo as `validationRules` so an operation over a limit fails
+ * validation and is never cached as valid. Each reports an error coded
+ * OPERATION_LIMIT_EXCEEDED (Apollo relabels validation errors; the error
+ * formatter restores the code). With `hideLimits`, our message replaces
+ * armor's, which states the limit and the value found. `pq:build` and its
+ * test run the same rules on the persisted operations.
+ */
+export function operationLimitRules(limits: OperationLimits, hideLimits = false): ValidationRule[] {
+  const common = (errorMessage: string) => ({
+    exposeLimits: !hideLimits,
+    errorMessage,
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) =>
+        context?.reportError(
+          quarryError(limitCode, error.message.replace(/^Syntax Error: /, ''), {}, error.nodes),
+        ),
+    ],
+  });
+  return [
+    maxDepthRule({ ...common('Query is too deep'), n: limits.maxDepth }),
+    maxAliasesRule({ ...common('Query has too many aliases'), n: limits.maxAliases }),
+    maxDirectivesRule({ ...common('Query has too many directives'), n: limits.maxDirectives }),
+    costLimitRule({ ...common('Query is too expensive'), maxCost: limits.maxCost }),
+  ];
+}
+
+/** Counts tokens without building an AST, stopping at the first one over the limit. */
+export function exceedsTokenLimit(source: string, maxTokens: number): boolean {
+  const lexer = new Lexer(new Source(source));
+  let count = 0;
+  try {
+    while (lexer.advance().kind !== TokenKind.EOF) {
+      count += 1;
+      if (count > maxTokens) return true;
+    }
+  } catch {
+    // A lexical error is the parser's to report, with its usual GRAPHQL_PARSE_FAILED.
+  }
+  return false;
+}
+
+function largestFirst(document: DocumentNode, variables: Record<string, unknown> | undefined): number {
+  let largest = 0;
+  visit(document, {
+    Argument(node) {
+      if (node.name.value !== 'first') return;
+      let value: unknown;
+      if (node.value.kind === Kind.INT) value = Number(node.value.value);
+      else if (node.value.kind === Kind.VARIABLE) value = variables?.[node.value.name.value];
+      if (typeof value === 'number' && value > largest) largest = value;
+    },
+  });
+  return largest;
+}
+
+/**
+ * Rejects a document with too many tokens with OPERATION_LIMIT_EXCEEDED
+ * (HTTP 400) before it is parsed, and a `first` over the cap with
+ * BAD_USER_INPUT before the gateway plans a single subgraph call. The other
+ * limits are validation rules (`operationLimitRules`).
+ *
+ * Apollo reports an error thrown in `requestDidStart` or `parsingDidStart`
+ * as a 500, so the token check swaps an oversized query for a one-token
+ * placeholder (nothing big is ever parsed) and throws from
+ * `didResolveOperation`, the first hook whose errors reach the client as
+ * they are. The `first` check depends on variables, so it runs on every
+ * request: one walk over an AST the other limits already bound.
+ */
+export function useOperationLimits<TContext extends BaseContext>({
+  limits,
+  hideLimits = false,
+}: OperationLimitsOptions): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart({ request }) {
+      if (request.query !== undefined && exceedsTokenLimit(request.query, limits.maxTokens)) {
+        return refuseBeforeParsing(
+          request,
+          requestError(
+            limitCode,
+            hideLimits ? 'Query has too many tokens' : `Token limit of ${limits.maxTokens} exceeded.`,
+          ),
+        );
+      }
+      return {
+        async didResolveOperation({ document, request }) {
+          // The same answer the search subgraph would give (the cap is in the schema's description),
+          // without planning the call or sending it.
+          if (largestFirst(document, request.variables) > limits.maxFirst) {
+            throw requestError('BAD_USER_INPUT', `first must be between 1 and ${limits.maxFirst}`, {
+              field: 'first',
+            });
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
+import type { DocumentNode } from 'graphql';
+import type { Principal } from '../../server/auth/jwt-verifier.ts';
+import { requestError } from '../../server/errors.ts';
+import type { GatewayContext } from '../context.ts';
+import type { PersistedOperationStore } from '../persisted-operations/store.ts';
+import { refuseBeforeParsing } from './refuse-early.ts';
+
+export interface PersistedOperationsOptions {
+  store: PersistedOperationStore;
+  /**
+   * Callers treated as partners besides tokens with `client_type: partner`:
+   * matched against the token's `sub` and its `azp`/`client_id`. Default none.
+   */
+  partnerClients?: readonly string[];
+}
+
+export function isPartner(principal: Principal, partnerClients: readonly string[] = []): boolean {
+  if (principal.clientType === 'partner') return true;
+  return [principal.subject, principal.clientId].some(
+    (id) => id !== undefined && partnerClients.includes(id),
+  );
+}
+
+function persistedQueryHash(extensions: Record<string, unknown> | undefined): string | undefined {
+  const persisted = extensions?.persistedQuery as { sha256Hash?: unknown } | undefined;
+  return typeof persisted?.sha256Hash === 'string' ? persisted.sha256Hash : undefined;
+}
+
+/**
+ * Safelisted operations. A request that carries a manifest id and no query
+ * text runs the manifest's body, whoever sends it. Partners may send nothing
+ * else: query text gets PERSISTED_QUERY_ID_REQUIRED and an id outside the
+ * manifest PERSISTED_QUERY_NOT_IN_LIST. First-party clients may also send
+ * free-form queries and register them through APQ.
+ *
+ * It works in `requestDidStart`, before Apollo's APQ step: it fills in
+ * `request.query` and drops the `persistedQuery` extension, so Apollo neither
+ * looks the id up in the APQ cache nor writes the body back to it on every
+ * call. Parsing and validation are skipped by `persistedDocumentStore` below.
+ * Refusals go through `refuseBeforeParsing` (see there for why).
+ */
+export function usePersistedOperations({
+  store,
+  partnerClients = [],
+}: PersistedOperationsOptions): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart({ request, contextValue }) {
+      const partner = isPartner(contextValue.principal, partnerClients);
+      const id = persistedQueryHash(request.extensions);
+      if (id !== undefined && request.query === undefined) {
+        const operation = store.get(id);
+        if (operation) {
+          request.query = operation.body;
+          const { persistedQuery: _resolved, ...rest } = request.extensions ?? {};
+          request.extensions = rest;
+          return;
+        }
+        if (partner) {
+          return refuseBeforeParsing(
+            request,
+            requestError('PERSISTED_QUERY_NOT_IN_LIST', 'This operation is not in the safelist'),
+          );
+        }
+        return;
+      }
+      if (partner) {
+        return refuseBeforeParsing(
+          request,
+          requestError(
+            'PERSISTED_QUERY_ID_REQUIRED',
+            'Partners must send a persisted operation id (extensions.persistedQuery.sha256Hash) without query text',
+          ),
+        );
+      }
+    },
+  };
+}
+
+/**
+ * Apollo's document store (parsed and validated documents by sha256 of the
+ * query text), answering manifest ids from the manifest first. Apollo asks
+ * the store before it parses and skips both parsing and validation on a hit,
+ * so a persisted operation costs a Map lookup: its body was parsed and
+ * validated against the same schema and limits when the manifest loaded.
+ * Keys are `<schema hash>:<sha256 of the query>`, and Apollo only consults
+ * the store with a hash it computed or verified itself.
+ */
+export function persistedDocumentStore(
+  store: PersistedOperationStore,
+  fallback: KeyValueCache<DocumentNode> = new InMemoryLRUCache<DocumentNode>(),
+): KeyValueCache<DocumentNode> {
+  return {
+    async get(key) {
+      return store.get(key.slice(key.lastIndexOf(':') + 1))?.document ?? fallback.get(key);
+    },
+    set: (key, value, options) => fallback.set(key, value, options),
+    delete: (key) => fallback.delete(key),
+  };
+}

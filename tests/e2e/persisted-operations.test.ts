@@ -1,0 +1,159 @@
+import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../../gateway/persisted-operations/manifest.ts';
+import { manifestPath } from '../../schema/operations.ts';
+import { postGraphQL, startTestStack, type TestStack } from '../helpers/test-stack.ts';
+
+interface Manifest {
+  operations: { id: string; name: string; body: string }[];
+}
+
+describe('persisted operations for partners', () => {
+  let stack: TestStack;
+  let manifest: Manifest;
+  let localManifest: string;
+  let partner: string;
+  let firstParty: string;
+  const idOf = (name: string) => manifest.operations.find((operation) => operation.name === name)!.id;
+  const byId = (id: string, variables: Record<string, unknown>, token: string) =>
+    postGraphQL(
+      stack.gatewayUrl,
+      { variables, extensions: { persistedQuery: { version: 1, sha256Hash: id } } },
+      token,
+    );
+
+  beforeAll(async () => {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
+    // A copy the tests may rewrite, so reloading can be watched without touching the committed file.
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    localManifest = join(await mkdtemp(join(tmpdir(), 'quarry-pq-')), 'manifest.json');
+    await copyFile(manifestPath, localManifest);
+    stack = await startTestStack({
+      env: {
+        PERSISTED_QUERY_MANIFEST: localManifest,
+        PERSISTED_QUERY_RELOAD_MS: '50',
+        PARTNER_CLIENTS: 'partner-service-account',
+        // Below the SearchPage body's size: persisted operations must not be held to it.
+        LIMIT_MAX_TOKENS: '60',
+      },
+    });
+    partner = await stack.token('acme', { partner: true });
+    firstParty = await stack.token('acme');
+  });
+  afterAll(() => stack.stop());
+
+  it('runs the whole partner flow with ids only: create, search, read, suggest', async () => {
+    const created = await byId(
+      idOf('CreateDocument'),
+      { input: { title: 'Partner onboarding guide', body: 'How partners integrate', tags: ['partner'] } },
+      partner,
+    );
+    expect(created.errors).toBeUndefined();
+    const id = (created.data as { createDocument: { id: string } }).createDocument.id;
+    await stack.settle();
+
+    const page = await byId(idOf('SearchPage'), { query: 'onboarding' }, partner);
+    expect(page.errors).toBeUndefined();
+    const search = (page.data as { search: { total: number; hits: { document: { id: string } }[] } }).search;
+    expect(search.total).toBe(1);
+    expect(search.hits[0]?.document.id).toBe(id);
+
+    const one = await byId(idOf('DocumentById'), { id }, partner);
+    expect((one.data as { document: { title: string } }).document.title).toBe('Partner onboarding guide');
+    const many = await byId(idOf('DocumentsByIds'), { ids: [id, 'missing'] }, partner);
+    expect((many.data as { documents: unknown[] }).documents).toHaveLength(2);
+    const suggest = await byId(idOf('Suggest'), { prefix: 'partn' }, partner);
+    expect(suggest.data).toEqual({ suggest: ['Partner onboarding guide'] });
+  });
+
+  it('holds client text to the token limit, but not a manifest body (parsed and checked at load)', async () => {
+    const body = manifest.operations.find((operation) => operation.name === 'SearchPage')!.body;
+    const asText = await stack.graphql(body, { token: firstParty, variables: { query: 'x' } });
+    expect(asText.status).toBe(400);
+    expect(asText.errors?.[0]?.extensions).toEqual({ code: 'OPERATION_LIMIT_EXCEEDED' });
+    const asId = await byId(idOf('SearchPage'), { query: 'x' }, firstParty);
+    expect(asId.errors).toBeUndefined();
+  });
+
+  it('refuses free-form query text from a partner with PERSISTED_QUERY_ID_REQUIRED', async () => {
+    const result = await stack.graphql('{ suggest(prefix: "a") }', { token: partner });
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'PERSISTED_QUERY_ID_REQUIRED' });
+    expect(result.data).toBeUndefined();
+  });
+
+  it('refuses query text even when it comes with its own APQ hash', async () => {
+    const query = '{ suggest(prefix: "a") }';
+    const result = await postGraphQL(
+      stack.gatewayUrl,
+      { query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } },
+      partner,
+    );
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'PERSISTED_QUERY_ID_REQUIRED' });
+  });
+
+  it('refuses an id outside the manifest with PERSISTED_QUERY_NOT_IN_LIST', async () => {
+    const result = await byId(sha256('{ __typename }'), {}, partner);
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'PERSISTED_QUERY_NOT_IN_LIST' });
+  });
+
+  it('treats a configured client (PARTNER_CLIENTS, by sub) as a partner without the claim', async () => {
+    const token = await stack.token('acme', { subject: 'partner-service-account' });
+    const free = await stack.graphql('{ suggest(prefix: "a") }', { token });
+    expect(free.errors?.[0]?.extensions).toEqual({ code: 'PERSISTED_QUERY_ID_REQUIRED' });
+    const persisted = await byId(idOf('Suggest'), { prefix: 'a' }, token);
+    expect(persisted.errors).toBeUndefined();
+  });
+
+  it('lets first-party clients send free-form queries, manifest ids, and register through APQ', async () => {
+    const free = await stack.graphql('{ suggest(prefix: "a") }', { token: firstParty });
+    expect(free.errors).toBeUndefined();
+    const persisted = await byId(idOf('Suggest'), { prefix: 'a' }, firstParty);
+    expect(persisted.errors).toBeUndefined();
+
+    const query = '{ documents(ids: ["apq-probe"]) { id } }';
+    const hash = sha256(query);
+    const miss = await byId(hash, {}, firstParty);
+    expect(miss.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const register = await postGraphQL(
+      stack.gatewayUrl,
+      { query, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } },
+      firstParty,
+    );
+    expect(register.data).toEqual({ documents: [null] });
+    const hit = await byId(hash, {}, firstParty);
+    expect(hit.data).toEqual({ documents: [null] });
+    // An APQ registration never widens a partner's safelist.
+    expect((await byId(hash, {}, partner)).errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+  });
+
+  it('reloads a changed manifest without a restart, and keeps the last good one when a new one is bad', async () => {
+    const body = 'query PartnerTotal($query: String!) { search(query: $query) { total } }';
+    const id = sha256(body);
+    expect((await byId(id, { query: 'x' }, partner)).errors?.[0]?.extensions?.code).toBe(
+      'PERSISTED_QUERY_NOT_IN_LIST',
+    );
+
+    const next = {
+      ...manifest,
+      operations: [...manifest.operations, { id, name: 'PartnerTotal', type: 'query', body }],
+    };
+    // Written beside it and renamed over it, as deploy tools do.
+    await writeFile(`${localManifest}.tmp`, JSON.stringify(next));
+    await rename(`${localManifest}.tmp`, localManifest);
+    await expect
+      .poll(async () => (await byId(id, { query: 'x' }, partner)).data, { timeout: 5000, interval: 50 })
+      .toEqual({ search: { total: 0 } });
+
+    await writeFile(
+      localManifest,
+      '{ "format": "apollo-persisted-query-manifest", "version": 1, "operations": [',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await byId(id, { query: 'x' }, partner)).data).toEqual({ search: { total: 0 } });
+    expect((await byId(idOf('Suggest'), { prefix: 'a' }, partner)).errors).toBeUndefined();
+  });
+});
