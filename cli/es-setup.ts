@@ -5,6 +5,7 @@ import {
 } from '../subgraphs/search/adapters/elasticsearch-setup.ts';
 import { createElasticsearchClient } from '../subgraphs/search/adapters/index.ts';
 import { withDevelopmentDefaults } from './dev-environment.ts';
+import { runCli } from './run-cli.ts';
 
 /** Creates the ILM policy, index template, first backing index and both aliases; safe to run again. */
 async function main() {
@@ -25,9 +26,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exitCode = 1;
-}
+await runCli(main);

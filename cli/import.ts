@@ -2,10 +2,11 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../server/config.ts';
+import { loadConfig } from '../server/config.ts';
 import { openDocumentStore } from '../subgraphs/documents/adapters/index.ts';
 import { importDocuments } from '../subgraphs/documents/import.ts';
 import { withDevelopmentDefaults } from './dev-environment.ts';
+import { runCli } from './run-cli.ts';
 
 const program = new Command('import')
   .description('Import a JSONL file of documents into one tenant (the configured document store)')
@@ -63,12 +64,7 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exitCode = 1;
-}
+await runCli(main);
 
 function lineOf(message: string): number {
   return Number(message.slice(file.length + 1).split(':')[0]);

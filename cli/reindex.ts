@@ -11,6 +11,7 @@ import {
 import { createElasticsearchClient } from '../subgraphs/search/adapters/index.ts';
 import { runReindex } from '../subgraphs/search/reindex.ts';
 import { withDevelopmentDefaults } from './dev-environment.ts';
+import { runCli } from './run-cli.ts';
 
 const program = new Command('reindex')
   .description(
@@ -55,9 +56,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exitCode = 1;
-}
+await runCli(main);

@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
   type FacetField,
   facetBucketLimit,
@@ -40,27 +41,6 @@ interface IndexedDocument {
   updated_at?: string;
 }
 
-/**
- * The highlighter brackets matches in these private-use characters, and we
- * strip them from documents on the way in. We escape the text ourselves
- * instead of using `encoder: html`, because Lucene's encoder writes `'` and `/`
- * as `&#x27;` and `&#x2F;` where the embedded adapter (and the API's
- * documented contract) writes `&#39;` and leaves `/` alone.
- */
-const markOpen = '\uE000';
-const markClose = '\uE001';
-const markers = /[\uE000\uE001]/g;
-
-const escapeHtml = (text: string) =>
-  text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-
-const tokensOf = (text: string): string[] => text.match(/[\p{L}\p{N}]+/gu) ?? [];
-
 /** One id per tenant and document: the same document id may exist in two tenants. */
 export const indexedId = (tenantId: string, documentId: string) =>
   `${encodeURIComponent(tenantId)}/${documentId}`;
@@ -76,7 +56,7 @@ function toIndexed(change: DocumentChange, indexedAt: string): IndexedDocument {
   }
   const document: DocumentRecord | null = change.document;
   if (!document) throw new Error(`Upsert of ${change.documentId} carries no document`);
-  const title = document.title.replace(markers, '');
+  const title = stripMarkers(document.title);
   return {
     tenant_id: change.tenantId,
     doc_id: change.documentId,
@@ -84,7 +64,7 @@ function toIndexed(change: DocumentChange, indexedAt: string): IndexedDocument {
     indexed_at: indexedAt,
     title,
     title_suggest: title,
-    body: document.body.replace(markers, ''),
+    body: stripMarkers(document.body),
     tags: [...new Set(document.tags)],
     status: document.status,
     author: document.author,
@@ -100,9 +80,7 @@ function highlightsOf(highlight: Record<string, string[]> | undefined): Highligh
     if (fragments && fragments.length > 0) {
       highlights.push({
         field,
-        snippets: fragments.map((fragment) =>
-          escapeHtml(fragment).replaceAll(markOpen, '<em>').replaceAll(markClose, '</em>'),
-        ),
+        snippets: fragments.map((fragment) => markedToHtml(fragment)),
       });
     }
   }

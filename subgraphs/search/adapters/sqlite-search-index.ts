@@ -1,6 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
   type FacetBucket,
   type FacetField,
@@ -43,10 +44,6 @@ type HitRow = {
   body_hl?: string | null;
 };
 
-/** Private-use characters: they cannot come from document text (we strip them on the way in), so escaping can't touch them. */
-const markOpen = '\uE000';
-const markClose = '\uE001';
-const markers = /[\uE000\uE001]/g;
 const snippetTokens = 24;
 const facetColumns = { STATUS: 'd.status', AUTHOR: 'd.author' } as const;
 
@@ -60,16 +57,7 @@ const tablesFor = (tableNo: number): TenantTables => ({
 const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
 
 /** Only letters and digits reach FTS5, each quoted, so query syntax in user text is never interpreted. */
-const tokensOf = (text: string): string[] => text.match(/[\p{L}\p{N}]+/gu) ?? [];
 const quote = (token: string) => `"${token}"`;
-
-const escapeHtml = (text: string) =>
-  text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 
 const whereOf = (matches: Matches, ...extra: string[]) =>
   `${matches.from} WHERE ${[...matches.conditions, ...extra].join(' AND ') || 'TRUE'}`;
@@ -118,8 +106,7 @@ function highlightsOf(row: HitRow): Highlight[] {
     ['body', row.body_hl],
   ] as const) {
     if (marked?.includes(markOpen)) {
-      const html = escapeHtml(marked).replaceAll(markOpen, '<em>').replaceAll(markClose, '</em>');
-      highlights.push({ field, snippets: [html] });
+      highlights.push({ field, snippets: [markedToHtml(marked)] });
     }
   }
   return highlights;
@@ -305,7 +292,7 @@ export class SqliteSearchIndex implements SearchIndex {
     // Marker characters in the text would otherwise turn into stray <em> tags in highlights.
     this.#db
       .statement(`INSERT INTO ${t.fts} (rowid, title, body, tags) VALUES (?, ?, ?, ?)`)
-      .run(rowid, document.title.replace(markers, ''), document.body.replace(markers, ''), tags.join(' '));
+      .run(rowid, stripMarkers(document.title), stripMarkers(document.body), tags.join(' '));
     this.#db.statement(`INSERT INTO ${t.suggest} (rowid, title) VALUES (?, ?)`).run(rowid, document.title);
     const insertTag = this.#db.statement(`INSERT INTO ${t.tags} (doc_rowid, tag) VALUES (?, ?)`);
     for (const tag of tags) insertTag.run(rowid, tag);
