@@ -1,19 +1,12 @@
-import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
 import { runMain } from '../server/process.ts';
-import { startGateway } from './server.ts';
+import { startGatewayApp } from './app.ts';
 
 runMain(async () => {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, service: 'gateway' });
-  const gateway = await startGateway({
-    ...config.gateway,
-    verifier: await createJwtVerifier(config.jwt),
-    logger,
-    production: config.production,
-    host: config.host,
-  });
+  const gateway = await startGatewayApp({ config, logger });
   logger.info({ url: gateway.url }, 'gateway listening');
   return () => gateway.stop();
 });

@@ -14,6 +14,72 @@ const list = z.string().transform((value) =>
     .filter(Boolean),
 );
 
+/**
+ * A number for every dependency, with overrides by name:
+ * `2000,redis=250,subgraph:search=3000`. Becomes a function of the
+ * dependency name (see `PerDependency` in server/resilience).
+ */
+const perDependency = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, context) => {
+      const overrides = new Map<string, number>();
+      let base: number | undefined;
+      for (const item of value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const [name, raw] = item.includes('=') ? item.split('=', 2) : [undefined, item];
+        const number = Number(raw);
+        if (!Number.isFinite(number) || number < 0) {
+          context.addIssue({ code: 'custom', message: `"${item}" is not a non-negative number` });
+          return z.NEVER;
+        }
+        if (name) overrides.set(name.trim(), number);
+        else base = number;
+      }
+      if (base === undefined) {
+        context.addIssue({
+          code: 'custom',
+          message: `"${value}" needs a default value, such as 2000,redis=250`,
+        });
+        return z.NEVER;
+      }
+      const fallbackValue = base;
+      return (dependency: string) => overrides.get(dependency) ?? fallbackValue;
+    });
+
+/** Request budgets per tenant tier: `standard=20/40,premium=200/400` (refill per second / burst). */
+const tierLimits = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, context) => {
+      const tiers: Record<string, { perSecond: number; burst: number }> = {};
+      for (const item of value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const match = /^([\w-]+)=(\d+(?:\.\d+)?)\/(\d+)$/.exec(item);
+        if (!match) {
+          context.addIssue({ code: 'custom', message: `"${item}" is not tier=perSecond/burst` });
+          return z.NEVER;
+        }
+        const [, name = '', perSecond, burst] = match;
+        tiers[name] = { perSecond: Number(perSecond), burst: Number(burst) };
+      }
+      const { standard } = tiers;
+      if (!standard) {
+        context.addIssue({
+          code: 'custom',
+          message: 'needs a "standard" tier, the default for tokens without a tier',
+        });
+        return z.NEVER;
+      }
+      return { ...tiers, standard };
+    });
+
 const environmentSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -44,6 +110,24 @@ const environmentSchema = z
     SEARCH_MAX_FIRST: z.coerce.number().int().min(1).max(1000).default(100),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
+    INDEXER_PORT: port(4003),
+
+    REDIS_URL: z.url().optional(),
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt(250),
+    CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
+    CACHE_SEARCH_TTL_SECONDS: positiveInt(60),
+    CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
+    CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
+    APQ_TTL_SECONDS: positiveInt(86_400),
+
+    RESILIENCE_TIMEOUT_MS: perDependency('2000,redis=250'),
+    BREAKER_FAILURE_THRESHOLD: perDependency('5'),
+    BREAKER_HALF_OPEN_AFTER_MS: perDependency('5000,redis=1000'),
+    RETRY_MAX_ATTEMPTS: perDependency('3,redis=1'),
+    RETRY_INITIAL_DELAY_MS: perDependency('25'),
+
+    RATE_LIMIT_TIERS: tierLimits('standard=50/100,premium=500/1000'),
+    RATE_LIMIT_FALLBACK_FRACTION: z.coerce.number().gt(0).max(1).default(0.25),
   })
   .superRefine((env, context) => {
     if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
@@ -113,7 +197,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cursorSecret: e.CURSOR_SECRET,
       maxFirst: e.SEARCH_MAX_FIRST,
     },
-    indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE },
+    indexer: { port: e.INDEXER_PORT, pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE },
+    cache: {
+      redisUrl: e.REDIS_URL,
+      redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      memoryMaxEntries: e.CACHE_MEMORY_MAX_ENTRIES,
+      searchTtlSeconds: e.CACHE_SEARCH_TTL_SECONDS,
+      staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
+      documentTtlSeconds: e.CACHE_DOCUMENT_TTL_SECONDS,
+      apqTtlSeconds: e.APQ_TTL_SECONDS,
+    },
+    resilience: {
+      timeoutMs: e.RESILIENCE_TIMEOUT_MS,
+      failureThreshold: e.BREAKER_FAILURE_THRESHOLD,
+      halfOpenAfterMs: e.BREAKER_HALF_OPEN_AFTER_MS,
+      readAttempts: e.RETRY_MAX_ATTEMPTS,
+      retryInitialDelayMs: e.RETRY_INITIAL_DELAY_MS,
+    },
+    rateLimit: { tiers: e.RATE_LIMIT_TIERS, fallbackFraction: e.RATE_LIMIT_FALLBACK_FRACTION },
   };
 }
 

@@ -17,6 +17,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** `partner` clients may only run persisted operations; everyone else is `first-party`. */
   clientType: 'partner' | 'first-party';
+  /** Rate-limit tier from the `tier` claim; `standard` when absent. */
+  tier: string;
   /** The verified bearer token, forwarded to subgraphs so they can verify it again. */
   token: string;
 }
@@ -75,6 +77,7 @@ export async function createJwtVerifier(config: JwtConfig, keySet?: JWTVerifyGet
         subject: payload.sub,
         scopes: new Set(scope.split(' ').filter(Boolean)),
         clientType: payload.client_type === 'partner' ? 'partner' : 'first-party',
+        tier: typeof payload.tier === 'string' && payload.tier ? payload.tier : 'standard',
         token,
       };
     },

@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+import type { Resilience } from '../resilience/policy.ts';
 import type { RouteHandler } from './http-server.ts';
 import { sendJson } from './http-server.ts';
 
@@ -28,6 +30,39 @@ export function healthRoutes(
         status: ready ? 'ready' : 'unready',
         dependencies: Object.fromEntries(entries),
       });
+    },
+  };
+}
+
+/**
+ * A dependency as its breaker sees it: ready unless the breaker is open (or
+ * isolated). It costs no backend call, so readiness probes never add load
+ * to a struggling dependency; the breaker already knows how calls are going.
+ */
+export function breakerHealth(
+  resilience: Resilience,
+  dependency: string,
+  required: boolean,
+  detail: () => Record<string, unknown> = () => ({}),
+): DependencyHealth {
+  return {
+    required,
+    async check() {
+      const breaker = resilience.policy(dependency).state();
+      return { ok: breaker !== 'open' && breaker !== 'isolated', detail: { breaker, ...detail() } };
+    },
+  };
+}
+
+/** Redis is never required: without it every service serves from its backends, uncached. */
+export function redisHealth(resilience: Resilience, redis: Redis | undefined): DependencyHealth {
+  if (!redis) return { required: false, check: async () => ({ ok: true, detail: { adapter: 'memory' } }) };
+  const breaker = breakerHealth(resilience, 'redis', false, () => ({ connection: redis.status }));
+  return {
+    required: false,
+    async check() {
+      const result = await breaker.check();
+      return { ...result, ok: result.ok && redis.status === 'ready' };
     },
   };
 }

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
-import { healthRoutes } from '../../server/http/health.ts';
+import { type DependencyHealth, healthRoutes } from '../../server/http/health.ts';
 import type { Logger } from '../../server/logger.ts';
 import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
 import type { DocumentStore } from './document-store.ts';
@@ -16,6 +16,8 @@ export interface DocumentsServiceOptions {
   production: boolean;
   port: number;
   host: string;
+  /** What readiness reports; see `healthRoutes`. */
+  health?: Record<string, DependencyHealth>;
 }
 
 export function startDocumentsService(options: DocumentsServiceOptions): Promise<RunningSubgraph> {
@@ -31,6 +33,6 @@ export function startDocumentsService(options: DocumentsServiceOptions): Promise
         { maxBatchSize: documentLimits.idsPerRequest },
       ),
     }),
-    routes: healthRoutes(),
+    routes: healthRoutes(options.health),
   });
 }

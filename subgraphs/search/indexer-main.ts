@@ -7,7 +7,7 @@ import { startIndexerApp } from './app.ts';
 runMain(async () => {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, service: 'indexer' });
-  const app = startIndexerApp({ config, logger });
-  logger.info('indexer running');
+  const app = await startIndexerApp({ config, logger });
+  logger.info({ url: app.url }, 'indexer running; health routes listening');
   return () => app.stop();
 });

@@ -1,6 +1,6 @@
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
-import { healthRoutes } from '../../server/http/health.ts';
+import { type DependencyHealth, healthRoutes } from '../../server/http/health.ts';
 import type { Logger } from '../../server/logger.ts';
 import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
 import { createCursorCodec } from './cursor.ts';
@@ -17,6 +17,8 @@ export interface SearchServiceOptions {
   production: boolean;
   port: number;
   host: string;
+  /** What readiness reports; see `healthRoutes`. */
+  health?: Record<string, DependencyHealth>;
 }
 
 export function startSearchService(options: SearchServiceOptions): Promise<RunningSubgraph> {
@@ -25,6 +27,6 @@ export function startSearchService(options: SearchServiceOptions): Promise<Runni
     typeDefs: subgraphTypeDefs('search'),
     resolvers: createSearchResolvers(options.index, createCursorCodec(options.cursorSecret), options.limits),
     createContext: (principal) => ({ principal }),
-    routes: healthRoutes(),
+    routes: healthRoutes(options.health),
   });
 }

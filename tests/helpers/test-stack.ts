@@ -61,6 +61,7 @@ export async function startTestStack(
     PORT: '0',
     DOCUMENTS_PORT: '0',
     SEARCH_PORT: '0',
+    INDEXER_PORT: '0',
     INDEXER_POLL_MS: '20',
     ...options.env,
   });
