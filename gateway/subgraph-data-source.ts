@@ -3,7 +3,6 @@ import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway/dist/datasources/types.js';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { Agent, fetch } from 'undici';
-import { quarryError } from '../server/errors.ts';
 import type { DependencyPolicy } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 
@@ -86,7 +85,29 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       );
     } catch (error) {
       if (isAnswered(error)) throw error;
-      throw quarryError('SUBGRAPH_UNAVAILABLE', `The ${this.name} service is temporarily unavailable`);
+      return this.#unavailable(options);
     }
+  }
+
+  /**
+   * Answers as the subgraph would have with an error per affected field: for
+   * an entity fetch, one error per representation at `_entities.<i>`, which
+   * the gateway maps onto the client's paths (`search.hits.3.document`),
+   * while the data the other subgraph gave is returned alongside.
+   */
+  #unavailable(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
+    const message = `The ${this.name} service is temporarily unavailable`;
+    const extensions = { code: 'SUBGRAPH_UNAVAILABLE' };
+    const representations = options.request.variables?.representations;
+    if (Array.isArray(representations) && representations.length > 0) {
+      return {
+        errors: representations.map((_, position) => ({
+          message,
+          extensions,
+          path: ['_entities', position],
+        })),
+      };
+    }
+    return { errors: [{ message, extensions }] };
   }
 }

@@ -12,8 +12,8 @@ import { type GraphQLResponse, startTestStack, type TestStack } from '../helpers
  */
 export const budgets = {
   backendTimeoutMs: 500,
-  subgraphTimeoutMs: 2000,
-  subgraphDeadlineMs: 2500,
+  subgraphTimeoutMs: 1500,
+  subgraphDeadlineMs: 2000,
   redisTimeoutMs: 150,
   halfOpenAfterMs: 500,
   /** What the user may wait while a dependency's breaker is open: well under its timeout. */
