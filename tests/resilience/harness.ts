@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import type { OperationalEvents } from '../../server/observability/events.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { createFaultSwitch } from '../helpers/faults.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
@@ -46,7 +47,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(tenantId: string): Promise<Harness> {
+export async function startHarness(tenantId: string, events?: OperationalEvents): Promise<Harness> {
   const redis = await startTestRedis();
   const redisProxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
   const storeFaults = createFaultSwitch();
@@ -54,6 +55,7 @@ export async function startHarness(tenantId: string): Promise<Harness> {
   const proxies: Record<string, FaultProxy> = {};
   const stack = await startTestStack({
     env: testEnv(`redis://127.0.0.1:${redisProxy.port}`),
+    events,
     decorateStore: (store) => storeFaults.wrap(store),
     decorateIndex: (index) => indexFaults.wrap(index),
     routeSubgraph: async (name, url) => {
