@@ -14,6 +14,8 @@ export interface FaultProxy {
   /** The proxy's address with the target's path, for instance `http://127.0.0.1:5123/graphql`. */
   url(targetUrl: string): string;
   mode(): FaultMode;
+  /** Connections accepted so far, whatever the mode did with them. */
+  accepted(): number;
   /** Switches mode; open connections are cut so pooled clients meet the new mode at once. */
   set(mode: FaultMode, options?: { delayMs?: number }): Promise<void>;
   close(): Promise<void>;
@@ -44,7 +46,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     });
   }
 
+  let accepted = 0;
   function onConnection(client: Socket) {
+    accepted++;
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
@@ -99,6 +103,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       return url.toString();
     },
     mode: () => current,
+    accepted: () => accepted,
     async set(mode, options = {}) {
       current = mode;
       delayMs = mode === 'delay' ? (options.delayMs ?? 1000) : 0;

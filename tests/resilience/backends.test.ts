@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendFault } from '../helpers/faults.ts';
 import {
   breakerOf,
@@ -34,6 +34,11 @@ describe('resilience matrix: search backend', () => {
     await h.stack.settle();
   });
   afterAll(() => h.stop());
+  // A failed cell must not leave its fault behind for the next one.
+  afterEach(async () => {
+    h.indexFaults.clear();
+    h.storeFaults.clear();
+  });
 
   for (const { fault, delayMs } of faults) {
     it(`${fault}: cached queries are served stale, others get SEARCH_UNAVAILABLE fast, then it recovers`, async () => {
@@ -92,6 +97,11 @@ describe('resilience matrix: documents backend', () => {
     h = await startHarness('tenant-documents-backend');
   });
   afterAll(() => h.stop());
+  // A failed cell must not leave its fault behind for the next one.
+  afterEach(async () => {
+    h.indexFaults.clear();
+    h.storeFaults.clear();
+  });
 
   for (const { fault, delayMs } of faults) {
     it(`${fault}: reads and writes fail with DOCUMENTS_UNAVAILABLE, search returns partial data, then it recovers`, async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultMode } from '../helpers/fault-proxy.ts';
 import {
   breakerOf,
@@ -37,6 +37,10 @@ describe('resilience matrix: Redis', () => {
     await h.stack.settle();
   });
   afterAll(() => h.stop());
+  // A failed cell must not leave its fault behind for the next one.
+  afterEach(async () => {
+    await h.redisProxy.set('pass');
+  });
 
   const search = (q: string) =>
     h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q } });

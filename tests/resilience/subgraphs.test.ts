@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultMode, FaultProxy } from '../helpers/fault-proxy.ts';
 import {
   breakerOf,
@@ -42,6 +42,10 @@ describe('resilience matrix: search subgraph', () => {
     await h.stack.settle();
   });
   afterAll(() => h.stop());
+  // A failed cell must not leave its fault behind for the next one.
+  afterEach(async () => {
+    await Promise.all([h.searchProxy.set('pass'), h.documentsProxy.set('pass')]);
+  });
 
   for (const { name, mode, delayMs } of faults) {
     it(`${name}: search fails with SUBGRAPH_UNAVAILABLE, documents still answer, then it recovers`, async () => {
@@ -96,6 +100,10 @@ describe('resilience matrix: documents subgraph', () => {
     await h.stack.settle();
   });
   afterAll(() => h.stop());
+  // A failed cell must not leave its fault behind for the next one.
+  afterEach(async () => {
+    await Promise.all([h.searchProxy.set('pass'), h.documentsProxy.set('pass')]);
+  });
 
   for (const { name, mode, delayMs } of faults) {
     it(`${name}: search returns hits with document null and errors on those paths, then it recovers`, async () => {
@@ -134,4 +142,21 @@ describe('resilience matrix: documents subgraph', () => {
       expect(await breakerOf(h.stack.gatewayUrl, 'subgraph:documents')).toBe('closed');
     });
   }
+
+  it('retries a failed query once but never a mutation, which may have committed', async () => {
+    await h.documentsProxy.set('reset');
+    let before = h.documentsProxy.accepted();
+    const write = await h.stack.graphql(
+      'mutation { createDocument(input: { title: "Once", body: "x" }) { id } }',
+      {
+        token: h.token,
+      },
+    );
+    expect(codes(write)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+    expect(h.documentsProxy.accepted() - before).toBe(1);
+    before = h.documentsProxy.accepted();
+    const read = await h.stack.graphql(documentsQuery, { token: h.token, variables: { ids: [id] } });
+    expect(codes(read)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+    expect(h.documentsProxy.accepted() - before).toBe(2);
+  });
 });
