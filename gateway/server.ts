@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
+import type { StringKeyValueCache } from '../server/cache/key-value-cache.ts';
 import { createErrorFormatter } from '../server/errors.ts';
 import { type DependencyHealth, healthRoutes } from '../server/http/health.ts';
 import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
@@ -29,7 +29,7 @@ export interface GatewayOptions {
   resilience: Resilience;
   rateLimit: RateLimitOptions;
   /** Where automatic persisted queries are kept; Apollo's in-memory cache when absent. */
-  apqCache?: KeyValueCache<string>;
+  apqCache?: StringKeyValueCache;
   apqTtlSeconds?: number;
   /** Extra readiness entries (Redis); the subgraphs are added here. */
   health?: Record<string, DependencyHealth>;
@@ -78,6 +78,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     persistedQueries: options.apqCache
       ? { cache: options.apqCache, ttl: options.apqTtlSeconds ?? 86_400 }
       : undefined,
+    // runMain owns SIGTERM/SIGINT and drains everything in order (then closes Redis); Apollo's own
+    // handler would stop the server underneath it, and the process then never exits.
+    stopOnTerminationSignals: false,
     logger: options.logger,
   });
   await apollo.start();

@@ -56,6 +56,9 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
       useOperationScope<TContext>(),
       ...(options.plugins ?? []),
     ],
+    // runMain owns SIGTERM/SIGINT and drains everything in order (then closes Redis); Apollo's own
+    // handler would stop the server underneath it, and the process then never exits.
+    stopOnTerminationSignals: false,
     logger: options.logger,
   });
   await apollo.start();

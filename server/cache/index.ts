@@ -56,3 +56,4 @@ export function openCache(
     },
   };
 }
+export type { StringKeyValueCache } from './key-value-cache.ts';
