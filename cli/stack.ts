@@ -1,9 +1,9 @@
-import { startGateway } from '../gateway/server.ts';
+import { startGatewayApp } from '../gateway/app.ts';
 import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
+import { createMemoryCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
-import { serverTlsFrom, subgraphClientTlsFrom } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
-import { createMetrics } from '../server/observability/metrics.ts';
+import type { OperationalEvents } from '../server/observability/events.ts';
 import { startDocumentsApp } from '../subgraphs/documents/app.ts';
 import type { DocumentStore } from '../subgraphs/documents/document-store.ts';
 import { startIndexerApp, startSearchApp } from '../subgraphs/search/app.ts';
@@ -13,16 +13,21 @@ import type { SearchIndex } from '../subgraphs/search/search-index.ts';
 export interface StackOptions {
   config: QuarryConfig;
   logger: Logger;
-  /** Wraps the configured store, for instance to count backend calls in a test. */
+  /** Wraps the backend adapter, for instance to count backend calls or inject faults in a test. */
   decorateStore?: (store: DocumentStore) => DocumentStore;
   decorateIndex?: (index: SearchIndex) => SearchIndex;
+  /**
+   * Where the gateway reaches a subgraph, given where it listens: tests put a
+   * fault proxy in between. Default: straight to it.
+   */
+  routeSubgraph?: (name: 'documents' | 'search', url: string) => string | Promise<string>;
+  events?: OperationalEvents;
 }
 
 export interface RunningStack {
   gatewayUrl: string;
   documentsUrl: string;
   searchUrl: string;
-  /** Where the indexer serves `/metrics`. */
   indexerUrl: string;
   store: DocumentStore;
   index: SearchIndex;
@@ -34,39 +39,53 @@ export interface RunningStack {
  * Gateway, both subgraphs and the indexer in one process: what `npm start`
  * runs for development, and what the end-to-end tests run on port 0. In
  * production each runs as its own process (see the `main.ts` files), wired
- * by the same `start*App` functions.
+ * by the same `start*App` functions. Without REDIS_URL the services share
+ * one in-process cache, so the indexer's invalidations reach the search
+ * service as they would through Redis.
  */
 export async function startStack({
   config,
   logger,
   decorateStore,
   decorateIndex,
+  routeSubgraph = (_name, url) => url,
+  events,
 }: StackOptions): Promise<RunningStack> {
   const verifier = await createJwtVerifier(config.jwt, { logger: logger.child({ service: 'auth' }) });
+  const memoryCache = createMemoryCache({ maxEntries: config.cache.memoryMaxEntries });
   const documents = await startDocumentsApp({
     config,
     logger: logger.child({ service: 'documents' }),
     verifier,
     decorateStore,
+    memoryCache,
+    events,
   });
   const search = await startSearchApp({
     config,
     logger: logger.child({ service: 'search' }),
     verifier,
     decorateIndex,
+    memoryCache,
+    events,
   });
-  const indexer = await startIndexerApp({ config, logger: logger.child({ service: 'indexer' }) });
-  const gateway = await startGateway({
-    ...config.gateway,
+  const indexer = await startIndexerApp({
+    config,
+    logger: logger.child({ service: 'indexer' }),
+    memoryCache,
+    events,
+  });
+  const gateway = await startGatewayApp({
+    config,
     verifier,
-    production: config.production,
-    host: config.host,
     // Port 0 (tests) means the subgraphs' real ports are only known now.
-    subgraphUrls: { documents: documents.url, search: search.url },
-    tls: serverTlsFrom(config),
-    subgraphClientTls: subgraphClientTlsFrom(config),
+    subgraphUrls: {
+      documents: await routeSubgraph('documents', documents.url),
+      search: await routeSubgraph('search', search.url),
+    },
+    memoryCache,
+    events,
     logger: logger.child({ service: 'gateway' }),
-    metrics: createMetrics({ service: 'gateway', ...config.metrics }),
   });
 
   return {

@@ -11,6 +11,7 @@ import { useSpanAttributes } from '../server/observability/use-span-attributes.t
 import type { GatewayContext } from './context.ts';
 import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
 import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
+import { type RateLimitOptions, useRateLimit } from './plugins/rate-limit.ts';
 
 export interface GatewayPluginOptions {
   production: boolean;
@@ -18,6 +19,7 @@ export interface GatewayPluginOptions {
   metrics: ServiceMetrics;
   persistedOperations: PersistedOperationsOptions;
   limits: OperationLimits;
+  rateLimit: RateLimitOptions;
 }
 
 /**
@@ -45,6 +47,11 @@ export interface GatewayPluginOptions {
  *    parsed and validated.
  * 7. Operation scope: refuses mutations without `documents:write` (and
  *    queries without `documents:read`) before planning any subgraph fetch.
+ * 8. Rate limit: before any subgraph fetch, so a refused request costs the
+ *    backends nothing. It hooks `didResolveOperation` like the scope check;
+ *    Apollo runs those hooks concurrently, so a request refused for its
+ *    scope still spends a token (a caller hammering with the wrong scope is
+ *    limited too). Malformed requests fail parsing or validation before it.
  *
  * The execution deadline is not a plugin (plugins cannot cut execution
  * short): see `execution-deadline.ts`, which wraps the gateway's executor.
@@ -55,6 +62,7 @@ export function gatewayPlugins({
   metrics,
   persistedOperations,
   limits,
+  rateLimit,
 }: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     production
@@ -66,6 +74,7 @@ export function gatewayPlugins({
     useOperationLimits<GatewayContext>({ limits, hideLimits: production }),
     usePersistedOperations(persistedOperations),
     useOperationScope<GatewayContext>(),
+    useRateLimit(rateLimit),
   ];
 }
 

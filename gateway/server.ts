@@ -4,17 +4,20 @@ import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
+import type { StringKeyValueCache } from '../server/cache/key-value-cache.ts';
 import { createErrorFormatter } from '../server/errors.ts';
-import { healthRoutes } from '../server/http/health.ts';
+import { type DependencyHealth, healthRoutes } from '../server/http/health.ts';
 import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
 import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
+import type { Resilience } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { createFileOperationStore } from './persisted-operations/store.ts';
 import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
 import { persistedDocumentStore } from './plugins/persisted-operations.ts';
+import type { RateLimitOptions } from './plugins/rate-limit.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
@@ -41,6 +44,14 @@ export interface GatewayOptions {
   host: string;
   /** Served at `/metrics`. Default: a fresh registry with default label limits. */
   metrics?: ServiceMetrics;
+  /** Breakers for `subgraph:<name>` (and `redis`, when the caller put the cache under it). */
+  resilience: Resilience;
+  rateLimit: RateLimitOptions;
+  /** Where automatic persisted queries are kept; Apollo's in-memory cache when absent. */
+  apqCache?: StringKeyValueCache;
+  apqTtlSeconds?: number;
+  /** Extra readiness entries (Redis); the subgraphs are added here. */
+  health?: Record<string, DependencyHealth>;
 }
 
 export interface RunningGateway extends ListeningServer {
@@ -56,12 +67,30 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const agent = createSubgraphAgent(options.subgraphMaxSockets, options.subgraphClientTls);
   const supergraphSdl = await readFile(options.supergraphPath, 'utf8');
+  const subgraphHealth: Record<string, DependencyHealth> = {};
+  for (const name of Object.keys(options.subgraphUrls)) {
+    const dependency = `subgraph:${name}`;
+    subgraphHealth[dependency] = {
+      // Not required: with one subgraph down the gateway still answers from the other (partial data).
+      required: false,
+      async check() {
+        const breaker = options.resilience.policy(dependency).state();
+        return { ok: breaker !== 'open', detail: { breaker } };
+      },
+    };
+  }
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) => {
       const subgraphUrl = options.subgraphUrls[name] ?? url;
       if (!subgraphUrl) throw new Error(`No URL configured for subgraph "${name}"`);
-      return new SubgraphDataSource({ name, url: subgraphUrl, agent, timeoutMs: options.subgraphTimeoutMs });
+      return new SubgraphDataSource({
+        name,
+        url: subgraphUrl,
+        agent,
+        timeoutMs: options.subgraphTimeoutMs,
+        policy: options.resilience.policy(`subgraph:${name}`),
+      });
     },
     logger: options.logger,
     // gateway.request, .plan, .fetch spans go to whatever tracer provider is registered (none: no-ops).
@@ -99,18 +128,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       logger: options.logger,
       metrics,
       limits: options.limits,
+      rateLimit: options.rateLimit,
       persistedOperations: {
         store: operationStore,
         partnerClients: options.persistedOperations.partnerClients,
       },
     }),
+    persistedQueries: options.apqCache
+      ? { cache: options.apqCache, ttl: options.apqTtlSeconds ?? 86_400 }
+      : undefined,
     logger: options.logger,
   });
   await apollo.start();
   const server = createHttpServer<GatewayContext>({
     apollo,
     logger: options.logger,
-    routes: { ...healthRoutes(), ...metrics.routes() },
+    routes: { ...healthRoutes({ ...subgraphHealth, ...options.health }), ...metrics.routes() },
     maxBodyBytes: options.maxBodyBytes,
     tls: options.tls,
     context: async (request: IncomingMessage) => ({

@@ -14,6 +14,72 @@ const list = z.string().transform((value) =>
     .filter(Boolean),
 );
 
+/**
+ * A number for every dependency, with overrides by name:
+ * `2000,redis=250,subgraph:search=3000`. Becomes a function of the
+ * dependency name (see `PerDependency` in server/resilience).
+ */
+const perDependency = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, context) => {
+      const overrides = new Map<string, number>();
+      let base: number | undefined;
+      for (const item of value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const [name, raw] = item.includes('=') ? item.split('=', 2) : [undefined, item];
+        const number = Number(raw);
+        if (!Number.isFinite(number) || number < 0) {
+          context.addIssue({ code: 'custom', message: `"${item}" is not a non-negative number` });
+          return z.NEVER;
+        }
+        if (name) overrides.set(name.trim(), number);
+        else base = number;
+      }
+      if (base === undefined) {
+        context.addIssue({
+          code: 'custom',
+          message: `"${value}" needs a default value, such as 2000,redis=250`,
+        });
+        return z.NEVER;
+      }
+      const fallbackValue = base;
+      return (dependency: string) => overrides.get(dependency) ?? fallbackValue;
+    });
+
+/** Request budgets per tenant tier: `standard=20/40,premium=200/400` (refill per second / burst). */
+const tierLimits = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, context) => {
+      const tiers: Record<string, { perSecond: number; burst: number }> = {};
+      for (const item of value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const match = /^([\w-]+)=(\d+(?:\.\d+)?)\/(\d+)$/.exec(item);
+        if (!match) {
+          context.addIssue({ code: 'custom', message: `"${item}" is not tier=perSecond/burst` });
+          return z.NEVER;
+        }
+        const [, name = '', perSecond, burst] = match;
+        tiers[name] = { perSecond: Number(perSecond), burst: Number(burst) };
+      }
+      const { standard } = tiers;
+      if (!standard) {
+        context.addIssue({
+          code: 'custom',
+          message: 'needs a "standard" tier, the default for tokens without a tier',
+        });
+        return z.NEVER;
+      }
+      return { ...tiers, standard };
+    });
+
 const environmentSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -106,6 +172,23 @@ const environmentSchema = z
     SUBGRAPH_TLS_CERT: z.string().min(1).optional(),
     SUBGRAPH_TLS_KEY: z.string().min(1).optional(),
     SUBGRAPH_CLIENT_CA: z.string().min(1).optional(),
+
+    REDIS_URL: z.url().optional(),
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt(250),
+    CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
+    CACHE_SEARCH_TTL_SECONDS: positiveInt(60),
+    CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
+    CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
+    APQ_TTL_SECONDS: positiveInt(86_400),
+
+    RESILIENCE_TIMEOUT_MS: perDependency('2000,redis=250'),
+    BREAKER_FAILURE_THRESHOLD: perDependency('5'),
+    BREAKER_HALF_OPEN_AFTER_MS: perDependency('5000,redis=1000'),
+    RETRY_MAX_ATTEMPTS: perDependency('3,redis=1'),
+    RETRY_INITIAL_DELAY_MS: perDependency('25'),
+
+    RATE_LIMIT_TIERS: tierLimits('standard=50/100,premium=500/1000'),
+    RATE_LIMIT_FALLBACK_FRACTION: z.coerce.number().gt(0).max(1).default(0.25),
   })
   .superRefine((env, context) => {
     if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
@@ -259,6 +342,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           refresh: (e.ELASTICSEARCH_REFRESH === 'wait_for' ? 'wait_for' : false) as false | 'wait_for',
         }
       : undefined,
+    cache: {
+      redisUrl: e.REDIS_URL,
+      redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      memoryMaxEntries: e.CACHE_MEMORY_MAX_ENTRIES,
+      searchTtlSeconds: e.CACHE_SEARCH_TTL_SECONDS,
+      staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
+      documentTtlSeconds: e.CACHE_DOCUMENT_TTL_SECONDS,
+      apqTtlSeconds: e.APQ_TTL_SECONDS,
+    },
+    resilience: {
+      timeoutMs: e.RESILIENCE_TIMEOUT_MS,
+      failureThreshold: e.BREAKER_FAILURE_THRESHOLD,
+      halfOpenAfterMs: e.BREAKER_HALF_OPEN_AFTER_MS,
+      readAttempts: e.RETRY_MAX_ATTEMPTS,
+      retryInitialDelayMs: e.RETRY_INITIAL_DELAY_MS,
+    },
+    rateLimit: { tiers: e.RATE_LIMIT_TIERS, fallbackFraction: e.RATE_LIMIT_FALLBACK_FRACTION },
   };
 }
 

@@ -37,6 +37,7 @@ describe('isPartner', () => {
     scopes: new Set(),
     clientType: 'first-party',
     clientId: undefined,
+    tier: 'standard',
     token: 'x',
     ...overrides,
   });

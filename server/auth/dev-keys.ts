@@ -53,6 +53,8 @@ export interface DevTokenOptions {
   /** jose duration such as `1h` or `30m`. */
   ttl?: string;
   partner?: boolean;
+  /** Rate-limit tier claim; absent means `standard`. */
+  tier?: string;
   issuer?: string;
   audience?: string;
 }
@@ -63,6 +65,7 @@ export function mintDevToken(key: DevSigningKey, options: DevTokenOptions): Prom
     scope: (options.scopes ?? ['documents:read', 'documents:write']).join(' '),
   };
   if (options.partner) claims.client_type = 'partner';
+  if (options.tier) claims.tier = options.tier;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: 'JWT' })
     .setIssuer(options.issuer ?? DEV_ISSUER)

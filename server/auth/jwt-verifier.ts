@@ -14,6 +14,8 @@ export interface Principal {
   clientType: 'partner' | 'first-party';
   /** The OAuth client the token was issued to (`azp`, or `client_id`), when the identity provider says. */
   clientId: string | undefined;
+  /** Rate-limit tier from the `tier` claim; `standard` when absent. */
+  tier: string;
   /** The verified bearer token, forwarded to subgraphs so they can verify it again. */
   token: string;
 }
@@ -81,6 +83,7 @@ export async function createJwtVerifier(
         clientId: [payload.azp, payload.client_id].find((value) => typeof value === 'string') as
           | string
           | undefined,
+        tier: typeof payload.tier === 'string' && payload.tier ? payload.tier : 'standard',
         token,
       };
     },

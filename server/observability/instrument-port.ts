@@ -4,7 +4,12 @@ import type { OperationalEvents } from './events.ts';
 export interface InstrumentPortOptions {
   /** The dependency as metrics and spans name it: `documents-store`, `search-index`. */
   dependency: string;
-  events: OperationalEvents;
+  /**
+   * Where latency goes. Omit it for a port under a resilience policy: the
+   * policy reports the call as its caller saw it (retries included), and the
+   * span here still shows each attempt.
+   */
+  events?: OperationalEvents;
   /** Methods left alone; default `close`. */
   skip?: readonly string[];
   /**
@@ -24,8 +29,8 @@ function tenantOf(args: readonly unknown[]): string | undefined {
 }
 
 /**
- * Wraps a port (`DocumentStore`, `SearchIndex`) so every call reports its
- * latency and outcome through `backendCall` and runs in a client span. The
+ * Wraps a port (`DocumentStore`, `SearchIndex`) so every call runs in a
+ * client span and, given `events`, reports its latency and outcome. The
  * span is explicit because the embedded backend (node:sqlite) has no
  * instrumentation; with MongoDB or Elasticsearch behind the port, the
  * driver's own spans nest under it. Spans carry the tenant and the method,
@@ -39,10 +44,10 @@ export function instrumentPort<T extends object>(target: T, options: InstrumentP
     const started = performance.now();
     try {
       const result = await call();
-      events.backendCall(dependency, operation, (performance.now() - started) / 1000, 'ok');
+      events?.backendCall(dependency, operation, (performance.now() - started) / 1000, 'ok');
       return result;
     } catch (error) {
-      events.backendCall(dependency, operation, (performance.now() - started) / 1000, 'error');
+      events?.backendCall(dependency, operation, (performance.now() - started) / 1000, 'error');
       span?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).name });
       throw error;
     } finally {

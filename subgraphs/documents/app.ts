@@ -1,21 +1,31 @@
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
+import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
+import { breakerHealth, redisHealth } from '../../server/http/health.ts';
 import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
+import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
+import { resilienceFromConfig } from '../../server/resilience/index.ts';
 import { openDocumentStore } from './adapters/index.ts';
+import { cachedDocumentStore } from './cached-document-store.ts';
 import type { DocumentStore } from './document-store.ts';
+import { resilientDocumentStore } from './resilient-document-store.ts';
 import { startDocumentsService } from './service.ts';
 
 export interface DocumentsAppOptions {
   config: QuarryConfig;
   logger: Logger;
   verifier?: JwtVerifier;
-  /** Wraps the configured store, for instance to count backend calls in a test. */
+  /** Wraps the backend adapter (under the cache and the breaker), for instance to count calls or inject faults. */
   decorateStore?: (store: DocumentStore) => DocumentStore;
   /** Default: a fresh registry configured from `config.metrics`. */
   metrics?: ServiceMetrics;
+  /** The in-process cache to use without REDIS_URL; the one-process stack shares one across services. */
+  memoryCache?: Cache;
+  /** Where caches, breakers and retries report; default this service's metrics. */
+  events?: OperationalEvents;
 }
 
 export interface DocumentsApp {
@@ -25,18 +35,32 @@ export interface DocumentsApp {
   stop(): Promise<void>;
 }
 
-/** The documents service wired from configuration: the one place its dependencies are built. */
+/**
+ * The documents service wired from configuration: the one place its
+ * dependencies are built. Layers, outermost first: cache (answers hits
+ * without the backend), resilience (timeout inside a breaker, retries for
+ * reads), then the backend adapter.
+ */
 export async function startDocumentsApp({
   config,
   logger,
   verifier,
   decorateStore,
   metrics = createMetrics({ service: 'documents', ...config.metrics }),
+  memoryCache,
+  events = metrics.events,
 }: DocumentsAppOptions): Promise<DocumentsApp> {
+  const resilience = resilienceFromConfig(config, events);
+  const cache = openCache(config.cache, resilience, logger, memoryCache);
   const backend = await openDocumentStore(config);
-  const store = instrumentPort(decorateStore ? decorateStore(backend.store) : backend.store, {
+  // Innermost, the backend itself: its span and latency are one real call, each retry its own.
+  const adapter = instrumentPort(decorateStore ? decorateStore(backend.store) : backend.store, {
     dependency: 'documents-store',
-    events: metrics.events,
+  });
+  const store = cachedDocumentStore(resilientDocumentStore(adapter, resilience.policy('documents-store')), {
+    cache: cache.cache,
+    ttlSeconds: config.cache.documentTtlSeconds,
+    events,
   });
   const service = await startDocumentsService({
     store,
@@ -47,6 +71,10 @@ export async function startDocumentsApp({
     host: config.host,
     metrics,
     tls: serverTlsFrom(config, true),
+    health: {
+      'documents-store': breakerHealth(resilience, 'documents-store', true),
+      redis: redisHealth(resilience, cache.redis),
+    },
   });
   return {
     url: service.url,
@@ -55,6 +83,7 @@ export async function startDocumentsApp({
     async stop() {
       await service.stop();
       await backend.close();
+      await cache.close();
     },
   };
 }

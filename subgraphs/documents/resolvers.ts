@@ -3,6 +3,7 @@ import type DataLoader from 'dataloader';
 import type { DocumentRecord, DocumentStatus } from '../../server/documents/model.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
+import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import {
   DocumentExistsError,
@@ -39,19 +40,25 @@ function toClientError(error: unknown): unknown {
   if (error instanceof DocumentNotFoundError) return quarryError('NOT_FOUND', 'Document not found');
   if (error instanceof DocumentExistsError)
     return quarryError('BAD_USER_INPUT', 'Document id already exists');
+  if (isDependencyUnavailable(error))
+    return quarryError('DOCUMENTS_UNAVAILABLE', 'Documents temporarily unavailable');
   return error;
 }
+
+const rethrowForClient = (error: unknown): never => {
+  throw toClientError(error);
+};
 
 export function createDocumentsResolvers(store: DocumentStore): GraphQLResolverMap<DocumentsContext> {
   return {
     DateTime: DateTimeScalar,
     Query: {
       document: (_: unknown, { id }: { id: string }, context: DocumentsContext) =>
-        context.documentById.load(id),
+        context.documentById.load(id).catch(rethrowForClient),
       documents: async (_: unknown, { ids }: { ids: string[] }, context: DocumentsContext) => {
         const results = await context.documentById.loadMany(validateIds(ids));
         const failure = results.find((result) => result instanceof Error);
-        if (failure) throw failure;
+        if (failure) throw toClientError(failure);
         return results;
       },
     },
@@ -75,11 +82,11 @@ export function createDocumentsResolvers(store: DocumentStore): GraphQLResolverM
             throw toClientError(error);
           }),
       deleteDocument: (_: unknown, { id }: { id: string }, context: DocumentsContext) =>
-        store.delete(context.principal.tenantId, id),
+        store.delete(context.principal.tenantId, id).catch(rethrowForClient),
     },
     Document: {
       __resolveReference: (reference: { id: string }, context: DocumentsContext) =>
-        context.documentById.load(reference.id),
+        context.documentById.load(reference.id).catch(rethrowForClient),
     },
   };
 }

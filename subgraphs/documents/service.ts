@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
-import { healthRoutes } from '../../server/http/health.ts';
+import { type DependencyHealth, healthRoutes } from '../../server/http/health.ts';
 import type { ServerTls } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { ServiceMetrics } from '../../server/observability/metrics.ts';
@@ -20,6 +20,8 @@ export interface DocumentsServiceOptions {
   host: string;
   metrics: ServiceMetrics;
   tls?: ServerTls;
+  /** What readiness reports; see `healthRoutes`. */
+  health?: Record<string, DependencyHealth>;
 }
 
 export function startDocumentsService(options: DocumentsServiceOptions): Promise<RunningSubgraph> {
@@ -38,6 +40,6 @@ export function startDocumentsService(options: DocumentsServiceOptions): Promise
         { maxBatchSize: documentLimits.idsPerRequest },
       ),
     }),
-    routes: healthRoutes(),
+    routes: healthRoutes(options.health),
   });
 }

@@ -1,16 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
+import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
-import { healthRoutes } from '../../server/http/health.ts';
-import { type ListeningServer, listen, sendJson } from '../../server/http/http-server.ts';
+import { breakerHealth, healthRoutes, redisHealth } from '../../server/http/health.ts';
+import type { RouteHandler } from '../../server/http/http-server.ts';
+import { startRouteServer } from '../../server/http/route-server.ts';
 import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
+import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
+import { resilienceFromConfig } from '../../server/resilience/index.ts';
 import { openDocumentStore } from '../documents/adapters/index.ts';
+import { resilientDocumentStore } from '../documents/resilient-document-store.ts';
 import { openSearchIndex } from './adapters/index.ts';
+import { cachedSearchIndex } from './cached-search-index.ts';
 import { type Indexer, startIndexer } from './indexer.ts';
+import { resilientSearchIndex } from './resilient-search-index.ts';
 import type { SearchIndex } from './search-index.ts';
 import { startSearchService } from './service.ts';
 
@@ -18,10 +24,14 @@ export interface SearchAppOptions {
   config: QuarryConfig;
   logger: Logger;
   verifier?: JwtVerifier;
-  /** Wraps the configured index, for instance to count backend calls in a test. */
+  /** Wraps the backend adapter (under the cache and the breaker), for instance to count calls or inject faults. */
   decorateIndex?: (index: SearchIndex) => SearchIndex;
   /** Default: a fresh registry configured from `config.metrics`. */
   metrics?: ServiceMetrics;
+  /** The in-process cache to use without REDIS_URL; the one-process stack shares one across services. */
+  memoryCache?: Cache;
+  /** Where caches, breakers and retries report; default this service's metrics. */
+  events?: OperationalEvents;
 }
 
 export interface SearchApp {
@@ -31,18 +41,31 @@ export interface SearchApp {
   stop(): Promise<void>;
 }
 
-/** The search service wired from configuration: the one place its dependencies are built. */
+/**
+ * The search service wired from configuration: the one place its
+ * dependencies are built. Layers, outermost first: cache (fresh hits, and
+ * stale pages when the backend fails), resilience, spans, then the backend.
+ */
 export async function startSearchApp({
   config,
   logger,
   verifier,
   decorateIndex,
   metrics = createMetrics({ service: 'search', ...config.metrics }),
+  memoryCache,
+  events = metrics.events,
 }: SearchAppOptions): Promise<SearchApp> {
+  const resilience = resilienceFromConfig(config, events);
+  const cache = openCache(config.cache, resilience, logger, memoryCache);
   const backend = await openSearchIndex(config);
-  const index = instrumentPort(decorateIndex ? decorateIndex(backend.index) : backend.index, {
+  const adapter = instrumentPort(decorateIndex ? decorateIndex(backend.index) : backend.index, {
     dependency: 'search-index',
-    events: metrics.events,
+  });
+  const index = cachedSearchIndex(resilientSearchIndex(adapter, resilience.policy('search-index')), {
+    cache: cache.cache,
+    ttlSeconds: config.cache.searchTtlSeconds,
+    staleTtlSeconds: config.cache.staleTtlSeconds,
+    events,
   });
   const service = await startSearchService({
     index,
@@ -56,6 +79,11 @@ export async function startSearchApp({
     host: config.host,
     metrics,
     tls: serverTlsFrom(config, true),
+    health: {
+      // Not required: with the index down, cached pages are still served (stale).
+      'search-index': breakerHealth(resilience, 'search-index', false),
+      redis: redisHealth(resilience, cache.redis),
+    },
   });
   return {
     url: service.url,
@@ -63,78 +91,106 @@ export async function startSearchApp({
     metrics,
     async stop() {
       await service.stop();
+      await index.close();
       await backend.close();
+      await cache.close();
     },
   };
+}
+
+export interface IndexerAppOptions {
+  config: QuarryConfig;
+  logger: Logger;
+  /** Extra GET routes beside the health and metrics routes. */
+  routes?: Record<string, RouteHandler>;
+  /** Default: a fresh registry configured from `config.metrics`. */
+  metrics?: ServiceMetrics;
+  /** The in-process cache to use without REDIS_URL; it must be the search service's for bumps to reach it. */
+  memoryCache?: Cache;
+  /** Where caches, breakers and retries report; default this process's metrics. */
+  events?: OperationalEvents;
 }
 
 export interface IndexerApp {
   indexer: Indexer;
   metrics: ServiceMetrics;
-  /** Where the indexer serves `/metrics` and `/health/live`. */
+  /** Where the indexer serves `/metrics` and the health routes (INDEXER_PORT). */
   url: string;
   stop(): Promise<void>;
 }
 
 /**
- * A minimal HTTP server for the indexer, which has no GraphQL: `/metrics` for
- * Prometheus (the indexer lag lives here) and `/health/live`.
+ * The indexer wired from configuration: the documents outbox in, the search
+ * index out. Its index is wrapped in the search cache so that applying a
+ * tenant's changes bumps that tenant's search generation. It has no GraphQL,
+ * only an HTTP server for `/metrics` (the indexer lag lives here) and health.
  */
-async function startIndexerHttp(
-  metrics: ServiceMetrics,
-  port: number,
-  host: string,
-  logger: Logger,
-): Promise<ListeningServer> {
-  const routes = { ...healthRoutes(), ...metrics.routes() };
-  const server = createServer((request, response) => {
-    const route = routes[new URL(request.url ?? '/', 'http://localhost').pathname];
-    if (!route || request.method !== 'GET') return sendJson(response, 404, { error: 'not found' });
-    Promise.resolve(route(request, response)).catch((error: unknown) => {
-      logger.error({ err: error }, 'indexer HTTP route failed');
-      if (!response.headersSent) sendJson(response, 500, { error: 'internal error' });
-    });
-  });
-  return listen(server, port, host, '/metrics');
-}
-
-/** The indexer wired from configuration: the documents outbox in, the search index out. */
 export async function startIndexerApp({
   config,
   logger,
+  routes = {},
   metrics = createMetrics({ service: 'indexer', ...config.metrics }),
-}: {
-  config: QuarryConfig;
-  logger: Logger;
-  metrics?: ServiceMetrics;
-}): Promise<IndexerApp> {
+  memoryCache,
+  events = metrics.events,
+}: IndexerAppOptions): Promise<IndexerApp> {
+  const resilience = resilienceFromConfig(config, events);
+  const cache = openCache(config.cache, resilience, logger, memoryCache);
   const documents = await openDocumentStore(config);
   const search = await openSearchIndex(config).catch(async (error: unknown) => {
     await documents.close();
     throw error;
   });
   metrics.trackIndexerLag(() => documents.store.oldestPendingAt());
+  // A poll every 100 ms with no request behind it would fill the trace store with one-span traces.
+  const feed = instrumentPort(documents.store, {
+    dependency: 'documents-store',
+    untraced: ['pull', 'oldestPendingAt'],
+  });
+  const index = cachedSearchIndex(
+    resilientSearchIndex(
+      instrumentPort(search.index, { dependency: 'search-index' }),
+      resilience.policy('search-index'),
+    ),
+    {
+      cache: cache.cache,
+      ttlSeconds: config.cache.searchTtlSeconds,
+      staleTtlSeconds: config.cache.staleTtlSeconds,
+      events,
+    },
+  );
   const indexer = startIndexer({
-    feed: instrumentPort(documents.store, {
-      dependency: 'documents-outbox',
-      events: metrics.events,
-      untraced: ['pull', 'oldestPendingAt'],
-    }),
-    index: instrumentPort(search.index, { dependency: 'search-index', events: metrics.events }),
+    feed: resilientDocumentStore(feed, resilience.policy('documents-store')),
+    index,
     logger,
     pollIntervalMs: config.indexer.pollIntervalMs,
     batchSize: config.indexer.batchSize,
   });
-  const http = await startIndexerHttp(metrics, config.indexer.port, config.host, logger);
+  const server = await startRouteServer({
+    routes: {
+      ...routes,
+      ...metrics.routes(),
+      // The indexer can do nothing without either side; Redis only carries its cache invalidations.
+      ...healthRoutes({
+        'documents-store': breakerHealth(resilience, 'documents-store', true),
+        'search-index': breakerHealth(resilience, 'search-index', true),
+        redis: redisHealth(resilience, cache.redis),
+      }),
+    },
+    port: config.indexer.port,
+    host: config.host,
+    logger,
+  });
   return {
     indexer,
     metrics,
-    url: http.url,
+    url: server.url,
     async stop() {
-      await http.close();
+      await server.close(1000);
       await indexer.stop();
+      await index.close();
       await search.close();
       await documents.close();
+      await cache.close();
     },
   };
 }

@@ -11,7 +11,7 @@ runMain(async () => {
   const { startIndexerApp } = await import('./app.ts');
   const logger = createLogger({ level: config.logLevel, service: 'indexer' });
   const app = await startIndexerApp({ config, logger });
-  logger.info({ metrics: app.url }, 'indexer running');
+  logger.info({ url: app.url }, 'indexer running; metrics and health routes listening');
   return async () => {
     await app.stop();
     await tracing.shutdown();

@@ -33,12 +33,22 @@ export function startIndexer(options: IndexerOptions): Indexer {
   const { initialBackoffMs = 200, maxBackoffMs = 30_000 } = options;
   const stopping = new AbortController();
 
-  async function applyBatch(): Promise<number> {
+  async function applyNextBatch(): Promise<number> {
     const changes = await feed.pull(batchSize);
     if (changes.length === 0) return 0;
     await index.apply(changes);
     await feed.acknowledge(changes);
     return changes.length;
+  }
+
+  // One batch at a time: `drain` and the loop would otherwise pull the same
+  // unacknowledged changes and apply them twice (harmless to the index, but
+  // each apply also invalidates the tenant's cached searches).
+  let previous: Promise<unknown> = Promise.resolve();
+  function applyBatch(): Promise<number> {
+    const next = previous.then(applyNextBatch, applyNextBatch);
+    previous = next.catch(() => {});
+    return next;
   }
 
   async function drain(): Promise<number> {

@@ -2,6 +2,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentStatus } from '../../server/documents/model.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
+import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
 import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
@@ -64,6 +65,13 @@ function fingerprint(text: string, filter: SearchFilter, sort: SearchSort): stri
   ]);
 }
 
+/** A backend that failed, timed out or sits behind an open breaker is a coded, retryable error for clients. */
+function toClientError(error: unknown): never {
+  if (isDependencyUnavailable(error))
+    throw quarryError('SEARCH_UNAVAILABLE', 'Search temporarily unavailable');
+  throw error;
+}
+
 export function createSearchResolvers(
   index: SearchIndex,
   cursors: CursorCodec,
@@ -80,15 +88,17 @@ export function createSearchResolvers(
         const filter = toFilter(args.filter);
         const boundTo = fingerprint(text, filter, args.sort);
         const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
-        const page = await index.search({
-          tenantId,
-          text,
-          filter,
-          sort: args.sort,
-          first,
-          after,
-          facets: [...new Set(args.facets ?? [])],
-        });
+        const page = await index
+          .search({
+            tenantId,
+            text,
+            filter,
+            sort: args.sort,
+            first,
+            after,
+            facets: [...new Set(args.facets ?? [])],
+          })
+          .catch(toClientError);
         const last = page.hits.at(-1);
         return {
           total: page.total,
@@ -102,7 +112,7 @@ export function createSearchResolvers(
             endCursor: last ? cursors.encode(tenantId, boundTo, last.sortKey) : null,
             hasNextPage: page.hasNextPage,
           },
-          stale: false,
+          stale: page.stale === true,
         };
       },
       suggest: async (
@@ -112,7 +122,9 @@ export function createSearchResolvers(
       ) => {
         if (prefix.length > maxPrefixLength)
           invalid('prefix', `must be at most ${maxPrefixLength} characters`);
-        return index.suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions));
+        return index
+          .suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions))
+          .catch(toClientError);
       },
     },
   };

@@ -55,6 +55,8 @@ export interface SearchPage {
   hits: SearchHitRecord[];
   facets: { field: FacetField; buckets: FacetBucket[] }[];
   hasNextPage: boolean;
+  /** Set by the search cache when the backend was unavailable and this page is the last one it saw. */
+  stale?: boolean;
 }
 
 /** Counting every match of a very common term costs more than it tells; past this, totals are a floor. */

@@ -1,6 +1,6 @@
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
-import { healthRoutes } from '../../server/http/health.ts';
+import { type DependencyHealth, healthRoutes } from '../../server/http/health.ts';
 import type { ServerTls } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { ServiceMetrics } from '../../server/observability/metrics.ts';
@@ -21,6 +21,8 @@ export interface SearchServiceOptions {
   host: string;
   metrics: ServiceMetrics;
   tls?: ServerTls;
+  /** What readiness reports; see `healthRoutes`. */
+  health?: Record<string, DependencyHealth>;
 }
 
 export function startSearchService(options: SearchServiceOptions): Promise<RunningSubgraph> {
@@ -29,6 +31,6 @@ export function startSearchService(options: SearchServiceOptions): Promise<Runni
     typeDefs: subgraphTypeDefs('search'),
     resolvers: createSearchResolvers(options.index, createCursorCodec(options.cursorSecret), options.limits),
     createContext: (principal) => ({ principal }),
-    routes: healthRoutes(),
+    routes: healthRoutes(options.health),
   });
 }

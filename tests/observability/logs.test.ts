@@ -99,9 +99,10 @@ describe('request log lines', () => {
   it('names the error codes, and logs server errors at warn', () => {
     const broken = requestLines('Broken');
     const gatewayLine = broken.find((line) => line.service === 'gateway')!;
-    expect(gatewayLine).toMatchObject({ level: 'warn', errors: ['INTERNAL_SERVER_ERROR'] });
-    const internal = lines.find((line) => line.msg === 'internal error' && line.service === 'search');
-    expect(internal?.trace_id).toBe(gatewayLine.trace_id);
+    expect(gatewayLine).toMatchObject({ level: 'warn', errors: ['SEARCH_UNAVAILABLE'] });
+    const searchLine = broken.find((line) => line.service === 'search');
+    expect(searchLine).toMatchObject({ level: 'warn', errors: ['SEARCH_UNAVAILABLE'] });
+    expect(searchLine?.trace_id).toBe(gatewayLine.trace_id);
   });
 
   it('logs a refused token without the token', () => {

@@ -50,7 +50,7 @@ describe('/metrics after a known sequence of requests', () => {
     });
     expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const failed = await stack.graphql('query Broken { search(query: "explode") { total } }', { token });
-    expect(failed.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(failed.errors?.[0]?.extensions?.code).toBe('SEARCH_UNAVAILABLE');
     const anonymous = await stack.graphql('query Find { search(query: "metric") { total } }', {
       token: null,
     });
@@ -60,7 +60,7 @@ describe('/metrics after a known sequence of requests', () => {
       scrape(metricsUrl(stack.gatewayUrl)),
       scrape(metricsUrl(stack.searchUrl)),
       scrape(metricsUrl(stack.documentsUrl)),
-      scrape(stack.indexerUrl),
+      scrape(new URL('/metrics', stack.indexerUrl).href),
     ]);
   });
   afterAll(() => stack.stop());
@@ -77,7 +77,7 @@ describe('/metrics after a known sequence of requests', () => {
       1,
     );
     expect(
-      sampleValue(gateway, 'quarry_graphql_errors_total', { ...broken, code: 'INTERNAL_SERVER_ERROR' }),
+      sampleValue(gateway, 'quarry_graphql_errors_total', { ...broken, code: 'SEARCH_UNAVAILABLE' }),
     ).toBe(1);
     expect(sampleValue(gateway, 'quarry_graphql_request_duration_seconds_count', find)).toBe(3);
     expect(
@@ -95,12 +95,13 @@ describe('/metrics after a known sequence of requests', () => {
     );
   });
 
-  it('times every backend call of the search subgraph, by outcome', () => {
+  it('times every backend call of the search subgraph, by outcome, and counts cache lookups', () => {
     const call = { service: 'search', dependency: 'search-index', operation: 'search' };
-    // The refused request never reached the index.
+    // The refused request never reached the index, and the repeated search was served from the cache.
     expect(
       sampleValue(search, 'quarry_backend_call_duration_seconds_count', { ...call, outcome: 'ok' }),
-    ).toBe(2);
+    ).toBe(1);
+    expect(sampleValue(search, 'quarry_cache_lookups_total', { cache: 'search', outcome: 'hit' })).toBe(1);
     expect(
       sampleValue(search, 'quarry_backend_call_duration_seconds_count', { ...call, outcome: 'error' }),
     ).toBe(1);
@@ -113,8 +114,12 @@ describe('/metrics after a known sequence of requests', () => {
     expect(sampleValue(documents, 'quarry_dataloader_batch_size_sum', loader)).toBe(6);
     expect(sampleValue(documents, 'quarry_dataloader_batch_size_bucket', { ...loader, le: '2' })).toBe(0);
     expect(sampleValue(documents, 'quarry_dataloader_batch_size_bucket', { ...loader, le: '5' })).toBe(2);
+    // The second page's documents came from the document cache.
     const findByIds = { dependency: 'documents-store', operation: 'findByIds', outcome: 'ok' };
-    expect(sampleValue(documents, 'quarry_backend_call_duration_seconds_count', findByIds)).toBe(2);
+    expect(sampleValue(documents, 'quarry_backend_call_duration_seconds_count', findByIds)).toBe(1);
+    expect(sampleValue(documents, 'quarry_cache_lookups_total', { cache: 'documents', outcome: 'hit' })).toBe(
+      3,
+    );
   });
 
   it('serves the indexer lag and the indexer backend calls from the indexer', () => {

@@ -30,6 +30,20 @@ describe('loadConfig', () => {
     );
     expect(config.tls).toBeUndefined();
     expect(config.jwt.jwksStaleIfErrorSeconds).toBe(3600);
+    expect(config.cache.redisUrl).toBeUndefined();
+    expect(config.rateLimit.tiers).toEqual({
+      standard: { perSecond: 50, burst: 100 },
+      premium: { perSecond: 500, burst: 1000 },
+    });
+  });
+
+  it('reads per-dependency options as a default with overrides by name', () => {
+    const config = loadConfig({ ...minimal, RESILIENCE_TIMEOUT_MS: '1500, redis=100, subgraph:search=3000' });
+    expect(config.resilience.timeoutMs('documents-store')).toBe(1500);
+    expect(config.resilience.timeoutMs('redis')).toBe(100);
+    expect(config.resilience.timeoutMs('subgraph:search')).toBe(3000);
+    expect(loadConfig(minimal).resilience.timeoutMs('redis')).toBe(250);
+    expect(loadConfig(minimal).resilience.readAttempts('redis')).toBe(1);
   });
 
   it('reads the partner client list', () => {
@@ -70,6 +84,12 @@ describe('loadConfig', () => {
     [{ ...minimal, LIMIT_MAX_DEPTH: '0' }, 'LIMIT_MAX_DEPTH'],
     [{ ...minimal, MAX_REQUEST_BODY_BYTES: 'lots' }, 'MAX_REQUEST_BODY_BYTES'],
     [{ ...minimal, EXECUTION_TIMEOUT_MS: '-1' }, 'EXECUTION_TIMEOUT_MS'],
+    [{ ...minimal, REDIS_URL: 'localhost' }, 'REDIS_URL'],
+    [{ ...minimal, RESILIENCE_TIMEOUT_MS: 'redis=100' }, 'RESILIENCE_TIMEOUT_MS'],
+    [{ ...minimal, BREAKER_FAILURE_THRESHOLD: '5,redis=often' }, 'BREAKER_FAILURE_THRESHOLD'],
+    [{ ...minimal, RATE_LIMIT_TIERS: 'premium=10/20' }, 'RATE_LIMIT_TIERS'],
+    [{ ...minimal, RATE_LIMIT_TIERS: 'standard=10' }, 'RATE_LIMIT_TIERS'],
+    [{ ...minimal, RATE_LIMIT_FALLBACK_FRACTION: '2' }, 'RATE_LIMIT_FALLBACK_FRACTION'],
   ])('names the bad variable %#', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}:`));

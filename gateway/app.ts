@@ -1,0 +1,84 @@
+import { createJwtVerifier, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
+import { type Cache, createKeyValueCache, openCache } from '../server/cache/index.ts';
+import type { QuarryConfig } from '../server/config.ts';
+import { redisHealth } from '../server/http/health.ts';
+import { serverTlsFrom, subgraphClientTlsFrom } from '../server/http/tls.ts';
+import type { Logger } from '../server/logger.ts';
+import type { OperationalEvents } from '../server/observability/events.ts';
+import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
+import {
+  createMemoryRateLimitStore,
+  createRedisRateLimitStore,
+  type RateLimitStore,
+  withLocalFallback,
+} from '../server/rate-limit/index.ts';
+import { resilienceFromConfig } from '../server/resilience/index.ts';
+import { type RunningGateway, startGateway } from './server.ts';
+
+export interface GatewayAppOptions {
+  config: QuarryConfig;
+  logger: Logger;
+  verifier?: JwtVerifier;
+  /** Overrides the configured subgraph URLs (the stack knows them only once the subgraphs listen). */
+  subgraphUrls?: Record<string, string>;
+  /** The in-process cache to use without REDIS_URL. */
+  memoryCache?: Cache;
+  /** Default: a fresh registry configured from `config.metrics`. */
+  metrics?: ServiceMetrics;
+  /** Where caches, breakers, retries and rate limits report; default the gateway's metrics. */
+  events?: OperationalEvents;
+}
+
+/**
+ * The gateway wired from configuration. With REDIS_URL, APQ and the rate
+ * limiter share Redis across replicas; the limiter falls back to a stricter
+ * in-process limit while Redis is down. Without it, both live in process.
+ */
+export async function startGatewayApp({
+  config,
+  logger,
+  verifier,
+  subgraphUrls,
+  memoryCache,
+  metrics = createMetrics({ service: 'gateway', ...config.metrics }),
+  events = metrics.events,
+}: GatewayAppOptions): Promise<RunningGateway> {
+  const resilience = resilienceFromConfig(config, events);
+  const cache = openCache(config.cache, resilience, logger, memoryCache);
+  const local = createMemoryRateLimitStore();
+  const store: RateLimitStore = cache.redis
+    ? withLocalFallback({
+        primary: createRedisRateLimitStore({ redis: cache.redis }),
+        policy: resilience.policy('redis'),
+        fallback: local,
+        fraction: config.rateLimit.fallbackFraction,
+      })
+    : local;
+  const gateway = await startGateway({
+    ...config.gateway,
+    subgraphUrls: subgraphUrls ?? config.gateway.subgraphUrls,
+    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
+    logger,
+    production: config.production,
+    host: config.host,
+    metrics,
+    tls: serverTlsFrom(config),
+    subgraphClientTls: subgraphClientTlsFrom(config),
+    resilience,
+    rateLimit: {
+      store,
+      tiers: config.rateLimit.tiers,
+      events,
+    },
+    apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
+    apqTtlSeconds: config.cache.apqTtlSeconds,
+    health: { redis: redisHealth(resilience, cache.redis) },
+  });
+  return {
+    ...gateway,
+    async stop() {
+      await gateway.stop();
+      await cache.close();
+    },
+  };
+}

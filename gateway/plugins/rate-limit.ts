@@ -1,0 +1,50 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { HeaderMap } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import { tenantKey } from '../../server/cache/cache.ts';
+import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import type { RateLimit, RateLimitStore } from '../../server/rate-limit/rate-limit-store.ts';
+import type { GatewayContext } from '../context.ts';
+
+export interface RateLimitOptions {
+  /** Where buckets live: Redis with the in-memory fallback, or memory alone without REDIS_URL. */
+  store: RateLimitStore;
+  /** Limits per tier; the token's `tier` claim picks one, and unknown tiers get `standard`. */
+  tiers: Record<string, RateLimit> & { standard: RateLimit };
+  /** Default: nowhere. */
+  events?: OperationalEvents;
+}
+
+/**
+ * One token per operation from the tenant's bucket. Over the limit, the
+ * request fails with RATE_LIMITED, HTTP 429, a `retry-after` header and
+ * `extensions.retryAfterSeconds`.
+ */
+export function useRateLimit({
+  store,
+  tiers,
+  events = noOperationalEvents,
+}: RateLimitOptions): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue }) {
+          const { tenantId, tier } = contextValue.principal;
+          const decision = await store.consume(tenantKey(tenantId, 'rate'), tiers[tier] ?? tiers.standard);
+          if (decision.allowed) return;
+          events.rateLimited(tenantId);
+          throw new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfterSeconds}s`, {
+            extensions: {
+              code: 'RATE_LIMITED',
+              retryAfterSeconds: decision.retryAfterSeconds,
+              http: {
+                status: 429,
+                headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
+              },
+            },
+          });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * The cache port: string values under string keys with a TTL, plus an atomic
+ * counter for invalidation by generation. Adapters: Redis (shared by every
+ * replica) and an in-process LRU (when REDIS_URL is unset).
+ *
+ * A cache is an optimisation, never a source of truth: callers treat a
+ * failure as a miss (see `resilientCache`), so Redis being down costs
+ * latency and load, not answers.
+ */
+export interface Cache {
+  readonly name: string;
+  get(key: string): Promise<string | undefined>;
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  delete(keys: readonly string[]): Promise<void>;
+  /** Atomically adds one and returns the new value; a missing counter starts at 0. */
+  increment(key: string): Promise<number>;
+}
+
+/**
+ * Every key starts with the tenant, encoded so no tenant id can forge
+ * another's prefix (`a:b` becomes `a%3Ab`). Nothing builds a key without it.
+ */
+export function tenantKey(tenantId: string, ...parts: string[]): string {
+  return ['quarry', encodeURIComponent(tenantId), ...parts].join(':');
+}

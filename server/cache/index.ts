@@ -1,0 +1,59 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.ts';
+import type { Resilience } from '../resilience/policy.ts';
+import type { Cache } from './cache.ts';
+import { createMemoryCache } from './memory-cache.ts';
+import { createRedisCache } from './redis-cache.ts';
+import { createRedisClient } from './redis-client.ts';
+import { resilientCache } from './resilient-cache.ts';
+
+export { type Cache, tenantKey } from './cache.ts';
+export { createKeyValueCache } from './key-value-cache.ts';
+export { createMemoryCache } from './memory-cache.ts';
+export { createRedisCache } from './redis-cache.ts';
+export { createRedisClient } from './redis-client.ts';
+export { resilientCache } from './resilient-cache.ts';
+
+export interface CacheConfig {
+  redisUrl: string | undefined;
+  redisCommandTimeoutMs: number;
+  memoryMaxEntries: number;
+}
+
+export interface OpenedCache {
+  /** Already under the `redis` policy when Redis is configured. */
+  cache: Cache;
+  /** The client, when there is one, for readiness and for the rate limiter. */
+  redis: Redis | undefined;
+  close(): Promise<void>;
+}
+
+/** The cache configuration selects: Redis when REDIS_URL is set, an in-process LRU otherwise. */
+export function openCache(
+  config: CacheConfig,
+  resilience: Resilience,
+  logger: Logger,
+  /** Used instead of a new LRU when there is no Redis, so services in one process share it. */
+  memoryCache?: Cache,
+): OpenedCache {
+  if (!config.redisUrl) {
+    return {
+      cache: memoryCache ?? createMemoryCache({ maxEntries: config.memoryMaxEntries }),
+      redis: undefined,
+      close: async () => {},
+    };
+  }
+  const redis = createRedisClient({
+    url: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    logger,
+  });
+  return {
+    cache: resilientCache(createRedisCache({ redis }), resilience.policy('redis')),
+    redis,
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+export type { StringKeyValueCache } from './key-value-cache.ts';

@@ -1,0 +1,36 @@
+import type { Cache } from './cache.ts';
+
+/**
+ * Apollo's `KeyValueCache<string>`, written out structurally: its package
+ * (`@apollo/utils.keyvaluecache`) is only a transitive dependency, in two
+ * major versions, so Quarry does not import it.
+ */
+export interface StringKeyValueCache {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, options?: { ttl?: number | null }): Promise<void>;
+  delete(key: string): Promise<boolean | undefined>;
+}
+
+/**
+ * Apollo's KeyValueCache over the Cache port, for automatic persisted
+ * queries. A failing cache reads as a miss and drops writes: the client then
+ * sends the full query (PERSISTED_QUERY_NOT_FOUND), which is APQ's own fallback.
+ * Query hashes are not tenant data (a hash names a query text), so the keys
+ * are shared across tenants.
+ */
+export function createKeyValueCache(
+  cache: Cache,
+  prefix: string,
+  defaultTtlSeconds = 300,
+): StringKeyValueCache {
+  return {
+    get: (key) => cache.get(`${prefix}:${key}`).catch(() => undefined),
+    async set(key, value, options) {
+      await cache.set(`${prefix}:${key}`, value, options?.ttl ?? defaultTtlSeconds).catch(() => {});
+    },
+    async delete(key) {
+      await cache.delete([`${prefix}:${key}`]).catch(() => {});
+      return true;
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import type { DependencyPolicy } from '../resilience/policy.ts';
+import type { Cache } from './cache.ts';
+
+/**
+ * Runs every cache call under the `redis` policy: a short timeout inside a
+ * breaker, so while Redis is down the breaker is open and each call fails in
+ * microseconds instead of waiting for a command timeout. Reads are retried
+ * (idempotent); writes and increments are not.
+ */
+export function resilientCache(cache: Cache, policy: DependencyPolicy): Cache {
+  return {
+    name: cache.name,
+    get: (key) => policy.run(() => cache.get(key), { idempotent: true, operation: 'get' }),
+    getMany: (keys) => policy.run(() => cache.getMany(keys), { idempotent: true, operation: 'getMany' }),
+    set: (key, value, ttl) =>
+      policy.run(() => cache.set(key, value, ttl), { idempotent: false, operation: 'set' }),
+    delete: (keys) => policy.run(() => cache.delete(keys), { idempotent: false, operation: 'delete' }),
+    increment: (key) => policy.run(() => cache.increment(key), { idempotent: false, operation: 'increment' }),
+  };
+}

@@ -1,0 +1,44 @@
+import type { Redis } from 'ioredis';
+import type { RateLimitStore } from './rate-limit-store.ts';
+
+/**
+ * The token bucket as one Lua script, so the read-refill-take-write is
+ * atomic across gateway replicas. It uses the Redis clock (TIME), so
+ * replicas with skewed clocks agree. Idle buckets expire once full again.
+ */
+const tokenBucket = `
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return {allowed, wait}
+`;
+
+export function createRedisRateLimitStore({ redis }: { redis: Redis }): RateLimitStore {
+  return {
+    async consume(key, limit) {
+      const [allowed, waitMs] = (await redis.eval(tokenBucket, 1, key, limit.perSecond, limit.burst)) as [
+        number,
+        number,
+      ];
+      return {
+        allowed: allowed === 1,
+        retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(waitMs / 1000)),
+      };
+    },
+  };
+}

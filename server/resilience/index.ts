@@ -1,0 +1,12 @@
+export { resilienceFromConfig } from './from-config.ts';
+export {
+  type BreakerState,
+  createResilience,
+  type DependencyPolicy,
+  DependencyUnavailableError,
+  isDependencyUnavailable,
+  type PerDependency,
+  type Resilience,
+  type ResilienceOptions,
+  type RunOptions,
+} from './policy.ts';

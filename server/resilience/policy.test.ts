@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { noOperationalEvents } from '../observability/events.ts';
+import { createResilience, DependencyUnavailableError } from './policy.ts';
+
+const failing = () => Promise.reject(new Error('connection refused'));
+const never = () => new Promise<never>(() => {});
+
+describe('dependency policy', () => {
+  it('retries reads with backoff, never writes', async () => {
+    const policy = createResilience({
+      readAttempts: 3,
+      retryInitialDelayMs: 1,
+      failureThreshold: 100,
+    }).policy('db');
+    let reads = 0;
+    await expect(
+      policy.run(
+        () => {
+          reads++;
+          return failing();
+        },
+        { idempotent: true, operation: 'read' },
+      ),
+    ).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(reads).toBe(3);
+    let writes = 0;
+    await expect(
+      policy.run(
+        () => {
+          writes++;
+          return failing();
+        },
+        { idempotent: false, operation: 'write' },
+      ),
+    ).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(writes).toBe(1);
+  });
+
+  it('times a hung call out inside the breaker, and an open breaker refuses in well under a millisecond', async () => {
+    const changes: string[] = [];
+    const policy = createResilience({
+      timeoutMs: 50,
+      failureThreshold: 2,
+      readAttempts: 1,
+      halfOpenAfterMs: 60_000,
+      events: { ...noOperationalEvents, breakerStateChanged: (_, state) => changes.push(state) },
+    }).policy('search-index');
+    for (let call = 0; call < 2; call++) {
+      const started = performance.now();
+      await expect(policy.run(never, { idempotent: true, operation: 'search' })).rejects.toThrow(
+        'unavailable',
+      );
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+    expect(policy.state()).toBe('open');
+    expect(changes).toEqual(['open']);
+    let reached = 0;
+    const calls = 1000;
+    const started = performance.now();
+    for (let call = 0; call < calls; call++) {
+      await policy
+        .run(
+          async () => {
+            reached++;
+          },
+          { idempotent: true, operation: 'search' },
+        )
+        .catch((error: DependencyUnavailableError) => expect(error.breakerOpen).toBe(true));
+    }
+    expect(reached).toBe(0);
+    expect((performance.now() - started) / calls).toBeLessThan(1);
+  });
+
+  it('lets one trial through when half-open and refuses the callers behind it at once', async () => {
+    const policy = createResilience({
+      timeoutMs: 200,
+      failureThreshold: 1,
+      readAttempts: 1,
+      halfOpenAfterMs: 20,
+    }).policy('db');
+    await policy.run(failing, { idempotent: true, operation: 'read' }).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const trial = policy.run(never, { idempotent: true, operation: 'read' });
+    expect(policy.state()).toBe('half-open');
+    const started = performance.now();
+    await expect(policy.run(async () => 'queued', { idempotent: true, operation: 'read' })).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(50);
+    // The trial itself is bounded by the timeout, then the breaker opens again.
+    await expect(trial).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(policy.state()).toBe('open');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await expect(policy.run(async () => 'ok', { idempotent: true, operation: 'read' })).resolves.toBe('ok');
+    expect(policy.state()).toBe('closed');
+  });
+
+  it('passes expected errors through without counting them as failures', async () => {
+    const policy = createResilience({ failureThreshold: 1 }).policy('db');
+    class Conflict extends Error {}
+    for (let call = 0; call < 3; call++) {
+      await expect(
+        policy.run(() => Promise.reject(new Conflict()), {
+          idempotent: true,
+          operation: 'update',
+          isExpected: (error) => error instanceof Conflict,
+        }),
+      ).rejects.toBeInstanceOf(Conflict);
+    }
+    expect(policy.state()).toBe('closed');
+  });
+
+  it('takes per-dependency options as values or functions of the name', async () => {
+    const resilience = createResilience({
+      failureThreshold: (name) => (name === 'redis' ? 1 : 10),
+      readAttempts: 1,
+    });
+    await resilience
+      .policy('redis')
+      .run(failing, { idempotent: true, operation: 'get' })
+      .catch(() => {});
+    await resilience
+      .policy('db')
+      .run(failing, { idempotent: true, operation: 'get' })
+      .catch(() => {});
+    expect(resilience.states()).toEqual({ redis: 'open', db: 'closed' });
+  });
+});

@@ -1,0 +1,179 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  decorrelatedJitterGenerator,
+  ExponentialBackoff,
+  handleWhen,
+  IsolatedCircuitError,
+  retry,
+  TimeoutStrategy,
+  timeout,
+  wrap,
+} from 'cockatiel';
+import { noOperationalEvents, type OperationalEvents } from '../observability/events.ts';
+
+/** An option that is one value for every dependency, or chosen per dependency name (`redis`, `subgraph:search`, …). */
+export type PerDependency<T> = T | ((dependency: string) => T);
+
+export interface ResilienceOptions {
+  /** Deadline for one attempt. It sits inside the breaker, so a slow call counts as a failure. Default 2000 ms. */
+  timeoutMs?: PerDependency<number>;
+  /** Consecutive failures that open the breaker. Default 5. */
+  failureThreshold?: PerDependency<number>;
+  /** How long an open breaker refuses calls before letting one trial through. Default 5000 ms. */
+  halfOpenAfterMs?: PerDependency<number>;
+  /** Attempts for idempotent reads, the first included. Default 3. Writes always get exactly one. */
+  readAttempts?: PerDependency<number>;
+  /** First retry delay; it grows exponentially with decorrelated jitter up to `retryMaxDelayMs`. Default 25 ms. */
+  retryInitialDelayMs?: PerDependency<number>;
+  /** Largest retry delay. Default 500 ms, so retries never add much to a caller's wait. */
+  retryMaxDelayMs?: PerDependency<number>;
+  /** Where breaker changes, retries and backend calls are reported. Default: nowhere. */
+  events?: OperationalEvents;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+export interface RunOptions {
+  /** Reads are retried; writes never are, since a write that timed out may still have happened. */
+  idempotent: boolean;
+  /** Names the call in events, for instance `findByIds`. */
+  operation: string;
+  /**
+   * Errors that are answers, not failures (a version conflict, a missing
+   * document): they pass through untouched and never trip the breaker.
+   */
+  isExpected?: (error: unknown) => boolean;
+  /** Aborts the call from outside, for instance at a request's deadline. */
+  signal?: AbortSignal;
+}
+
+export interface DependencyPolicy {
+  readonly dependency: string;
+  run<T>(fn: (signal: AbortSignal) => Promise<T>, options: RunOptions): Promise<T>;
+  state(): BreakerState;
+}
+
+/**
+ * What every caller sees when a dependency fails, times out or its breaker
+ * is open. Resolvers map it to their client code (SEARCH_UNAVAILABLE, …).
+ */
+export class DependencyUnavailableError extends Error {
+  override name = 'DependencyUnavailableError';
+  readonly isDependencyUnavailable = true;
+  readonly dependency: string;
+  /** True when the breaker refused the call without trying it. */
+  readonly breakerOpen: boolean;
+  constructor(dependency: string, cause: unknown, breakerOpen = false) {
+    super(`${dependency} is unavailable`, { cause });
+    this.dependency = dependency;
+    this.breakerOpen = breakerOpen;
+  }
+}
+
+export function isDependencyUnavailable(error: unknown): error is DependencyUnavailableError {
+  return (error as DependencyUnavailableError | null)?.isDependencyUnavailable === true;
+}
+
+const stateNames: Record<CircuitState, BreakerState> = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half-open',
+  [CircuitState.Isolated]: 'isolated',
+};
+
+function pick<T>(option: PerDependency<T> | undefined, dependency: string, fallback: T): T {
+  if (option === undefined) return fallback;
+  return typeof option === 'function' ? (option as (dependency: string) => T)(dependency) : option;
+}
+
+type Outcome<T> = { value: T } | { expected: unknown };
+
+function createPolicy(dependency: string, options: ResilienceOptions): DependencyPolicy {
+  const events = options.events ?? noOperationalEvents;
+  const attemptTimeout = timeout(pick(options.timeoutMs, dependency, 2000), TimeoutStrategy.Aggressive);
+  const breaker = circuitBreaker(
+    handleWhen(() => true),
+    {
+      breaker: new ConsecutiveBreaker(pick(options.failureThreshold, dependency, 5)),
+      halfOpenAfter: pick(options.halfOpenAfterMs, dependency, 5000),
+    },
+  );
+  breaker.onStateChange((state) => events.breakerStateChanged(dependency, stateNames[state]));
+  // The timeout is inside the breaker, so a hung dependency trips it like a failing one.
+  const guarded = wrap(breaker, attemptTimeout);
+  // Retrying a refused call would only wait for nothing: an open breaker ends the retries at once.
+  const retries = retry(
+    handleWhen((error) => !(error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError)),
+    {
+      maxAttempts: Math.max(0, pick(options.readAttempts, dependency, 3) - 1),
+      backoff: new ExponentialBackoff({
+        generator: decorrelatedJitterGenerator,
+        initialDelay: pick(options.retryInitialDelayMs, dependency, 25),
+        maxDelay: pick(options.retryMaxDelayMs, dependency, 500),
+      }),
+    },
+  );
+  retries.onRetry(() => events.retried(dependency));
+  const readPolicy = wrap(retries, guarded);
+
+  return {
+    dependency,
+    state: () => stateNames[breaker.state],
+    async run<T>(fn: (signal: AbortSignal) => Promise<T>, run: RunOptions): Promise<T> {
+      // cockatiel queues callers behind a half-open trial; we refuse them instead, so a slow
+      // dependency holds at most one caller (for at most one timeout) while it is being probed.
+      if (breaker.state === CircuitState.HalfOpen || breaker.state === CircuitState.Isolated) {
+        throw new DependencyUnavailableError(dependency, new BrokenCircuitError(), true);
+      }
+      const started = performance.now();
+      const attempt = async ({ signal }: { signal: AbortSignal }): Promise<Outcome<T>> => {
+        try {
+          return { value: await fn(signal) };
+        } catch (error) {
+          if (run.isExpected?.(error)) return { expected: error };
+          throw error;
+        }
+      };
+      let outcome: Outcome<T>;
+      try {
+        outcome = await (run.idempotent ? readPolicy : guarded).execute(attempt, run.signal);
+      } catch (error) {
+        events.backendCall(dependency, run.operation, (performance.now() - started) / 1000, 'error');
+        throw new DependencyUnavailableError(
+          dependency,
+          error,
+          error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError,
+        );
+      }
+      events.backendCall(dependency, run.operation, (performance.now() - started) / 1000, 'ok');
+      if ('expected' in outcome) throw outcome.expected;
+      return outcome.value;
+    },
+  };
+}
+
+export interface Resilience {
+  /** The one policy for a dependency; the same name always gets the same breaker. */
+  policy(dependency: string): DependencyPolicy;
+  /** Breaker state of every dependency used so far, for readiness. */
+  states(): Record<string, BreakerState>;
+}
+
+/** Breakers are per process and per dependency: one registry per service, created at startup. */
+export function createResilience(options: ResilienceOptions = {}): Resilience {
+  const policies = new Map<string, DependencyPolicy>();
+  return {
+    policy(dependency) {
+      let policy = policies.get(dependency);
+      if (!policy) {
+        policy = createPolicy(dependency, options);
+        policies.set(dependency, policy);
+      }
+      return policy;
+    },
+    states: () => Object.fromEntries([...policies].map(([name, policy]) => [name, policy.state()])),
+  };
+}

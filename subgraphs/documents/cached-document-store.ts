@@ -1,0 +1,108 @@
+import { type Cache, tenantKey } from '../../server/cache/cache.ts';
+import type { DocumentRecord } from '../../server/documents/model.ts';
+import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import type { DocumentStore } from './document-store.ts';
+
+export interface DocumentCacheOptions {
+  cache: Cache;
+  /**
+   * How long a cached document lives. Default 300 s. It bounds the one race
+   * invalidation cannot close: a read that fetched the old version before a
+   * write, and stores it just after the write's invalidation.
+   */
+  ttlSeconds?: number;
+  events?: OperationalEvents;
+}
+
+const documentKey = (tenantId: string, id: string) => tenantKey(tenantId, 'document', id);
+
+function revive(text: string): DocumentRecord {
+  const record = JSON.parse(text) as DocumentRecord;
+  return { ...record, createdAt: new Date(record.createdAt), updatedAt: new Date(record.updatedAt) };
+}
+
+/**
+ * Read-through cache for documents by id, under tenant-scoped keys. Every
+ * write deletes the written document's entry once it commits, so a client
+ * reads its own write. Absent documents are not cached, so a create is
+ * visible at once. When an invalidation fails (Redis down), it is kept and
+ * retried before the next read, so a partition does not leave a stale entry.
+ */
+export function cachedDocumentStore(store: DocumentStore, options: DocumentCacheOptions): DocumentStore {
+  const { cache, ttlSeconds = 300, events = noOperationalEvents } = options;
+  const pendingInvalidations = new Set<string>();
+
+  async function invalidate(keys: string[]) {
+    for (const key of keys) pendingInvalidations.add(key);
+    const batch = [...pendingInvalidations];
+    try {
+      await cache.delete(batch);
+      for (const key of batch) pendingInvalidations.delete(key);
+    } catch {
+      // Kept in pendingInvalidations; retried before the next read and write.
+    }
+  }
+
+  async function findByIds(tenantId: string, ids: readonly string[]) {
+    if (pendingInvalidations.size > 0) await invalidate([]);
+    const keys = ids.map((id) => documentKey(tenantId, id));
+    let cached: (string | undefined)[];
+    // A cache with invalidations still owed could answer stale: read around it until they are done.
+    if (pendingInvalidations.size > 0) {
+      cached = keys.map(() => undefined);
+      events.cacheLookup('documents', 'error');
+    } else {
+      try {
+        cached = await cache.getMany(keys);
+      } catch {
+        cached = keys.map(() => undefined);
+        events.cacheLookup('documents', 'error');
+      }
+    }
+    const results: (DocumentRecord | null)[] = cached.map((text) =>
+      text === undefined ? null : revive(text),
+    );
+    const missing = ids.filter((_, position) => cached[position] === undefined);
+    for (let hits = ids.length - missing.length; hits > 0; hits--) events.cacheLookup('documents', 'hit');
+    if (missing.length === 0) return results;
+    for (let count = missing.length; count > 0; count--) events.cacheLookup('documents', 'miss');
+    const loaded = await store.findByIds(tenantId, missing);
+    const byId = new Map(missing.map((id, position) => [id, loaded[position] ?? null]));
+    for (const [position, id] of ids.entries()) {
+      if (cached[position] === undefined) results[position] = byId.get(id) ?? null;
+    }
+    for (const record of loaded) {
+      if (record)
+        cache.set(documentKey(tenantId, record.id), JSON.stringify(record), ttlSeconds).catch(() => {});
+    }
+    return results;
+  }
+
+  return {
+    findByIds,
+    async create(tenantId, document, id) {
+      const created = await store.create(tenantId, document, id);
+      await invalidate([documentKey(tenantId, created.id)]);
+      return created;
+    },
+    async update(tenantId, id, patch, expectedVersion) {
+      try {
+        return await store.update(tenantId, id, patch, expectedVersion);
+      } finally {
+        // Also after a failure: a timed-out update may still have committed.
+        await invalidate([documentKey(tenantId, id)]);
+      }
+    },
+    async delete(tenantId, id) {
+      try {
+        return await store.delete(tenantId, id);
+      } finally {
+        await invalidate([documentKey(tenantId, id)]);
+      }
+    },
+    pull: (limit) => store.pull(limit),
+    acknowledge: (changes) => store.acknowledge(changes),
+    oldestPendingAt: () => store.oldestPendingAt(),
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,39 @@
+import type { DependencyPolicy } from '../../server/resilience/policy.ts';
+import {
+  DocumentExistsError,
+  DocumentNotFoundError,
+  type DocumentStore,
+  VersionConflictError,
+} from './document-store.ts';
+
+/** Answers from the store, not failures of it: they never trip the breaker. */
+const isAnswer = (error: unknown) =>
+  error instanceof VersionConflictError ||
+  error instanceof DocumentNotFoundError ||
+  error instanceof DocumentExistsError;
+
+/**
+ * Every store call under the documents-store policy. Reads retry; writes run
+ * once, because a write that timed out may have committed, and a retry could
+ * then fail with a conflict or write twice. A failed call surfaces as
+ * DependencyUnavailableError, which resolvers show as DOCUMENTS_UNAVAILABLE.
+ */
+export function resilientDocumentStore(store: DocumentStore, policy: DependencyPolicy): DocumentStore {
+  const read = { idempotent: true, isExpected: isAnswer };
+  const write = { idempotent: false, isExpected: isAnswer };
+  return {
+    findByIds: (tenantId, ids) =>
+      policy.run(() => store.findByIds(tenantId, ids), { ...read, operation: 'findByIds' }),
+    create: (tenantId, document, id) =>
+      policy.run(() => store.create(tenantId, document, id), { ...write, operation: 'create' }),
+    update: (tenantId, id, patch, expectedVersion) =>
+      policy.run(() => store.update(tenantId, id, patch, expectedVersion), { ...write, operation: 'update' }),
+    delete: (tenantId, id) => policy.run(() => store.delete(tenantId, id), { ...write, operation: 'delete' }),
+    pull: (limit) => policy.run(() => store.pull(limit), { ...read, operation: 'pull' }),
+    acknowledge: (changes) =>
+      policy.run(() => store.acknowledge(changes), { ...write, operation: 'acknowledge' }),
+    oldestPendingAt: () =>
+      policy.run(() => store.oldestPendingAt(), { ...read, operation: 'oldestPendingAt' }),
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { type Cache, tenantKey } from '../../server/cache/cache.ts';
+import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
+import type { SearchIndex, SearchPage, SearchRequest } from './search-index.ts';
+
+export interface SearchCacheOptions {
+  cache: Cache;
+  /** How long a fresh result is served. Default 60 s; a generation bump ends it sooner. */
+  ttlSeconds?: number;
+  /** How long a result is kept to serve (with `stale: true`) while the backend is down. Default 24 h. */
+  staleTtlSeconds?: number;
+  /** How often a generation bump that failed (Redis down) is tried again. Default 1000 ms. */
+  retryBumpMs?: number;
+  events?: OperationalEvents;
+}
+
+const generationKey = (tenantId: string) => tenantKey(tenantId, 'search-generation');
+
+function requestHash(request: SearchRequest): string {
+  const { text, filter, sort, first, after, facets } = request;
+  const canonical = JSON.stringify([
+    text,
+    sort,
+    first,
+    after ?? null,
+    [...facets].sort(),
+    filter.tags ? [...filter.tags].sort() : null,
+    filter.status ? [...filter.status].sort() : null,
+    filter.author ?? null,
+    filter.updatedAfter?.toISOString() ?? null,
+    filter.updatedBefore?.toISOString() ?? null,
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/**
+ * Caches search pages per tenant and generation, and serves the last known
+ * page (marked stale) when the backend is unavailable.
+ *
+ * Invalidation is a per-tenant generation counter that is part of every key:
+ * a bump orphans the old entries, which expire on their own (never `KEYS`).
+ * The bump happens in `apply`, that is when the indexer has applied the
+ * tenant's changes, not when the write commits: the index is updated
+ * asynchronously, so a bump at write time would let a search between the
+ * write and the indexing re-cache the pre-write results under the new
+ * generation. A search reads the generation before it queries the backend,
+ * so a result computed before a bump is stored under the old generation.
+ */
+export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOptions): SearchIndex {
+  const { cache, ttlSeconds = 60, staleTtlSeconds = 86_400, retryBumpMs = 1000 } = options;
+  const events = options.events ?? noOperationalEvents;
+  const pendingBumps = new Set<string>();
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  async function bump(tenantIds: Iterable<string>) {
+    for (const tenantId of tenantIds) pendingBumps.add(tenantId);
+    for (const tenantId of [...pendingBumps]) {
+      try {
+        await cache.increment(generationKey(tenantId));
+        pendingBumps.delete(tenantId);
+      } catch {
+        // Kept: until it succeeds, this tenant's cached searches may be up to `ttlSeconds` old.
+      }
+    }
+    if (pendingBumps.size > 0 && !retryTimer) {
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        void bump([]);
+      }, retryBumpMs);
+      retryTimer.unref();
+    }
+  }
+
+  async function search(request: SearchRequest): Promise<SearchPage> {
+    const hash = requestHash(request);
+    const staleKey = tenantKey(request.tenantId, 'search-stale', hash);
+    let freshKey: string | undefined;
+    try {
+      const generation = (await cache.get(generationKey(request.tenantId))) ?? '0';
+      freshKey = tenantKey(request.tenantId, 'search', generation, hash);
+      const hit = await cache.get(freshKey);
+      events.cacheLookup('search', hit === undefined ? 'miss' : 'hit');
+      if (hit !== undefined) return JSON.parse(hit) as SearchPage;
+    } catch {
+      events.cacheLookup('search', 'error');
+    }
+
+    let page: SearchPage;
+    try {
+      page = await index.search(request);
+    } catch (error) {
+      if (!isDependencyUnavailable(error)) throw error;
+      const last = await cache.get(staleKey).catch(() => undefined);
+      if (last === undefined) throw error;
+      events.cacheLookup('search', 'stale');
+      return { ...(JSON.parse(last) as SearchPage), stale: true };
+    }
+    const text = JSON.stringify(page);
+    if (freshKey) cache.set(freshKey, text, ttlSeconds).catch(() => {});
+    cache.set(staleKey, text, staleTtlSeconds).catch(() => {});
+    return page;
+  }
+
+  return {
+    search,
+    suggest: (tenantId, prefix, first) => index.suggest(tenantId, prefix, first),
+    async apply(changes) {
+      await index.apply(changes);
+      await bump(new Set(changes.map((change) => change.tenantId)));
+    },
+    async close() {
+      clearTimeout(retryTimer);
+      await index.close();
+    },
+  };
+}

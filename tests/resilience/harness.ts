@@ -1,0 +1,136 @@
+import { expect } from 'vitest';
+import type { OperationalEvents } from '../../server/observability/events.ts';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { createFaultSwitch } from '../helpers/faults.ts';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { type GraphQLResponse, startTestStack, type TestStack } from '../helpers/test-stack.ts';
+
+/**
+ * Short budgets so the whole matrix runs in well under a minute, in the
+ * same proportions as production: a backend attempt (500 ms, 2 attempts)
+ * fits inside a gateway-to-subgraph attempt (2 s), which fits inside the
+ * subgraph deadline (2.5 s). Redis gets 150 ms per command.
+ */
+export const budgets = {
+  backendTimeoutMs: 500,
+  subgraphTimeoutMs: 1500,
+  subgraphDeadlineMs: 2000,
+  redisTimeoutMs: 150,
+  halfOpenAfterMs: 500,
+  /** What the user may wait while a dependency's breaker is open: well under its timeout. */
+  openBackendMs: 250,
+  openSubgraphMs: 800,
+  recoveryMs: 5000,
+};
+
+export const testEnv = (redisUrl: string): Record<string, string> => ({
+  REDIS_URL: redisUrl,
+  REDIS_COMMAND_TIMEOUT_MS: String(budgets.redisTimeoutMs),
+  RESILIENCE_TIMEOUT_MS: `${budgets.backendTimeoutMs},redis=${budgets.redisTimeoutMs},subgraph:search=${budgets.subgraphTimeoutMs},subgraph:documents=${budgets.subgraphTimeoutMs}`,
+  SUBGRAPH_TIMEOUT_MS: String(budgets.subgraphDeadlineMs),
+  BREAKER_FAILURE_THRESHOLD: '3',
+  BREAKER_HALF_OPEN_AFTER_MS: String(budgets.halfOpenAfterMs),
+  RETRY_MAX_ATTEMPTS: '2,redis=1',
+  RETRY_INITIAL_DELAY_MS: '10',
+  RATE_LIMIT_TIERS: 'standard=100000/100000',
+});
+
+export interface Harness {
+  stack: TestStack;
+  redis: TestRedis;
+  redisProxy: FaultProxy;
+  searchProxy: FaultProxy;
+  documentsProxy: FaultProxy;
+  storeFaults: ReturnType<typeof createFaultSwitch>;
+  indexFaults: ReturnType<typeof createFaultSwitch>;
+  token: string;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(tenantId: string, events?: OperationalEvents): Promise<Harness> {
+  const redis = await startTestRedis();
+  const redisProxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
+  const storeFaults = createFaultSwitch();
+  const indexFaults = createFaultSwitch();
+  const proxies: Record<string, FaultProxy> = {};
+  const stack = await startTestStack({
+    env: testEnv(`redis://127.0.0.1:${redisProxy.port}`),
+    events,
+    decorateStore: (store) => storeFaults.wrap(store),
+    decorateIndex: (index) => indexFaults.wrap(index),
+    routeSubgraph: async (name, url) => {
+      const target = new URL(url);
+      const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port) });
+      proxies[name] = proxy;
+      return proxy.url(url);
+    },
+  });
+  const searchProxy = proxies.search!;
+  const documentsProxy = proxies.documents!;
+  return {
+    stack,
+    redis,
+    redisProxy,
+    searchProxy,
+    documentsProxy,
+    storeFaults,
+    indexFaults,
+    token: await stack.token(tenantId),
+    async stop() {
+      storeFaults.clear();
+      indexFaults.clear();
+      await stack.stop();
+      await Promise.all([redisProxy.close(), searchProxy.close(), documentsProxy.close()]);
+      await redis.stop();
+    },
+  };
+}
+
+export interface Readiness {
+  status: number;
+  body: {
+    status: 'ready' | 'unready';
+    dependencies: Record<string, { ok: boolean; required: boolean; detail?: Record<string, unknown> }>;
+  };
+}
+
+/** GET /health/ready of a service, given its GraphQL URL. */
+export async function readiness(graphqlUrl: string): Promise<Readiness> {
+  const response = await fetch(new URL('/health/ready', graphqlUrl));
+  return { status: response.status, body: (await response.json()) as Readiness['body'] };
+}
+
+export async function breakerOf(graphqlUrl: string, dependency: string): Promise<unknown> {
+  return (await readiness(graphqlUrl)).body.dependencies[dependency]?.detail?.breaker;
+}
+
+/** Runs a request and measures what the user waited. */
+export async function timed<T>(
+  request: () => Promise<GraphQLResponse<T>>,
+): Promise<{ ms: number; result: GraphQLResponse<T> }> {
+  const started = performance.now();
+  const result = await request();
+  return { ms: performance.now() - started, result };
+}
+
+/** Retries `check` until it passes or `withinMs` elapses; returns how long recovery took. */
+export async function eventually(check: () => Promise<void>, withinMs = budgets.recoveryMs): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    try {
+      await check();
+      return performance.now() - started;
+    } catch (error) {
+      if (performance.now() - started > withinMs) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+export function codes(result: GraphQLResponse<unknown>): unknown[] {
+  return (result.errors ?? []).map((error) => error.extensions?.code);
+}
+
+export function expectNoErrors(result: GraphQLResponse<unknown>) {
+  expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+}

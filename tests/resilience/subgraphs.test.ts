@@ -1,0 +1,162 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FaultMode, FaultProxy } from '../helpers/fault-proxy.ts';
+import {
+  breakerOf,
+  budgets,
+  codes,
+  eventually,
+  expectNoErrors,
+  type Harness,
+  readiness,
+  startHarness,
+  timed,
+} from './harness.ts';
+
+interface SearchData {
+  search: { total: number; hits: { document: { id: string; title: string } | null }[] };
+}
+const searchQuery =
+  'query ($q: String!) { search(query: $q, first: 5) { total hits { document { id title } } } }';
+const documentsQuery = 'query ($ids: [ID!]!) { documents(ids: $ids) { id title } }';
+
+/** `down` is a refused connection; `slow` delays every byte past the attempt timeout. */
+const faults: { name: string; mode: FaultMode; delayMs?: number }[] = [
+  { name: 'down', mode: 'refuse' },
+  { name: 'slow', mode: 'delay', delayMs: budgets.subgraphDeadlineMs + 500 },
+  { name: 'reset', mode: 'reset' },
+  { name: 'blackhole', mode: 'blackhole' },
+];
+/** Until the breaker opens, a request waits at most the subgraph deadline. */
+const deadlineBound = budgets.subgraphDeadlineMs + 1000;
+
+describe('resilience matrix: search subgraph', () => {
+  let h: Harness;
+  let id: string;
+  beforeAll(async () => {
+    h = await startHarness('tenant-search-subgraph');
+    const created = await h.stack.graphql<{ createDocument: { id: string } }>(
+      'mutation { createDocument(input: { title: "Still readable", body: "heron" }) { id } }',
+      { token: h.token },
+    );
+    id = created.data!.createDocument.id;
+    await h.stack.settle();
+  });
+  afterAll(() => h.stop());
+  // A failed cell must not leave its fault behind for the next one.
+  afterEach(async () => {
+    await Promise.all([h.searchProxy.set('pass'), h.documentsProxy.set('pass')]);
+  });
+
+  for (const { name, mode, delayMs } of faults) {
+    it(`${name}: search fails with SUBGRAPH_UNAVAILABLE, documents still answer, then it recovers`, async () => {
+      const proxy: FaultProxy = h.searchProxy;
+      const search = () =>
+        h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q: 'heron' } });
+      expectNoErrors(await search());
+
+      await proxy.set(mode, { delayMs });
+      for (let request = 0; request < 2; request++) {
+        const { ms, result } = await timed(search);
+        expect(result.status).toBe(200);
+        expect(result.data).toBeNull();
+        expect(codes(result)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+        expect(ms).toBeLessThan(deadlineBound);
+      }
+      expect(await breakerOf(h.stack.gatewayUrl, 'subgraph:search')).toBe('open');
+      // The gateway still serves the documents subgraph, so it stays ready.
+      expect((await readiness(h.stack.gatewayUrl)).status).toBe(200);
+
+      const open = await timed(search);
+      expect(codes(open.result)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+      expect(open.ms).toBeLessThan(budgets.openSubgraphMs);
+      const documents = await h.stack.graphql<{ documents: { title: string }[] }>(documentsQuery, {
+        token: h.token,
+        variables: { ids: [id] },
+      });
+      expectNoErrors(documents);
+      expect(documents.data!.documents[0]!.title).toBe('Still readable');
+
+      await proxy.set('pass');
+      await eventually(async () => {
+        const result = await search();
+        expectNoErrors(result);
+        expect(result.data!.search.hits[0]!.document!.title).toBe('Still readable');
+      });
+      expect(await breakerOf(h.stack.gatewayUrl, 'subgraph:search')).toBe('closed');
+    });
+  }
+});
+
+describe('resilience matrix: documents subgraph', () => {
+  let h: Harness;
+  let id: string;
+  beforeAll(async () => {
+    h = await startHarness('tenant-documents-subgraph');
+    const created = await h.stack.graphql<{ createDocument: { id: string } }>(
+      'mutation { createDocument(input: { title: "Partial", body: "ibis" }) { id } }',
+      { token: h.token },
+    );
+    id = created.data!.createDocument.id;
+    await h.stack.settle();
+  });
+  afterAll(() => h.stop());
+  // A failed cell must not leave its fault behind for the next one.
+  afterEach(async () => {
+    await Promise.all([h.searchProxy.set('pass'), h.documentsProxy.set('pass')]);
+  });
+
+  for (const { name, mode, delayMs } of faults) {
+    it(`${name}: search returns hits with document null and errors on those paths, then it recovers`, async () => {
+      const proxy: FaultProxy = h.documentsProxy;
+      const search = () =>
+        h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q: 'ibis' } });
+      expectNoErrors(await search());
+
+      await proxy.set(mode, { delayMs });
+      for (let request = 0; request < 2; request++) {
+        const { ms, result } = await timed(search);
+        expect(result.data!.search.total).toBe(1);
+        expect(result.data!.search.hits).toEqual([{ document: null }]);
+        expect(codes(result)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+        expect(ms).toBeLessThan(deadlineBound);
+      }
+      expect(await breakerOf(h.stack.gatewayUrl, 'subgraph:documents')).toBe('open');
+      expect((await readiness(h.stack.gatewayUrl)).status).toBe(200);
+
+      const open = await timed(search);
+      expect(open.result.data!.search.hits).toEqual([{ document: null }]);
+      expect(open.result.errors!.map((error) => [error.extensions?.code, error.path])).toEqual([
+        ['SUBGRAPH_UNAVAILABLE', ['search', 'hits', 0, 'document']],
+      ]);
+      expect(open.ms).toBeLessThan(budgets.openSubgraphMs);
+      const documents = await h.stack.graphql(documentsQuery, { token: h.token, variables: { ids: [id] } });
+      expect(documents.data).toBeNull();
+      expect(codes(documents)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+
+      await proxy.set('pass');
+      await eventually(async () => {
+        const result = await search();
+        expectNoErrors(result);
+        expect(result.data!.search.hits[0]!.document!.title).toBe('Partial');
+      });
+      expect(await breakerOf(h.stack.gatewayUrl, 'subgraph:documents')).toBe('closed');
+    });
+  }
+
+  it('retries a failed query once but never a mutation, which may have committed', async () => {
+    await h.documentsProxy.set('reset');
+    let before = h.documentsProxy.accepted();
+    const write = await h.stack.graphql(
+      'mutation { createDocument(input: { title: "Once", body: "x" }) { id } }',
+      {
+        token: h.token,
+      },
+    );
+    expect(codes(write)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+    expect(h.documentsProxy.accepted() - before).toBe(1);
+    before = h.documentsProxy.accepted();
+    const read = await h.stack.graphql(documentsQuery, { token: h.token, variables: { ids: [id] } });
+    expect(codes(read)).toEqual(['SUBGRAPH_UNAVAILABLE']);
+    expect(h.documentsProxy.accepted() - before).toBe(2);
+  });
+});

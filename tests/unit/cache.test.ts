@@ -1,0 +1,258 @@
+import { once } from 'node:events';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Cache,
+  createKeyValueCache,
+  createMemoryCache,
+  createRedisCache,
+  createRedisClient,
+  tenantKey,
+} from '../../server/cache/index.ts';
+import type { DocumentRecord } from '../../server/documents/model.ts';
+import { createLogger } from '../../server/logger.ts';
+import { DependencyUnavailableError } from '../../server/resilience/index.ts';
+import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
+import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
+import { cachedSearchIndex } from '../../subgraphs/search/cached-search-index.ts';
+import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+
+let redisServer: TestRedis;
+let redis: Redis;
+beforeAll(async () => {
+  redisServer = await startTestRedis();
+  redis = createRedisClient({ url: redisServer.url, logger: createLogger({ level: 'silent' }) });
+  if (redis.status !== 'ready') await once(redis, 'ready');
+});
+afterAll(async () => {
+  redis.disconnect();
+  await redisServer.stop();
+});
+
+describe.each([
+  ['memory', () => createMemoryCache()],
+  ['redis', () => createRedisCache({ redis })],
+] as const)('%s cache adapter', (_name, make) => {
+  it('gets, sets, deletes and expires', async () => {
+    const cache = make();
+    const key = tenantKey('t1', 'k', String(Math.random()));
+    expect(await cache.get(key)).toBeUndefined();
+    await cache.set(key, 'v', 1);
+    expect(await cache.getMany([key, `${key}-absent`])).toEqual(['v', undefined]);
+    await cache.delete([key]);
+    expect(await cache.get(key)).toBeUndefined();
+    await cache.set(key, 'short', 1);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await cache.get(key)).toBeUndefined();
+  });
+
+  it('increments counters atomically', async () => {
+    const cache = make();
+    const key = tenantKey('t1', 'counter', String(Math.random()));
+    const values = await Promise.all(Array.from({ length: 20 }, () => cache.increment(key)));
+    expect([...values].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('backs the APQ KeyValueCache', async () => {
+    const kv = createKeyValueCache(make(), 'quarry:apq');
+    await kv.set('hash', '{ a }', { ttl: 60 });
+    expect(await kv.get('hash')).toBe('{ a }');
+  });
+});
+
+it('keeps tenant ids from forging each other’s key prefix', () => {
+  expect(tenantKey('a:b', 'c')).not.toBe(tenantKey('a', 'b:c'));
+  expect(tenantKey('a', 'b:c')).toBe('quarry:a:b:c');
+});
+
+/** A search index whose results the test controls, counting calls. */
+function fakeIndex() {
+  let version = 'v1';
+  let failure: Error | undefined;
+  let gate: Promise<void> | undefined;
+  const state = { calls: 0 };
+  const page = (): SearchPage => ({
+    total: 1,
+    hits: [{ documentId: version, score: 1, highlights: [], sortKey: [1, version] }],
+    facets: [],
+    hasNextPage: false,
+  });
+  const index: SearchIndex = {
+    async search() {
+      state.calls++;
+      const answer = page();
+      if (gate) await gate;
+      if (failure) throw failure;
+      return answer;
+    },
+    suggest: async () => [],
+    async apply() {},
+    close: async () => {},
+  };
+  return {
+    index,
+    state,
+    indexNow: (next: string) => {
+      version = next;
+    },
+    fail: (error: Error | undefined) => {
+      failure = error;
+    },
+    hold: () => {
+      let release = () => {};
+      gate = new Promise((resolve) => {
+        release = () => {
+          gate = undefined;
+          resolve();
+        };
+      });
+      return release;
+    },
+  };
+}
+
+const request = (tenantId: string, text = 'q'): SearchRequest => ({
+  tenantId,
+  text,
+  filter: {},
+  sort: 'RELEVANCE',
+  first: 10,
+  facets: [],
+});
+const change = (tenantId: string) => [
+  {
+    sequence: '1',
+    tenantId,
+    documentId: 'd',
+    version: 2,
+    operation: 'upsert' as const,
+    document: null,
+    committedAt: new Date(),
+  },
+];
+const hitId = (page: SearchPage) => page.hits[0]?.documentId;
+
+describe('search cache', () => {
+  it('is invalidated when the indexer applies a tenant’s changes, not before', async () => {
+    const fake = fakeIndex();
+    const cache = createMemoryCache();
+    const searchSide = cachedSearchIndex(fake.index, { cache });
+    const indexerSide = cachedSearchIndex(fake.index, { cache });
+    expect(hitId(await searchSide.search(request('a')))).toBe('v1');
+    expect(hitId(await searchSide.search(request('a')))).toBe('v1');
+    expect(fake.state.calls).toBe(1);
+    fake.indexNow('v2');
+    await indexerSide.apply(change('a'));
+    expect(hitId(await searchSide.search(request('a')))).toBe('v2');
+    expect(fake.state.calls).toBe(2);
+  });
+
+  it('does not keep a result computed before the indexing as fresh after it', async () => {
+    const fake = fakeIndex();
+    const cache = createMemoryCache();
+    const index = cachedSearchIndex(fake.index, { cache });
+    const release = fake.hold();
+    const racing = index.search(request('a'));
+    // The index moves on and the indexer bumps while that search is still in flight.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    fake.indexNow('v2');
+    await index.apply(change('a'));
+    release();
+    expect(hitId(await racing)).toBe('v1');
+    expect(hitId(await index.search(request('a')))).toBe('v2');
+  });
+
+  it('keeps tenants apart and serves the last page as stale only when the backend is unavailable', async () => {
+    const fake = fakeIndex();
+    const index = cachedSearchIndex(fake.index, { cache: createMemoryCache() });
+    await index.search(request('a'));
+    await index.apply(change('a'));
+    fake.fail(new DependencyUnavailableError('search-index', new Error('down')));
+    const stale = await index.search(request('a'));
+    expect(stale.stale).toBe(true);
+    expect(hitId(stale)).toBe('v1');
+    await expect(index.search(request('b'))).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(index.search(request('a', 'other'))).rejects.toBeInstanceOf(DependencyUnavailableError);
+    fake.fail(new Error('a bug, not an outage'));
+    await expect(index.search(request('a'))).rejects.toThrow('a bug');
+  });
+});
+
+describe('document cache', () => {
+  function fakeStore() {
+    const documents = new Map<string, DocumentRecord>();
+    const state = { reads: 0 };
+    const record = (id: string, title: string, version: number): DocumentRecord => ({
+      id,
+      tenantId: 't',
+      title,
+      body: '',
+      tags: [],
+      author: null,
+      status: 'DRAFT',
+      version,
+      createdAt: new Date(0),
+      updatedAt: new Date(version),
+    });
+    documents.set('t/1', record('1', 'first', 1));
+    const store = {
+      async findByIds(tenantId: string, ids: readonly string[]) {
+        state.reads++;
+        return ids.map((id) => documents.get(`${tenantId}/${id}`) ?? null);
+      },
+      async update(tenantId: string, id: string, patch: { title?: string }) {
+        const current = documents.get(`${tenantId}/${id}`)!;
+        const next = { ...current, title: patch.title ?? current.title, version: current.version + 1 };
+        documents.set(`${tenantId}/${id}`, next);
+        return next;
+      },
+    } as unknown as DocumentStore;
+    return { store, state };
+  }
+
+  /** A cache that can be made to fail, like Redis behind an open breaker. */
+  function switchableCache(): Cache & { down: boolean } {
+    const inner = createMemoryCache();
+    const guard =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      (...args: A) =>
+        wrapper.down ? Promise.reject(new Error('redis down')) : fn(...args);
+    const wrapper = {
+      name: 'switchable',
+      down: false,
+      get: guard(inner.get),
+      getMany: guard(inner.getMany),
+      set: guard(inner.set),
+      delete: guard(inner.delete),
+      increment: guard(inner.increment),
+    };
+    return wrapper;
+  }
+
+  it('reads through, revives dates, and a client reads its own write', async () => {
+    const { store, state } = fakeStore();
+    const cached = cachedDocumentStore(store, { cache: createMemoryCache() });
+    const [first] = await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const [again] = await cached.findByIds('t', ['1']);
+    expect(state.reads).toBe(1);
+    expect(again).toEqual(first);
+    expect(again!.updatedAt).toBeInstanceOf(Date);
+    await cached.update('t', '1', { title: 'second' });
+    expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('second');
+    expect(await cached.findByIds('other', ['1'])).toEqual([null]);
+  });
+
+  it('owes an invalidation that failed while the cache was down, and pays it before reading again', async () => {
+    const { store } = fakeStore();
+    const cache = switchableCache();
+    const cached = cachedDocumentStore(store, { cache });
+    await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    cache.down = true;
+    await cached.update('t', '1', { title: 'written while Redis was down' });
+    cache.down = false;
+    expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('written while Redis was down');
+  });
+});
