@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
+import { instrumentPort } from '../observability/instrument-port.ts';
 import type { Resilience } from '../resilience/policy.ts';
 import type { Cache } from './cache.ts';
 import { createMemoryCache } from './memory-cache.ts';
@@ -28,7 +29,12 @@ export interface OpenedCache {
   close(): Promise<void>;
 }
 
-/** The cache configuration selects: Redis when REDIS_URL is set, an in-process LRU otherwise. */
+/**
+ * The cache configuration selects: Redis when REDIS_URL is set, an
+ * in-process LRU otherwise. Either way each cache call is a `cache.*` span,
+ * so a request's trace shows its cache lookups beside its backend calls
+ * (with Redis, the ioredis instrumentation's spans nest under them).
+ */
 export function openCache(
   config: CacheConfig,
   resilience: Resilience,
@@ -38,7 +44,7 @@ export function openCache(
 ): OpenedCache {
   if (!config.redisUrl) {
     return {
-      cache: memoryCache ?? createMemoryCache({ maxEntries: config.memoryMaxEntries }),
+      cache: traced(memoryCache ?? createMemoryCache({ maxEntries: config.memoryMaxEntries })),
       redis: undefined,
       close: async () => {},
     };
@@ -49,7 +55,7 @@ export function openCache(
     logger,
   });
   return {
-    cache: resilientCache(createRedisCache({ redis }), resilience.policy('redis')),
+    cache: traced(resilientCache(createRedisCache({ redis }), resilience.policy('redis'))),
     redis,
     async close() {
       await redis.quit().catch(() => redis.disconnect());
@@ -57,3 +63,5 @@ export function openCache(
   };
 }
 export type { StringKeyValueCache } from './key-value-cache.ts';
+
+const traced = (cache: Cache) => instrumentPort(cache, { dependency: 'cache', recordTenant: false });

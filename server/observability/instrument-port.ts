@@ -17,6 +17,11 @@ export interface InstrumentPortOptions {
    * request behind it would fill the trace store with one-span traces.
    */
   untraced?: readonly string[];
+  /**
+   * Whether the first argument names the tenant, as on the data ports.
+   * Default true; false for the cache, whose first argument is a key.
+   */
+  recordTenant?: boolean;
 }
 
 /** Ports take the tenant first, or inside the request object (`SearchIndex.search`). */
@@ -37,7 +42,7 @@ function tenantOf(args: readonly unknown[]): string | undefined {
  * never arguments: those are document bodies and search text.
  */
 export function instrumentPort<T extends object>(target: T, options: InstrumentPortOptions): T {
-  const { dependency, events, skip = ['close'], untraced = [] } = options;
+  const { dependency, events, skip = ['close'], untraced = [], recordTenant = true } = options;
   const tracer = trace.getTracer('quarry');
 
   async function timed(operation: string, call: () => unknown, span: Span | undefined) {
@@ -62,7 +67,7 @@ export function instrumentPort<T extends object>(target: T, options: InstrumentP
       return (...args: unknown[]) => {
         if (untraced.includes(property)) return timed(property, () => value.apply(object, args), undefined);
         const attributes: Attributes = { 'quarry.dependency': dependency, 'quarry.operation': property };
-        const tenantId = tenantOf(args);
+        const tenantId = recordTenant ? tenantOf(args) : undefined;
         if (tenantId) attributes['quarry.tenant_id'] = tenantId;
         return tracer.startActiveSpan(
           `${dependency}.${property}`,

@@ -81,7 +81,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
       freshKey = tenantKey(request.tenantId, 'search', generation, hash);
       const hit = await cache.get(freshKey);
       events.cacheLookup('search', hit === undefined ? 'miss' : 'hit');
-      if (hit !== undefined) return JSON.parse(hit) as SearchPage;
+      if (hit !== undefined) return { ...(JSON.parse(hit) as SearchPage), cacheStatus: 'hit' };
     } catch {
       events.cacheLookup('search', 'error');
     }
@@ -94,12 +94,12 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
       const last = await cache.get(staleKey).catch(() => undefined);
       if (last === undefined) throw error;
       events.cacheLookup('search', 'stale');
-      return { ...(JSON.parse(last) as SearchPage), stale: true };
+      return { ...(JSON.parse(last) as SearchPage), stale: true, cacheStatus: 'stale' };
     }
     const text = JSON.stringify(page);
     if (freshKey) cache.set(freshKey, text, ttlSeconds).catch(() => {});
     cache.set(staleKey, text, staleTtlSeconds).catch(() => {});
-    return page;
+    return { ...page, cacheStatus: 'miss' };
   }
 
   return {

@@ -2,12 +2,16 @@ import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentStatus } from '../../server/documents/model.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
+import type { CacheStatus } from '../../server/observability/request-outcome.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
 import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
 
-export type SearchContext = SubgraphContext;
+export interface SearchContext extends SubgraphContext {
+  /** How the search was served, for the request's log line. */
+  cacheStatus?: CacheStatus;
+}
 
 export interface SearchLimits {
   /** Largest page; bigger requests are refused rather than silently cut, so clients notice. */
@@ -99,6 +103,7 @@ export function createSearchResolvers(
             facets: [...new Set(args.facets ?? [])],
           })
           .catch(toClientError);
+        context.cacheStatus = page.cacheStatus;
         const last = page.hits.at(-1);
         return {
           total: page.total,

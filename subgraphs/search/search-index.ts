@@ -57,6 +57,8 @@ export interface SearchPage {
   hasNextPage: boolean;
   /** Set by the search cache when the backend was unavailable and this page is the last one it saw. */
   stale?: boolean;
+  /** How the search cache served this page; absent when no cache was consulted. */
+  cacheStatus?: 'hit' | 'miss' | 'stale';
 }
 
 /** Counting every match of a very common term costs more than it tells; past this, totals are a floor. */

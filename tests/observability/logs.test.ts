@@ -76,6 +76,13 @@ describe('request log lines', () => {
     expect(gatewayLine.durationMs).toBeGreaterThan(0);
   });
 
+  it('says how the search subgraph served the search: computed, then from the cache', () => {
+    const searchLine = (operation: string) =>
+      requestLines(operation).find((line) => line.service === 'search');
+    expect(searchLine('FirstSearch')).toMatchObject({ cache: 'miss' });
+    expect(searchLine('SecondSearch')).toMatchObject({ cache: 'hit' });
+  });
+
   it('carries the trace id of its own request, and the span id of its request span', () => {
     for (const operation of ['FirstSearch', 'SecondSearch', 'Broken']) {
       const gatewayRequest = spans.find(

@@ -94,6 +94,17 @@ describe('one search through the gateway is one trace', () => {
     ]);
   });
 
+  it('puts the search cache lookups in the search resolver, beside the backend call', () => {
+    const lookups = spans.filter((span) => span.name.startsWith('cache.'));
+    expect(lookups.length).toBeGreaterThan(0);
+    const resolver = spans.find((span) => span.name === 'graphql.resolve search');
+    for (const lookup of lookups.filter((span) => ancestry(span, spans).includes(resolver!))) {
+      expect(lookup.kind).toBe(SpanKind.CLIENT);
+      expect(lookup.attributes['quarry.tenant_id']).toBeUndefined();
+    }
+    expect(lookups.some((span) => ancestry(span, spans).includes(resolver!))).toBe(true);
+  });
+
   it('parents the batched document load under the documents subgraph, under its own gateway fetch', () => {
     const backend = spans.find((span) => span.name === 'documents-store.findByIds');
     expect(backend?.attributes['quarry.tenant_id']).toBe('tenant-trace');
