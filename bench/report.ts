@@ -24,8 +24,8 @@ function calls(result: ScenarioResult): string {
 
 function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
   const rows = [
-    '| gateway | max req/s | p50 / p95 / p99 ms at max | fixed req/s (target) | p50 / p95 / p99 ms at fixed | errors | peak RSS MiB | gateway CPU ms/req | backend calls/req |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| gateway | max req/s | p50 / p95 / p99 ms at max | fixed req/s (target) | p50 / p95 / p99 ms at fixed | errors | peak RSS MiB | gateway CPU ms/req | subgraph CPU ms/req (docs + search) | backend calls/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const [name, gateway] of Object.entries(result.gateways) as [
     GatewayName,
@@ -36,7 +36,7 @@ function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
     const fixed = r.fixed;
     const errorCount = failures(r.max) + (fixed ? failures(fixed) : 0);
     rows.push(
-      `| ${gatewayLabels[name]} | ${whole(r.max.rps)} | ${latency(r.max)} | ${fixed ? `${whole(fixed.rps)} (${whole(fixed.targetRate ?? 0)})` : '–'} | ${fixed ? latency(fixed) : '–'} | ${errorCount} | ${whole(r.peakRssMb)} | ${r.cpuMsPerRequest.toFixed(2)} | ${calls(r)} |`,
+      `| ${gatewayLabels[name]} | ${whole(r.max.rps)} | ${latency(r.max)} | ${fixed ? `${whole(fixed.rps)} (${whole(fixed.targetRate ?? 0)})` : '–'} | ${fixed ? latency(fixed) : '–'} | ${errorCount} | ${whole(r.peakRssMb)} | ${r.cpuMsPerRequest.toFixed(2)} | ${r.subgraphCpuMsPerRequest.documents.toFixed(2)} + ${r.subgraphCpuMsPerRequest.search.toFixed(2)} | ${calls(r)} |`,
     );
   }
   return rows.join('\n');

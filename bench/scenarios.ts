@@ -128,3 +128,48 @@ export function buildScenario(name: ScenarioName, corpus: Corpus, tokens: Tokens
       });
   }
 }
+
+/** One search page for a term found in most documents, so the page has hits to federate. */
+export function probeRequest(corpus: Corpus, tokens: Tokens): RunnerRequest {
+  return post(tokens.user[0]!, {
+    operationName: 'SearchPage',
+    query: searchPageQuery,
+    variables: { query: corpus.terms.common[0] },
+  });
+}
+
+/**
+ * What the gateways send the subgraphs, sent to them directly: run once
+ * before the first gateway, so no gateway pays for the subgraphs' JIT
+ * warm-up or SQLite's cold page cache.
+ */
+export function subgraphWarmup(
+  corpus: Corpus,
+  tokens: Tokens,
+): { search: RunnerRequest[]; documents: RunnerRequest[] } {
+  const random = createRandom(99);
+  return {
+    search: Array.from({ length: variety }, (_, i) =>
+      post(tokens.user[i % corpus.tenants.length]!, {
+        query: `query ($query: String!) { search(query: $query, first: 20, facets: [TAGS, STATUS, AUTHOR]) {
+          total hits { score highlights { field snippets } document { id } }
+          facets { field buckets { value count } } pageInfo { endCursor hasNextPage } } }`,
+        variables: { query: searchTerm(corpus, i) },
+      }),
+    ),
+    documents: Array.from({ length: variety }, (_, i) => {
+      const tenant = i % corpus.tenants.length;
+      const size = Math.max(1, corpus.documentsPerTenant[tenant]!);
+      return post(tokens.user[tenant]!, {
+        query: `query ($representations: [_Any!]!) { _entities(representations: $representations) {
+          ... on Document { id title tags author status updatedAt } } }`,
+        variables: {
+          representations: Array.from({ length: 20 }, () => ({
+            __typename: 'Document',
+            id: documentId(corpus.tenants[tenant]!, Math.floor(random() * size)),
+          })),
+        },
+      });
+    }),
+  };
+}
