@@ -21,8 +21,10 @@ export interface Child {
   name: string;
   process: ChildProcess;
   pid: number;
+  /** For IPC children: resolves on their first `{ type: 'ready' }` message. */
+  ready: Promise<void>;
   /** Sends `message` over IPC and resolves with the first reply of the same type. */
-  ask<T>(message: { type: string }): Promise<T>;
+  ask<T>(message: { type: string; [key: string]: unknown }, timeoutMs?: number): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -37,6 +39,8 @@ export interface StartChildOptions {
   logFile: string;
   /** Opens an IPC channel (for .ts scripts only). */
   ipc?: boolean;
+  /** Node flags for .ts scripts, such as `--cpu-prof`. */
+  nodeArgs?: string[];
 }
 
 export function startChild(options: StartChildOptions): Child {
@@ -44,23 +48,41 @@ export function startChild(options: StartChildOptions): Child {
   const env = { ...process.env, ...options.env };
   const child = options.script
     ? options.ipc
-      ? fork(options.script, options.args ?? [], { env, stdio: ['ignore', log, log, 'ipc'] })
-      : spawn(process.execPath, [options.script, ...(options.args ?? [])], {
+      ? fork(options.script, options.args ?? [], {
+          env,
+          stdio: ['ignore', log, log, 'ipc'],
+          execArgv: options.nodeArgs ?? [],
+        })
+      : spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
           env,
           stdio: ['ignore', log, log],
         })
     : spawn(options.command ?? 'false', options.args ?? [], { env, stdio: ['ignore', log, log] });
   if (child.pid === undefined) throw new Error(`${options.name} did not start`);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = options.ipc
+    ? new Promise<void>((resolve, reject) => {
+        const onMessage = (message: { type?: string }) => {
+          if (message?.type !== 'ready') return;
+          child.off('message', onMessage);
+          resolve();
+        };
+        child.on('message', onMessage);
+        void exited.then(() => reject(new Error(`${options.name} exited before it was ready`)));
+      })
+    : Promise.resolve();
+  // A child that never becomes ready is reported by whoever awaits `ready`, not as an unhandled rejection.
+  ready.catch(() => {});
   return {
     name: options.name,
     process: child,
     pid: child.pid,
-    ask<T>(message: { type: string }) {
+    ready,
+    ask<T>(message: { type: string; [key: string]: unknown }, timeoutMs = 5000) {
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`${options.name} did not answer ${message.type}`)),
-          5000,
+          timeoutMs,
         );
         const onMessage = (reply: { type?: string }) => {
           if (reply?.type !== message.type) return;

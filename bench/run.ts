@@ -45,6 +45,8 @@ export interface BenchOptions {
   scenarios: ScenarioName[];
   gateways: GatewayName[];
   out: string;
+  /** Where to write V8 CPU profiles of the gateways under test; none when unset. */
+  cpuProf?: string;
 }
 
 export interface ScenarioResult extends RunnerResult {
@@ -127,6 +129,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--scenarios <list>', 'comma-separated scenarios', listOf(scenarioNames), [...scenarioNames])
     .option('--gateways <list>', 'comma-separated gateways', listOf(gatewayNames), [...gatewayNames])
     .option('--out <dir>', 'where results are written', join(root, 'bench/results'))
+    .option('--cpu-prof <dir>', 'write a V8 CPU profile of each gateway under test to this directory')
     .parse(argv);
   const o = program.opts<Omit<BenchOptions, 'fixedDuration'> & { fixedDuration?: number }>();
   return {
@@ -152,7 +155,9 @@ function diffCounts(after: Record<string, number>, before: Record<string, number
   return delta;
 }
 
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const t0 = performance.now();
+const log = (message: string) =>
+  process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
 
 export async function runBench(
   options: BenchOptions,
@@ -309,26 +314,33 @@ export async function runBench(
       ratios: {},
     };
 
-    const runLoad = (label: string, spec: RunnerSpec): RunnerResult => {
-      const specPath = join(work, `spec-${label}.json`);
-      writeFileSync(specPath, JSON.stringify(spec));
-      const output = execFileSync(process.execPath, [join(here, 'load-runner.ts'), specPath], {
-        encoding: 'utf8',
-        maxBuffer: 16 * 2 ** 20,
-        stdio: ['ignore', 'pipe', 'inherit'],
-        timeout: (spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0) + 60) * 1000,
-      });
-      return JSON.parse(output) as RunnerResult;
+    // One load-generator process for the whole run, fed a spec per scenario over IPC.
+    const runner = startChild({
+      name: 'load-runner',
+      script: join(here, 'load-runner.ts'),
+      logFile: logFile('load-runner'),
+      ipc: true,
+    });
+    children.push(runner);
+    await runner.ready;
+    const runLoad = async (spec: RunnerSpec): Promise<RunnerResult> => {
+      const seconds = spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0);
+      const reply = await runner.ask<{ result?: RunnerResult; error?: string }>(
+        { type: 'run', spec },
+        (seconds + 60) * 1000,
+      );
+      if (!reply.result) throw new Error(`load runner failed: ${reply.error}`);
+      return reply.result;
     };
 
     const warm = subgraphWarmup(corpus, tokens);
-    const warmSeconds = Math.max(1, options.warmup);
+    const warmSeconds = options.warmup;
     log(`warming the subgraphs for ${2 * warmSeconds} s`);
     for (const [label, url, list] of [
       ['search', searchUrl, warm.search],
       ['documents', documentsUrl, warm.documents],
     ] as const) {
-      const warmed = runLoad(`warmup-${label}`, {
+      const warmed = await runLoad({
         url,
         connections: options.connections,
         warmupSeconds: warmSeconds / 2,
@@ -346,7 +358,15 @@ export async function runBench(
       const port = await freePort();
       const url = `http://127.0.0.1:${port}/graphql`;
       const started = performance.now();
-      const gateway = startGateway(name, { env, port, redisUrl, logFile: logFile(name), work, ceilingBody });
+      const gateway = startGateway(name, {
+        env,
+        port,
+        redisUrl,
+        logFile: logFile(name),
+        work,
+        ceilingBody,
+        nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : [],
+      });
       children.push(gateway);
       await waitUntil(name, async () => (await postJson(url, probe)).status === 200, { child: gateway });
       const startSeconds = (performance.now() - started) / 1000;
@@ -387,12 +407,12 @@ export async function runBench(
         const subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
         const rss = sampleRss(gateway.pid);
         log(`${name} / ${scenario}`);
-        const runner = runLoad(`${name}-${scenario}`, spec);
+        const outcome = await runLoad(spec);
         const peak = rss.stop();
-        const responses = runner.warmup.requests + runner.max.requests + (runner.fixed?.requests ?? 0);
+        const responses = outcome.warmup.requests + outcome.max.requests + (outcome.fixed?.requests ?? 0);
         const calls = name === 'ceiling' ? {} : diffCounts(await counts(), before);
         gatewayResult.scenarios[scenario] = {
-          ...runner,
+          ...outcome,
           peakRssMb: peak,
           cpuMsPerRequest: responses ? (cpuMs(gateway.pid) - cpuBefore) / responses : 0,
           subgraphCpuMsPerRequest: {
@@ -403,7 +423,7 @@ export async function runBench(
             Object.entries(calls).map(([method, count]) => [method, responses ? count / responses : 0]),
           ),
         };
-        if (name === 'quarry') quarryMax[scenario] = runner.max.rps;
+        if (name === 'quarry') quarryMax[scenario] = outcome.max.rps;
       }
       gatewayResult.peakRssMb = peakRssMb(gateway.pid);
       await gateway.stop();
@@ -459,9 +479,10 @@ function startGateway(
     logFile: string;
     work: string;
     ceilingBody?: string;
+    nodeArgs: string[];
   },
 ): Child {
-  const { env, port, logFile } = context;
+  const { env, port, logFile, nodeArgs } = context;
   switch (name) {
     case 'quarry':
       return startChild({
@@ -469,6 +490,7 @@ function startGateway(
         script: join(root, 'gateway/main.ts'),
         env: { ...env, PORT: String(port), ...(context.redisUrl ? { REDIS_URL: context.redisUrl } : {}) },
         logFile,
+        nodeArgs,
       });
     case 'apollo':
       return startChild({
@@ -476,6 +498,7 @@ function startGateway(
         script: join(here, 'peers/apollo-gateway.ts'),
         env: { ...env, PORT: String(port) },
         logFile,
+        nodeArgs,
       });
     case 'hive':
       return startChild({
@@ -483,6 +506,7 @@ function startGateway(
         script: join(here, 'peers/hive-gateway.ts'),
         env: { ...env, PORT: String(port) },
         logFile,
+        nodeArgs,
       });
     case 'ceiling': {
       const responsePath = join(context.work, 'ceiling-response.json');
