@@ -101,6 +101,14 @@ function positive(value: string): number {
   return parsed;
 }
 
+function nonNegative(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) {
+    throw new InvalidArgumentError(`expected zero or a positive number, got "${value}"`);
+  }
+  return parsed;
+}
+
 function listOf<T extends string>(allowed: readonly T[]) {
   return (value: string): T[] => {
     const items = value
@@ -122,7 +130,11 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--tenants <n>', 'tenants the corpus is spread over', positive, 20)
     .option('--seed <n>', 'corpus PRNG seed', positive, 7)
     .option('--duration <s>', 'seconds of each maximum-throughput run', positive, 10)
-    .option('--fixed-duration <s>', 'seconds of each fixed-rate run (default: --duration)', positive)
+    .option(
+      '--fixed-duration <s>',
+      'seconds of each fixed-rate run, rounded up to whole seconds; 0 skips it (default: --duration)',
+      nonNegative,
+    )
     .option('--warmup <s>', 'seconds of discarded warm-up before each scenario', positive, 3)
     .option('--connections <n>', 'concurrent connections', positive, 32)
     .option('--rate <fraction>', "fixed-rate run at this fraction of Quarry's maximum", positive, 0.5)
@@ -394,12 +406,15 @@ export async function runBench(
           connections: options.connections,
           warmupSeconds: options.warmup,
           durationSeconds: options.duration,
-          fixed: {
-            durationSeconds: options.fixedDuration,
-            ...(quarryMax[scenario]
-              ? { rate: quarryMax[scenario] * options.rate }
-              : { fraction: options.rate }),
-          },
+          fixed:
+            options.fixedDuration === 0
+              ? undefined
+              : {
+                  durationSeconds: options.fixedDuration,
+                  ...(quarryMax[scenario]
+                    ? { rate: quarryMax[scenario] * options.rate }
+                    : { fraction: options.rate }),
+                },
           requests: requests[scenario]!,
         };
         const before = name === 'ceiling' ? {} : await counts();
