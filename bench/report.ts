@@ -42,6 +42,24 @@ function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
   return rows.join('\n');
 }
 
+function summaryTable(result: BenchResult): string {
+  const names = Object.keys(result.gateways) as GatewayName[];
+  const rows = [
+    `| scenario | ${names.map((name) => gatewayLabels[name]).join(' | ')} |`,
+    `| --- | ${names.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const scenario of result.options.scenarios) {
+    const cells = names.map((name) => {
+      const r = result.gateways[name]?.scenarios[scenario];
+      if (!r) return '–';
+      const p99 = r.fixed ? ` · p99 ${fixed1(r.fixed.latencyMs.p99)}` : '';
+      return `${whole(r.max.rps)}${p99} · ${r.cpuMsPerRequest.toFixed(2)} ms CPU`;
+    });
+    rows.push(`| ${scenario} | ${cells.join(' | ')} |`);
+  }
+  return rows.join('\n');
+}
+
 /** The issue's targets, checked against this run only (a busy machine moves all of them). */
 function targets(result: BenchResult): string[] {
   const lines: string[] = [];
@@ -94,6 +112,14 @@ export function renderMarkdown(result: BenchResult): string {
     '',
   ];
   const scenarios = o.scenarios;
+  out.push(
+    '## Summary',
+    '',
+    'Max req/s, then p99 ms at the fixed rate, then gateway CPU ms per request.',
+    '',
+    summaryTable(result),
+    '',
+  );
   for (const scenario of scenarios) {
     out.push(`## ${scenarioTitles[scenario]}`, '', scenarioTable(result, scenario), '');
   }

@@ -141,7 +141,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--scenarios <list>', 'comma-separated scenarios', listOf(scenarioNames), [...scenarioNames])
     .option('--gateways <list>', 'comma-separated gateways', listOf(gatewayNames), [...gatewayNames])
     .option('--out <dir>', 'where results are written', join(root, 'bench/results'))
-    .option('--cpu-prof <dir>', 'write V8 CPU profiles of the gateways under test and the subgraphs to this directory')
+    .option(
+      '--cpu-prof <dir>',
+      'write V8 CPU profiles of the gateways under test and the subgraphs to this directory',
+    )
     .parse(argv);
   const o = program.opts<Omit<BenchOptions, 'fixedDuration'> & { fixedDuration?: number }>();
   return {
@@ -262,7 +265,9 @@ export async function runBench(
       env,
       logFile: logFile('documents'),
       ipc: true,
-      nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, 'documents')}`] : [],
+      nodeArgs: options.cpuProf
+        ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, 'documents')}`]
+        : [],
     });
     const search = startChild({
       name: 'search',
