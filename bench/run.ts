@@ -119,7 +119,7 @@ function listOf<T extends string>(allowed: readonly T[]) {
       if (!allowed.includes(item as T))
         throw new InvalidArgumentError(`unknown "${item}"; expected ${allowed.join(', ')}`);
     }
-    return items as T[];
+    return [...new Set(items)] as T[];
   };
 }
 
