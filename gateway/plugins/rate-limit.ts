@@ -33,15 +33,18 @@ export function useRateLimit({
           const decision = await store.consume(tenantKey(tenantId, 'rate'), tiers[tier] ?? tiers.standard);
           if (decision.allowed) return;
           events.rateLimited(tenantId);
-          throw new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfterSeconds}s`, {
-            extensions: {
-              code: 'RATE_LIMITED',
-              retryAfterSeconds: decision.retryAfterSeconds,
-              http: {
-                status: 429,
-                headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
-              },
+          // Typed loosely on purpose: Apollo reads `http.headers` as a HeaderMap, while graphql-yoga
+          // (installed for the benchmark's Hive peer) augments the same extension with another shape.
+          const extensions: Record<string, unknown> = {
+            code: 'RATE_LIMITED',
+            retryAfterSeconds: decision.retryAfterSeconds,
+            http: {
+              status: 429,
+              headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
             },
+          };
+          throw new GraphQLError(`Rate limit exceeded; retry in ${decision.retryAfterSeconds}s`, {
+            extensions,
           });
         },
       };

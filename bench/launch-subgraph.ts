@@ -1,0 +1,48 @@
+/**
+ * Bench-only launcher for one subgraph (`documents` or `search`), run as a
+ * child process with the same environment as `subgraphs/<name>/main.ts`. It
+ * wires the service through the same `start*App` function, but wraps the port
+ * in a counter so the bench can report backend calls per request. The parent
+ * asks for the counts over the IPC channel (`{ type: 'counts' }`).
+ */
+import { loadConfig } from '../server/config.ts';
+import { createLogger } from '../server/logger.ts';
+import { runMain } from '../server/process.ts';
+import { startDocumentsApp } from '../subgraphs/documents/app.ts';
+import { startSearchApp } from '../subgraphs/search/app.ts';
+
+const counts: Record<string, number> = {};
+
+function counted<T extends object>(target: T): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value = Reflect.get(object, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      return (...args: unknown[]) => {
+        counts[property] = (counts[property] ?? 0) + 1;
+        return value.apply(object, args);
+      };
+    },
+  });
+}
+
+const which = process.argv[2];
+if (which !== 'documents' && which !== 'search')
+  throw new Error(`usage: launch-subgraph.ts documents|search`);
+
+runMain(async () => {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, service: which });
+  const app =
+    which === 'documents'
+      ? await startDocumentsApp({ config, logger, decorateStore: counted })
+      : await startSearchApp({ config, logger, decorateIndex: counted });
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'counts') process.send?.({ type: 'counts', counts: { ...counts } });
+  });
+  process.send?.({ type: 'ready', url: app.url });
+  return async () => {
+    process.removeAllListeners('message');
+    await app.stop();
+  };
+});

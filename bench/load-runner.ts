@@ -1,0 +1,195 @@
+/**
+ * Runs autocannon against one gateway and one scenario, in its own process so
+ * the load generator never shares an event loop with what it measures. Run
+ * directly, it reads a RunnerSpec as JSON from the file named by argv[2],
+ * prints a RunnerResult as JSON on stdout, and exits; forked by the bench, it
+ * takes specs over IPC instead. Every phase is bounded by its duration.
+ *
+ * Phases: a warm-up (discarded), a maximum-throughput run, then a fixed-rate
+ * run (autocannon's `overallRate`), whose latencies are not hidden by
+ * coordinated omission the way a saturated run's are.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+
+export interface RunnerRequest {
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface RunnerSpec {
+  url: string;
+  connections: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  /** Omitted: no fixed-rate run. `rate` is absolute; else `fraction` of this run's own maximum. */
+  fixed?: { durationSeconds: number; rate?: number; fraction?: number };
+  /** Cycled in order, one per request. */
+  requests: RunnerRequest[];
+}
+
+export interface PhaseResult {
+  /** Responses received. */
+  requests: number;
+  seconds: number;
+  rps: number;
+  /** The rate asked for, in a fixed-rate phase. */
+  targetRate?: number;
+  latencyMs: { p50: number; p95: number; p99: number; mean: number; max: number };
+  /** Responses with an HTTP status other than 2xx. */
+  non2xx: number;
+  /** 2xx responses whose body carries GraphQL `errors`. */
+  graphqlErrors: number;
+  /** Connection errors and timeouts. */
+  socketErrors: number;
+}
+
+export interface RunnerResult {
+  warmup: PhaseResult;
+  max: PhaseResult;
+  fixed?: PhaseResult;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+interface Collected {
+  latencies: number[];
+  non2xx: number;
+  mismatches: number;
+  socketErrors: number;
+}
+
+/** One autocannon instance; resolves when its run ends. */
+function cannon(
+  spec: RunnerSpec,
+  seconds: number,
+  connections: number,
+  nextRequest: () => RunnerRequest,
+  into: Collected,
+  overallRate?: number,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const options: autocannon.Options = {
+      url: spec.url,
+      connections,
+      duration: seconds,
+      overallRate,
+      timeout: 10,
+      // autocannon checks for the end of a run on each sample tick (default 1 s); 100 ms keeps short runs short.
+      sampleInt: 100,
+      // A response carrying GraphQL errors counts as a mismatch: failing fast must not look like speed.
+      verifyBody: (body) => !String(body ?? '').includes('"errors"'),
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (request) => {
+            const chosen = nextRequest();
+            return { ...request, headers: chosen.headers, body: chosen.body };
+          },
+        },
+      ],
+    };
+    const instance = autocannon(options, (error, result) => {
+      if (error) return reject(error);
+      into.mismatches += result.mismatches;
+      into.socketErrors += result.errors + result.timeouts;
+      resolve();
+    });
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      into.latencies.push(responseTime);
+      if (statusCode < 200 || statusCode >= 300) into.non2xx += 1;
+    });
+  });
+}
+
+/**
+ * autocannon's `overallRate` gives each connection a quota per second and
+ * lets it spend the quota at the start of the second, so every connection
+ * fires together on the second boundary. Splitting the rate over `slices`
+ * instances started evenly through the second spreads those bursts out,
+ * which keeps a fixed-rate run close to a steady arrival rate.
+ */
+const slices = 10;
+
+async function phase(spec: RunnerSpec, seconds: number, overallRate?: number): Promise<PhaseResult> {
+  let next = 0;
+  const nextRequest = () => {
+    const chosen = spec.requests[next % spec.requests.length]!;
+    next += 1;
+    return chosen;
+  };
+  const collected: Collected = { latencies: [], non2xx: 0, mismatches: 0, socketErrors: 0 };
+  const started = performance.now();
+  // The window requests were sent in: the staggered slices each run the same whole seconds.
+  let window = 0;
+  if (overallRate === undefined) {
+    await cannon(spec, seconds, spec.connections, nextRequest, collected);
+  } else {
+    // Quotas are per second, so a fixed-rate run lasts whole seconds.
+    const wholeSeconds = Math.max(1, Math.ceil(seconds));
+    const count = Math.min(slices, Math.max(1, Math.floor(overallRate)));
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const rate = Math.floor(overallRate / count) + (i < overallRate % count ? 1 : 0);
+      const connections = Math.max(1, Math.floor(spec.connections / count));
+      await sleep(i === 0 ? 0 : 1000 / count);
+      // Ends just before the next second's quota would fire: autocannon notices the end on its next sample tick.
+      runs.push(cannon(spec, wholeSeconds - 0.15, connections, nextRequest, collected, rate));
+    }
+    await Promise.all(runs);
+    window = wholeSeconds;
+  }
+  const elapsed = window || (performance.now() - started) / 1000;
+  const { latencies } = collected;
+  const sorted = Float64Array.from(latencies).sort();
+  const sum = latencies.reduce((total, value) => total + value, 0);
+  return {
+    requests: latencies.length,
+    seconds: elapsed,
+    rps: latencies.length / elapsed,
+    targetRate: overallRate,
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      mean: latencies.length ? sum / latencies.length : 0,
+      max: sorted.at(-1) ?? 0,
+    },
+    non2xx: collected.non2xx,
+    graphqlErrors: collected.mismatches,
+    socketErrors: collected.socketErrors,
+  };
+}
+
+export async function runSpec(spec: RunnerSpec): Promise<RunnerResult> {
+  const warmup = await phase(spec, spec.warmupSeconds);
+  const max = await phase(spec, spec.durationSeconds);
+  const output: RunnerResult = { warmup, max };
+  if (spec.fixed) {
+    const rate = Math.max(1, Math.round(spec.fixed.rate ?? max.rps * (spec.fixed.fraction ?? 0.5)));
+    output.fixed = await phase(spec, spec.fixed.durationSeconds, rate);
+  }
+  return output;
+}
+
+if (import.meta.main) {
+  if (process.send) {
+    // Forked by the bench: one runner serves every scenario, so each doesn't pay a process start.
+    process.on('message', (message: { type?: string; spec?: RunnerSpec }) => {
+      if (message?.type === 'stop') process.exit(0);
+      if (message?.type !== 'run' || !message.spec) return;
+      runSpec(message.spec).then(
+        (result) => process.send?.({ type: 'run', result }),
+        (error: unknown) => process.send?.({ type: 'run', error: String(error) }),
+      );
+    });
+    process.send({ type: 'ready' });
+  } else {
+    const spec = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as RunnerSpec;
+    process.stdout.write(`${JSON.stringify(await runSpec(spec))}\n`);
+  }
+}

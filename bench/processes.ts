@@ -1,0 +1,166 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Everything the bench starts is a child on loopback; these helpers start, watch and stop them. */
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Child {
+  name: string;
+  process: ChildProcess;
+  pid: number;
+  /** For IPC children: resolves on their first `{ type: 'ready' }` message. */
+  ready: Promise<void>;
+  /** Sends `message` over IPC and resolves with the first reply of the same type. */
+  ask<T>(message: { type: string; [key: string]: unknown }, timeoutMs?: number): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export interface StartChildOptions {
+  name: string;
+  /** A .ts script run by this Node, or with `command` any other executable. */
+  script?: string;
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** stdout and stderr go here, so a chatty child never blocks on a full pipe. */
+  logFile: string;
+  /** Opens an IPC channel (for .ts scripts only). */
+  ipc?: boolean;
+  /** Node flags for .ts scripts, such as `--cpu-prof`. */
+  nodeArgs?: string[];
+}
+
+export function startChild(options: StartChildOptions): Child {
+  const log = openSync(options.logFile, 'a');
+  const env = { ...process.env, ...options.env };
+  const child = options.script
+    ? options.ipc
+      ? fork(options.script, options.args ?? [], {
+          env,
+          stdio: ['ignore', log, log, 'ipc'],
+          execArgv: options.nodeArgs ?? [],
+        })
+      : spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
+          env,
+          stdio: ['ignore', log, log],
+        })
+    : spawn(options.command ?? 'false', options.args ?? [], { env, stdio: ['ignore', log, log] });
+  if (child.pid === undefined) throw new Error(`${options.name} did not start`);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = options.ipc
+    ? new Promise<void>((resolve, reject) => {
+        const onMessage = (message: { type?: string }) => {
+          if (message?.type !== 'ready') return;
+          child.off('message', onMessage);
+          resolve();
+        };
+        child.on('message', onMessage);
+        void exited.then(() => reject(new Error(`${options.name} exited before it was ready`)));
+      })
+    : Promise.resolve();
+  // A child that never becomes ready is reported by whoever awaits `ready`, not as an unhandled rejection.
+  ready.catch(() => {});
+  return {
+    name: options.name,
+    process: child,
+    pid: child.pid,
+    ready,
+    ask<T>(message: { type: string; [key: string]: unknown }, timeoutMs = 5000) {
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${options.name} did not answer ${message.type}`)),
+          timeoutMs,
+        );
+        const onMessage = (reply: { type?: string }) => {
+          if (reply?.type !== message.type) return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(reply as T);
+        };
+        child.on('message', onMessage);
+        child.send(message);
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killed = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+      if (!killed) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Polls until `check` resolves true, failing after `timeoutMs` or when the child exits. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  { timeoutMs = 60_000, child }: { timeoutMs?: number; child?: Child } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.process.exitCode !== null) {
+      throw new Error(`${what}: process exited with code ${child.process.exitCode}`);
+    }
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms`);
+}
+
+function statusField(pid: number, field: string): number {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory now, and the high-water mark since the process started (MiB). */
+export const rssMb = (pid: number) => statusField(pid, 'VmRSS');
+export const peakRssMb = (pid: number) => statusField(pid, 'VmHWM');
+
+/** User plus system CPU time the process has used so far, in milliseconds. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux.
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a process's resident memory every `intervalMs` until stopped; returns the maximum (MiB). */
+export function sampleRss(pid: number, intervalMs = 100): { stop(): number } {
+  let max = rssMb(pid);
+  const timer = setInterval(() => {
+    max = Math.max(max, rssMb(pid));
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(max, rssMb(pid));
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import type { PhaseResult } from './load-runner.ts';
+import type { BenchResult, GatewayName, ScenarioResult } from './run.ts';
+import { type ScenarioName, scenarioTitles } from './scenarios.ts';
+
+const gatewayLabels: Record<GatewayName, string> = {
+  quarry: 'Quarry',
+  apollo: '@apollo/gateway (plain)',
+  hive: 'Hive Gateway',
+  ceiling: 'bare node:http (ceiling)',
+};
+
+const fixed1 = (value: number) => value.toFixed(1);
+const whole = (value: number) => Math.round(value).toLocaleString('en-US');
+const latency = (phase: PhaseResult) =>
+  `${fixed1(phase.latencyMs.p50)} / ${fixed1(phase.latencyMs.p95)} / ${fixed1(phase.latencyMs.p99)}`;
+const failures = (phase: PhaseResult) => phase.non2xx + phase.graphqlErrors + phase.socketErrors;
+
+function calls(result: ScenarioResult): string {
+  const entries = Object.entries(result.backendCallsPerRequest).filter(([method]) =>
+    ['search', 'findByIds', 'create'].includes(method),
+  );
+  return entries.length ? entries.map(([method, n]) => `${method} ${n.toFixed(2)}`).join(', ') : '–';
+}
+
+function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
+  const rows = [
+    '| gateway | max req/s | p50 / p95 / p99 ms at max | fixed req/s (target) | p50 / p95 / p99 ms at fixed | errors | peak RSS MiB | gateway CPU ms/req | subgraph CPU ms/req (docs + search) | backend calls/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const [name, gateway] of Object.entries(result.gateways) as [
+    GatewayName,
+    NonNullable<BenchResult['gateways'][GatewayName]>,
+  ][]) {
+    const r = gateway.scenarios[scenario];
+    if (!r) continue;
+    const fixed = r.fixed;
+    const errorCount = failures(r.max) + (fixed ? failures(fixed) : 0);
+    rows.push(
+      `| ${gatewayLabels[name]} | ${whole(r.max.rps)} | ${latency(r.max)} | ${fixed ? `${whole(fixed.rps)} (${whole(fixed.targetRate ?? 0)})` : '–'} | ${fixed ? latency(fixed) : '–'} | ${errorCount} | ${whole(r.peakRssMb)} | ${r.cpuMsPerRequest.toFixed(2)} | ${r.subgraphCpuMsPerRequest.documents.toFixed(2)} + ${r.subgraphCpuMsPerRequest.search.toFixed(2)} | ${calls(r)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function summaryTable(result: BenchResult): string {
+  const names = Object.keys(result.gateways) as GatewayName[];
+  const rows = [
+    `| scenario | ${names.map((name) => gatewayLabels[name]).join(' | ')} |`,
+    `| --- | ${names.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const scenario of result.options.scenarios) {
+    const cells = names.map((name) => {
+      const r = result.gateways[name]?.scenarios[scenario];
+      if (!r) return '–';
+      const p99 = r.fixed ? ` · p99 ${fixed1(r.fixed.latencyMs.p99)}` : '';
+      return `${whole(r.max.rps)}${p99} · ${r.cpuMsPerRequest.toFixed(2)} ms CPU`;
+    });
+    rows.push(`| ${scenario} | ${cells.join(' | ')} |`);
+  }
+  return rows.join('\n');
+}
+
+/** The issue's targets, checked against this run only (a busy machine moves all of them). */
+function targets(result: BenchResult): string[] {
+  const lines: string[] = [];
+  const quarry = result.gateways.quarry;
+  if (!quarry) return lines;
+  const search = quarry.scenarios.search;
+  const apollo = result.gateways.apollo?.scenarios.search;
+  const hive = result.gateways.hive?.scenarios.search;
+  const check = (ok: boolean) => (ok ? 'met' : '**not met**');
+  if (search && apollo) {
+    const ratio = search.max.rps / apollo.max.rps;
+    lines.push(`- Federated search ≥ 1.5× plain Apollo: ${ratio.toFixed(2)}× (${check(ratio >= 1.5)})`);
+  }
+  if (search && hive) {
+    const ratio = search.max.rps / hive.max.rps;
+    lines.push(`- Federated search ahead of Hive Gateway: ${ratio.toFixed(2)}× (${check(ratio > 1)})`);
+  }
+  const cached = quarry.scenarios['search-cached'];
+  const ceiling = result.gateways.ceiling?.scenarios['search-cached'];
+  if (cached && ceiling) {
+    const ratio = cached.max.rps / ceiling.max.rps;
+    lines.push(`- Cached search ≥ 0.5× the bare-HTTP ceiling: ${ratio.toFixed(2)}× (${check(ratio >= 0.5)})`);
+  }
+  if (search?.fixed) {
+    const ratio = search.fixed.latencyMs.p99 / Math.max(search.fixed.latencyMs.p50, 0.001);
+    lines.push(`- Search p99 < 3× p50 at a fixed 50% rate: ${ratio.toFixed(2)}× (${check(ratio < 3)})`);
+  }
+  const page = quarry.searchPageCalls;
+  if (page) {
+    const ok = page.search === 1 && page.findByIds === 1 && Object.keys(page).length === 2;
+    lines.push(
+      `- One search page = 1 search call + 1 batched document call: ${JSON.stringify(page)} (${check(ok)})`,
+    );
+  }
+  return lines;
+}
+
+export function renderMarkdown(result: BenchResult): string {
+  const o = result.options;
+  const m = result.machine;
+  const out: string[] = [
+    `# Quarry benchmark, ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, Node ${m.node}`,
+    `- Load average (1/5/15 min) before: ${m.loadBefore.map(fixed1).join(' / ')}, after: ${m.loadAfter.map(fixed1).join(' / ')}`,
+    `- Corpus: ${whole(result.corpus.documents)} documents across ${result.corpus.tenants} tenants (seeded in ${fixed1(result.corpus.seedSeconds)} s, ${whole(result.corpus.databaseMb)} MiB SQLite)`,
+    `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum (autocannon \`overallRate\`), from a separate process`,
+    '- Errors count non-2xx responses, GraphQL `errors` in a 2xx body, and socket errors or timeouts.',
+    "- Gateway CPU ms/req is the gateway process's user + system CPU over all phases divided by responses: it moves less than req/s when the machine is busy.",
+    '',
+  ];
+  const scenarios = o.scenarios;
+  out.push(
+    '## Summary',
+    '',
+    'Max req/s, then p99 ms at the fixed rate, then gateway CPU ms per request.',
+    '',
+    summaryTable(result),
+    '',
+  );
+  for (const scenario of scenarios) {
+    out.push(`## ${scenarioTitles[scenario]}`, '', scenarioTable(result, scenario), '');
+  }
+  const peers = Object.entries(result.ratios) as [GatewayName, BenchResult['ratios'][GatewayName]][];
+  if (peers.length > 0) {
+    out.push(
+      '## Quarry relative to each peer',
+      '',
+      '(max req/s: above 1 means Quarry is faster; fixed-rate p99: below 1 means Quarry is faster)',
+      '',
+    );
+    out.push(`| scenario | ${peers.map(([name]) => gatewayLabels[name]).join(' | ')} |`);
+    out.push(`| --- | ${peers.map(() => '---:').join(' | ')} |`);
+    for (const scenario of scenarios) {
+      const cells = peers.map(([, ratios]) => {
+        const r = ratios?.[scenario];
+        if (!r) return '–';
+        return `${r.rps.toFixed(2)}× req/s${r.p99Fixed ? `, p99 ${r.p99Fixed.toFixed(2)}×` : ''}`;
+      });
+      out.push(`| ${scenario} | ${cells.join(' | ')} |`);
+    }
+    out.push('');
+  }
+  const checks = targets(result);
+  if (checks.length > 0) out.push('## Targets (this run)', '', ...checks, '');
+  const pages = (
+    Object.entries(result.gateways) as [GatewayName, NonNullable<BenchResult['gateways'][GatewayName]>][]
+  )
+    .filter(([, gateway]) => gateway.searchPageCalls)
+    .map(
+      ([name, gateway]) =>
+        `- ${gatewayLabels[name]}: ${JSON.stringify(gateway.searchPageCalls)}, started in ${fixed1(gateway.startSeconds)} s, VmHWM ${whole(gateway.peakRssMb)} MiB`,
+    );
+  if (pages.length > 0)
+    out.push('## Backend calls for exactly one search page, per gateway', '', ...pages, '');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,550 @@
+/**
+ * `npm run bench`: Quarry against plain Apollo Gateway, Hive Gateway and a
+ * bare-HTTP ceiling, on the same subgraphs, data and queries, in one run.
+ * Everything runs as a child process on 127.0.0.1 and stops by itself.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
+import { createCorpus } from './corpus.ts';
+import type { RunnerRequest, RunnerResult, RunnerSpec } from './load-runner.ts';
+import { type Child, cpuMs, freePort, peakRssMb, sampleRss, startChild, waitUntil } from './processes.ts';
+import { renderMarkdown } from './report.ts';
+import {
+  buildScenario,
+  persistedRegistration,
+  probeRequest,
+  type ScenarioName,
+  scenarioNames,
+  subgraphWarmup,
+  type Tokens,
+} from './scenarios.ts';
+import { seedCorpus } from './seed.ts';
+
+export const gatewayNames = ['quarry', 'apollo', 'hive', 'ceiling'] as const;
+export type GatewayName = (typeof gatewayNames)[number];
+
+/** The ceiling only answers the search scenarios: it returns the search page whatever it is sent. */
+const ceilingScenarios: readonly ScenarioName[] = ['search', 'search-cached'];
+
+export interface BenchOptions {
+  documents: number;
+  tenants: number;
+  seed: number;
+  duration: number;
+  fixedDuration: number;
+  warmup: number;
+  connections: number;
+  rate: number;
+  scenarios: ScenarioName[];
+  gateways: GatewayName[];
+  out: string;
+  /** Where to write V8 CPU profiles of the gateways under test; none when unset. */
+  cpuProf?: string;
+}
+
+export interface ScenarioResult extends RunnerResult {
+  /** Highest resident memory sampled while the scenario ran (MiB). */
+  peakRssMb: number;
+  /** Gateway CPU time per response over all phases (ms); less sensitive to a busy machine than req/s. */
+  cpuMsPerRequest: number;
+  /** The subgraph processes' CPU per gateway response (ms): where the time goes behind the gateway. */
+  subgraphCpuMsPerRequest: { documents: number; search: number };
+  /**
+   * Subgraph port calls per gateway response, by method, over all phases. Requests still in
+   * flight when a phase ends reach the subgraphs without being counted as responses, so
+   * saturated runs read slightly above the exact figure; `searchPageCalls` is the exact check.
+   */
+  backendCallsPerRequest: Record<string, number>;
+}
+
+export interface GatewayResult {
+  scenarios: Partial<Record<ScenarioName, ScenarioResult>>;
+  /** Port calls for exactly one search page: must be one `search` and one `findByIds`. */
+  searchPageCalls?: Record<string, number>;
+  /** VmHWM at the end (MiB). */
+  peakRssMb: number;
+  startSeconds: number;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  machine: {
+    cpu: string;
+    cores: number;
+    memoryGb: number;
+    node: string;
+    loadBefore: number[];
+    loadAfter: number[];
+  };
+  options: BenchOptions;
+  corpus: { documents: number; tenants: number; seedSeconds: number; databaseMb: number };
+  gateways: Partial<Record<GatewayName, GatewayResult>>;
+  /** Quarry's value over the peer's, per scenario: max req/s, and fixed-rate p99 (lower is better). */
+  ratios: Partial<Record<GatewayName, Partial<Record<ScenarioName, { rps: number; p99Fixed?: number }>>>>;
+}
+
+const here = import.meta.dirname;
+const root = resolve(here, '..');
+
+function positive(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0)
+    throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return parsed;
+}
+
+function nonNegative(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) {
+    throw new InvalidArgumentError(`expected zero or a positive number, got "${value}"`);
+  }
+  return parsed;
+}
+
+function listOf<T extends string>(allowed: readonly T[]) {
+  return (value: string): T[] => {
+    const items = value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+    for (const item of items) {
+      if (!allowed.includes(item as T))
+        throw new InvalidArgumentError(`unknown "${item}"; expected ${allowed.join(', ')}`);
+    }
+    return [...new Set(items)] as T[];
+  };
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const program = new Command('bench')
+    .description('Benchmark Quarry against plain Apollo Gateway, Hive Gateway and a bare-HTTP ceiling')
+    .option('--documents <n>', 'corpus size', positive, 100_000)
+    .option('--tenants <n>', 'tenants the corpus is spread over', positive, 20)
+    .option('--seed <n>', 'corpus PRNG seed', positive, 7)
+    .option('--duration <s>', 'seconds of each maximum-throughput run', positive, 10)
+    .option(
+      '--fixed-duration <s>',
+      'seconds of each fixed-rate run, rounded up to whole seconds; 0 skips it (default: --duration)',
+      nonNegative,
+    )
+    .option('--warmup <s>', 'seconds of discarded warm-up before each scenario', positive, 3)
+    .option('--connections <n>', 'concurrent connections', positive, 32)
+    .option('--rate <fraction>', "fixed-rate run at this fraction of Quarry's maximum", positive, 0.5)
+    .option('--scenarios <list>', 'comma-separated scenarios', listOf(scenarioNames), [...scenarioNames])
+    .option('--gateways <list>', 'comma-separated gateways', listOf(gatewayNames), [...gatewayNames])
+    .option('--out <dir>', 'where results are written', join(root, 'bench/results'))
+    .option(
+      '--cpu-prof <dir>',
+      'write V8 CPU profiles of the gateways under test and the subgraphs to this directory',
+    )
+    .parse(argv);
+  const o = program.opts<Omit<BenchOptions, 'fixedDuration'> & { fixedDuration?: number }>();
+  return {
+    ...o,
+    documents: Math.floor(o.documents),
+    tenants: Math.floor(o.tenants),
+    connections: Math.floor(o.connections),
+    fixedDuration: o.fixedDuration ?? o.duration,
+  };
+}
+
+async function postJson(url: string, request: RunnerRequest): Promise<{ status: number; text: string }> {
+  const response = await fetch(url, { method: 'POST', headers: request.headers, body: request.body });
+  return { status: response.status, text: await response.text() };
+}
+
+function diffCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [name, value] of Object.entries(after)) {
+    const change = value - (before[name] ?? 0);
+    if (change > 0) delta[name] = change;
+  }
+  return delta;
+}
+
+const t0 = performance.now();
+const log = (message: string) =>
+  process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
+
+export async function runBench(
+  options: BenchOptions,
+): Promise<{ result: BenchResult; jsonPath: string; markdownPath: string }> {
+  const startedAt = new Date();
+  const loadBefore = loadavg();
+  const work = mkdtempSync(join(tmpdir(), 'quarry-bench-'));
+  const children: Child[] = [];
+  const stopAll = async () => {
+    for (const child of children.reverse()) await child.stop();
+  };
+  const jwksServer = createServer();
+  try {
+    // Identity: a dev signing key, its JWKS served over loopback HTTP (production requires JWT_JWKS_URL).
+    const devKey = await ensureDevSigningKey(work);
+    const jwks = readFileSync(devKey.jwksPath);
+    jwksServer.on('request', (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(jwks);
+    });
+    await new Promise<void>((done) => jwksServer.listen(0, '127.0.0.1', done));
+    const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+
+    log(`seeding ${options.documents} documents across ${options.tenants} tenants`);
+    const corpus = createCorpus({
+      documents: options.documents,
+      tenants: options.tenants,
+      seed: options.seed,
+    });
+    const dataDir = join(work, 'data');
+    const seeded = await seedCorpus(join(dataDir, 'quarry.db'), corpus);
+    const databaseMb = statSync(join(dataDir, 'quarry.db')).size / 2 ** 20;
+    log(`seeded in ${seeded.seconds.toFixed(1)} s (${databaseMb.toFixed(0)} MiB)`);
+
+    const [documentsPort, searchPort, redisPort] = [await freePort(), await freePort(), await freePort()];
+    const documentsUrl = `http://127.0.0.1:${documentsPort}/graphql`;
+    const searchUrl = `http://127.0.0.1:${searchPort}/graphql`;
+    // The same supergraph for every gateway, pointing at this run's subgraph ports.
+    const supergraphPath = join(work, 'supergraph.graphql');
+    writeFileSync(
+      supergraphPath,
+      readFileSync(join(root, 'schema/supergraph.graphql'), 'utf8')
+        .replace(/(@join__graph\(name: "documents", url: ")[^"]+/, `$1${documentsUrl}`)
+        .replace(/(@join__graph\(name: "search", url: ")[^"]+/, `$1${searchUrl}`),
+    );
+    const env: Record<string, string> = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      JWT_JWKS_URL: jwksUrl,
+      JWT_ISSUER: DEV_ISSUER,
+      JWT_AUDIENCE: DEV_AUDIENCE,
+      CURSOR_SECRET: randomBytes(32).toString('hex'),
+      DOCUMENTS_PORT: String(documentsPort),
+      SEARCH_PORT: String(searchPort),
+      DOCUMENTS_URL: documentsUrl,
+      SEARCH_URL: searchUrl,
+      SUPERGRAPH_PATH: supergraphPath,
+    };
+    const logFile = (name: string) => join(work, `${name}.log`);
+
+    let redisUrl: string | undefined;
+    try {
+      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+      const redis = startChild({
+        name: 'redis',
+        command: 'redis-server',
+        args: ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        logFile: logFile('redis'),
+      });
+      children.push(redis);
+      await waitUntil(
+        'redis',
+        async () => readFileSync(logFile('redis'), 'utf8').includes('Ready to accept'),
+        {
+          child: redis,
+          timeoutMs: 10_000,
+        },
+      );
+      redisUrl = `redis://127.0.0.1:${redisPort}`;
+    } catch (error) {
+      log(`redis-server unavailable, Quarry runs without REDIS_URL (${(error as Error).message})`);
+    }
+
+    const documents = startChild({
+      name: 'documents',
+      script: join(here, 'launch-subgraph.ts'),
+      args: ['documents'],
+      env,
+      logFile: logFile('documents'),
+      ipc: true,
+      nodeArgs: options.cpuProf
+        ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, 'documents')}`]
+        : [],
+    });
+    const search = startChild({
+      name: 'search',
+      script: join(here, 'launch-subgraph.ts'),
+      args: ['search'],
+      env,
+      logFile: logFile('search'),
+      ipc: true,
+      nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, 'search')}`] : [],
+    });
+    // The indexer makes the write mix's documents searchable, as in production.
+    const indexer = startChild({
+      name: 'indexer',
+      script: join(root, 'subgraphs/search/indexer-main.ts'),
+      env,
+      logFile: logFile('indexer'),
+    });
+    children.push(documents, search, indexer);
+    const counts = async () => ({
+      ...(await documents.ask<{ counts: Record<string, number> }>({ type: 'counts' })).counts,
+      ...(await search.ask<{ counts: Record<string, number> }>({ type: 'counts' })).counts,
+    });
+    for (const [child, url] of [
+      [documents, documentsUrl],
+      [search, searchUrl],
+    ] as const) {
+      await waitUntil(child.name, async () => (await fetch(url.replace('/graphql', '/health/live'))).ok, {
+        child,
+      });
+    }
+
+    const ttl = '6h';
+    const tokens: Tokens = {
+      user: await Promise.all(corpus.tenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl }))),
+      partner: await Promise.all(
+        corpus.tenants.map((tenantId) =>
+          mintDevToken(devKey, { tenantId, ttl, partner: true, scopes: ['documents:read'] }),
+        ),
+      ),
+    };
+    const probe = probeRequest(corpus, tokens);
+    const scenarios = options.scenarios;
+    const requests = Object.fromEntries(scenarios.map((name) => [name, buildScenario(name, corpus, tokens)]));
+    const result: BenchResult = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: '',
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        memoryGb: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        loadBefore,
+        loadAfter: [],
+      },
+      options,
+      corpus: {
+        documents: seeded.documents,
+        tenants: options.tenants,
+        seedSeconds: seeded.seconds,
+        databaseMb,
+      },
+      gateways: {},
+      ratios: {},
+    };
+
+    // One load-generator process for the whole run, fed a spec per scenario over IPC.
+    const runner = startChild({
+      name: 'load-runner',
+      script: join(here, 'load-runner.ts'),
+      logFile: logFile('load-runner'),
+      ipc: true,
+    });
+    children.push(runner);
+    await runner.ready;
+    const runLoad = async (spec: RunnerSpec): Promise<RunnerResult> => {
+      const seconds = spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0);
+      const reply = await runner.ask<{ result?: RunnerResult; error?: string }>(
+        { type: 'run', spec },
+        (seconds + 60) * 1000,
+      );
+      if (!reply.result) throw new Error(`load runner failed: ${reply.error}`);
+      return reply.result;
+    };
+
+    const warm = subgraphWarmup(corpus, tokens);
+    const warmSeconds = options.warmup;
+    log(`warming the subgraphs for ${2 * warmSeconds} s`);
+    for (const [label, url, list] of [
+      ['search', searchUrl, warm.search],
+      ['documents', documentsUrl, warm.documents],
+    ] as const) {
+      const warmed = await runLoad({
+        url,
+        connections: options.connections,
+        warmupSeconds: warmSeconds / 2,
+        durationSeconds: warmSeconds / 2,
+        requests: list,
+      });
+      if (warmed.max.graphqlErrors + warmed.max.non2xx > 0) log(`subgraph warm-up of ${label} saw errors`);
+    }
+
+    // Quarry runs first: its maximum per scenario sets everyone's fixed rate.
+    const order = gatewayNames.filter((name) => options.gateways.includes(name));
+    const quarryMax: Partial<Record<ScenarioName, number>> = {};
+    let ceilingBody: string | undefined;
+    for (const name of order) {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}/graphql`;
+      const started = performance.now();
+      const gateway = startGateway(name, {
+        env,
+        port,
+        redisUrl,
+        logFile: logFile(name),
+        work,
+        ceilingBody,
+        nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : [],
+      });
+      children.push(gateway);
+      await waitUntil(name, async () => (await postJson(url, probe)).status === 200, { child: gateway });
+      const startSeconds = (performance.now() - started) / 1000;
+      log(`${name} ready in ${startSeconds.toFixed(1)} s`);
+      const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds };
+      result.gateways[name] = gatewayResult;
+
+      if (name !== 'ceiling') {
+        const before = await counts();
+        const page = await postJson(url, probe);
+        if (page.text.includes('"errors"'))
+          log(`${name}: search page returned errors: ${page.text.slice(0, 300)}`);
+        gatewayResult.searchPageCalls = diffCounts(await counts(), before);
+        // Remember a real search page for the ceiling to serve.
+        if (!page.text.includes('"errors"')) ceilingBody ??= page.text;
+        // Register the partner's persisted query once (APQ), before any hash-only request.
+        const registered = await postJson(url, persistedRegistration(tokens, corpus.terms.mid[0]!));
+        if (registered.status !== 200) log(`${name}: APQ registration answered ${registered.status}`);
+      }
+
+      for (const scenario of scenarios) {
+        if (name === 'ceiling' && !ceilingScenarios.includes(scenario)) continue;
+        const spec: RunnerSpec = {
+          url,
+          connections: options.connections,
+          warmupSeconds: options.warmup,
+          durationSeconds: options.duration,
+          fixed:
+            options.fixedDuration === 0
+              ? undefined
+              : {
+                  durationSeconds: options.fixedDuration,
+                  ...(quarryMax[scenario]
+                    ? { rate: quarryMax[scenario] * options.rate }
+                    : { fraction: options.rate }),
+                },
+          requests: requests[scenario]!,
+        };
+        const before = name === 'ceiling' ? {} : await counts();
+        const cpuBefore = cpuMs(gateway.pid);
+        const subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
+        const rss = sampleRss(gateway.pid);
+        log(`${name} / ${scenario}`);
+        const outcome = await runLoad(spec);
+        const peak = rss.stop();
+        const responses = outcome.warmup.requests + outcome.max.requests + (outcome.fixed?.requests ?? 0);
+        const calls = name === 'ceiling' ? {} : diffCounts(await counts(), before);
+        gatewayResult.scenarios[scenario] = {
+          ...outcome,
+          peakRssMb: peak,
+          cpuMsPerRequest: responses ? (cpuMs(gateway.pid) - cpuBefore) / responses : 0,
+          subgraphCpuMsPerRequest: {
+            documents: responses ? (cpuMs(documents.pid) - subgraphCpuBefore.documents) / responses : 0,
+            search: responses ? (cpuMs(search.pid) - subgraphCpuBefore.search) / responses : 0,
+          },
+          backendCallsPerRequest: Object.fromEntries(
+            Object.entries(calls).map(([method, count]) => [method, responses ? count / responses : 0]),
+          ),
+        };
+        if (name === 'quarry') quarryMax[scenario] = outcome.max.rps;
+      }
+      gatewayResult.peakRssMb = peakRssMb(gateway.pid);
+      await gateway.stop();
+      children.splice(children.indexOf(gateway), 1);
+    }
+
+    const quarry = result.gateways.quarry;
+    for (const peer of order) {
+      const theirs = result.gateways[peer];
+      if (peer === 'quarry' || !quarry || !theirs) continue;
+      const ratios: Partial<Record<ScenarioName, { rps: number; p99Fixed?: number }>> = {};
+      for (const scenario of scenarios) {
+        const ours = quarry.scenarios[scenario];
+        const other = theirs.scenarios[scenario];
+        if (!ours || !other || other.max.rps === 0) continue;
+        ratios[scenario] = {
+          rps: ours.max.rps / other.max.rps,
+          ...(ours.fixed && other.fixed?.latencyMs.p99
+            ? { p99Fixed: ours.fixed.latencyMs.p99 / other.fixed.latencyMs.p99 }
+            : {}),
+        };
+      }
+      result.ratios[peer] = ratios;
+    }
+    result.machine.loadAfter = loadavg();
+    result.finishedAt = new Date().toISOString();
+
+    mkdirSync(options.out, { recursive: true });
+    const stamp = startedAt
+      .toISOString()
+      .replaceAll(':', '-')
+      .replace(/\.\d+Z$/, 'Z');
+    const jsonPath = join(options.out, `${stamp}.json`);
+    const markdownPath = join(options.out, `${stamp}.md`);
+    const markdown = renderMarkdown(result);
+    writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(markdownPath, markdown);
+    writeFileSync(join(options.out, 'latest.md'), markdown);
+    return { result, jsonPath, markdownPath };
+  } finally {
+    await stopAll();
+    jwksServer.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function startGateway(
+  name: GatewayName,
+  context: {
+    env: Record<string, string>;
+    port: number;
+    redisUrl?: string;
+    logFile: string;
+    work: string;
+    ceilingBody?: string;
+    nodeArgs: string[];
+  },
+): Child {
+  const { env, port, logFile, nodeArgs } = context;
+  switch (name) {
+    case 'quarry':
+      return startChild({
+        name,
+        script: join(root, 'gateway/main.ts'),
+        env: { ...env, PORT: String(port), ...(context.redisUrl ? { REDIS_URL: context.redisUrl } : {}) },
+        logFile,
+        nodeArgs,
+      });
+    case 'apollo':
+      return startChild({
+        name,
+        script: join(here, 'peers/apollo-gateway.ts'),
+        env: { ...env, PORT: String(port) },
+        logFile,
+        nodeArgs,
+      });
+    case 'hive':
+      return startChild({
+        name,
+        script: join(here, 'peers/hive-gateway.ts'),
+        env: { ...env, PORT: String(port) },
+        logFile,
+        nodeArgs,
+      });
+    case 'ceiling': {
+      const responsePath = join(context.work, 'ceiling-response.json');
+      writeFileSync(responsePath, context.ceilingBody ?? '{"data":null}');
+      return startChild({
+        name,
+        script: join(here, 'peers/ceiling.ts'),
+        env: { PORT: String(port), RESPONSE_PATH: responsePath },
+        logFile,
+      });
+    }
+  }
+}
+
+if (import.meta.main) {
+  const options = parseOptions(process.argv);
+  const { markdownPath, jsonPath } = await runBench(options);
+  process.stdout.write(`${readFileSync(markdownPath, 'utf8')}\nwritten: ${jsonPath}\n`);
+}

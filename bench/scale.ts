@@ -1,0 +1,213 @@
+/**
+ * `npm run bench:scale`: how embedded search cost grows with the corpus.
+ * For each corpus size it builds a fresh SQLite database through
+ * `SqliteSearchIndex.apply` (no HTTP, no documents store), then times
+ * `search` for rare, mid-frequency and very common terms, rotating over
+ * tenants, both as a plain ranked page and as the UI's page with facets.
+ */
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import type { DocumentChange } from '../server/documents/model.ts';
+import { EmbeddedDatabase } from '../server/embedded/sqlite.ts';
+import { SqliteSearchIndex } from '../subgraphs/search/adapters/sqlite-search-index.ts';
+import type { FacetField } from '../subgraphs/search/search-index.ts';
+import { createCorpus, type TermClass } from './corpus.ts';
+
+interface ScaleOptions {
+  sizes: number[];
+  tenants: number;
+  queries: number;
+  seed: number;
+  out: string;
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  mean: number;
+  /** Matches per search, as `total` reports them (capped at 10,000). */
+  meanTotal: number;
+}
+
+interface SizeResult {
+  documents: number;
+  buildSeconds: number;
+  indexMb: number;
+  /** Share of documents containing a term of each class, measured on the corpus generator's output. */
+  documentFrequency: Record<TermClass, number>;
+  plain: Record<TermClass, Latency>;
+  withFacets: Record<TermClass, Latency>;
+}
+
+const sizesOf = (value: string) =>
+  value.split(',').map((item) => {
+    const size = Number(item.trim().replace(/k$/i, '000').replace(/m$/i, '000000'));
+    if (!Number.isInteger(size) || size <= 0) throw new InvalidArgumentError(`bad corpus size "${item}"`);
+    return size;
+  });
+const positive = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0)
+    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return parsed;
+};
+
+const program = new Command('bench:scale')
+  .description('Embedded search latency and index size as the corpus grows')
+  .option('--sizes <list>', 'corpus sizes, such as 10k,100k,1m', sizesOf, [10_000, 100_000, 1_000_000])
+  .option('--tenants <n>', 'tenants the corpus is spread over', positive, 20)
+  .option('--queries <n>', 'timed searches per term class and variant', positive, 200)
+  .option('--seed <n>', 'corpus PRNG seed', positive, 7)
+  .option('--out <dir>', 'where results are written', resolve(import.meta.dirname, 'results'))
+  .parse();
+const options = program.opts<ScaleOptions>();
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+
+async function measureSize(documents: number): Promise<SizeResult> {
+  const directory = mkdtempSync(join(tmpdir(), 'quarry-scale-'));
+  const path = join(directory, 'quarry.db');
+  const database = new EmbeddedDatabase(path);
+  const index = new SqliteSearchIndex(database);
+  try {
+    const corpus = createCorpus({ documents, tenants: options.tenants, seed: options.seed });
+    const classes: TermClass[] = ['rare', 'mid', 'common'];
+    const probes = new Map(classes.map((name) => [name, new Set(corpus.terms[name])]));
+    const containing: Record<TermClass, number> = { rare: 0, mid: 0, common: 0 };
+    const started = performance.now();
+    const now = new Date('2026-11-01T00:00:00Z');
+    let batch: DocumentChange[] = [];
+    let sequence = 0;
+    for (const document of corpus.documents()) {
+      // Document frequency per class: the share of documents containing at least one term of the class, averaged per term.
+      const words = new Set(document.body.split(' '));
+      for (const name of classes) {
+        let hits = 0;
+        for (const term of probes.get(name)!) if (words.has(term)) hits += 1;
+        containing[name] += hits / probes.get(name)!.size;
+      }
+      sequence += 1;
+      const updatedAt = new Date(now.getTime() - sequence * 1000);
+      batch.push({
+        sequence: String(sequence),
+        tenantId: document.tenantId,
+        documentId: document.id,
+        version: 1,
+        operation: 'upsert',
+        committedAt: updatedAt,
+        document: { ...document, version: 1, createdAt: updatedAt, updatedAt },
+      });
+      if (batch.length === 5000) {
+        await index.apply(batch);
+        batch = [];
+      }
+    }
+    await index.apply(batch);
+    database.connection.exec('PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;');
+    const buildSeconds = (performance.now() - started) / 1000;
+    const indexMb = statSync(path).size / 2 ** 20;
+
+    const time = async (termClass: TermClass, facets: FacetField[]): Promise<Latency> => {
+      const terms = corpus.terms[termClass];
+      const run = async (i: number) => {
+        const t0 = performance.now();
+        const page = await index.search({
+          tenantId: corpus.tenants[i % corpus.tenants.length]!,
+          text: terms[i % terms.length]!,
+          filter: {},
+          sort: 'RELEVANCE',
+          first: 20,
+          facets,
+        });
+        return { ms: performance.now() - t0, total: page.total };
+      };
+      for (let i = 0; i < Math.min(20, options.queries); i += 1) await run(i + 7); // warm caches and statements
+      const samples: number[] = [];
+      let totals = 0;
+      for (let i = 0; i < options.queries; i += 1) {
+        const { ms, total } = await run(i);
+        samples.push(ms);
+        totals += total;
+      }
+      samples.sort((a, b) => a - b);
+      return {
+        p50: percentile(samples, 50),
+        p99: percentile(samples, 99),
+        mean: samples.reduce((a, b) => a + b, 0) / samples.length,
+        meanTotal: totals / options.queries,
+      };
+    };
+    const plain = {} as Record<TermClass, Latency>;
+    const withFacets = {} as Record<TermClass, Latency>;
+    for (const termClass of classes) {
+      plain[termClass] = await time(termClass, []);
+      withFacets[termClass] = await time(termClass, ['TAGS', 'STATUS', 'AUTHOR']);
+    }
+    return {
+      documents,
+      buildSeconds,
+      indexMb,
+      documentFrequency: {
+        rare: containing.rare / documents,
+        mid: containing.mid / documents,
+        common: containing.common / documents,
+      },
+      plain,
+      withFacets,
+    };
+  } finally {
+    database.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+const startedAt = new Date();
+const loadBefore = loadavg();
+const results: SizeResult[] = [];
+for (const size of options.sizes) {
+  process.stderr.write(`[scale] ${size.toLocaleString('en-US')} documents…\n`);
+  const result = await measureSize(size);
+  process.stderr.write(
+    `[scale] built in ${result.buildSeconds.toFixed(1)} s, ${result.indexMb.toFixed(0)} MiB; common p50 ${result.plain.common.p50.toFixed(1)} ms\n`,
+  );
+  results.push(result);
+}
+
+const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(0));
+const pct = (value: number) => `${(value * 100).toPrecision(2)}%`;
+const lines = [
+  `# Embedded search scale curve, ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+  '',
+  `- Machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  `- Load average (1/5/15 min) before: ${loadBefore.map((v) => v.toFixed(1)).join(' / ')}, after: ${loadavg()
+    .map((v) => v.toFixed(1))
+    .join(' / ')}`,
+  `- ${options.tenants} tenants, one FTS5 table set per tenant; ${options.queries} timed searches per cell (first: 20, RELEVANCE), rotating over tenants and terms; \`SqliteSearchIndex.search\` called directly, no HTTP`,
+  '- "plain" is hits + total; "+ facets" adds TAGS, STATUS and AUTHOR facets over all matches (the search page the UI asks for)',
+  '',
+  '| documents | index MiB | build s | term class | share of docs with term | mean total | plain p50 / p99 ms | + facets p50 / p99 ms |',
+  '| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+];
+for (const r of results) {
+  for (const termClass of ['rare', 'mid', 'common'] as const) {
+    lines.push(
+      `| ${r.documents.toLocaleString('en-US')} | ${r.indexMb.toFixed(0)} | ${r.buildSeconds.toFixed(0)} | ${termClass} | ${pct(r.documentFrequency[termClass])} | ${Math.round(r.plain[termClass].meanTotal).toLocaleString('en-US')} | ${ms(r.plain[termClass].p50)} / ${ms(r.plain[termClass].p99)} | ${ms(r.withFacets[termClass].p50)} / ${ms(r.withFacets[termClass].p99)} |`,
+    );
+  }
+}
+const markdown = `${lines.join('\n')}\n`;
+mkdirSync(options.out, { recursive: true });
+const stamp = startedAt
+  .toISOString()
+  .replaceAll(':', '-')
+  .replace(/\.\d+Z$/, 'Z');
+writeFileSync(
+  join(options.out, `scale-${stamp}.json`),
+  `${JSON.stringify({ startedAt: startedAt.toISOString(), options, loadBefore, loadAfter: loadavg(), results }, null, 2)}\n`,
+);
+writeFileSync(join(options.out, `scale-${stamp}.md`), markdown);
+writeFileSync(join(options.out, 'scale-latest.md'), markdown);
+process.stdout.write(markdown);

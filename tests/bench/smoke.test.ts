@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runSpec } from '../../bench/load-runner.ts';
+import type { BenchResult } from '../../bench/run.ts';
+import { scenarioNames } from '../../bench/scenarios.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The benchmark in miniature, as CI runs it: it must start everything, run
+ * every scenario and write a well-formed result. It asserts nothing about
+ * speed; a shared CI machine can't promise any.
+ */
+describe('npm run bench (smoke)', () => {
+  let out: string | undefined;
+  afterAll(async () => {
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('runs Quarry, plain Apollo and the ceiling on a tiny corpus and writes JSON and markdown', async () => {
+    out = await mkdtemp(join(tmpdir(), 'quarry-bench-smoke-'));
+    await run(
+      process.execPath,
+      [
+        'bench/run.ts',
+        // The fixed-rate phase is skipped here to stay near 30 s; the runner test below covers it.
+        ...['--documents', '300', '--duration', '1', '--fixed-duration', '0', '--warmup', '0.2'],
+        ...['--connections', '8', '--gateways', 'quarry,apollo,ceiling', '--out', out],
+      ],
+      { timeout: 110_000 },
+    );
+    const files = await readdir(out);
+    const jsonFile = files.find((file) => file.endsWith('.json'));
+    expect(jsonFile).toBeDefined();
+    expect(files).toContain('latest.md');
+    const result = JSON.parse(await readFile(join(out, jsonFile!), 'utf8')) as BenchResult;
+
+    expect(result.corpus.documents).toBe(300);
+    expect(Object.keys(result.gateways).sort()).toEqual(['apollo', 'ceiling', 'quarry']);
+    for (const name of ['quarry', 'apollo'] as const) {
+      const gateway = result.gateways[name]!;
+      expect(Object.keys(gateway.scenarios).sort()).toEqual([...scenarioNames].sort());
+      for (const scenario of Object.values(gateway.scenarios)) {
+        expect(scenario.max.rps).toBeGreaterThan(0);
+        expect(scenario.max.latencyMs.p50).toBeGreaterThan(0);
+        expect(scenario.peakRssMb).toBeGreaterThan(0);
+      }
+      // Exactly one search page: one search call, one batched document call.
+      expect(gateway.searchPageCalls).toEqual({ search: 1, findByIds: 1 });
+    }
+    expect(result.gateways.ceiling!.scenarios.search!.max.rps).toBeGreaterThan(0);
+    expect(result.ratios.apollo?.search?.rps).toBeGreaterThan(0);
+    const markdown = await readFile(join(out, 'latest.md'), 'utf8');
+    expect(markdown).toContain('| Quarry |');
+    expect(markdown).toContain('@apollo/gateway (plain)');
+  }, 120_000);
+
+  it('holds a fixed request rate in the load runner', async () => {
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.end('{"data":{}}'));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const result = await runSpec({
+        url: `http://127.0.0.1:${port}/graphql`,
+        connections: 4,
+        warmupSeconds: 0.2,
+        durationSeconds: 0.5,
+        fixed: { durationSeconds: 1, rate: 40 },
+        requests: [{ headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }],
+      });
+      expect(result.max.rps).toBeGreaterThan(0);
+      expect(result.fixed?.targetRate).toBe(40);
+      // Within a few requests of the target: the slices each send their whole-second quota.
+      expect(result.fixed!.requests).toBeGreaterThanOrEqual(36);
+      expect(result.fixed!.requests).toBeLessThanOrEqual(44);
+    } finally {
+      server.close();
+    }
+  });
+});
