@@ -9,7 +9,8 @@ import type { DocumentNode } from 'graphql';
 import { authenticate, type JwtVerifier, type Principal } from './auth/jwt-verifier.ts';
 import { useOperationScope } from './auth/operation-scope-plugin.ts';
 import { createErrorFormatter } from './errors.ts';
-import { createHttpServer, type ListeningServer, listen, type RouteHandler } from './http/http-server.ts';
+import { type DependencyHealth, healthRoutes } from './http/health.ts';
+import { createHttpServer, type ListeningServer, listen } from './http/http-server.ts';
 import type { ServerTls } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './observability/metrics.ts';
@@ -32,13 +33,20 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   production: boolean;
   port: number;
   host: string;
-  routes?: Record<string, RouteHandler>;
+  /** What readiness reports at `/health/ready`; see `healthRoutes`. */
+  health?: Record<string, DependencyHealth>;
   plugins?: ApolloServerPlugin<TContext>[];
   /** The service's registry and counters; served at `/metrics`. */
   metrics: ServiceMetrics;
   /** HTTPS, and with `clientCa` mutual TLS: only the gateway's certificate gets a connection. */
   tls?: ServerTls;
 }
+
+/** What every subgraph service takes from its app, beside its own port. */
+export type SubgraphHostOptions = Pick<
+  SubgraphServerOptions<SubgraphContext>,
+  'verifier' | 'logger' | 'production' | 'port' | 'host' | 'metrics' | 'tls' | 'health'
+>;
 
 export interface RunningSubgraph extends ListeningServer {
   stop(): Promise<void>;
@@ -78,7 +86,7 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   const server = createHttpServer<TContext>({
     apollo,
     logger: options.logger,
-    routes: { ...options.routes, ...options.metrics.routes() },
+    routes: { ...healthRoutes(options.health), ...options.metrics.routes() },
     tls: options.tls,
     context: async (request: IncomingMessage) =>
       options.createContext(await authenticate(options.verifier, request.headers.authorization)),

@@ -1,27 +1,17 @@
 import DataLoader from 'dataloader';
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
-import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
-import { type DependencyHealth, healthRoutes } from '../../server/http/health.ts';
-import type { ServerTls } from '../../server/http/tls.ts';
-import type { Logger } from '../../server/logger.ts';
-import type { ServiceMetrics } from '../../server/observability/metrics.ts';
-import { type RunningSubgraph, startSubgraphServer } from '../../server/subgraph-server.ts';
+import {
+  type RunningSubgraph,
+  type SubgraphHostOptions,
+  startSubgraphServer,
+} from '../../server/subgraph-server.ts';
 import type { DocumentStore } from './document-store.ts';
 import { createDocumentsResolvers, type DocumentsContext } from './resolvers.ts';
 import { documentLimits } from './validation.ts';
 
-export interface DocumentsServiceOptions {
+export interface DocumentsServiceOptions extends SubgraphHostOptions {
   store: DocumentStore;
-  verifier: JwtVerifier;
-  logger: Logger;
-  production: boolean;
-  port: number;
-  host: string;
-  metrics: ServiceMetrics;
-  tls?: ServerTls;
-  /** What readiness reports; see `healthRoutes`. */
-  health?: Record<string, DependencyHealth>;
 }
 
 export function startDocumentsService(options: DocumentsServiceOptions): Promise<RunningSubgraph> {
@@ -40,6 +30,5 @@ export function startDocumentsService(options: DocumentsServiceOptions): Promise
         { maxBatchSize: documentLimits.idsPerRequest },
       ),
     }),
-    routes: healthRoutes(options.health),
   });
 }

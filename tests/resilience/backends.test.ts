@@ -4,6 +4,7 @@ import {
   breakerOf,
   budgets,
   codes,
+  createIndexed,
   eventually,
   expectNoErrors,
   type Harness,
@@ -27,11 +28,7 @@ describe('resilience matrix: search backend', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness('tenant-search-backend');
-    await h.stack.graphql(
-      'mutation { createDocument(input: { title: "Cached answer", body: "zebra giraffe" }) { id } }',
-      { token: h.token },
-    );
-    await h.stack.settle();
+    await createIndexed(h, 'Cached answer', 'zebra giraffe');
   });
   afterAll(() => h.stop());
   // A failed cell must not leave its fault behind for the next one.

@@ -134,3 +134,14 @@ export function codes(result: GraphQLResponse<unknown>): unknown[] {
 export function expectNoErrors(result: GraphQLResponse<unknown>) {
   expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
 }
+
+/** Creates a document as the harness tenant and waits until it is searchable; returns its id. */
+export async function createIndexed(h: Harness, title: string, body: string): Promise<string> {
+  const created = await h.stack.graphql<{ createDocument: { id: string } }>(
+    'mutation ($input: CreateDocumentInput!) { createDocument(input: $input) { id } }',
+    { variables: { input: { title, body } }, token: h.token },
+  );
+  expectNoErrors(created);
+  await h.stack.settle();
+  return created.data!.createDocument.id;
+}

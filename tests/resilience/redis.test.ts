@@ -3,6 +3,7 @@ import type { FaultMode } from '../helpers/fault-proxy.ts';
 import {
   breakerOf,
   budgets,
+  createIndexed,
   eventually,
   expectNoErrors,
   type Harness,
@@ -29,12 +30,7 @@ describe('resilience matrix: Redis', () => {
   let id: string;
   beforeAll(async () => {
     h = await startHarness('tenant-redis');
-    const created = await h.stack.graphql<{ createDocument: { id: string } }>(
-      'mutation { createDocument(input: { title: "Served without Redis", body: "pelican" }) { id } }',
-      { token: h.token },
-    );
-    id = created.data!.createDocument.id;
-    await h.stack.settle();
+    id = await createIndexed(h, 'Served without Redis', 'pelican');
   });
   afterAll(() => h.stop());
   // A failed cell must not leave its fault behind for the next one.

@@ -4,6 +4,7 @@ import {
   breakerOf,
   budgets,
   codes,
+  createIndexed,
   eventually,
   expectNoErrors,
   type Harness,
@@ -34,12 +35,7 @@ describe('resilience matrix: search subgraph', () => {
   let id: string;
   beforeAll(async () => {
     h = await startHarness('tenant-search-subgraph');
-    const created = await h.stack.graphql<{ createDocument: { id: string } }>(
-      'mutation { createDocument(input: { title: "Still readable", body: "heron" }) { id } }',
-      { token: h.token },
-    );
-    id = created.data!.createDocument.id;
-    await h.stack.settle();
+    id = await createIndexed(h, 'Still readable', 'heron');
   });
   afterAll(() => h.stop());
   // A failed cell must not leave its fault behind for the next one.
@@ -92,12 +88,7 @@ describe('resilience matrix: documents subgraph', () => {
   let id: string;
   beforeAll(async () => {
     h = await startHarness('tenant-documents-subgraph');
-    const created = await h.stack.graphql<{ createDocument: { id: string } }>(
-      'mutation { createDocument(input: { title: "Partial", body: "ibis" }) { id } }',
-      { token: h.token },
-    );
-    id = created.data!.createDocument.id;
-    await h.stack.settle();
+    id = await createIndexed(h, 'Partial', 'ibis');
   });
   afterAll(() => h.stop());
   // A failed cell must not leave its fault behind for the next one.
