@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DocumentChange } from '../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
+import type { WriterData } from '../helpers/search-index-writer.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
 
 async function openDatabase() {
@@ -73,6 +75,7 @@ describe('SqliteSearchIndex', () => {
 
   const search = (tenantId: string, text: string, request: Partial<SearchRequest> = {}) =>
     index.search({ tenantId, text, filter: {}, sort: 'RELEVANCE', first: 50, facets: [], ...request });
+  const databasePath = () => (db.connection.prepare('PRAGMA database_list').get() as { file: string }).file;
   const tableNames = () =>
     (
       db.connection.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'search_%'").all() as {
@@ -163,5 +166,43 @@ describe('SqliteSearchIndex', () => {
     ).toBe(1);
     await again.close();
     expect(db.connection.isOpen).toBe(true);
+  });
+
+  it('takes hits, total and facets from one snapshot while the indexer writes on another connection', async () => {
+    const size = 20;
+    await index.apply(
+      Array.from({ length: size }, (_, i) => upsert('t', `g0-${i}`, 1, 'Steady 0')).map((change) => ({
+        ...change,
+        document: change.document && { ...change.document, tags: ['g0'] },
+      })),
+    );
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    const writerData: WriterData = { path: databasePath(), tenantId: 't', size, control };
+    const writer = new Worker(new URL('../helpers/search-index-writer.ts', import.meta.url), {
+      workerData: writerData,
+    });
+    const exited = new Promise((resolve, reject) => writer.once('exit', resolve).once('error', reject));
+    const generations = new Set<string>();
+    try {
+      const deadline = performance.now() + 1500;
+      while (performance.now() < deadline && (generations.size < 20 || Atomics.load(control, 1) < 20)) {
+        const page = await search('t', 'steady', { first: size * 2, facets: ['TAGS', 'STATUS'] });
+        const seen = new Set(page.hits.map((hit) => hit.documentId.split('-')[0]));
+        expect(page.hits).toHaveLength(size);
+        expect(page.total).toBe(size);
+        expect(seen.size).toBe(1);
+        const [generation] = seen;
+        expect(page.facets).toEqual([
+          { field: 'TAGS', buckets: [{ value: generation, count: size }] },
+          { field: 'STATUS', buckets: [{ value: 'PUBLISHED', count: size }] },
+        ]);
+        generations.add(String(generation));
+      }
+    } finally {
+      Atomics.store(control, 0, 1);
+      await exited;
+    }
+    // Without several generations the writer never overlapped the reads, and the test would prove nothing.
+    expect(generations.size).toBeGreaterThan(2);
   });
 });
