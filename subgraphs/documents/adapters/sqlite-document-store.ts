@@ -158,9 +158,7 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
     expectedVersion?: number,
   ): Promise<DocumentRecord> {
     return this.#db.transaction(() => {
-      const current = this.#db
-        .statement('SELECT * FROM documents WHERE tenant_id = ? AND id = ?')
-        .get(tenantId, id) as DocumentRow | undefined;
+      const current = this.#current(tenantId, id);
       if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
       if (expectedVersion !== undefined && current.version !== expectedVersion) {
         throw new VersionConflictError(current.version);
@@ -199,9 +197,7 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
 
   async delete(tenantId: string, id: string): Promise<boolean> {
     return this.#db.transaction(() => {
-      const current = this.#db
-        .statement('SELECT * FROM documents WHERE tenant_id = ? AND id = ?')
-        .get(tenantId, id) as DocumentRow | undefined;
+      const current = this.#current(tenantId, id);
       if (!current) return false;
       this.#db.statement('DELETE FROM documents WHERE tenant_id = ? AND id = ?').run(tenantId, id);
       // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
@@ -211,6 +207,13 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
       );
       return true;
     });
+  }
+
+  /** The row as it stands inside the caller's write transaction. */
+  #current(tenantId: string, id: string): DocumentRow | undefined {
+    return this.#db.statement('SELECT * FROM documents WHERE tenant_id = ? AND id = ?').get(tenantId, id) as
+      | DocumentRow
+      | undefined;
   }
 
   #recordChange(record: DocumentRecord, operation: 'upsert' | 'delete') {
