@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Corpus, createRandom, documentId } from './corpus.ts';
+import { type Corpus, createRandom, documentId, probeTerm } from './corpus.ts';
 import type { RunnerRequest } from './load-runner.ts';
 
 export const scenarioNames = ['search', 'search-cached', 'documents', 'persisted', 'write-mix'] as const;
@@ -129,8 +129,17 @@ export function buildScenario(name: ScenarioName, corpus: Corpus, tokens: Tokens
   }
 }
 
-/** One search page for a term found in most documents, so the page has hits to federate. */
-export function probeRequest(corpus: Corpus, tokens: Tokens): RunnerRequest {
+/** The counted probe: the first search page of a gateway's own probe tenant (see `probeDocuments`). */
+export function probePage(token: string): RunnerRequest {
+  return post(token, {
+    operationName: 'SearchPage',
+    query: searchPageQuery,
+    variables: { query: probeTerm },
+  });
+}
+
+/** The readiness check: one search page for a term found in most documents, so the page has hits to federate. */
+export function readinessRequest(corpus: Corpus, tokens: Tokens): RunnerRequest {
   return post(tokens.user[0]!, {
     operationName: 'SearchPage',
     query: searchPageQuery,
