@@ -98,6 +98,8 @@ const environmentSchema = z
     JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(30),
     JWT_JWKS_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(600),
     JWT_JWKS_STALE_IF_ERROR_SECONDS: z.coerce.number().int().min(0).default(3600),
+    JWT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    JWT_CACHE_MAX_ENTRIES: positiveInt(10_000),
 
     PORT: port(4000),
     DOCUMENTS_PORT: port(4001),
@@ -266,6 +268,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jwksCooldownSeconds: e.JWT_JWKS_COOLDOWN_SECONDS,
       jwksMaxAgeSeconds: e.JWT_JWKS_MAX_AGE_SECONDS,
       jwksStaleIfErrorSeconds: e.JWT_JWKS_STALE_IF_ERROR_SECONDS,
+      /** Verified principals reused per token (`cachedVerifier`); a TTL of 0 verifies every request. */
+      cache: { ttlMs: e.JWT_CACHE_TTL_SECONDS * 1000, maxEntries: e.JWT_CACHE_MAX_ENTRIES },
     },
     gateway: {
       port: e.PORT,
