@@ -71,6 +71,10 @@ export async function startGatewayApp({
       tiers: config.rateLimit.tiers,
       events,
     },
+    responseCache:
+      config.cache.responseTtlSeconds > 0
+        ? { cache: cache.cache, ttlSeconds: config.cache.responseTtlSeconds, events }
+        : undefined,
     apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
     apqTtlSeconds: config.cache.apqTtlSeconds,
     health: { redis: redisHealth(resilience, cache.redis) },

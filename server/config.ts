@@ -182,6 +182,7 @@ const environmentSchema = z
     CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
     CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
     APQ_TTL_SECONDS: positiveInt(86_400),
+    RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 
     RESILIENCE_TIMEOUT_MS: perDependency('2000,redis=250'),
     BREAKER_FAILURE_THRESHOLD: perDependency('5'),
@@ -354,6 +355,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
       documentTtlSeconds: e.CACHE_DOCUMENT_TTL_SECONDS,
       apqTtlSeconds: e.APQ_TTL_SECONDS,
+      /** Whole query responses at the gateway; 0 turns the response cache off. */
+      responseTtlSeconds: e.RESPONSE_CACHE_TTL_SECONDS,
     },
     resilience: {
       timeoutMs: e.RESILIENCE_TIMEOUT_MS,
