@@ -73,7 +73,10 @@ describe('SubgraphDataSource', () => {
     expect(result).toEqual({ data: { echo: { q: 'a' } } });
     expect(received).toHaveLength(1);
     expect(received[0]?.authorization).toBe('Bearer token-1');
-    expect(JSON.parse(received[0]?.body ?? '')).toMatchObject({ query: 'query { echo }', variables: { q: 'a' } });
+    expect(JSON.parse(received[0]?.body ?? '')).toMatchObject({
+      query: 'query { echo }',
+      variables: { q: 'a' },
+    });
   });
 
   it('sends identical queries in flight at once only once, each caller getting its own copy', async () => {
