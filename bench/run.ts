@@ -18,6 +18,7 @@ import { type Child, cpuMs, freePort, peakRssMb, sampleRss, startChild, waitUnti
 import { renderMarkdown } from './report.ts';
 import {
   buildScenario,
+  partnerManifest,
   persistedRegistration,
   probePage,
   readinessRequest,
@@ -227,6 +228,11 @@ export async function runBench(
         .replace(/(@join__graph\(name: "documents", url: ")[^"]+/, `$1${documentsUrl}`)
         .replace(/(@join__graph\(name: "search", url: ")[^"]+/, `$1${searchUrl}`),
     );
+    const manifestPath = join(work, 'persisted-query-manifest.json');
+    writeFileSync(
+      manifestPath,
+      partnerManifest(readFileSync(join(root, 'schema/persisted-query-manifest.json'), 'utf8')),
+    );
     const env: Record<string, string> = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
@@ -399,6 +405,7 @@ export async function runBench(
         logFile: logFile(name),
         work,
         ceilingBody,
+        manifestPath,
         nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : [],
       });
       children.push(gateway);
@@ -520,9 +527,10 @@ function startGateway(
     work: string;
     ceilingBody?: string;
     nodeArgs: string[];
+    manifestPath: string;
   },
 ): Child {
-  const { env, port, logFile, nodeArgs } = context;
+  const { env, port, logFile, nodeArgs, manifestPath } = context;
   switch (name) {
     case 'quarry':
       return startChild({
@@ -536,6 +544,8 @@ function startGateway(
           // standard tenant's 50 requests per second. The limiter still runs (a Redis call per request,
           // paid as in production); it just never refuses, so the bench measures serving, not 429s.
           RATE_LIMIT_TIERS: 'standard=1000000/1000000',
+          // Partners run only safelisted operations in Quarry; the peers take the same hash through APQ.
+          PERSISTED_QUERY_MANIFEST: manifestPath,
         },
         logFile,
         nodeArgs,
