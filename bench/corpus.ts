@@ -191,6 +191,29 @@ export const termClasses: Record<TermClass, [number, number]> = {
   rare: [15_000, 20_000],
 };
 
+/** The word every probe document carries, so a probe tenant's search page has hits to federate. */
+export const probeTerm = 'kubernetes';
+
+/**
+ * A small tenant of its own per gateway, whose first search page is the
+ * counted probe. The subgraphs cache search pages and documents (in Redis in
+ * the bench), and all gateways share the same subgraphs, so a page any
+ * earlier request asked for (the readiness check, another gateway's probe)
+ * would be answered from a cache and count no backend call at all.
+ */
+export function probeDocuments(gateway: string): GeneratedDocument[] {
+  const tenantId = `probe-${gateway}`;
+  return Array.from({ length: 5 }, (_, n) => ({
+    tenantId,
+    id: documentId(tenantId, n),
+    title: `${probeTerm} runbook ${n}`,
+    body: `How the ${gateway} probe deploys ${probeTerm} workload ${n}`,
+    tags: ['probe'],
+    author: 'bench.probe',
+    status: 'PUBLISHED' as const,
+  }));
+}
+
 export const tenantName = (index: number) => `tenant-${String(index + 1).padStart(2, '0')}`;
 export const documentId = (tenantId: string, n: number) => `${tenantId}-d${n}`;
 

@@ -12,20 +12,22 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
-import { createCorpus } from './corpus.ts';
+import { createCorpus, probeDocuments } from './corpus.ts';
 import type { RunnerRequest, RunnerResult, RunnerSpec } from './load-runner.ts';
 import { type Child, cpuMs, freePort, peakRssMb, sampleRss, startChild, waitUntil } from './processes.ts';
 import { renderMarkdown } from './report.ts';
 import {
   buildScenario,
+  partnerManifest,
   persistedRegistration,
-  probeRequest,
+  probePage,
+  readinessRequest,
   type ScenarioName,
   scenarioNames,
   subgraphWarmup,
   type Tokens,
 } from './scenarios.ts';
-import { seedCorpus } from './seed.ts';
+import { seedDocuments } from './seed.ts';
 
 export const gatewayNames = ['quarry', 'apollo', 'hive', 'ceiling'] as const;
 export type GatewayName = (typeof gatewayNames)[number];
@@ -203,7 +205,15 @@ export async function runBench(
       seed: options.seed,
     });
     const dataDir = join(work, 'data');
-    const seeded = await seedCorpus(join(dataDir, 'quarry.db'), corpus);
+    const order = gatewayNames.filter((name) => options.gateways.includes(name));
+    const probed = order.filter((name) => name !== 'ceiling');
+    const seeded = await seedDocuments(
+      join(dataDir, 'quarry.db'),
+      (function* () {
+        yield* corpus.documents();
+        for (const name of probed) yield* probeDocuments(name);
+      })(),
+    );
     const databaseMb = statSync(join(dataDir, 'quarry.db')).size / 2 ** 20;
     log(`seeded in ${seeded.seconds.toFixed(1)} s (${databaseMb.toFixed(0)} MiB)`);
 
@@ -217,6 +227,11 @@ export async function runBench(
       readFileSync(join(root, 'schema/supergraph.graphql'), 'utf8')
         .replace(/(@join__graph\(name: "documents", url: ")[^"]+/, `$1${documentsUrl}`)
         .replace(/(@join__graph\(name: "search", url: ")[^"]+/, `$1${searchUrl}`),
+    );
+    const manifestPath = join(work, 'persisted-query-manifest.json');
+    writeFileSync(
+      manifestPath,
+      partnerManifest(readFileSync(join(root, 'schema/persisted-query-manifest.json'), 'utf8')),
     );
     const env: Record<string, string> = {
       NODE_ENV: 'production',
@@ -308,7 +323,14 @@ export async function runBench(
         ),
       ),
     };
-    const probe = probeRequest(corpus, tokens);
+    const readiness = readinessRequest(corpus, tokens);
+    const probeTokens = Object.fromEntries(
+      await Promise.all(
+        probed.map(
+          async (name) => [name, await mintDevToken(devKey, { tenantId: `probe-${name}`, ttl })] as const,
+        ),
+      ),
+    );
     const scenarios = options.scenarios;
     const requests = Object.fromEntries(scenarios.map((name) => [name, buildScenario(name, corpus, tokens)]));
     const result: BenchResult = {
@@ -324,7 +346,7 @@ export async function runBench(
       },
       options,
       corpus: {
-        documents: seeded.documents,
+        documents: corpus.documentsPerTenant.reduce((sum, count) => sum + count, 0),
         tenants: options.tenants,
         seedSeconds: seeded.seconds,
         databaseMb,
@@ -370,7 +392,6 @@ export async function runBench(
     }
 
     // Quarry runs first: its maximum per scenario sets everyone's fixed rate.
-    const order = gatewayNames.filter((name) => options.gateways.includes(name));
     const quarryMax: Partial<Record<ScenarioName, number>> = {};
     let ceilingBody: string | undefined;
     for (const name of order) {
@@ -384,10 +405,13 @@ export async function runBench(
         logFile: logFile(name),
         work,
         ceilingBody,
+        manifestPath,
         nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : [],
       });
       children.push(gateway);
-      await waitUntil(name, async () => (await postJson(url, probe)).status === 200, { child: gateway });
+      await waitUntil(name, async () => (await postJson(url, readiness)).status === 200, {
+        child: gateway,
+      });
       const startSeconds = (performance.now() - started) / 1000;
       log(`${name} ready in ${startSeconds.toFixed(1)} s`);
       const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds };
@@ -395,12 +419,13 @@ export async function runBench(
 
       if (name !== 'ceiling') {
         const before = await counts();
-        const page = await postJson(url, probe);
+        const page = await postJson(url, probePage(probeTokens[name]!));
         if (page.text.includes('"errors"'))
           log(`${name}: search page returned errors: ${page.text.slice(0, 300)}`);
         gatewayResult.searchPageCalls = diffCounts(await counts(), before);
-        // Remember a real search page for the ceiling to serve.
-        if (!page.text.includes('"errors"')) ceilingBody ??= page.text;
+        // Remember a full search page (20 hits of a common term) for the ceiling to serve.
+        const full = await postJson(url, readiness);
+        if (!full.text.includes('"errors"')) ceilingBody ??= full.text;
         // Register the partner's persisted query once (APQ), before any hash-only request.
         const registered = await postJson(url, persistedRegistration(tokens, corpus.terms.mid[0]!));
         if (registered.status !== 200) log(`${name}: APQ registration answered ${registered.status}`);
@@ -502,15 +527,26 @@ function startGateway(
     work: string;
     ceilingBody?: string;
     nodeArgs: string[];
+    manifestPath: string;
   },
 ): Child {
-  const { env, port, logFile, nodeArgs } = context;
+  const { env, port, logFile, nodeArgs, manifestPath } = context;
   switch (name) {
     case 'quarry':
       return startChild({
         name,
         script: join(root, 'gateway/main.ts'),
-        env: { ...env, PORT: String(port), ...(context.redisUrl ? { REDIS_URL: context.redisUrl } : {}) },
+        env: {
+          ...env,
+          PORT: String(port),
+          ...(context.redisUrl ? { REDIS_URL: context.redisUrl } : {}),
+          // The peers have no rate limit, and the cached and persisted scenarios send far more than a
+          // standard tenant's 50 requests per second. The limiter still runs (a Redis call per request,
+          // paid as in production); it just never refuses, so the bench measures serving, not 429s.
+          RATE_LIMIT_TIERS: 'standard=1000000/1000000',
+          // Partners run only safelisted operations in Quarry; the peers take the same hash through APQ.
+          PERSISTED_QUERY_MANIFEST: manifestPath,
+        },
         logFile,
         nodeArgs,
       });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Corpus, createRandom, documentId } from './corpus.ts';
+import { type Corpus, createRandom, documentId, probeTerm } from './corpus.ts';
 import type { RunnerRequest } from './load-runner.ts';
 
 export const scenarioNames = ['search', 'search-cached', 'documents', 'persisted', 'write-mix'] as const;
@@ -37,6 +37,18 @@ export const partnerQuery = `query PartnerSearch($query: String!) {
 }`;
 export const partnerQueryHash = createHash('sha256').update(partnerQuery).digest('hex');
 
+/** Quarry's persisted query manifest for the bench: the committed one plus the partner query, as a partner would get it safelisted. */
+export function partnerManifest(committed: string): string {
+  const manifest = JSON.parse(committed) as { operations: unknown[] };
+  manifest.operations.push({
+    id: partnerQueryHash,
+    name: 'PartnerSearch',
+    type: 'query',
+    body: partnerQuery,
+  });
+  return JSON.stringify(manifest);
+}
+
 export interface Tokens {
   /** First-party tokens with read and write scopes, one per tenant (corpus order). */
   user: string[];
@@ -70,8 +82,13 @@ export function searchRequest(corpus: Corpus, tokens: Tokens, i: number): Runner
   });
 }
 
+/**
+ * Registers the partner query through APQ, for the peers. Sent with a first-party token: Quarry
+ * refuses query text from partners, and serves the same hash from its safelist instead (the bench
+ * adds the query to Quarry's manifest, see `partnerManifest`).
+ */
 export function persistedRegistration(tokens: Tokens, term: string): RunnerRequest {
-  return post(tokens.partner[0]!, {
+  return post(tokens.user[0]!, {
     operationName: 'PartnerSearch',
     query: partnerQuery,
     variables: { query: term },
@@ -129,8 +146,17 @@ export function buildScenario(name: ScenarioName, corpus: Corpus, tokens: Tokens
   }
 }
 
-/** One search page for a term found in most documents, so the page has hits to federate. */
-export function probeRequest(corpus: Corpus, tokens: Tokens): RunnerRequest {
+/** The counted probe: the first search page of a gateway's own probe tenant (see `probeDocuments`). */
+export function probePage(token: string): RunnerRequest {
+  return post(token, {
+    operationName: 'SearchPage',
+    query: searchPageQuery,
+    variables: { query: probeTerm },
+  });
+}
+
+/** The readiness check: one search page for a term found in most documents, so the page has hits to federate. */
+export function readinessRequest(corpus: Corpus, tokens: Tokens): RunnerRequest {
   return post(tokens.user[0]!, {
     operationName: 'SearchPage',
     query: searchPageQuery,

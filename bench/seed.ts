@@ -1,7 +1,7 @@
 import { EmbeddedDatabase } from '../server/embedded/sqlite.ts';
 import { SqliteDocumentStore } from '../subgraphs/documents/adapters/sqlite-document-store.ts';
 import { SqliteSearchIndex } from '../subgraphs/search/adapters/sqlite-search-index.ts';
-import type { Corpus } from './corpus.ts';
+import type { GeneratedDocument } from './corpus.ts';
 
 export interface SeedResult {
   documents: number;
@@ -9,15 +9,15 @@ export interface SeedResult {
 }
 
 /**
- * Writes the corpus through the real adapters in this process: each document
+ * Writes documents (the corpus, then the probe tenants) through the real adapters in this process: each document
  * through `DocumentStore.create` (document and outbox row in one
  * transaction), then the outbox into the index through `SearchIndex.apply`,
  * exactly as the indexer would, only without HTTP and without polling. That
  * is far faster than GraphQL mutations and leaves the same database behind.
  */
-export async function seedCorpus(
+export async function seedDocuments(
   databasePath: string,
-  corpus: Corpus,
+  documents: Iterable<GeneratedDocument>,
   batchSize = 5000,
 ): Promise<SeedResult> {
   const started = performance.now();
@@ -36,7 +36,7 @@ export async function seedCorpus(
         await store.acknowledge(changes);
       }
     };
-    for (const document of corpus.documents()) {
+    for (const document of documents) {
       const { tenantId, id, ...fields } = document;
       await store.create(tenantId, fields, id);
       count += 1;

@@ -1,3 +1,4 @@
+import { cachedVerifier } from '../server/auth/cached-verifier.ts';
 import { createJwtVerifier, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { type Cache, createKeyValueCache, openCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
@@ -57,7 +58,7 @@ export async function startGatewayApp({
   const gateway = await startGateway({
     ...config.gateway,
     subgraphUrls: subgraphUrls ?? config.gateway.subgraphUrls,
-    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
+    verifier: verifier ?? cachedVerifier(await createJwtVerifier(config.jwt, { logger }), config.jwt.cache),
     logger,
     production: config.production,
     host: config.host,
@@ -70,6 +71,10 @@ export async function startGatewayApp({
       tiers: config.rateLimit.tiers,
       events,
     },
+    responseCache:
+      config.cache.responseTtlSeconds > 0
+        ? { cache: cache.cache, ttlSeconds: config.cache.responseTtlSeconds, events }
+        : undefined,
     apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
     apqTtlSeconds: config.cache.apqTtlSeconds,
     health: { redis: redisHealth(resilience, cache.redis) },

@@ -1,6 +1,9 @@
 import type { Principal } from '../server/auth/jwt-verifier.ts';
+import type { CacheStatus } from '../server/observability/request-outcome.ts';
 
 /** Per-request state at the gateway; created only for a verified token. */
 export interface GatewayContext {
   principal: Principal;
+  /** How the response cache served the request, for the request log; unset when it is off. */
+  cacheStatus?: CacheStatus;
 }

@@ -12,6 +12,7 @@ import type { GatewayContext } from './context.ts';
 import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
 import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
 import { type RateLimitOptions, useRateLimit } from './plugins/rate-limit.ts';
+import { type ResponseCacheOptions, useResponseCache } from './plugins/response-cache.ts';
 
 export interface GatewayPluginOptions {
   production: boolean;
@@ -20,6 +21,8 @@ export interface GatewayPluginOptions {
   persistedOperations: PersistedOperationsOptions;
   limits: OperationLimits;
   rateLimit: RateLimitOptions;
+  /** Absent when RESPONSE_CACHE_TTL_SECONDS is 0. */
+  responseCache?: ResponseCacheOptions;
 }
 
 /**
@@ -52,6 +55,10 @@ export interface GatewayPluginOptions {
  *    Apollo runs those hooks concurrently, so a request refused for its
  *    scope still spends a token (a caller hammering with the wrong scope is
  *    limited too). Malformed requests fail parsing or validation before it.
+ * 9. Response cache: last, because it answers in `responseForOperation`,
+ *    which Apollo calls only after every `didResolveOperation` above has
+ *    passed, so a cached response still needs a valid token, the scope and
+ *    a token from the rate limit; a hit skips planning and every subgraph.
  *
  * The execution deadline is not a plugin (plugins cannot cut execution
  * short): see `execution-deadline.ts`, which wraps the gateway's executor.
@@ -63,6 +70,7 @@ export function gatewayPlugins({
   persistedOperations,
   limits,
   rateLimit,
+  responseCache,
 }: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     production
@@ -75,6 +83,7 @@ export function gatewayPlugins({
     usePersistedOperations(persistedOperations),
     useOperationScope<GatewayContext>(),
     useRateLimit(rateLimit),
+    ...(responseCache ? [useResponseCache(responseCache)] : []),
   ];
 }
 

@@ -18,6 +18,7 @@ import { createFileOperationStore } from './persisted-operations/store.ts';
 import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
 import { persistedDocumentStore } from './plugins/persisted-operations.ts';
 import type { RateLimitOptions } from './plugins/rate-limit.ts';
+import type { ResponseCacheOptions } from './plugins/response-cache.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   /** Breakers for `subgraph:<name>` (and `redis`, when the caller put the cache under it). */
   resilience: Resilience;
   rateLimit: RateLimitOptions;
+  /** Whole query responses per tenant; off when absent. */
+  responseCache?: ResponseCacheOptions;
   /** Where automatic persisted queries are kept; Apollo's in-memory cache when absent. */
   apqCache?: StringKeyValueCache;
   apqTtlSeconds?: number;
@@ -129,6 +132,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       limits: options.limits,
       rateLimit: options.rateLimit,
+      responseCache: options.responseCache,
       persistedOperations: {
         store: operationStore,
         partnerClients: options.persistedOperations.partnerClients,

@@ -98,6 +98,8 @@ const environmentSchema = z
     JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(30),
     JWT_JWKS_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(600),
     JWT_JWKS_STALE_IF_ERROR_SECONDS: z.coerce.number().int().min(0).default(3600),
+    JWT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    JWT_CACHE_MAX_ENTRIES: positiveInt(10_000),
 
     PORT: port(4000),
     DOCUMENTS_PORT: port(4001),
@@ -180,6 +182,7 @@ const environmentSchema = z
     CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
     CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
     APQ_TTL_SECONDS: positiveInt(86_400),
+    RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 
     RESILIENCE_TIMEOUT_MS: perDependency('2000,redis=250'),
     BREAKER_FAILURE_THRESHOLD: perDependency('5'),
@@ -266,6 +269,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jwksCooldownSeconds: e.JWT_JWKS_COOLDOWN_SECONDS,
       jwksMaxAgeSeconds: e.JWT_JWKS_MAX_AGE_SECONDS,
       jwksStaleIfErrorSeconds: e.JWT_JWKS_STALE_IF_ERROR_SECONDS,
+      /** Verified principals reused per token (`cachedVerifier`); a TTL of 0 verifies every request. */
+      cache: { ttlMs: e.JWT_CACHE_TTL_SECONDS * 1000, maxEntries: e.JWT_CACHE_MAX_ENTRIES },
     },
     gateway: {
       port: e.PORT,
@@ -350,6 +355,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
       documentTtlSeconds: e.CACHE_DOCUMENT_TTL_SECONDS,
       apqTtlSeconds: e.APQ_TTL_SECONDS,
+      /** Whole query responses at the gateway; 0 turns the response cache off. */
+      responseTtlSeconds: e.RESPONSE_CACHE_TTL_SECONDS,
     },
     resilience: {
       timeoutMs: e.RESILIENCE_TIMEOUT_MS,

@@ -39,6 +39,7 @@ describe('isPartner', () => {
     clientId: undefined,
     tier: 'standard',
     token: 'x',
+    expiresAt: Date.now() + 60_000,
     ...overrides,
   });
 

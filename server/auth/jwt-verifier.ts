@@ -18,6 +18,8 @@ export interface Principal {
   tier: string;
   /** The verified bearer token, forwarded to subgraphs so they can verify it again. */
   token: string;
+  /** When the token expires (`exp`, epoch milliseconds): nothing may trust it, or remember it, longer. */
+  expiresAt: number;
 }
 
 export interface JwtVerifier {
@@ -36,7 +38,7 @@ function describeFailure(error: unknown): string {
   return 'Token is invalid';
 }
 
-async function keySetFor(config: JwtConfig, logger?: Logger): Promise<JWTVerifyGetKey> {
+async function keySetFor(config: Omit<JwtConfig, 'cache'>, logger?: Logger): Promise<JWTVerifyGetKey> {
   if (config.jwksUrl) {
     return createRemoteJwks({
       url: new URL(config.jwksUrl),
@@ -52,7 +54,7 @@ async function keySetFor(config: JwtConfig, logger?: Logger): Promise<JWTVerifyG
 }
 
 export async function createJwtVerifier(
-  config: JwtConfig,
+  config: Omit<JwtConfig, 'cache'>,
   options: { keySet?: JWTVerifyGetKey; logger?: Logger } = {},
 ): Promise<JwtVerifier> {
   const getKey = options.keySet ?? (await keySetFor(config, options.logger));
@@ -85,6 +87,8 @@ export async function createJwtVerifier(
           | undefined,
         tier: typeof payload.tier === 'string' && payload.tier ? payload.tier : 'standard',
         token,
+        // `exp` is required above, so it is always a number here.
+        expiresAt: (payload.exp ?? 0) * 1000,
       };
     },
   };

@@ -1,3 +1,4 @@
+import { cachedVerifier } from '../../server/auth/cached-verifier.ts';
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
@@ -64,7 +65,7 @@ export async function startDocumentsApp({
   });
   const service = await startDocumentsService({
     store,
-    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
+    verifier: verifier ?? cachedVerifier(await createJwtVerifier(config.jwt, { logger }), config.jwt.cache),
     logger,
     production: config.production,
     port: config.documents.port,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { cachedVerifier } from '../../server/auth/cached-verifier.ts';
 import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
@@ -72,7 +73,7 @@ export async function startSearchApp({
     // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
     cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
     limits: { maxFirst: config.search.maxFirst },
-    verifier: verifier ?? (await createJwtVerifier(config.jwt, { logger })),
+    verifier: verifier ?? cachedVerifier(await createJwtVerifier(config.jwt, { logger }), config.jwt.cache),
     logger,
     production: config.production,
     port: config.search.port,

@@ -50,6 +50,8 @@ describe('npm run bench (smoke)', () => {
         expect(scenario.max.rps).toBeGreaterThan(0);
         expect(scenario.max.latencyMs.p50).toBeGreaterThan(0);
         expect(scenario.peakRssMb).toBeGreaterThan(0);
+        // Quarry's partner safelist and rate limit must not turn the bench's requests into refusals.
+        expect(scenario.max.non2xx + scenario.max.graphqlErrors).toBe(0);
       }
       // Exactly one search page: one search call, one batched document call.
       expect(gateway.searchPageCalls).toEqual({ search: 1, findByIds: 1 });

@@ -67,6 +67,14 @@ export async function startHarness(tenantId: string, events?: OperationalEvents)
   });
   const searchProxy = proxies.search!;
   const documentsProxy = proxies.documents!;
+  // Every service connects to Redis in the background, without an offline queue. A cell that starts
+  // before all are connected loses its first cache writes (the stale page it later relies on), which
+  // a fast enough first request does.
+  await eventually(async () => {
+    for (const url of [stack.gatewayUrl, stack.documentsUrl, stack.searchUrl, stack.indexerUrl]) {
+      expect((await readiness(url)).body.dependencies.redis?.detail?.connection).toBe('ready');
+    }
+  });
   return {
     stack,
     redis,

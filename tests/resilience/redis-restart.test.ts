@@ -105,9 +105,11 @@ describe('Redis killed and restarted under load', () => {
     expect(leaks.slice(0, 3)).toEqual([]);
     // No request waited on the dead Redis for long: breakers and fail-fast commands keep it off the path.
     expect(slowest).toBeLessThan(3000);
-    // With Redis up, nearly every search is a cache hit; while it is down, every one reaches the index.
+    // With Redis up, nearly every search is a cache hit; while it is down, every search the gateway
+    // sends reaches the index. The gateway sends identical searches in flight at the same moment once
+    // (same token and query: these two tenants' workers often coincide), so that is fewer than all.
     expect(indexCalls[0]).toBeLessThan(searches[0]! * 0.2);
-    expect(indexCalls[1]).toBeGreaterThan(searches[1]! * 0.5);
+    expect(indexCalls[1]).toBeGreaterThan(searches[1]! * 0.25);
     expect(indexCalls[2]).toBeLessThan(searches[2]! * 0.5);
 
     // And caching resumes by itself against the restarted (empty) server.

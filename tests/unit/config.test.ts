@@ -37,6 +37,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the verified-token cache and the response cache, 0 turning either off', () => {
+    const defaults = loadConfig(minimal);
+    expect(defaults.jwt.cache).toEqual({ ttlMs: 60_000, maxEntries: 10_000 });
+    expect(defaults.cache.responseTtlSeconds).toBe(5);
+    const off = loadConfig({ ...minimal, JWT_CACHE_TTL_SECONDS: '0', RESPONSE_CACHE_TTL_SECONDS: '0' });
+    expect(off.jwt.cache.ttlMs).toBe(0);
+    expect(off.cache.responseTtlSeconds).toBe(0);
+    expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_TTL_SECONDS: '-1' })).toThrow(
+      /RESPONSE_CACHE_TTL_SECONDS/,
+    );
+    expect(() => loadConfig({ ...minimal, JWT_CACHE_MAX_ENTRIES: '0' })).toThrow(/JWT_CACHE_MAX_ENTRIES/);
+  });
+
   it('reads per-dependency options as a default with overrides by name', () => {
     const config = loadConfig({ ...minimal, RESILIENCE_TIMEOUT_MS: '1500, redis=100, subgraph:search=3000' });
     expect(config.resilience.timeoutMs('documents-store')).toBe(1500);

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { HeaderMap } from '@apollo/server';
+import { type Cache, tenantKey } from '../../server/cache/cache.ts';
+import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import type { GatewayContext } from '../context.ts';
+
+export interface ResponseCacheOptions {
+  /** Where responses live: Redis when REDIS_URL is set (shared by replicas), the in-process LRU otherwise. */
+  cache: Cache;
+  /**
+   * How long a response is served again, in seconds. Default 5
+   * (RESPONSE_CACHE_TTL_SECONDS). Kept short because search results also
+   * change when the indexer applies writes, which the gateway never sees.
+   */
+  ttlSeconds?: number;
+  /** Where hits and misses are reported. Default: nowhere. */
+  events?: OperationalEvents;
+}
+
+const generationKey = (tenantId: string) => tenantKey(tenantId, 'response-generation');
+
+/**
+ * Whole query responses per tenant, for a few seconds: the same search
+ * asked again within the TTL costs two cache reads, with no query plan and
+ * no subgraph call.
+ *
+ * The key is the tenant, a per-tenant generation, and a hash of the query
+ * text (Apollo's `queryHash`), the operation name and the variables. Every
+ * mutation this gateway runs bumps its tenant's generation once it has run
+ * (also when it failed, since it may have committed), before its response
+ * is sent, so the client that wrote never reads a response cached before
+ * its write. Orphaned entries expire by TTL; nothing scans keys.
+ *
+ * Consistency window: the indexer makes a write searchable asynchronously
+ * (about 100 ms later), so a search between a mutation and its indexing
+ * caches the pre-write page under the new generation, and writes that do
+ * not pass through a gateway (imports, reindexing) bump nothing. Either way
+ * a response is at most `ttlSeconds` old.
+ *
+ * Only complete answers are stored: no errors, no partial data, and no
+ * `stale: true` page (served while the search backend is down). Hits are
+ * served from `responseForOperation`, after authentication, the scope
+ * check, the rate limit and the operation limits have run on the request
+ * (all of them cheap: Apollo's document store already skips parsing and
+ * validation of a query it has seen), and before planning or execution.
+ */
+export function useResponseCache({
+  cache,
+  ttlSeconds = 5,
+  events = noOperationalEvents,
+}: ResponseCacheOptions): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      let storeUnder: string | undefined;
+      return {
+        async responseForOperation({ contextValue, operation, queryHash, request }) {
+          if (operation?.operation !== 'query') {
+            contextValue.cacheStatus = 'bypass';
+            return null;
+          }
+          const { tenantId } = contextValue.principal;
+          const requestHash = createHash('sha256')
+            .update(
+              `${queryHash}\n${request.operationName ?? ''}\n${JSON.stringify(request.variables ?? {})}`,
+            )
+            .digest('base64url');
+          try {
+            const generation = (await cache.get(generationKey(tenantId))) ?? '0';
+            const key = tenantKey(tenantId, 'response', generation, requestHash);
+            const hit = await cache.get(key);
+            if (hit !== undefined) {
+              contextValue.cacheStatus = 'hit';
+              events.cacheLookup('response', 'hit');
+              return {
+                http: { status: undefined, headers: new HeaderMap() },
+                body: { kind: 'single', singleResult: JSON.parse(hit) },
+              };
+            }
+            storeUnder = key;
+          } catch {
+            // A cache that fails is a miss, and nothing is stored without knowing the generation.
+            events.cacheLookup('response', 'error');
+          }
+          contextValue.cacheStatus = 'miss';
+          if (storeUnder) events.cacheLookup('response', 'miss');
+          return null;
+        },
+        async willSendResponse({ contextValue, operation, response }) {
+          if (operation?.operation === 'mutation') {
+            // Awaited, so the writer's next read cannot find a response cached before its write. If
+            // Redis is down the bump is lost, and responses cached before it live out their TTL.
+            await cache.increment(generationKey(contextValue.principal.tenantId)).catch(() => {});
+            return;
+          }
+          if (!storeUnder || response.body.kind !== 'single') return;
+          const { singleResult } = response.body;
+          if (singleResult.errors || !singleResult.data) return;
+          const text = JSON.stringify(singleResult);
+          if (text.includes('"stale":true')) return;
+          // Not awaited: the client need not wait for the cache write.
+          void cache.set(storeUnder, text, ttlSeconds).catch(() => {});
+        },
+      };
+    },
+  };
+}

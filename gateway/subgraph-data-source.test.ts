@@ -1,0 +1,116 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Principal } from '../server/auth/jwt-verifier.ts';
+import { createResilience } from '../server/resilience/policy.ts';
+import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
+
+const principal = (tenantId: string, token: string): Principal => ({
+  tenantId,
+  subject: undefined,
+  scopes: new Set(['documents:read', 'documents:write']),
+  clientType: 'first-party',
+  clientId: undefined,
+  tier: 'standard',
+  token,
+  expiresAt: Date.now() + 60_000,
+});
+
+describe('SubgraphDataSource', () => {
+  let server: Server;
+  let received: { authorization: string | undefined; body: string }[];
+  let answerAfterMs = 20;
+  const agent = createSubgraphAgent(8);
+  let source: SubgraphDataSource;
+
+  beforeAll(async () => {
+    server = createServer((request: IncomingMessage, response) => {
+      let body = '';
+      request.on('data', (chunk) => {
+        body += chunk;
+      });
+      request.on('end', () => {
+        received.push({
+          authorization: request.headers.authorization,
+          body,
+        });
+        setTimeout(() => {
+          response.setHeader('content-type', 'application/json');
+          response.end(JSON.stringify({ data: { echo: JSON.parse(body).variables ?? null } }));
+        }, answerAfterMs);
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    source = new SubgraphDataSource({
+      name: 'search',
+      url: `http://127.0.0.1:${port}/graphql`,
+      agent,
+      timeoutMs: 1000,
+      policy: createResilience({ timeoutMs: 500, failureThreshold: 100 }).policy('subgraph:search'),
+    });
+  });
+  beforeEach(() => {
+    received = [];
+    answerAfterMs = 20;
+  });
+  afterAll(async () => {
+    await agent.close();
+    server.close();
+  });
+
+  const call = (query: string, who: Principal, variables: Record<string, unknown> = { q: 'a' }) =>
+    source.process({
+      kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+      request: { query, variables },
+      context: { principal: who },
+      incomingRequestContext: {} as never,
+    });
+
+  it('forwards the verified token and answers with the subgraph body', async () => {
+    const result = await call('query { echo }', principal('t1', 'token-1'));
+    expect(result).toEqual({ data: { echo: { q: 'a' } } });
+    expect(received).toHaveLength(1);
+    expect(received[0]?.authorization).toBe('Bearer token-1');
+    expect(JSON.parse(received[0]?.body ?? '')).toMatchObject({
+      query: 'query { echo }',
+      variables: { q: 'a' },
+    });
+  });
+
+  it('sends identical queries in flight at once only once, each caller getting its own copy', async () => {
+    const who = principal('t1', 'token-1');
+    const results = await Promise.all(Array.from({ length: 5 }, () => call('query { echo }', who)));
+    expect(received).toHaveLength(1);
+    expect(new Set(results).size).toBe(5);
+    expect(results[0]).toEqual(results[4]);
+    // Settled calls are not remembered: the next one goes to the subgraph again.
+    await call('query { echo }', who);
+    expect(received).toHaveLength(2);
+  });
+
+  it('never merges across tokens, tenants or variables', async () => {
+    await Promise.all([
+      call('query { echo }', principal('t1', 'token-1')),
+      call('query { echo }', principal('t2', 'token-2')),
+      call('query { echo }', principal('t1', 'token-1b')),
+      call('query { echo }', principal('t1', 'token-1'), { q: 'b' }),
+    ]);
+    expect(received).toHaveLength(4);
+  });
+
+  it('never merges mutations', async () => {
+    const who = principal('t1', 'token-1');
+    await Promise.all([call('mutation { write }', who), call('mutation { write }', who)]);
+    expect(received).toHaveLength(2);
+  });
+
+  it('answers SUBGRAPH_UNAVAILABLE when the subgraph misses the deadline', async () => {
+    answerAfterMs = 2000;
+    const started = performance.now();
+    const result = await call('query { slow }', principal('t1', 'token-1'));
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+});

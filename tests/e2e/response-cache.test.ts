@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SearchIndex } from '../../subgraphs/search/search-index.ts';
+import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+
+interface LogLine {
+  msg: string;
+  service?: string;
+  tenant?: string;
+  cache?: string;
+}
+
+const search = (text: string) =>
+  `{ search(query: "${text}") { total stale hits { document { id title } } } }`;
+
+/** The gateway's response cache, on (the test stack turns it off for every other test). */
+describe('response cache', () => {
+  const raw: string[] = [];
+  let stack: TestStack;
+  let tokenA: string;
+  let tokenB: string;
+  let failSearches = false;
+
+  const gatewayCacheStatuses = () =>
+    raw
+      .map((line) => JSON.parse(line) as LogLine)
+      .filter((line) => line.service === 'gateway' && line.msg === 'request')
+      .map((line) => line.cache);
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      env: { RESPONSE_CACHE_TTL_SECONDS: '30', CACHE_STALE_TTL_SECONDS: '1' },
+      logDestination: { write: (line: string) => raw.push(line) },
+      decorateIndex: (index): SearchIndex => ({
+        search: (request) => (failSearches ? Promise.reject(new Error('index down')) : index.search(request)),
+        suggest: (...args) => index.suggest(...args),
+        apply: (changes) => index.apply(changes),
+        close: () => index.close(),
+      }),
+    });
+    tokenA = await stack.token('tenant-rc-a');
+    tokenB = await stack.token('tenant-rc-b');
+    for (const [token, title] of [
+      [tokenA, 'Alpha granite runbook'],
+      [tokenB, 'Beta granite runbook'],
+    ] as const) {
+      await stack.graphql(
+        `mutation { createDocument(input: { title: "${title}", body: "granite" }) { id } }`,
+        {
+          token,
+        },
+      );
+    }
+    await stack.settle();
+  });
+  beforeEach(() => {
+    raw.length = 0;
+    failSearches = false;
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  it('answers the same query again from the cache, with the same body', async () => {
+    const first = await stack.graphql(search('granite'), { token: tokenA });
+    const second = await stack.graphql(search('granite'), { token: tokenA });
+    expect(first.errors).toBeUndefined();
+    expect(second).toEqual(first);
+    expect(gatewayCacheStatuses()).toEqual(['miss', 'hit']);
+  });
+
+  it("never serves one tenant another tenant's cached response", async () => {
+    await stack.graphql(search('runbook'), { token: tokenA });
+    const b = await stack.graphql<{ search: { hits: { document: { title: string } }[] } }>(
+      search('runbook'),
+      {
+        token: tokenB,
+      },
+    );
+    expect(b.data?.search.hits.map((hit) => hit.document.title)).toEqual(['Beta granite runbook']);
+    expect(gatewayCacheStatuses()).toEqual(['miss', 'miss']);
+  });
+
+  it("drops a tenant's cached responses when the gateway runs a mutation for it", async () => {
+    const before = await stack.graphql<{ search: { total: number } }>(search('quartz'), { token: tokenA });
+    expect(before.data?.search.total).toBe(0);
+    await stack.graphql('mutation { createDocument(input: { title: "Quartz notes", body: "b" }) { id } }', {
+      token: tokenA,
+    });
+    await stack.settle();
+    const after = await stack.graphql<{ search: { total: number } }>(search('quartz'), { token: tokenA });
+    expect(after.data?.search.total).toBe(1);
+    expect(gatewayCacheStatuses()).toEqual(['miss', 'bypass', 'miss']);
+  });
+
+  it('never caches a response with errors', async () => {
+    failSearches = true;
+    for (let i = 0; i < 2; i += 1) {
+      const result = await stack.graphql(search('never-seen-before'), { token: tokenA });
+      expect(result.errors?.[0]?.extensions?.code).toBe('SEARCH_UNAVAILABLE');
+    }
+    expect(gatewayCacheStatuses()).toEqual(['miss', 'miss']);
+  });
+
+  it('never caches a stale page (served while the search backend is down)', async () => {
+    await stack.graphql(search('granite'), { token: tokenA });
+    // A write moves both generations on (the gateway's now, the search cache's once indexed), so
+    // the next search misses both caches and reaches the failing index.
+    await stack.graphql('mutation { createDocument(input: { title: "Other", body: "b" }) { id } }', {
+      token: tokenA,
+    });
+    await stack.settle();
+    failSearches = true;
+    raw.length = 0;
+    for (let i = 0; i < 2; i += 1) {
+      const result = await stack.graphql<{ search: { stale: boolean } }>(search('granite'), {
+        token: tokenA,
+      });
+      expect(result.data?.search.stale).toBe(true);
+    }
+    expect(gatewayCacheStatuses()).toEqual(['miss', 'miss']);
+  });
+});
