@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
-import { type Cache, tenantKey } from '../../server/cache/cache.ts';
+import { type Cache, searchGenerationKey, tenantKey } from '../../server/cache/cache.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 import type { GatewayContext } from '../context.ts';
 
@@ -10,8 +10,9 @@ export interface ResponseCacheOptions {
   cache: Cache;
   /**
    * How long a response is served again, in seconds. Default 5
-   * (RESPONSE_CACHE_TTL_SECONDS). Kept short because search results also
-   * change when the indexer applies writes, which the gateway never sees.
+   * (RESPONSE_CACHE_TTL_SECONDS). Kept short: writes that reach the index
+   * without a gateway mutation or an indexer bump (see below) are only
+   * seen once it expires.
    */
   ttlSeconds?: number;
   /** Where hits and misses are reported. Default: nowhere. */
@@ -25,18 +26,19 @@ const generationKey = (tenantId: string) => tenantKey(tenantId, 'response-genera
  * asked again within the TTL costs two cache reads, with no query plan and
  * no subgraph call.
  *
- * The key is the tenant, a per-tenant generation, and a hash of the query
- * text (Apollo's `queryHash`), the operation name and the variables. Every
- * mutation this gateway runs bumps its tenant's generation once it has run
- * (also when it failed, since it may have committed), before its response
- * is sent, so the client that wrote never reads a response cached before
- * its write. Orphaned entries expire by TTL; nothing scans keys.
- *
- * Consistency window: the indexer makes a write searchable asynchronously
- * (about 100 ms later), so a search between a mutation and its indexing
- * caches the pre-write page under the new generation, and writes that do
- * not pass through a gateway (imports, reindexing) bump nothing. Either way
- * a response is at most `ttlSeconds` old.
+ * The key is the tenant, two per-tenant generations, and a hash of the
+ * query text (Apollo's `queryHash`), the operation name and the variables.
+ * Every mutation this gateway runs bumps the tenant's response generation
+ * once it has run (also when it failed, since it may have committed), before
+ * its response is sent, so the client that wrote never reads a response
+ * cached before its write. The indexer bumps the tenant's search generation
+ * once the write is searchable, so a search cached between the write and its
+ * indexing is dropped then too, and a write stays searchable within the
+ * indexer's lag. Both counters live in the shared cache (Redis), so this
+ * holds across replicas; without Redis the gateway and indexer share them
+ * only when they run in one process (`npm start`). Writes that reach the
+ * index some other way (imports, reindexing) are seen after `ttlSeconds`.
+ * Orphaned entries expire by TTL; nothing scans keys.
  *
  * Only complete answers are stored: no errors, no partial data, and no
  * `stale: true` page (served while the search backend is down). Hits are
@@ -66,8 +68,11 @@ export function useResponseCache({
             )
             .digest('base64url');
           try {
-            const generation = (await cache.get(generationKey(tenantId))) ?? '0';
-            const key = tenantKey(tenantId, 'response', generation, requestHash);
+            const [responses = '0', searches = '0'] = await cache.getMany([
+              generationKey(tenantId),
+              searchGenerationKey(tenantId),
+            ]);
+            const key = tenantKey(tenantId, 'response', `${responses}.${searches}`, requestHash);
             const hit = await cache.get(key);
             if (hit !== undefined) {
               contextValue.cacheStatus = 'hit';

@@ -24,3 +24,11 @@ export interface Cache {
 export function tenantKey(tenantId: string, ...parts: string[]): string {
   return ['quarry', encodeURIComponent(tenantId), ...parts].join(':');
 }
+
+/**
+ * A tenant's search generation: the indexer bumps it once it has applied the
+ * tenant's changes. Every cached search page and every cached gateway
+ * response that may contain search results is keyed under it, so a write is
+ * never hidden by the cache once it is searchable.
+ */
+export const searchGenerationKey = (tenantId: string) => tenantKey(tenantId, 'search-generation');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Cache, tenantKey } from '../../server/cache/cache.ts';
+import { type Cache, searchGenerationKey, tenantKey } from '../../server/cache/cache.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from './search-index.ts';
@@ -14,8 +14,6 @@ export interface SearchCacheOptions {
   retryBumpMs?: number;
   events?: OperationalEvents;
 }
-
-const generationKey = (tenantId: string) => tenantKey(tenantId, 'search-generation');
 
 function requestHash(request: SearchRequest): string {
   const { text, filter, sort, first, after, facets } = request;
@@ -57,7 +55,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
     for (const tenantId of tenantIds) pendingBumps.add(tenantId);
     for (const tenantId of [...pendingBumps]) {
       try {
-        await cache.increment(generationKey(tenantId));
+        await cache.increment(searchGenerationKey(tenantId));
         pendingBumps.delete(tenantId);
       } catch {
         // Kept: until it succeeds, this tenant's cached searches may be up to `ttlSeconds` old.
@@ -77,7 +75,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
     const staleKey = tenantKey(request.tenantId, 'search-stale', hash);
     let freshKey: string | undefined;
     try {
-      const generation = (await cache.get(generationKey(request.tenantId))) ?? '0';
+      const generation = (await cache.get(searchGenerationKey(request.tenantId))) ?? '0';
       freshKey = tenantKey(request.tenantId, 'search', generation, hash);
       const hit = await cache.get(freshKey);
       events.cacheLookup('search', hit === undefined ? 'miss' : 'hit');

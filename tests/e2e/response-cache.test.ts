@@ -12,7 +12,7 @@ interface LogLine {
 const search = (text: string) =>
   `{ search(query: "${text}") { total stale hits { document { id title } } } }`;
 
-/** The gateway's response cache, on (the test stack turns it off for every other test). */
+/** The gateway's response cache, with a long TTL so that only invalidation can end an entry. */
 describe('response cache', () => {
   const raw: string[] = [];
   let stack: TestStack;
@@ -118,5 +118,32 @@ describe('response cache', () => {
       expect(result.data?.search.stale).toBe(true);
     }
     expect(gatewayCacheStatuses()).toEqual(['miss', 'miss']);
+  });
+});
+
+describe('response cache and the indexer', () => {
+  let stack: TestStack;
+  let token: string;
+
+  beforeAll(async () => {
+    // The indexer runs only when the test settles it, so a search can be cached between a write and its indexing.
+    stack = await startTestStack({ env: { RESPONSE_CACHE_TTL_SECONDS: '30', INDEXER_POLL_MS: '600000' } });
+    token = await stack.token('tenant-rc-indexer');
+  });
+  afterAll(() => stack.stop());
+
+  it('drops a search cached before a write was indexed, once the indexer has applied it', async () => {
+    const created = await stack.graphql(
+      'mutation { createDocument(input: { title: "Basalt", body: "basalt" }) { id } }',
+      {
+        token,
+      },
+    );
+    expect(created.errors).toBeUndefined();
+    const beforeIndexing = await stack.graphql<{ search: { total: number } }>(search('basalt'), { token });
+    expect(beforeIndexing.data?.search.total).toBe(0);
+    await stack.settle();
+    const afterIndexing = await stack.graphql<{ search: { total: number } }>(search('basalt'), { token });
+    expect(afterIndexing.data?.search.total).toBe(1);
   });
 });

@@ -70,9 +70,6 @@ export async function startTestStack(
     SEARCH_PORT: '0',
     INDEXER_PORT: '0',
     INDEXER_POLL_MS: '20',
-    // Off unless a test turns it on: most tests write, settle and read at once, inside the cache's
-    // documented few-second consistency window (tests/e2e/response-cache.test.ts covers the cache).
-    RESPONSE_CACHE_TTL_SECONDS: '0',
     ...backends.env,
     ...options.env,
   });

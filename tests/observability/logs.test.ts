@@ -72,7 +72,7 @@ describe('request log lines', () => {
     const first = requestLines('FirstSearch');
     expect(first.map((line) => line.service).sort()).toEqual(['documents', 'gateway', 'search']);
     const gatewayLine = first.find((line) => line.service === 'gateway')!;
-    expect(gatewayLine).toMatchObject({ level: 'info', tenant: 'tenant-logs', cache: 'none', errors: [] });
+    expect(gatewayLine).toMatchObject({ level: 'info', tenant: 'tenant-logs', cache: 'miss', errors: [] });
     expect(gatewayLine.durationMs).toBeGreaterThan(0);
   });
 

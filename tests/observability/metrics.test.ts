@@ -97,29 +97,29 @@ describe('/metrics after a known sequence of requests', () => {
 
   it('times every backend call of the search subgraph, by outcome, and counts cache lookups', () => {
     const call = { service: 'search', dependency: 'search-index', operation: 'search' };
-    // The refused request never reached the index, and the repeated search was served from the cache.
+    // The refused request never reached the index, and the gateway answered the repeated search from
+    // its response cache, so the subgraph saw it once.
     expect(
       sampleValue(search, 'quarry_backend_call_duration_seconds_count', { ...call, outcome: 'ok' }),
     ).toBe(1);
-    expect(sampleValue(search, 'quarry_cache_lookups_total', { cache: 'search', outcome: 'hit' })).toBe(1);
+    expect(sampleValue(gateway, 'quarry_cache_lookups_total', { cache: 'response', outcome: 'hit' })).toBe(1);
+    expect(sampleValue(gateway, 'quarry_cache_lookups_total', { cache: 'response', outcome: 'miss' })).toBe(
+      3,
+    );
     expect(
       sampleValue(search, 'quarry_backend_call_duration_seconds_count', { ...call, outcome: 'error' }),
     ).toBe(1);
     expect(sampleValue(search, 'quarry_graphql_requests_total', { result: 'server_error' })).toBe(1);
   });
 
-  it('records one DataLoader batch of three documents per search page', () => {
+  it('records one DataLoader batch of three documents for the one page the subgraphs resolved', () => {
     const loader = { service: 'documents', loader: 'documentById' };
-    expect(sampleValue(documents, 'quarry_dataloader_batch_size_count', loader)).toBe(2);
-    expect(sampleValue(documents, 'quarry_dataloader_batch_size_sum', loader)).toBe(6);
+    expect(sampleValue(documents, 'quarry_dataloader_batch_size_count', loader)).toBe(1);
+    expect(sampleValue(documents, 'quarry_dataloader_batch_size_sum', loader)).toBe(3);
     expect(sampleValue(documents, 'quarry_dataloader_batch_size_bucket', { ...loader, le: '2' })).toBe(0);
-    expect(sampleValue(documents, 'quarry_dataloader_batch_size_bucket', { ...loader, le: '5' })).toBe(2);
-    // The second page's documents came from the document cache.
+    expect(sampleValue(documents, 'quarry_dataloader_batch_size_bucket', { ...loader, le: '5' })).toBe(1);
     const findByIds = { dependency: 'documents-store', operation: 'findByIds', outcome: 'ok' };
     expect(sampleValue(documents, 'quarry_backend_call_duration_seconds_count', findByIds)).toBe(1);
-    expect(sampleValue(documents, 'quarry_cache_lookups_total', { cache: 'documents', outcome: 'hit' })).toBe(
-      3,
-    );
   });
 
   it('serves the indexer lag and the indexer backend calls from the indexer', () => {
