@@ -4,6 +4,7 @@ import { type ScenarioName, scenarioTitles } from './scenarios.ts';
 
 const gatewayLabels: Record<GatewayName, string> = {
   quarry: 'Quarry',
+  'quarry-nocache': 'Quarry, response cache off',
   apollo: '@apollo/gateway (plain)',
   hive: 'Hive Gateway',
   ceiling: 'bare node:http (ceiling)',

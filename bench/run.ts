@@ -29,7 +29,7 @@ import {
 } from './scenarios.ts';
 import { seedDocuments } from './seed.ts';
 
-export const gatewayNames = ['quarry', 'apollo', 'hive', 'ceiling'] as const;
+export const gatewayNames = ['quarry', 'quarry-nocache', 'apollo', 'hive', 'ceiling'] as const;
 export type GatewayName = (typeof gatewayNames)[number];
 
 /** The ceiling only answers the search scenarios: it returns the search page whatever it is sent. */
@@ -533,12 +533,15 @@ function startGateway(
   const { env, port, logFile, nodeArgs, manifestPath } = context;
   switch (name) {
     case 'quarry':
+    case 'quarry-nocache':
       return startChild({
         name,
         script: join(root, 'gateway/main.ts'),
         env: {
           ...env,
           PORT: String(port),
+          // The same gateway without its response cache: what the gateway path itself costs.
+          ...(name === 'quarry-nocache' ? { RESPONSE_CACHE_TTL_SECONDS: '0' } : {}),
           ...(context.redisUrl ? { REDIS_URL: context.redisUrl } : {}),
           // The peers have no rate limit, and the cached and persisted scenarios send far more than a
           // standard tenant's 50 requests per second. The limiter still runs (a Redis call per request,
