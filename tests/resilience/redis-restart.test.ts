@@ -49,7 +49,7 @@ describe('Redis killed and restarted under load', () => {
     // Search requests and index calls per phase (Redis up, killed, restarted): the cache must have been in play.
     const searches = [0, 0, 0];
     /** Index calls so far when each phase began. */
-    const callsAt = [h.indexFaults.calls(), 0, 0, 0];
+    const callsAt = [h.indexFaults.calls(), 0, 0];
     const phase = () => (restarted ? 2 : killed ? 1 : 0);
 
     async function one(position: number) {
@@ -98,8 +98,7 @@ describe('Redis killed and restarted under load', () => {
 
     await Promise.all(Array.from({ length: concurrency }, worker));
     await chaos;
-    callsAt[3] = h.indexFaults.calls();
-    const indexCalls = [0, 1, 2].map((at) => callsAt[at + 1]! - callsAt[at]!);
+    const indexCalls = [0, 1].map((at) => callsAt[at + 1]! - callsAt[at]!);
     expect(killed && restarted).toBe(true);
     expect(failures.slice(0, 3)).toEqual([]);
     expect(leaks.slice(0, 3)).toEqual([]);
@@ -108,15 +107,23 @@ describe('Redis killed and restarted under load', () => {
     // With Redis up, nearly every search is a cache hit; while it is down, every search the gateway
     // sends reaches the index. The gateway sends identical searches in flight at the same moment once
     // (same token and query: these two tenants' workers often coincide), so that is fewer than all.
+    // How many of the last third ran before the restart finished depends on the machine's speed, so
+    // recovery is checked after the load instead.
     expect(indexCalls[0]).toBeLessThan(searches[0]! * 0.2);
     expect(indexCalls[1]).toBeGreaterThan(searches[1]! * 0.25);
-    expect(indexCalls[2]).toBeLessThan(searches[2]! * 0.5);
 
-    // And caching resumes by itself against the restarted (empty) server.
+    // And caching resumes by itself against the restarted (empty) server: a repeated search is a hit.
     await eventually(async () => {
       for (const url of [h.stack.gatewayUrl, h.stack.searchUrl, h.stack.documentsUrl]) {
         expect((await readiness(url)).body.dependencies.redis?.ok).toBe(true);
       }
+    });
+    const repeated = '{ search(query: "lantern", first: 2) { hits { document { id } } } }';
+    await eventually(async () => {
+      await h.stack.graphql(repeated, { token: tokens['tenant-load-a'] });
+      const before = h.indexFaults.calls();
+      await h.stack.graphql(repeated, { token: tokens['tenant-load-a'] });
+      expect(h.indexFaults.calls()).toBe(before);
     });
   }, 90_000);
 });
