@@ -1,6 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { createRedisClient } from '../../server/cache/index.ts';
+import { createLogger } from '../../server/logger.ts';
 
 /** A free loopback port: bind to 0, read it, release it. */
 export async function freePort(): Promise<number> {
@@ -80,4 +85,31 @@ export async function startTestRedis(): Promise<TestRedis> {
 
   await start();
   return { port, url: `redis://127.0.0.1:${port}`, kill, restart: start, stop: kill };
+}
+
+export interface TestRedisConnection {
+  server: TestRedis;
+  client: Redis;
+}
+
+/**
+ * A real redis-server and a connected, fail-fast client for the enclosing
+ * test file or `describe` block, stopped after it. Read the fields inside
+ * tests and hooks: they are set in `beforeAll`.
+ */
+export function useTestRedis(): TestRedisConnection {
+  const connection = {} as TestRedisConnection;
+  beforeAll(async () => {
+    connection.server = await startTestRedis();
+    connection.client = createRedisClient({
+      url: connection.server.url,
+      logger: createLogger({ level: 'silent' }),
+    });
+    if (connection.client.status !== 'ready') await once(connection.client, 'ready');
+  });
+  afterAll(async () => {
+    connection.client.disconnect();
+    await connection.server.stop();
+  });
+  return connection;
 }

@@ -1,38 +1,24 @@
-import { once } from 'node:events';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type Cache,
   createKeyValueCache,
   createMemoryCache,
   createRedisCache,
-  createRedisClient,
   tenantKey,
 } from '../../server/cache/index.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
-import { createLogger } from '../../server/logger.ts';
 import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
 import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
 import { cachedSearchIndex } from '../../subgraphs/search/cached-search-index.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestRedis } from '../helpers/redis-server.ts';
 
-let redisServer: TestRedis;
-let redis: Redis;
-beforeAll(async () => {
-  redisServer = await startTestRedis();
-  redis = createRedisClient({ url: redisServer.url, logger: createLogger({ level: 'silent' }) });
-  if (redis.status !== 'ready') await once(redis, 'ready');
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const redis = useTestRedis();
 
 describe.each([
   ['memory', () => createMemoryCache()],
-  ['redis', () => createRedisCache({ redis })],
+  ['redis', () => createRedisCache({ redis: redis.client })],
 ] as const)('%s cache adapter', (_name, make) => {
   it('gets, sets, deletes and expires', async () => {
     const cache = make();

@@ -1,8 +1,4 @@
-import { once } from 'node:events';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient } from '../../server/cache/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { describe, expect, it } from 'vitest';
 import {
   createMemoryRateLimitStore,
   createRedisRateLimitStore,
@@ -10,7 +6,7 @@ import {
   withLocalFallback,
 } from '../../server/rate-limit/index.ts';
 import { createResilience } from '../../server/resilience/index.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestRedis } from '../helpers/redis-server.ts';
 
 const limit = { perSecond: 1, burst: 4 };
 
@@ -21,21 +17,11 @@ async function takeAll(store: RateLimitStore, key: string, count: number) {
 }
 
 describe('rate-limit stores', () => {
-  let redisServer: TestRedis;
-  let redis: Redis;
-  beforeAll(async () => {
-    redisServer = await startTestRedis();
-    redis = createRedisClient({ url: redisServer.url, logger: createLogger({ level: 'silent' }) });
-    if (redis.status !== 'ready') await once(redis, 'ready');
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await redisServer.stop();
-  });
+  const redis = useTestRedis();
 
   for (const [name, make] of [
     ['memory', () => createMemoryRateLimitStore()],
-    ['redis', () => createRedisRateLimitStore({ redis })],
+    ['redis', () => createRedisRateLimitStore({ redis: redis.client })],
   ] as const) {
     it(`${name}: allows the burst, then refuses with a retry-after hint, per key`, async () => {
       const store = make();
@@ -49,18 +35,18 @@ describe('rate-limit stores', () => {
   it('falls back to a stricter local limit while Redis is down, and back to Redis after', async () => {
     const resilience = createResilience({ failureThreshold: 1, halfOpenAfterMs: 200, timeoutMs: 200 });
     const store = withLocalFallback({
-      primary: createRedisRateLimitStore({ redis }),
+      primary: createRedisRateLimitStore({ redis: redis.client }),
       policy: resilience.policy('redis'),
       fallback: createMemoryRateLimitStore(),
       fraction: 0.5,
     });
     expect((await takeAll(store, 'fallback:shared', 4)).every((decision) => decision.allowed)).toBe(true);
-    await redisServer.kill();
+    await redis.server.kill();
     // Half of the burst of 4, counted in this process.
     const local = await takeAll(store, 'fallback:local', 3);
     expect(local.map((decision) => decision.allowed)).toEqual([true, true, false]);
     expect(resilience.states().redis).toBe('open');
-    await redisServer.restart();
+    await redis.server.restart();
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const after = await takeAll(store, 'fallback:again', 4);
     expect(after.every((decision) => decision.allowed)).toBe(true);
