@@ -1,6 +1,5 @@
 import { startGatewayApp } from '../gateway/app.ts';
-import { cachedVerifier } from '../server/auth/cached-verifier.ts';
-import { createJwtVerifier } from '../server/auth/jwt-verifier.ts';
+import { createServiceVerifier } from '../server/auth/cached-verifier.ts';
 import { createMemoryCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
 import type { Logger } from '../server/logger.ts';
@@ -52,10 +51,7 @@ export async function startStack({
   routeSubgraph = (_name, url) => url,
   events,
 }: StackOptions): Promise<RunningStack> {
-  const verifier = cachedVerifier(
-    await createJwtVerifier(config.jwt, { logger: logger.child({ service: 'auth' }) }),
-    config.jwt.cache,
-  );
+  const verifier = await createServiceVerifier(config.jwt, logger.child({ service: 'auth' }));
   const memoryCache = createMemoryCache({ maxEntries: config.cache.memoryMaxEntries });
   const documents = await startDocumentsApp({
     config,

@@ -1,5 +1,5 @@
-import { cachedVerifier } from '../server/auth/cached-verifier.ts';
-import { createJwtVerifier, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
+import { createServiceVerifier } from '../server/auth/cached-verifier.ts';
+import type { JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { type Cache, createKeyValueCache, openCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
 import { redisHealth } from '../server/http/health.ts';
@@ -58,7 +58,7 @@ export async function startGatewayApp({
   const gateway = await startGateway({
     ...config.gateway,
     subgraphUrls: subgraphUrls ?? config.gateway.subgraphUrls,
-    verifier: verifier ?? cachedVerifier(await createJwtVerifier(config.jwt, { logger }), config.jwt.cache),
+    verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
     logger,
     production: config.production,
     host: config.host,

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { JwtVerifier, Principal } from './jwt-verifier.ts';
+import type { JwtConfig } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { createJwtVerifier, type JwtVerifier, type Principal } from './jwt-verifier.ts';
 
 export interface CachedVerifierOptions {
   /**
@@ -49,4 +51,9 @@ export function cachedVerifier(verifier: JwtVerifier, options: CachedVerifierOpt
       return principal;
     },
   };
+}
+
+/** The verifier every service runs: jose against the configured JWKS, behind the principal cache. */
+export async function createServiceVerifier(config: JwtConfig, logger: Logger): Promise<JwtVerifier> {
+  return cachedVerifier(await createJwtVerifier(config, { logger }), config.cache);
 }

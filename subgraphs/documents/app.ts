@@ -1,5 +1,5 @@
-import { cachedVerifier } from '../../server/auth/cached-verifier.ts';
-import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
+import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
+import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
 import { breakerHealth, redisHealth } from '../../server/http/health.ts';
@@ -65,7 +65,7 @@ export async function startDocumentsApp({
   });
   const service = await startDocumentsService({
     store,
-    verifier: verifier ?? cachedVerifier(await createJwtVerifier(config.jwt, { logger }), config.jwt.cache),
+    verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
     logger,
     production: config.production,
     port: config.documents.port,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { cachedVerifier } from '../../server/auth/cached-verifier.ts';
-import { createJwtVerifier, type JwtVerifier } from '../../server/auth/jwt-verifier.ts';
+import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
+import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
 import { breakerHealth, healthRoutes, redisHealth } from '../../server/http/health.ts';
@@ -73,7 +73,7 @@ export async function startSearchApp({
     // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
     cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
     limits: { maxFirst: config.search.maxFirst },
-    verifier: verifier ?? cachedVerifier(await createJwtVerifier(config.jwt, { logger }), config.jwt.cache),
+    verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
     logger,
     production: config.production,
     port: config.search.port,

@@ -15,6 +15,7 @@ describe('persisted operations for partners', () => {
   let localManifest: string;
   let partner: string;
   let firstParty: string;
+  const logLines: { level: string; msg: string }[] = [];
   const idOf = (name: string) => manifest.operations.find((operation) => operation.name === name)!.id;
   const byId = (id: string, variables: Record<string, unknown>, token: string) =>
     postGraphQL(
@@ -38,6 +39,7 @@ describe('persisted operations for partners', () => {
         // Below the SearchPage body's size: persisted operations must not be held to it.
         LIMIT_MAX_TOKENS: '60',
       },
+      logDestination: { write: (line: string) => logLines.push(JSON.parse(line)) },
     });
     partner = await stack.token('acme', { partner: true });
     firstParty = await stack.token('acme');
@@ -152,7 +154,13 @@ describe('persisted operations for partners', () => {
       localManifest,
       '{ "format": "apollo-persisted-query-manifest", "version": 1, "operations": [',
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The reload was tried, failed, and said so.
+    await expect
+      .poll(() => logLines.find((line) => line.msg.includes('persisted query manifest not reloaded')), {
+        timeout: 5000,
+        interval: 50,
+      })
+      .toMatchObject({ level: 'error' });
     expect((await byId(id, { query: 'x' }, partner)).data).toEqual({ search: { total: 0 } });
     expect((await byId(idOf('Suggest'), { prefix: 'a' }, partner)).errors).toBeUndefined();
   });
