@@ -6,4 +6,6 @@ export interface GatewayContext {
   principal: Principal;
   /** How the response cache served the request, for the request log; unset when it is off. */
   cacheStatus?: CacheStatus;
+  /** Set when a subgraph answered with a stale page (`extensions.stale`): such a response is never cached. */
+  servedStale?: boolean;
 }

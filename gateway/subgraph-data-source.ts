@@ -121,7 +121,10 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null)
       throw new Error('Subgraph answered without a JSON object');
-    return parsed as GatewayGraphQLResponse;
+    const response = parsed as GatewayGraphQLResponse;
+    if (response.extensions?.stale === true && 'principal' in options.context)
+      options.context.servedStale = true;
+    return response;
   }
 
   async #post(headers: Record<string, string>, body: string, signal: AbortSignal): Promise<string> {

@@ -101,8 +101,8 @@ export function useResponseCache({
           if (!storeUnder || response.body.kind !== 'single') return;
           const { singleResult } = response.body;
           if (singleResult.errors || !singleResult.data) return;
+          if (contextValue.servedStale) return;
           const text = JSON.stringify(singleResult);
-          if (text.includes('"stale":true')) return;
           // Not awaited: the client need not wait for the cache write.
           void cache.set(storeUnder, text, ttlSeconds).catch(() => {});
         },

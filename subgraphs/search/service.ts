@@ -7,6 +7,7 @@ import {
 import { createCursorCodec } from './cursor.ts';
 import { createSearchResolvers, type SearchContext, type SearchLimits } from './resolvers.ts';
 import type { SearchIndex } from './search-index.ts';
+import { useStaleMarker } from './stale-marker.ts';
 
 export interface SearchServiceOptions extends SubgraphHostOptions {
   index: SearchIndex;
@@ -21,5 +22,6 @@ export function startSearchService(options: SearchServiceOptions): Promise<Runni
     typeDefs: subgraphTypeDefs('search'),
     resolvers: createSearchResolvers(options.index, createCursorCodec(options.cursorSecret), options.limits),
     createContext: (principal) => ({ principal }),
+    plugins: [useStaleMarker()],
   });
 }
