@@ -28,13 +28,17 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return {allowed, wait}
 `;
 
+type TokenBucketClient = Redis & {
+  quarryTokenBucket(key: string, perSecond: number, burst: number): Promise<[number, number]>;
+};
+
 export function createRedisRateLimitStore({ redis }: { redis: Redis }): RateLimitStore {
+  // A defined command runs by EVALSHA (the script's hash, loaded once) instead of sending the script each time.
+  if (!('quarryTokenBucket' in redis)) redis.defineCommand('quarryTokenBucket', { numberOfKeys: 1, lua: tokenBucket });
+  const client = redis as TokenBucketClient;
   return {
     async consume(key, limit) {
-      const [allowed, waitMs] = (await redis.eval(tokenBucket, 1, key, limit.perSecond, limit.burst)) as [
-        number,
-        number,
-      ];
+      const [allowed, waitMs] = await client.quarryTokenBucket(key, limit.perSecond, limit.burst);
       return {
         allowed: allowed === 1,
         retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(waitMs / 1000)),

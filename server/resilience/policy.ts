@@ -93,7 +93,12 @@ type Outcome<T> = { value: T } | { expected: unknown };
 
 function createPolicy(dependency: string, options: ResilienceOptions): DependencyPolicy {
   const events = options.events ?? noOperationalEvents;
-  const attemptTimeout = timeout(pick(options.timeoutMs, dependency, 2000), TimeoutStrategy.Aggressive);
+  // abortOnReturn off: aborting a finished call's signal does nothing useful, and builds an
+  // AbortError DOMException with a stack trace on every call (4% of a cache hit's CPU).
+  const attemptTimeout = timeout(pick(options.timeoutMs, dependency, 2000), {
+    strategy: TimeoutStrategy.Aggressive,
+    abortOnReturn: false,
+  });
   const breaker = circuitBreaker(
     handleWhen(() => true),
     {
