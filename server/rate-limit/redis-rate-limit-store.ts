@@ -34,7 +34,8 @@ type TokenBucketClient = Redis & {
 
 export function createRedisRateLimitStore({ redis }: { redis: Redis }): RateLimitStore {
   // A defined command runs by EVALSHA (the script's hash, loaded once) instead of sending the script each time.
-  if (!('quarryTokenBucket' in redis)) redis.defineCommand('quarryTokenBucket', { numberOfKeys: 1, lua: tokenBucket });
+  if (!('quarryTokenBucket' in redis))
+    redis.defineCommand('quarryTokenBucket', { numberOfKeys: 1, lua: tokenBucket });
   const client = redis as TokenBucketClient;
   return {
     async consume(key, limit) {
