@@ -1,11 +1,14 @@
 import type { Principal } from '../server/auth/jwt-verifier.ts';
 import type { CacheStatus } from '../server/observability/request-outcome.ts';
+import type { StoreTicket } from './response-cache/response-cache.ts';
 
 /** Per-request state at the gateway; created only for a verified token. */
 export interface GatewayContext {
   principal: Principal;
   /** How the response cache served the request, for the request log; unset when it is off. */
   cacheStatus?: CacheStatus;
+  /** Set when the response cache missed this request: where its response may be stored. */
+  responseCacheTicket?: StoreTicket;
   /** Set when a subgraph answered with a stale page (`extensions.stale`): such a response is never cached. */
   servedStale?: boolean;
 }

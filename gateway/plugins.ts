@@ -12,7 +12,8 @@ import type { GatewayContext } from './context.ts';
 import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
 import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
 import { type RateLimitOptions, useRateLimit } from './plugins/rate-limit.ts';
-import { type ResponseCacheOptions, useResponseCache } from './plugins/response-cache.ts';
+import type { ResponseCache } from './response-cache/response-cache.ts';
+import { useResponseCache } from './response-cache/use-response-cache.ts';
 
 export interface GatewayPluginOptions {
   production: boolean;
@@ -22,7 +23,7 @@ export interface GatewayPluginOptions {
   limits: OperationLimits;
   rateLimit: RateLimitOptions;
   /** Absent when RESPONSE_CACHE_TTL_SECONDS is 0. */
-  responseCache?: ResponseCacheOptions;
+  responseCache?: ResponseCache;
 }
 
 /**
@@ -55,10 +56,10 @@ export interface GatewayPluginOptions {
  *    Apollo runs those hooks concurrently, so a request refused for its
  *    scope still spends a token (a caller hammering with the wrong scope is
  *    limited too). Malformed requests fail parsing or validation before it.
- * 9. Response cache: last, because it answers in `responseForOperation`,
- *    which Apollo calls only after every `didResolveOperation` above has
- *    passed, so a cached response still needs a valid token, the scope and
- *    a token from the rate limit; a hit skips planning and every subgraph.
+ * 9. Response cache: stores the answers to queries that missed, and drops
+ *    the tenant's cached answers after a mutation. Hits never reach Apollo:
+ *    `createResponseCacheShortcut` answers them in front of it, after
+ *    repeating the token, partner, scope and rate-limit checks above.
  *
  * The execution deadline is not a plugin (plugins cannot cut execution
  * short): see `execution-deadline.ts`, which wraps the gateway's executor.

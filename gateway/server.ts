@@ -18,8 +18,9 @@ import { createFileOperationStore } from './persisted-operations/store.ts';
 import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
 import { persistedDocumentStore } from './plugins/persisted-operations.ts';
 import type { RateLimitOptions } from './plugins/rate-limit.ts';
-import type { ResponseCacheOptions } from './plugins/response-cache.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
+import { createResponseCache, type ResponseCacheOptions } from './response-cache/response-cache.ts';
+import { createResponseCacheShortcut } from './response-cache/response-cache-shortcut.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
 export interface GatewayOptions {
@@ -109,6 +110,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     rules: operationLimitRules(options.limits),
     logger: options.logger,
   });
+  const responseCache = options.responseCache && createResponseCache(options.responseCache);
+  const persistedOperations = {
+    store: operationStore,
+    partnerClients: options.persistedOperations.partnerClients,
+  };
   const apollo = new ApolloServer<GatewayContext>({
     gateway: withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs }),
     documentStore: persistedDocumentStore(operationStore),
@@ -132,11 +138,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       metrics,
       limits: options.limits,
       rateLimit: options.rateLimit,
-      responseCache: options.responseCache,
-      persistedOperations: {
-        store: operationStore,
-        partnerClients: options.persistedOperations.partnerClients,
-      },
+      responseCache,
+      persistedOperations,
     }),
     persistedQueries: options.apqCache
       ? { cache: options.apqCache, ttl: options.apqTtlSeconds ?? 86_400 }
@@ -153,6 +156,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     context: async (request: IncomingMessage) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),
     }),
+    shortcut:
+      responseCache &&
+      createResponseCacheShortcut({
+        responseCache,
+        verifier: options.verifier,
+        persistedOperations,
+        rateLimit: options.rateLimit,
+        metrics,
+        logger: options.logger,
+      }),
   });
   const listening = await listen(server, options.port, options.host);
   return {

@@ -61,6 +61,12 @@ function isPublicCode(code: unknown): code is ErrorCode {
   );
 }
 
+function isApolloRequestError(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.extensions.code !== undefined) return false;
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 /**
  * Apollo's `formatError`: errors with a public code keep their message and
  * safe extensions; anything else is logged in full and shown as a bare
@@ -76,6 +82,9 @@ export function createErrorFormatter(logger: Logger) {
       const innerCode = inner.extensions?.code;
       if (isPublicCode(innerCode) && publicErrorCodes[innerCode] === 400) code = innerCode;
     }
+    // Some of Apollo's own request errors (an APQ hash that does not match its query text) carry
+    // only an HTTP 4xx status, and Apollo labels them INTERNAL_SERVER_ERROR: they are the client's.
+    if (isApolloRequestError(original)) code = 'BAD_REQUEST';
     if (isPublicCode(code)) {
       // Apollo prefixes errors thrown while building the context (our authentication) with this.
       const message = formatted.message.replace(/^Context creation failed: /, '');

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
-import type { DocumentNode } from 'graphql';
+import type { DocumentNode, GraphQLError } from 'graphql';
 import type { Principal } from '../../server/auth/jwt-verifier.ts';
 import { requestError } from '../../server/errors.ts';
 import type { GatewayContext } from '../context.ts';
@@ -23,9 +23,29 @@ export function isPartner(principal: Principal, partnerClients: readonly string[
   );
 }
 
-function persistedQueryHash(extensions: Record<string, unknown> | undefined): string | undefined {
+export function persistedQueryHash(extensions: Record<string, unknown> | undefined): string | undefined {
   const persisted = extensions?.persistedQuery as { sha256Hash?: unknown } | undefined;
   return typeof persisted?.sha256Hash === 'string' ? persisted.sha256Hash : undefined;
+}
+
+/**
+ * Why a partner may not run this request, or nothing when it may (or the
+ * caller is not a partner): partners send a manifest id and no query text.
+ */
+export function partnerRefusal(
+  { store, partnerClients = [] }: PersistedOperationsOptions,
+  principal: Principal,
+  request: { query?: string; persistedId?: string },
+): GraphQLError | undefined {
+  if (!isPartner(principal, partnerClients)) return undefined;
+  if (request.query === undefined && request.persistedId !== undefined) {
+    if (store.get(request.persistedId)) return undefined;
+    return requestError('PERSISTED_QUERY_NOT_IN_LIST', 'This operation is not in the safelist');
+  }
+  return requestError(
+    'PERSISTED_QUERY_ID_REQUIRED',
+    'Partners must send a persisted operation id (extensions.persistedQuery.sha256Hash) without query text',
+  );
 }
 
 /**
@@ -41,38 +61,22 @@ function persistedQueryHash(extensions: Record<string, unknown> | undefined): st
  * call. Parsing and validation are skipped by `persistedDocumentStore` below.
  * Refusals go through `refuseBeforeParsing` (see there for why).
  */
-export function usePersistedOperations({
-  store,
-  partnerClients = [],
-}: PersistedOperationsOptions): ApolloServerPlugin<GatewayContext> {
+export function usePersistedOperations(
+  options: PersistedOperationsOptions,
+): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart({ request, contextValue }) {
-      const partner = isPartner(contextValue.principal, partnerClients);
       const id = persistedQueryHash(request.extensions);
-      if (id !== undefined && request.query === undefined) {
-        const operation = store.get(id);
-        if (operation) {
-          request.query = operation.body;
-          const { persistedQuery: _resolved, ...rest } = request.extensions ?? {};
-          request.extensions = rest;
-          return;
-        }
-        if (partner) {
-          return refuseBeforeParsing(
-            request,
-            requestError('PERSISTED_QUERY_NOT_IN_LIST', 'This operation is not in the safelist'),
-          );
-        }
-        return;
-      }
-      if (partner) {
-        return refuseBeforeParsing(
-          request,
-          requestError(
-            'PERSISTED_QUERY_ID_REQUIRED',
-            'Partners must send a persisted operation id (extensions.persistedQuery.sha256Hash) without query text',
-          ),
-        );
+      const refusal = partnerRefusal(options, contextValue.principal, {
+        query: request.query,
+        persistedId: id,
+      });
+      if (refusal) return refuseBeforeParsing(request, refusal);
+      const operation = id !== undefined && request.query === undefined ? options.store.get(id) : undefined;
+      if (operation) {
+        request.query = operation.body;
+        const { persistedQuery: _resolved, ...rest } = request.extensions ?? {};
+        request.extensions = rest;
       }
     },
   };

@@ -1,9 +1,14 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
+import type { Principal } from '../../server/auth/jwt-verifier.ts';
 import { tenantKey } from '../../server/cache/cache.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
-import type { RateLimit, RateLimitStore } from '../../server/rate-limit/rate-limit-store.ts';
+import type {
+  RateLimit,
+  RateLimitDecision,
+  RateLimitStore,
+} from '../../server/rate-limit/rate-limit-store.ts';
 import type { GatewayContext } from '../context.ts';
 
 export interface RateLimitOptions {
@@ -13,6 +18,14 @@ export interface RateLimitOptions {
   tiers: Record<string, RateLimit> & { standard: RateLimit };
   /** Default: nowhere. */
   events?: OperationalEvents;
+}
+
+/** Takes one token from the caller's tenant bucket; also used for requests answered before Apollo. */
+export function takeToken(
+  { store, tiers }: Pick<RateLimitOptions, 'store' | 'tiers'>,
+  { tenantId, tier }: Pick<Principal, 'tenantId' | 'tier'>,
+): Promise<RateLimitDecision> {
+  return store.consume(tenantKey(tenantId, 'rate'), tiers[tier] ?? tiers.standard);
 }
 
 /**
@@ -29,10 +42,9 @@ export function useRateLimit({
     async requestDidStart() {
       return {
         async didResolveOperation({ contextValue }) {
-          const { tenantId, tier } = contextValue.principal;
-          const decision = await store.consume(tenantKey(tenantId, 'rate'), tiers[tier] ?? tiers.standard);
+          const decision = await takeToken({ store, tiers }, contextValue.principal);
           if (decision.allowed) return;
-          events.rateLimited(tenantId);
+          events.rateLimited(contextValue.principal.tenantId);
           // Typed loosely on purpose: Apollo reads `http.headers` as a HeaderMap, while graphql-yoga
           // (installed for the benchmark's Hive peer) augments the same extension with another shape.
           const extensions: Record<string, unknown> = {

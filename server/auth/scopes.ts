@@ -5,13 +5,18 @@ import type { Principal } from './jwt-verifier.ts';
 export const READ_SCOPE = 'documents:read';
 export const WRITE_SCOPE = 'documents:write';
 
+type OperationType = OperationTypeNode | 'query' | 'mutation' | 'subscription';
+
+const scopeFor = (operation: OperationType) => (operation === 'mutation' ? WRITE_SCOPE : READ_SCOPE);
+
+export function allowsOperation(principal: Principal, operation: OperationType): boolean {
+  return principal.scopes.has(scopeFor(operation));
+}
+
 /** Queries need read access, mutations need write access; subscriptions are not served. */
-export function assertOperationAllowed(
-  principal: Principal,
-  operation: OperationTypeNode | 'query' | 'mutation' | 'subscription',
-) {
-  const needed = operation === 'mutation' ? WRITE_SCOPE : READ_SCOPE;
-  if (!principal.scopes.has(needed)) {
+export function assertOperationAllowed(principal: Principal, operation: OperationType) {
+  if (!allowsOperation(principal, operation)) {
+    const needed = scopeFor(operation);
     throw requestError('FORBIDDEN', `This operation needs the "${needed}" scope`);
   }
 }

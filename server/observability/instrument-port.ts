@@ -34,8 +34,9 @@ function tenantOf(args: readonly unknown[]): string | undefined {
 }
 
 /**
- * Wraps a port (`DocumentStore`, `SearchIndex`) so every call runs in a
- * client span and, given `events`, reports its latency and outcome. The
+ * Wraps a port (`DocumentStore`, `SearchIndex`) so every call made within a
+ * traced request runs in a client span and, given `events`, reports its
+ * latency and outcome. The
  * span is explicit because the embedded backend (node:sqlite) has no
  * instrumentation; with MongoDB or Elasticsearch behind the port, the
  * driver's own spans nest under it. Spans carry the tenant and the method,
@@ -65,7 +66,10 @@ export function instrumentPort<T extends object>(target: T, options: InstrumentP
       if (typeof value !== 'function' || typeof property !== 'string' || skip.includes(property))
         return value;
       return (...args: unknown[]) => {
-        if (untraced.includes(property)) return timed(property, () => value.apply(object, args), undefined);
+        // Only inside a recorded trace (OpenTelemetry's `requireParentSpan`): a call with no request
+        // behind it would be a one-span trace, and with tracing off this skips the no-op span's cost.
+        if (untraced.includes(property) || !trace.getActiveSpan())
+          return timed(property, () => value.apply(object, args), undefined);
         const attributes: Attributes = { 'quarry.dependency': dependency, 'quarry.operation': property };
         const tenantId = recordTenant ? tenantOf(args) : undefined;
         if (tenantId) attributes['quarry.tenant_id'] = tenantId;

@@ -15,6 +15,16 @@ export function errorCodes(errors: readonly Error[] | undefined): string[] {
 /** What a cache module records on the request context so the log line can say how the request was served. */
 export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass';
 
+/** A finished request, as the metrics and the request log record it. */
+export interface RequestOutcome {
+  tenantId?: string;
+  operationName?: string | null;
+  /** `performance.now()` when the request started. */
+  startedAt: number;
+  cacheStatus?: CacheStatus;
+  errors?: readonly Error[];
+}
+
 export interface ObservedContext {
   principal?: { tenantId: string };
   /** Set by the response cache when it exists; absent means no cache was consulted. */

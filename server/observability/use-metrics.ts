@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { ServiceMetrics } from './metrics.ts';
-import { errorCodes, type ObservedContext } from './request-outcome.ts';
+import { errorCodes, type ObservedContext, type RequestOutcome } from './request-outcome.ts';
 
 export interface UseMetricsOptions {
   /** The service's metrics; its registry is what `/metrics` serves. */
@@ -24,17 +24,27 @@ export function useMetrics<TContext extends BaseContext & ObservedContext>({
       });
     },
     async requestDidStart({ contextValue }) {
-      const started = performance.now();
+      const startedAt = performance.now();
       return {
         async willSendResponse({ operationName, errors }) {
-          metrics.observeRequest({
-            operation: metrics.operationLabel(operationName),
-            tenant: metrics.tenantLabel(contextValue.principal?.tenantId),
-            seconds: (performance.now() - started) / 1000,
-            codes: errorCodes(errors),
+          recordRequest(metrics, {
+            tenantId: contextValue.principal?.tenantId,
+            operationName,
+            startedAt,
+            errors,
           });
         },
       };
     },
   };
+}
+
+/** Counts one finished request; also used for requests answered before Apollo (response cache hits). */
+export function recordRequest(metrics: ServiceMetrics, outcome: RequestOutcome) {
+  metrics.observeRequest({
+    operation: metrics.operationLabel(outcome.operationName),
+    tenant: metrics.tenantLabel(outcome.tenantId),
+    seconds: (performance.now() - outcome.startedAt) / 1000,
+    codes: errorCodes(outcome.errors),
+  });
 }

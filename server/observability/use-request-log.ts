@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Logger } from '../logger.ts';
-import { classifyRequest, errorCodes, type ObservedContext } from './request-outcome.ts';
+import { classifyRequest, errorCodes, type ObservedContext, type RequestOutcome } from './request-outcome.ts';
 
 export interface UseRequestLogOptions {
   logger: Logger;
@@ -24,20 +24,32 @@ export function useRequestLog<TContext extends BaseContext & ObservedContext>({
       logger.info({ errors: errorCodes([error]) }, 'request refused');
     },
     async requestDidStart({ contextValue }) {
-      const started = performance.now();
+      const startedAt = performance.now();
       return {
         async willSendResponse({ operationName, errors }) {
-          const codes = errorCodes(errors);
-          const line = {
-            tenant: contextValue.principal?.tenantId,
-            operation: operationName ?? null,
-            durationMs: Math.round((performance.now() - started) * 100) / 100,
-            cache: contextValue.cacheStatus ?? 'none',
-            errors: codes,
-          };
-          logger[classifyRequest(codes) === 'server_error' ? 'warn' : level](line, 'request');
+          const { principal, cacheStatus } = contextValue;
+          logRequest(logger, level, {
+            tenantId: principal?.tenantId,
+            operationName,
+            startedAt,
+            cacheStatus,
+            errors,
+          });
         },
       };
     },
   };
+}
+
+/** Writes one request's line; also used for requests answered before Apollo (response cache hits). */
+export function logRequest(logger: Logger, level: 'info' | 'debug', outcome: RequestOutcome) {
+  const codes = errorCodes(outcome.errors);
+  const line = {
+    tenant: outcome.tenantId,
+    operation: outcome.operationName ?? null,
+    durationMs: Math.round((performance.now() - outcome.startedAt) * 100) / 100,
+    cache: outcome.cacheStatus ?? 'none',
+    errors: codes,
+  };
+  logger[classifyRequest(codes) === 'server_error' ? 'warn' : level](line, 'request');
 }

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { trace } from '@opentelemetry/api';
+import { type Span, trace } from '@opentelemetry/api';
 import type { ObservedContext } from './request-outcome.ts';
 
 /**
@@ -14,12 +14,21 @@ export function useSpanAttributes<
     async requestDidStart({ contextValue }) {
       const span = trace.getActiveSpan();
       if (!span) return;
-      if (contextValue.principal) span.setAttribute('quarry.tenant_id', contextValue.principal.tenantId);
+      annotateRequestSpan(span, { tenantId: contextValue.principal?.tenantId });
       return {
         async didResolveOperation({ operationName }) {
-          if (operationName) span.setAttribute('graphql.operation.name', operationName);
+          annotateRequestSpan(span, { operationName });
         },
       };
     },
   };
+}
+
+/** Also used for requests answered before Apollo (response cache hits). */
+export function annotateRequestSpan(
+  span: Span,
+  { tenantId, operationName }: { tenantId?: string; operationName?: string | null },
+) {
+  if (tenantId) span.setAttribute('quarry.tenant_id', tenantId);
+  if (operationName) span.setAttribute('graphql.operation.name', operationName);
 }

@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { type Cache, searchGenerationKey, tenantKey } from '../../server/cache/cache.ts';
+import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+
+export interface ResponseCacheOptions {
+  /** Where responses live: Redis when REDIS_URL is set (shared by replicas), the in-process LRU otherwise. */
+  cache: Cache;
+  /**
+   * How long a response is served again, in seconds. Default 5
+   * (RESPONSE_CACHE_TTL_SECONDS). Kept short: writes that reach the index
+   * without a gateway mutation or an indexer bump (see below) are only
+   * seen once it expires.
+   */
+  ttlSeconds?: number;
+  /** Where failed lookups are reported, and hits and misses by the shortcut and the plugin. Default: nowhere. */
+  events?: OperationalEvents;
+}
+
+/** A complete response as the client received it, and the operation it answered (for metrics and logs). */
+export interface CachedResponse {
+  operationName: string | null;
+  body: string;
+}
+
+/** Where a missed request's response may be stored: its key, and the generations read before it ran. */
+export interface StoreTicket {
+  key: string;
+  generations: string;
+}
+
+export type Lookup = { hit: CachedResponse } | { miss: StoreTicket } | { failed: true };
+
+export interface ResponseCache {
+  /** One cache round trip: the tenant's two generations and the entry, read together. */
+  lookup(tenantId: string, requestIdentity: string): Promise<Lookup>;
+  /** Not awaited by callers: the client need not wait for the cache write. */
+  store(ticket: StoreTicket, response: CachedResponse): Promise<void>;
+  /** Every response cached for the tenant so far stops being served. */
+  invalidate(tenantId: string): Promise<void>;
+  readonly events: OperationalEvents;
+}
+
+const generationKey = (tenantId: string) => tenantKey(tenantId, 'response-generation');
+
+/**
+ * What makes two requests the same for the cache: the operation (its text,
+ * or a persisted id when the request carries no text), the operation name
+ * and the variables. A text and an id for the same operation are two
+ * entries; both are exact.
+ */
+export function requestIdentity(request: {
+  query?: string;
+  persistedId?: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}): string {
+  const operation = request.query !== undefined ? `text:${request.query}` : `id:${request.persistedId}`;
+  return createHash('sha256')
+    .update(`${operation}\n${request.operationName ?? ''}\n${JSON.stringify(request.variables ?? {})}`)
+    .digest('base64url');
+}
+
+/**
+ * Whole query responses per tenant, for a few seconds.
+ *
+ * Each entry records the two per-tenant generations that were current when
+ * its request was looked up, before it ran, and is served only while both
+ * are unchanged. Every mutation the gateway runs bumps the tenant's
+ * response generation before its response is sent, so the client that
+ * wrote never reads a response cached before its write. The indexer bumps
+ * the tenant's search generation once a write is searchable, so a search
+ * cached between a write and its indexing is dropped then. Both counters
+ * live in the shared cache (Redis), so this holds across replicas; without
+ * Redis the gateway and indexer share them only in one process (`npm
+ * start`). Writes that reach the index some other way (imports, reindexing)
+ * are seen after `ttlSeconds`. Entries expire by TTL; nothing scans keys.
+ *
+ * Generations are stored in the entry rather than in its key so that a hit
+ * costs one round trip (an MGET of the two counters and the entry). A
+ * request that read old generations may overwrite a newer entry; the next
+ * lookup then misses, which costs a backend call, never a stale answer.
+ */
+export function createResponseCache({
+  cache,
+  ttlSeconds = 5,
+  events = noOperationalEvents,
+}: ResponseCacheOptions): ResponseCache {
+  return {
+    events,
+    async lookup(tenantId, identity) {
+      const key = tenantKey(tenantId, 'response', identity);
+      let values: (string | undefined)[];
+      try {
+        values = await cache.getMany([generationKey(tenantId), searchGenerationKey(tenantId), key]);
+      } catch {
+        // A cache that fails is a miss, and nothing is stored without knowing the generations.
+        events.cacheLookup('response', 'error');
+        return { failed: true };
+      }
+      const [responses = '0', searches = '0', entry] = values;
+      const generations = `${responses}.${searches}`;
+      const hit = entry === undefined ? undefined : decodeEntry(entry, generations);
+      // Hits and misses are counted where the outcome is known: a hit may still be rate limited.
+      return hit ? { hit } : { miss: { key, generations } };
+    },
+    async store(ticket, response) {
+      await cache.set(ticket.key, encodeEntry(ticket.generations, response), ttlSeconds);
+    },
+    async invalidate(tenantId) {
+      await cache.increment(generationKey(tenantId));
+    },
+  };
+}
+
+// `generations\noperationName\nbody`: neither generations nor a GraphQL name can hold a newline.
+function encodeEntry(generations: string, { operationName, body }: CachedResponse): string {
+  return `${generations}\n${operationName ?? ''}\n${body}`;
+}
+
+function decodeEntry(entry: string, currentGenerations: string): CachedResponse | undefined {
+  const first = entry.indexOf('\n');
+  const second = entry.indexOf('\n', first + 1);
+  if (first < 0 || second < 0 || entry.slice(0, first) !== currentGenerations) return undefined;
+  return { operationName: entry.slice(first + 1, second) || null, body: entry.slice(second + 1) };
+}

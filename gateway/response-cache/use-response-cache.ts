@@ -1,0 +1,44 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { GatewayContext } from '../context.ts';
+import type { ResponseCache } from './response-cache.ts';
+
+/**
+ * The response cache's part inside Apollo: it stores what a missed query
+ * produced, and drops a tenant's cached responses after every mutation.
+ * Hits never get here: `createResponseCacheShortcut` answers them before
+ * Apollo, after repeating the checks that would have let the request run.
+ *
+ * Only complete answers are stored: no errors, no partial data, and no page
+ * a subgraph marked stale (served while the search backend is down). Only
+ * requests the shortcut looked up carry a ticket (POSTs of JSON); others,
+ * such as GET queries, run uncached.
+ */
+export function useResponseCache(responseCache: ResponseCache): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        // Set here, before any `willSendResponse`, so the request log sees it.
+        async didResolveOperation({ contextValue, operation }) {
+          if (operation?.operation !== 'query') contextValue.cacheStatus = 'bypass';
+          else if (contextValue.responseCacheTicket) responseCache.events.cacheLookup('response', 'miss');
+          else contextValue.cacheStatus ??= 'bypass';
+        },
+        async willSendResponse({ contextValue, operation, operationName, response }) {
+          if (operation?.operation === 'mutation') {
+            // Awaited, so the writer's next read cannot find a response cached before its write. If
+            // Redis is down the bump is lost, and responses cached before it live out their TTL.
+            await responseCache.invalidate(contextValue.principal.tenantId).catch(() => {});
+            return;
+          }
+          const ticket = contextValue.responseCacheTicket;
+          if (operation?.operation !== 'query' || !ticket || response.body.kind !== 'single') return;
+          const { singleResult } = response.body;
+          if (singleResult.errors || !singleResult.data || contextValue.servedStale) return;
+          // The bytes Apollo sends (its field order and trailing newline), so a hit is indistinguishable.
+          const body = `${JSON.stringify({ data: singleResult.data, extensions: singleResult.extensions })}\n`;
+          void responseCache.store(ticket, { operationName: operationName ?? null, body }).catch(() => {});
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PersistedQueryManifest } from '../../gateway/persisted-operations/manifest.ts';
+import { manifestPath } from '../../schema/operations.ts';
+import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+
+interface LogLine {
+  msg: string;
+  service?: string;
+  tenant?: string;
+  operation?: string | null;
+  cache?: string;
+}
+
+/**
+ * Response cache hits are answered in front of Apollo Server. Every check
+ * that guards the full path must hold there too: each test first puts the
+ * answer in the cache with a caller who may see it, then asks again as a
+ * caller who may not.
+ */
+describe('response cache hits answered before Apollo', () => {
+  const raw: string[] = [];
+  let stack: TestStack;
+  let suggestId: string;
+
+  const suggestQuery =
+    'query Suggest($prefix: String!, $first: Int = 5) { suggest(prefix: $prefix, first: $first) }';
+  const post = (token: string | null, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(stack.gatewayUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify(body),
+    });
+  const cacheStatuses = () =>
+    raw
+      .map((line) => JSON.parse(line) as LogLine)
+      .filter((line) => line.service === 'gateway' && line.msg === 'request')
+      .map((line) => line.cache);
+  /** Runs a query twice as a caller who may, so the second answer came from the cache. */
+  const warm = async (token: string, body: unknown) => {
+    for (let i = 0; i < 2; i += 1) expect((await post(token, body)).status).toBe(200);
+    expect(cacheStatuses().slice(-2)).toEqual(['miss', 'hit']);
+  };
+
+  beforeAll(async () => {
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as PersistedQueryManifest;
+    suggestId = manifest.operations.find((operation) => operation.name === 'Suggest')!.id;
+    stack = await startTestStack({
+      env: { RESPONSE_CACHE_TTL_SECONDS: '30', RATE_LIMIT_TIERS: 'standard=50/100,tiny=0.1/2' },
+      logDestination: { write: (line: string) => raw.push(line) },
+    });
+  });
+  beforeEach(() => {
+    raw.length = 0;
+  });
+  afterAll(() => stack?.stop());
+
+  it('answers a hit with the bytes, status and headers of the miss before it', async () => {
+    const token = await stack.token('tenant-sc-bytes');
+    const body = { query: suggestQuery, variables: { prefix: 'a' } };
+    const miss = await post(token, body);
+    const hit = await post(token, body);
+    expect(cacheStatuses()).toEqual(['miss', 'hit']);
+    expect(hit.status).toBe(miss.status);
+    expect(await hit.text()).toBe(await miss.text());
+    const headers = (response: Response) =>
+      Object.fromEntries([...response.headers].filter(([name]) => name !== 'date'));
+    expect(headers(hit)).toEqual(headers(miss));
+  });
+
+  it('negotiates the media type as Apollo does, and leaves an unacceptable one to Apollo (406)', async () => {
+    const token = await stack.token('tenant-sc-accept');
+    const body = { query: suggestQuery, variables: { prefix: 'b' } };
+    await warm(token, body);
+    const graphqlResponse = await post(token, body, { accept: 'application/graphql-response+json' });
+    expect(graphqlResponse.headers.get('content-type')).toBe(
+      'application/graphql-response+json; charset=utf-8',
+    );
+    const html = await post(token, body, { accept: 'text/html' });
+    expect(html.status).toBe(406);
+    // Apollo picks the media type only after running the operation, uncached.
+    expect(cacheStatuses().slice(-2)).toEqual(['hit', 'bypass']);
+  });
+
+  it('still refuses a missing, forged or expired token', async () => {
+    const token = await stack.token('tenant-sc-auth');
+    const body = { query: suggestQuery, variables: { prefix: 'c' } };
+    await warm(token, body);
+    const forged = `${token.slice(0, -4)}AAAA`;
+    const expired = await stack.token('tenant-sc-auth', { ttl: '-1m' });
+    for (const candidate of [null, forged, expired]) {
+      const response = await post(candidate, body);
+      expect(response.status).toBe(401);
+      const payload = (await response.json()) as {
+        data?: unknown;
+        errors: { extensions: { code: string } }[];
+      };
+      expect(payload.data).toBeUndefined();
+      expect(payload.errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('still refuses a token without the read scope', async () => {
+    const body = { query: suggestQuery, variables: { prefix: 'd' } };
+    await warm(await stack.token('tenant-sc-scope'), body);
+    const writeOnly = await stack.token('tenant-sc-scope', { scopes: ['documents:write'] });
+    const payload = (await (await post(writeOnly, body)).json()) as {
+      data?: unknown;
+      errors: { extensions: { code: string } }[];
+    };
+    expect(payload.errors[0]!.extensions.code).toBe('FORBIDDEN');
+    expect(payload.data ?? null).toBeNull();
+  });
+
+  it('holds partners to the safelist even for text a first-party client of the tenant has cached', async () => {
+    const firstParty = await stack.token('tenant-sc-partner');
+    const partner = await stack.token('tenant-sc-partner', { partner: true });
+    const text = { query: suggestQuery, variables: { prefix: 'e' } };
+    await warm(firstParty, text);
+    const refused = (await (await post(partner, text)).json()) as {
+      errors: { extensions: { code: string } }[];
+    };
+    expect(refused.errors[0]!.extensions.code).toBe('PERSISTED_QUERY_ID_REQUIRED');
+
+    // An id outside the manifest is refused even once a first-party client has run it through APQ.
+    const unlisted = 'query Unlisted { suggest(prefix: "e") }';
+    const { createHash } = await import('node:crypto');
+    const unlistedId = createHash('sha256').update(unlisted).digest('hex');
+    const persisted = (id: string, variables?: Record<string, unknown>) => ({
+      variables,
+      extensions: { persistedQuery: { version: 1, sha256Hash: id } },
+    });
+    expect((await post(firstParty, { query: unlisted, ...persisted(unlistedId) })).status).toBe(200);
+    await warm(firstParty, persisted(unlistedId));
+    const notListed = (await (await post(partner, persisted(unlistedId))).json()) as {
+      errors: { extensions: { code: string } }[];
+    };
+    expect(notListed.errors[0]!.extensions.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+
+    // A manifest id is a partner's to run, and is answered from the cache like any query.
+    raw.length = 0;
+    for (let i = 0; i < 2; i += 1) {
+      const response = await post(partner, persisted(suggestId, { prefix: 'e' }));
+      expect(((await response.json()) as { errors?: unknown }).errors).toBeUndefined();
+    }
+    expect(cacheStatuses()).toEqual(['miss', 'hit']);
+  });
+
+  it("takes a token from the tenant's rate limit for every hit", async () => {
+    const token = await stack.token('tenant-sc-rate', { tier: 'tiny' });
+    const body = { query: suggestQuery, variables: { prefix: 'f' } };
+    await warm(token, body);
+    const limited = await post(token, body);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it("never answers one tenant from another's entry, nor a different request from a cached one", async () => {
+    const tokenA = await stack.token('tenant-sc-a');
+    await warm(tokenA, { query: suggestQuery, variables: { prefix: 'g' } });
+    raw.length = 0;
+    await post(await stack.token('tenant-sc-b'), { query: suggestQuery, variables: { prefix: 'g' } });
+    await post(tokenA, { query: suggestQuery, variables: { prefix: 'g', first: 1 } });
+    await post(tokenA, { query: suggestQuery, variables: { prefix: 'g' }, operationName: 'Suggest' });
+    expect(cacheStatuses()).toEqual(['miss', 'miss', 'miss']);
+  });
+
+  it('leaves requests it cannot vouch for to Apollo: an APQ registration, a mismatched id, a bad shape', async () => {
+    const token = await stack.token('tenant-sc-shape');
+    const body = { query: suggestQuery, variables: { prefix: 'h' } };
+    await warm(token, body);
+    const mismatched = await post(token, {
+      ...body,
+      extensions: { persistedQuery: { version: 1, sha256Hash: suggestId.replace(/^./, '0') } },
+    });
+    expect(
+      ((await mismatched.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions
+        .code,
+    ).toBe('BAD_REQUEST');
+    const badVariables = await post(token, { query: suggestQuery, variables: ['h'] });
+    expect(badVariables.status).toBe(400);
+  });
+
+  it('counts and logs a hit like any request, with its operation and tenant', async () => {
+    const token = await stack.token('tenant-sc-observed');
+    await warm(token, { query: suggestQuery, variables: { prefix: 'i' } });
+    const hitLine = raw
+      .map((line) => JSON.parse(line) as LogLine)
+      .filter((line) => line.service === 'gateway' && line.msg === 'request')
+      .at(-1);
+    expect(hitLine).toMatchObject({ tenant: 'tenant-sc-observed', operation: 'Suggest', cache: 'hit' });
+    const metrics = await (await fetch(new URL('/metrics', stack.gatewayUrl))).text();
+    const served = metrics
+      .split('\n')
+      .find(
+        (line) =>
+          line.startsWith('quarry_graphql_requests_total{') && line.includes('tenant="tenant-sc-observed"'),
+      );
+    expect(served).toMatch(/operation="Suggest".* 2$/);
+  });
+});
