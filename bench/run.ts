@@ -29,7 +29,14 @@ import {
 } from './scenarios.ts';
 import { seedDocuments } from './seed.ts';
 
-export const gatewayNames = ['quarry', 'quarry-nocache', 'apollo', 'hive', 'ceiling'] as const;
+export const gatewayNames = [
+  'quarry',
+  'quarry-nocache',
+  'quarry-local',
+  'apollo',
+  'hive',
+  'ceiling',
+] as const;
 export type GatewayName = (typeof gatewayNames)[number];
 
 /** The ceiling only answers the search scenarios: it returns the search page whatever it is sent. */
@@ -534,6 +541,7 @@ function startGateway(
   switch (name) {
     case 'quarry':
     case 'quarry-nocache':
+    case 'quarry-local':
       return startChild({
         name,
         script: join(root, 'gateway/main.ts'),
@@ -542,7 +550,8 @@ function startGateway(
           PORT: String(port),
           // The same gateway without its response cache: what the gateway path itself costs.
           ...(name === 'quarry-nocache' ? { RESPONSE_CACHE_TTL_SECONDS: '0' } : {}),
-          ...(context.redisUrl ? { REDIS_URL: context.redisUrl } : {}),
+          // One replica without Redis: response cache and rate limit in process, as `npm start` runs.
+          ...(context.redisUrl && name !== 'quarry-local' ? { REDIS_URL: context.redisUrl } : {}),
           // The peers have no rate limit, and the cached and persisted scenarios send far more than a
           // standard tenant's 50 requests per second. The limiter still runs (a Redis call per request,
           // paid as in production); it just never refuses, so the bench measures serving, not 429s.

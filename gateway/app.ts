@@ -73,7 +73,12 @@ export async function startGatewayApp({
     },
     responseCache:
       config.cache.responseTtlSeconds > 0
-        ? { cache: cache.cache, ttlSeconds: config.cache.responseTtlSeconds, events }
+        ? {
+            cache: cache.cache,
+            ttlSeconds: config.cache.responseTtlSeconds,
+            refreshSeconds: config.cache.responseRefreshSeconds,
+            events,
+          }
         : undefined,
     apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
     apqTtlSeconds: config.cache.apqTtlSeconds,

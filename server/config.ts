@@ -183,6 +183,7 @@ const environmentSchema = z
     CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
     APQ_TTL_SECONDS: positiveInt(86_400),
     RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+    RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
 
     RESILIENCE_TIMEOUT_MS: perDependency('2000,redis=250'),
     BREAKER_FAILURE_THRESHOLD: perDependency('5'),
@@ -213,6 +214,16 @@ const environmentSchema = z
           message: `${cert} and ${key} go together: set both or neither`,
         });
       }
+    }
+    if (
+      env.RESPONSE_CACHE_TTL_SECONDS > 0 &&
+      env.RESPONSE_CACHE_REFRESH_SECONDS >= env.RESPONSE_CACHE_TTL_SECONDS
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['RESPONSE_CACHE_REFRESH_SECONDS'],
+        message: 'must be less than RESPONSE_CACHE_TTL_SECONDS (0 turns refreshing off)',
+      });
     }
     if (env.SUBGRAPH_CLIENT_CA && !env.TLS_CERT) {
       context.addIssue({
@@ -357,6 +368,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apqTtlSeconds: e.APQ_TTL_SECONDS,
       /** Whole query responses at the gateway; 0 turns the response cache off. */
       responseTtlSeconds: e.RESPONSE_CACHE_TTL_SECONDS,
+      responseRefreshSeconds: e.RESPONSE_CACHE_REFRESH_SECONDS,
     },
     resilience: {
       timeoutMs: e.RESILIENCE_TIMEOUT_MS,

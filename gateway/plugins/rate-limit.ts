@@ -42,6 +42,8 @@ export function useRateLimit({
     async requestDidStart() {
       return {
         async didResolveOperation({ contextValue }) {
+          // The response cache's background refresh: the hit that started it took the token.
+          if (contextValue.cacheStatus === 'refresh') return;
           const decision = await takeToken({ store, tiers }, contextValue.principal);
           if (decision.allowed) return;
           events.rateLimited(contextValue.principal.tenantId);

@@ -85,6 +85,10 @@ const passOn = (context?: GatewayContext): ShortcutOutcome<GatewayContext> => ({
  * key within the tenant: a request that is in the cache already passed
  * them. Hits are counted, logged and put on the span like any request.
  *
+ * A hit in the entry's last RESPONSE_CACHE_REFRESH_SECONDS also runs the
+ * request through Apollo in the background, as its caller, so that the
+ * response cache plugin stores a fresh entry before this one expires.
+ *
  * Anything else (a miss, a refusal, an unusual request) goes on to Apollo,
  * with the verified principal and, on a miss, the ticket under which the
  * response cache plugin stores the answer. Refusals are left to Apollo so
@@ -98,7 +102,7 @@ export function createResponseCacheShortcut({
   metrics,
   logger,
 }: ResponseCacheShortcutOptions): Shortcut<GatewayContext> {
-  return async (request, response, body) => {
+  return async (request, response, body, runInBackground) => {
     const startedAt = performance.now();
     const cacheable = cacheableRequest(body);
     const contentType = cacheable && contentTypeFor(request.headers.accept);
@@ -118,21 +122,31 @@ export function createResponseCacheShortcut({
       const responseCacheTicket = 'miss' in lookup ? lookup.miss : undefined;
       return passOn({ principal, cacheStatus: 'miss', responseCacheTicket });
     }
-    // Refused: Apollo's path takes a token again, and sends the 429 with its retry-after.
-    if (!(await takeToken(rateLimit, principal)).allowed) return passOn({ principal });
+    const { hit, refresh } = lookup;
+    if (!(await takeToken(rateLimit, principal)).allowed) {
+      if (refresh) responseCache.refreshEnded(refresh);
+      // Apollo's path takes a token again, and sends the 429 with its retry-after.
+      return passOn({ principal });
+    }
 
     // As Apollo answers (status, content type, no-store), with a content-length, not chunked.
     response.statusCode = 200;
     response.setHeader('content-type', contentType);
     response.setHeader('cache-control', 'no-store');
-    response.end(lookup.hit.body);
+    response.end(hit.body);
     const outcome: RequestOutcome = {
       tenantId: principal.tenantId,
-      operationName: lookup.hit.operationName,
+      operationName: hit.operationName,
       startedAt,
       cacheStatus: 'hit',
     };
-    responseCache.events.cacheLookup('response', 'hit');
+    responseCache.events.cacheLookup('response', refresh ? 'refresh' : 'hit');
+    if (refresh) {
+      // Not charged to the tenant's rate limit nor counted as a request: the hit that started it was.
+      runInBackground({ principal, cacheStatus: 'refresh', responseCacheTicket: refresh })
+        .catch((error: unknown) => logger.warn({ err: error }, 'response cache refresh failed'))
+        .finally(() => responseCache.refreshEnded(refresh));
+    }
     recordRequest(metrics, outcome);
     logRequest(logger, 'info', outcome);
     const span = trace.getActiveSpan();

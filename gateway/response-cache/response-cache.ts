@@ -12,6 +12,16 @@ export interface ResponseCacheOptions {
    * seen once it expires.
    */
   ttlSeconds?: number;
+  /**
+   * Late in an entry's life, a hit also hands out a ticket to refresh it in
+   * the background (one per entry at a time in this process), so a query
+   * asked often never misses. Each entry's refresh point is drawn at random
+   * within its last `refreshSeconds`, so that entries cached together (a
+   * burst of traffic, a generation bump) are not all refreshed together.
+   * Default 0, off (RESPONSE_CACHE_REFRESH_SECONDS; 2 in the gateway's
+   * configuration).
+   */
+  refreshSeconds?: number;
   /** Where failed lookups are reported, and hits and misses by the shortcut and the plugin. Default: nowhere. */
   events?: OperationalEvents;
 }
@@ -28,13 +38,18 @@ export interface StoreTicket {
   generations: string;
 }
 
-export type Lookup = { hit: CachedResponse } | { miss: StoreTicket } | { failed: true };
+export type Lookup =
+  | { hit: CachedResponse; refresh?: StoreTicket }
+  | { miss: StoreTicket }
+  | { failed: true };
 
 export interface ResponseCache {
   /** One cache round trip: the tenant's two generations and the entry, read together. */
   lookup(tenantId: string, requestIdentity: string): Promise<Lookup>;
   /** Not awaited by callers: the client need not wait for the cache write. */
   store(ticket: StoreTicket, response: CachedResponse): Promise<void>;
+  /** A refresh handed out by `lookup` has ended, stored or not: the entry may be refreshed again. */
+  refreshEnded(ticket: StoreTicket): void;
   /** Every response cached for the tenant so far stops being served. */
   invalidate(tenantId: string): Promise<void>;
   readonly events: OperationalEvents;
@@ -83,8 +98,15 @@ export function requestIdentity(request: {
 export function createResponseCache({
   cache,
   ttlSeconds = 5,
+  refreshSeconds = 0,
   events = noOperationalEvents,
 }: ResponseCacheOptions): ResponseCache {
+  const refreshing = new Set<string>();
+  const refreshTicket = (ticket: StoreTicket, refreshAt: number): StoreTicket | undefined => {
+    if (refreshSeconds <= 0 || Date.now() < refreshAt || refreshing.has(ticket.key)) return;
+    refreshing.add(ticket.key);
+    return ticket;
+  };
   return {
     events,
     async lookup(tenantId, identity) {
@@ -98,13 +120,18 @@ export function createResponseCache({
         return { failed: true };
       }
       const [responses = '0', searches = '0', entry] = values;
-      const generations = `${responses}.${searches}`;
-      const hit = entry === undefined ? undefined : decodeEntry(entry, generations);
+      const ticket = { key, generations: `${responses}.${searches}` };
+      const decoded = entry === undefined ? undefined : decodeEntry(entry, ticket.generations);
       // Hits and misses are counted where the outcome is known: a hit may still be rate limited.
-      return hit ? { hit } : { miss: { key, generations } };
+      if (!decoded) return { miss: ticket };
+      return { hit: decoded.response, refresh: refreshTicket(ticket, decoded.refreshAt) };
     },
     async store(ticket, response) {
-      await cache.set(ticket.key, encodeEntry(ticket.generations, response), ttlSeconds);
+      const refreshAt = Date.now() + (ttlSeconds - refreshSeconds * Math.random()) * 1000;
+      await cache.set(ticket.key, encodeEntry(ticket.generations, refreshAt, response), ttlSeconds);
+    },
+    refreshEnded(ticket) {
+      refreshing.delete(ticket.key);
     },
     async invalidate(tenantId) {
       await cache.increment(generationKey(tenantId));
@@ -112,14 +139,25 @@ export function createResponseCache({
   };
 }
 
-// `generations\noperationName\nbody`: neither generations nor a GraphQL name can hold a newline.
-function encodeEntry(generations: string, { operationName, body }: CachedResponse): string {
-  return `${generations}\n${operationName ?? ''}\n${body}`;
+// `generations\nrefreshAt\noperationName\nbody`: none of the first three can hold a newline.
+function encodeEntry(
+  generations: string,
+  refreshAt: number,
+  { operationName, body }: CachedResponse,
+): string {
+  return `${generations}\n${Math.round(refreshAt)}\n${operationName ?? ''}\n${body}`;
 }
 
-function decodeEntry(entry: string, currentGenerations: string): CachedResponse | undefined {
+function decodeEntry(
+  entry: string,
+  currentGenerations: string,
+): { response: CachedResponse; refreshAt: number } | undefined {
   const first = entry.indexOf('\n');
   const second = entry.indexOf('\n', first + 1);
-  if (first < 0 || second < 0 || entry.slice(0, first) !== currentGenerations) return undefined;
-  return { operationName: entry.slice(first + 1, second) || null, body: entry.slice(second + 1) };
+  const third = entry.indexOf('\n', second + 1);
+  if (first < 0 || second < 0 || third < 0 || entry.slice(0, first) !== currentGenerations) return undefined;
+  return {
+    refreshAt: Number(entry.slice(first + 1, second)),
+    response: { operationName: entry.slice(second + 1, third) || null, body: entry.slice(third + 1) },
+  };
 }

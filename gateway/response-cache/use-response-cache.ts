@@ -20,7 +20,8 @@ export function useResponseCache(responseCache: ResponseCache): ApolloServerPlug
         // Set here, before any `willSendResponse`, so the request log sees it.
         async didResolveOperation({ contextValue, operation }) {
           if (operation?.operation !== 'query') contextValue.cacheStatus = 'bypass';
-          else if (contextValue.responseCacheTicket) responseCache.events.cacheLookup('response', 'miss');
+          else if (contextValue.cacheStatus === 'miss' && contextValue.responseCacheTicket)
+            responseCache.events.cacheLookup('response', 'miss');
           else contextValue.cacheStatus ??= 'bypass';
         },
         async willSendResponse({ contextValue, operation, operationName, response }) {

@@ -13,11 +13,16 @@ export type RouteHandler = (request: IncomingMessage, response: ServerResponse) 
  */
 export type ShortcutOutcome<TContext> = { answered: true } | { answered: false; context?: TContext };
 
-/** Runs before Apollo on every POST of a JSON body to /graphql, with the parsed body. */
+/**
+ * Runs before Apollo on every POST of a JSON body to /graphql, with the
+ * parsed body. `runInBackground` runs the same request through Apollo with
+ * the given context and drops the answer (the response cache's refreshes).
+ */
 export type Shortcut<TContext> = (
   request: IncomingMessage,
   response: ServerResponse,
   body: unknown,
+  runInBackground: (context: TContext) => Promise<void>,
 ) => Promise<ShortcutOutcome<TContext>>;
 
 export interface HttpServerOptions<TContext extends BaseContext> {
@@ -121,7 +126,19 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
           return requestFailure(response, 400, 'Request body is not valid JSON');
         }
         if (shortcut) {
-          const outcome = await shortcut(request, response, body);
+          const parsed = body;
+          const runInBackground = async (backgroundContext: TContext) => {
+            await apollo.executeHTTPGraphQLRequest({
+              httpGraphQLRequest: {
+                method: 'POST',
+                headers: toHeaderMap(request),
+                search: url.search,
+                body: parsed,
+              },
+              context: async () => backgroundContext,
+            });
+          };
+          const outcome = await shortcut(request, response, body, runInBackground);
           if (outcome.answered) return;
           prepared = outcome.context;
         }

@@ -5,7 +5,8 @@
  * and tests can pass a recorder.
  */
 export interface OperationalEvents {
-  cacheLookup(cache: string, outcome: 'hit' | 'miss' | 'stale' | 'error'): void;
+  /** `refresh`: a hit that also started a background refresh of the entry. */
+  cacheLookup(cache: string, outcome: 'hit' | 'miss' | 'stale' | 'error' | 'refresh'): void;
   breakerStateChanged(dependency: string, state: 'closed' | 'open' | 'half-open' | 'isolated'): void;
   retried(dependency: string): void;
   rateLimited(tenantId: string): void;

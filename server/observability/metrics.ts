@@ -101,7 +101,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   });
   const cacheLookups = new Counter({
     name: 'quarry_cache_lookups_total',
-    help: 'Cache lookups by cache and outcome (hit, miss, stale, error)',
+    help: 'Cache lookups by cache and outcome (hit, miss, stale, error; refresh: a hit that started a background refresh)',
     labelNames: ['cache', 'outcome'] as const,
     registers,
   });

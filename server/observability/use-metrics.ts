@@ -27,6 +27,8 @@ export function useMetrics<TContext extends BaseContext & ObservedContext>({
       const startedAt = performance.now();
       return {
         async willSendResponse({ operationName, errors }) {
+          // A response cache refresh is the gateway's own request; the cache metrics count it.
+          if (contextValue.cacheStatus === 'refresh') return;
           recordRequest(metrics, {
             tenantId: contextValue.principal?.tenantId,
             operationName,

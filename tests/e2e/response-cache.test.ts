@@ -157,3 +157,67 @@ describe('response cache and the indexer', () => {
     expect(afterIndexing.data?.search.total).toBe(1);
   });
 });
+
+describe('response cache refresh ahead of expiry', () => {
+  const raw: string[] = [];
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      env: {
+        RESPONSE_CACHE_TTL_SECONDS: '3',
+        RESPONSE_CACHE_REFRESH_SECONDS: '2',
+        RATE_LIMIT_TIERS: 'standard=50/100,twenty=0.001/20',
+      },
+      logDestination: { write: (line: string) => raw.push(line) },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  const statuses = () =>
+    raw
+      .map((line) => JSON.parse(line) as LogLine)
+      .filter((line) => line.service === 'gateway' && line.msg === 'request')
+      .map((line) => line.cache);
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('refreshes an entry hit late in its life in the background, so it is still a hit after its TTL', async () => {
+    // A burst of twenty and no refill, to count the tokens the client's requests took.
+    const token = await stack.token('tenant-rc-refresh', { tier: 'twenty' });
+    const ask = () => stack.graphql<{ suggest: string[] }>('{ suggest(prefix: "re") }', { token });
+    const storedAt = Date.now();
+    expect((await ask()).errors).toBeUndefined();
+    let asked = 1;
+    // The entry's refresh point is drawn in its last two seconds: hit it until a hit starts a refresh.
+    await sleep(1000);
+    while (!statuses().includes('refresh') && Date.now() - storedAt < 2800) {
+      expect((await ask()).errors).toBeUndefined();
+      asked += 1;
+      await sleep(100);
+    }
+    await expect.poll(statuses).toContain('refresh');
+    expect(statuses().slice(0, 2)).toEqual(['miss', 'hit']);
+
+    // Past the first entry's TTL, the refreshed entry answers.
+    await sleep(Math.max(0, storedAt + 3300 - Date.now()));
+    raw.length = 0;
+    expect((await ask()).errors).toBeUndefined();
+    asked += 1;
+    expect(statuses()[0]).toBe('hit');
+
+    // Every client request took a token and the refresh none: the burst holds exactly the rest.
+    for (; asked < 20; asked += 1) expect((await ask()).errors).toBeUndefined();
+    expect((await ask()).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+
+    const metrics = await (await fetch(new URL('/metrics', stack.gatewayUrl))).text();
+    const served = metrics
+      .split('\n')
+      .filter(
+        (line) => line.startsWith('quarry_graphql_requests_total{') && line.includes('tenant-rc-refresh'),
+      )
+      .map((line) => Number(line.split(' ').at(-1)));
+    // Refreshes are the gateway's own requests: counted as cache refreshes, not as requests.
+    expect(served.reduce((sum, count) => sum + count, 0)).toBe(21);
+    expect(metrics).toMatch(/quarry_cache_lookups_total\{cache="response",outcome="refresh"[^}]*\} [1-9]/);
+  });
+});

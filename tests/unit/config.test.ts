@@ -50,6 +50,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, JWT_CACHE_MAX_ENTRIES: '0' })).toThrow(/JWT_CACHE_MAX_ENTRIES/);
   });
 
+  it('refreshes responses in the last 2 s of their TTL by default, and refuses a window as long as the TTL', () => {
+    expect(loadConfig(minimal).cache.responseRefreshSeconds).toBe(2);
+    expect(loadConfig({ ...minimal, RESPONSE_CACHE_REFRESH_SECONDS: '0' }).cache.responseRefreshSeconds).toBe(
+      0,
+    );
+    expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_REFRESH_SECONDS: '5' })).toThrow(
+      /RESPONSE_CACHE_REFRESH_SECONDS.*less than RESPONSE_CACHE_TTL_SECONDS/,
+    );
+    // With the cache off there is nothing to refresh, whatever the window.
+    expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_TTL_SECONDS: '0' })).not.toThrow();
+  });
+
   it('reads per-dependency options as a default with overrides by name', () => {
     const config = loadConfig({ ...minimal, RESILIENCE_TIMEOUT_MS: '1500, redis=100, subgraph:search=3000' });
     expect(config.resilience.timeoutMs('documents-store')).toBe(1500);
