@@ -106,6 +106,28 @@ function targets(result: BenchResult): string[] {
   return lines;
 }
 
+/** Flags a run in which the machine itself slowed down, which would read as a later gateway being slower. */
+function machineDrift(result: BenchResult): string[] {
+  const speeds = (
+    Object.entries(result.gateways) as [GatewayName, NonNullable<BenchResult['gateways'][GatewayName]>][]
+  ).filter(([, gateway]) => gateway.machineSpeed > 0);
+  if (speeds.length < 2) return [];
+  const first = speeds[0]![1].machineSpeed;
+  const relative = speeds.map(([name, gateway]) => [name, gateway.machineSpeed / first] as const);
+  const spread = Math.max(...relative.map(([, r]) => r)) / Math.min(...relative.map(([, r]) => r));
+  return [
+    '## Machine speed during the run',
+    '',
+    `A fixed CPU workload timed just before each gateway started, relative to the first: ${relative
+      .map(([name, r]) => `${gatewayLabels[name]} ${r.toFixed(2)}`)
+      .join(', ')}.`,
+    spread > 1.15
+      ? `**The machine's speed varied by ${((spread - 1) * 100).toFixed(0)}% during this run**: req/s of gateways measured at different speeds are not comparable; gateway CPU ms per request is steadier, and a rerun on a quiet machine is better.`
+      : `It varied by ${((spread - 1) * 100).toFixed(0)}%: the gateways were measured on a machine of the same speed.`,
+    '',
+  ];
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const o = result.options;
   const m = result.machine;
@@ -154,6 +176,7 @@ export function renderMarkdown(result: BenchResult): string {
   }
   const checks = targets(result);
   if (checks.length > 0) out.push('## Targets (this run)', '', ...checks, '');
+  out.push(...machineDrift(result));
   const pages = (
     Object.entries(result.gateways) as [GatewayName, NonNullable<BenchResult['gateways'][GatewayName]>][]
   )

@@ -14,7 +14,16 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
 import { createCorpus, probeDocuments } from './corpus.ts';
 import type { RunnerRequest, RunnerResult, RunnerSpec } from './load-runner.ts';
-import { type Child, cpuMs, freePort, peakRssMb, sampleRss, startChild, waitUntil } from './processes.ts';
+import {
+  type Child,
+  cpuMs,
+  freePort,
+  machineSpeed,
+  peakRssMb,
+  sampleRss,
+  startChild,
+  waitUntil,
+} from './processes.ts';
 import { renderMarkdown } from './report.ts';
 import {
   buildScenario,
@@ -80,6 +89,8 @@ export interface GatewayResult {
   /** VmHWM at the end (MiB). */
   peakRssMb: number;
   startSeconds: number;
+  /** `machineSpeed()` just before this gateway started: rounds per second of a fixed CPU workload. */
+  machineSpeed: number;
 }
 
 export interface BenchResult {
@@ -398,12 +409,14 @@ export async function runBench(
       if (warmed.max.graphqlErrors + warmed.max.non2xx > 0) log(`subgraph warm-up of ${label} saw errors`);
     }
 
+    machineSpeed(300); // The probe's own JIT warm-up, so the first gateway's reading is not low.
     // Quarry runs first: its maximum per scenario sets everyone's fixed rate.
     const quarryMax: Partial<Record<ScenarioName, number>> = {};
     let ceilingBody: string | undefined;
     for (const name of order) {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}/graphql`;
+      const speed = machineSpeed();
       const started = performance.now();
       const gateway = startGateway(name, {
         env,
@@ -421,7 +434,7 @@ export async function runBench(
       });
       const startSeconds = (performance.now() - started) / 1000;
       log(`${name} ready in ${startSeconds.toFixed(1)} s`);
-      const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds };
+      const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds, machineSpeed: speed };
       result.gateways[name] = gatewayResult;
 
       if (name !== 'ceiling') {
