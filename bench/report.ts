@@ -106,24 +106,37 @@ function targets(result: BenchResult): string[] {
   return lines;
 }
 
-/** Flags a run in which the machine itself slowed down, which would read as a later gateway being slower. */
+/** Flags scenarios in which the machine itself changed speed, which would read as one gateway being slower. */
 function machineDrift(result: BenchResult): string[] {
-  const speeds = (
-    Object.entries(result.gateways) as [GatewayName, NonNullable<BenchResult['gateways'][GatewayName]>][]
-  ).filter(([, gateway]) => gateway.machineSpeed > 0);
-  if (speeds.length < 2) return [];
-  const first = speeds[0]![1].machineSpeed;
-  const relative = speeds.map(([name, gateway]) => [name, gateway.machineSpeed / first] as const);
-  const spread = Math.max(...relative.map(([, r]) => r)) / Math.min(...relative.map(([, r]) => r));
+  const gateways = Object.entries(result.gateways) as [
+    GatewayName,
+    NonNullable<BenchResult['gateways'][GatewayName]>,
+  ][];
+  const lines: string[] = [];
+  let worst = 1;
+  for (const scenario of result.options.scenarios) {
+    const speeds = gateways
+      .map(([name, gateway]) => [name, gateway.scenarios[scenario]?.machineSpeed ?? 0] as const)
+      .filter(([, speed]) => speed > 0);
+    if (speeds.length < 2) continue;
+    const first = speeds[0]![1];
+    const spread = Math.max(...speeds.map(([, s]) => s)) / Math.min(...speeds.map(([, s]) => s));
+    worst = Math.max(worst, spread);
+    lines.push(
+      `- ${scenario}: ${speeds.map(([name, speed]) => `${gatewayLabels[name]} ${(speed / first).toFixed(2)}`).join(', ')}`,
+    );
+  }
+  if (lines.length === 0) return [];
   return [
     '## Machine speed during the run',
     '',
-    `A fixed CPU workload timed just before each gateway started, relative to the first: ${relative
-      .map(([name, r]) => `${gatewayLabels[name]} ${r.toFixed(2)}`)
-      .join(', ')}.`,
-    spread > 1.15
-      ? `**The machine's speed varied by ${((spread - 1) * 100).toFixed(0)}% during this run**: req/s of gateways measured at different speeds are not comparable; gateway CPU ms per request is steadier, and a rerun on a quiet machine is better.`
-      : `It varied by ${((spread - 1) * 100).toFixed(0)}%: the gateways were measured on a machine of the same speed.`,
+    "A fixed CPU workload timed just before each cell, relative to the scenario's first gateway:",
+    '',
+    ...lines,
+    '',
+    worst > 1.15
+      ? `**The machine's speed varied by up to ${((worst - 1) * 100).toFixed(0)}% within a scenario**: req/s measured at different speeds are not comparable; gateway CPU ms per request is steadier, and a rerun on a quiet machine is better.`
+      : `It varied by at most ${((worst - 1) * 100).toFixed(0)}% within a scenario: each scenario's gateways ran on a machine of about the same speed.`,
     '',
   ];
 }

@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
 import { createCorpus, probeDocuments } from './corpus.ts';
@@ -68,6 +69,8 @@ export interface BenchOptions {
 }
 
 export interface ScenarioResult extends RunnerResult {
+  /** `machineSpeed()` just before this cell ran: rounds per second of a fixed CPU workload. */
+  machineSpeed: number;
   /** Highest resident memory sampled while the scenario ran (MiB). */
   peakRssMb: number;
   /** Gateway CPU time per response over all phases (ms); less sensitive to a busy machine than req/s. */
@@ -89,8 +92,6 @@ export interface GatewayResult {
   /** VmHWM at the end (MiB). */
   peakRssMb: number;
   startSeconds: number;
-  /** `machineSpeed()` just before this gateway started: rounds per second of a fixed CPU workload. */
-  machineSpeed: number;
 }
 
 export interface BenchResult {
@@ -409,16 +410,17 @@ export async function runBench(
       if (warmed.max.graphqlErrors + warmed.max.non2xx > 0) log(`subgraph warm-up of ${label} saw errors`);
     }
 
-    machineSpeed(300); // The probe's own JIT warm-up, so the first gateway's reading is not low.
-    // Quarry runs first: its maximum per scenario sets everyone's fixed rate.
-    const quarryMax: Partial<Record<ScenarioName, number>> = {};
+    // Every gateway starts up front and stays up (an idle one costs nothing), then each scenario runs
+    // on every gateway back to back. The gateways a scenario compares are then measured a few minutes
+    // apart rather than a quarter of an hour, so a VM whose speed changes mid-run (its neighbours)
+    // skews the comparison far less, and `machineSpeed` before each cell shows how much it did.
+    const running: { name: GatewayName; child: Child; url: string }[] = [];
     let ceilingBody: string | undefined;
     for (const name of order) {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}/graphql`;
-      const speed = machineSpeed();
       const started = performance.now();
-      const gateway = startGateway(name, {
+      const child = startGateway(name, {
         env,
         port,
         redisUrl,
@@ -428,30 +430,32 @@ export async function runBench(
         manifestPath,
         nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : [],
       });
-      children.push(gateway);
-      await waitUntil(name, async () => (await postJson(url, readiness)).status === 200, {
-        child: gateway,
-      });
+      children.push(child);
+      await waitUntil(name, async () => (await postJson(url, readiness)).status === 200, { child });
       const startSeconds = (performance.now() - started) / 1000;
       log(`${name} ready in ${startSeconds.toFixed(1)} s`);
-      const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds, machineSpeed: speed };
+      const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds };
       result.gateways[name] = gatewayResult;
+      running.push({ name, child, url });
+      if (name === 'ceiling') continue;
+      const before = await counts();
+      const page = await postJson(url, probePage(probeTokens[name]!));
+      if (page.text.includes('"errors"'))
+        log(`${name}: search page returned errors: ${page.text.slice(0, 300)}`);
+      gatewayResult.searchPageCalls = diffCounts(await counts(), before);
+      // Remember a full search page (20 hits of a common term) for the ceiling to serve.
+      const full = await postJson(url, readiness);
+      if (!full.text.includes('"errors"')) ceilingBody ??= full.text;
+      // Register the partner's persisted query once (APQ), before any hash-only request.
+      const registered = await postJson(url, persistedRegistration(tokens, corpus.terms.mid[0]!));
+      if (registered.status !== 200) log(`${name}: APQ registration answered ${registered.status}`);
+    }
 
-      if (name !== 'ceiling') {
-        const before = await counts();
-        const page = await postJson(url, probePage(probeTokens[name]!));
-        if (page.text.includes('"errors"'))
-          log(`${name}: search page returned errors: ${page.text.slice(0, 300)}`);
-        gatewayResult.searchPageCalls = diffCounts(await counts(), before);
-        // Remember a full search page (20 hits of a common term) for the ceiling to serve.
-        const full = await postJson(url, readiness);
-        if (!full.text.includes('"errors"')) ceilingBody ??= full.text;
-        // Register the partner's persisted query once (APQ), before any hash-only request.
-        const registered = await postJson(url, persistedRegistration(tokens, corpus.terms.mid[0]!));
-        if (registered.status !== 200) log(`${name}: APQ registration answered ${registered.status}`);
-      }
-
-      for (const scenario of scenarios) {
+    machineSpeed(300); // The probe's own JIT warm-up, so the first reading is not low.
+    // Quarry runs first in each scenario: its maximum sets everyone's fixed rate.
+    const quarryMax: Partial<Record<ScenarioName, number>> = {};
+    for (const scenario of scenarios) {
+      for (const { name, child: gateway, url } of running) {
         if (name === 'ceiling' && !ceilingScenarios.includes(scenario)) continue;
         const spec: RunnerSpec = {
           url,
@@ -469,17 +473,21 @@ export async function runBench(
                 },
           requests: requests[scenario]!,
         };
+        // A second for the previous cell's stragglers (GC, in-flight refreshes) to finish first.
+        await sleep(1000);
+        const speed = machineSpeed();
         const before = name === 'ceiling' ? {} : await counts();
         const cpuBefore = cpuMs(gateway.pid);
         const subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
         const rss = sampleRss(gateway.pid);
-        log(`${name} / ${scenario}`);
+        log(`${scenario} / ${name}`);
         const outcome = await runLoad(spec);
         const peak = rss.stop();
         const responses = outcome.warmup.requests + outcome.max.requests + (outcome.fixed?.requests ?? 0);
         const calls = name === 'ceiling' ? {} : diffCounts(await counts(), before);
-        gatewayResult.scenarios[scenario] = {
+        result.gateways[name]!.scenarios[scenario] = {
           ...outcome,
+          machineSpeed: speed,
           peakRssMb: peak,
           cpuMsPerRequest: responses ? (cpuMs(gateway.pid) - cpuBefore) / responses : 0,
           subgraphCpuMsPerRequest: {
@@ -492,9 +500,11 @@ export async function runBench(
         };
         if (name === 'quarry') quarryMax[scenario] = outcome.max.rps;
       }
-      gatewayResult.peakRssMb = peakRssMb(gateway.pid);
-      await gateway.stop();
-      children.splice(children.indexOf(gateway), 1);
+    }
+    for (const { name, child } of running) {
+      result.gateways[name]!.peakRssMb = peakRssMb(child.pid);
+      await child.stop();
+      children.splice(children.indexOf(child), 1);
     }
 
     const quarry = result.gateways.quarry;
