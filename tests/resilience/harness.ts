@@ -49,14 +49,19 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(tenantId: string, events?: OperationalEvents): Promise<Harness> {
+export async function startHarness(
+  tenantId: string,
+  events?: OperationalEvents,
+  /** On top of `testEnv`, for a cell that needs another setting (the response cache on). */
+  env: Record<string, string> = {},
+): Promise<Harness> {
   const redis = await startTestRedis();
   const redisProxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
   const storeFaults = createFaultSwitch();
   const indexFaults = createFaultSwitch();
   const proxies: Record<string, FaultProxy> = {};
   const stack = await startTestStack({
-    env: testEnv(`redis://127.0.0.1:${redisProxy.port}`),
+    env: { ...testEnv(`redis://127.0.0.1:${redisProxy.port}`), ...env },
     events,
     decorateStore: (store) => storeFaults.wrap(store),
     decorateIndex: (index) => indexFaults.wrap(index),
