@@ -104,7 +104,9 @@ export function createResponseCacheShortcut({
 }: ResponseCacheShortcutOptions): Shortcut<GatewayContext> {
   return async (request, response, body, runInBackground) => {
     const startedAt = performance.now();
-    const cacheable = cacheableRequest(body);
+    // Exactly JSON: any other type (`text/plain; x=application/json`) is Apollo's to refuse as a possible CSRF.
+    const mediaType = request.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+    const cacheable = mediaType === 'application/json' ? cacheableRequest(body) : undefined;
     const contentType = cacheable && contentTypeFor(request.headers.accept);
     if (!cacheable || !contentType) return passOn();
     let principal: Principal;

@@ -183,6 +183,10 @@ describe('response cache hits answered before Apollo', () => {
     ).toBe('BAD_REQUEST');
     const badVariables = await post(token, { query: suggestQuery, variables: ['h'] });
     expect(badVariables.status).toBe(400);
+    // A simple-request content type that merely mentions JSON: Apollo's CSRF prevention refuses it.
+    const disguised = await post(token, body, { 'content-type': 'text/plain; x=application/json' });
+    expect(disguised.status).toBe(400);
+    expect(((await disguised.json()) as { data?: unknown }).data).toBeUndefined();
   });
 
   it('counts and logs a hit like any request, with its operation and tenant', async () => {
