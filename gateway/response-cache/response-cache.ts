@@ -70,9 +70,14 @@ export function requestIdentity(request: {
   variables?: Record<string, unknown> | null;
 }): string {
   const operation = request.query !== undefined ? `text:${request.query}` : `id:${request.persistedId}`;
-  return createHash('sha256')
-    .update(`${operation}\n${request.operationName ?? ''}\n${JSON.stringify(request.variables ?? {})}`)
-    .digest('base64url');
+  return (
+    createHash('sha256')
+      // JSON keeps an empty operation name apart from none: Apollo answers them differently.
+      .update(
+        `${operation}\n${JSON.stringify(request.operationName ?? null)}\n${JSON.stringify(request.variables ?? {})}`,
+      )
+      .digest('base64url')
+  );
 }
 
 /**

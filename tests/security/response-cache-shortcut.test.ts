@@ -166,7 +166,14 @@ describe('response cache hits answered before Apollo', () => {
     await post(await stack.token('tenant-sc-b'), { query: suggestQuery, variables: { prefix: 'g' } });
     await post(tokenA, { query: suggestQuery, variables: { prefix: 'g', first: 1 } });
     await post(tokenA, { query: suggestQuery, variables: { prefix: 'g' }, operationName: 'Suggest' });
-    expect(cacheStatuses()).toEqual(['miss', 'miss', 'miss']);
+    const emptyName = await post(tokenA, {
+      query: suggestQuery,
+      variables: { prefix: 'g' },
+      operationName: '',
+    });
+    expect(((await emptyName.json()) as { errors?: unknown[] }).errors).toHaveLength(1);
+    expect(cacheStatuses()).toHaveLength(4);
+    expect(cacheStatuses()).not.toContain('hit');
   });
 
   it('leaves requests it cannot vouch for to Apollo: an APQ registration, a mismatched id, a bad shape', async () => {
