@@ -26,15 +26,20 @@ describe('response cache while Redis is down', () => {
       { title: 'Cached title', body: 'b', tags: [], author: null, status: 'PUBLISHED' },
       'rc-1',
     );
+    // Indexed now, so the indexer's generation bump cannot drop the entry in the middle of the test.
+    await h.stack.settle();
   });
   afterAll(() => h.stop());
 
   it('answers from the backends, fast once the breaker opens, and serves hits again after a restart', async () => {
     const ask = () => h.stack.graphql<{ documents: { title: string }[] }>(query, { token: h.token });
-    await ask();
+    // The miss stores its answer without the client waiting for it, so the next ask may still miss.
+    await eventually(async () => {
+      const before = await responseHits();
+      expect((await ask()).data?.documents[0]?.title).toBe('Cached title');
+      expect(await responseHits()).toBe(before + 1);
+    });
     const hitsBefore = await responseHits();
-    expect((await ask()).data?.documents[0]?.title).toBe('Cached title');
-    expect(await responseHits()).toBe(hitsBefore + 1);
 
     await h.redis.kill();
     const waits: number[] = [];
@@ -47,7 +52,7 @@ describe('response cache while Redis is down', () => {
     // The first requests may each wait out a command timeout; once the breaker is open, none does.
     expect(Math.max(...waits.slice(-3))).toBeLessThan(budgets.openBackendMs);
     const hitsWhileDown = await responseHits();
-    expect(hitsWhileDown).toBe(hitsBefore + 1);
+    expect(hitsWhileDown).toBe(hitsBefore);
 
     await h.redis.restart();
     await eventually(async () => {
