@@ -16,8 +16,9 @@ export interface ResponseCacheOptions {
    * Late in an entry's life, a hit also hands out a ticket to refresh it in
    * the background (one per entry at a time in this process), so a query
    * asked often never misses. Each entry's refresh point is drawn at random
-   * within its last `refreshSeconds`, so that entries cached together (a
-   * burst of traffic, a generation bump) are not all refreshed together.
+   * in the first half of its last `refreshSeconds`, so that entries cached
+   * together (a burst of traffic, a generation bump) are not all refreshed
+   * together, and a hit still has at least half the window to start one.
    * Default 0, off (RESPONSE_CACHE_REFRESH_SECONDS; 2 in the gateway's
    * configuration).
    */
@@ -132,7 +133,7 @@ export function createResponseCache({
       return { hit: decoded.response, refresh: refreshTicket(ticket, decoded.refreshAt) };
     },
     async store(ticket, response) {
-      const refreshAt = Date.now() + (ttlSeconds - refreshSeconds * Math.random()) * 1000;
+      const refreshAt = Date.now() + (ttlSeconds - refreshSeconds * (1 - Math.random() / 2)) * 1000;
       await cache.set(ticket.key, encodeEntry(ticket.generations, refreshAt, response), ttlSeconds);
     },
     refreshEnded(ticket) {

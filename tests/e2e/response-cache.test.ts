@@ -188,7 +188,7 @@ describe('response cache refresh ahead of expiry', () => {
     const storedAt = Date.now();
     expect((await ask()).errors).toBeUndefined();
     let asked = 1;
-    // The entry's refresh point is drawn in its last two seconds: hit it until a hit starts a refresh.
+    // The entry's refresh point is drawn 1 to 2 s after it was stored: hit it until a hit starts a refresh.
     await sleep(1000);
     while (!statuses().includes('refresh') && Date.now() - storedAt < 2800) {
       expect((await ask()).errors).toBeUndefined();
