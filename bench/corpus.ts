@@ -1,4 +1,5 @@
-import type { DocumentStatus } from '../server/documents/model.ts';
+import type { DocumentRecord, DocumentStatus } from '../server/documents/model.ts';
+import type { NewDocument } from '../subgraphs/documents/document-store.ts';
 
 /**
  * A deterministic synthetic corpus: the same seed gives the same documents,
@@ -157,15 +158,7 @@ export interface CorpusOptions {
   vocabularySize?: number;
 }
 
-export interface GeneratedDocument {
-  tenantId: string;
-  id: string;
-  title: string;
-  body: string;
-  tags: string[];
-  author: string | null;
-  status: DocumentStatus;
-}
+export type GeneratedDocument = NewDocument & Pick<DocumentRecord, 'tenantId' | 'id'>;
 
 export interface Corpus {
   tenants: string[];

@@ -108,8 +108,15 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       return requestFailure(response, 405, 'Only GET and POST are supported');
     }
 
+    const { method } = request;
     let body: unknown;
     let prepared: TContext | undefined;
+    // Apollo on this request, for the client (below) or in the background for a shortcut.
+    const runApollo = (buildContext: () => Promise<TContext>) =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method, headers: toHeaderMap(request), search: url.search, body },
+        context: buildContext,
+      });
     if (request.method === 'POST') {
       let text: string;
       try {
@@ -126,17 +133,8 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
           return requestFailure(response, 400, 'Request body is not valid JSON');
         }
         if (shortcut) {
-          const parsed = body;
           const runInBackground = async (backgroundContext: TContext) => {
-            await apollo.executeHTTPGraphQLRequest({
-              httpGraphQLRequest: {
-                method: 'POST',
-                headers: toHeaderMap(request),
-                search: url.search,
-                body: parsed,
-              },
-              context: async () => backgroundContext,
-            });
+            await runApollo(async () => backgroundContext);
           };
           const outcome = await shortcut(request, response, body, runInBackground);
           if (outcome.answered) return;
@@ -147,10 +145,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       }
     }
 
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: request.method, headers: toHeaderMap(request), search: url.search, body },
-      context: () => (prepared ? Promise.resolve(prepared) : context(request)),
-    });
+    const result = await runApollo(() => (prepared ? Promise.resolve(prepared) : context(request)));
     for (const [name, value] of result.headers) response.setHeader(name, value);
     response.statusCode = result.status ?? 200;
     if (result.body.kind === 'complete') {

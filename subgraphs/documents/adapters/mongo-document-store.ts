@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
-import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
+import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import {
   DocumentExistsError,
   DocumentNotFoundError,
@@ -18,18 +18,8 @@ import {
  * one tenant's explicit id (import, seeding) collide with, and so reveal,
  * another tenant's document. `id` keeps the id as clients know it.
  */
-export interface MongoDocument {
+export interface MongoDocument extends DocumentRecord {
   _id: string;
-  tenantId: string;
-  id: string;
-  title: string;
-  body: string;
-  tags: string[];
-  author: string | null;
-  status: DocumentStatus;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
 /** One outbox entry; written in the same transaction as the document it describes. */
