@@ -1,11 +1,8 @@
-import type { DependencyPolicy } from '../resilience/policy.ts';
 import type { RateLimit, RateLimitStore } from './rate-limit-store.ts';
 
 export interface FallbackRateLimitOptions {
-  /** The shared limiter (Redis). */
+  /** The shared limiter (Redis, under its policy: its open breaker makes the fallback immediate while Redis is down). */
   primary: RateLimitStore;
-  /** Runs every primary call; its open breaker makes the fallback immediate while Redis is down. */
-  policy: DependencyPolicy;
   /** Used while the primary fails. */
   fallback: RateLimitStore;
   /**
@@ -17,15 +14,12 @@ export interface FallbackRateLimitOptions {
 
 /** The shared limit when Redis answers; a stricter per-process limit when it does not. Never fails open or closed. */
 export function withLocalFallback(options: FallbackRateLimitOptions): RateLimitStore {
-  const { primary, policy, fallback, fraction = 0.25 } = options;
+  const { primary, fallback, fraction = 0.25 } = options;
   const stricter = (limit: RateLimit): RateLimit => ({
     perSecond: limit.perSecond * fraction,
     burst: Math.max(1, Math.floor(limit.burst * fraction)),
   });
   return {
-    consume: (key, limit) =>
-      policy
-        .run(() => primary.consume(key, limit), { idempotent: false, operation: 'rateLimit' })
-        .catch(() => fallback.consume(key, stricter(limit))),
+    consume: (key, limit) => primary.consume(key, limit).catch(() => fallback.consume(key, stricter(limit))),
   };
 }

@@ -14,3 +14,13 @@ export interface RateLimitDecision {
 export interface RateLimitStore {
   consume(key: string, limit: RateLimit): Promise<RateLimitDecision>;
 }
+
+/** A store that can also hand out several tokens in one take, for a replica to spend locally. */
+export interface LeasingRateLimitStore extends RateLimitStore {
+  /** Takes `wanted` tokens, or as many whole tokens as the bucket holds; none, with a retry hint, when it is empty. */
+  takeUpTo(
+    key: string,
+    limit: RateLimit,
+    wanted: number,
+  ): Promise<{ granted: number; retryAfterSeconds: number }>;
+}
