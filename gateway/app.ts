@@ -11,6 +11,7 @@ import {
   createMemoryRateLimitStore,
   createRedisRateLimitStore,
   type RateLimitStore,
+  withLeases,
   withLocalFallback,
 } from '../server/rate-limit/index.ts';
 import { resilienceFromConfig } from '../server/resilience/index.ts';
@@ -49,8 +50,11 @@ export async function startGatewayApp({
   const local = createMemoryRateLimitStore();
   const store: RateLimitStore = cache.redis
     ? withLocalFallback({
-        primary: createRedisRateLimitStore({ redis: cache.redis }),
-        policy: resilience.policy('redis'),
+        primary: withLeases({
+          store: createRedisRateLimitStore({ redis: cache.redis }),
+          policy: resilience.policy('redis'),
+          leaseMs: config.rateLimit.leaseMs,
+        }),
         fallback: local,
         fraction: config.rateLimit.fallbackFraction,
       })
@@ -77,6 +81,8 @@ export async function startGatewayApp({
             cache: cache.cache,
             ttlSeconds: config.cache.responseTtlSeconds,
             refreshSeconds: config.cache.responseRefreshSeconds,
+            // Without Redis the cache is already this process's memory.
+            nearMaxBytes: cache.redis ? config.cache.responseNearMaxBytes : 0,
             events,
           }
         : undefined,

@@ -177,6 +177,7 @@ const environmentSchema = z
 
     REDIS_URL: z.url().optional(),
     REDIS_COMMAND_TIMEOUT_MS: positiveInt(250),
+    REDIS_CLIENT_TRACKING: z.stringbool().default(true),
     CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
     CACHE_SEARCH_TTL_SECONDS: positiveInt(60),
     CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
@@ -184,6 +185,7 @@ const environmentSchema = z
     APQ_TTL_SECONDS: positiveInt(86_400),
     RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
     RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
+    RESPONSE_CACHE_NEAR_MAX_MB: z.coerce.number().min(0).max(65_536).default(64),
 
     RESILIENCE_TIMEOUT_MS: perDependency('2000,redis=250'),
     BREAKER_FAILURE_THRESHOLD: perDependency('5'),
@@ -193,6 +195,7 @@ const environmentSchema = z
 
     RATE_LIMIT_TIERS: tierLimits('standard=50/100,premium=500/1000'),
     RATE_LIMIT_FALLBACK_FRACTION: z.coerce.number().gt(0).max(1).default(0.25),
+    RATE_LIMIT_LEASE_MS: z.coerce.number().min(0).max(1000).default(10),
   })
   .superRefine((env, context) => {
     if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
@@ -361,6 +364,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cache: {
       redisUrl: e.REDIS_URL,
       redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      /** Generation counters held in process while Redis tracks them (CLIENT TRACKING). */
+      redisClientTracking: e.REDIS_CLIENT_TRACKING,
       memoryMaxEntries: e.CACHE_MEMORY_MAX_ENTRIES,
       searchTtlSeconds: e.CACHE_SEARCH_TTL_SECONDS,
       staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
@@ -369,6 +374,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       /** Whole query responses at the gateway; 0 turns the response cache off. */
       responseTtlSeconds: e.RESPONSE_CACHE_TTL_SECONDS,
       responseRefreshSeconds: e.RESPONSE_CACHE_REFRESH_SECONDS,
+      /** Bytes of cached responses each gateway keeps in process in front of Redis; 0 keeps none. */
+      responseNearMaxBytes: e.RESPONSE_CACHE_NEAR_MAX_MB * 1024 * 1024,
     },
     resilience: {
       timeoutMs: e.RESILIENCE_TIMEOUT_MS,
@@ -377,7 +384,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       readAttempts: e.RETRY_MAX_ATTEMPTS,
       retryInitialDelayMs: e.RETRY_INITIAL_DELAY_MS,
     },
-    rateLimit: { tiers: e.RATE_LIMIT_TIERS, fallbackFraction: e.RATE_LIMIT_FALLBACK_FRACTION },
+    rateLimit: {
+      tiers: e.RATE_LIMIT_TIERS,
+      fallbackFraction: e.RATE_LIMIT_FALLBACK_FRACTION,
+      leaseMs: e.RATE_LIMIT_LEASE_MS,
+    },
   };
 }
 

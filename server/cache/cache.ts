@@ -32,3 +32,25 @@ export function tenantKey(tenantId: string, ...parts: string[]): string {
  * never hidden by the cache once it is searchable.
  */
 export const searchGenerationKey = (tenantId: string) => tenantKey(tenantId, 'search-generation');
+
+/**
+ * A tenant's response generation: every mutation the gateway runs bumps it,
+ * and every cached gateway response is served only under the value it was
+ * computed under.
+ */
+export const responseGenerationKey = (tenantId: string) => tenantKey(tenantId, 'response-generation');
+
+/**
+ * Whether the key is one of the generation counters above: small, read on
+ * every cached request, written only when a tenant's data changes, and so
+ * worth a copy in process (see `withClientSideCaching`). The tenant segment
+ * is URI-encoded, so no other key has exactly three segments ending so.
+ */
+export function isGenerationKey(key: string): boolean {
+  const tenantEnd = key.indexOf(':', 'quarry:'.length);
+  return (
+    key.startsWith('quarry:') &&
+    tenantEnd === key.lastIndexOf(':') &&
+    (key.endsWith(':search-generation') || key.endsWith(':response-generation'))
+  );
+}

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { instrumentPort } from '../observability/instrument-port.ts';
 import type { Resilience } from '../resilience/policy.ts';
-import type { Cache } from './cache.ts';
+import { type Cache, isGenerationKey } from './cache.ts';
+import { withClientSideCaching } from './client-side-cache.ts';
 import { createMemoryCache } from './memory-cache.ts';
 import { createRedisCache } from './redis-cache.ts';
 import { createRedisClient } from './redis-client.ts';
@@ -18,6 +19,7 @@ export { resilientCache } from './resilient-cache.ts';
 export interface CacheConfig {
   redisUrl: string | undefined;
   redisCommandTimeoutMs: number;
+  redisClientTracking: boolean;
   memoryMaxEntries: number;
 }
 
@@ -54,14 +56,31 @@ export function openCache(
     commandTimeoutMs: config.redisCommandTimeoutMs,
     logger,
   });
+  const policy = resilience.policy('redis');
+  const shared = resilientCache(createRedisCache({ redis }), policy);
+  const cache = config.redisClientTracking
+    ? withClientSideCaching({
+        cache: shared,
+        redis,
+        isKept: isGenerationKey,
+        policy,
+        logger,
+        // Silent for one heartbeat plus a command timeout: what a command would have waited anyway.
+        maxSilenceMs: heartbeatMs + config.redisCommandTimeoutMs,
+        heartbeatMs,
+      })
+    : undefined;
   return {
-    cache: traced(resilientCache(createRedisCache({ redis }), resilience.policy('redis'))),
+    cache: traced(cache ?? shared),
     redis,
     async close() {
+      await cache?.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
 }
 export type { StringKeyValueCache } from './key-value-cache.ts';
+
+const heartbeatMs = 100;
 
 const traced = (cache: Cache) => instrumentPort(cache, { dependency: 'cache', recordTenant: false });

@@ -38,6 +38,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts again on the same port, empty. */
   restart(): Promise<void>;
+  /** SIGSTOP: connections stay open and nothing is answered, as with a hung server. */
+  freeze(): void;
+  /** SIGCONT: answers again, everything kept. */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -84,7 +88,15 @@ export async function startTestRedis(): Promise<TestRedis> {
   }
 
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, kill, restart: start, stop: kill };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill,
+    restart: start,
+    stop: kill,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
+  };
 }
 
 export interface TestRedisConnection {

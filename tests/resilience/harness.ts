@@ -33,6 +33,9 @@ export const testEnv = (redisUrl: string): Record<string, string> => ({
   RETRY_MAX_ATTEMPTS: '2,redis=1',
   RETRY_INITIAL_DELAY_MS: '10',
   RATE_LIMIT_TIERS: 'standard=100000/100000',
+  // Every request takes its token from Redis, so every request meets the gateway's Redis breaker;
+  // leased tokens would answer most of them in process (leases under faults: rate-limit-store.test.ts).
+  RATE_LIMIT_LEASE_MS: '0',
   // The matrix is about what happens past the gateway, which a response-cache hit would never reach.
   RESPONSE_CACHE_TTL_SECONDS: '0',
 });

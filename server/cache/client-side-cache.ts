@@ -1,0 +1,219 @@
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../logger.ts';
+import type { DependencyPolicy } from '../resilience/policy.ts';
+import type { Cache } from './cache.ts';
+
+export interface ClientSideCachingOptions {
+  /** The shared cache (Redis under its policy): every key not kept here, and every write. */
+  cache: Cache;
+  /** The shared cache's client; the two connections this needs copy its settings. */
+  redis: Redis;
+  /** The keys kept in process: small, read often, written rarely (the generation counters). */
+  isKept(key: string): boolean;
+  /** Runs the reads of kept keys, as the shared cache's own reads run. */
+  policy: DependencyPolicy;
+  /** Kept keys held at most; the least recently read go first. Default 100,000. */
+  maxKeys?: number;
+  /** How often the invalidation connection pings Redis. Default 100 ms. */
+  heartbeatMs?: number;
+  /**
+   * Kept values are served only while Redis answered that connection's
+   * last ping within this. Default 500 ms: the longest a process cut off
+   * from Redis (a blackholed link, no disconnect yet) serves copies that
+   * may have missed an invalidation.
+   */
+  maxSilenceMs?: number;
+  logger: Logger;
+}
+
+export interface ClientSideCache extends Cache {
+  /** Whether kept keys are served from process memory now: Redis is tracking them for this process. */
+  readonly tracking: boolean;
+  close(): Promise<void>;
+}
+
+const invalidationChannel = '__redis__:invalidate';
+
+/**
+ * Redis client-side caching (CLIENT TRACKING) for a few keys: the value of
+ * each kept key is read once, through a connection Redis tracks, and held in
+ * process until Redis reports that someone changed it. A cached request then
+ * reads its tenant's generations without a round trip, while a write by any
+ * replica or service still reaches every process, pushed by Redis itself
+ * rather than announced by each writer.
+ *
+ * Invalidations arrive on a second connection (RESP2 pub/sub, which ioredis
+ * delivers; it drops RESP3 invalidation pushes). Kept values are served only
+ * while both connections are up, tracking is on, and Redis has answered
+ * that connection's heartbeat within `maxSilenceMs`; anything else clears
+ * them and reads go to the shared cache as if this layer were absent. A read
+ * whose answer may have crossed an invalidation in flight is used but not
+ * kept. Writes this process makes to a kept key drop its copy before and
+ * after, so this process reads its own writes without waiting for the push.
+ * Another process sees a write once Redis has delivered the invalidation:
+ * it is sent before the write is acknowledged, so in practice before any
+ * caller can act on the write, but the two sockets are not ordered.
+ */
+export function withClientSideCaching(options: ClientSideCachingOptions): ClientSideCache {
+  const { cache, redis, isKept, policy, logger, heartbeatMs = 100, maxSilenceMs = 500 } = options;
+  const kept = new LRUCache<string, { value: string | undefined }>({ max: options.maxKeys ?? 100_000 });
+  // Raised by every invalidation and every change of connection state: a read that saw it change is not kept.
+  let epoch = 0;
+  let subscriberId: number | undefined;
+  let tracking = false;
+  let closing = false;
+  let lastHeard = 0;
+  let silent = false;
+
+  // Retries are the caller's policy's business; these connections only follow the shared client's settings.
+  const reader = redis.duplicate({ enableAutoPipelining: true });
+  const subscriber = redis.duplicate({ protocol: 2, autoResubscribe: false, enableAutoPipelining: false });
+
+  const forgetAll = () => {
+    epoch += 1;
+    kept.clear();
+  };
+  const stopTracking = () => {
+    tracking = false;
+    forgetAll();
+  };
+  const forget = (key: string) => {
+    epoch += 1;
+    kept.delete(key);
+  };
+
+  async function startTracking() {
+    const id = subscriberId;
+    if (id === undefined || closing || reader.status !== 'ready') return;
+    try {
+      await reader.client('TRACKING', 'ON', 'REDIRECT', id);
+      // Only if nothing changed while the command was out: a newer subscriber redoes this.
+      if (subscriberId === id && reader.status === 'ready') {
+        forgetAll();
+        lastHeard = performance.now();
+        silent = false;
+        tracking = true;
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'redis client tracking unavailable; generations are read from redis');
+    }
+  }
+
+  subscriber.on('ready', async () => {
+    try {
+      // CLIENT ID first: a RESP2 connection in subscribe mode takes no other command.
+      const id = Number(await subscriber.client('ID'));
+      await subscriber.subscribe(invalidationChannel);
+      subscriberId = id;
+      await startTracking();
+    } catch (error) {
+      logger.warn({ err: error }, 'redis invalidation subscription failed');
+    }
+  });
+  subscriber.on('close', () => {
+    subscriberId = undefined;
+    stopTracking();
+  });
+  subscriber.on('messageBuffer', (channel: Buffer, keys: Buffer[] | Buffer | null) => {
+    if (channel.toString() !== invalidationChannel) return;
+    // A null payload is a flush of the whole database.
+    if (keys === null) forgetAll();
+    else for (const key of Array.isArray(keys) ? keys : [keys]) forget(key.toString());
+  });
+  // Pongs come on the same connection as invalidations, after those sent before them: a recent pong
+  // means no invalidation older than it is still on its way.
+  const heartbeat = setInterval(() => {
+    if (subscriberId === undefined) return;
+    subscriber.ping().then(
+      () => {
+        lastHeard = performance.now();
+        // Copies kept before a silence may have missed an invalidation that never came.
+        if (silent) forgetAll();
+        silent = false;
+      },
+      () => {},
+    );
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  /** Whether kept values may be served now; the first call after a silence began drops them. */
+  function live(): boolean {
+    if (!tracking) return false;
+    if (performance.now() - lastHeard <= maxSilenceMs) return !silent;
+    if (!silent) forgetAll();
+    silent = true;
+    return false;
+  }
+
+  reader.on('ready', () => void startTracking());
+  reader.on('close', stopTracking);
+  // ioredis throws unhandled 'error' events; the shared client already reports Redis being down.
+  reader.on('error', () => {});
+  subscriber.on('error', () => {});
+
+  async function readKept(keys: string[]): Promise<(string | undefined)[]> {
+    const startedIn = epoch;
+    const values = (
+      await policy.run(() => reader.mget(...keys), { idempotent: true, operation: 'getMany' })
+    ).map((value) => value ?? undefined);
+    if (live() && epoch === startedIn) {
+      keys.forEach((key, index) => {
+        kept.set(key, { value: values[index] });
+      });
+    }
+    return values;
+  }
+
+  async function getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (!live()) return cache.getMany(keys);
+    const found = new Map<string, string | undefined>();
+    const keptMisses: string[] = [];
+    const others: string[] = [];
+    for (const key of keys) {
+      const copy = isKept(key) ? kept.get(key) : undefined;
+      if (copy) found.set(key, copy.value);
+      else (isKept(key) ? keptMisses : others).push(key);
+    }
+    const collect = async (missing: string[], read: (keys: string[]) => Promise<(string | undefined)[]>) => {
+      if (missing.length === 0) return;
+      const values = await read(missing);
+      missing.forEach((key, index) => {
+        found.set(key, values[index]);
+      });
+    };
+    await Promise.all([collect(keptMisses, readKept), collect(others, (rest) => cache.getMany(rest))]);
+    return keys.map((key) => found.get(key));
+  }
+
+  /** A write to kept keys: this process must not read a value from before it, whatever the push's timing. */
+  async function write<T>(keys: readonly string[], run: () => Promise<T>): Promise<T> {
+    const written = keys.filter(isKept);
+    for (const key of written) forget(key);
+    try {
+      return await run();
+    } finally {
+      for (const key of written) forget(key);
+    }
+  }
+
+  return {
+    name: cache.name,
+    get tracking() {
+      return live();
+    },
+    get: async (key) => (await getMany([key]))[0],
+    getMany,
+    set: (key, value, ttlSeconds) => write([key], () => cache.set(key, value, ttlSeconds)),
+    delete: (keys) => write(keys, () => cache.delete(keys)),
+    increment: (key) => write([key], () => cache.increment(key)),
+    async close() {
+      closing = true;
+      clearInterval(heartbeat);
+      stopTracking();
+      await Promise.all(
+        [reader, subscriber].map((connection) => connection.quit().catch(() => connection.disconnect())),
+      );
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGatewayApp } from '../../gateway/app.ts';
+import type { RunningGateway } from '../../gateway/server.ts';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../../server/auth/dev-keys.ts';
+import { createRedisClient } from '../../server/cache/index.ts';
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/logger.ts';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+import { eventually, readiness } from '../resilience/harness.ts';
+
+/** What this replica asks of Redis, by command: reads, token-bucket takes and writes. */
+async function redisCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return [...stats.matchAll(/cmdstat_(get|mget|evalsha|set|incr):calls=(\d+)/g)]
+    .map((match) => Number(match[2]))
+    .reduce((sum, calls) => sum + calls, 0);
+}
+
+/**
+ * Two gateway replicas over one Redis and the same subgraphs, as in
+ * production. Each keeps hot responses and the tenants' generations in
+ * process, so a hit costs no round trip; a write through either replica
+ * must still be visible through the other on the very next request.
+ */
+describe('response cache across gateway replicas (real redis-server)', () => {
+  const env = {
+    RESPONSE_CACHE_TTL_SECONDS: '30',
+    // A lease holds 10 ms of refill: 1,000 tokens, so hits need no round trip for their token either.
+    RATE_LIMIT_TIERS: 'standard=100000/100000',
+  };
+  const title = (text: string) => `{ documents(ids: ["replica-1"]) { id title } }${text}`;
+  let redis: TestRedis;
+  let stats: Redis;
+  let stack: TestStack;
+  let second: RunningGateway;
+  let token: string;
+
+  const ask = async (url: string, query = title('')) =>
+    (await stack.graphql<{ documents: { title: string }[] }>(query, { token, url })).data?.documents[0]
+      ?.title;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    stats = createRedisClient({ url: redis.url, logger: createLogger({ level: 'silent' }) });
+    stack = await startTestStack({ env: { ...env, REDIS_URL: redis.url } });
+    second = await startGatewayApp({
+      config: loadConfig({
+        NODE_ENV: 'test',
+        DATA_DIR: stack.dataDir,
+        JWT_JWKS_FILE: stack.devKey.jwksPath,
+        JWT_ISSUER: DEV_ISSUER,
+        JWT_AUDIENCE: DEV_AUDIENCE,
+        PORT: '0',
+        REDIS_URL: redis.url,
+        ...env,
+      }),
+      logger: createLogger({ level: 'silent' }),
+      subgraphUrls: { documents: stack.documentsUrl, search: stack.searchUrl },
+    });
+    token = await stack.token('tenant-replicas');
+    await stack.graphql(
+      'mutation { createDocument(input: { title: "First title", body: "granite" }) { id } }',
+      { token },
+    );
+    await stack.settle();
+    await eventually(async () => {
+      for (const url of [stack.gatewayUrl, second.url]) {
+        expect((await readiness(url)).body.dependencies.redis?.detail?.connection).toBe('ready');
+      }
+    });
+  }, 60_000);
+  afterAll(async () => {
+    stats.disconnect();
+    await second.stop();
+    await stack.stop();
+    await redis.stop();
+  });
+
+  it('answers repeated hits from the replica itself, without a round trip to Redis', async () => {
+    const id = await stack.graphql<{ createDocument: { id: string } }>(
+      'mutation { createDocument(input: { title: "Hot title", body: "granite" }) { id } }',
+      { token },
+    );
+    const query = `{ documents(ids: ["${id.data?.createDocument.id}"]) { id title } }`;
+    // Until the entry is stored, kept in process, and the replica holds a lease of tokens.
+    await eventually(async () => {
+      const before = await redisCalls(stats);
+      expect(await ask(second.url, query)).toBe('Hot title');
+      expect((await redisCalls(stats)) - before).toBe(0);
+    });
+    const before = await redisCalls(stats);
+    for (let hit = 0; hit < 20; hit++) expect(await ask(second.url, query)).toBe('Hot title');
+    expect((await redisCalls(stats)) - before).toBe(0);
+  });
+
+  it('a write through one replica is seen through the other on the next request', async () => {
+    const { data } = await stack.graphql<{ createDocument: { id: string } }>(
+      'mutation { createDocument(input: { title: "Version 1", body: "granite" }) { id } }',
+      { token },
+    );
+    const id = data?.createDocument.id;
+    const query = `{ documents(ids: ["${id}"]) { id title } }`;
+    for (let version = 2; version <= 6; version++) {
+      // Cached and kept in process on the second replica.
+      await eventually(async () => {
+        const before = await redisCalls(stats);
+        expect(await ask(second.url, query)).toBe(`Version ${version - 1}`);
+        expect((await redisCalls(stats)) - before).toBe(0);
+      });
+      const updated = await stack.graphql(
+        `mutation { updateDocument(id: "${id}", input: { title: "Version ${version}" }) { id } }`,
+        { token },
+      );
+      expect(updated.errors).toBeUndefined();
+      // No waiting: the first replica's generation bump reached the second before the write was acknowledged.
+      expect(await ask(second.url, query)).toBe(`Version ${version}`);
+    }
+  });
+
+  it("a search kept on one replica is dropped once the indexer has applied another replica's write", async () => {
+    const search = '{ search(query: "porphyry") { total hits { document { title } } } }';
+    const total = async () =>
+      (await stack.graphql<{ search: { total: number } }>(search, { token, url: second.url })).data?.search
+        .total;
+    expect(await total()).toBe(0);
+    await eventually(async () => {
+      const before = await redisCalls(stats);
+      expect(await total()).toBe(0);
+      expect((await redisCalls(stats)) - before).toBe(0);
+    });
+    await stack.graphql(
+      'mutation { createDocument(input: { title: "Porphyry", body: "porphyry" }) { id } }',
+      { token },
+    );
+    await stack.settle();
+    expect(await total()).toBe(1);
+  });
+});

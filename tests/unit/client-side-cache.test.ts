@@ -1,0 +1,158 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  isGenerationKey,
+  responseGenerationKey,
+  searchGenerationKey,
+  tenantKey,
+} from '../../server/cache/cache.ts';
+import { type ClientSideCache, withClientSideCaching } from '../../server/cache/client-side-cache.ts';
+import { createRedisCache, resilientCache } from '../../server/cache/index.ts';
+import { createLogger } from '../../server/logger.ts';
+import { createResilience } from '../../server/resilience/index.ts';
+import type { DependencyPolicy } from '../../server/resilience/policy.ts';
+import { useTestRedis } from '../helpers/redis-server.ts';
+
+const logger = createLogger({ level: 'silent' });
+
+/** Reads Redis has answered so far, by command. */
+async function readCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return ['get', 'mget']
+    .map((command) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0))
+    .reduce((sum, calls) => sum + calls, 0);
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+describe('client-side caching of generation counters (real redis-server)', () => {
+  const redis = useTestRedis();
+  const opened: ClientSideCache[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((cache) => cache.close()));
+  });
+
+  async function open(policy: DependencyPolicy = createResilience().policy('redis')) {
+    const cache = withClientSideCaching({
+      cache: resilientCache(createRedisCache({ redis: redis.client }), policy),
+      redis: redis.client,
+      maxSilenceMs: 300,
+      isKept: isGenerationKey,
+      policy,
+      logger,
+    });
+    opened.push(cache);
+    await until(() => cache.tracking);
+    return cache;
+  }
+
+  it('keeps only the generation counters: no other key is mistaken for one', () => {
+    expect(isGenerationKey(responseGenerationKey('acme'))).toBe(true);
+    expect(isGenerationKey(searchGenerationKey('a:b'))).toBe(true);
+    expect(isGenerationKey(tenantKey('acme', 'response', 'search-generation'))).toBe(false);
+    expect(isGenerationKey(tenantKey('search-generation'))).toBe(false);
+  });
+
+  it('reads a generation from Redis once, then from process memory', async () => {
+    const cache = await open();
+    const key = searchGenerationKey('memory');
+    await redis.client.set(key, '7');
+    expect(await cache.get(key)).toBe('7');
+    const before = await readCalls(redis.client);
+    for (let read = 0; read < 10; read++) expect(await cache.getMany([key])).toEqual(['7']);
+    // The only read Redis saw is INFO's own count, which is not a GET.
+    expect((await readCalls(redis.client)) - before).toBe(0);
+  });
+
+  it('sees a write made through another connection, pushed by Redis', async () => {
+    const cache = await open();
+    const key = responseGenerationKey('pushed');
+    expect(await cache.get(key)).toBeUndefined();
+    await redis.client.incr(key);
+    await until(async () => (await cache.get(key)) === '1', 1000);
+  });
+
+  it('reads its own writes at once, without waiting for the push', async () => {
+    const cache = await open();
+    const key = responseGenerationKey('own');
+    expect(await cache.get(key)).toBeUndefined();
+    expect(await cache.increment(key)).toBe(1);
+    expect(await cache.get(key)).toBe('1');
+  });
+
+  it('sends every other key to Redis', async () => {
+    const cache = await open();
+    const key = tenantKey('other', 'response', 'abc');
+    await cache.set(key, 'body', 60);
+    const before = await readCalls(redis.client);
+    expect(await cache.getMany([responseGenerationKey('other'), key])).toEqual([undefined, 'body']);
+    expect(await cache.get(key)).toBe('body');
+    expect((await readCalls(redis.client)) - before).toBe(3);
+  });
+
+  it('does not keep a value read while an invalidation crossed it', async () => {
+    const base = createResilience().policy('redis');
+    let slowReads = false;
+    // A read that takes long enough for another client's write to be pushed before its answer is used.
+    const slow: DependencyPolicy = {
+      dependency: 'redis',
+      state: () => base.state(),
+      async run(fn, options) {
+        const value = await base.run(fn, options);
+        if (slowReads) await sleep(100);
+        return value;
+      },
+    };
+    const cache = await open(slow);
+    const key = searchGenerationKey('crossed');
+    await redis.client.set(key, '1');
+    slowReads = true;
+    const read = cache.get(key);
+    await sleep(20);
+    await redis.client.set(key, '2');
+    // The answer was true when read, so it is returned; but it was not kept.
+    expect(await read).toBe('1');
+    slowReads = false;
+    expect(await cache.get(key)).toBe('2');
+  });
+
+  it('forgets every value when Redis goes away, and tracks again once it is back', async () => {
+    const cache = await open();
+    const key = searchGenerationKey('restart');
+    await redis.client.set(key, '5');
+    expect(await cache.get(key)).toBe('5');
+    await redis.server.kill();
+    await until(() => !cache.tracking);
+    await expect(cache.get(key)).rejects.toThrow();
+    // The new server is empty: a kept '5' would be a stale answer.
+    await redis.server.restart();
+    await until(() => cache.tracking && redis.client.status === 'ready', 5000);
+    expect(await cache.get(key)).toBeUndefined();
+    await redis.client.set(key, '6');
+    await until(async () => (await cache.get(key)) === '6', 1000);
+  });
+
+  it('stops serving kept values once Redis stops answering, though no connection has closed', async () => {
+    const cache = await open(createResilience({ timeoutMs: 100, readAttempts: 1 }).policy('redis'));
+    const key = searchGenerationKey('hung');
+    await redis.client.set(key, '3');
+    expect(await cache.get(key)).toBe('3');
+    redis.server.freeze();
+    try {
+      await until(() => !cache.tracking, 1000);
+      // Read from Redis again, which does not answer, rather than from a copy that may have missed a write.
+      await expect(cache.get(key)).rejects.toThrow();
+    } finally {
+      redis.server.thaw();
+    }
+    await until(() => cache.tracking, 3000);
+    expect(await cache.get(key)).toBe('3');
+  });
+});
