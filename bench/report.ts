@@ -93,8 +93,16 @@ function targets(result: BenchResult): string[] {
     }
   }
   if (search?.fixed) {
-    const ratio = search.fixed.latencyMs.p99 / Math.max(search.fixed.latencyMs.p50, 0.001);
+    const tail = (latency: { p50: number; p99: number }) => latency.p99 / Math.max(latency.p50, 0.001);
+    const ratio = tail(search.fixed.latencyMs);
     lines.push(`- Search p99 < 3× p50 at a fixed 50% rate: ${ratio.toFixed(2)}× (${check(ratio < 3)})`);
+    // The same load on a server that does nothing shows how much of the tail is the machine and the load generator.
+    const floor = result.gateways.ceiling?.scenarios.search?.fixed;
+    if (floor) {
+      lines.push(
+        `  - the bare-HTTP ceiling at the same rate: ${tail(floor.latencyMs).toFixed(2)}× (p50 ${floor.latencyMs.p50.toFixed(2)} ms, p99 ${floor.latencyMs.p99.toFixed(2)} ms)`,
+      );
+    }
   }
   const page = quarry.searchPageCalls;
   if (page) {
