@@ -167,14 +167,17 @@ export function withClientSideCaching(options: ClientSideCachingOptions): Client
 
   async function getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (!live()) return cache.getMany(keys);
+    // The usual case on a cache hit: every key is a kept copy, so there is nothing to gather.
+    const copies = keys.map((key) => (isKept(key) ? kept.get(key) : undefined));
+    if (copies.every((copy) => copy !== undefined)) return copies.map((copy) => copy?.value);
     const found = new Map<string, string | undefined>();
     const keptMisses: string[] = [];
     const others: string[] = [];
-    for (const key of keys) {
-      const copy = isKept(key) ? kept.get(key) : undefined;
+    keys.forEach((key, index) => {
+      const copy = copies[index];
       if (copy) found.set(key, copy.value);
       else (isKept(key) ? keptMisses : others).push(key);
-    }
+    });
     const collect = async (missing: string[], read: (keys: string[]) => Promise<(string | undefined)[]>) => {
       if (missing.length === 0) return;
       const values = await read(missing);

@@ -62,6 +62,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_TTL_SECONDS: '0' })).not.toThrow();
   });
 
+  it('keeps generations and hot responses in process and leases rate-limit tokens by default, each of which can be turned off', () => {
+    const defaults = loadConfig(minimal);
+    expect(defaults.cache.redisClientTracking).toBe(true);
+    expect(defaults.cache.responseNearMaxBytes).toBe(64 * 1024 * 1024);
+    expect(defaults.rateLimit.leaseMs).toBe(10);
+    const off = loadConfig({
+      ...minimal,
+      REDIS_CLIENT_TRACKING: 'false',
+      RESPONSE_CACHE_NEAR_MAX_MB: '0',
+      RATE_LIMIT_LEASE_MS: '0',
+    });
+    expect(off.cache.redisClientTracking).toBe(false);
+    expect(off.cache.responseNearMaxBytes).toBe(0);
+    expect(off.rateLimit.leaseMs).toBe(0);
+    expect(() => loadConfig({ ...minimal, REDIS_CLIENT_TRACKING: 'maybe' })).toThrow(/REDIS_CLIENT_TRACKING/);
+    expect(() => loadConfig({ ...minimal, RATE_LIMIT_LEASE_MS: '-1' })).toThrow(/RATE_LIMIT_LEASE_MS/);
+  });
+
   it('reads per-dependency options as a default with overrides by name', () => {
     const config = loadConfig({ ...minimal, RESILIENCE_TIMEOUT_MS: '1500, redis=100, subgraph:search=3000' });
     expect(config.resilience.timeoutMs('documents-store')).toBe(1500);
