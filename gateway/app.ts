@@ -88,7 +88,7 @@ export async function startGatewayApp({
         : undefined,
     apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
     apqTtlSeconds: config.cache.apqTtlSeconds,
-    health: { redis: redisHealth(resilience, cache.redis) },
+    health: { redis: redisHealth(resilience, cache) },
   });
   return {
     ...gateway,

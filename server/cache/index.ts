@@ -28,6 +28,8 @@ export interface OpenedCache {
   cache: Cache;
   /** The client, when there is one, for readiness and for the rate limiter. */
   redis: Redis | undefined;
+  /** With Redis client-side caching configured: whether kept generations are being served now (for readiness). */
+  clientTracking?: () => boolean;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export function openCache(
   return {
     cache: traced(cache ?? shared),
     redis,
+    clientTracking: cache && (() => cache.tracking),
     async close() {
       await cache?.close();
       await redis.quit().catch(() => redis.disconnect());

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { OpenedCache } from '../cache/index.ts';
 import type { Resilience } from '../resilience/policy.ts';
 import type { RouteHandler } from './http-server.ts';
 import { sendJson } from './http-server.ts';
@@ -61,7 +61,10 @@ export function breakerHealth(
  * state follows Redis even when no request has needed it lately. A PING is
  * the cheapest command there is, unlike a call to a struggling database.
  */
-export function redisHealth(resilience: Resilience, redis: Redis | undefined): DependencyHealth {
+export function redisHealth(
+  resilience: Resilience,
+  { redis, clientTracking }: Pick<OpenedCache, 'redis' | 'clientTracking'>,
+): DependencyHealth {
   if (!redis) return { required: false, check: async () => ({ ok: true, detail: { adapter: 'memory' } }) };
   const policy = resilience.policy('redis');
   return {
@@ -71,7 +74,8 @@ export function redisHealth(resilience: Resilience, redis: Redis | undefined): D
         .run(() => redis.ping(), { idempotent: false, operation: 'ping' })
         .then(() => true)
         .catch(() => false);
-      return { ok, detail: { breaker: policy.state(), connection: redis.status } };
+      const tracking = clientTracking ? { clientTracking: clientTracking() } : {};
+      return { ok, detail: { breaker: policy.state(), connection: redis.status, ...tracking } };
     },
   };
 }

@@ -74,7 +74,7 @@ export async function startDocumentsApp({
     tls: serverTlsFrom(config, true),
     health: {
       'documents-store': breakerHealth(resilience, 'documents-store', true),
-      redis: redisHealth(resilience, cache.redis),
+      redis: redisHealth(resilience, cache),
     },
   });
   return {

@@ -83,7 +83,7 @@ export async function startSearchApp({
     health: {
       // Not required: with the index down, cached pages are still served (stale).
       'search-index': breakerHealth(resilience, 'search-index', false),
-      redis: redisHealth(resilience, cache.redis),
+      redis: redisHealth(resilience, cache),
     },
   });
   return {
@@ -174,7 +174,7 @@ export async function startIndexerApp({
       ...healthRoutes({
         'documents-store': breakerHealth(resilience, 'documents-store', true),
         'search-index': breakerHealth(resilience, 'search-index', true),
-        redis: redisHealth(resilience, cache.redis),
+        redis: redisHealth(resilience, cache),
       }),
     },
     port: config.indexer.port,

@@ -67,7 +67,10 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     await stack.settle();
     await eventually(async () => {
       for (const url of [stack.gatewayUrl, second.url]) {
-        expect((await readiness(url)).body.dependencies.redis?.detail?.connection).toBe('ready');
+        const redisState = (await readiness(url)).body.dependencies.redis?.detail;
+        expect(redisState?.connection).toBe('ready');
+        // Kept generations are being served: readiness says so, for operators.
+        expect(redisState?.clientTracking).toBe(true);
       }
     });
   }, 60_000);
