@@ -139,6 +139,21 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     await until(async () => (await cache.get(key)) === '6', 1000);
   });
 
+  it('tracks again through a new invalidation connection when only that one is cut', async () => {
+    const cache = await open();
+    const key = searchGenerationKey('resubscribed');
+    await redis.client.set(key, '1');
+    expect(await cache.get(key)).toBe('1');
+    await redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    // Long enough for ioredis to reconnect it (its first retry waits 50 to 100 ms).
+    await sleep(300);
+    await until(() => cache.tracking);
+    // Kept again, then changed: only a push through the new connection can tell this process.
+    await until(async () => (await cache.get(key)) === '1');
+    await redis.client.set(key, '2');
+    await until(async () => (await cache.get(key)) === '2', 1000);
+  });
+
   it('stops serving kept values once Redis stops answering, though no connection has closed', async () => {
     const cache = await open(createResilience({ timeoutMs: 100, readAttempts: 1 }).policy('redis'));
     const key = searchGenerationKey('hung');
