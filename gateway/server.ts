@@ -174,6 +174,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     async stop() {
       await listening.close();
       await apollo.stop();
+      responseCache?.close();
       operationStore.close();
       await agent.close();
     },

@@ -6,6 +6,7 @@ import {
   searchGenerationKey,
   tenantKey,
 } from '../../server/cache/cache.ts';
+import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 
 export interface ResponseCacheOptions {
@@ -70,8 +71,14 @@ export interface ResponseCache {
   store(ticket: StoreTicket, response: CachedResponse): Promise<void>;
   /** A refresh handed out by `lookup` has ended, stored or not: the entry may be refreshed again. */
   refreshEnded(ticket: StoreTicket): void;
-  /** Every response cached for the tenant so far stops being served. */
+  /**
+   * Every response cached for the tenant so far stops being served. If the
+   * bump fails (Redis unreachable), it is retried every second until it
+   * lands, and this process reads around the cache for the tenant until then.
+   */
   invalidate(tenantId: string): Promise<void>;
+  /** Stops retrying owed invalidations. */
+  close(): void;
   readonly events: OperationalEvents;
 }
 
@@ -105,18 +112,22 @@ export function requestIdentity(request: {
  * its request was looked up, before it ran, and is served only while both
  * are unchanged. Every mutation the gateway runs bumps the tenant's
  * response generation before its response is sent, so the client that
- * wrote never reads a response cached before its write. The indexer bumps
- * the tenant's search generation once a write is searchable, so a search
- * cached between a write and its indexing is dropped then. Both counters
- * live in the shared cache (Redis), so this holds across replicas; without
- * Redis the gateway and indexer share them only in one process (`npm
- * start`). Writes that reach the index some other way (imports, reindexing)
- * are seen after `ttlSeconds`. Entries expire by TTL; nothing scans keys.
+ * wrote never reads a response cached before its write; a bump that fails
+ * is owed and retried, and this process reads around the tenant's entries
+ * until it lands. The indexer bumps the tenant's search generation once a
+ * write is searchable, so a search cached between a write and its indexing
+ * is dropped then. Both counters live in the shared cache (Redis), so this
+ * holds across replicas; without Redis the gateway and indexer share them
+ * only in one process (`npm start`). Changes that reach the index without
+ * the indexer (a reindex) are seen after `ttlSeconds`. Entries expire by
+ * TTL; nothing scans keys.
  *
  * Generations are stored in the entry rather than in its key so that a hit
- * costs one round trip (an MGET of the two counters and the entry). A
- * request that read old generations may overwrite a newer entry; the next
- * lookup then misses, which costs a backend call, never a stale answer.
+ * costs at most one round trip (an MGET of the two counters and the entry),
+ * and none when the counters are kept in process (client-side caching) and
+ * the entry is near. A request that read old generations may overwrite a
+ * newer entry; the next lookup then misses, which costs a backend call,
+ * never a stale answer.
  */
 export function createResponseCache({
   cache,
@@ -137,6 +148,7 @@ export function createResponseCache({
     const ttl = refreshAt - Date.now();
     if (near && ttl > 0) near.set(key, entry, { ttl });
   };
+  const bumps = createGenerationBumps({ cache, key: responseGenerationKey });
   const refreshing = new Set<string>();
   const refreshTicket = (ticket: StoreTicket, refreshAt: number): StoreTicket | undefined => {
     if (refreshSeconds <= 0 || Date.now() < refreshAt || refreshing.has(ticket.key)) return;
@@ -146,6 +158,11 @@ export function createResponseCache({
   return {
     events,
     async lookup(tenantId, identity) {
+      // Responses cached before the tenant's last write may still carry current generations.
+      if (bumps.owed(tenantId)) {
+        events.cacheLookup('response', 'error');
+        return { failed: true };
+      }
       const key = tenantKey(tenantId, 'response', identity);
       const generationKeys = [responseGenerationKey(tenantId), searchGenerationKey(tenantId)];
       const nearby = near?.get(key);
@@ -177,9 +194,8 @@ export function createResponseCache({
     refreshEnded(ticket) {
       refreshing.delete(ticket.key);
     },
-    async invalidate(tenantId) {
-      await cache.increment(responseGenerationKey(tenantId));
-    },
+    invalidate: (tenantId) => bumps.bump([tenantId]),
+    close: () => bumps.stop(),
   };
 }
 

@@ -27,8 +27,8 @@ export function useResponseCache(responseCache: ResponseCache): ApolloServerPlug
         async willSendResponse({ contextValue, operation, operationName, response }) {
           if (operation?.operation === 'mutation') {
             // Awaited, so the writer's next read cannot find a response cached before its write. If
-            // Redis is down the bump is lost, and responses cached before it live out their TTL.
-            await responseCache.invalidate(contextValue.principal.tenantId).catch(() => {});
+            // Redis is down the bump is retried until it lands, and this replica reads around the cache.
+            await responseCache.invalidate(contextValue.principal.tenantId);
             return;
           }
           const ticket = contextValue.responseCacheTicket;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Cache, searchGenerationKey, tenantKey } from '../../server/cache/cache.ts';
+import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from './search-index.ts';
@@ -48,27 +49,8 @@ function requestHash(request: SearchRequest): string {
 export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOptions): SearchIndex {
   const { cache, ttlSeconds = 60, staleTtlSeconds = 86_400, retryBumpMs = 1000 } = options;
   const events = options.events ?? noOperationalEvents;
-  const pendingBumps = new Set<string>();
-  let retryTimer: NodeJS.Timeout | undefined;
-
-  async function bump(tenantIds: Iterable<string>) {
-    for (const tenantId of tenantIds) pendingBumps.add(tenantId);
-    for (const tenantId of [...pendingBumps]) {
-      try {
-        await cache.increment(searchGenerationKey(tenantId));
-        pendingBumps.delete(tenantId);
-      } catch {
-        // Kept: until it succeeds, this tenant's cached searches may be up to `ttlSeconds` old.
-      }
-    }
-    if (pendingBumps.size > 0 && !retryTimer) {
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        void bump([]);
-      }, retryBumpMs);
-      retryTimer.unref();
-    }
-  }
+  // Until a failed bump lands, this tenant's cached searches may be up to `ttlSeconds` old.
+  const bumps = createGenerationBumps({ cache, key: searchGenerationKey, retryMs: retryBumpMs });
 
   async function search(request: SearchRequest): Promise<SearchPage> {
     const hash = requestHash(request);
@@ -105,10 +87,10 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
     suggest: (tenantId, prefix, first) => index.suggest(tenantId, prefix, first),
     async apply(changes) {
       await index.apply(changes);
-      await bump(new Set(changes.map((change) => change.tenantId)));
+      await bumps.bump(new Set(changes.map((change) => change.tenantId)));
     },
     async close() {
-      clearTimeout(retryTimer);
+      bumps.stop();
       await index.close();
     },
   };

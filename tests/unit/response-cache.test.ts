@@ -1,0 +1,67 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResponseCache, type Lookup } from '../../gateway/response-cache/response-cache.ts';
+import { createRedisCache, createRedisClient, resilientCache } from '../../server/cache/index.ts';
+import { createLogger } from '../../server/logger.ts';
+import { createResilience } from '../../server/resilience/index.ts';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+
+const bodyOf = (lookup: Lookup) => ('hit' in lookup ? lookup.hit.body : undefined);
+
+describe('response cache invalidation while Redis is unreachable (real redis-server)', () => {
+  let redis: TestRedis;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    proxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await redis.stop();
+  });
+
+  it("owes a failed bump: reads around the tenant's entries until the retried bump lands", async () => {
+    // The writer reaches Redis through a proxy that can refuse it; Redis itself keeps every key.
+    const client = createRedisClient({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      logger: createLogger({ level: 'silent' }),
+    });
+    const direct = createRedisClient({ url: redis.url, logger: createLogger({ level: 'silent' }) });
+    const policy = createResilience({ failureThreshold: 100, readAttempts: 1 }).policy('redis');
+    const writer = createResponseCache({
+      cache: resilientCache(createRedisCache({ redis: client }), policy),
+    });
+    const other = createResponseCache({ cache: resilientCache(createRedisCache({ redis: direct }), policy) });
+    try {
+      await Promise.all([once(client, 'ready'), once(direct, 'ready')]);
+      for (const tenant of ['owing', 'bystander']) {
+        const miss = await writer.lookup(tenant, 'page');
+        if (!('miss' in miss)) throw new Error('expected a miss');
+        await writer.store(miss.miss, { operationName: null, body: `${tenant} before` });
+      }
+      expect(bodyOf(await other.lookup('owing', 'page'))).toBe('owing before');
+
+      // The tenant writes while its gateway cannot reach Redis: the bump never arrives.
+      await proxy.set('refuse');
+      await writer.invalidate('owing');
+      await proxy.set('pass');
+      if (client.status !== 'ready') await once(client, 'ready');
+      // Redis still holds the entry under the old generation, which a lookup would serve.
+      expect(bodyOf(await other.lookup('owing', 'page'))).toBe('owing before');
+      expect(await writer.lookup('owing', 'page')).toEqual({ failed: true });
+      expect(bodyOf(await writer.lookup('bystander', 'page'))).toBe('bystander before');
+
+      // Within a second of Redis answering again the bump lands, for every replica.
+      await sleep(1200);
+      expect(await writer.lookup('owing', 'page')).toHaveProperty('miss');
+      expect(await other.lookup('owing', 'page')).toHaveProperty('miss');
+    } finally {
+      writer.close();
+      other.close();
+      client.disconnect();
+      direct.disconnect();
+    }
+  });
+});
