@@ -65,7 +65,10 @@ export type Lookup =
   | { failed: true };
 
 export interface ResponseCache {
-  /** One cache round trip: the tenant's two generations and the entry, read together. */
+  /**
+   * At most one cache round trip (the tenant's two generations and the entry, read together), and
+   * none when both generations are kept in process and the entry is near.
+   */
   lookup(tenantId: string, requestIdentity: string): Promise<Lookup>;
   /** Not awaited by callers: the client need not wait for the cache write. */
   store(ticket: StoreTicket, response: CachedResponse): Promise<void>;

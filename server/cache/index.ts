@@ -33,6 +33,9 @@ export interface OpenedCache {
   close(): Promise<void>;
 }
 
+/** How often each process pings Redis on its invalidation connection (see `withClientSideCaching`). */
+const heartbeatMs = 100;
+
 /**
  * The cache configuration selects: Redis when REDIS_URL is set, an
  * in-process LRU otherwise. Either way each cache call is a `cache.*` span,
@@ -83,7 +86,5 @@ export function openCache(
   };
 }
 export type { StringKeyValueCache } from './key-value-cache.ts';
-
-const heartbeatMs = 100;
 
 const traced = (cache: Cache) => instrumentPort(cache, { dependency: 'cache', recordTenant: false });

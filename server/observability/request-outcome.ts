@@ -12,8 +12,11 @@ export function errorCodes(errors: readonly Error[] | undefined): string[] {
   });
 }
 
-/** What a cache module records on the request context so the log line can say how the request was served. */
-/** `refresh`: the gateway's own background run of a query whose cached response is about to expire. */
+/**
+ * What a cache module records on the request context so the log line can say how the request was
+ * served; `refresh` is the gateway's own background run of a query whose cached response is about
+ * to expire.
+ */
 export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass' | 'refresh';
 
 /** A finished request, as the metrics and the request log record it. */

@@ -3,10 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayApp } from '../../gateway/app.ts';
 import type { RunningGateway } from '../../gateway/server.ts';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../server/auth/dev-keys.ts';
-import { createRedisClient } from '../../server/cache/index.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestRedis } from '../helpers/redis-server.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
 import { eventually, readiness } from '../resilience/harness.ts';
 
@@ -31,8 +30,7 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     RATE_LIMIT_TIERS: 'standard=100000/100000',
   };
   const title = (text: string) => `{ documents(ids: ["replica-1"]) { id title } }${text}`;
-  let redis: TestRedis;
-  let stats: Redis;
+  const redis = useTestRedis();
   let stack: TestStack;
   let second: RunningGateway;
   let token: string;
@@ -42,9 +40,7 @@ describe('response cache across gateway replicas (real redis-server)', () => {
       ?.title;
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    stats = createRedisClient({ url: redis.url, logger: createLogger({ level: 'silent' }) });
-    stack = await startTestStack({ env: { ...env, REDIS_URL: redis.url } });
+    stack = await startTestStack({ env: { ...env, REDIS_URL: redis.server.url } });
     second = await startGatewayApp({
       config: loadConfig({
         NODE_ENV: 'test',
@@ -53,7 +49,7 @@ describe('response cache across gateway replicas (real redis-server)', () => {
         JWT_ISSUER: DEV_ISSUER,
         JWT_AUDIENCE: DEV_AUDIENCE,
         PORT: '0',
-        REDIS_URL: redis.url,
+        REDIS_URL: redis.server.url,
         ...env,
       }),
       logger: createLogger({ level: 'silent' }),
@@ -75,10 +71,8 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     });
   }, 60_000);
   afterAll(async () => {
-    stats.disconnect();
     await second.stop();
     await stack.stop();
-    await redis.stop();
   });
 
   it('answers repeated hits from the replica itself, without a round trip to Redis', async () => {
@@ -89,13 +83,13 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     const query = `{ documents(ids: ["${id.data?.createDocument.id}"]) { id title } }`;
     // Until the entry is stored, kept in process, and the replica holds a lease of tokens.
     await eventually(async () => {
-      const before = await redisCalls(stats);
+      const before = await redisCalls(redis.client);
       expect(await ask(second.url, query)).toBe('Hot title');
-      expect((await redisCalls(stats)) - before).toBe(0);
+      expect((await redisCalls(redis.client)) - before).toBe(0);
     });
-    const before = await redisCalls(stats);
+    const before = await redisCalls(redis.client);
     for (let hit = 0; hit < 20; hit++) expect(await ask(second.url, query)).toBe('Hot title');
-    expect((await redisCalls(stats)) - before).toBe(0);
+    expect((await redisCalls(redis.client)) - before).toBe(0);
   });
 
   it('a write through one replica is seen through the other on the next request', async () => {
@@ -108,9 +102,9 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     for (let version = 2; version <= 6; version++) {
       // Cached and kept in process on the second replica.
       await eventually(async () => {
-        const before = await redisCalls(stats);
+        const before = await redisCalls(redis.client);
         expect(await ask(second.url, query)).toBe(`Version ${version - 1}`);
-        expect((await redisCalls(stats)) - before).toBe(0);
+        expect((await redisCalls(redis.client)) - before).toBe(0);
       });
       const updated = await stack.graphql(
         `mutation { updateDocument(id: "${id}", input: { title: "Version ${version}" }) { id } }`,
@@ -129,9 +123,9 @@ describe('response cache across gateway replicas (real redis-server)', () => {
         .total;
     expect(await total()).toBe(0);
     await eventually(async () => {
-      const before = await redisCalls(stats);
+      const before = await redisCalls(redis.client);
       expect(await total()).toBe(0);
-      expect((await redisCalls(stats)) - before).toBe(0);
+      expect((await redisCalls(redis.client)) - before).toBe(0);
     });
     await stack.graphql(
       'mutation { createDocument(input: { title: "Porphyry", body: "porphyry" }) { id } }',

@@ -6,21 +6,17 @@ import { createRedisCache, createRedisClient, resilientCache } from '../../serve
 import { createLogger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { useTestRedis } from '../helpers/redis-server.ts';
 
 const bodyOf = (lookup: Lookup) => ('hit' in lookup ? lookup.hit.body : undefined);
 
 describe('response cache invalidation while Redis is unreachable (real redis-server)', () => {
-  let redis: TestRedis;
+  const redis = useTestRedis();
   let proxy: FaultProxy;
   beforeAll(async () => {
-    redis = await startTestRedis();
-    proxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
+    proxy = await startFaultProxy({ host: '127.0.0.1', port: redis.server.port });
   });
-  afterAll(async () => {
-    await proxy.close();
-    await redis.stop();
-  });
+  afterAll(() => proxy.close());
 
   it("owes a failed bump: reads around the tenant's entries until the retried bump lands", async () => {
     // The writer reaches Redis through a proxy that can refuse it; Redis itself keeps every key.
@@ -28,14 +24,15 @@ describe('response cache invalidation while Redis is unreachable (real redis-ser
       url: `redis://127.0.0.1:${proxy.port}`,
       logger: createLogger({ level: 'silent' }),
     });
-    const direct = createRedisClient({ url: redis.url, logger: createLogger({ level: 'silent' }) });
     const policy = createResilience({ failureThreshold: 100, readAttempts: 1 }).policy('redis');
     const writer = createResponseCache({
       cache: resilientCache(createRedisCache({ redis: client }), policy),
     });
-    const other = createResponseCache({ cache: resilientCache(createRedisCache({ redis: direct }), policy) });
+    const other = createResponseCache({
+      cache: resilientCache(createRedisCache({ redis: redis.client }), policy),
+    });
     try {
-      await Promise.all([once(client, 'ready'), once(direct, 'ready')]);
+      await once(client, 'ready');
       for (const tenant of ['owing', 'bystander']) {
         const miss = await writer.lookup(tenant, 'page');
         if (!('miss' in miss)) throw new Error('expected a miss');
@@ -61,7 +58,6 @@ describe('response cache invalidation while Redis is unreachable (real redis-ser
       writer.close();
       other.close();
       client.disconnect();
-      direct.disconnect();
     }
   });
 });
