@@ -19,7 +19,11 @@ import { type OperationLimits, operationLimitRules } from './plugins/operation-l
 import { persistedDocumentStore } from './plugins/persisted-operations.ts';
 import type { RateLimitOptions } from './plugins/rate-limit.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
-import { createResponseCache, type ResponseCacheOptions } from './response-cache/response-cache.ts';
+import {
+  createResponseCache,
+  deploymentFingerprint,
+  type ResponseCacheOptions,
+} from './response-cache/response-cache.ts';
 import { createResponseCacheShortcut } from './response-cache/response-cache-shortcut.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
@@ -110,7 +114,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     rules: operationLimitRules(options.limits),
     logger: options.logger,
   });
-  const responseCache = options.responseCache && createResponseCache(options.responseCache);
+  const responseCache =
+    options.responseCache &&
+    createResponseCache({
+      ...options.responseCache,
+      deployment: deploymentFingerprint({
+        supergraphSdl,
+        validation: { production: options.production, limits: options.limits },
+      }),
+    });
   const persistedOperations = {
     store: operationStore,
     partnerClients: options.persistedOperations.partnerClients,

@@ -183,7 +183,7 @@ const environmentSchema = z
     CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
     CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
     APQ_TTL_SECONDS: positiveInt(86_400),
-    RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+    RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
     RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
     RESPONSE_CACHE_NEAR_MAX_MB: z.coerce.number().min(0).max(65_536).default(64),
 

@@ -119,7 +119,11 @@ export function createResponseCacheShortcut({
     if (partnerRefusal(persistedOperations, principal, cacheable) || !allowsOperation(principal, 'query')) {
       return passOn({ principal });
     }
-    const lookup = await responseCache.lookup(principal.tenantId, requestIdentity(cacheable));
+    // A safelisted id stands for its text: dropped from the manifest, it no longer finds its entries.
+    const safelisted =
+      cacheable.query === undefined && persistedOperations.store.get(cacheable.persistedId ?? '');
+    const identity = requestIdentity(safelisted ? { ...cacheable, query: safelisted.body } : cacheable);
+    const lookup = await responseCache.lookup(principal.tenantId, identity);
     if (!('hit' in lookup)) {
       const responseCacheTicket = 'miss' in lookup ? lookup.miss : undefined;
       return passOn({ principal, cacheStatus: 'miss', responseCacheTicket });

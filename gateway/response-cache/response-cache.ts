@@ -13,20 +13,20 @@ export interface ResponseCacheOptions {
   /** Where responses live: Redis when REDIS_URL is set (shared by replicas), the in-process LRU otherwise. */
   cache: Cache;
   /**
-   * How long a response is served again, in seconds. Default 5
-   * (RESPONSE_CACHE_TTL_SECONDS). Kept short: writes that reach the index
-   * without a gateway mutation or an indexer bump (see below) are only
-   * seen once it expires.
+   * How long a response is served again, in seconds. Default 60
+   * (RESPONSE_CACHE_TTL_SECONDS). Writes that a gateway or the indexer sees
+   * end an entry at once (see below); the TTL bounds only changes that
+   * reach the backends around both (a reindex, a write straight to the
+   * database), as the subgraphs' own caches already do.
    */
   ttlSeconds?: number;
   /**
    * Late in an entry's life, a hit also hands out a ticket to refresh it in
    * the background (one per entry at a time in this process), so a query
    * asked often never misses. Each entry's refresh point is drawn at random
-   * in the first half of its last `refreshSeconds`, so that entries cached
-   * together (a burst of traffic, a generation bump) are not all refreshed
-   * together, and a hit still has at least half the window to start one.
-   * Default 0, off (RESPONSE_CACHE_REFRESH_SECONDS; 2 in the gateway's
+   * (`drawRefreshPoint`), so that entries cached together (a cold start, a
+   * deploy, a generation bump) are not all refreshed together, and a hit
+   * still has at least half the window to start one. Default 0, off (RESPONSE_CACHE_REFRESH_SECONDS; 2 in the gateway's
    * configuration).
    */
   refreshSeconds?: number;
@@ -37,6 +37,14 @@ export interface ResponseCacheOptions {
    * generations, which makes a hit free of round trips (RESPONSE_CACHE_NEAR_MAX_MB).
    */
   nearMaxBytes?: number;
+  /**
+   * What the gateway's answers depend on besides the request and the
+   * tenant's data: its supergraph and validation rules
+   * (`deploymentFingerprint`). It is part of every key, so replicas that
+   * differ, as during a rolling deploy, never serve each other's entries.
+   * Default '' (tests with one configuration).
+   */
+  deployment?: string;
   /** Where failed lookups are reported, and hits and misses by the shortcut and the plugin. Default: nowhere. */
   events?: OperationalEvents;
 }
@@ -88,8 +96,10 @@ export interface ResponseCache {
 /**
  * What makes two requests the same for the cache: the operation (its text,
  * or a persisted id when the request carries no text), the operation name
- * and the variables. A text and an id for the same operation are two
- * entries; both are exact.
+ * and the variables. The shortcut passes a safelisted id as the text it
+ * stands for, so an id dropped from the manifest stops matching its
+ * entries at once; an id known only to APQ is kept as an id (its text is
+ * fixed by its hash).
  */
 export function requestIdentity(request: {
   query?: string;
@@ -109,7 +119,19 @@ export function requestIdentity(request: {
 }
 
 /**
- * Whole query responses per tenant, for a few seconds.
+ * Hashes what, besides the request, decides whether the gateway runs it and
+ * what it answers: the supergraph, and the rules it validates against (the
+ * operation limits, and production's stricter ones).
+ */
+export function deploymentFingerprint(parts: { supergraphSdl: string; validation: unknown }): string {
+  return createHash('sha256')
+    .update(`${parts.supergraphSdl}\n${JSON.stringify(parts.validation)}`)
+    .digest('base64url')
+    .slice(0, 16);
+}
+
+/**
+ * Whole query responses per tenant.
  *
  * Each entry records the two per-tenant generations that were current when
  * its request was looked up, before it ran, and is served only while both
@@ -134,9 +156,10 @@ export function requestIdentity(request: {
  */
 export function createResponseCache({
   cache,
-  ttlSeconds = 5,
+  ttlSeconds = 60,
   refreshSeconds = 0,
   nearMaxBytes = 0,
+  deployment = '',
   events = noOperationalEvents,
 }: ResponseCacheOptions): ResponseCache {
   const near =
@@ -166,7 +189,7 @@ export function createResponseCache({
         events.cacheLookup('response', 'error');
         return { failed: true };
       }
-      const key = tenantKey(tenantId, 'response', identity);
+      const key = tenantKey(tenantId, 'response', deployment, identity);
       const generationKeys = [responseGenerationKey(tenantId), searchGenerationKey(tenantId)];
       const nearby = near?.get(key);
       let values: (string | undefined)[];
@@ -190,7 +213,7 @@ export function createResponseCache({
       return { hit: decoded.response, refresh: refreshTicket(ticket, decoded.refreshAt) };
     },
     async store(ticket, response) {
-      const refreshAt = Date.now() + (ttlSeconds - refreshSeconds * (1 - Math.random() / 2)) * 1000;
+      const refreshAt = Date.now() + drawRefreshPoint(ttlSeconds, refreshSeconds) * 1000;
       await cache.set(ticket.key, encodeEntry(ticket.generations, refreshAt, response), ttlSeconds);
       keepNear(ticket.key, { generations: ticket.generations, response }, refreshAt);
     },
@@ -200,6 +223,21 @@ export function createResponseCache({
     invalidate: (tenantId) => bumps.bump([tenantId]),
     close: () => bumps.stop(),
   };
+}
+
+/**
+ * Seconds after storing at which an entry becomes due for a refresh: at
+ * random from the start of its last `refreshSeconds` (or from three
+ * quarters of its TTL, if that is earlier) to halfway through that last
+ * window. With a long TTL, entries stored in the same second (after a cold
+ * start) spread their refreshes over a quarter of it instead of coming due
+ * in waves, one TTL apart, for many cycles.
+ */
+export function drawRefreshPoint(ttlSeconds: number, refreshSeconds: number): number {
+  if (refreshSeconds <= 0) return ttlSeconds;
+  const earliest = Math.min(ttlSeconds - refreshSeconds, ttlSeconds * 0.75);
+  const latest = ttlSeconds - refreshSeconds / 2;
+  return earliest + Math.random() * (latest - earliest);
 }
 
 // `generations\nrefreshAt\noperationName\nbody`: none of the first three can hold a newline.

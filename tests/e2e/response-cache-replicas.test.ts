@@ -39,9 +39,9 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     (await stack.graphql<{ documents: { title: string }[] }>(query, { token, url })).data?.documents[0]
       ?.title;
 
-  beforeAll(async () => {
-    stack = await startTestStack({ env: { ...env, REDIS_URL: redis.server.url } });
-    second = await startGatewayApp({
+  /** Another gateway replica on the same Redis and subgraphs; `overrides` make it a different deployment. */
+  const startReplica = (overrides: Record<string, string> = {}) =>
+    startGatewayApp({
       config: loadConfig({
         NODE_ENV: 'test',
         DATA_DIR: stack.dataDir,
@@ -51,10 +51,15 @@ describe('response cache across gateway replicas (real redis-server)', () => {
         PORT: '0',
         REDIS_URL: redis.server.url,
         ...env,
+        ...overrides,
       }),
       logger: createLogger({ level: 'silent' }),
       subgraphUrls: { documents: stack.documentsUrl, search: stack.searchUrl },
     });
+
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { ...env, REDIS_URL: redis.server.url } });
+    second = await startReplica();
     token = await stack.token('tenant-replicas');
     await stack.graphql(
       'mutation { createDocument(input: { title: "First title", body: "granite" }) { id } }',
@@ -133,5 +138,23 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     );
     await stack.settle();
     expect(await total()).toBe(1);
+  });
+
+  it('never serves an entry to a replica that would refuse its request (a rolling deploy that tightens a limit)', async () => {
+    const aliased = '{ found: search(query: "granite") { total } }';
+    const askAliased = (url: string) => stack.graphql<{ found: unknown }>(aliased, { token, url });
+    await eventually(async () => {
+      const before = await redisCalls(redis.client);
+      expect((await askAliased(second.url)).data?.found).toBeDefined();
+      expect((await redisCalls(redis.client)) - before).toBe(0);
+    });
+    const tightened = await startReplica({ LIMIT_MAX_ALIASES: '0' });
+    try {
+      const refused = await askAliased(tightened.url);
+      expect(refused.data).toBeUndefined();
+      expect(refused.errors?.[0]?.extensions?.code).toBe('OPERATION_LIMIT_EXCEEDED');
+    } finally {
+      await tightened.stop();
+    }
   });
 });

@@ -1,8 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PersistedQueryManifest } from '../../gateway/persisted-operations/manifest.ts';
 import { manifestPath } from '../../schema/operations.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+import { eventually } from '../resilience/harness.ts';
 
 interface LogLine {
   msg: string;
@@ -22,6 +25,9 @@ describe('response cache hits answered before Apollo', () => {
   const raw: string[] = [];
   let stack: TestStack;
   let suggestId: string;
+  let manifest: PersistedQueryManifest;
+  /** The gateway's manifest: a copy it reloads quickly, so a test can drop an operation from it. */
+  let liveManifestPath: string;
 
   const suggestQuery =
     'query Suggest($prefix: String!, $first: Int = 5) { suggest(prefix: $prefix, first: $first) }';
@@ -47,10 +53,17 @@ describe('response cache hits answered before Apollo', () => {
   };
 
   beforeAll(async () => {
-    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as PersistedQueryManifest;
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as PersistedQueryManifest;
     suggestId = manifest.operations.find((operation) => operation.name === 'Suggest')!.id;
+    liveManifestPath = join(await mkdtemp(join(tmpdir(), 'quarry-manifest-')), 'manifest.json');
+    await writeFile(liveManifestPath, JSON.stringify(manifest));
     stack = await startTestStack({
-      env: { RESPONSE_CACHE_TTL_SECONDS: '30', RATE_LIMIT_TIERS: 'standard=50/100,tiny=0.1/2' },
+      env: {
+        RESPONSE_CACHE_TTL_SECONDS: '30',
+        RATE_LIMIT_TIERS: 'standard=50/100,tiny=0.1/2',
+        PERSISTED_QUERY_MANIFEST: liveManifestPath,
+        PERSISTED_QUERY_RELOAD_MS: '50',
+      },
       logDestination: { write: (line: string) => raw.push(line) },
     });
   });
@@ -212,5 +225,33 @@ describe('response cache hits answered before Apollo', () => {
           line.startsWith('quarry_graphql_requests_total{') && line.includes('tenant="tenant-sc-observed"'),
       );
     expect(served).toMatch(/operation="Suggest".* 2$/);
+  });
+
+  it('stops answering a safelisted id from the cache as soon as the manifest drops it', async () => {
+    const token = await stack.token('tenant-sc-manifest');
+    const byId = {
+      variables: { prefix: 'j' },
+      extensions: { persistedQuery: { version: 1, sha256Hash: suggestId } },
+    };
+    await warm(token, byId);
+    // The id stands for its text: the same operation sent as text finds the same entry.
+    const text = manifest.operations.find((operation) => operation.id === suggestId)!.body;
+    raw.length = 0;
+    expect((await post(token, { query: text, variables: { prefix: 'j' } })).status).toBe(200);
+    expect(cacheStatuses()).toEqual(['hit']);
+
+    const without = manifest.operations.filter((operation) => operation.id !== suggestId);
+    await writeFile(liveManifestPath, JSON.stringify({ ...manifest, operations: without }));
+    try {
+      // Not in the manifest, and never registered through APQ: Apollo does not know it.
+      await eventually(async () => {
+        const dropped = (await (await post(token, byId)).json()) as {
+          errors?: { extensions: { code: string } }[];
+        };
+        expect(dropped.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+      }, 5_000);
+    } finally {
+      await writeFile(liveManifestPath, JSON.stringify(manifest));
+    }
   });
 });

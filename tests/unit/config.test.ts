@@ -40,7 +40,7 @@ describe('loadConfig', () => {
   it('reads the verified-token cache and the response cache, 0 turning either off', () => {
     const defaults = loadConfig(minimal);
     expect(defaults.jwt.cache).toEqual({ ttlMs: 60_000, maxEntries: 10_000 });
-    expect(defaults.cache.responseTtlSeconds).toBe(5);
+    expect(defaults.cache.responseTtlSeconds).toBe(60);
     const off = loadConfig({ ...minimal, JWT_CACHE_TTL_SECONDS: '0', RESPONSE_CACHE_TTL_SECONDS: '0' });
     expect(off.jwt.cache.ttlMs).toBe(0);
     expect(off.cache.responseTtlSeconds).toBe(0);
@@ -55,7 +55,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...minimal, RESPONSE_CACHE_REFRESH_SECONDS: '0' }).cache.responseRefreshSeconds).toBe(
       0,
     );
-    expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_REFRESH_SECONDS: '5' })).toThrow(
+    expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_REFRESH_SECONDS: '60' })).toThrow(
       /RESPONSE_CACHE_REFRESH_SECONDS.*less than RESPONSE_CACHE_TTL_SECONDS/,
     );
     // With the cache off there is nothing to refresh, whatever the window.

@@ -1,8 +1,17 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createResponseCache, type Lookup } from '../../gateway/response-cache/response-cache.ts';
-import { createRedisCache, createRedisClient, resilientCache } from '../../server/cache/index.ts';
+import {
+  createResponseCache,
+  drawRefreshPoint,
+  type Lookup,
+} from '../../gateway/response-cache/response-cache.ts';
+import {
+  createMemoryCache,
+  createRedisCache,
+  createRedisClient,
+  resilientCache,
+} from '../../server/cache/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
@@ -59,5 +68,30 @@ describe('response cache invalidation while Redis is unreachable (real redis-ser
       other.close();
       client.disconnect();
     }
+  });
+});
+
+describe('response cache keys and refresh points', () => {
+  it('keeps the entries of gateways deployed differently apart, over one shared cache', async () => {
+    const cache = createMemoryCache({ maxEntries: 100 });
+    const current = createResponseCache({ cache, deployment: 'supergraph-1' });
+    const next = createResponseCache({ cache, deployment: 'supergraph-2' });
+    const miss = await current.lookup('tenant', 'page');
+    if (!('miss' in miss)) throw new Error('expected a miss');
+    await current.store(miss.miss, { operationName: null, body: 'from the current deployment' });
+    expect(bodyOf(await current.lookup('tenant', 'page'))).toBe('from the current deployment');
+    expect(await next.lookup('tenant', 'page')).toHaveProperty('miss');
+  });
+
+  it('spreads the refresh points of entries stored together over a quarter of a long TTL', () => {
+    const points = Array.from({ length: 2000 }, () => drawRefreshPoint(60, 2));
+    expect(Math.min(...points)).toBeGreaterThanOrEqual(45);
+    expect(Math.max(...points)).toBeLessThanOrEqual(59);
+    expect(Math.max(...points) - Math.min(...points)).toBeGreaterThan(13);
+    // A short TTL keeps the window it always had: the first half of the last `refreshSeconds`.
+    const short = Array.from({ length: 2000 }, () => drawRefreshPoint(5, 2));
+    expect(Math.min(...short)).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...short)).toBeLessThanOrEqual(4);
+    expect(drawRefreshPoint(60, 0)).toBe(60);
   });
 });
