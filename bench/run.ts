@@ -83,6 +83,11 @@ export interface ScenarioResult extends RunnerResult {
    * saturated runs read slightly above the exact figure; `searchPageCalls` is the exact check.
    */
   backendCallsPerRequest: Record<string, number>;
+  /**
+   * Quarry only: response cache entries refreshed in the background during the cell. Each reruns
+   * a query on the serving thread; with the default 60 s TTL a cell is too short to reach one.
+   */
+  responseRefreshes?: number;
 }
 
 export interface GatewayResult {
@@ -180,6 +185,20 @@ export function parseOptions(argv: string[]): BenchOptions {
 async function postJson(url: string, request: RunnerRequest): Promise<{ status: number; text: string }> {
   const response = await fetch(url, { method: 'POST', headers: request.headers, body: request.body });
   return { status: response.status, text: await response.text() };
+}
+
+/** Background response cache refreshes counted in a Prometheus exposition of Quarry's metrics. */
+export function refreshesIn(exposition: string): number {
+  return exposition
+    .split('\n')
+    .filter((line) => /^quarry_cache_lookups_total\{[^}]*cache="response"[^}]*outcome="refresh"/.test(line))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+/** Quarry's count of background response cache refreshes, from its /metrics; undefined for the others. */
+async function responseRefreshes(name: GatewayName, url: string): Promise<number | undefined> {
+  if (!name.startsWith('quarry')) return undefined;
+  return refreshesIn(await (await fetch(new URL('/metrics', url))).text());
 }
 
 function diffCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
@@ -477,6 +496,7 @@ export async function runBench(
         await sleep(1000);
         const speed = machineSpeed();
         const before = name === 'ceiling' ? {} : await counts();
+        const refreshesBefore = await responseRefreshes(name, url);
         const cpuBefore = cpuMs(gateway.pid);
         const subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
         const rss = sampleRss(gateway.pid);
@@ -497,6 +517,9 @@ export async function runBench(
           backendCallsPerRequest: Object.fromEntries(
             Object.entries(calls).map(([method, count]) => [method, responses ? count / responses : 0]),
           ),
+          ...(refreshesBefore === undefined
+            ? {}
+            : { responseRefreshes: ((await responseRefreshes(name, url)) ?? 0) - refreshesBefore }),
         };
         if (name === 'quarry') quarryMax[scenario] = outcome.max.rps;
       }

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSpec } from '../../bench/load-runner.ts';
-import type { BenchResult } from '../../bench/run.ts';
+import { type BenchResult, refreshesIn } from '../../bench/run.ts';
 import { scenarioNames } from '../../bench/scenarios.ts';
+import { createMetrics } from '../../server/observability/metrics.ts';
 
 const run = promisify(execFile);
 
@@ -56,12 +57,24 @@ describe('npm run bench (smoke)', () => {
       // Exactly one search page: one search call, one batched document call.
       expect(gateway.searchPageCalls).toEqual({ search: 1, findByIds: 1 });
     }
+    // Read from Quarry's /metrics; the peers have no such count.
+    expect(result.gateways.quarry!.scenarios.search!.responseRefreshes).toBeTypeOf('number');
+    expect(result.gateways.apollo!.scenarios.search!.responseRefreshes).toBeUndefined();
     expect(result.gateways.ceiling!.scenarios.search!.max.rps).toBeGreaterThan(0);
     expect(result.ratios.apollo?.search?.rps).toBeGreaterThan(0);
     const markdown = await readFile(join(out, 'latest.md'), 'utf8');
     expect(markdown).toContain('| Quarry |');
     expect(markdown).toContain('@apollo/gateway (plain)');
   }, 120_000);
+
+  it("counts response cache refreshes in Quarry's metrics, and nothing else", async () => {
+    const metrics = createMetrics({ service: 'gateway' });
+    metrics.events.cacheLookup('response', 'refresh');
+    metrics.events.cacheLookup('response', 'refresh');
+    metrics.events.cacheLookup('response', 'hit');
+    metrics.events.cacheLookup('search', 'refresh');
+    expect(refreshesIn(await metrics.registry.metrics())).toBe(2);
+  });
 
   it('holds a fixed request rate in the load runner', async () => {
     const server = createServer((request, response) => {
