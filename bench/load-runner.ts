@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { machineSpeed } from './processes.ts';
 
 export interface RunnerRequest {
   headers: Record<string, string>;
@@ -49,6 +50,12 @@ export interface RunnerResult {
   warmup: PhaseResult;
   max: PhaseResult;
   fixed?: PhaseResult;
+  /**
+   * `machineSpeed()` in this process just before each measured phase. The
+   * fixed rate is set from the maximum, so a VM that slows down in between
+   * runs the fixed phase at a larger share of what it can then serve.
+   */
+  phaseMachineSpeed: { max: number; fixed?: number };
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -167,10 +174,13 @@ async function phase(spec: RunnerSpec, seconds: number, overallRate?: number): P
 
 export async function runSpec(spec: RunnerSpec): Promise<RunnerResult> {
   const warmup = await phase(spec, spec.warmupSeconds);
+  machineSpeed(200); // The probe's own JIT warm-up, so the first reading is not low.
+  const speedAtMax = machineSpeed();
   const max = await phase(spec, spec.durationSeconds);
-  const output: RunnerResult = { warmup, max };
+  const output: RunnerResult = { warmup, max, phaseMachineSpeed: { max: speedAtMax } };
   if (spec.fixed) {
     const rate = Math.max(1, Math.round(spec.fixed.rate ?? max.rps * (spec.fixed.fraction ?? 0.5)));
+    output.phaseMachineSpeed.fixed = machineSpeed();
     output.fixed = await phase(spec, spec.fixed.durationSeconds, rate);
   }
   return output;

@@ -103,6 +103,13 @@ function targets(result: BenchResult): string[] {
     lines.push(
       `- Search p99 < 3× p50 at a fixed 50% rate: ${ratio.toFixed(2)}× (${check(ratio < 3)}; p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms${refreshes})`,
     );
+    const { max: speedAtMax, fixed: speedAtFixed } = search.phaseMachineSpeed;
+    if (speedAtFixed) {
+      const slowdown = speedAtFixed / speedAtMax;
+      lines.push(
+        `  - machine speed in the fixed-rate phase: ${slowdown.toFixed(2)} of the maximum-throughput phase's${slowdown < 0.85 ? ': the machine slowed down in between, so the fixed rate was a larger share of what it could then serve' : ''}`,
+      );
+    }
     // The same load on a server that does nothing shows how much of the tail is the machine and the load generator.
     const floor = result.gateways.ceiling?.scenarios.search?.fixed;
     if (floor) {

@@ -94,6 +94,7 @@ describe('npm run bench (smoke)', () => {
       });
       expect(result.max.rps).toBeGreaterThan(0);
       expect(result.fixed?.targetRate).toBe(40);
+      expect(result.phaseMachineSpeed.fixed).toBeGreaterThan(0);
       // Within a few requests of the target: the slices each send their whole-second quota.
       expect(result.fixed!.requests).toBeGreaterThanOrEqual(36);
       expect(result.fixed!.requests).toBeLessThanOrEqual(44);
