@@ -26,8 +26,8 @@ export interface ResponseCacheOptions {
    * asked often never misses. Each entry's refresh point is drawn at random
    * (`drawRefreshPoint`), so that entries cached together (a cold start, a
    * deploy, a generation bump) are not all refreshed together, and a hit
-   * still has at least half the window to start one. Default 0, off (RESPONSE_CACHE_REFRESH_SECONDS; 2 in the gateway's
-   * configuration).
+   * still has at least half the window to start one. Default 0, off
+   * (RESPONSE_CACHE_REFRESH_SECONDS; 2 in the gateway's configuration).
    */
   refreshSeconds?: number;
   /**
