@@ -308,14 +308,19 @@ export async function runBench(
       );
       redisUrl = `redis://127.0.0.1:${redisPort}`;
     } catch (error) {
-      log(`redis-server unavailable, Quarry runs without REDIS_URL (${(error as Error).message})`);
+      log(
+        `redis-server unavailable, Quarry and the subgraphs run without REDIS_URL (${(error as Error).message})`,
+      );
     }
+    // As in production, the subgraphs cache in Redis and the indexer bumps generations there, so every
+    // gateway shares those caches and Quarry's response cache sees the indexer's bumps.
+    const subgraphEnv = redisUrl ? { ...env, REDIS_URL: redisUrl } : env;
 
     const documents = startChild({
       name: 'documents',
       script: join(here, 'launch-subgraph.ts'),
       args: ['documents'],
-      env,
+      env: subgraphEnv,
       logFile: logFile('documents'),
       ipc: true,
       nodeArgs: options.cpuProf
@@ -326,7 +331,7 @@ export async function runBench(
       name: 'search',
       script: join(here, 'launch-subgraph.ts'),
       args: ['search'],
-      env,
+      env: subgraphEnv,
       logFile: logFile('search'),
       ipc: true,
       nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, 'search')}`] : [],
@@ -335,7 +340,7 @@ export async function runBench(
     const indexer = startChild({
       name: 'indexer',
       script: join(root, 'subgraphs/search/indexer-main.ts'),
-      env,
+      env: subgraphEnv,
       logFile: logFile('indexer'),
     });
     children.push(documents, search, indexer);
