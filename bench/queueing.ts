@@ -10,18 +10,7 @@
  *   node bench/queueing.ts --requests 200000
  */
 import { Command, InvalidArgumentError } from 'commander';
-
-/** A seeded PRNG (mulberry32), so the table is the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRandom } from './corpus.ts';
 
 /** p50 and p99 of the response time, in service times. */
 export function simulateTail(
@@ -30,7 +19,8 @@ export function simulateTail(
   requests: number,
   seed = 7,
 ): { p50: number; p99: number } {
-  const next = random(seed);
+  // Seeded, so the table is the same on every run.
+  const next = createRandom(seed);
   const freeAt = new Float64Array(servers);
   const responseTimes = new Float64Array(requests);
   let now = 0;

@@ -37,9 +37,10 @@ function tenantOf(args: readonly unknown[]): string | undefined {
  * Wraps a port (`DocumentStore`, `SearchIndex`) so every call made within a
  * traced request runs in a client span and, given `events`, reports its
  * latency and outcome. The span is explicit because the embedded backend
- * (node:sqlite) has no instrumentation; with MongoDB or Elasticsearch behind the port, the
- * driver's own spans nest under it. Spans carry the tenant and the method,
- * never arguments: those are document bodies and search text.
+ * (node:sqlite) has no instrumentation; with MongoDB or Elasticsearch
+ * behind the port, the driver's own spans nest under it. Spans carry the
+ * tenant and the method, never arguments: those are document bodies and
+ * search text.
  */
 export function instrumentPort<T extends object>(target: T, options: InstrumentPortOptions): T {
   const { dependency, events, skip = ['close'], untraced = [], recordTenant = true } = options;
