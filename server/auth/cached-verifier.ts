@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { JwtConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -42,7 +42,8 @@ export function cachedVerifier(verifier: JwtVerifier, options: CachedVerifierOpt
   });
   return {
     async verify(token) {
-      const key = createHash('sha256').update(token).digest('base64url');
+      // One-shot: a `Hash` object per request is a native handle each scavenge has to finalize.
+      const key = hash('sha256', token, 'base64url');
       const cached = principals.get(key);
       if (cached && cached.expiresAt > now()) return cached;
       const principal = await verifier.verify(token);

@@ -66,17 +66,31 @@ function requestFailure(response: ServerResponse, status: number, message: strin
 
 class BodyTooLargeError extends Error {}
 
-async function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
+/**
+ * Events rather than `for await`: the async iterator costs a stream wrapper
+ * and a promise per chunk, which on a cache hit was a tenth of all that the
+ * request allocated.
+ */
+function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw new BodyTooLargeError();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new BodyTooLargeError();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  if (declared > maxBytes) return Promise.reject(new BodyTooLargeError());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      request.off('data', onData);
+      // Drained, not read: the 413 is sent without waiting for the rest of the body.
+      request.resume();
+      reject(new BodyTooLargeError());
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.once('error', reject);
+    // After 'end' this settles nothing; before it, the client went away mid-body.
+    request.once('close', () => reject(new Error('request closed before its body was read')));
+  });
 }
 
 function toHeaderMap(request: IncomingMessage): HeaderMap {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type Cache, searchGenerationKey, tenantKey } from '../../server/cache/cache.ts';
 import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
@@ -30,7 +30,7 @@ function requestHash(request: SearchRequest): string {
     filter.updatedAfter?.toISOString() ?? null,
     filter.updatedBefore?.toISOString() ?? null,
   ]);
-  return createHash('sha256').update(canonical).digest('base64url');
+  return hash('sha256', canonical, 'base64url');
 }
 
 /**

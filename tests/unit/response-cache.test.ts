@@ -17,7 +17,7 @@ import { createResilience } from '../../server/resilience/index.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
 
-const bodyOf = (lookup: Lookup) => ('hit' in lookup ? lookup.hit.body : undefined);
+const bodyOf = (lookup: Lookup) => ('hit' in lookup ? lookup.hit.body.toString('utf8') : undefined);
 
 describe('response cache invalidation while Redis is unreachable (real redis-server)', () => {
   const redis = useTestRedis();
