@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchIndex } from '../../subgraphs/search/search-index.ts';
 import { expectStillHealthy } from '../helpers/health.ts';
@@ -107,6 +109,40 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
     });
     expect(result.status).toBe(413);
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST' });
+  });
+
+  it('refuses an oversized chunked body with 413, counting bytes as they arrive', async () => {
+    // No content-length: only the count of bytes read can catch it.
+    const chunk = new TextEncoder().encode('x'.repeat(16 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 0) controller.enqueue(new TextEncoder().encode('{"query":"{ __typename }","pad":"'));
+        sent += 1;
+        if (sent > 8) return controller.close();
+        controller.enqueue(chunk);
+      },
+    });
+    const result = await raw(stack.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(result.status).toBe(413);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST' });
+  });
+
+  it('survives a client that goes away halfway through its body', async () => {
+    const url = new URL(stack.gatewayUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    socket.write(
+      `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\n` +
+        `authorization: Bearer ${token}\r\ncontent-length: 1000\r\n\r\n{"query":"{ sugg`,
+    );
+    socket.destroy();
+    await expectStillHealthy(stack);
   });
 
   it('refuses a huge first at the gateway, without calling the search backend', async () => {
