@@ -70,19 +70,23 @@ interface Collected {
   socketErrors: number;
 }
 
-/** One autocannon instance; resolves when its run ends. */
+/**
+ * One autocannon instance of one connection; resolves when its run ends. The
+ * requests are fixed, so autocannon builds each one's bytes once: a request
+ * rebuilt per send (its `setupRequest`) made the load generator collect
+ * garbage, and a pause in the load generator reads as latency.
+ */
 function cannon(
-  spec: RunnerSpec,
+  url: string,
   seconds: number,
-  connections: number,
-  nextRequest: () => RunnerRequest,
+  requests: RunnerRequest[],
   into: Collected,
   overallRate?: number,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const options: autocannon.Options = {
-      url: spec.url,
-      connections,
+      url,
+      connections: 1,
       duration: seconds,
       overallRate,
       timeout: 10,
@@ -90,15 +94,7 @@ function cannon(
       sampleInt: 100,
       // A response carrying GraphQL errors counts as a mismatch: failing fast must not look like speed.
       verifyBody: (body) => !String(body ?? '').includes('"errors"'),
-      requests: [
-        {
-          method: 'POST',
-          setupRequest: (request) => {
-            const chosen = nextRequest();
-            return { ...request, headers: chosen.headers, body: chosen.body };
-          },
-        },
-      ],
+      requests: requests.map(({ headers, body }) => ({ method: 'POST', headers, body })),
     };
     const instance = autocannon(options, (error, result) => {
       if (error) return reject(error);
@@ -113,43 +109,53 @@ function cannon(
   });
 }
 
+/** The scenario's requests from `offset` on, wrapping: each connection cycles through all of them from its own start. */
+function startingAt(requests: RunnerRequest[], offset: number): RunnerRequest[] {
+  return [...requests.slice(offset), ...requests.slice(0, offset)];
+}
+
 /**
+ * Every phase runs one single-connection instance per connection, each
+ * starting at its own place in the scenario's requests, so that the
+ * connections never send the same request in lockstep (which in-flight
+ * deduplication would flatter).
+ *
  * autocannon's `overallRate` gives each connection a quota per second and
  * lets it spend the quota at the start of the second, so every connection
- * fires together on the second boundary. One instance per connection, the
- * instances started evenly through the second, spreads those bursts out:
- * at most one connection's share of a second's requests arrives together,
- * and one at a time, which keeps a fixed-rate run close to a steady arrival
- * rate. (Ten instances of three connections, as before, left bursts big
- * enough that even the bare-HTTP ceiling's p99 was 6 to 8 times its p50.)
+ * would fire together on the second boundary. In a fixed-rate phase the
+ * instances start evenly through the second, which spreads those bursts
+ * out: at most one connection's share of a second's requests arrives
+ * together, and one at a time, which keeps a fixed-rate run close to a
+ * steady arrival rate. (Ten instances of three connections, as before, left
+ * bursts big enough that even the bare-HTTP ceiling's p99 was 6 to 8 times
+ * its p50.)
  */
 async function phase(spec: RunnerSpec, seconds: number, overallRate?: number): Promise<PhaseResult> {
-  let next = 0;
-  const nextRequest = () => {
-    const chosen = spec.requests[next % spec.requests.length]!;
-    next += 1;
-    return chosen;
-  };
   const collected: Collected = { latencies: [], non2xx: 0, mismatches: 0, socketErrors: 0 };
   const started = performance.now();
+  const count =
+    overallRate === undefined
+      ? spec.connections
+      : Math.min(spec.connections, Math.max(1, Math.floor(overallRate)));
+  const requestsFor = (i: number) =>
+    startingAt(spec.requests, Math.floor((i * spec.requests.length) / count));
   // The window requests were sent in: the staggered instances each run the same whole seconds.
   let window = 0;
+  const runs: Promise<void>[] = [];
   if (overallRate === undefined) {
-    await cannon(spec, seconds, spec.connections, nextRequest, collected);
+    for (let i = 0; i < count; i += 1) runs.push(cannon(spec.url, seconds, requestsFor(i), collected));
   } else {
     // Quotas are per second, so a fixed-rate run lasts whole seconds.
     const wholeSeconds = Math.max(1, Math.ceil(seconds));
-    const count = Math.min(spec.connections, Math.max(1, Math.floor(overallRate)));
-    const runs: Promise<void>[] = [];
     for (let i = 0; i < count; i += 1) {
       const rate = Math.floor(overallRate / count) + (i < overallRate % count ? 1 : 0);
       await sleep(i === 0 ? 0 : 1000 / count);
       // Ends just before the next second's quota would fire: autocannon notices the end on its next sample tick.
-      runs.push(cannon(spec, wholeSeconds - 0.15, 1, nextRequest, collected, rate));
+      runs.push(cannon(spec.url, wholeSeconds - 0.15, requestsFor(i), collected, rate));
     }
-    await Promise.all(runs);
     window = wholeSeconds;
   }
+  await Promise.all(runs);
   const elapsed = window || (performance.now() - started) / 1000;
   const { latencies } = collected;
   const sorted = Float64Array.from(latencies).sort();
