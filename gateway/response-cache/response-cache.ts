@@ -31,10 +31,11 @@ export interface ResponseCacheOptions {
    */
   refreshSeconds?: number;
   /**
-   * Bytes of entries this process keeps in front of `cache`, each until its
-   * refresh point and only while its generations are current. Default 0,
-   * none: worth it when `cache` is Redis with client-side caching of the
-   * generations, which makes a hit free of round trips (RESPONSE_CACHE_NEAR_MAX_MB).
+   * Bytes of entries this process keeps in front of `cache`, ready to send,
+   * each until its refresh point and only while its generations are
+   * current. With Redis and client-side caching of the generations, a hit
+   * is then free of round trips; with any `cache`, of decoding the entry and
+   * encoding its body. Default 0, none (RESPONSE_CACHE_NEAR_MAX_MB).
    */
   nearMaxBytes?: number;
   /**
