@@ -137,6 +137,8 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       } catch (error) {
         if (error instanceof BodyTooLargeError)
           return requestFailure(response, 413, 'Request body is too large');
+        // The client went away mid-body: there is no one to answer, and nothing went wrong here.
+        if (request.destroyed) return;
         throw error;
       }
       if ((request.headers['content-type'] ?? '').includes('application/json')) {

@@ -1,8 +1,12 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { setTimeout } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing, type Tracing } from '../../server/observability/tracing.ts';
 import type { SearchIndex } from '../../subgraphs/search/search-index.ts';
+import { expectStillHealthy } from '../helpers/health.ts';
 import type { TestStack } from '../helpers/test-stack.ts';
 
 interface LogLine {
@@ -110,6 +114,23 @@ describe('request log lines', () => {
     const searchLine = broken.find((line) => line.service === 'search');
     expect(searchLine).toMatchObject({ level: 'warn', errors: ['SEARCH_UNAVAILABLE'] });
     expect(searchLine?.trace_id).toBe(gatewayLine.trace_id);
+  });
+
+  it('logs nothing at error for a client that goes away halfway through its body', async () => {
+    const url = new URL(stack.gatewayUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    const before = raw.length;
+    socket.write(
+      `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\n` +
+        `authorization: Bearer ${token}\r\ncontent-length: 1000\r\n\r\n{"query":"{ sugg`,
+    );
+    await setTimeout(50);
+    socket.destroy();
+    // The next request is answered after the aborted one was handled.
+    await expectStillHealthy(stack);
+    const after = raw.slice(before).map((line) => JSON.parse(line) as LogLine);
+    expect(after.filter((line) => line.level === 'error')).toEqual([]);
   });
 
   it('logs a refused token without the token', () => {
