@@ -273,7 +273,6 @@ export async function runBench(
     );
     const env: Record<string, string> = {
       NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       JWT_JWKS_URL: jwksUrl,
