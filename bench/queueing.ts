@@ -2,9 +2,11 @@
  * What queueing alone does to a tail at a fixed rate: p99 over p50 of the
  * response time of `servers` identical servers sharing one queue, with
  * random (Poisson) arrivals and a constant service time (M/D/c), at a given
- * utilisation. The benchmark's tail target sits against this: one event
- * loop at 50% of its maximum cannot show a p99 under about 4.3× its p50,
- * however fast each request is.
+ * utilisation. Under random arrivals (real traffic from many clients), one
+ * event loop at 50% of its maximum cannot show a p99 under about 4.3× its
+ * p50, however fast each request is. The bench's own arrivals are not
+ * random (see bench/load-runner.ts), so this bounds production traffic
+ * more than the bench's measurement.
  *
  *   node bench/queueing.ts                  # the table the README quotes
  *   node bench/queueing.ts --requests 200000
