@@ -18,6 +18,8 @@ export interface LeaseOptions {
   lifetimeMs?: number;
   /** Tenants whose leases are held at once; the least recently used go. Default 100,000. */
   maxKeys?: number;
+  /** Milliseconds since the epoch; injected so tests can move time. Default `Date.now`. */
+  now?: () => number;
 }
 
 interface Lease {
@@ -38,7 +40,12 @@ const allowed = { allowed: true, retryAfterSeconds: 0 };
  * not spent within `lifetimeMs` are lost to the others, so near its limit a
  * tenant may be refused up to one lease per replica early.
  *
- * Requests that find the lease empty wait together on one refill.
+ * A lease is topped up, in the background, once a quarter of it is left or
+ * a tenth of its lifetime: a request that waited on Redis for every lease
+ * was 1 in 5 of a premium tenant's requests, and 20 a second in the bench
+ * when leases expired. The top-up asks only for what the lease lacks, so a
+ * replica never holds more than one lease. Requests that find the lease
+ * empty or expired wait together on one take.
  */
 export function withLeases({
   store,
@@ -46,19 +53,25 @@ export function withLeases({
   leaseMs = 10,
   lifetimeMs = 1000,
   maxKeys = 100_000,
+  now = Date.now,
 }: LeaseOptions): RateLimitStore {
   const leases = new LRUCache<string, Lease>({ max: maxKeys });
   const shared = <T>(take: () => Promise<T>) =>
     policy.run(take, { idempotent: false, operation: 'rateLimit' });
   const leaseSize = (limit: RateLimit) =>
     Math.min(Math.floor((limit.perSecond * leaseMs) / 1000), Math.floor(limit.burst / 10));
+  const topUpWithinMs = lifetimeMs / 10;
+  const live = (lease: Lease) => (now() < lease.expiresAt ? lease.tokens : 0);
 
-  async function refill(key: string, limit: RateLimit, lease: Lease, size: number): Promise<number> {
+  async function topUp(key: string, limit: RateLimit, lease: Lease, size: number): Promise<number> {
     try {
-      const { granted, retryAfterSeconds } = await shared(() => store.takeUpTo(key, limit, size));
-      // Whatever was left of the previous lease had expired: it is replaced, not added to.
-      lease.tokens = granted;
-      lease.expiresAt = Date.now() + lifetimeMs;
+      const wanted = size - Math.max(0, Math.floor(live(lease)));
+      const { granted, retryAfterSeconds } = await shared(() => store.takeUpTo(key, limit, wanted));
+      if (granted > 0) {
+        // Tokens left from before are kept, and live on with the new ones: there are never more than `size`.
+        lease.tokens = live(lease) + granted;
+        lease.expiresAt = now() + lifetimeMs;
+      }
       return retryAfterSeconds;
     } finally {
       lease.refill = undefined;
@@ -76,11 +89,17 @@ export function withLeases({
       }
       // Each turn either spends a token or waits on a take from the shared bucket, which grants or refuses.
       for (;;) {
-        if (lease.tokens >= 1 && Date.now() < lease.expiresAt) {
+        if (live(lease) >= 1) {
           lease.tokens -= 1;
+          const runningLow = lease.tokens <= size / 4 || now() >= lease.expiresAt - topUpWithinMs;
+          if (runningLow && !lease.refill) {
+            lease.refill = topUp(key, limit, lease, size);
+            // Nobody awaits a top-up unless the lease runs dry first; that request then sees its failure.
+            lease.refill.catch(() => {});
+          }
           return allowed;
         }
-        lease.refill ??= refill(key, limit, lease, size);
+        lease.refill ??= topUp(key, limit, lease, size);
         const retryAfterSeconds = await lease.refill;
         if (retryAfterSeconds > 0) return { allowed: false, retryAfterSeconds };
       }

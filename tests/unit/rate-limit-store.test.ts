@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createMemoryRateLimitStore,
   createRedisRateLimitStore,
+  type LeasingRateLimitStore,
   type RateLimit,
   type RateLimitStore,
   withLeases,
@@ -23,6 +24,48 @@ async function takeAll(store: RateLimitStore, key: string, count: number, bucket
 async function bucketCalls(redis: Redis): Promise<number> {
   const stats = await redis.info('commandstats');
   return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+/**
+ * The Redis store with its takes held back until `release()`, so a test can
+ * see which requests wait on Redis and which are served from the lease.
+ */
+function heldBack(store: LeasingRateLimitStore) {
+  let gate: Promise<void> = Promise.resolve();
+  let open = () => {};
+  const wanted: number[] = [];
+  let pending = 0;
+  return {
+    wanted,
+    get pending() {
+      return pending;
+    },
+    hold() {
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
+    },
+    release: () => open(),
+    store: {
+      ...store,
+      async takeUpTo(key, limit, count) {
+        wanted.push(count);
+        pending += 1;
+        await gate;
+        try {
+          return await store.takeUpTo(key, limit, count);
+        } finally {
+          pending -= 1;
+        }
+      },
+    } satisfies LeasingRateLimitStore,
+  };
+}
+
+/** Whether `promise` settles without waiting on I/O or timers. */
+async function settlesAtOnce(promise: Promise<unknown>): Promise<boolean> {
+  const later = new Promise((resolve) => setImmediate(resolve, 'later'));
+  return (await Promise.race([promise.then(() => 'now'), later])) === 'now';
 }
 
 describe('rate-limit stores', () => {
@@ -60,7 +103,85 @@ describe('rate-limit stores', () => {
     expect(decisions.every((decision) => decision.allowed)).toBe(true);
     const calls = (await bucketCalls(redis.client)) - before;
     expect(calls).toBeGreaterThanOrEqual(10);
-    expect(calls).toBeLessThanOrEqual(11);
+    // After the first, each take tops up what the lease lacks: at least three quarters of it.
+    expect(calls).toBeLessThanOrEqual(1 + Math.ceil(90 / 7.5));
+  });
+
+  it('tops a lease up before it runs dry, asking only for what it lacks, so no request waits on Redis', async () => {
+    const redisStore = heldBack(createRedisRateLimitStore({ redis: redis.client }));
+    const store = withLeases({
+      store: redisStore.store,
+      policy: createResilience().policy('redis'),
+      leaseMs: 100,
+    });
+    // A lease of 10 tokens.
+    const bucket = { perSecond: 100, burst: 1000 };
+    await store.consume('lease:top-up', bucket);
+    redisStore.hold();
+    for (let spent = 1; spent < 10; spent++) {
+      expect(await settlesAtOnce(store.consume('lease:top-up', bucket))).toBe(true);
+    }
+    // The top-up started when a quarter was left (2 tokens), for the 8 the lease lacked.
+    expect(redisStore.wanted).toEqual([10, 8]);
+    expect(redisStore.pending).toBe(1);
+    // The lease is dry now: the next request waits on that top-up, and no other take starts.
+    const waiting = store.consume('lease:top-up', bucket);
+    expect(await settlesAtOnce(waiting)).toBe(false);
+    redisStore.release();
+    expect((await waiting).allowed).toBe(true);
+    expect(redisStore.wanted).toEqual([10, 8]);
+  });
+
+  it('tops a lease up in the last tenth of its lifetime, and keeps its unspent tokens live', async () => {
+    const clock = { now: 1_000_000 };
+    const redisStore = heldBack(createRedisRateLimitStore({ redis: redis.client }));
+    const store = withLeases({
+      store: redisStore.store,
+      policy: createResilience().policy('redis'),
+      leaseMs: 100,
+      lifetimeMs: 1000,
+      now: () => clock.now,
+    });
+    const bucket = { perSecond: 100, burst: 1000 };
+    await store.consume('lease:expiry-ahead', bucket);
+    clock.now += 850;
+    await store.consume('lease:expiry-ahead', bucket);
+    expect(redisStore.wanted).toEqual([10]);
+    clock.now += 100;
+    redisStore.hold();
+    expect(await settlesAtOnce(store.consume('lease:expiry-ahead', bucket))).toBe(true);
+    // Seven tokens are left, so the top-up asks for three, and the seven live on with them.
+    expect(redisStore.wanted).toEqual([10, 3]);
+    redisStore.release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Past the first lease's end, and not yet in the last tenth of the topped-up one's.
+    clock.now += 800;
+    for (let spent = 0; spent < 5; spent++) {
+      expect(await settlesAtOnce(store.consume('lease:expiry-ahead', bucket))).toBe(true);
+    }
+    expect(redisStore.wanted).toEqual([10, 3]);
+  });
+
+  it('a top-up that fails leaves the lease serving, and the request that finds it dry sees the failure', async () => {
+    const resilience = createResilience({ failureThreshold: 1, halfOpenAfterMs: 60_000, timeoutMs: 100 });
+    const store = withLeases({
+      store: createRedisRateLimitStore({ redis: redis.client }),
+      policy: resilience.policy('redis'),
+      leaseMs: 100,
+    });
+    const bucket = { perSecond: 100, burst: 1000 };
+    const key = 'lease:failed-top-up';
+    await store.consume(key, bucket);
+    redis.server.freeze();
+    try {
+      // The eighth token leaves two: the top-up starts, and times out against the frozen Redis.
+      for (let spent = 1; spent < 8; spent++) expect((await store.consume(key, bucket)).allowed).toBe(true);
+      await vi.waitFor(() => expect(resilience.states().redis).toBe('open'));
+      for (let spent = 8; spent < 10; spent++) expect((await store.consume(key, bucket)).allowed).toBe(true);
+      await expect(store.consume(key, bucket)).rejects.toThrow();
+    } finally {
+      redis.server.thaw();
+    }
   });
 
   it('two replicas leasing from one bucket together admit no more than the bucket holds', async () => {
