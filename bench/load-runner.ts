@@ -178,7 +178,8 @@ async function phase(spec: RunnerSpec, seconds: number, overallRate?: number): P
   };
 }
 
-export async function runSpec(spec: RunnerSpec): Promise<RunnerResult> {
+/** `onFixedPhase` is called just before the fixed-rate phase starts, so a caller can time it from the other side. */
+export async function runSpec(spec: RunnerSpec, onFixedPhase?: () => void): Promise<RunnerResult> {
   const warmup = await phase(spec, spec.warmupSeconds);
   machineSpeed(200); // The probe's own JIT warm-up, so the first reading is not low.
   const speedAtMax = machineSpeed();
@@ -187,6 +188,7 @@ export async function runSpec(spec: RunnerSpec): Promise<RunnerResult> {
   if (spec.fixed) {
     const rate = Math.max(1, Math.round(spec.fixed.rate ?? max.rps * (spec.fixed.fraction ?? 0.5)));
     output.phaseMachineSpeed.fixed = machineSpeed();
+    onFixedPhase?.();
     output.fixed = await phase(spec, spec.fixed.durationSeconds, rate);
   }
   return output;
@@ -198,7 +200,7 @@ if (import.meta.main) {
     process.on('message', (message: { type?: string; spec?: RunnerSpec }) => {
       if (message?.type === 'stop') process.exit(0);
       if (message?.type !== 'run' || !message.spec) return;
-      runSpec(message.spec).then(
+      runSpec(message.spec, () => process.send?.({ type: 'fixed-phase' })).then(
         (result) => process.send?.({ type: 'run', result }),
         (error: unknown) => process.send?.({ type: 'run', error: String(error) }),
       );

@@ -26,6 +26,7 @@ import {
   waitUntil,
 } from './processes.ts';
 import { renderMarkdown } from './report.ts';
+import type { RequestTimes } from './request-timer.ts';
 import {
   buildScenario,
   partnerManifest,
@@ -88,6 +89,13 @@ export interface ScenarioResult extends RunnerResult {
    * a query on the serving thread; with the default 60 s TTL a cell is too short to reach one.
    */
   responseRefreshes?: number;
+  /**
+   * The fixed-rate phase timed in the gateway's request handler (`request-timer.ts`): from Node's
+   * `request` event to the response's `finish`, in ms. What the load generator saw beyond this was
+   * spent outside it: in the load generator, the kernel, or waiting for a busy event loop to parse
+   * the request.
+   */
+  fixedInGateway?: Omit<RequestTimes, 'type'>;
 }
 
 export interface GatewayResult {
@@ -411,14 +419,22 @@ export async function runBench(
     });
     children.push(runner);
     await runner.ready;
-    const runLoad = async (spec: RunnerSpec): Promise<RunnerResult> => {
+    const runLoad = async (spec: RunnerSpec, onFixedPhase?: () => void): Promise<RunnerResult> => {
       const seconds = spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0);
-      const reply = await runner.ask<{ result?: RunnerResult; error?: string }>(
-        { type: 'run', spec },
-        (seconds + 60) * 1000,
-      );
-      if (!reply.result) throw new Error(`load runner failed: ${reply.error}`);
-      return reply.result;
+      const onMessage = (message: { type?: string }) => {
+        if (message?.type === 'fixed-phase') onFixedPhase?.();
+      };
+      runner.process.on('message', onMessage);
+      try {
+        const reply = await runner.ask<{ result?: RunnerResult; error?: string }>(
+          { type: 'run', spec },
+          (seconds + 60) * 1000,
+        );
+        if (!reply.result) throw new Error(`load runner failed: ${reply.error}`);
+        return reply.result;
+      } finally {
+        runner.process.off('message', onMessage);
+      }
     };
 
     const warm = subgraphWarmup(corpus, tokens);
@@ -456,7 +472,11 @@ export async function runBench(
         work,
         ceilingBody,
         manifestPath,
-        nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : [],
+        nodeArgs: [
+          '--import',
+          join(here, 'request-timer.ts'),
+          ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : []),
+        ],
       });
       children.push(child);
       await waitUntil(name, async () => (await postJson(url, readiness)).status === 200, { child });
@@ -510,8 +530,17 @@ export async function runBench(
         const subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
         const rss = sampleRss(gateway.pid);
         log(`${scenario} / ${name}`);
-        const outcome = await runLoad(spec);
+        let timerReset: Promise<unknown> | undefined;
+        const outcome = await runLoad(spec, () => {
+          timerReset = gateway.ask({ type: 'request-timer', reset: true });
+        });
         const peak = rss.stop();
+        let fixedInGateway: ScenarioResult['fixedInGateway'];
+        if (timerReset) {
+          await timerReset;
+          const { type: _, ...times } = await gateway.ask<RequestTimes>({ type: 'request-timer' });
+          fixedInGateway = times;
+        }
         const responses = outcome.warmup.requests + outcome.max.requests + (outcome.fixed?.requests ?? 0);
         const calls = name === 'ceiling' ? {} : diffCounts(await counts(), before);
         result.gateways[name]!.scenarios[scenario] = {
@@ -529,6 +558,7 @@ export async function runBench(
           ...(refreshesBefore === undefined
             ? {}
             : { responseRefreshes: ((await responseRefreshes(name, url)) ?? 0) - refreshesBefore }),
+          ...(fixedInGateway ? { fixedInGateway } : {}),
         };
         if (name === 'quarry') quarryMax[scenario] = outcome.max.rps;
       }
@@ -579,6 +609,11 @@ export async function runBench(
   }
 }
 
+/**
+ * Every gateway, the ceiling included, runs with `request-timer.ts` loaded and
+ * an IPC channel to read it; none sends `ready`, so readiness is checked over
+ * HTTP instead.
+ */
 function startGateway(
   name: GatewayName,
   context: {
@@ -617,6 +652,7 @@ function startGateway(
         },
         logFile,
         nodeArgs,
+        ipc: true,
       });
     case 'apollo':
       return startChild({
@@ -625,6 +661,7 @@ function startGateway(
         env: { ...env, PORT: String(port) },
         logFile,
         nodeArgs,
+        ipc: true,
       });
     case 'hive':
       return startChild({
@@ -633,6 +670,7 @@ function startGateway(
         env: { ...env, PORT: String(port) },
         logFile,
         nodeArgs,
+        ipc: true,
       });
     case 'ceiling': {
       const responsePath = join(context.work, 'ceiling-response.json');
@@ -642,6 +680,8 @@ function startGateway(
         script: join(here, 'peers/ceiling.ts'),
         env: { PORT: String(port), RESPONSE_PATH: responsePath },
         logFile,
+        nodeArgs,
+        ipc: true,
       });
     }
   }

@@ -30,7 +30,7 @@ describe('npm run bench (smoke)', () => {
       process.execPath,
       [
         'bench/run.ts',
-        // The fixed-rate phase is skipped here to stay near 30 s; the runner test below covers it.
+        // The fixed-rate phase is skipped here to stay near a minute; the tests below cover it.
         ...['--documents', '300', '--duration', '1', '--fixed-duration', '0', '--warmup', '0.2'],
         ...['--connections', '8', '--gateways', 'quarry,apollo,ceiling', '--out', out],
       ],
@@ -67,6 +67,38 @@ describe('npm run bench (smoke)', () => {
     expect(markdown).toContain('@apollo/gateway (plain)');
   }, 120_000);
 
+  it("times each gateway's fixed-rate phase in its request handler, inside the load generator's round trips", async () => {
+    const fixedOut = await mkdtemp(join(tmpdir(), 'quarry-bench-smoke-fixed-'));
+    try {
+      await run(
+        process.execPath,
+        [
+          'bench/run.ts',
+          ...['--documents', '300', '--duration', '0.5', '--fixed-duration', '1', '--warmup', '0.2'],
+          ...['--connections', '4', '--scenarios', 'search', '--gateways', 'quarry,ceiling'],
+          ...['--out', fixedOut],
+        ],
+        { timeout: 60_000 },
+      );
+      const jsonFile = (await readdir(fixedOut)).find((file) => file.endsWith('.json'));
+      const result = JSON.parse(await readFile(join(fixedOut, jsonFile!), 'utf8')) as BenchResult;
+      for (const name of ['quarry', 'ceiling'] as const) {
+        const search = result.gateways[name]!.scenarios.search!;
+        const handler = search.fixedInGateway!;
+        // Reset as the fixed phase starts, so it counts that phase's requests and not the ones before.
+        expect(handler.requests).toBeGreaterThanOrEqual(search.fixed!.requests);
+        expect(handler.requests).toBeLessThan(search.fixed!.requests + search.max.requests);
+        expect(handler.p50).toBeGreaterThan(0);
+        expect(handler.p50).toBeLessThanOrEqual(search.fixed!.latencyMs.p50);
+        expect(handler.p99).toBeGreaterThanOrEqual(handler.p50);
+      }
+      const markdown = await readFile(join(fixedOut, 'latest.md'), 'utf8');
+      expect(markdown).toContain("in the gateway's request handler");
+    } finally {
+      await rm(fixedOut, { recursive: true, force: true });
+    }
+  }, 70_000);
+
   it("counts response cache refreshes in Quarry's metrics, and nothing else", async () => {
     const metrics = createMetrics({ service: 'gateway' });
     metrics.events.cacheLookup('response', 'refresh');
@@ -84,14 +116,21 @@ describe('npm run bench (smoke)', () => {
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     try {
       const { port } = server.address() as AddressInfo;
-      const result = await runSpec({
-        url: `http://127.0.0.1:${port}/graphql`,
-        connections: 4,
-        warmupSeconds: 0.2,
-        durationSeconds: 0.5,
-        fixed: { durationSeconds: 1, rate: 40 },
-        requests: [{ headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }],
-      });
+      let fixedPhaseStarts = 0;
+      const result = await runSpec(
+        {
+          url: `http://127.0.0.1:${port}/graphql`,
+          connections: 4,
+          warmupSeconds: 0.2,
+          durationSeconds: 0.5,
+          fixed: { durationSeconds: 1, rate: 40 },
+          requests: [{ headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }],
+        },
+        () => {
+          fixedPhaseStarts += 1;
+        },
+      );
+      expect(fixedPhaseStarts).toBe(1);
       expect(result.max.rps).toBeGreaterThan(0);
       expect(result.fixed?.targetRate).toBe(40);
       expect(result.phaseMachineSpeed.fixed).toBeGreaterThan(0);
