@@ -37,8 +37,8 @@ const allowed = { allowed: true, retryAfterSeconds: 0 };
  * instead of one per request. The shared limit stays exact as an upper
  * bound: every token spent here was taken from the shared bucket first.
  * What leasing gives up is the other side: tokens leased to one replica and
- * not spent within `lifetimeMs` are lost to the others, so near its limit a
- * tenant may be refused up to one lease per replica early.
+ * not spent within `lifetimeMs` of its last take are lost to the others, so
+ * near its limit a tenant may be refused up to one lease per replica early.
  *
  * A lease is topped up, in the background, once a quarter of it is left or
  * a tenth of its lifetime: a request that waited on Redis for every lease
