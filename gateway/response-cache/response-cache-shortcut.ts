@@ -7,7 +7,7 @@ import type { Logger } from '../../server/logger.ts';
 import type { ServiceMetrics } from '../../server/observability/metrics.ts';
 import type { RequestOutcome } from '../../server/observability/request-outcome.ts';
 import { recordRequest } from '../../server/observability/use-metrics.ts';
-import { logRequest } from '../../server/observability/use-request-log.ts';
+import { createRequestLog } from '../../server/observability/use-request-log.ts';
 import { annotateRequestSpan } from '../../server/observability/use-span-attributes.ts';
 import type { GatewayContext } from '../context.ts';
 import {
@@ -102,6 +102,7 @@ export function createResponseCacheShortcut({
   metrics,
   logger,
 }: ResponseCacheShortcutOptions): Shortcut<GatewayContext> {
+  const logRequest = createRequestLog(logger, 'info');
   return async (request, response, body, runInBackground) => {
     const startedAt = performance.now();
     // Exactly JSON: any other type (`text/plain; x=application/json`) is Apollo's to refuse as a possible CSRF.
@@ -154,7 +155,7 @@ export function createResponseCacheShortcut({
         .finally(() => responseCache.refreshEnded(refresh));
     }
     recordRequest(metrics, outcome);
-    logRequest(logger, 'info', outcome);
+    logRequest(outcome);
     const span = trace.getActiveSpan();
     if (span) annotateRequestSpan(span, outcome);
     return { answered: true };

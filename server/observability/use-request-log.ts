@@ -19,6 +19,7 @@ export function useRequestLog<TContext extends BaseContext & ObservedContext>({
   logger,
   level = 'info',
 }: UseRequestLogOptions): ApolloServerPlugin<TContext> {
+  const logRequest = createRequestLog(logger, level);
   return {
     async contextCreationDidFail({ error }) {
       logger.info({ errors: errorCodes([error]) }, 'request refused');
@@ -28,7 +29,7 @@ export function useRequestLog<TContext extends BaseContext & ObservedContext>({
       return {
         async willSendResponse({ operationName, errors }) {
           const { principal, cacheStatus } = contextValue;
-          logRequest(logger, level, {
+          logRequest({
             tenantId: principal?.tenantId,
             operationName,
             startedAt,
@@ -41,15 +42,24 @@ export function useRequestLog<TContext extends BaseContext & ObservedContext>({
   };
 }
 
-/** Writes one request's line; also used for requests answered before Apollo (response cache hits). */
-export function logRequest(logger: Logger, level: 'info' | 'debug', outcome: RequestOutcome) {
-  const codes = errorCodes(outcome.errors);
-  const line = {
-    tenant: outcome.tenantId,
-    operation: outcome.operationName ?? null,
-    durationMs: Math.round((performance.now() - outcome.startedAt) * 100) / 100,
-    cache: outcome.cacheStatus ?? 'none',
-    errors: codes,
+/**
+ * Writes one request's line; also used for requests answered before Apollo
+ * (response cache hits). The line has a fixed shape of flat fields, none of
+ * which can hold a credential, so it skips the logger's redaction net: its
+ * wildcard paths made up about half of the line's cost, which was a tenth
+ * of a cache hit's CPU.
+ */
+export function createRequestLog(logger: Logger, level: 'info' | 'debug') {
+  const lines = logger.child({}, { redact: [] });
+  return (outcome: RequestOutcome) => {
+    const codes = errorCodes(outcome.errors);
+    const line = {
+      tenant: outcome.tenantId,
+      operation: outcome.operationName ?? null,
+      durationMs: Math.round((performance.now() - outcome.startedAt) * 100) / 100,
+      cache: outcome.cacheStatus ?? 'none',
+      errors: codes,
+    };
+    lines[classifyRequest(codes) === 'server_error' ? 'warn' : level](line, 'request');
   };
-  logger[classifyRequest(codes) === 'server_error' ? 'warn' : level](line, 'request');
 }
