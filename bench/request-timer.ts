@@ -6,7 +6,9 @@
  * tail into what the handler spends and what lies outside it: the load
  * generator, the kernel and scheduler, and time a request waits in its
  * socket before Node parses it (behind other requests on a busy event loop,
- * or a GC pause).
+ * or a GC pause). `finish` comes after whatever the handler does in the
+ * same turn once the response is written (Quarry's log line and metrics),
+ * which the client does not wait for, so that is counted in too.
  *
  * It costs each request a listener and a histogram record, a microsecond or
  * two, in every gateway alike.
