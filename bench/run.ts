@@ -628,61 +628,35 @@ function startGateway(
   },
 ): Child {
   const { env, port, logFile, nodeArgs, manifestPath } = context;
+  const start = (script: string, childEnv: Record<string, string>) =>
+    startChild({ name, script, env: childEnv, logFile, nodeArgs, ipc: true });
   switch (name) {
     case 'quarry':
     case 'quarry-nocache':
     case 'quarry-local':
-      return startChild({
-        name,
-        script: join(root, 'gateway/main.ts'),
-        env: {
-          ...env,
-          PORT: String(port),
-          // The same gateway without its response cache: what the gateway path itself costs.
-          ...(name === 'quarry-nocache' ? { RESPONSE_CACHE_TTL_SECONDS: '0' } : {}),
-          // One replica without Redis: response cache and rate limit in process, as `npm start` runs.
-          ...(context.redisUrl && name !== 'quarry-local' ? { REDIS_URL: context.redisUrl } : {}),
-          // The peers have no rate limit, and the cached and persisted scenarios send far more than a
-          // standard tenant's 50 requests per second. The limiter still runs (at this tier a replica leases
-          // 10,000 tokens per Redis call, as a busy production tenant would); it just never refuses, so the
-          // bench measures serving, not 429s.
-          RATE_LIMIT_TIERS: 'standard=1000000/1000000',
-          // Partners run only safelisted operations in Quarry; the peers take the same hash through APQ.
-          PERSISTED_QUERY_MANIFEST: manifestPath,
-        },
-        logFile,
-        nodeArgs,
-        ipc: true,
+      return start(join(root, 'gateway/main.ts'), {
+        ...env,
+        PORT: String(port),
+        // The same gateway without its response cache: what the gateway path itself costs.
+        ...(name === 'quarry-nocache' ? { RESPONSE_CACHE_TTL_SECONDS: '0' } : {}),
+        // One replica without Redis: response cache and rate limit in process, as `npm start` runs.
+        ...(context.redisUrl && name !== 'quarry-local' ? { REDIS_URL: context.redisUrl } : {}),
+        // The peers have no rate limit, and the cached and persisted scenarios send far more than a
+        // standard tenant's 50 requests per second. The limiter still runs (at this tier a replica leases
+        // 10,000 tokens per Redis call, as a busy production tenant would); it just never refuses, so the
+        // bench measures serving, not 429s.
+        RATE_LIMIT_TIERS: 'standard=1000000/1000000',
+        // Partners run only safelisted operations in Quarry; the peers take the same hash through APQ.
+        PERSISTED_QUERY_MANIFEST: manifestPath,
       });
     case 'apollo':
-      return startChild({
-        name,
-        script: join(here, 'peers/apollo-gateway.ts'),
-        env: { ...env, PORT: String(port) },
-        logFile,
-        nodeArgs,
-        ipc: true,
-      });
+      return start(join(here, 'peers/apollo-gateway.ts'), { ...env, PORT: String(port) });
     case 'hive':
-      return startChild({
-        name,
-        script: join(here, 'peers/hive-gateway.ts'),
-        env: { ...env, PORT: String(port) },
-        logFile,
-        nodeArgs,
-        ipc: true,
-      });
+      return start(join(here, 'peers/hive-gateway.ts'), { ...env, PORT: String(port) });
     case 'ceiling': {
       const responsePath = join(context.work, 'ceiling-response.json');
       writeFileSync(responsePath, context.ceilingBody ?? '{"data":null}');
-      return startChild({
-        name,
-        script: join(here, 'peers/ceiling.ts'),
-        env: { PORT: String(port), RESPONSE_PATH: responsePath },
-        logFile,
-        nodeArgs,
-        ipc: true,
-      });
+      return start(join(here, 'peers/ceiling.ts'), { PORT: String(port), RESPONSE_PATH: responsePath });
     }
   }
 }

@@ -41,7 +41,7 @@ const allowed = { allowed: true, retryAfterSeconds: 0 };
  * near its limit a tenant may be refused up to one lease per replica early.
  *
  * A lease is topped up, in the background, once a quarter of it is left or
- * a tenth of its lifetime: a request that waited on Redis for every lease
+ * it is in the last tenth of its lifetime: a request that waited on Redis for every lease
  * was 1 in 5 of a premium tenant's requests, and 20 a second in the bench
  * when leases expired. The top-up asks only for what the lease lacks, so a
  * replica never holds more than one lease. Requests that find the lease
@@ -61,11 +61,11 @@ export function withLeases({
   const leaseSize = (limit: RateLimit) =>
     Math.min(Math.floor((limit.perSecond * leaseMs) / 1000), Math.floor(limit.burst / 10));
   const topUpWithinMs = lifetimeMs / 10;
-  const live = (lease: Lease) => (now() < lease.expiresAt ? lease.tokens : 0);
+  const live = (lease: Lease, at = now()) => (at < lease.expiresAt ? lease.tokens : 0);
 
   async function topUp(key: string, limit: RateLimit, lease: Lease, size: number): Promise<number> {
     try {
-      const wanted = size - Math.max(0, Math.floor(live(lease)));
+      const wanted = size - live(lease);
       const { granted, retryAfterSeconds } = await shared(() => store.takeUpTo(key, limit, wanted));
       if (granted > 0) {
         // Tokens left from before are kept, and live on with the new ones: there are never more than `size`.
@@ -89,9 +89,10 @@ export function withLeases({
       }
       // Each turn either spends a token or waits on a take from the shared bucket, which grants or refuses.
       for (;;) {
-        if (live(lease) >= 1) {
+        const at = now();
+        if (live(lease, at) >= 1) {
           lease.tokens -= 1;
-          const runningLow = lease.tokens <= size / 4 || now() >= lease.expiresAt - topUpWithinMs;
+          const runningLow = lease.tokens <= size / 4 || at >= lease.expiresAt - topUpWithinMs;
           if (runningLow && !lease.refill) {
             lease.refill = topUp(key, limit, lease, size);
             // Nobody awaits a top-up unless the lease runs dry first; that request then sees its failure.
