@@ -16,14 +16,17 @@
 // - Transactions across shards work (MongoDB 4.2+), so a write and its outbox
 //   entry still commit together. The outbox stays unsharded on the primary
 //   shard: it is small (drained within a second) and read in _id order.
+// - document_tombstones (the last version of each deleted document) grows with
+//   deletes, so it is sharded on the same key; every query on it names both.
 const dbName = process.env.QUARRY_DB || 'quarry';
 const quarry = db.getSiblingDB(dbName);
 
 // The shard key needs an index that starts with it; the services create the same one at startup.
 quarry.documents.createIndex({ tenantId: 1, _id: 1 }, { name: 'tenant_id' });
 quarry.documents.createIndex({ tenantId: 1, updatedAt: -1 }, { name: 'tenant_updated' });
+quarry.document_tombstones.createIndex({ tenantId: 1, _id: 1 }, { name: 'tenant_id' });
 
 sh.enableSharding(dbName);
-const result = sh.shardCollection(`${dbName}.documents`, { tenantId: 1, _id: 1 });
-printjson(result);
+printjson(sh.shardCollection(`${dbName}.documents`, { tenantId: 1, _id: 1 }));
+printjson(sh.shardCollection(`${dbName}.document_tombstones`, { tenantId: 1, _id: 1 }));
 printjson(sh.status());

@@ -38,7 +38,11 @@ export class DocumentExistsError extends Error {
 export interface DocumentStore extends ChangeFeed {
   /** One backend call for the whole batch; results in `ids` order, null where absent. */
   findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]>;
-  /** Throws DocumentExistsError when `id` is given and already taken. */
+  /**
+   * Version 1, or, for an id deleted before, one past the delete's version (the
+   * index keeps that version and would drop anything older). Throws
+   * DocumentExistsError when `id` is given and already taken.
+   */
   create(tenantId: string, document: NewDocument, id?: string): Promise<DocumentRecord>;
   /** Throws DocumentNotFoundError, or VersionConflictError when `expectedVersion` is stale; nothing is written then. */
   update(

@@ -157,6 +157,26 @@ export function describeDocumentStoreContract(
         expect(await store.findByIds('t', ['d'])).toEqual([null]);
         expect((await store.findByIds('other', ['d']))[0]?.title).toBe('Theirs');
       });
+
+      it("creates a deleted id again after the delete's version, per tenant", async () => {
+        await store.create('t', draft('First life'), 'd');
+        await store.update('t', 'd', { title: 'Edited' });
+        await store.delete('t', 'd');
+        await drainOutbox(store);
+
+        // The index holds the delete at version 3: a second life starting at 1 would be ordered before it, and dropped.
+        const again = await store.create('t', draft('Second life'), 'd');
+        expect(again.version).toBe(4);
+        expect((await store.findByIds('t', ['d']))[0]).toMatchObject({ title: 'Second life', version: 4 });
+        expect((await drainOutbox(store)).map((change) => [change.version, change.operation])).toEqual([
+          [4, 'upsert'],
+        ]);
+        expect((await store.create('other', draft('Elsewhere'), 'd')).version).toBe(1);
+
+        await expect(store.create('t', draft('Taken'), 'd')).rejects.toBeInstanceOf(DocumentExistsError);
+        await store.delete('t', 'd');
+        expect((await store.create('t', draft('Third life'), 'd')).version).toBe(6);
+      });
     });
 
     describe('outbox', () => {

@@ -143,6 +143,20 @@ class MingoCollection {
     return clone(options.returnDocument === 'after' ? doc : before);
   }
 
+  /** Keeps the matched document's `_id`; with `upsert`, inserts under the filter's `_id` when nothing matches. */
+  async replaceOne(filter: Doc, replacement: Doc, options: { session?: unknown; upsert?: boolean }) {
+    const [doc] = this.#matching(filter, 'replaceOne', options);
+    if (doc) {
+      const _id = doc._id;
+      for (const key of Object.keys(doc)) delete doc[key];
+      Object.assign(doc, clone(replacement), { _id });
+      return { acknowledged: true, matchedCount: 1, upsertedCount: 0 };
+    }
+    if (!options.upsert) return { acknowledged: true, matchedCount: 0, upsertedCount: 0 };
+    this.docs.push(clone({ ...replacement, _id: filter._id }));
+    return { acknowledged: true, matchedCount: 0, upsertedCount: 1 };
+  }
+
   async findOneAndDelete(filter: Doc, options?: { session?: unknown }) {
     const [doc] = this.#matching(filter, 'findOneAndDelete', options);
     if (!doc) return null;

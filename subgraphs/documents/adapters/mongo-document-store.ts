@@ -22,6 +22,13 @@ export interface MongoDocument extends DocumentRecord {
   _id: string;
 }
 
+/** The last version of a deleted document, so that creating its id again continues after it. */
+export interface MongoTombstone {
+  _id: string;
+  tenantId: string;
+  version: number;
+}
+
 /** One outbox entry; written in the same transaction as the document it describes. */
 export interface MongoOutboxEntry {
   _id: ObjectId;
@@ -41,6 +48,8 @@ export interface MongoDocumentStoreOptions {
   documentsCollection?: string;
   /** Default `document_outbox`. */
   outboxCollection?: string;
+  /** Default `document_tombstones`. */
+  tombstonesCollection?: string;
   /** Server-side limit (`maxTimeMS`) on every operation and on transaction commits. Default 5000. */
   operationTimeoutMs?: number;
 }
@@ -92,6 +101,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
   readonly #client: Pick<MongoClient, 'startSession'>;
   readonly #documents;
   readonly #outbox;
+  readonly #tombstones;
   readonly #limit: { maxTimeMS: number };
 
   constructor({
@@ -99,12 +109,14 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     db,
     documentsCollection = 'documents',
     outboxCollection = 'document_outbox',
+    tombstonesCollection = 'document_tombstones',
     operationTimeoutMs = 5000,
   }: MongoDocumentStoreOptions) {
     this.#client = client;
     this.#limit = { maxTimeMS: operationTimeoutMs };
     this.#documents = db.collection<MongoDocument>(documentsCollection);
     this.#outbox = db.collection<MongoOutboxEntry>(outboxCollection);
+    this.#tombstones = db.collection<MongoTombstone>(tombstonesCollection);
   }
 
   /**
@@ -117,6 +129,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
       { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
       { key: { tenantId: 1, updatedAt: -1 }, name: 'tenant_updated' },
     ]);
+    await this.#tombstones.createIndexes([{ key: { tenantId: 1, _id: 1 }, name: 'tenant_id' }]);
   }
 
   async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
@@ -130,20 +143,25 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
 
   async create(tenantId: string, document: NewDocument, id: string = randomUUID()): Promise<DocumentRecord> {
     const now = new Date();
-    const record: DocumentRecord = { ...document, id, tenantId, version: 1, createdAt: now, updatedAt: now };
+    const key = documentKey(tenantId, id);
     try {
-      await this.#transaction(async (session) => {
-        await this.#documents.insertOne(
-          { _id: documentKey(tenantId, id), ...toStored(record) },
+      return await this.#transaction(async (session) => {
+        // Taken back if the insert fails: the transaction aborts.
+        const tombstone = await this.#tombstones.findOneAndDelete(
+          { tenantId, _id: key },
           { session, ...this.#limit },
         );
+        // After a delete of the same id: the index keeps the delete's version, and would drop anything not newer.
+        const version = (tombstone?.version ?? 0) + 1;
+        const record: DocumentRecord = { ...document, id, tenantId, version, createdAt: now, updatedAt: now };
+        await this.#documents.insertOne({ _id: key, ...toStored(record) }, { session, ...this.#limit });
         await this.#recordChange(record, 'upsert', session);
+        return record;
       });
     } catch (error) {
       if (isDuplicateKey(error)) throw new DocumentExistsError(`Document ${id} already exists`);
       throw error;
     }
-    return record;
   }
 
   async update(
@@ -185,8 +203,13 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
       );
       if (!removed) return false;
       // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
-      const tombstone = { ...toRecord(removed), version: removed.version + 1, updatedAt: new Date() };
-      await this.#recordChange(tombstone, 'delete', session);
+      const version = removed.version + 1;
+      await this.#tombstones.replaceOne(
+        { tenantId, _id: removed._id },
+        { tenantId, version },
+        { upsert: true, session, ...this.#limit },
+      );
+      await this.#recordChange({ ...toRecord(removed), version, updatedAt: new Date() }, 'delete', session);
       return true;
     });
   }

@@ -59,6 +59,13 @@ const schema = `
     payload TEXT,
     committed_at TEXT NOT NULL
   );
+  -- The last version of each deleted document, so that creating its id again continues after it.
+  CREATE TABLE IF NOT EXISTS document_tombstones (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+  ) WITHOUT ROWID;
 `;
 
 function toRecord(row: DocumentRow): DocumentRecord {
@@ -125,8 +132,13 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
 
   async create(tenantId: string, document: NewDocument, id: string = randomUUID()): Promise<DocumentRecord> {
     const now = new Date();
-    const record: DocumentRecord = { ...document, id, tenantId, version: 1, createdAt: now, updatedAt: now };
-    this.#db.transaction(() => {
+    return this.#db.transaction(() => {
+      const tombstone = this.#db
+        .statement('DELETE FROM document_tombstones WHERE tenant_id = ? AND id = ? RETURNING version')
+        .get(tenantId, id) as { version: number } | undefined;
+      // After a delete of the same id: the index keeps the delete's version, and would drop anything not newer.
+      const version = (tombstone?.version ?? 0) + 1;
+      const record: DocumentRecord = { ...document, id, tenantId, version, createdAt: now, updatedAt: now };
       const row = toRow(record);
       const inserted = this.#db
         .statement(
@@ -147,8 +159,8 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
         );
       if (inserted.changes === 0) throw new DocumentExistsError(`Document ${id} already exists`);
       this.#recordChange(record, 'upsert');
+      return record;
     });
-    return record;
   }
 
   async update(
@@ -201,10 +213,11 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
       if (!current) return false;
       this.#db.statement('DELETE FROM documents WHERE tenant_id = ? AND id = ?').run(tenantId, id);
       // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
-      this.#recordChange(
-        { ...toRecord(current), version: current.version + 1, updatedAt: new Date() },
-        'delete',
-      );
+      const version = current.version + 1;
+      this.#db
+        .statement('INSERT OR REPLACE INTO document_tombstones (tenant_id, id, version) VALUES (?, ?, ?)')
+        .run(tenantId, id, version);
+      this.#recordChange({ ...toRecord(current), version, updatedAt: new Date() }, 'delete');
       return true;
     });
   }
