@@ -43,6 +43,21 @@ function httpError(status: number, body: string): GraphQLError {
   });
 }
 
+/**
+ * A subgraph answers 400 with coded GraphQL errors when it refuses the
+ * request's input, such as a DateTime the gateway cannot check (to the
+ * gateway, a custom scalar accepts anything). Those errors are the answer.
+ */
+function isRefusedInput(status: number, body: string): boolean {
+  if (status !== 400) return false;
+  try {
+    const parsed = JSON.parse(body) as { errors?: unknown };
+    return Array.isArray(parsed?.errors) && parsed.errors.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** A subgraph that answered 4xx was reached; only no answer, a timeout or 5xx counts against its breaker. */
 function isAnswered(error: unknown): boolean {
   const status = (error as { extensions?: { response?: { status?: number } } })?.extensions?.response?.status;
@@ -137,7 +152,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       signal,
     });
     const text = await response.body.text();
-    if (response.statusCode >= 400) throw httpError(response.statusCode, text);
+    if (response.statusCode >= 400 && !isRefusedInput(response.statusCode, text))
+      throw httpError(response.statusCode, text);
     return text;
   }
 

@@ -30,8 +30,9 @@ const perDependency = (fallback: string) =>
         .split(',')
         .map((part) => part.trim())
         .filter(Boolean)) {
-        const [name, raw] = item.includes('=') ? item.split('=', 2) : [undefined, item];
-        const number = Number(raw);
+        const [name, raw = ''] = item.includes('=') ? item.split('=', 2) : [undefined, item];
+        // Number('') is 0: `redis=` would silently mean a 0 ms timeout.
+        const number = raw.trim() === '' ? Number.NaN : Number(raw);
         if (!Number.isFinite(number) || number < 0) {
           context.addIssue({ code: 'custom', message: `"${item}" is not a non-negative number` });
           return z.NEVER;
@@ -67,6 +68,13 @@ const tierLimits = (fallback: string) =>
           return z.NEVER;
         }
         const [, name = '', perSecond, burst] = match;
+        if (Number(perSecond) <= 0 || Number(burst) < 1) {
+          context.addIssue({
+            code: 'custom',
+            message: `"${item}" needs a refill above 0 and a burst of at least 1`,
+          });
+          return z.NEVER;
+        }
         tiers[name] = { perSecond: Number(perSecond), burst: Number(burst) };
       }
       const { standard } = tiers;
@@ -258,7 +266,10 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
-  const parsed = environmentSchema.safeParse(env);
+  // An empty variable counts as unset (compose's `${VAR:-}`); coerced, it would read as 0, such as PORT 0.
+  const parsed = environmentSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')),
+  );
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) => `  ${String(issue.path[0] ?? '(environment)')}: ${issue.message}`,

@@ -25,7 +25,9 @@ export function takeToken(
   { store, tiers }: Pick<RateLimitOptions, 'store' | 'tiers'>,
   { tenantId, tier }: Pick<Principal, 'tenantId' | 'tier'>,
 ): Promise<RateLimitDecision> {
-  return store.consume(tenantKey(tenantId, 'rate'), tiers[tier] ?? tiers.standard);
+  // Own properties only: a claim such as `constructor` must not find Object.prototype's.
+  const limit = Object.hasOwn(tiers, tier) ? tiers[tier] : undefined;
+  return store.consume(tenantKey(tenantId, 'rate'), limit ?? tiers.standard);
 }
 
 /**

@@ -13,20 +13,29 @@ export interface MemoryCacheOptions {
  */
 export function createMemoryCache({ maxEntries = 10_000 }: MemoryCacheOptions = {}): Cache {
   const entries = new LRUCache<string, string>({ max: maxEntries, ttlAutopurge: false });
+  // Generation counters (one per tenant and kind) stay out of the LRU: an evicted counter would read 0
+  // again and bring back every entry cached under an old generation.
+  const counters = new Map<string, number>();
+  const read = (key: string) => {
+    const counter = counters.get(key);
+    return counter === undefined ? entries.get(key) : String(counter);
+  };
   return {
     name: 'memory',
-    get: async (key) => entries.get(key),
-    getMany: async (keys) => keys.map((key) => entries.get(key)),
+    get: async (key) => read(key),
+    getMany: async (keys) => keys.map(read),
     async set(key, value, ttlSeconds) {
       entries.set(key, value, { ttl: ttlSeconds * 1000 });
     },
     async delete(keys) {
-      for (const key of keys) entries.delete(key);
+      for (const key of keys) {
+        entries.delete(key);
+        counters.delete(key);
+      }
     },
     async increment(key) {
-      const next = Number(entries.get(key) ?? 0) + 1;
-      // Counters never expire on their own: losing one would resurrect entries of an old generation.
-      entries.set(key, String(next), { ttl: 0 });
+      const next = (counters.get(key) ?? 0) + 1;
+      counters.set(key, next);
       return next;
     },
   };

@@ -111,7 +111,9 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
   async function handle(request: IncomingMessage, response: ServerResponse) {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
     if (tls) response.setHeader('strict-transport-security', hstsHeader);
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    // Node's parser lets through targets that are not URLs (`http://[/graphql`): the client's mistake, not ours.
+    const url = URL.parse(request.url ?? '/', 'http://localhost');
+    if (!url) return requestFailure(response, 400, 'Malformed request target');
     const route = routes[url.pathname];
     if (route && request.method === 'GET') return route(request, response);
     if (url.pathname !== '/graphql')

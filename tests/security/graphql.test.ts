@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchIndex } from '../../subgraphs/search/search-index.ts';
 import { expectStillHealthy } from '../helpers/health.ts';
@@ -150,6 +151,46 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
       overflow.errors?.[0]?.extensions?.code,
     );
     expect(searches.calls).toBe(before);
+  });
+
+  it('answers a malformed DateTime with BAD_USER_INPUT, as a variable or inline', async () => {
+    // The gateway passes a custom scalar through unchecked; the search subgraph refuses it with a 400.
+    const variable = await stack.graphql(
+      'query ($f: SearchFilter) { search(query: "a", filter: $f) { total } }',
+      {
+        token,
+        variables: { f: { updatedAfter: 'yesterday' } },
+      },
+    );
+    const inline = await stack.graphql(
+      '{ search(query: "a", filter: { updatedAfter: "yesterday" }) { total } }',
+      {
+        token,
+      },
+    );
+    for (const result of [variable, inline]) {
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(result.errors?.[0]?.message).toMatch(/ISO-8601/);
+    }
+  });
+
+  it('answers a request target that is not a URL with 400, not a server error', async () => {
+    const { port } = new URL(stack.gatewayUrl);
+    for (const target of ['http://localhost:99999/graphql', 'http://[/graphql']) {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.end(`GET ${target} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`),
+        );
+        let received = '';
+        socket.on('data', (chunk) => {
+          received += chunk.toString();
+        });
+        socket.on('end', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(reply.split('\r\n', 1)[0], target).toBe('HTTP/1.1 400 Bad Request');
+      expect(reply, target).toContain('"code":"BAD_REQUEST"');
+    }
   });
 
   it('refuses array batches', async () => {

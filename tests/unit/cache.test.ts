@@ -47,6 +47,17 @@ describe.each([
   });
 });
 
+it('keeps in-process generation counters however many entries push others out', async () => {
+  const cache = createMemoryCache({ maxEntries: 4 });
+  const generation = tenantKey('acme', 'generation');
+  await cache.increment(generation);
+  for (let i = 0; i < 10; i += 1) await cache.set(tenantKey('globex', 'page', String(i)), 'page', 60);
+  // Read as 0 again, the counter would bring back every entry cached before the write that bumped it.
+  expect(await cache.get(generation)).toBe('1');
+  expect(await cache.getMany([generation, tenantKey('globex', 'page', '0')])).toEqual(['1', undefined]);
+  expect(await cache.increment(generation)).toBe(2);
+});
+
 it('keeps tenant ids from forging each other’s key prefix', () => {
   expect(tenantKey('a:b', 'c')).not.toBe(tenantKey('a', 'b:c'));
   expect(tenantKey('a', 'b:c')).toBe('quarry:a:b:c');

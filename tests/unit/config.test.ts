@@ -89,6 +89,13 @@ describe('loadConfig', () => {
     expect(loadConfig(minimal).resilience.readAttempts('redis')).toBe(1);
   });
 
+  it('counts an empty variable as unset', () => {
+    const config = loadConfig({ ...minimal, PORT: '', REDIS_URL: '', RESILIENCE_TIMEOUT_MS: '' });
+    expect(config.gateway.port).toBe(4000);
+    expect(config.cache.redisUrl).toBeUndefined();
+    expect(config.resilience.timeoutMs('redis')).toBe(250);
+  });
+
   it('reads the partner client list', () => {
     const config = loadConfig({ ...minimal, PARTNER_CLIENTS: 'svc-acme, acme-app' });
     expect(config.gateway.persistedOperations.partnerClients).toEqual(['svc-acme', 'acme-app']);
@@ -132,6 +139,10 @@ describe('loadConfig', () => {
     [{ ...minimal, BREAKER_FAILURE_THRESHOLD: '5,redis=often' }, 'BREAKER_FAILURE_THRESHOLD'],
     [{ ...minimal, RATE_LIMIT_TIERS: 'premium=10/20' }, 'RATE_LIMIT_TIERS'],
     [{ ...minimal, RATE_LIMIT_TIERS: 'standard=10' }, 'RATE_LIMIT_TIERS'],
+    [{ ...minimal, RATE_LIMIT_TIERS: 'standard=0/10' }, 'RATE_LIMIT_TIERS'],
+    [{ ...minimal, RATE_LIMIT_TIERS: 'standard=10/0' }, 'RATE_LIMIT_TIERS'],
+    [{ ...minimal, RESILIENCE_TIMEOUT_MS: '2000,redis=' }, 'RESILIENCE_TIMEOUT_MS'],
+    [{ ...minimal, JWT_ISSUER: '' }, 'JWT_ISSUER'],
     [{ ...minimal, RATE_LIMIT_FALLBACK_FRACTION: '2' }, 'RATE_LIMIT_FALLBACK_FRACTION'],
   ])('names the bad variable %#', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

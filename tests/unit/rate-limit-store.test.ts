@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
+import { takeToken } from '../../gateway/plugins/rate-limit.ts';
 import {
   createMemoryRateLimitStore,
   createRedisRateLimitStore,
@@ -91,6 +92,21 @@ describe('rate-limit stores', () => {
       expect((await store.consume(`${name}:b`, limit)).allowed).toBe(true);
     });
   }
+
+  it("gives a tier claim that names no configured tier the standard budget, even one of Object's own names", async () => {
+    const tiers = { standard: { perSecond: 1, burst: 2 } };
+    for (const tier of ['gold', 'constructor', 'toString', '__proto__']) {
+      const store = createMemoryRateLimitStore();
+      const decisions = await Promise.all(
+        [1, 2, 3].map(() => takeToken({ store, tiers }, { tenantId: 't', tier })),
+      );
+      expect(
+        decisions.map((decision) => decision.allowed),
+        tier,
+      ).toEqual([true, true, false]);
+      expect(decisions[2]!.retryAfterSeconds, tier).toBe(1);
+    }
+  });
 
   it('leases tokens in batches: one round trip per lease, not per request', async () => {
     const store = leased(100);
