@@ -1,7 +1,7 @@
 import { type Cache, tenantKey } from '../../server/cache/cache.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
-import type { DocumentStore } from './document-store.ts';
+import { type DocumentStore, isStoreAnswer } from './document-store.ts';
 
 export interface DocumentCacheOptions {
   cache: Cache;
@@ -11,6 +11,15 @@ export interface DocumentCacheOptions {
    * write, and stores it just after the write's invalidation.
    */
   ttlSeconds?: number;
+  /**
+   * How long a write that failed (timed out, connection lost) may still
+   * commit. Until then this process reads the document around the cache,
+   * and then deletes its entry again, in case another replica cached the
+   * version before the write. Default 125 s: MongoDB's `withTransaction`
+   * retries a transient failure for up to 120 s, long after the caller
+   * stopped waiting.
+   */
+  uncertainWriteMs?: number;
   events?: OperationalEvents;
 }
 
@@ -29,8 +38,10 @@ function revive(text: string): DocumentRecord {
  * retried before the next read, so a partition does not leave a stale entry.
  */
 export function cachedDocumentStore(store: DocumentStore, options: DocumentCacheOptions): DocumentStore {
-  const { cache, ttlSeconds = 300, events = noOperationalEvents } = options;
+  const { cache, ttlSeconds = 300, uncertainWriteMs = 125_000, events = noOperationalEvents } = options;
   const pendingInvalidations = new Set<string>();
+  /** Entries of writes that may still commit, read around the cache until they no longer can. */
+  const settling = new Map<string, NodeJS.Timeout>();
 
   async function invalidate(keys: string[]) {
     for (const key of keys) pendingInvalidations.add(key);
@@ -41,6 +52,32 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
     } catch {
       // Kept in pendingInvalidations; retried before the next read and write.
     }
+  }
+
+  /** Deletes the entry now, because the write may have committed, and again once it can no longer commit. */
+  async function invalidateUncertain(key: string) {
+    clearTimeout(settling.get(key));
+    const timer = setTimeout(() => {
+      settling.delete(key);
+      void invalidate([key]);
+    }, uncertainWriteMs);
+    timer.unref();
+    settling.set(key, timer);
+    await invalidate([key]);
+  }
+
+  /** A write whose outcome is known (it committed, or the store refused it) needs one invalidation. */
+  async function write<T>(key: string, run: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await run();
+    } catch (error) {
+      if (isStoreAnswer(error)) await invalidate([key]);
+      else await invalidateUncertain(key);
+      throw error;
+    }
+    await invalidate([key]);
+    return result;
   }
 
   async function findByIds(tenantId: string, ids: readonly string[]) {
@@ -59,6 +96,8 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
         events.cacheLookup('documents', 'error');
       }
     }
+    if (settling.size > 0)
+      cached = cached.map((text, position) => (settling.has(keys[position] ?? '') ? undefined : text));
     const results: (DocumentRecord | null)[] = cached.map((text) =>
       text === undefined ? null : revive(text),
     );
@@ -72,8 +111,9 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       if (cached[position] === undefined) results[position] = byId.get(id) ?? null;
     }
     for (const record of loaded) {
-      if (record)
-        cache.set(documentKey(tenantId, record.id), JSON.stringify(record), ttlSeconds).catch(() => {});
+      const key = record && documentKey(tenantId, record.id);
+      if (record && key && !settling.has(key))
+        cache.set(key, JSON.stringify(record), ttlSeconds).catch(() => {});
     }
     return results;
   }
@@ -85,24 +125,15 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       await invalidate([documentKey(tenantId, created.id)]);
       return created;
     },
-    async update(tenantId, id, patch, expectedVersion) {
-      try {
-        return await store.update(tenantId, id, patch, expectedVersion);
-      } finally {
-        // Also after a failure: a timed-out update may still have committed.
-        await invalidate([documentKey(tenantId, id)]);
-      }
-    },
-    async delete(tenantId, id) {
-      try {
-        return await store.delete(tenantId, id);
-      } finally {
-        await invalidate([documentKey(tenantId, id)]);
-      }
-    },
+    update: (tenantId, id, patch, expectedVersion) =>
+      write(documentKey(tenantId, id), () => store.update(tenantId, id, patch, expectedVersion)),
+    delete: (tenantId, id) => write(documentKey(tenantId, id), () => store.delete(tenantId, id)),
     pull: (limit) => store.pull(limit),
     acknowledge: (changes) => store.acknowledge(changes),
     oldestPendingAt: () => store.oldestPendingAt(),
-    close: () => store.close(),
+    close() {
+      for (const timer of settling.values()) clearTimeout(timer);
+      return store.close();
+    },
   };
 }

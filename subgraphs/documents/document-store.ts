@@ -30,6 +30,12 @@ export class DocumentExistsError extends Error {
   readonly isDocumentExists = true;
 }
 
+/** The store's answers, not failures of it: the write certainly did not happen, and the store is healthy. */
+export const isStoreAnswer = (error: unknown): boolean =>
+  error instanceof VersionConflictError ||
+  error instanceof DocumentNotFoundError ||
+  error instanceof DocumentExistsError;
+
 /**
  * The documents port. Every method is scoped to one tenant; there is no way
  * to read or write without naming it. Each write commits together with its

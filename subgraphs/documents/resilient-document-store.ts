@@ -1,16 +1,5 @@
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
-import {
-  DocumentExistsError,
-  DocumentNotFoundError,
-  type DocumentStore,
-  VersionConflictError,
-} from './document-store.ts';
-
-/** Answers from the store, not failures of it: they never trip the breaker. */
-const isAnswer = (error: unknown) =>
-  error instanceof VersionConflictError ||
-  error instanceof DocumentNotFoundError ||
-  error instanceof DocumentExistsError;
+import { type DocumentStore, isStoreAnswer } from './document-store.ts';
 
 /**
  * Every store call under the documents-store policy. Reads retry; writes run
@@ -19,8 +8,8 @@ const isAnswer = (error: unknown) =>
  * DependencyUnavailableError, which resolvers show as DOCUMENTS_UNAVAILABLE.
  */
 export function resilientDocumentStore(store: DocumentStore, policy: DependencyPolicy): DocumentStore {
-  const read = { idempotent: true, isExpected: isAnswer };
-  const write = { idempotent: false, isExpected: isAnswer };
+  const read = { idempotent: true, isExpected: isStoreAnswer };
+  const write = { idempotent: false, isExpected: isStoreAnswer };
   return {
     findByIds: (tenantId, ids) =>
       policy.run(() => store.findByIds(tenantId, ids), { ...read, operation: 'findByIds' }),

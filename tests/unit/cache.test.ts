@@ -241,6 +241,33 @@ describe('document cache', () => {
     expect(await cached.findByIds('other', ['1'])).toEqual([null]);
   });
 
+  it('reads around a write that failed but may still commit, then deletes its entry again', async () => {
+    const { store } = fakeStore();
+    const lateCommits: (() => Promise<unknown>)[] = [];
+    // Like a MongoDB commit that lands after the caller's timeout gave up on it.
+    const timingOut = {
+      ...store,
+      async update(tenantId: string, id: string, patch: { title?: string }) {
+        lateCommits.push(() => store.update(tenantId, id, patch));
+        throw new DependencyUnavailableError('documents-store', new Error('timed out'));
+      },
+    } as DocumentStore;
+    const cache = createMemoryCache();
+    const cached = cachedDocumentStore(timingOut, { cache, uncertainWriteMs: 100 });
+    const title = async () => (await cached.findByIds('t', ['1']))[0]!.title;
+
+    expect(await title()).toBe('first');
+    await expect(cached.update('t', '1', { title: 'second' })).rejects.toThrow(/unavailable/);
+    expect(await title()).toBe('first');
+    await lateCommits[0]!();
+    expect(await title()).toBe('second');
+    // Another replica read the old version in the window and cached it.
+    const old = (await store.findByIds('t', ['1']))[0]!;
+    await cache.set(tenantKey('t', 'document', '1'), JSON.stringify({ ...old, title: 'first' }), 60);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await title()).toBe('second');
+  });
+
   it('owes an invalidation that failed while the cache was down, and pays it before reading again', async () => {
     const { store } = fakeStore();
     const cache = switchableCache();
