@@ -31,7 +31,8 @@ interface SearchArgs {
     updatedAfter?: Date | null;
     updatedBefore?: Date | null;
   } | null;
-  sort: SearchSort;
+  /** Null when a client sends an explicit null, which skips the schema's default. */
+  sort: SearchSort | null;
   first: number;
   after?: string | null;
   facets?: FacetField[] | null;
@@ -90,14 +91,15 @@ export function createSearchResolvers(
         if (text.length > maxQueryLength) invalid('query', `must be at most ${maxQueryLength} characters`);
         const first = checkFirst(args.first, limits.maxFirst);
         const filter = toFilter(args.filter);
-        const boundTo = fingerprint(text, filter, args.sort);
+        const sort = args.sort ?? 'RELEVANCE';
+        const boundTo = fingerprint(text, filter, sort);
         const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
         const page = await index
           .search({
             tenantId,
             text,
             filter,
-            sort: args.sort,
+            sort,
             first,
             after,
             facets: [...new Set(args.facets ?? [])],

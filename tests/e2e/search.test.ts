@@ -92,6 +92,16 @@ describe('search through the gateway', () => {
     });
   });
 
+  it('ranks by relevance when sort is an explicit null, as when it is left out', async () => {
+    const result = await search({ query: 'kubernetes', sort: null });
+    expect(result.errors).toBeUndefined();
+    // Newest first would put "Gateway design", written later, first.
+    expect(result.data!.search.hits.map((hit) => hit.document?.title)).toEqual([
+      'Kubernetes deployment guide',
+      'Gateway design',
+    ]);
+  });
+
   it('stems English words', async () => {
     const result = await search({ query: 'runs' });
     expect(result.data!.search.hits.map((hit) => hit.document?.title)).toContain('Running the test suite');
