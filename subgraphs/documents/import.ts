@@ -91,8 +91,10 @@ export async function importDocuments({
   };
 
   let lineNumber = 0;
-  for await (const text of lines) {
+  for await (const line of lines) {
     lineNumber += 1;
+    // Editors on Windows start UTF-8 files with a byte order mark, which JSON.parse refuses.
+    const text = lineNumber === 1 ? line.replace(/^\uFEFF/, '') : line;
     if (!text.trim()) {
       progress.line(lineNumber);
       continue;

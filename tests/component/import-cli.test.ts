@@ -75,3 +75,11 @@ it('reports bad lines by number, writes the others, and writes them only once wh
     db.close();
   }
 });
+
+it('reads a file that starts with a UTF-8 byte order mark', async () => {
+  const file = join(dataDir, 'from-windows.jsonl');
+  await writeFile(file, `\uFEFF${JSON.stringify({ id: 'bom', title: 'Saved by Notepad' })}\r\n`);
+  const result = await importFile(file);
+  expect(result.stderr).toContain('imported 1, already present 0, bad lines 0 (not written)');
+  expect(result.code).toBe(0);
+});
