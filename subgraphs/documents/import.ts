@@ -7,7 +7,12 @@ import { validateNewDocument } from './validation.ts';
 /** One JSONL line: a document, with an optional id. Unknown fields are refused so typos are not silently dropped. */
 const lineSchema = z
   .object({
-    id: z.string().min(1).max(200).optional(),
+    // Bytes, not characters: with the tenant (at most 64) it must fit Elasticsearch's 512-byte _id, or indexing stalls on it.
+    id: z
+      .string()
+      .min(1)
+      .refine((id) => Buffer.byteLength(id) <= 200, 'must be at most 200 bytes in UTF-8')
+      .optional(),
     title: z.string(),
     body: z.string().default(''),
     tags: z.array(z.string()).optional(),

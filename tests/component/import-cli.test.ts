@@ -83,3 +83,15 @@ it('reads a file that starts with a UTF-8 byte order mark', async () => {
   expect(result.stderr).toContain('imported 1, already present 0, bad lines 0 (not written)');
   expect(result.code).toBe(0);
 });
+
+it('refuses an id longer than 200 bytes, which Elasticsearch could not index, however few characters it has', async () => {
+  const file = join(dataDir, 'long-ids.jsonl');
+  const lines = [
+    { id: '日'.repeat(67), title: '201 bytes in 67 characters' },
+    { id: '日'.repeat(66), title: '198 bytes' },
+  ];
+  await writeFile(file, `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
+  const result = await importFile(file);
+  expect(result.stderr).toMatch(new RegExp(`${file}:1: id: must be at most 200 bytes in UTF-8`));
+  expect(result.stderr).toContain('imported 1, already present 0, bad lines 1 (not written)');
+});
