@@ -129,6 +129,21 @@ describe('SqliteSearchIndex', () => {
     expect(registry()).toHaveLength(1);
   });
 
+  it('continues a relevance page after its last hit although writes since moved every score', async () => {
+    // One term in bodies of growing length: a strict order d00, d01, … d19.
+    await index.apply(
+      Array.from({ length: 20 }, (_, i) =>
+        upsert('t', `d${String(i).padStart(2, '0')}`, 1, `Note ${i}`, `alpha ${'filler '.repeat(i)}`),
+      ),
+    );
+    const first = await search('t', 'alpha', { first: 5 });
+    expect(first.hits.map((hit) => hit.documentId)).toEqual(['d00', 'd01', 'd02', 'd03', 'd04']);
+    // A document that does not even match changes the tenant's statistics, and with them every bm25 score.
+    await index.apply([upsert('t', 'other', 1, 'Unrelated', 'nothing to see here')]);
+    const next = await search('t', 'alpha', { first: 5, after: first.hits.at(-1)?.sortKey });
+    expect(next.hits.map((hit) => hit.documentId)).toEqual(['d05', 'd06', 'd07', 'd08', 'd09']);
+  });
+
   it('matches everything when the text has no words', async () => {
     await index.apply([upsert('t', 'a', 1, 'One'), upsert('t', 'b', 1, 'Two')]);
     expect((await search('t', ' !?* "" ')).total).toBe(2);

@@ -218,7 +218,14 @@ export class SqliteSearchIndex implements SearchIndex {
     const params: Params = { ...matches.params, limit, cap: totalLimit };
     let keyset = '';
     if (request.after) {
-      keyset = `WHERE (sort_value, doc_id) ${direction === 'ASC' ? '>' : '<'} ($afterValue, $afterId)`;
+      // bm25 moves with every write to the tenant (its document count and average length), so a score kept
+      // in a cursor goes stale and the next page would repeat or skip hits: continue from the last hit's
+      // score as it is now, and from the kept one only if that hit no longer matches.
+      const anchor = byRank
+        ? `coalesce((SELECT ${rankOf(t)} FROM ${t.fts} WHERE ${t.fts} MATCH $match
+             AND rowid = (SELECT rowid FROM ${t.docs} WHERE doc_id = $afterId)), $afterValue)`
+        : '$afterValue';
+      keyset = `WHERE (sort_value, doc_id) ${direction === 'ASC' ? '>' : '<'} (${anchor}, $afterId)`;
       params.afterValue = request.after[0] ?? null;
       params.afterId = request.after[1] ?? null;
     }
