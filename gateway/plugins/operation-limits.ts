@@ -8,6 +8,7 @@ import {
   type GraphQLError,
   Kind,
   Lexer,
+  type OperationDefinitionNode,
   Source,
   TokenKind,
   type ValidationContext,
@@ -91,14 +92,27 @@ export function exceedsTokenLimit(source: string, maxTokens: number): boolean {
   return false;
 }
 
-function largestFirst(document: DocumentNode, variables: Record<string, unknown> | undefined): number {
+function largestFirst(
+  document: DocumentNode,
+  operation: OperationDefinitionNode | undefined,
+  variables: Record<string, unknown> | undefined,
+): number {
+  // A variable the request leaves out takes its default: `query ($n: Int = 5000)`.
+  const defaults = new Map<string, number>();
+  for (const definition of operation?.variableDefinitions ?? []) {
+    if (definition.defaultValue?.kind === Kind.INT)
+      defaults.set(definition.variable.name.value, Number(definition.defaultValue.value));
+  }
   let largest = 0;
   visit(document, {
     Argument(node) {
       if (node.name.value !== 'first') return;
       let value: unknown;
       if (node.value.kind === Kind.INT) value = Number(node.value.value);
-      else if (node.value.kind === Kind.VARIABLE) value = variables?.[node.value.name.value];
+      else if (node.value.kind === Kind.VARIABLE) {
+        const name = node.value.name.value;
+        value = variables && name in variables ? variables[name] : defaults.get(name);
+      }
       if (typeof value === 'number' && value > largest) largest = value;
     },
   });
@@ -134,10 +148,10 @@ export function useOperationLimits<TContext extends BaseContext>({
         );
       }
       return {
-        async didResolveOperation({ document, request }) {
+        async didResolveOperation({ document, operation, request }) {
           // The same answer the search subgraph would give (the cap is in the schema's description),
           // without planning the call or sending it.
-          if (largestFirst(document, request.variables) > limits.maxFirst) {
+          if (largestFirst(document, operation, request.variables) > limits.maxFirst) {
             throw requestError('BAD_USER_INPUT', `first must be between 1 and ${limits.maxFirst}`, {
               field: 'first',
             });

@@ -145,6 +145,14 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
     // A variable is invisible to validation: the operation-limits plugin checks it.
     expect(variable.status).toBe(400);
     expect(variable.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'first' });
+    const byDefault = await stack.graphql(
+      'query ($n: Int = 5000) { search(query: "a", first: $n) { total } }',
+      {
+        token,
+      },
+    );
+    expect(byDefault.status).toBe(400);
+    expect(byDefault.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'first' });
     const overflow = await stack.graphql('{ search(query: "a", first: 99999999999) { total } }', { token });
     expect(overflow.status).toBe(400);
     expect(['GRAPHQL_VALIDATION_FAILED', 'OPERATION_LIMIT_EXCEEDED']).toContain(
