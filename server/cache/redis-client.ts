@@ -35,6 +35,24 @@ export function createRedisClient({ url, commandTimeoutMs = 250, logger }: Redis
   redis.on('ready', () => {
     if (reported) logger.info('redis available again');
     reported = false;
+    void warnOfEvictedCounters(redis, logger);
   });
   return redis;
+}
+
+/**
+ * Generation counters have no TTL, and every cached entry has one. A policy
+ * that evicts keys without a TTL (`allkeys-*`) can drop a counter, which then
+ * reads 0 again and brings back everything cached under its old generations.
+ * INFO rather than CONFIG GET, which managed Redis services often disable.
+ */
+async function warnOfEvictedCounters(redis: Redis, logger: Logger) {
+  const info = await redis.info('memory').catch(() => '');
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (policy?.startsWith('allkeys-')) {
+    logger.error(
+      { maxmemoryPolicy: policy },
+      'redis may evict generation counters (maxmemory-policy allkeys-*), which would serve responses cached before a write; use volatile-lru or noeviction',
+    );
+  }
 }

@@ -1,12 +1,15 @@
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import {
   type Cache,
   createKeyValueCache,
   createMemoryCache,
   createRedisCache,
+  createRedisClient,
   tenantKey,
 } from '../../server/cache/index.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
+import { createLogger } from '../../server/logger.ts';
 import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
 import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
@@ -56,6 +59,29 @@ it('keeps in-process generation counters however many entries push others out', 
   expect(await cache.get(generation)).toBe('1');
   expect(await cache.getMany([generation, tenantKey('globex', 'page', '0')])).toEqual(['1', undefined]);
   expect(await cache.increment(generation)).toBe(2);
+});
+
+describe('redis eviction policy', () => {
+  const redis = useTestRedis();
+
+  it('logs an error when Redis may evict keys without a TTL, such as the generation counters', async () => {
+    const policyAfterConnect = async (policy: string) => {
+      await redis.client.config('SET', 'maxmemory-policy', policy);
+      const lines: { level: string; maxmemoryPolicy?: string }[] = [];
+      const logger = createLogger({
+        level: 'info',
+        destination: { write: (line: string) => lines.push(JSON.parse(line)) },
+      });
+      const client = createRedisClient({ url: redis.server.url, logger });
+      await once(client, 'ready');
+      await client.ping();
+      client.disconnect();
+      return lines.filter((line) => line.level === 'error').map((line) => line.maxmemoryPolicy);
+    };
+    expect(await policyAfterConnect('allkeys-lru')).toEqual(['allkeys-lru']);
+    expect(await policyAfterConnect('volatile-lru')).toEqual([]);
+    expect(await policyAfterConnect('noeviction')).toEqual([]);
+  });
 });
 
 it('keeps tenant ids from forging each other’s key prefix', () => {
