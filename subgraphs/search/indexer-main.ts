@@ -12,6 +12,12 @@ runMain(async () => {
   const logger = createLogger({ level: config.logLevel, service: 'indexer' });
   const app = await startIndexerApp({ config, logger });
   logger.info({ url: app.url }, 'indexer running; metrics and health routes listening');
+  if (!config.cache.redisUrl) {
+    // Its generation bumps land in its own memory, where no search process reads them.
+    logger.warn(
+      'no REDIS_URL: a separate search process keeps serving cached searches for up to CACHE_SEARCH_TTL_SECONDS after each write; set REDIS_URL, or run everything in one process with npm start',
+    );
+  }
   return async () => {
     await app.stop();
     await tracing.shutdown();
