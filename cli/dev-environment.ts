@@ -16,7 +16,7 @@ export async function withDevelopmentDefaults(
 ): Promise<{ env: Record<string, string | undefined>; devKey: DevSigningKey | undefined }> {
   if (env.NODE_ENV === 'production' || env.JWT_JWKS_URL || env.JWT_JWKS_FILE)
     return { env, devKey: undefined };
-  const devKey = await ensureDevSigningKey(resolve(env.DATA_DIR ?? './data'));
+  const devKey = await ensureDevSigningKey(resolve(env.DATA_DIR || './data'));
   return {
     devKey,
     env: { JWT_JWKS_FILE: devKey.jwksPath, JWT_ISSUER: DEV_ISSUER, JWT_AUDIENCE: DEV_AUDIENCE, ...env },

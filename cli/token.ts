@@ -18,7 +18,7 @@ const options = program.opts<{
   ttl: string;
   partner: boolean;
 }>();
-const key = await ensureDevSigningKey(resolve(process.env.DATA_DIR ?? './data'));
+const key = await ensureDevSigningKey(resolve(process.env.DATA_DIR || './data'));
 console.log(
   await mintDevToken(key, {
     tenantId: options.tenant,

@@ -10,6 +10,7 @@ import { useRequestLog } from '../server/observability/use-request-log.ts';
 import { useSpanAttributes } from '../server/observability/use-span-attributes.ts';
 import type { GatewayContext } from './context.ts';
 import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
+import { useOperationResolution } from './plugins/operation-resolution.ts';
 import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
 import { type RateLimitOptions, useRateLimit } from './plugins/rate-limit.ts';
 import type { ResponseCache } from './response-cache/response-cache.ts';
@@ -38,25 +39,28 @@ export interface GatewayPluginOptions {
  * 3. Metrics: rate, latency and error codes per operation and tenant; same
  *    reason to come early.
  * 4. Span attributes: tenant and operation name on the request's span.
- * 5. Operation limits: tokens of the text the client sent, before anything
+ * 5. Operation resolution: refuses a document that does not say which
+ *    operation to run (OPERATION_RESOLUTION_FAILURE), which the gateway's
+ *    executor would otherwise fail as an internal error.
+ * 6. Operation limits: tokens of the text the client sent, before anything
  *    parses it, and `first` once the operation is known, before planning.
  *    It comes before persisted operations so that the token limit applies to
  *    client text only: a manifest id carries none, and its body was checked
  *    when the manifest loaded. (Depth, aliases, directives and cost are
  *    validation rules: `gatewayValidationRules` below.)
- * 6. Persisted operations: swaps a manifest id for its body, and refuses
+ * 7. Persisted operations: swaps a manifest id for its body, and refuses
  *    partners' free-form text, in `requestDidStart`, which runs before
  *    Apollo's APQ lookup, parsing and validation (so a refused partner costs
  *    nothing more). A manifest body is served from the document store already
  *    parsed and validated.
- * 7. Operation scope: refuses mutations without `documents:write` (and
+ * 8. Operation scope: refuses mutations without `documents:write` (and
  *    queries without `documents:read`) before planning any subgraph fetch.
- * 8. Rate limit: before any subgraph fetch, so a refused request costs the
+ * 9. Rate limit: before any subgraph fetch, so a refused request costs the
  *    backends nothing. It hooks `didResolveOperation` like the scope check;
  *    Apollo runs those hooks concurrently, so a request refused for its
  *    scope still spends a token (a caller hammering with the wrong scope is
  *    limited too). Malformed requests fail parsing or validation before it.
- * 9. Response cache: stores the answers to queries that missed, and drops
+ * 10. Response cache: stores the answers to queries that missed, and drops
  *    the tenant's cached answers after a mutation. Hits never reach Apollo:
  *    `createResponseCacheShortcut` answers them in front of it, after
  *    repeating the token, partner, scope and rate-limit checks above.
@@ -80,6 +84,7 @@ export function gatewayPlugins({
     useRequestLog<GatewayContext>({ logger }),
     useMetrics<GatewayContext>({ metrics }),
     useSpanAttributes<GatewayContext>(),
+    useOperationResolution<GatewayContext>(),
     useOperationLimits<GatewayContext>({ limits, hideLimits: production }),
     usePersistedOperations(persistedOperations),
     useOperationScope<GatewayContext>(),

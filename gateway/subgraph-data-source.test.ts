@@ -11,7 +11,7 @@ const principal = (tenantId: string, token: string): Principal => ({
   subject: undefined,
   scopes: new Set(['documents:read', 'documents:write']),
   clientType: 'first-party',
-  clientId: undefined,
+  clientIds: [],
   tier: 'standard',
   token,
   expiresAt: Date.now() + 60_000,

@@ -36,18 +36,20 @@ describe('isPartner', () => {
     subject: 'user',
     scopes: new Set(),
     clientType: 'first-party',
-    clientId: undefined,
+    clientIds: [],
     tier: 'standard',
     token: 'x',
     expiresAt: Date.now() + 60_000,
     ...overrides,
   });
 
-  it('follows the client_type claim, or the configured client list by sub or azp', () => {
+  it('follows the client_type claim, or the configured client list by sub, azp or client_id', () => {
     expect(isPartner(principal({ clientType: 'partner' }))).toBe(true);
     expect(isPartner(principal({}))).toBe(false);
     expect(isPartner(principal({ subject: 'svc-acme' }), ['svc-acme'])).toBe(true);
-    expect(isPartner(principal({ clientId: 'acme-app' }), ['acme-app'])).toBe(true);
-    expect(isPartner(principal({ clientId: 'web' }), ['acme-app'])).toBe(false);
+    expect(isPartner(principal({ clientIds: ['acme-app'] }), ['acme-app'])).toBe(true);
+    expect(isPartner(principal({ clientIds: ['web'] }), ['acme-app'])).toBe(false);
+    // azp and client_id both present and different: either one listed is enough.
+    expect(isPartner(principal({ clientIds: ['web', 'acme-app'] }), ['acme-app'])).toBe(true);
   });
 });

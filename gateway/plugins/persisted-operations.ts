@@ -11,14 +11,15 @@ export interface PersistedOperationsOptions {
   store: PersistedOperationStore;
   /**
    * Callers treated as partners besides tokens with `client_type: partner`:
-   * matched against the token's `sub` and its `azp`/`client_id`. Default none.
+   * matched against the token's `sub`, `azp` and `client_id`: any of them
+   * listed makes a partner, so a second claim cannot hide the first. Default none.
    */
   partnerClients?: readonly string[];
 }
 
 export function isPartner(principal: Principal, partnerClients: readonly string[] = []): boolean {
   if (principal.clientType === 'partner') return true;
-  return [principal.subject, principal.clientId].some(
+  return [principal.subject, ...principal.clientIds].some(
     (id) => id !== undefined && partnerClients.includes(id),
   );
 }

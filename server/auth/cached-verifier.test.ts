@@ -14,7 +14,7 @@ function fakeVerifier(clock: { now: number }, lifetimeMs = 3_600_000) {
         subject: undefined,
         scopes: new Set(['documents:read']),
         clientType: 'first-party',
-        clientId: undefined,
+        clientIds: [],
         tier: 'standard',
         token,
         expiresAt: clock.now + lifetimeMs,

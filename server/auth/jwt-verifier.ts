@@ -12,8 +12,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** `partner` clients may only run persisted operations; everyone else is `first-party`. */
   clientType: 'partner' | 'first-party';
-  /** The OAuth client the token was issued to (`azp`, or `client_id`), when the identity provider says. */
-  clientId: string | undefined;
+  /** The OAuth client the token was issued to, by each claim that names one (`azp`, `client_id`). */
+  clientIds: readonly string[];
   /** Rate-limit tier from the `tier` claim; `standard` when absent. */
   tier: string;
   /** The verified bearer token, forwarded to subgraphs so they can verify it again. */
@@ -82,9 +82,7 @@ export async function createJwtVerifier(
         subject: payload.sub,
         scopes: new Set(scope.split(' ').filter(Boolean)),
         clientType: payload.client_type === 'partner' ? 'partner' : 'first-party',
-        clientId: [payload.azp, payload.client_id].find((value) => typeof value === 'string') as
-          | string
-          | undefined,
+        clientIds: [payload.azp, payload.client_id].filter((value) => typeof value === 'string'),
         tier: typeof payload.tier === 'string' && payload.tier ? payload.tier : 'standard',
         token,
         // `exp` is required above, so it is always a number here.

@@ -1,8 +1,10 @@
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../gateway/persisted-operations/manifest.ts';
 import { manifestPath } from '../../schema/operations.ts';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../../server/auth/dev-keys.ts';
 import { postGraphQL, startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 interface Manifest {
@@ -108,6 +110,23 @@ describe('persisted operations for partners', () => {
     expect(free.errors?.[0]?.extensions).toEqual({ code: 'PERSISTED_QUERY_ID_REQUIRED' });
     const persisted = await byId(idOf('Suggest'), { prefix: 'a' }, token);
     expect(persisted.errors).toBeUndefined();
+  });
+
+  it('treats a configured client as a partner by client_id, even when azp names another client', async () => {
+    const token = await new SignJWT({
+      tenant_id: 'acme',
+      scope: 'documents:read',
+      azp: 'web',
+      client_id: 'partner-service-account',
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: stack.devKey.kid })
+      .setIssuer(DEV_ISSUER)
+      .setAudience(DEV_AUDIENCE)
+      .setSubject('someone')
+      .setExpirationTime('10m')
+      .sign(stack.devKey.privateKey);
+    const free = await stack.graphql('{ suggest(prefix: "a") }', { token });
+    expect(free.errors?.[0]?.extensions).toEqual({ code: 'PERSISTED_QUERY_ID_REQUIRED' });
   });
 
   it('lets first-party clients send free-form queries, manifest ids, and register through APQ', async () => {

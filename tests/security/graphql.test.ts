@@ -201,6 +201,24 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
     }
   });
 
+  it('answers a document that does not say which operation to run with OPERATION_RESOLUTION_FAILURE', async () => {
+    const unknown = await postGraphQL(
+      stack.gatewayUrl,
+      { query: 'query A { suggest(prefix: "k") }', operationName: 'B' },
+      token,
+    );
+    const unnamed = await postGraphQL(
+      stack.gatewayUrl,
+      { query: 'query A { suggest(prefix: "k") } query B { suggest(prefix: "l") }' },
+      token,
+    );
+    for (const result of [unknown, unnamed]) {
+      expect(result.status).toBe(400);
+      expect(result.errors?.[0]?.extensions).toEqual({ code: 'OPERATION_RESOLUTION_FAILURE' });
+    }
+    expect(unknown.errors?.[0]?.message).toBe('Unknown operation named "B".');
+  });
+
   it('refuses array batches', async () => {
     const result = await raw(stack.gatewayUrl, {
       method: 'POST',
