@@ -68,24 +68,34 @@ function isApolloRequestError(error: unknown): boolean {
 }
 
 /**
+ * The code a client sees for an error: its own when that is public, and
+ * INTERNAL_SERVER_ERROR otherwise. The metrics and the request log count
+ * errors by this too, so an error is classed the way its caller saw it.
+ */
+export function clientFacingCode(error: unknown): ErrorCode {
+  const code = (error as { extensions?: { code?: unknown } } | null | undefined)?.extensions?.code;
+  // Apollo relabels every validation rule's error GRAPHQL_VALIDATION_FAILED; a rule that reports
+  // one of our coded errors (the operation limits) keeps its code, and its HTTP status stays 400.
+  const inner = error instanceof GraphQLError ? error.originalError : undefined;
+  if (code === 'GRAPHQL_VALIDATION_FAILED' && inner instanceof GraphQLError) {
+    const innerCode = inner.extensions?.code;
+    if (isPublicCode(innerCode) && publicErrorCodes[innerCode] === 400) return innerCode;
+  }
+  // Some of Apollo's own request errors (an APQ hash that does not match its query text) carry
+  // only an HTTP 4xx status, and Apollo labels them INTERNAL_SERVER_ERROR: they are the client's.
+  if (isApolloRequestError(error)) return 'BAD_REQUEST';
+  return isPublicCode(code) ? code : 'INTERNAL_SERVER_ERROR';
+}
+
+/**
  * Apollo's `formatError`: errors with a public code keep their message and
  * safe extensions; anything else is logged in full and shown as a bare
  * INTERNAL_SERVER_ERROR, so driver messages and stack traces never leave.
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError => {
-    let code = formatted.extensions?.code;
-    // Apollo relabels every validation rule's error GRAPHQL_VALIDATION_FAILED; a rule that reports
-    // one of our coded errors (the operation limits) keeps its code, and its HTTP status stays 400.
-    const inner = original instanceof GraphQLError ? original.originalError : undefined;
-    if (code === 'GRAPHQL_VALIDATION_FAILED' && inner instanceof GraphQLError) {
-      const innerCode = inner.extensions?.code;
-      if (isPublicCode(innerCode) && publicErrorCodes[innerCode] === 400) code = innerCode;
-    }
-    // Some of Apollo's own request errors (an APQ hash that does not match its query text) carry
-    // only an HTTP 4xx status, and Apollo labels them INTERNAL_SERVER_ERROR: they are the client's.
-    if (isApolloRequestError(original)) code = 'BAD_REQUEST';
-    if (isPublicCode(code)) {
+    const code = clientFacingCode(original);
+    if (code !== 'INTERNAL_SERVER_ERROR') {
       // Apollo prefixes errors thrown while building the context (our authentication) with this.
       const message = formatted.message.replace(/^Context creation failed: /, '');
       const extensions: Record<string, unknown> = {};

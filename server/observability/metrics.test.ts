@@ -1,6 +1,9 @@
+import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { parseExposition, sampleValue } from '../../tests/helpers/prometheus.ts';
+import { requestError } from '../errors.ts';
 import { createLabelFolder, createMetrics } from './metrics.ts';
+import { classifyRequest, errorCodes } from './request-outcome.ts';
 
 async function samplesOf(metrics: ReturnType<typeof createMetrics>) {
   return parseExposition(await metrics.registry.metrics());
@@ -121,5 +124,27 @@ describe('createMetrics', () => {
     const second = createMetrics({ service: 'b' });
     first.events.retried('x');
     expect(sampleValue(await samplesOf(second), 'quarry_retries_total', { dependency: 'x' })).toBeUndefined();
+  });
+});
+
+describe('classifying a request by the codes its client saw', () => {
+  it("counts Apollo's code-less 4xx errors as the client's, and unknown codes and the deadline as the service's", () => {
+    // The shape of Apollo's "provided sha does not match query": no code, only an HTTP status.
+    const apqMismatch = new GraphQLError('provided sha does not match query', {
+      extensions: { http: { status: 400 } },
+    });
+    const plannerFailure = new GraphQLError('Unknown operation named "B"', {
+      extensions: { code: 'INVALID_GRAPHQL' },
+    });
+    expect(errorCodes([apqMismatch])).toEqual(['BAD_REQUEST']);
+    expect(classifyRequest(errorCodes([apqMismatch]))).toBe('client_error');
+    expect(errorCodes([plannerFailure, new Error('driver message')])).toEqual([
+      'INTERNAL_SERVER_ERROR',
+      'INTERNAL_SERVER_ERROR',
+    ]);
+    expect(
+      classifyRequest(errorCodes([requestError('GATEWAY_TIMEOUT', 'The operation took too long')])),
+    ).toBe('server_error');
+    expect(classifyRequest(errorCodes([requestError('BAD_USER_INPUT', 'first')]))).toBe('client_error');
   });
 });

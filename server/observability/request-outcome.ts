@@ -1,15 +1,8 @@
-/**
- * The `extensions.code` of each error a request produced, as the metrics and
- * log plugins report them. An error without a code is one the formatter masks
- * as INTERNAL_SERVER_ERROR, so it is counted as that.
- */
+import { clientFacingCode } from '../errors.ts';
+
+/** The code of each error a request produced as its client saw it, which the metrics and log plugins report. */
 export function errorCodes(errors: readonly Error[] | undefined): string[] {
-  return (errors ?? []).map((error) => {
-    const extensions =
-      'extensions' in error ? (error.extensions as Record<string, unknown> | undefined) : undefined;
-    const code = extensions?.code;
-    return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
-  });
+  return (errors ?? []).map(clientFacingCode);
 }
 
 /**
@@ -38,6 +31,7 @@ export interface ObservedContext {
 /** Error codes that count against availability: the service failed, not the caller. */
 export const serverErrorCodes: ReadonlySet<string> = new Set([
   'INTERNAL_SERVER_ERROR',
+  'GATEWAY_TIMEOUT',
   'SEARCH_UNAVAILABLE',
   'DOCUMENTS_UNAVAILABLE',
   'SUBGRAPH_UNAVAILABLE',
