@@ -60,6 +60,14 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(payload);
 }
 
+/**
+ * The request's URL, or undefined when its target is not one: Node's parser
+ * lets some through (`http://[/graphql`), on which `new URL` would throw.
+ */
+export function requestUrl(request: IncomingMessage): URL | undefined {
+  return URL.parse(request.url ?? '/', 'http://localhost') ?? undefined;
+}
+
 function requestFailure(response: ServerResponse, status: number, message: string) {
   sendJson(response, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
 }
@@ -111,8 +119,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
   async function handle(request: IncomingMessage, response: ServerResponse) {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
     if (tls) response.setHeader('strict-transport-security', hstsHeader);
-    // Node's parser lets through targets that are not URLs (`http://[/graphql`): the client's mistake, not ours.
-    const url = URL.parse(request.url ?? '/', 'http://localhost');
+    const url = requestUrl(request);
     if (!url) return requestFailure(response, 400, 'Malformed request target');
     const route = routes[url.pathname];
     if (route && request.method === 'GET') return route(request, response);

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { Logger } from '../logger.ts';
-import { type ListeningServer, listen, type RouteHandler, sendJson } from './http-server.ts';
+import { type ListeningServer, listen, type RouteHandler, requestUrl, sendJson } from './http-server.ts';
 
 /**
  * An HTTP server with only GET routes (health, metrics), for processes that
@@ -13,12 +13,17 @@ export function startRouteServer(options: {
   logger: Logger;
 }): Promise<ListeningServer> {
   const server = createServer((request, response) => {
-    const route = options.routes[new URL(request.url ?? '/', 'http://localhost').pathname];
+    const url = requestUrl(request);
+    if (!url) return sendJson(response, 400, { error: 'malformed request target' });
+    const route = options.routes[url.pathname];
     if (!route || request.method !== 'GET') return sendJson(response, 404, { error: 'not found' });
-    Promise.resolve(route(request, response)).catch((error: unknown) => {
-      options.logger.error({ err: error }, 'route failed');
-      if (!response.headersSent) sendJson(response, 500, { error: 'internal error' });
-    });
+    // Through a promise, so a route that throws at once answers 500 instead of taking the process down.
+    Promise.resolve(request)
+      .then(() => route(request, response))
+      .catch((error: unknown) => {
+        options.logger.error({ err: error }, 'route failed');
+        if (!response.headersSent) sendJson(response, 500, { error: 'internal error' });
+      });
   });
   return listen(server, options.port, options.host, '');
 }
