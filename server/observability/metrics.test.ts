@@ -119,6 +119,23 @@ describe('createMetrics', () => {
     expect(sampleValue(await samplesOf(metrics), 'quarry_indexer_lag_seconds')).toBe(0);
   });
 
+  it('still serves every series, the lag at its last value, while the store cannot say how far behind it is', async () => {
+    const metrics = createMetrics({ service: 'indexer' });
+    let storeDown = false;
+    metrics.trackIndexerLag(async () => {
+      if (storeDown) throw new Error('connection refused');
+      return new Date(Date.now() - 5000);
+    });
+    const before = sampleValue(await samplesOf(metrics), 'quarry_indexer_lag_seconds');
+    storeDown = true;
+    metrics.events.breakerStateChanged('documents-store', 'open');
+    const samples = await samplesOf(metrics);
+    expect(sampleValue(samples, 'quarry_indexer_lag_seconds')).toBe(before);
+    expect(
+      sampleValue(samples, 'quarry_breaker_state', { dependency: 'documents-store', state: 'open' }),
+    ).toBe(1);
+  });
+
   it('keeps each service in its own registry', async () => {
     const first = createMetrics({ service: 'a' });
     const second = createMetrics({ service: 'b' });

@@ -176,9 +176,12 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
         name: 'quarry_indexer_lag_seconds',
         help: 'Age of the oldest write not yet in the search index; 0 when caught up',
         registers,
-        // Computed at scrape time, so the value is never older than the scrape itself.
+        // Computed at scrape time, so the value is never older than the scrape itself. When the store cannot
+        // say (it is down), the last value stays: a failed collect would fail the whole scrape, and with it
+        // the breaker and retry series that explain the outage.
         async collect() {
-          const oldest = await oldestPendingAt();
+          const oldest = await oldestPendingAt().catch(() => undefined);
+          if (oldest === undefined) return;
           this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
         },
       });

@@ -141,7 +141,14 @@ export async function startIndexerApp({
     await documents.close();
     throw error;
   });
-  metrics.trackIndexerLag(() => documents.store.oldestPendingAt());
+  // Under the store's policy, so a scrape waits at most its timeout, and not at all while its breaker is open.
+  const storePolicy = resilience.policy('documents-store');
+  metrics.trackIndexerLag(() =>
+    storePolicy.run(() => documents.store.oldestPendingAt(), {
+      idempotent: true,
+      operation: 'oldestPendingAt',
+    }),
+  );
   // A poll every 100 ms with no request behind it would fill the trace store with one-span traces.
   const feed = instrumentPort(documents.store, {
     dependency: 'documents-store',
