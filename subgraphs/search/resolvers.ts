@@ -105,7 +105,8 @@ export function createSearchResolvers(
             facets: [...new Set(args.facets ?? [])],
           })
           .catch(toClientError);
-        context.cacheStatus = page.cacheStatus;
+        // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.
+        if (context.cacheStatus !== 'stale') context.cacheStatus = page.cacheStatus;
         const last = page.hits.at(-1);
         return {
           total: page.total,
