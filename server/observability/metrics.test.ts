@@ -28,8 +28,16 @@ describe('createMetrics', () => {
   it('bounds tenant and operation labels, and rejects operation names that are not GraphQL names', async () => {
     const metrics = createMetrics({ service: 'test', maxTenantLabels: 1, maxOperationLabels: 1 });
     expect(metrics.tenantLabel('acme')).toBe('acme');
-    expect(metrics.tenantLabel('globex')).toBe('other');
-    expect(metrics.tenantLabel(undefined)).toBe('none');
+    expect(metrics.tenantLabel('globex')).toBe('_other');
+    expect(metrics.tenantLabel(undefined)).toBe('_none');
+    // Tenants named like the folded and the refused requests keep series of their own.
+    const named = createMetrics({ service: 'test', maxTenantLabels: 2 });
+    expect(['other', 'none', 'globex'].map((tenant) => named.tenantLabel(tenant))).toEqual([
+      'other',
+      'none',
+      '_other',
+    ]);
+    expect(named.tenantLabel(undefined)).toBe('_none');
     expect(metrics.operationLabel('Find')).toBe('Find');
     expect(metrics.operationLabel('Other')).toBe('other');
     expect(metrics.operationLabel(null)).toBe('anonymous');

@@ -33,18 +33,21 @@ const breakerStates = ['closed', 'open', 'half-open', 'isolated'] as const;
 /** GraphQL names are `[_A-Za-z][_0-9A-Za-z]*`; anything else a client sends is not a label. */
 const operationNamePattern = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
 
+/** The tenant label of requests refused before their token named a tenant. */
+export const noTenantLabel = '_none';
+
 /**
  * Hands out at most `limit` distinct label values (beyond the always-allowed
- * ones) and folds every later value into `other`. Each distinct value is a
+ * ones) and folds every later value into `folded`. Each distinct value is a
  * time series in Prometheus, so an unbounded label (tenants, client-chosen
  * operation names) would grow its memory without limit.
  */
-export function createLabelFolder(limit: number, allowed: readonly string[] = []) {
+export function createLabelFolder(limit: number, allowed: readonly string[] = [], folded = 'other') {
   const admitted = new Set(allowed);
   let extra = 0;
   return (value: string): string => {
     if (admitted.has(value)) return value;
-    if (extra >= limit) return 'other';
+    if (extra >= limit) return folded;
     extra += 1;
     admitted.add(value);
     return value;
@@ -76,7 +79,8 @@ export interface ServiceMetrics {
 export function createMetrics(options: MetricsOptions): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.service });
-  const tenantLabel = createLabelFolder(options.maxTenantLabels ?? 50, options.tenantAllowlist);
+  // A tenant id never starts with `_`, so no tenant can share these labels' series.
+  const tenantLabel = createLabelFolder(options.maxTenantLabels ?? 50, options.tenantAllowlist, '_other');
   const operationLabel = createLabelFolder(options.maxOperationLabels ?? 100);
   const registers = [registry];
 
@@ -161,7 +165,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   return {
     registry,
     events,
-    tenantLabel: (tenantId) => (tenantId ? tenantLabel(tenantId) : 'none'),
+    tenantLabel: (tenantId) => (tenantId ? tenantLabel(tenantId) : noTenantLabel),
     operationLabel(operationName) {
       if (!operationName) return 'anonymous';
       return operationNamePattern.test(operationName) ? operationLabel(operationName) : 'invalid';

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { ServiceMetrics } from './metrics.ts';
+import { noTenantLabel, type ServiceMetrics } from './metrics.ts';
 import { errorCodes, type ObservedContext, type RequestOutcome } from './request-outcome.ts';
 
 export interface UseMetricsOptions {
@@ -19,7 +19,7 @@ export function useMetrics<TContext extends BaseContext & ObservedContext>({
     async contextCreationDidFail({ error }) {
       metrics.observeRequest({
         operation: 'unknown',
-        tenant: 'none',
+        tenant: noTenantLabel,
         codes: errorCodes([error]),
       });
     },

@@ -86,7 +86,7 @@ describe('/metrics after a known sequence of requests', () => {
   });
 
   it('counts a request refused for its token under tenant none', () => {
-    const refused = { operation: 'unknown', tenant: 'none' };
+    const refused = { operation: 'unknown', tenant: '_none' };
     expect(
       sampleValue(gateway, 'quarry_graphql_requests_total', { ...refused, result: 'client_error' }),
     ).toBe(1);
