@@ -36,20 +36,31 @@ export function healthRoutes(
 
 /**
  * A dependency as its breaker sees it: ready unless the breaker is open (or
- * isolated). It costs no backend call, so readiness probes never add load
- * to a struggling dependency; the breaker already knows how calls are going.
+ * isolated). A closed breaker costs no backend call, so readiness probes
+ * never add load to a struggling dependency; the breaker already knows how
+ * calls are going.
+ *
+ * A breaker only half-opens on a call, though, and an unready instance gets
+ * no traffic: for a required dependency it would stay open, and the service
+ * unready, for good. So while the breaker is open, the probe makes `trial`
+ * through the policy, which refuses it at once until the breaker's trial is
+ * due and then makes it the trial: one cheap call per half-open period.
  */
 export function breakerHealth(
   resilience: Resilience,
   dependency: string,
   required: boolean,
-  detail: () => Record<string, unknown> = () => ({}),
+  trial?: () => Promise<unknown>,
 ): DependencyHealth {
+  const policy = resilience.policy(dependency);
   return {
     required,
     async check() {
-      const breaker = resilience.policy(dependency).state();
-      return { ok: breaker !== 'open' && breaker !== 'isolated', detail: { breaker, ...detail() } };
+      if (trial && policy.state() === 'open') {
+        await policy.run(trial, { idempotent: false, operation: 'readiness-trial' }).catch(() => {});
+      }
+      const breaker = policy.state();
+      return { ok: breaker !== 'open' && breaker !== 'isolated', detail: { breaker } };
     },
   };
 }

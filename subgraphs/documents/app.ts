@@ -73,7 +73,8 @@ export async function startDocumentsApp({
     metrics,
     tls: serverTlsFrom(config, true),
     health: {
-      'documents-store': breakerHealth(resilience, 'documents-store', true),
+      // The trial reads the outbox's head: one small query, answered by the backend only when it is up.
+      'documents-store': breakerHealth(resilience, 'documents-store', true, () => adapter.oldestPendingAt()),
       redis: redisHealth(resilience, cache),
     },
   });
