@@ -184,7 +184,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ...listening,
     metrics,
     async stop() {
-      await listening.close();
+      // Long enough for a request that started just before to reach its execution deadline and answer.
+      await listening.close(options.executionTimeoutMs + 1000);
       await apollo.stop();
       responseCache?.close();
       operationStore.close();
