@@ -176,7 +176,16 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
         token,
       },
     );
-    for (const result of [variable, inline]) {
+    // A day that does not exist, and a year that would be 10000 in UTC (stored dates compare as text).
+    const impossible = await Promise.all(
+      ['2024-02-30T00:00:00Z', '9999-12-31T23:00:00-05:00'].map((updatedBefore) =>
+        stack.graphql('query ($f: SearchFilter) { search(query: "a", filter: $f) { total } }', {
+          token,
+          variables: { f: { updatedBefore } },
+        }),
+      ),
+    );
+    for (const result of [variable, inline, ...impossible]) {
       expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(result.errors?.[0]?.message).toMatch(/ISO-8601/);
     }
