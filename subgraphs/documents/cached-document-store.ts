@@ -66,7 +66,7 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
     await invalidate([key]);
   }
 
-  /** A write whose outcome is known (it committed, or the store refused it) needs one invalidation. */
+  /** Runs a write, then deletes its entry: once if the outcome is known (committed, or refused by the store). */
   async function write<T>(key: string, run: () => Promise<T>): Promise<T> {
     let result: T;
     try {
@@ -111,9 +111,9 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       if (cached[position] === undefined) results[position] = byId.get(id) ?? null;
     }
     for (const record of loaded) {
-      const key = record && documentKey(tenantId, record.id);
-      if (record && key && !settling.has(key))
-        cache.set(key, JSON.stringify(record), ttlSeconds).catch(() => {});
+      if (!record) continue;
+      const key = documentKey(tenantId, record.id);
+      if (!settling.has(key)) cache.set(key, JSON.stringify(record), ttlSeconds).catch(() => {});
     }
     return results;
   }
