@@ -52,11 +52,17 @@ describe('MongoDocumentStore (mingo)', () => {
     await store.close();
   });
 
-  it('creates the tenant-first compound indexes at startup', async () => {
+  it('creates the tenant-first compound indexes at startup, and the outbox its commit-time index', async () => {
     await store.ensureIndexes();
     expect(database.collection('documents').indexes).toEqual([
       { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
       { key: { tenantId: 1, updatedAt: -1 }, name: 'tenant_updated' },
+    ]);
+    expect(database.collection('document_tombstones').indexes).toEqual([
+      { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+    ]);
+    expect(database.collection('document_outbox').indexes).toEqual([
+      { key: { committedAt: 1 }, name: 'committed_at' },
     ]);
   });
 

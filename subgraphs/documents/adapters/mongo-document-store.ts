@@ -130,6 +130,8 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
       { key: { tenantId: 1, updatedAt: -1 }, name: 'tenant_updated' },
     ]);
     await this.#tombstones.createIndexes([{ key: { tenantId: 1, _id: 1 }, name: 'tenant_id' }]);
+    // The indexer's lag (every scrape) and the documents service's readiness trial read the oldest entry.
+    await this.#outbox.createIndexes([{ key: { committedAt: 1 }, name: 'committed_at' }]);
   }
 
   async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
