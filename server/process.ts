@@ -3,14 +3,18 @@ import { ConfigError } from './config.ts';
 /**
  * Runs a service's `main`: configuration errors print their message (naming
  * the bad variable) and exit 1; SIGTERM and SIGINT drain in-flight requests
- * through the returned `stop`, then exit.
+ * through the returned `stop`, then exit, and a second signal exits at once.
  */
 export function runMain(main: () => Promise<() => Promise<void>>) {
   main().then(
     (stop) => {
       let stopping = false;
       const shutdown = (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          // The operator's way out of a drain that hangs (a Ctrl-C pressed twice), short of SIGKILL.
+          console.error(`${signal} received again, exiting without waiting`);
+          process.exit(1);
+        }
         stopping = true;
         console.error(`${signal} received, draining`);
         stop().then(
