@@ -23,16 +23,20 @@ it('drains on the first SIGTERM and exits at once on the second, even while the 
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
   });
-  await once(child.stdout, 'data');
   const exited = once(child, 'exit');
+  try {
+    await once(child.stdout, 'data');
+    child.kill('SIGTERM');
+    await sleep(300);
+    expect(child.exitCode).toBeNull();
+    expect(stderr).toContain('SIGTERM received, draining');
 
-  child.kill('SIGTERM');
-  await sleep(300);
-  expect(child.exitCode).toBeNull();
-  expect(stderr).toContain('SIGTERM received, draining');
-
-  child.kill('SIGTERM');
-  const [code] = await exited;
-  expect(code).toBe(1);
-  expect(stderr).toContain('received again, exiting without waiting');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain('received again, exiting without waiting');
+  } finally {
+    // A failed run must not leave the hung service behind.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 });
