@@ -7,11 +7,12 @@ import { openDocumentStore } from '../subgraphs/documents/adapters/index.ts';
 import { importDocuments } from '../subgraphs/documents/import.ts';
 import { withDevelopmentDefaults } from './dev-environment.ts';
 import { runCli } from './run-cli.ts';
+import { tenantOption } from './tenant-option.ts';
 
 const program = new Command('import')
   .description('Import a JSONL file of documents into one tenant (the configured document store)')
   .argument('<file>', 'one JSON document per line: {"id"?, "title", "body"?, "tags"?, "author"?, "status"?}')
-  .requiredOption('--tenant <id>', 'tenant that receives the documents')
+  .requiredOption('--tenant <id>', 'tenant that receives the documents', tenantOption)
   .option('--concurrency <n>', 'writes in flight at once', '8')
   .parse();
 

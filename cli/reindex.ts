@@ -12,12 +12,13 @@ import { createElasticsearchClient } from '../subgraphs/search/adapters/index.ts
 import { runReindex } from '../subgraphs/search/reindex.ts';
 import { withDevelopmentDefaults } from './dev-environment.ts';
 import { runCli } from './run-cli.ts';
+import { tenantOption } from './tenant-option.ts';
 
 const program = new Command('reindex')
   .description(
     'Rebuild the Elasticsearch index from the document store: a new index and an alias swap, or one tenant in place. Resumes after a crash.',
   )
-  .option('--tenant <id>', 'rebuild only this tenant')
+  .option('--tenant <id>', 'rebuild only this tenant', tenantOption)
   .option('--batch-size <n>', 'documents per batch', '500')
   .parse();
 

@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
+import { tenantOption } from './tenant-option.ts';
 
 const program = new Command('token')
   .description('Print a development JWT signed by the key under DATA_DIR (created on first use)')
-  .requiredOption('--tenant <id>', 'tenant_id claim')
+  .requiredOption('--tenant <id>', 'tenant_id claim', tenantOption)
   .option('--scopes <scopes>', 'space-separated scopes', 'documents:read documents:write')
   .option('--sub <user>', 'subject claim')
   .option('--ttl <duration>', 'lifetime, such as 15m or 1h', '1h')

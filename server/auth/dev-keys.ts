@@ -1,5 +1,5 @@
 import { randomUUID, type webcrypto } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 
@@ -23,27 +23,47 @@ export async function ensureDevSigningKey(dataDir: string): Promise<DevSigningKe
   const privatePath = join(directory, 'signing-key.json');
   const jwksPath = join(directory, 'jwks.json');
   await mkdir(directory, { recursive: true });
-  let privateJwk: JWK;
-  try {
-    privateJwk = JSON.parse(await readFile(privatePath, 'utf8')) as JWK;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const { privateKey, publicKey } = await generateKeyPair(ALGORITHM, { extractable: true });
-    const kid = randomUUID();
-    privateJwk = { ...(await exportJWK(privateKey)), kid, alg: ALGORITHM, use: 'sig' };
-    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: ALGORITHM, use: 'sig' };
-    await writeFile(jwksPath, `${JSON.stringify({ keys: [publicJwk] }, null, 2)}\n`);
-    // Written last and exclusively: a concurrent first start either wins or reads the winner's key.
-    try {
-      await writeFile(privatePath, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' });
-    } catch (raceError) {
-      if ((raceError as NodeJS.ErrnoException).code !== 'EEXIST') throw raceError;
-      return ensureDevSigningKey(dataDir);
-    }
-  }
+  const privateJwk = await readOrCreatePrivateKey(privatePath);
   if (!privateJwk.kid) throw new Error(`${privatePath} has no kid`);
+  await writeJwksFor(jwksPath, privateJwk);
   const privateKey = (await importJWK(privateJwk, ALGORITHM)) as webcrypto.CryptoKey;
   return { kid: privateJwk.kid, privateKey, jwksPath };
+}
+
+async function readOrCreatePrivateKey(path: string): Promise<JWK> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as JWK;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const { privateKey } = await generateKeyPair(ALGORITHM, { extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: ALGORITHM, use: 'sig' };
+  // Written whole to a file of its own, then linked into place: the link fails if a concurrent first
+  // start got there first (whose key then wins), and no reader ever sees half a key.
+  const temporary = `${path}.${randomUUID()}`;
+  await writeFile(temporary, JSON.stringify(jwk), { mode: 0o600 });
+  try {
+    await link(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await unlink(temporary);
+  }
+  return JSON.parse(await readFile(path, 'utf8')) as JWK;
+}
+
+/**
+ * The JWKS is derived from the stored key on every start, so it always
+ * verifies that key's tokens: one written beside a key that lost a race,
+ * or before a crash, would verify none.
+ */
+async function writeJwksFor(path: string, privateJwk: JWK) {
+  const { d: _secret, ...publicJwk } = privateJwk;
+  const text = `${JSON.stringify({ keys: [publicJwk] }, null, 2)}\n`;
+  if ((await readFile(path, 'utf8').catch(() => undefined)) === text) return;
+  const temporary = `${path}.${randomUUID()}`;
+  await writeFile(temporary, text);
+  await rename(temporary, path);
 }
 
 export interface DevTokenOptions {

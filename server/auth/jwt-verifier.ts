@@ -27,7 +27,7 @@ export interface JwtVerifier {
 }
 
 /** Tenant ids end up in cache keys and index names, so only a plain, bounded charset is accepted. */
-const tenantIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const tenantIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function describeFailure(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'Token has expired';

@@ -95,3 +95,23 @@ it('refuses an id longer than 200 bytes, which Elasticsearch could not index, ho
   expect(result.stderr).toMatch(new RegExp(`${file}:1: id: must be at most 200 bytes in UTF-8`));
   expect(result.stderr).toContain('imported 1, already present 0, bad lines 1 (not written)');
 });
+
+it('refuses a --tenant that no token could carry, and writes nothing', async () => {
+  const file = join(dataDir, 'one.jsonl');
+  await writeFile(file, `${JSON.stringify({ id: 'a', title: 'Runbook' })}\n`);
+  const result = await run(process.execPath, ['cli/import.ts', file, '--tenant', 'acme corp'], {
+    env: { ...embeddedEnvironment, DATA_DIR: dataDir, NODE_ENV: 'development' },
+  }).then(
+    () => ({ code: 0, stderr: '' }),
+    (error: { code: number; stderr: string }) => error,
+  );
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain("argument 'acme corp' is invalid");
+  const token = await run(process.execPath, ['cli/token.ts', '--tenant', 'acme corp'], {
+    env: { ...embeddedEnvironment, DATA_DIR: dataDir },
+  }).then(
+    (ok) => ({ code: 0, stdout: ok.stdout }),
+    (error: { code: number; stdout: string }) => error,
+  );
+  expect(token).toMatchObject({ code: 1, stdout: '' });
+});
