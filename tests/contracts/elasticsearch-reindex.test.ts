@@ -54,6 +54,29 @@ describe('ElasticsearchReindexTarget request shapes (elasticsearch-mock)', () =>
     });
   });
 
+  it('resumed after rollover moved the write alias on within the new generation, leaves it there', async () => {
+    const { es, target: reindex } = target();
+    const planned = reindex.plan(checkpoint);
+    const generation = 'quarry-documents-g20240601100000000';
+    es.on('PUT', '/:index', () => es.error(400, 'resource_already_exists_exception'));
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => ({
+      'quarry-documents-g1-000001': { aliases: { 'quarry-documents': {} } },
+      [`${generation}-000001`]: {
+        aliases: { 'quarry-documents': {}, 'quarry-documents-write': { is_write_index: false } },
+      },
+      [`${generation}-000002`]: {
+        aliases: { 'quarry-documents': {}, 'quarry-documents-write': { is_write_index: true } },
+      },
+    }));
+    es.on('PUT', '/:index/_settings', () => ({ acknowledged: true }));
+    es.on('POST', '/_aliases', () => ({ acknowledged: true }));
+    await reindex.prepare(planned);
+    // Moving it back to -000001 would mark -000002 complete and stop ILM rolling over for good.
+    expect(
+      es.requests.filter((sent) => sent.path === '/_aliases' || sent.path.endsWith('/_settings')),
+    ).toEqual([]);
+  });
+
   it('swaps by removing every index of older generations in one alias change', async () => {
     const { es, target: reindex } = target();
     es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => ({

@@ -10,6 +10,9 @@ const statusOf = (error: unknown) => (error as { meta?: { statusCode?: number } 
 const typeOf = (error: unknown) =>
   (error as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type;
 
+/** A generation's prefix: rollover adds later indices of it (`…-000002`), which share it. */
+const generationOf = (firstIndex: string) => firstIndex.replace(/-\d{6}$/, '-');
+
 /**
  * The reindex on Elasticsearch.
  *
@@ -86,7 +89,8 @@ export class ElasticsearchReindexTarget implements ReindexTarget {
       if (typeOf(error) !== 'resource_already_exists_exception') throw error;
     }
     const layout = await readAliasLayout(this.#client, this.#names);
-    if (layout.writeIndex === target) return;
+    // Already moved, by an earlier run of this one; rollover may have moved it on within the generation since.
+    if (layout.writeIndex.startsWith(generationOf(target))) return;
     // The old write index will never roll over again; telling ILM so keeps it from reporting an error.
     await this.#client.indices.putSettings({
       index: layout.writeIndex,
@@ -118,10 +122,8 @@ export class ElasticsearchReindexTarget implements ReindexTarget {
   async finish(checkpoint: ReindexCheckpoint): Promise<void> {
     const target = checkpoint.targetIndex;
     if (target) {
-      // Rollover may have added later indices of the new generation; they share its prefix.
-      const generation = target.replace(/-\d{6}$/, '-');
       const layout = await readAliasLayout(this.#client, this.#names);
-      const old = layout.readIndices.filter((index) => !index.startsWith(generation));
+      const old = layout.readIndices.filter((index) => !index.startsWith(generationOf(target)));
       if (old.length === 0) return;
       await this.#client.indices.updateAliases({
         actions: old.map((index) => ({ remove_index: { index } })),
