@@ -184,7 +184,8 @@ export function renderMarkdown(result: BenchResult): string {
     `- Corpus: ${whole(result.corpus.documents)} documents across ${result.corpus.tenants} tenants (seeded in ${fixed1(result.corpus.seedSeconds)} s, ${whole(result.corpus.databaseMb)} MiB SQLite)`,
     `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum (autocannon \`overallRate\`), from a separate process`,
     '- Errors count non-2xx responses, GraphQL `errors` in a 2xx body, and socket errors or timeouts.',
-    "- Gateway CPU ms/req is the gateway process's user + system CPU over all phases divided by responses: it moves less than req/s when the machine is busy.",
+    "- Gateway CPU ms/req is the gateway process's user + system CPU over the measured phases (the warm-up excluded) divided by their responses: it moves less than req/s when the machine is busy. Subgraph CPU and backend calls per request are counted over the same phases.",
+    "- Fixed req/s is the rate asked for when the gateway kept up (at least 95% of its quota answered); a gateway that could not keep up is divided by the phase's measured span instead, since its answers trail over the staggered starts.",
     '',
   ];
   const scenarios = o.scenarios;

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
 import { createCorpus, probeDocuments } from './corpus.ts';
-import type { RunnerRequest, RunnerResult, RunnerSpec } from './load-runner.ts';
+import type { PhaseHooks, RunnerRequest, RunnerResult, RunnerSpec } from './load-runner.ts';
 import {
   type Child,
   cpuMs,
@@ -233,6 +233,15 @@ export async function runBench(
     for (const child of children.reverse()) await child.stop();
   };
   const jwksServer = createServer();
+  // Stopped from outside (a CI timeout, Ctrl-C), the bench would leave every child running, loading the machine.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stopAll().finally(() => {
+      rmSync(work, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
     // Identity: a dev signing key, its JWKS served over loopback HTTP (production requires JWT_JWKS_URL).
     const devKey = await ensureDevSigningKey(work);
@@ -419,10 +428,11 @@ export async function runBench(
     });
     children.push(runner);
     await runner.ready;
-    const runLoad = async (spec: RunnerSpec, onFixedPhase?: () => void): Promise<RunnerResult> => {
+    const runLoad = async (spec: RunnerSpec, hooks: PhaseHooks = {}): Promise<RunnerResult> => {
       const seconds = spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0);
       const onMessage = (message: { type?: string }) => {
-        if (message?.type === 'fixed-phase') onFixedPhase?.();
+        if (message?.type === 'measured') hooks.onMeasured?.();
+        if (message?.type === 'fixed-phase') hooks.onFixedPhase?.();
       };
       runner.process.on('message', onMessage);
       try {
@@ -524,15 +534,23 @@ export async function runBench(
         // A second for the previous cell's stragglers (GC, in-flight refreshes) to finish first.
         await sleep(1000);
         const speed = machineSpeed();
-        const before = name === 'ceiling' ? {} : await counts();
         const refreshesBefore = await responseRefreshes(name, url);
-        const cpuBefore = cpuMs(gateway.pid);
-        const subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
         const rss = sampleRss(gateway.pid);
         log(`${scenario} / ${name}`);
+        // CPU and backend calls are counted from the end of the warm-up, like the responses they are divided by.
+        let cpuBefore = 0;
+        let subgraphCpuBefore = { documents: 0, search: 0 };
+        let before: Promise<Record<string, number>> = Promise.resolve({});
         let timerReset: Promise<unknown> | undefined;
-        const outcome = await runLoad(spec, () => {
-          timerReset = gateway.ask({ type: 'request-timer', reset: true });
+        const outcome = await runLoad(spec, {
+          onMeasured() {
+            cpuBefore = cpuMs(gateway.pid);
+            subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
+            if (name !== 'ceiling') before = counts();
+          },
+          onFixedPhase() {
+            timerReset = gateway.ask({ type: 'request-timer', reset: true });
+          },
         });
         const peak = rss.stop();
         let fixedInGateway: ScenarioResult['fixedInGateway'];
@@ -541,8 +559,8 @@ export async function runBench(
           const { type: _, ...times } = await gateway.ask<RequestTimes>({ type: 'request-timer' });
           fixedInGateway = times;
         }
-        const responses = outcome.warmup.requests + outcome.max.requests + (outcome.fixed?.requests ?? 0);
-        const calls = name === 'ceiling' ? {} : diffCounts(await counts(), before);
+        const responses = outcome.max.requests + (outcome.fixed?.requests ?? 0);
+        const calls = name === 'ceiling' ? {} : diffCounts(await counts(), await before);
         result.gateways[name]!.scenarios[scenario] = {
           ...outcome,
           machineSpeed: speed,
@@ -603,6 +621,8 @@ export async function runBench(
     writeFileSync(join(options.out, 'latest.md'), markdown);
     return { result, jsonPath, markdownPath };
   } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     await stopAll();
     jwksServer.close();
     rmSync(work, { recursive: true, force: true });

@@ -116,7 +116,7 @@ describe('npm run bench (smoke)', () => {
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     try {
       const { port } = server.address() as AddressInfo;
-      let fixedPhaseStarts = 0;
+      const phases: string[] = [];
       const result = await runSpec(
         {
           url: `http://127.0.0.1:${port}/graphql`,
@@ -126,11 +126,9 @@ describe('npm run bench (smoke)', () => {
           fixed: { durationSeconds: 1, rate: 40 },
           requests: [{ headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }],
         },
-        () => {
-          fixedPhaseStarts += 1;
-        },
+        { onMeasured: () => phases.push('measured'), onFixedPhase: () => phases.push('fixed') },
       );
-      expect(fixedPhaseStarts).toBe(1);
+      expect(phases).toEqual(['measured', 'fixed']);
       expect(result.max.rps).toBeGreaterThan(0);
       expect(result.fixed?.targetRate).toBe(40);
       expect(result.phaseMachineSpeed.fixed).toBeGreaterThan(0);

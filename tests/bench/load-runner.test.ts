@@ -1,0 +1,68 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runSpec } from '../../bench/load-runner.ts';
+
+const request = { headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' };
+let server: Server | undefined;
+
+afterEach(() => {
+  server?.closeAllConnections();
+  server?.close();
+  server = undefined;
+});
+
+async function serve(listener: RequestListener): Promise<string> {
+  server = createServer(listener);
+  await new Promise<void>((done) => server?.listen(0, '127.0.0.1', done));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+}
+
+describe('load runner', () => {
+  it('counts a refused request once: a non-2xx status with a GraphQL errors body is not also a 2xx error', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end('{"errors":[{"message":"bad request"}]}');
+      });
+    });
+    const { max } = await runSpec({
+      url,
+      connections: 2,
+      warmupSeconds: 0.2,
+      durationSeconds: 0.5,
+      requests: [request],
+    });
+    expect(max.requests).toBeGreaterThan(0);
+    expect(max).toMatchObject({ non2xx: max.requests, graphqlErrors: 0, socketErrors: 0 });
+  });
+
+  it('reports what a gateway that cannot keep up served at the fixed rate, not more', async () => {
+    // One answer every 20 ms, whatever the concurrency: at most 50 a second.
+    let queue = Promise.resolve();
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        queue = queue
+          .then(() => sleep(20))
+          .then(() => {
+            res.end('{"data":{}}');
+          });
+      });
+    });
+    const result = await runSpec({
+      url,
+      connections: 8,
+      warmupSeconds: 0.3,
+      durationSeconds: 2,
+      // Far above what it can serve, as the peers are at 50% of Quarry's maximum.
+      fixed: { durationSeconds: 2, rate: 400 },
+      requests: [request],
+    });
+    expect(result.max.rps).toBeLessThanOrEqual(52.5);
+    expect(result.fixed?.rps).toBeLessThanOrEqual(52.5);
+    expect(result.fixed?.rps).toBeGreaterThan(30);
+  }, 30_000);
+});
