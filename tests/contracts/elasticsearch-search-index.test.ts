@@ -272,7 +272,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(bulk?.body).toEqual([
       {
         index: {
-          _index: 'quarry-documents-write',
+          _index: 'quarry-documents-g1-000002',
           _id: 'acme/a',
           routing: 'acme',
           version: 2,
@@ -291,7 +291,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
       },
       {
         index: {
-          _index: 'quarry-documents-write',
+          _index: 'quarry-documents-g1-000002',
           _id: 'acme/c',
           routing: 'acme',
           version: 2,
@@ -312,12 +312,14 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     es.on('POST', '/_mget', () => ({
       docs: [{ _index: 'quarry-documents-g1-000001', _id: 'acme/a', found: false }],
     }));
-    es.on('PUT', '/quarry-documents-write/_doc/*', () => es.error(409, 'version_conflict_engine_exception'));
+    es.on('PUT', '/quarry-documents-g1-000001/_doc/*', () =>
+      es.error(409, 'version_conflict_engine_exception'),
+    );
     const index = new ElasticsearchSearchIndex({ client: es.client, names, refresh: 'wait_for' });
     await expect(index.apply([upsert('acme', 'a', 4)])).resolves.toBeUndefined();
     const put = es.requests.find((sent) => sent.method === 'PUT');
     // The client sends the id URL-encoded (acme%2Fa); the mock hands it over decoded.
-    expect(put?.path).toBe(`/quarry-documents-write/_doc/${indexedId('acme', 'a')}`);
+    expect(put?.path).toBe(`/quarry-documents-g1-000001/_doc/${indexedId('acme', 'a')}`);
     expect(put?.querystring).toEqual({
       routing: 'acme',
       version: '4',
@@ -460,3 +462,83 @@ if (elasticsearchUrl) {
     });
   });
 }
+
+/** Every backing index's copies of one document, kept by a mock that applies what the adapter sends. */
+describe('ElasticsearchSearchIndex keeps one copy per document (elasticsearch-mock)', () => {
+  const first = 'quarry-documents-g1-000001';
+  const second = 'quarry-documents-g1-000002';
+
+  function cluster(initial: Record<string, number>, initialWriteIndex: string) {
+    const es = mockedElasticsearch();
+    const copies: Record<string, number> = { ...initial };
+    const state = { writeIndex: initialWriteIndex, readIndices: [first, second], rollOverOnRead: false };
+    const resolve = (target: string) => (target === names.writeAlias ? state.writeIndex : target);
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () =>
+      Object.fromEntries(
+        state.readIndices.map((index) => [
+          index,
+          {
+            aliases: {
+              'quarry-documents': {},
+              ...(index === state.writeIndex ? { 'quarry-documents-write': { is_write_index: true } } : {}),
+            },
+          },
+        ]),
+      ),
+    );
+    es.on('POST', '/_mget', (sent) => {
+      const docs = sent.body.docs.map((doc: { _index: string; _id: string }) =>
+        copies[doc._index] === undefined
+          ? { ...doc, found: false }
+          : { ...doc, found: true, _version: copies[doc._index], _seq_no: 1, _primary_term: 1 },
+      );
+      // ILM rolls over on its own schedule, here between the adapter's read and its write.
+      if (state.rollOverOnRead) state.writeIndex = second;
+      return { docs };
+    });
+    es.on('PUT', '/:index/_doc/*', (sent) => {
+      copies[resolve(sent.path.split('/')[1] ?? '')] = Number(sent.querystring.version);
+      return { result: 'created' };
+    });
+    return { es, copies, state };
+  }
+
+  it('finishes a move that a retried batch left half done: the write landed, the delete of the old copy did not', async () => {
+    const { es, copies } = cluster({ [first]: 1 }, second);
+    let attempt = 0;
+    es.on('POST', '/_bulk', (sent) => {
+      attempt += 1;
+      const items = [];
+      for (const operation of sent.body) {
+        if (operation.index) {
+          copies[operation.index._index] = operation.index.version;
+          items.push({ index: { status: 201 } });
+        } else if (operation.delete && attempt === 1) {
+          items.push({
+            delete: { status: 429, error: { type: 'es_rejected_execution_exception', reason: 'queue full' } },
+          });
+        } else if (operation.delete) {
+          delete copies[operation.delete._index];
+          items.push({ delete: { status: 200 } });
+        }
+      }
+      return { errors: attempt === 1, items };
+    });
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await expect(index.apply([upsert('acme', 'a', 2, 'New title')])).rejects.toThrow(
+      /es_rejected_execution_exception/,
+    );
+    // The outbox keeps the change and the indexer applies it again: its version is there now.
+    await index.apply([upsert('acme', 'a', 2, 'New title')]);
+    expect(copies).toEqual({ [second]: 2 });
+  });
+
+  it('writes to the write index it read, so a rollover in between leaves no second copy', async () => {
+    const { es, copies, state } = cluster({ [first]: 1 }, first);
+    state.rollOverOnRead = true;
+    es.on('POST', '/_bulk', () => ({ errors: false, items: [] }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.apply([upsert('acme', 'a', 2, 'New title')]);
+    expect(copies).toEqual({ [first]: 2 });
+  });
+});

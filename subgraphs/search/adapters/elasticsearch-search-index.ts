@@ -306,12 +306,28 @@ export class ElasticsearchSearchIndex implements SearchIndex {
         (best, copy) => (!best || copy.version > best.version ? copy : best),
         undefined,
       );
-      if (newest && newest.version > change.version) continue;
-      if (newest && newest.version === change.version && !rewriteEqualVersions) continue;
+      const guardedDelete = (copy: StoredCopy) => ({
+        delete: {
+          _index: copy.index,
+          _id: id,
+          routing: change.tenantId,
+          if_seq_no: copy.seqNo,
+          if_primary_term: copy.primaryTerm,
+        },
+      });
+      const isNewer = !newest || newest.version < change.version;
+      if (!isNewer && !(rewriteEqualVersions && newest?.version === change.version)) {
+        // Nothing to write, but an older copy may linger: a batch whose write landed and whose delete of
+        // the old copy did not (a 429, a timeout) is retried, and must still finish the move.
+        for (const copy of found) if (copy !== newest) operations.push(guardedDelete(copy));
+        continue;
+      }
       operations.push(
         {
           index: {
-            _index: this.#names.writeAlias,
+            // The write index read above, by name rather than through the alias: if rollover moves the
+            // alias meanwhile, the copy still lands where the deletes below expect it.
+            _index: layout.writeIndex,
             _id: id,
             routing: change.tenantId,
             version: change.version,
@@ -321,18 +337,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
         },
         toIndexed(change, indexedAt),
       );
-      for (const copy of found) {
-        if (copy.index === layout.writeIndex) continue;
-        operations.push({
-          delete: {
-            _index: copy.index,
-            _id: id,
-            routing: change.tenantId,
-            if_seq_no: copy.seqNo,
-            if_primary_term: copy.primaryTerm,
-          },
-        });
-      }
+      for (const copy of found) if (copy.index !== layout.writeIndex) operations.push(guardedDelete(copy));
     }
     await this.#execute(operations);
   }
