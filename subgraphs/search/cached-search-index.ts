@@ -56,26 +56,32 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
     const hash = requestHash(request);
     const staleKey = tenantKey(request.tenantId, 'search-stale', hash);
     let freshKey: string | undefined;
+    // One outcome per lookup, known only once the backend has answered: a page served stale is not also a miss.
+    let outcome: 'miss' | 'error' = 'miss';
     try {
       const generation = (await cache.get(searchGenerationKey(request.tenantId))) ?? '0';
       freshKey = tenantKey(request.tenantId, 'search', generation, hash);
       const hit = await cache.get(freshKey);
-      events.cacheLookup('search', hit === undefined ? 'miss' : 'hit');
-      if (hit !== undefined) return { ...(JSON.parse(hit) as SearchPage), cacheStatus: 'hit' };
+      if (hit !== undefined) {
+        events.cacheLookup('search', 'hit');
+        return { ...(JSON.parse(hit) as SearchPage), cacheStatus: 'hit' };
+      }
     } catch {
-      events.cacheLookup('search', 'error');
+      outcome = 'error';
     }
 
     let page: SearchPage;
     try {
       page = await index.search(request);
     } catch (error) {
-      if (!isDependencyUnavailable(error)) throw error;
-      const last = await cache.get(staleKey).catch(() => undefined);
+      const last = isDependencyUnavailable(error)
+        ? await cache.get(staleKey).catch(() => undefined)
+        : undefined;
+      events.cacheLookup('search', last === undefined ? outcome : 'stale');
       if (last === undefined) throw error;
-      events.cacheLookup('search', 'stale');
       return { ...(JSON.parse(last) as SearchPage), stale: true, cacheStatus: 'stale' };
     }
+    events.cacheLookup('search', outcome);
     const text = JSON.stringify(page);
     if (freshKey) cache.set(freshKey, text, ttlSeconds).catch(() => {});
     cache.set(staleKey, text, staleTtlSeconds).catch(() => {});

@@ -10,6 +10,7 @@ import {
 } from '../../server/cache/index.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { createLogger } from '../../server/logger.ts';
+import { noOperationalEvents } from '../../server/observability/events.ts';
 import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
 import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
@@ -188,13 +189,20 @@ describe('search cache', () => {
 
   it('keeps tenants apart and serves the last page as stale only when the backend is unavailable', async () => {
     const fake = fakeIndex();
-    const index = cachedSearchIndex(fake.index, { cache: createMemoryCache() });
+    const lookups: string[] = [];
+    const events = {
+      ...noOperationalEvents,
+      cacheLookup: (_cache: string, outcome: string) => lookups.push(outcome),
+    };
+    const index = cachedSearchIndex(fake.index, { cache: createMemoryCache(), events });
     await index.search(request('a'));
     await index.apply(change('a'));
     fake.fail(new DependencyUnavailableError('search-index', new Error('down')));
     const stale = await index.search(request('a'));
     expect(stale.stale).toBe(true);
     expect(hitId(stale)).toBe('v1');
+    // One lookup each, so the hit ratio's denominator counts requests: a stale page is not also a miss.
+    expect(lookups).toEqual(['miss', 'stale']);
     await expect(index.search(request('b'))).rejects.toBeInstanceOf(DependencyUnavailableError);
     await expect(index.search(request('a', 'other'))).rejects.toBeInstanceOf(DependencyUnavailableError);
     fake.fail(new Error('a bug, not an outage'));
