@@ -123,4 +123,23 @@ describe('ElasticsearchReindexTarget request shapes (elasticsearch-mock)', () =>
     );
     expect(await reindex.loadCheckpoint()).toBeNull();
   });
+
+  it('stores the checkpoint as one string, so no field of it can be mapped as a date by the first value seen', async () => {
+    const { es, target: reindex } = target();
+    let stored: unknown;
+    es.on('PUT', '/quarry-documents.reindex-state/_doc/current', (sent) => {
+      stored = sent.body;
+      return { result: 'created' };
+    });
+    es.on('GET', '/quarry-documents.reindex-state/_doc/current', () => ({ found: true, _source: stored }));
+    const saved = {
+      ...checkpoint,
+      tenantId: 'acme',
+      after: { tenantId: 'acme', id: '2024-01-15' },
+      copied: 500,
+    };
+    await reindex.saveCheckpoint(saved);
+    expect(stored).toEqual({ checkpoint: JSON.stringify(saved) });
+    expect(await reindex.loadCheckpoint()).toEqual(saved);
+  });
 });

@@ -10,6 +10,16 @@ const statusOf = (error: unknown) => (error as { meta?: { statusCode?: number } 
 const typeOf = (error: unknown) =>
   (error as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type;
 
+/**
+ * The checkpoint as one string field. Stored as an object, its fields would be
+ * mapped dynamically from the first values seen: a first document id that
+ * looks like a date (`2024-01-15`) would map `after.id` as a date, and every
+ * later checkpoint would be refused, so the reindex could never finish.
+ */
+interface StoredCheckpoint {
+  checkpoint: string;
+}
+
 /** A generation's prefix: rollover adds later indices of it (`…-000002`), which share it. */
 const generationOf = (firstIndex: string) => firstIndex.replace(/-\d{6}$/, '-');
 
@@ -51,11 +61,11 @@ export class ElasticsearchReindexTarget implements ReindexTarget {
 
   async loadCheckpoint(): Promise<ReindexCheckpoint | null> {
     try {
-      const response = await this.#client.get<ReindexCheckpoint>({
+      const response = await this.#client.get<StoredCheckpoint>({
         index: this.#names.stateIndex,
         id: checkpointId,
       });
-      return response._source ?? null;
+      return response._source ? (JSON.parse(response._source.checkpoint) as ReindexCheckpoint) : null;
     } catch (error) {
       if (statusOf(error) === 404) return null;
       throw error;
@@ -66,7 +76,7 @@ export class ElasticsearchReindexTarget implements ReindexTarget {
     await this.#client.index({
       index: this.#names.stateIndex,
       id: checkpointId,
-      document: checkpoint,
+      document: { checkpoint: JSON.stringify(checkpoint) } satisfies StoredCheckpoint,
       refresh: 'wait_for',
     });
   }
