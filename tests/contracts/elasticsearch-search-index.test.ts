@@ -397,8 +397,22 @@ describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
       author: { type: 'keyword' },
       updated_at: { type: 'date' },
     });
-    expect(created?.path).toMatch(/^\/quarry-documents-g\d{17}-000001$/);
+    expect(created?.path).toBe('/quarry-documents-g0-000001');
     expect(created?.body).toEqual({ aliases: { 'quarry-documents-write': { is_write_index: true } } });
+  });
+
+  it('lets replicas starting together on a fresh cluster create the same first index, once', async () => {
+    const es = mockedElasticsearch();
+    es.on('PUT', '/_ilm/policy/:name', () => ({ acknowledged: true }));
+    es.on('PUT', '/_index_template/:name', () => ({ acknowledged: true }));
+    es.on('HEAD', '/_alias/:name', () => es.error(404, 'aliases_not_found_exception'));
+    let created = 0;
+    es.on('PUT', '/:index', () =>
+      created++ === 0 ? { acknowledged: true } : es.error(400, 'resource_already_exists_exception'),
+    );
+    await Promise.all([1, 2, 3].map(() => ensureElasticsearchLayout(es.client, names, settings)));
+    const creates = es.requests.filter((sent) => sent.method === 'PUT' && !sent.path.startsWith('/_'));
+    expect(new Set(creates.map((sent) => sent.path))).toEqual(new Set(['/quarry-documents-g0-000001']));
   });
 
   it('leaves an existing write alias alone', async () => {

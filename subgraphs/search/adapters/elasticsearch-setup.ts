@@ -27,6 +27,9 @@ export function elasticsearchNames(prefix: string): ElasticsearchNames {
 }
 
 /** A new generation's first backing index, named so rollover can count up from it. */
+/** The first backing index of a fresh cluster; reindex generations after it are named by time. */
+export const firstIndexName = (names: ElasticsearchNames) => `${names.readAlias}-g0-000001`;
+
 export function generationIndexName(names: ElasticsearchNames, at = new Date()): string {
   const stamp = at
     .toISOString()
@@ -122,7 +125,10 @@ export async function ensureElasticsearchLayout(
   if (await client.indices.existsAlias({ name: names.writeAlias })) return;
   try {
     await client.indices.create({
-      index: generationIndexName(names),
+      // A fixed name, not a timestamp: replicas starting together on a fresh cluster must all try the same
+      // index, so that one creates it and the rest find it there. Two names would be two write indices for
+      // one alias, which Elasticsearch refuses, failing every start but the first.
+      index: firstIndexName(names),
       aliases: { [names.writeAlias]: { is_write_index: true } },
     });
   } catch (error) {
