@@ -53,53 +53,67 @@ export async function startStack({
 }: StackOptions): Promise<RunningStack> {
   const verifier = await createServiceVerifier(config.jwt, logger.child({ service: 'auth' }));
   const memoryCache = createMemoryCache({ maxEntries: config.cache.memoryMaxEntries });
-  const documents = await startDocumentsApp({
-    config,
-    logger: logger.child({ service: 'documents' }),
-    verifier,
-    decorateStore,
-    memoryCache,
-    events,
-  });
-  const search = await startSearchApp({
-    config,
-    logger: logger.child({ service: 'search' }),
-    verifier,
-    decorateIndex,
-    memoryCache,
-    events,
-  });
-  const indexer = await startIndexerApp({
-    config,
-    logger: logger.child({ service: 'indexer' }),
-    memoryCache,
-    events,
-  });
-  const gateway = await startGatewayApp({
-    config,
-    verifier,
-    // Port 0 (tests) means the subgraphs' real ports are only known now.
-    subgraphUrls: {
-      documents: await routeSubgraph('documents', documents.url),
-      search: await routeSubgraph('search', search.url),
-    },
-    memoryCache,
-    events,
-    logger: logger.child({ service: 'gateway' }),
-  });
-
-  return {
-    gatewayUrl: gateway.url,
-    documentsUrl: documents.url,
-    searchUrl: search.url,
-    indexerUrl: indexer.url,
-    store: documents.store,
-    index: search.index,
-    indexer: indexer.indexer,
-    async stop() {
-      await gateway.stop();
-      await Promise.all([documents.stop(), search.stop()]);
-      await indexer.stop();
-    },
+  // If a later service fails to start, the ones already running are stopped: no port or timer is left behind.
+  const started: { stop(): Promise<void> }[] = [];
+  const start = async <T extends { stop(): Promise<void> }>(app: Promise<T>): Promise<T> => {
+    const running = await app;
+    started.unshift(running);
+    return running;
   };
+  try {
+    const documents = await start(
+      startDocumentsApp({
+        config,
+        logger: logger.child({ service: 'documents' }),
+        verifier,
+        decorateStore,
+        memoryCache,
+        events,
+      }),
+    );
+    const search = await start(
+      startSearchApp({
+        config,
+        logger: logger.child({ service: 'search' }),
+        verifier,
+        decorateIndex,
+        memoryCache,
+        events,
+      }),
+    );
+    const indexer = await start(
+      startIndexerApp({ config, logger: logger.child({ service: 'indexer' }), memoryCache, events }),
+    );
+    const gateway = await start(
+      startGatewayApp({
+        config,
+        verifier,
+        // Port 0 (tests) means the subgraphs' real ports are only known now.
+        subgraphUrls: {
+          documents: await routeSubgraph('documents', documents.url),
+          search: await routeSubgraph('search', search.url),
+        },
+        memoryCache,
+        events,
+        logger: logger.child({ service: 'gateway' }),
+      }),
+    );
+    return {
+      gatewayUrl: gateway.url,
+      documentsUrl: documents.url,
+      searchUrl: search.url,
+      indexerUrl: indexer.url,
+      store: documents.store,
+      index: search.index,
+      indexer: indexer.indexer,
+      async stop() {
+        await gateway.stop();
+        await Promise.all([documents.stop(), search.stop()]);
+        await indexer.stop();
+      },
+    };
+  } catch (error) {
+    for (const running of started) await running.stop().catch(() => {});
+    throw error;
+  }
 }
