@@ -60,42 +60,27 @@ export async function startStack({
     started.unshift(running);
     return running;
   };
+  // What every service of the one process shares; each adds its own logger.
+  const shared = { config, memoryCache, events };
+  const loggerOf = (service: string) => logger.child({ service });
   try {
     const documents = await start(
-      startDocumentsApp({
-        config,
-        logger: logger.child({ service: 'documents' }),
-        verifier,
-        decorateStore,
-        memoryCache,
-        events,
-      }),
+      startDocumentsApp({ ...shared, verifier, decorateStore, logger: loggerOf('documents') }),
     );
     const search = await start(
-      startSearchApp({
-        config,
-        logger: logger.child({ service: 'search' }),
-        verifier,
-        decorateIndex,
-        memoryCache,
-        events,
-      }),
+      startSearchApp({ ...shared, verifier, decorateIndex, logger: loggerOf('search') }),
     );
-    const indexer = await start(
-      startIndexerApp({ config, logger: logger.child({ service: 'indexer' }), memoryCache, events }),
-    );
+    const indexer = await start(startIndexerApp({ ...shared, logger: loggerOf('indexer') }));
     const gateway = await start(
       startGatewayApp({
-        config,
+        ...shared,
         verifier,
         // Port 0 (tests) means the subgraphs' real ports are only known now.
         subgraphUrls: {
           documents: await routeSubgraph('documents', documents.url),
           search: await routeSubgraph('search', search.url),
         },
-        memoryCache,
-        events,
-        logger: logger.child({ service: 'gateway' }),
+        logger: loggerOf('gateway'),
       }),
     );
     return {

@@ -141,7 +141,8 @@ export async function startIndexerApp({
     await documents.close();
     throw error;
   });
-  // Under the store's policy, so a scrape waits at most its timeout, and not at all while its breaker is open.
+  // Under the store's policy, so a scrape waits no longer than its timeouts and retries, and not at all while
+  // its breaker is open.
   const storePolicy = resilience.policy('documents-store');
   metrics.trackIndexerLag(() =>
     storePolicy.run(() => documents.store.oldestPendingAt(), {

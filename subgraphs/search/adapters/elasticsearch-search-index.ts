@@ -315,8 +315,11 @@ export class ElasticsearchSearchIndex implements SearchIndex {
           if_primary_term: copy.primaryTerm,
         },
       });
-      const isNewer = !newest || newest.version < change.version;
-      if (!isNewer && !(rewriteEqualVersions && newest?.version === change.version)) {
+      const writes =
+        !newest ||
+        newest.version < change.version ||
+        (rewriteEqualVersions && newest.version === change.version);
+      if (!writes) {
         // Nothing to write, but an older copy may linger: a batch whose write landed and whose delete of
         // the old copy did not (a 429, a timeout) is retried, and must still finish the move.
         for (const copy of found) if (copy !== newest) operations.push(guardedDelete(copy));

@@ -26,10 +26,10 @@ export function elasticsearchNames(prefix: string): ElasticsearchNames {
   };
 }
 
-/** A new generation's first backing index, named so rollover can count up from it. */
 /** The first backing index of a fresh cluster; reindex generations after it are named by time. */
 export const firstIndexName = (names: ElasticsearchNames) => `${names.readAlias}-g0-000001`;
 
+/** A new generation's first backing index, named so rollover can count up from it. */
 export function generationIndexName(names: ElasticsearchNames, at = new Date()): string {
   const stamp = at
     .toISOString()
