@@ -8,7 +8,7 @@
  * random (see bench/load-runner.ts), so this bounds production traffic
  * more than the bench's measurement.
  *
- *   node bench/queueing.ts                  # the table the README quotes
+ *   node bench/queueing.ts                  # the table docs/benchmarks.md quotes
  *   node bench/queueing.ts --requests 200000
  */
 import { Command, InvalidArgumentError } from 'commander';

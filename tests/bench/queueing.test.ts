@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { simulateTail } from '../../bench/queueing.ts';
 
-describe('the queueing simulation behind the README tail argument', () => {
+describe('the queueing simulation behind the latency-tail argument in docs/benchmarks.md', () => {
   it('gives an idle server its service time at p50 and p99', () => {
     const { p50, p99 } = simulateTail(0.001, 1, 20_000);
     expect(p50).toBeCloseTo(1, 5);
