@@ -139,17 +139,28 @@ describe("the README's two commands", () => {
   describe('npm start', () => {
     let dataDir: string;
     let child: ChildProcess | undefined;
+    /** Resolves once every process holding npm's stdout (npm, its shell, Quarry) has exited. */
+    let allExited: Promise<unknown> = Promise.resolve();
+    let stopped = false;
+
+    /** Signals npm's whole process group, so Quarry under it never outlives the test. */
+    async function stopGroup(signal: NodeJS.Signals) {
+      if (child?.pid && !stopped) {
+        try {
+          process.kill(-child.pid, signal);
+        } catch {
+          // ESRCH: the group has already gone.
+        }
+      }
+      await allExited;
+      stopped = true;
+    }
 
     beforeAll(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'quarry-readme-start-'));
     });
     afterAll(async () => {
-      // The whole process group: npm, the shell it runs, and Quarry under it.
-      if (child?.pid && child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit');
-        process.kill(-child.pid, 'SIGKILL');
-        await exited;
-      }
+      await stopGroup('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     });
 
@@ -165,22 +176,27 @@ describe("the README's two commands", () => {
           INDEXER_PORT: '0',
         };
         delete env.NODE_ENV;
-        child = spawn('npm', ['start'], {
+        const started = spawn('npm', ['start'], {
           cwd: root,
           env,
           detached: true,
           stdio: ['ignore', 'pipe', 'pipe'],
         });
+        child = started;
+        allExited = once(started.stdout, 'close');
         let output = '';
-        child.stdout?.setEncoding('utf8');
+        started.stdout.setEncoding('utf8');
+        started.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+          output += chunk;
+        });
         const printed = new Promise<{ url: string; tokens: string[] }>((resolvePrinted, reject) => {
-          child?.stdout?.on('data', (chunk: string) => {
+          started.stdout.on('data', (chunk: string) => {
             output += chunk;
             const url = output.match(/http:\/\/127\.0\.0\.1:\d+\/graphql/)?.[0];
             const tokens = output.match(jwtPattern) ?? [];
             if (url && tokens.length >= 2) resolvePrinted({ url, tokens });
           });
-          child?.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+          started.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
         });
         const { url, tokens } = await printed;
 
@@ -193,10 +209,7 @@ describe("the README's two commands", () => {
           acmeToken,
         );
         expect(result.data).toEqual({ documents: [{ id: 'acme-demo-1' }] });
-
-        const exited = once(child, 'exit');
-        if (child.pid) process.kill(-child.pid, 'SIGTERM');
-        await exited;
+        await stopGroup('SIGTERM');
       },
       startTimeoutMs,
     );
