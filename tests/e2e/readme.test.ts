@@ -76,6 +76,7 @@ describe("the README's five-minute tour", () => {
       const { setup, examples } = tourExamples(tourBlock);
       expect(examples.length).toBeGreaterThanOrEqual(8);
       await shell.run(setup.replaceAll(readmeGatewayUrl, stack.gatewayUrl));
+      expect(await shell.run('printf %s "$TOKEN"'), 'the setup makes a token').toMatch(jwtPattern);
 
       let lastEndCursor: string | undefined;
       for (const { comment, command, expectedCode } of examples) {
