@@ -7,6 +7,11 @@ import { z } from 'zod';
  */
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const timeUnit = (fallback: string) =>
+  z
+    .string()
+    .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
+    .default(fallback);
 const list = z.string().transform((value) =>
   value
     .split(',')
@@ -151,10 +156,9 @@ const environmentSchema = z
       .string()
       .regex(/^\d+(b|kb|mb|gb|tb)$/, 'a byte size such as 50gb')
       .default('50gb'),
-    ELASTICSEARCH_ROLLOVER_MAX_AGE: z
-      .string()
-      .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
-      .default('30d'),
+    ELASTICSEARCH_ROLLOVER_MAX_AGE: timeUnit('30d'),
+    ELASTICSEARCH_WARM_AFTER: timeUnit('7d'),
+    ELASTICSEARCH_COLD_AFTER: timeUnit('90d'),
     ELASTICSEARCH_REFRESH: z.enum(['false', 'wait_for']).default('false'),
     INDEXER_PORT: port(4003),
 
@@ -369,6 +373,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           replicas: e.ELASTICSEARCH_REPLICAS,
           rolloverMaxPrimaryShardSize: e.ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
           rolloverMaxAge: e.ELASTICSEARCH_ROLLOVER_MAX_AGE,
+          warmAfter: e.ELASTICSEARCH_WARM_AFTER,
+          coldAfter: e.ELASTICSEARCH_COLD_AFTER,
           refresh: (e.ELASTICSEARCH_REFRESH === 'wait_for' ? 'wait_for' : false) as false | 'wait_for',
         }
       : undefined,
