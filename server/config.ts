@@ -144,6 +144,7 @@ const environmentSchema = z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .optional(),
     ELASTICSEARCH_API_KEY: z.string().min(1).optional(),
+    ELASTICSEARCH_CA_FILE: z.string().min(1).optional(),
     ELASTICSEARCH_INDEX_PREFIX: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'lower-case letters, digits, _ and - only')
@@ -188,6 +189,7 @@ const environmentSchema = z
     SUBGRAPH_CLIENT_CA: z.string().min(1).optional(),
 
     REDIS_URL: z.url().optional(),
+    REDIS_CA_FILE: z.string().min(1).optional(),
     REDIS_COMMAND_TIMEOUT_MS: positiveInt(250),
     REDIS_CLIENT_TRACKING: z.stringbool().default(true),
     CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
@@ -366,6 +368,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? {
           url: e.ELASTICSEARCH_URL,
           apiKey: e.ELASTICSEARCH_API_KEY,
+          /** Trust anchor for an https:// ELASTICSEARCH_URL signed by a private CA. */
+          caPath: e.ELASTICSEARCH_CA_FILE,
           indexPrefix: e.ELASTICSEARCH_INDEX_PREFIX,
           requestTimeoutMs: e.ELASTICSEARCH_REQUEST_TIMEOUT_MS,
           maxRetries: e.ELASTICSEARCH_MAX_RETRIES,
@@ -380,6 +384,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : undefined,
     cache: {
       redisUrl: e.REDIS_URL,
+      /** Trust anchor for a rediss:// REDIS_URL signed by a private CA. */
+      redisCaPath: e.REDIS_CA_FILE,
       redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
       /** Generation counters held in process while Redis tracks them (CLIENT TRACKING). */
       redisClientTracking: e.REDIS_CLIENT_TRACKING,
