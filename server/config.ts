@@ -7,6 +7,11 @@ import { z } from 'zod';
  */
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const timeUnit = (fallback: string) =>
+  z
+    .string()
+    .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
+    .default(fallback);
 const list = z.string().transform((value) =>
   value
     .split(',')
@@ -139,6 +144,7 @@ const environmentSchema = z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .optional(),
     ELASTICSEARCH_API_KEY: z.string().min(1).optional(),
+    ELASTICSEARCH_CA_FILE: z.string().min(1).optional(),
     ELASTICSEARCH_INDEX_PREFIX: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'lower-case letters, digits, _ and - only')
@@ -151,10 +157,9 @@ const environmentSchema = z
       .string()
       .regex(/^\d+(b|kb|mb|gb|tb)$/, 'a byte size such as 50gb')
       .default('50gb'),
-    ELASTICSEARCH_ROLLOVER_MAX_AGE: z
-      .string()
-      .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
-      .default('30d'),
+    ELASTICSEARCH_ROLLOVER_MAX_AGE: timeUnit('30d'),
+    ELASTICSEARCH_WARM_AFTER: timeUnit('7d'),
+    ELASTICSEARCH_COLD_AFTER: timeUnit('90d'),
     ELASTICSEARCH_REFRESH: z.enum(['false', 'wait_for']).default('false'),
     INDEXER_PORT: port(4003),
 
@@ -184,6 +189,7 @@ const environmentSchema = z
     SUBGRAPH_CLIENT_CA: z.string().min(1).optional(),
 
     REDIS_URL: z.url().optional(),
+    REDIS_CA_FILE: z.string().min(1).optional(),
     REDIS_COMMAND_TIMEOUT_MS: positiveInt(250),
     REDIS_CLIENT_TRACKING: z.stringbool().default(true),
     CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
@@ -362,6 +368,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? {
           url: e.ELASTICSEARCH_URL,
           apiKey: e.ELASTICSEARCH_API_KEY,
+          /** Trust anchor for an https:// ELASTICSEARCH_URL signed by a private CA. */
+          caPath: e.ELASTICSEARCH_CA_FILE,
           indexPrefix: e.ELASTICSEARCH_INDEX_PREFIX,
           requestTimeoutMs: e.ELASTICSEARCH_REQUEST_TIMEOUT_MS,
           maxRetries: e.ELASTICSEARCH_MAX_RETRIES,
@@ -369,11 +377,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           replicas: e.ELASTICSEARCH_REPLICAS,
           rolloverMaxPrimaryShardSize: e.ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
           rolloverMaxAge: e.ELASTICSEARCH_ROLLOVER_MAX_AGE,
+          warmAfter: e.ELASTICSEARCH_WARM_AFTER,
+          coldAfter: e.ELASTICSEARCH_COLD_AFTER,
           refresh: (e.ELASTICSEARCH_REFRESH === 'wait_for' ? 'wait_for' : false) as false | 'wait_for',
         }
       : undefined,
     cache: {
       redisUrl: e.REDIS_URL,
+      /** Trust anchor for a rediss:// REDIS_URL signed by a private CA. */
+      redisCaPath: e.REDIS_CA_FILE,
       redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
       /** Generation counters held in process while Redis tracks them (CLIENT TRACKING). */
       redisClientTracking: e.REDIS_CLIENT_TRACKING,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { instrumentPort } from '../observability/instrument-port.ts';
@@ -18,6 +19,7 @@ export { resilientCache } from './resilient-cache.ts';
 
 export interface CacheConfig {
   redisUrl: string | undefined;
+  redisCaPath?: string | undefined;
   redisCommandTimeoutMs: number;
   redisClientTracking: boolean;
   memoryMaxEntries: number;
@@ -60,6 +62,7 @@ export function openCache(
     url: config.redisUrl,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     logger,
+    ca: config.redisCaPath ? readFileSync(config.redisCaPath) : undefined,
   });
   const policy = resilience.policy('redis');
   const shared = resilientCache(createRedisCache({ redis }), policy);

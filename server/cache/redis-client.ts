@@ -6,6 +6,8 @@ export interface RedisClientOptions {
   /** A command that takes longer fails. Default 250 ms: a cache slower than that is not worth waiting for. */
   commandTimeoutMs?: number;
   logger: Logger;
+  /** A private CA for a rediss:// URL; without it, TLS trusts the system roots. */
+  ca?: Buffer;
 }
 
 /**
@@ -14,7 +16,7 @@ export interface RedisClientOptions {
  * caller goes to the backend), while the reconnect strategy keeps trying in
  * the background with capped, jittered backoff.
  */
-export function createRedisClient({ url, commandTimeoutMs = 250, logger }: RedisClientOptions): Redis {
+export function createRedisClient({ url, commandTimeoutMs = 250, logger, ca }: RedisClientOptions): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -25,6 +27,7 @@ export function createRedisClient({ url, commandTimeoutMs = 250, logger }: Redis
     // Commands issued in the same tick (a request's rate-limit token and cache read, and those of
     // concurrent requests) leave in one write, so a busy gateway makes far fewer syscalls.
     enableAutoPipelining: true,
+    ...(ca ? { tls: { ca } } : {}),
   });
   let reported = false;
   // Without a listener, ioredis would throw connection errors as unhandled 'error' events.

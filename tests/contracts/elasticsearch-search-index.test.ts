@@ -360,7 +360,14 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
 });
 
 describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
-  const settings = { shards: 1, replicas: 0, rolloverMaxPrimaryShardSize: '50gb', rolloverMaxAge: '30d' };
+  const settings = {
+    shards: 1,
+    replicas: 0,
+    rolloverMaxPrimaryShardSize: '50gb',
+    rolloverMaxAge: '30d',
+    warmAfter: '7d',
+    coldAfter: '90d',
+  };
 
   it('creates the ILM policy, the template with explicit mappings, and the first index behind both aliases', async () => {
     const es = mockedElasticsearch();
@@ -376,7 +383,14 @@ describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
       max_primary_shard_size: '50gb',
       max_age: '30d',
     });
-    expect(policy?.body.policy.phases.delete).toBeUndefined();
+    // Hot, warm and cold, and nothing that blocks writes: older indices still take deletes of superseded copies.
+    const { phases } = policy?.body.policy ?? {};
+    expect(Object.keys(phases)).toEqual(['hot', 'warm', 'cold']);
+    expect(phases.warm.min_age).toBe('7d');
+    expect(phases.cold.min_age).toBe('90d');
+    for (const phase of Object.values(phases) as { actions: Record<string, unknown> }[])
+      for (const blocking of ['shrink', 'forcemerge', 'readonly', 'searchable_snapshot', 'delete'])
+        expect(phase.actions[blocking]).toBeUndefined();
     expect(template?.path).toBe('/_index_template/quarry-documents-template');
     expect(template?.body.index_patterns).toEqual(['quarry-documents-*']);
     expect(template?.body.template.settings).toMatchObject({

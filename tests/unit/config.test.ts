@@ -179,6 +179,8 @@ describe('production backend configuration', () => {
       replicas: 1,
       rolloverMaxPrimaryShardSize: '50gb',
       rolloverMaxAge: '30d',
+      warmAfter: '7d',
+      coldAfter: '90d',
       refresh: false,
     });
   });

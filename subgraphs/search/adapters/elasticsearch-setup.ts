@@ -40,7 +40,7 @@ export function generationIndexName(names: ElasticsearchNames, at = new Date()):
 
 export type ElasticsearchLayoutSettings = Pick<
   ElasticsearchConfig,
-  'shards' | 'replicas' | 'rolloverMaxPrimaryShardSize' | 'rolloverMaxAge'
+  'shards' | 'replicas' | 'rolloverMaxPrimaryShardSize' | 'rolloverMaxAge' | 'warmAfter' | 'coldAfter'
 >;
 
 /**
@@ -95,13 +95,19 @@ export async function ensureElasticsearchLayout(
       phases: {
         hot: {
           actions: {
+            set_priority: { priority: 100 },
             rollover: {
               max_primary_shard_size: settings.rolloverMaxPrimaryShardSize,
               max_age: settings.rolloverMaxAge,
             },
           },
         },
-        // No delete phase: documents are mutable, so an old backing index still holds live documents.
+        // Warm and cold move a backing index to cheaper nodes (ILM's implicit migrate, by _tier_preference)
+        // and lower its recovery priority. No shrink, force-merge or read-only: documents are mutable, and
+        // an update deletes the superseded copy from whichever older index holds it, so every index keeps
+        // taking deletes. No delete or frozen phase, for the same reason: an old index holds live documents.
+        warm: { min_age: settings.warmAfter, actions: { set_priority: { priority: 50 } } },
+        cold: { min_age: settings.coldAfter, actions: { set_priority: { priority: 0 } } },
       },
     },
   });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
@@ -13,6 +14,7 @@ export function createElasticsearchClient(config: ElasticsearchConfig): Client {
     requestTimeout: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
     ...(config.apiKey ? { auth: { apiKey: config.apiKey } } : {}),
+    ...(config.caPath ? { tls: { ca: readFileSync(config.caPath) } } : {}),
   });
 }
 
