@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ClaimMapping, type ClaimPath, defaultClaimMapping, parseClaimPath } from './claim-mapping.ts';
+import { type ClaimMapping, defaultClaimMapping, parseClaimPath } from './claim-mapping.ts';
 import { READ_SCOPE, WRITE_SCOPE } from './scopes.ts';
 
 /** Where an issuer's public keys come from. Never from a token's `jku`, `x5u` or `jwk`. */
@@ -209,7 +209,7 @@ export function jwtConfigFrom(env: JwtEnvironment) {
   const base: ClaimMapping = {
     ...defaultClaimMapping,
     tenant: env.JWT_TENANT_CLAIM,
-    scopes: env.JWT_SCOPE_CLAIMS as ClaimPath[],
+    scopes: env.JWT_SCOPE_CLAIMS,
     roleScopes: env.JWT_ROLE_SCOPES,
     clientIds: env.JWT_CLIENT_ID_CLAIMS,
     tier: env.JWT_TIER_CLAIM,
