@@ -12,8 +12,9 @@ import type { JwtConfig } from '../config.ts';
 import { requestError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { principalFrom, tenantIdPattern } from './claim-mapping.ts';
+import { IdentityProviderUnavailableError } from './identity-provider-unavailable-error.ts';
 import type { TrustedIssuer } from './issuer-config.ts';
-import { createRemoteJwks, IdentityProviderUnavailableError, type KeyState } from './remote-jwks.ts';
+import { createRemoteJwks, type KeyState } from './remote-jwks.ts';
 
 /** Who is calling, as proven by a verified token. The tenant comes from nowhere else. */
 export interface Principal {

@@ -7,6 +7,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import type { Logger } from '../logger.ts';
+import { IdentityProviderUnavailableError } from './identity-provider-unavailable-error.ts';
 
 export interface RemoteJwksOptions {
   /**
@@ -38,15 +39,6 @@ export interface RemoteJwksOptions {
   /** One fetch's deadline. Default 5 s. */
   timeoutMs?: number;
   logger?: Logger;
-}
-
-/**
- * No keys can be had: the identity provider has not answered since the last
- * good keys expired (or ever). Not the token's fault, so not a 401.
- */
-export class IdentityProviderUnavailableError extends Error {
-  override name = 'IdentityProviderUnavailableError';
-  readonly isIdentityProviderUnavailable = true;
 }
 
 /** Whether a key set can verify tokens now: `stale` keys are past their max age, within stale-if-error. */
