@@ -1,4 +1,5 @@
 import { createServiceVerifier } from '../server/auth/cached-verifier.ts';
+import { identityProviderHealth } from '../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { type Cache, createKeyValueCache, openCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
@@ -59,10 +60,11 @@ export async function startGatewayApp({
         fraction: config.rateLimit.fallbackFraction,
       })
     : local;
+  const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   const gateway = await startGateway({
     ...config.gateway,
     subgraphUrls: subgraphUrls ?? config.gateway.subgraphUrls,
-    verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
+    verifier: authenticator,
     logger,
     production: config.production,
     host: config.host,
@@ -89,7 +91,10 @@ export async function startGatewayApp({
         : undefined,
     apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
     apqTtlSeconds: config.cache.apqTtlSeconds,
-    health: { redis: redisHealth(resilience, cache) },
+    health: {
+      redis: redisHealth(resilience, cache),
+      identityProvider: identityProviderHealth(authenticator),
+    },
   });
   return {
     ...gateway,

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { checkJwtEnvironment, jwtConfigFrom, jwtEnvironmentShape } from './auth/issuer-config.ts';
 
 /**
  * All configuration, parsed once at startup. Nothing else in Quarry reads
@@ -100,19 +101,7 @@ const environmentSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     DATA_DIR: z.string().min(1).default('./data'),
 
-    JWT_JWKS_URL: z.url().optional(),
-    JWT_JWKS_FILE: z.string().min(1).optional(),
-    JWT_ISSUER: z.string().min(1),
-    JWT_AUDIENCE: z.string().min(1),
-    JWT_ALGORITHMS: list
-      .pipe(z.array(z.enum(['RS256', 'ES256', 'PS256', 'EdDSA'])).min(1))
-      .default(['RS256', 'ES256']),
-    JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
-    JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(30),
-    JWT_JWKS_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(600),
-    JWT_JWKS_STALE_IF_ERROR_SECONDS: z.coerce.number().int().min(0).default(3600),
-    JWT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-    JWT_CACHE_MAX_ENTRIES: positiveInt(10_000),
+    ...jwtEnvironmentShape,
 
     PORT: port(4000),
     DOCUMENTS_PORT: port(4001),
@@ -212,13 +201,7 @@ const environmentSchema = z
     RATE_LIMIT_LEASE_MS: z.coerce.number().min(0).max(1000).default(10),
   })
   .superRefine((env, context) => {
-    if (!env.JWT_JWKS_URL && !env.JWT_JWKS_FILE) {
-      context.addIssue({
-        code: 'custom',
-        path: ['JWT_JWKS_URL'],
-        message: 'set JWT_JWKS_URL or JWT_JWKS_FILE',
-      });
-    }
+    checkJwtEnvironment(env, env.NODE_ENV === 'production', context);
     const pairs = [
       ['TLS_CERT', 'TLS_KEY'],
       ['SUBGRAPH_TLS_CERT', 'SUBGRAPH_TLS_KEY'],
@@ -250,13 +233,6 @@ const environmentSchema = z
       });
     }
     if (env.NODE_ENV === 'production') {
-      if (!env.JWT_JWKS_URL) {
-        context.addIssue({
-          code: 'custom',
-          path: ['JWT_JWKS_URL'],
-          message: "required in production: the identity provider's JWKS, not a local development key",
-        });
-      }
       if (!env.CURSOR_SECRET) {
         context.addIssue({
           code: 'custom',
@@ -271,15 +247,22 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** `PORT: ...`, and inside a list or JSON variable `JWT_ISSUERS: [1].audience: ...`. */
+function describeIssue({ path: [variable = '(environment)', ...inner], message }: z.core.$ZodIssue): string {
+  const where = inner
+    .map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`))
+    .join('')
+    .replace(/^\./, '');
+  return `${String(variable)}: ${where ? `${where}: ` : ''}${message}`;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
   // An empty variable counts as unset (compose's `${VAR:-}`); coerced, it would read as 0, such as PORT 0.
   const parsed = environmentSchema.safeParse(
     Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')),
   );
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `  ${String(issue.path[0] ?? '(environment)')}: ${issue.message}`,
-    );
+    const problems = parsed.error.issues.map((issue) => `  ${describeIssue(issue)}`);
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   }
   const e = parsed.data;
@@ -290,19 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     dataDir,
     embeddedDatabasePath: resolve(dataDir, 'quarry.db'),
-    jwt: {
-      jwksUrl: e.JWT_JWKS_URL,
-      jwksFile: e.JWT_JWKS_FILE,
-      issuer: e.JWT_ISSUER,
-      audience: e.JWT_AUDIENCE,
-      algorithms: e.JWT_ALGORITHMS,
-      clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
-      jwksCooldownSeconds: e.JWT_JWKS_COOLDOWN_SECONDS,
-      jwksMaxAgeSeconds: e.JWT_JWKS_MAX_AGE_SECONDS,
-      jwksStaleIfErrorSeconds: e.JWT_JWKS_STALE_IF_ERROR_SECONDS,
-      /** Verified principals reused per token (`cachedVerifier`); a TTL of 0 verifies every request. */
-      cache: { ttlMs: e.JWT_CACHE_TTL_SECONDS * 1000, maxEntries: e.JWT_CACHE_MAX_ENTRIES },
-    },
+    jwt: jwtConfigFrom(e),
     gateway: {
       port: e.PORT,
       supergraphPath: resolve(e.SUPERGRAPH_PATH),

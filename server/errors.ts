@@ -16,6 +16,8 @@ export const publicErrorCodes = {
   SEARCH_UNAVAILABLE: 503,
   DOCUMENTS_UNAVAILABLE: 503,
   SUBGRAPH_UNAVAILABLE: 503,
+  /** No usable keys for the token's issuer: its identity provider is unreachable, not the token bad. */
+  AUTH_UNAVAILABLE: 503,
   PERSISTED_QUERY_NOT_FOUND: 200,
   PERSISTED_QUERY_NOT_SUPPORTED: 200,
   PERSISTED_QUERY_NOT_IN_LIST: 400,

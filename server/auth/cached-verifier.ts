@@ -41,6 +41,7 @@ export function cachedVerifier(verifier: JwtVerifier, options: CachedVerifierOpt
     perf: { now },
   });
   return {
+    keyStatus: verifier.keyStatus?.bind(verifier),
     async verify(token) {
       // One-shot: a `Hash` object per request is a native handle each scavenge has to finalize.
       const key = hash('sha256', token, 'base64url');

@@ -1,9 +1,20 @@
 import { readFile } from 'node:fs/promises';
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  errors,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 import type { JwtConfig } from '../config.ts';
 import { requestError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { createRemoteJwks } from './remote-jwks.ts';
+import { principalFrom, tenantIdPattern } from './claim-mapping.ts';
+import { IdentityProviderUnavailableError } from './identity-provider-unavailable-error.ts';
+import type { TrustedIssuer } from './issuer-config.ts';
+import { createRemoteJwks, type KeyState } from './remote-jwks.ts';
 
 /** Who is calling, as proven by a verified token. The tenant comes from nowhere else. */
 export interface Principal {
@@ -12,9 +23,9 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** `partner` clients may only run persisted operations; everyone else is `first-party`. */
   clientType: 'partner' | 'first-party';
-  /** The OAuth client the token was issued to, by each claim that names one (`azp`, `client_id`). */
+  /** The OAuth client the token was issued to, by each claim that names one (JWT_CLIENT_ID_CLAIMS). */
   clientIds: readonly string[];
-  /** Rate-limit tier from the `tier` claim; `standard` when absent. */
+  /** Rate-limit tier from the tier claim (JWT_TIER_CLAIM); `standard` when absent. */
   tier: string;
   /** The verified bearer token, forwarded to subgraphs so they can verify it again. */
   token: string;
@@ -22,12 +33,20 @@ export interface Principal {
   expiresAt: number;
 }
 
-export interface JwtVerifier {
-  verify(token: string): Promise<Principal>;
+/** How one trusted issuer's keys stand, for readiness (`/health/ready`). */
+export interface IssuerKeyStatus {
+  issuer: string;
+  /** `file`: a local JWKS file, always usable. Otherwise see `KeyState`. */
+  keys: KeyState | 'file';
 }
 
-/** Tenant ids end up in cache keys and index names, so only a plain, bounded charset is accepted. */
-export const tenantIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export interface JwtVerifier {
+  verify(token: string): Promise<Principal>;
+  /** Each trusted issuer's keys; absent on verifiers that hold no keys of their own (test doubles). */
+  keyStatus?(): Promise<IssuerKeyStatus[]>;
+}
+
+export { tenantIdPattern };
 
 function describeFailure(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'Token has expired';
@@ -38,57 +57,92 @@ function describeFailure(error: unknown): string {
   return 'Token is invalid';
 }
 
-async function keySetFor(config: Omit<JwtConfig, 'cache'>, logger?: Logger): Promise<JWTVerifyGetKey> {
-  if (config.jwksUrl) {
-    return createRemoteJwks({
-      url: new URL(config.jwksUrl),
-      cooldownMs: config.jwksCooldownSeconds * 1000,
-      maxAgeMs: config.jwksMaxAgeSeconds * 1000,
-      staleIfErrorMs: config.jwksStaleIfErrorSeconds * 1000,
-      logger,
-    });
+function refusal(error: unknown) {
+  if (error instanceof IdentityProviderUnavailableError) {
+    return requestError('AUTH_UNAVAILABLE', 'The identity provider cannot be reached to check this token');
   }
-  if (!config.jwksFile) throw new Error('JWT key source missing: set JWT_JWKS_URL or JWT_JWKS_FILE');
-  const jwks = JSON.parse(await readFile(config.jwksFile, 'utf8')) as JSONWebKeySet;
-  return createLocalJWKSet(jwks);
+  return requestError('UNAUTHENTICATED', describeFailure(error));
 }
 
+type KeySetOptions = Pick<JwtConfig, 'jwksCooldownSeconds' | 'jwksMaxAgeSeconds' | 'jwksStaleIfErrorSeconds'>;
+
+interface IssuerKeys {
+  getKey: JWTVerifyGetKey;
+  state(): Promise<IssuerKeyStatus['keys']>;
+}
+
+async function keysFor(
+  { issuer, keys }: TrustedIssuer,
+  options: KeySetOptions,
+  logger?: Logger,
+): Promise<IssuerKeys> {
+  if ('jwksFile' in keys) {
+    const jwks = JSON.parse(await readFile(keys.jwksFile, 'utf8')) as JSONWebKeySet;
+    return { getKey: createLocalJWKSet(jwks), state: async () => 'file' };
+  }
+  const remote = createRemoteJwks({
+    ...('jwksUrl' in keys ? { url: new URL(keys.jwksUrl) } : { discoverFrom: issuer }),
+    cooldownMs: options.jwksCooldownSeconds * 1000,
+    maxAgeMs: options.jwksMaxAgeSeconds * 1000,
+    staleIfErrorMs: options.jwksStaleIfErrorSeconds * 1000,
+    logger: logger?.child({ issuer }),
+  });
+  return { getKey: remote, state: () => remote.state() };
+}
+
+/** The issuer a token names, read before its signature is checked: it only picks whose keys check it. */
+function claimedIssuer(token: string): string | undefined {
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === 'string' ? iss : undefined;
+  } catch (error) {
+    throw refusal(error);
+  }
+}
+
+/**
+ * Verifies tokens from every trusted issuer. A token is checked against the
+ * issuer its `iss` names and only that one: its keys, its audience, its
+ * claim mapping. So a key of issuer B never verifies a token that says it
+ * is A's, even with the same `kid`.
+ */
 export async function createJwtVerifier(
   config: Omit<JwtConfig, 'cache'>,
-  options: { keySet?: JWTVerifyGetKey; logger?: Logger } = {},
+  options: { logger?: Logger } = {},
 ): Promise<JwtVerifier> {
-  const getKey = options.keySet ?? (await keySetFor(config, options.logger));
+  const issuers = new Map(
+    await Promise.all(
+      config.issuers.map(
+        async (trusted) =>
+          [trusted.issuer, { trusted, ...(await keysFor(trusted, config, options.logger)) }] as const,
+      ),
+    ),
+  );
   return {
     async verify(token) {
-      let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
+      const issuer = issuers.get(claimedIssuer(token) ?? '');
+      if (!issuer) throw requestError('UNAUTHENTICATED', 'Token claim "iss" is invalid');
+      let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, getKey, {
-          issuer: config.issuer,
-          audience: config.audience,
+        ({ payload } = await jwtVerify(token, issuer.getKey, {
+          issuer: issuer.trusted.issuer,
+          audience: [...issuer.trusted.audience],
           algorithms: config.algorithms,
           clockTolerance: config.clockToleranceSeconds,
           requiredClaims: ['exp', 'iss', 'aud'],
         }));
       } catch (error) {
-        throw requestError('UNAUTHENTICATED', describeFailure(error));
+        throw refusal(error);
       }
-      const tenantId = payload.tenant_id;
-      if (typeof tenantId !== 'string' || !tenantIdPattern.test(tenantId)) {
-        throw requestError('UNAUTHENTICATED', 'Token has no valid "tenant_id" claim');
-      }
-      const scope = typeof payload.scope === 'string' ? payload.scope : '';
-      return {
-        tenantId,
-        subject: payload.sub,
-        scopes: new Set(scope.split(' ').filter(Boolean)),
-        clientType: payload.client_type === 'partner' ? 'partner' : 'first-party',
-        clientIds: [payload.azp, payload.client_id].filter((value) => typeof value === 'string'),
-        tier: typeof payload.tier === 'string' && payload.tier ? payload.tier : 'standard',
-        token,
-        // `exp` is required above, so it is always a number here.
-        expiresAt: (payload.exp ?? 0) * 1000,
-      };
+      return principalFrom(payload, issuer.trusted.claims, token);
     },
+    keyStatus: () =>
+      Promise.all(
+        [...issuers.values()].map(async ({ trusted, state }) => ({
+          issuer: trusted.issuer,
+          keys: await state(),
+        })),
+      ),
   };
 }
 

@@ -3,8 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { defaultClaimMapping } from './claim-mapping.ts';
+import type { KeySource } from './issuer-config.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt-verifier.ts';
-import { createRemoteJwks } from './remote-jwks.ts';
+
+const authUnavailable = { extensions: { code: 'AUTH_UNAVAILABLE', http: { status: 503 } } };
 
 interface TestKey {
   kid: string;
@@ -22,29 +25,20 @@ async function newKey(): Promise<TestKey> {
 
 /** An identity provider on loopback: serves whatever keys the test sets, counts fetches, can be taken down. */
 function startIdentityProvider() {
-  const state = { keys: [] as JWK[], fetches: 0, down: false };
-  const server: Server = createServer((_request, response) => {
+  const state = { keys: [] as JWK[], fetches: 0, down: false, issuer: 'idp-test' };
+  const server: Server = createServer((request, response) => {
     state.fetches += 1;
     if (state.down) {
       response.writeHead(503).end();
       return;
     }
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys }));
+    const body = request.url?.endsWith('/.well-known/openid-configuration')
+      ? { issuer: state.issuer, jwks_uri: new URL('/jwks.json', `http://${request.headers.host}`).href }
+      : { keys: state.keys };
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   return { state, server };
 }
-
-const jwtConfig = {
-  issuer: 'idp-test',
-  audience: 'quarry',
-  algorithms: ['ES256' as const],
-  clockToleranceSeconds: 30,
-  jwksUrl: undefined,
-  jwksFile: undefined,
-  jwksCooldownSeconds: 0,
-  jwksMaxAgeSeconds: 0,
-  jwksStaleIfErrorSeconds: 0,
-};
 
 describe('remote JWKS cache', () => {
   const idp = startIdentityProvider();
@@ -64,6 +58,7 @@ describe('remote JWKS cache', () => {
   afterEach(() => {
     vi.useRealTimers();
     idp.state.down = false;
+    idp.state.issuer = 'idp-test';
   });
 
   // Only Date is faked: the cache's clock moves on demand while sockets and timers stay real.
@@ -72,18 +67,29 @@ describe('remote JWKS cache', () => {
     now += ms;
     vi.setSystemTime(now);
   };
-  async function freshVerifier(): Promise<JwtVerifier> {
+  async function freshVerifier(
+    keys: KeySource | undefined = undefined,
+    issuer = 'idp-test',
+  ): Promise<JwtVerifier> {
     vi.useFakeTimers({ toFake: ['Date'] });
     now = Date.now();
     vi.setSystemTime(now);
     idp.state.fetches = 0;
-    const keySet = createRemoteJwks({ url, cooldownMs, maxAgeMs, staleIfErrorMs });
-    return createJwtVerifier(jwtConfig, { keySet });
+    return createJwtVerifier({
+      issuers: [
+        { issuer, audience: ['quarry'], keys: keys ?? { jwksUrl: url.href }, claims: defaultClaimMapping },
+      ],
+      algorithms: ['ES256'],
+      clockToleranceSeconds: 30,
+      jwksCooldownSeconds: cooldownMs / 1000,
+      jwksMaxAgeSeconds: maxAgeMs / 1000,
+      jwksStaleIfErrorSeconds: staleIfErrorMs / 1000,
+    });
   }
-  const token = (key: TestKey, kid = key.kid) =>
+  const token = (key: TestKey, kid = key.kid, issuer = 'idp-test') =>
     new SignJWT({ tenant_id: 't1', scope: 'documents:read' })
       .setProtectedHeader({ alg: 'ES256', kid })
-      .setIssuer('idp-test')
+      .setIssuer(issuer)
       .setAudience('quarry')
       .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(Math.floor(now / 1000) + 3600)
@@ -141,20 +147,55 @@ describe('remote JWKS cache', () => {
     expect(idp.state.fetches).toBe(2);
 
     advance(staleIfErrorMs);
-    await expect(verifier.verify(await token(k1))).rejects.toMatchObject({
-      extensions: { code: 'UNAUTHENTICATED' },
-    });
+    await expect(verifier.verify(await token(k1))).rejects.toMatchObject(authUnavailable);
+    expect(await verifier.keyStatus?.()).toEqual([{ issuer: 'idp-test', keys: 'none' }]);
 
     idp.state.down = false;
     advance(cooldownMs + 1);
     await expect(verifier.verify(await token(k1))).resolves.toBeTruthy();
   });
 
-  it('fails closed when the first fetch fails', async () => {
+  it('answers AUTH_UNAVAILABLE, not a bad token, when no keys were ever fetched', async () => {
     idp.state.down = true;
     const verifier = await freshVerifier();
-    await expect(verifier.verify(await token(k1))).rejects.toMatchObject({
-      extensions: { code: 'UNAUTHENTICATED' },
-    });
+    await expect(verifier.verify(await token(k1))).rejects.toMatchObject(authUnavailable);
+    expect(await verifier.keyStatus?.()).toEqual([{ issuer: 'idp-test', keys: 'none' }]);
+  });
+
+  it('while the provider is down, a cached key still verifies and an unknown kid is AUTH_UNAVAILABLE', async () => {
+    idp.state.keys = [k1.publicJwk];
+    const verifier = await freshVerifier();
+    await verifier.verify(await token(k1));
+    idp.state.down = true;
+    advance(cooldownMs + 1);
+    // k2 may be a key rotated in during the outage: nobody can tell, so it is not called a bad token.
+    await expect(verifier.verify(await token(k2))).rejects.toMatchObject(authUnavailable);
+    await expect(verifier.verify(await token(k1))).resolves.toBeTruthy();
+    expect(await verifier.keyStatus?.()).toEqual([{ issuer: 'idp-test', keys: 'fresh' }]);
+  });
+
+  it('the readiness check fetches the keys, so a service is warm before its first request', async () => {
+    idp.state.keys = [k1.publicJwk];
+    const verifier = await freshVerifier();
+    expect(await verifier.keyStatus?.()).toEqual([{ issuer: 'idp-test', keys: 'fresh' }]);
+    await verifier.verify(await token(k1));
+    expect(idp.state.fetches).toBe(1);
+  });
+
+  it("finds the JWKS through the issuer's OpenID configuration", async () => {
+    idp.state.keys = [k1.publicJwk];
+    const issuer = `${url.origin}/realms/quarry`;
+    idp.state.issuer = issuer;
+    const verifier = await freshVerifier({ discovery: true }, issuer);
+    await expect(verifier.verify(await token(k1, k1.kid, issuer))).resolves.toMatchObject({ tenantId: 't1' });
+    expect(idp.state.fetches).toBe(2);
+  });
+
+  it('refuses an OpenID configuration that names another issuer', async () => {
+    idp.state.keys = [k1.publicJwk];
+    const issuer = `${url.origin}/realms/quarry`;
+    idp.state.issuer = 'https://elsewhere.example';
+    const verifier = await freshVerifier({ discovery: true }, issuer);
+    await expect(verifier.verify(await token(k1, k1.kid, issuer))).rejects.toMatchObject(authUnavailable);
   });
 });

@@ -1,4 +1,5 @@
 import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
+import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
@@ -63,9 +64,10 @@ export async function startDocumentsApp({
     ttlSeconds: config.cache.documentTtlSeconds,
     events,
   });
+  const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   const service = await startDocumentsService({
     store,
-    verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
+    verifier: authenticator,
     logger,
     production: config.production,
     port: config.documents.port,
@@ -76,6 +78,7 @@ export async function startDocumentsApp({
       // The trial reads the outbox's head: one small query, answered by the backend only when it is up.
       'documents-store': breakerHealth(resilience, 'documents-store', true, () => adapter.oldestPendingAt()),
       redis: redisHealth(resilience, cache),
+      identityProvider: identityProviderHealth(authenticator),
     },
   });
   return {

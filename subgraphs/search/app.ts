@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
+import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
 import type { QuarryConfig } from '../../server/config.ts';
@@ -68,12 +69,13 @@ export async function startSearchApp({
     staleTtlSeconds: config.cache.staleTtlSeconds,
     events,
   });
+  const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   const service = await startSearchService({
     index,
     // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
     cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
     limits: { maxFirst: config.search.maxFirst },
-    verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
+    verifier: authenticator,
     logger,
     production: config.production,
     port: config.search.port,
@@ -84,6 +86,7 @@ export async function startSearchApp({
       // Not required: with the index down, cached pages are still served (stale).
       'search-index': breakerHealth(resilience, 'search-index', false),
       redis: redisHealth(resilience, cache),
+      identityProvider: identityProviderHealth(authenticator),
     },
   });
   return {

@@ -102,9 +102,9 @@ describe('rate limiting, APQ and health with Redis', () => {
       indexer: stack.indexerUrl,
     };
     const expected: Record<string, string[]> = {
-      gateway: ['redis', 'subgraph:documents', 'subgraph:search'],
-      documents: ['documents-store', 'redis'],
-      search: ['redis', 'search-index'],
+      gateway: ['identityProvider', 'redis', 'subgraph:documents', 'subgraph:search'],
+      documents: ['documents-store', 'identityProvider', 'redis'],
+      search: ['identityProvider', 'redis', 'search-index'],
       indexer: ['documents-store', 'redis', 'search-index'],
     };
     for (const [service, url] of Object.entries(urls)) {
@@ -117,8 +117,13 @@ describe('rate limiting, APQ and health with Redis', () => {
       expect(ready.status, service).toBe(200);
       expect(body.status).toBe('ready');
       expect(Object.keys(body.dependencies).sort(), service).toEqual(expected[service]);
-      for (const dependency of Object.values(body.dependencies))
+      const { identityProvider, ...behindBreakers } = body.dependencies;
+      for (const dependency of Object.values(behindBreakers))
         expect(dependency.detail).toHaveProperty('breaker');
+      // The test stack's development key is a file: always usable.
+      if (service !== 'indexer') {
+        expect(identityProvider?.detail).toEqual({ issuers: { 'quarry-dev': 'file' } });
+      }
     }
   });
 });

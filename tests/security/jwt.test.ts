@@ -8,10 +8,26 @@ import { postGraphQL, startTestStack, type TestStack } from '../helpers/test-sta
 
 type CryptoKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
+/** The development issuer alone, or as the second of two trusted issuers (whose keys share a kid). */
+const configurations: [string, (idp: string, otherIssuer: string) => Record<string, string>][] = [
+  ['one issuer', (idp) => ({ JWT_JWKS_URL: idp })],
+  [
+    'the second of two issuers',
+    (idp, otherIssuer) => ({
+      JWT_ISSUER: 'https://sso.example/realms/other',
+      JWT_AUDIENCE: 'other-api',
+      JWT_JWKS_URL: otherIssuer,
+      JWT_ISSUERS: JSON.stringify([{ issuer: DEV_ISSUER, audience: DEV_AUDIENCE, jwksUrl: idp }]),
+    }),
+  ],
+];
+
 /** Hostile tokens, each refused with 401 UNAUTHENTICATED; the keys come from a loopback JWKS URL. */
-describe('attack suite: JWT', () => {
+describe.each(configurations)('attack suite: JWT, with %s', (_name, environment) => {
   let idp: TestIdentityProvider;
   let attackerHost: TestIdentityProvider;
+  let otherIssuer: TestIdentityProvider;
+  let otherIssuerKey: CryptoKey;
   let stack: TestStack;
   let rsa: { privateKey: CryptoKey; publicKey: CryptoKey; kid: string };
   let rs384PrivateKey: CryptoKey;
@@ -38,8 +54,15 @@ describe('attack suite: JWT', () => {
   beforeAll(async () => {
     idp = await startTestIdentityProvider();
     attackerHost = await startTestIdentityProvider();
-    stack = await startTestStack({ env: { JWT_JWKS_URL: idp.url, JWT_JWKS_COOLDOWN_SECONDS: '30' } });
+    otherIssuer = await startTestIdentityProvider();
+    stack = await startTestStack({
+      env: { ...environment(idp.url, otherIssuer.url), JWT_JWKS_COOLDOWN_SECONDS: '30' },
+    });
     await idp.serveFile(stack.devKey.jwksPath);
+    // Another issuer publishes a key under the development key's kid.
+    const other = await generateKeyPair('ES256', { extractable: true });
+    otherIssuerKey = other.privateKey;
+    otherIssuer.keys = [{ ...(await exportJWK(other.publicKey)), kid: stack.devKey.kid, alg: 'ES256' }];
     const pair = await generateKeyPair('RS256', { extractable: true });
     rsa = { ...pair, kid: randomUUID() };
     idp.keys.push({ ...(await exportJWK(pair.publicKey)), kid: rsa.kid, alg: 'RS256', use: 'sig' });
@@ -49,9 +72,8 @@ describe('attack suite: JWT', () => {
     idp.keys.push({ ...(await exportJWK(rs384.publicKey)), kid: 'rs384', alg: 'RS384', use: 'sig' });
   });
   afterAll(async () => {
-    await stack.stop();
-    await idp.close();
-    await attackerHost.close();
+    await stack?.stop();
+    await Promise.all([idp, attackerHost, otherIssuer].map((provider) => provider?.close()));
   });
 
   async function expectRefused(token: string) {
@@ -150,6 +172,13 @@ describe('attack suite: JWT', () => {
     ['without iss', async () => signDev(claims({ iss: undefined }))],
     ['without aud', async () => signDev(claims({ aud: undefined }))],
     ['without tenant_id', async () => signDev(claims({ tenant_id: undefined }))],
+    [
+      "signed with another issuer's key under the same kid",
+      async () =>
+        new SignJWT(claims())
+          .setProtectedHeader({ alg: 'ES256', kid: stack.devKey.kid })
+          .sign(otherIssuerKey),
+    ],
     ['from another issuer', async () => signDev(claims({ iss: 'https://evil.example' }))],
     ['for another audience', async () => signDev(claims({ aud: 'another-api' }))],
   ];

@@ -1,20 +1,86 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestPath } from '../../schema/operations.ts';
 import { expectStillHealthy } from '../helpers/health.ts';
+import { startTestIdentityProvider, type TestIdentityProvider } from '../helpers/identity-provider.ts';
 import { postGraphQL, startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
+type TokenFor = (tenant: string, options?: { partner?: boolean }) => Promise<string>;
+
+interface Setup {
+  stack: TestStack;
+  tokenFor: TokenFor;
+  close(): Promise<void>;
+}
+
+/** Quarry's own claims: `tenant_id`, `scope`, `client_type`. */
+async function ownClaims(): Promise<Setup> {
+  const stack = await startTestStack();
+  return { stack, tokenFor: (tenant, options) => stack.token(tenant, options), close: () => stack.stop() };
+}
+
+/**
+ * The same attacks with Keycloak-shaped tokens: the tenant from the
+ * organization claim, access and partnership from realm roles.
+ */
+async function mappedClaims(): Promise<Setup> {
+  const realm: TestIdentityProvider = await startTestIdentityProvider({ issuerPath: '/realms/quarry' });
+  const signer = await realm.addSigningKey();
+  const stack = await startTestStack({
+    env: {
+      JWT_ISSUERS: JSON.stringify([
+        {
+          issuer: realm.issuer,
+          audience: 'quarry-api',
+          discovery: true,
+          tenantClaim: 'organization',
+          scopeClaims: ['realm_access.roles'],
+          roleScopes: { 'quarry-editor': ['documents:read', 'documents:write'] },
+          partnerClaim: { claim: 'realm_access.roles', value: 'quarry-partner' },
+        },
+      ]),
+    },
+  });
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    stack,
+    tokenFor: (tenant, options) =>
+      signer.sign({
+        iss: realm.issuer,
+        aud: ['quarry-api', 'account'],
+        sub: randomUUID(),
+        typ: 'Bearer',
+        azp: 'quarry-web',
+        iat: now,
+        exp: now + 3600,
+        realm_access: { roles: ['quarry-editor', ...(options?.partner ? ['quarry-partner'] : [])] },
+        scope: 'openid profile organization',
+        organization: [tenant],
+      }),
+    async close() {
+      await stack.stop();
+      await realm.close();
+    },
+  };
+}
+
 /** Tenant B, holding a valid token, goes after tenant A's data by every side door. */
-describe('attack suite: tenancy', () => {
+describe.each([
+  ["Quarry's own claims", ownClaims],
+  ['claims mapped from Keycloak-shaped tokens', mappedClaims],
+])('attack suite: tenancy, with %s', (_name, setUp) => {
+  let setup: Setup;
   let stack: TestStack;
   let tokenA: string;
   let tokenB: string;
   let secretId: string;
 
   beforeAll(async () => {
-    stack = await startTestStack();
-    tokenA = await stack.token('tenant-a');
-    tokenB = await stack.token('tenant-b');
+    setup = await setUp();
+    stack = setup.stack;
+    tokenA = await setup.tokenFor('tenant-a');
+    tokenB = await setup.tokenFor('tenant-b');
     for (let n = 0; n < 3; n += 1) {
       const created = await stack.graphql<{ createDocument: { id: string } }>(
         `mutation { createDocument(input: { title: "Quarterly secret ${n}", body: "tenant a only" }) { id } }`,
@@ -24,7 +90,7 @@ describe('attack suite: tenancy', () => {
     }
     await stack.settle();
   });
-  afterAll(() => stack.stop());
+  afterAll(() => setup?.close());
 
   const entities =
     'query ($representations: [_Any!]!) { _entities(representations: $representations) { ... on Document { id title body } } }';
@@ -74,7 +140,7 @@ describe('attack suite: tenancy', () => {
       operations: { id: string; name: string }[];
     };
     const byName = (name: string) => manifest.operations.find((operation) => operation.name === name)!.id;
-    const partnerB = await stack.token('tenant-b', { partner: true });
+    const partnerB = await setup.tokenFor('tenant-b', { partner: true });
     const run = (name: string, variables: Record<string, unknown>) =>
       postGraphQL(
         stack.gatewayUrl,
