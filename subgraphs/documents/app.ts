@@ -65,6 +65,7 @@ export async function startDocumentsApp({
   });
   const service = await startDocumentsService({
     store,
+    quotas: config.documents.quotas,
     verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
     logger,
     production: config.production,
