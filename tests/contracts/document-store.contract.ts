@@ -322,6 +322,23 @@ export function describeDocumentStoreContract(
         expect(await store.usage('t')).toEqual({ documents: 1, bytes: storedBytes(smaller) });
       });
 
+      it('erases one tenant: documents, tombstones, outbox entries and usage, and nothing of another', async () => {
+        const erasable = store as typeof store & { eraseTenant(tenantId: string): Promise<void> };
+        await store.create('t', draft('Kept?'), 'a');
+        await store.create('t', draft('Deleted'), 'b');
+        await store.delete('t', 'b');
+        await store.create('other', draft('Theirs'), 'theirs');
+        await erasable.eraseTenant('t');
+        await erasable.eraseTenant('t');
+        expect(await store.findByIds('t', ['a', 'b'])).toEqual([null, null]);
+        expect(await store.usage('t')).toEqual({ documents: 0, bytes: 0 });
+        expect((await store.pull(100)).map((change) => change.tenantId)).toEqual(['other']);
+        // The tombstone went too: the id starts again at version 1, as for a tenant never seen.
+        expect((await store.create('t', draft('Again'), 'b')).version).toBe(1);
+        expect(await store.findByIds('other', ['theirs'])).toMatchObject([{ id: 'theirs' }]);
+        expect(await store.usage('other')).toMatchObject({ documents: 1 });
+      });
+
       it('keeps the count exact under concurrent writes at the quota', async () => {
         const quota = { maxDocuments: 5, maxBytes: 1_000_000 };
         const results = await Promise.allSettled(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   checkQuota,
   DocumentExistsError,
@@ -109,7 +110,7 @@ const toStored = (record: DocumentRecord): Omit<MongoDocument, '_id'> => ({
  * `acknowledge` deletes exactly the entries it was given rather than
  * "everything up to here", and the index applies changes by version.
  */
-export class MongoDocumentStore implements DocumentStore, DocumentScan {
+export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantErasure {
   readonly #client: Pick<MongoClient, 'startSession'>;
   readonly #documents;
   readonly #outbox;
@@ -310,6 +311,18 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
 
   async count(tenantId?: string): Promise<number> {
     return this.#documents.countDocuments(tenantId === undefined ? {} : { tenantId }, this.#limit);
+  }
+
+  /**
+   * Not one transaction: a large tenant would exceed its limits. Each delete is idempotent, so a run
+   * cut short is finished by running it again; the outbox goes before the documents' index entries can
+   * be written again by the indexer.
+   */
+  async eraseTenant(tenantId: string): Promise<void> {
+    await this.#outbox.deleteMany({ tenantId }, this.#limit);
+    await this.#documents.deleteMany({ tenantId }, this.#limit);
+    await this.#tombstones.deleteMany({ tenantId }, this.#limit);
+    await this.#usage.deleteMany({ _id: tenantId }, this.#limit);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   checkQuota,
   DocumentExistsError,
@@ -128,8 +129,11 @@ function toRow(record: DocumentRecord): DocumentRow {
   };
 }
 
+/** Every table that holds a tenant's rows, for erasure. */
+const tenantTables = ['documents', 'document_outbox', 'document_tombstones', 'tenant_usage'] as const;
+
 /** Documents and their outbox in the embedded SQLite database; each write and its outbox row commit together. */
-export class SqliteDocumentStore implements DocumentStore, DocumentScan {
+export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantErasure {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -354,6 +358,13 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
         : this.#db.statement('SELECT count(*) AS n FROM documents WHERE tenant_id = ?').get(tenantId)
     ) as { n: number };
     return row.n;
+  }
+
+  async eraseTenant(tenantId: string): Promise<void> {
+    this.#db.transaction(() => {
+      for (const table of tenantTables)
+        this.#db.statement(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenantId);
+    });
   }
 
   async close(): Promise<void> {}
