@@ -57,6 +57,49 @@ const perDependency = (fallback: string) =>
       return (dependency: string) => overrides.get(dependency) ?? fallbackValue;
     });
 
+const byteUnits: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+/** `1000000`, `500mb` or `10gb`, as a number of bytes. */
+function parseBytes(text: string): number | undefined {
+  const match = /^(\d+)(b|kb|mb|gb|tb)?$/i.exec(text.trim());
+  return match ? Number(match[1]) * (byteUnits[(match[2] ?? 'b').toLowerCase()] ?? 1) : undefined;
+}
+const byteSize = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, context) => {
+      const bytes = parseBytes(value);
+      if (bytes === undefined || bytes < 1) {
+        context.addIssue({ code: 'custom', message: `"${value}" is not a byte size such as 500mb or 10gb` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+/** Quota overrides per tier: `premium=10000000/100gb` (documents / stored bytes). */
+const tierQuotas = z
+  .string()
+  .default('')
+  .transform((value, context) => {
+    const tiers: Record<string, { maxDocuments: number; maxBytes: number }> = {};
+    for (const item of value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const match = /^([\w-]+)=(\d+)\/(\w+)$/.exec(item);
+      const maxBytes = match ? parseBytes(match[3] ?? '') : undefined;
+      if (!match || maxBytes === undefined || Number(match[2]) < 1 || maxBytes < 1) {
+        context.addIssue({
+          code: 'custom',
+          message: `"${item}" is not tier=documents/bytes, such as premium=10000000/100gb`,
+        });
+        return z.NEVER;
+      }
+      tiers[match[1] as string] = { maxDocuments: Number(match[2]), maxBytes };
+    }
+    return tiers;
+  });
+
 /** Request budgets per tenant tier: `standard=20/40,premium=200/400` (refill per second / burst). */
 const tierLimits = (fallback: string) =>
   z
@@ -151,6 +194,9 @@ const environmentSchema = z
     ELASTICSEARCH_COLD_AFTER: timeUnit('90d'),
     ELASTICSEARCH_REFRESH: z.enum(['false', 'wait_for']).default('false'),
     INDEXER_PORT: port(4003),
+    QUOTA_MAX_DOCUMENTS: positiveInt(1_000_000),
+    QUOTA_MAX_BYTES: byteSize('10gb'),
+    QUOTA_TIERS: tierQuotas,
 
     METRICS_TENANTS: list.default([]),
     METRICS_MAX_TENANTS: z.coerce.number().int().min(0).max(1000).default(50),
@@ -307,7 +353,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tls: e.TLS_CERT && e.TLS_KEY ? { certPath: e.TLS_CERT, keyPath: e.TLS_KEY } : undefined,
     /** Subgraphs require a client certificate signed by this CA when set (mTLS from the gateway). */
     subgraphClientCaPath: e.SUBGRAPH_CLIENT_CA,
-    documents: { port: e.DOCUMENTS_PORT },
+    documents: {
+      port: e.DOCUMENTS_PORT,
+      /** What a tenant may store: the default, and overrides by the token's tier. */
+      quotas: {
+        standard: { maxDocuments: e.QUOTA_MAX_DOCUMENTS, maxBytes: e.QUOTA_MAX_BYTES },
+        tiers: e.QUOTA_TIERS,
+      },
+    },
     search: {
       port: e.SEARCH_PORT,
       cursorSecret: e.CURSOR_SECRET,

@@ -12,6 +12,8 @@ export const publicErrorCodes = {
   BAD_USER_INPUT: 400,
   NOT_FOUND: 404,
   VERSION_CONFLICT: 409,
+  /** A write that would take the tenant past its documents or bytes quota; nothing was written. */
+  QUOTA_EXCEEDED: 403,
   RATE_LIMITED: 429,
   SEARCH_UNAVAILABLE: 503,
   DOCUMENTS_UNAVAILABLE: 503,

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { BREAK, type DocumentNode, visit } from 'graphql';
 import type { GatewayContext } from '../context.ts';
 import type { ResponseCache } from './response-cache.ts';
 
@@ -13,6 +14,26 @@ import type { ResponseCache } from './response-cache.ts';
  * requests the shortcut looked up carry a ticket (POSTs of JSON); others,
  * such as GET queries, run uncached.
  */
+/**
+ * Fields whose answer hangs on the caller's scopes as well as the tenant
+ * (`usage` needs tenant:admin): a cached answer could reach a caller of the
+ * same tenant whom the resolver would refuse, so no response holding one is
+ * stored. Fragments are followed too, since the search covers the document.
+ */
+const scopedFields = new Set(['usage']);
+
+function selectsScopedField(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (!scopedFields.has(node.name.value)) return undefined;
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
+}
+
 export function useResponseCache(responseCache: ResponseCache): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
@@ -24,7 +45,7 @@ export function useResponseCache(responseCache: ResponseCache): ApolloServerPlug
             responseCache.events.cacheLookup('response', 'miss');
           else contextValue.cacheStatus ??= 'bypass';
         },
-        async willSendResponse({ contextValue, operation, operationName, response }) {
+        async willSendResponse({ contextValue, document, operation, operationName, response }) {
           if (operation?.operation === 'mutation') {
             // Awaited, so the writer's next read cannot find a response cached before its write. If
             // Redis is down the bump is retried until it lands, and this replica reads around the cache.
@@ -33,6 +54,7 @@ export function useResponseCache(responseCache: ResponseCache): ApolloServerPlug
           }
           const ticket = contextValue.responseCacheTicket;
           if (operation?.operation !== 'query' || !ticket || response.body.kind !== 'single') return;
+          if (document && selectsScopedField(document)) return;
           const { singleResult } = response.body;
           if (singleResult.errors || !singleResult.data || contextValue.servedStale) return;
           // The bytes Apollo sends (its field order and trailing newline), so a hit is indistinguishable.

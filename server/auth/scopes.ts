@@ -4,6 +4,8 @@ import type { Principal } from './jwt-verifier.ts';
 
 export const READ_SCOPE = 'documents:read';
 export const WRITE_SCOPE = 'documents:write';
+/** Reading the tenant's usage and quota. */
+export const TENANT_ADMIN_SCOPE = 'tenant:admin';
 
 type OperationType = OperationTypeNode | 'query' | 'mutation' | 'subscription';
 

@@ -67,6 +67,7 @@ export async function startDocumentsApp({
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   const service = await startDocumentsService({
     store,
+    quotas: config.documents.quotas,
     verifier: authenticator,
     logger,
     production: config.production,

@@ -120,14 +120,18 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
 
   return {
     findByIds,
-    async create(tenantId, document, id) {
-      const created = await store.create(tenantId, document, id);
+    async create(tenantId, document, id, writeOptions) {
+      const created = await store.create(tenantId, document, id, writeOptions);
       await invalidate([documentKey(tenantId, created.id)]);
       return created;
     },
-    update: (tenantId, id, patch, expectedVersion) =>
-      write(documentKey(tenantId, id), () => store.update(tenantId, id, patch, expectedVersion)),
+    update: (tenantId, id, patch, expectedVersion, writeOptions) =>
+      write(documentKey(tenantId, id), () =>
+        store.update(tenantId, id, patch, expectedVersion, writeOptions),
+      ),
     delete: (tenantId, id) => write(documentKey(tenantId, id), () => store.delete(tenantId, id)),
+    // Read from the store: the count moves with every write, and a quota check needs it exact.
+    usage: (tenantId) => store.usage(tenantId),
     pull: (limit) => store.pull(limit),
     acknowledge: (changes) => store.acknowledge(changes),
     oldestPendingAt: () => store.oldestPendingAt(),

@@ -30,11 +30,53 @@ export class DocumentExistsError extends Error {
   readonly isDocumentExists = true;
 }
 
+/** A write that would take the tenant past its quota; nothing of it was written. */
+export class QuotaExceededError extends Error {
+  override name = 'QuotaExceededError';
+  readonly isQuotaExceeded = true;
+}
+
 /** The store's answers, not failures of it: the write certainly did not happen, and the store is healthy. */
 export const isStoreAnswer = (error: unknown): boolean =>
   error instanceof VersionConflictError ||
   error instanceof DocumentNotFoundError ||
-  error instanceof DocumentExistsError;
+  error instanceof DocumentExistsError ||
+  error instanceof QuotaExceededError;
+
+/** What one tenant may store. */
+export interface TenantQuota {
+  maxDocuments: number;
+  maxBytes: number;
+}
+
+/** What one tenant stores: live documents, and their bytes as `storedBytes` counts them. */
+export interface TenantUsage {
+  documents: number;
+  bytes: number;
+}
+
+/** The bytes a document counts against its tenant's quota: its text fields in UTF-8. */
+export const storedBytes = (document: Pick<NewDocument, 'title' | 'body' | 'tags' | 'author'>): number =>
+  Buffer.byteLength(document.title) +
+  Buffer.byteLength(document.body) +
+  Buffer.byteLength(JSON.stringify(document.tags)) +
+  Buffer.byteLength(document.author ?? '');
+
+/** Refuses a write that would take `usage` past `quota`; a write that shrinks the tenant always passes. */
+export function checkQuota(usage: TenantUsage, quota: TenantQuota | undefined, added: TenantUsage): void {
+  if (!quota) return;
+  if (added.documents > 0 && usage.documents + added.documents > quota.maxDocuments)
+    throw new QuotaExceededError(`The tenant's quota of ${quota.maxDocuments} documents is reached`);
+  if (added.bytes > 0 && usage.bytes + added.bytes > quota.maxBytes)
+    throw new QuotaExceededError(
+      `The write would take the tenant past its quota of ${quota.maxBytes} stored bytes (${usage.bytes} used)`,
+    );
+}
+
+/** Per write: the quota to hold the tenant to, checked in the write's own transaction. */
+export interface WriteOptions {
+  quota?: TenantQuota;
+}
 
 /**
  * The documents port. Every method is scoped to one tenant; there is no way
@@ -47,18 +89,30 @@ export interface DocumentStore extends ChangeFeed {
   /**
    * Version 1, or, for an id deleted before, one past the delete's version (the
    * index keeps that version and would drop anything older). Throws
-   * DocumentExistsError when `id` is given and already taken.
+   * DocumentExistsError when `id` is given and already taken, and QuotaExceededError
+   * past `options.quota`.
    */
-  create(tenantId: string, document: NewDocument, id?: string): Promise<DocumentRecord>;
-  /** Throws DocumentNotFoundError, or VersionConflictError when `expectedVersion` is stale; nothing is written then. */
+  create(
+    tenantId: string,
+    document: NewDocument,
+    id?: string,
+    options?: WriteOptions,
+  ): Promise<DocumentRecord>;
+  /**
+   * Throws DocumentNotFoundError, or VersionConflictError when `expectedVersion` is stale, or
+   * QuotaExceededError; nothing is written then.
+   */
   update(
     tenantId: string,
     id: string,
     patch: DocumentPatch,
     expectedVersion?: number,
+    options?: WriteOptions,
   ): Promise<DocumentRecord>;
   /** True when the document existed. */
   delete(tenantId: string, id: string): Promise<boolean>;
+  /** Counted in the same transactions as the writes, so it cannot drift from the documents. */
+  usage(tenantId: string): Promise<TenantUsage>;
   close(): Promise<void>;
 }
 

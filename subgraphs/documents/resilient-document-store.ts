@@ -13,11 +13,15 @@ export function resilientDocumentStore(store: DocumentStore, policy: DependencyP
   return {
     findByIds: (tenantId, ids) =>
       policy.run(() => store.findByIds(tenantId, ids), { ...read, operation: 'findByIds' }),
-    create: (tenantId, document, id) =>
-      policy.run(() => store.create(tenantId, document, id), { ...write, operation: 'create' }),
-    update: (tenantId, id, patch, expectedVersion) =>
-      policy.run(() => store.update(tenantId, id, patch, expectedVersion), { ...write, operation: 'update' }),
+    create: (tenantId, document, id, options) =>
+      policy.run(() => store.create(tenantId, document, id, options), { ...write, operation: 'create' }),
+    update: (tenantId, id, patch, expectedVersion, options) =>
+      policy.run(() => store.update(tenantId, id, patch, expectedVersion, options), {
+        ...write,
+        operation: 'update',
+      }),
     delete: (tenantId, id) => policy.run(() => store.delete(tenantId, id), { ...write, operation: 'delete' }),
+    usage: (tenantId) => policy.run(() => store.usage(tenantId), { ...read, operation: 'usage' }),
     pull: (limit) => policy.run(() => store.pull(limit), { ...read, operation: 'pull' }),
     acknowledge: (changes) =>
       policy.run(() => store.acknowledge(changes), { ...write, operation: 'acknowledge' }),

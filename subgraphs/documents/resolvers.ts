@@ -1,5 +1,6 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type DataLoader from 'dataloader';
+import { TENANT_ADMIN_SCOPE } from '../../server/auth/scopes.ts';
 import type { DocumentRecord, DocumentStatus } from '../../server/documents/model.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
@@ -9,8 +10,10 @@ import {
   DocumentExistsError,
   DocumentNotFoundError,
   type DocumentStore,
+  QuotaExceededError,
   VersionConflictError,
 } from './document-store.ts';
+import { type QuotaConfig, quotaFor } from './quotas.ts';
 import { validateIds, validateNewDocument, validatePatch } from './validation.ts';
 
 export interface DocumentsContext extends SubgraphContext {
@@ -40,6 +43,7 @@ function toClientError(error: unknown): unknown {
   if (error instanceof DocumentNotFoundError) return quarryError('NOT_FOUND', 'Document not found');
   if (error instanceof DocumentExistsError)
     return quarryError('BAD_USER_INPUT', 'Document id already exists');
+  if (error instanceof QuotaExceededError) return quarryError('QUOTA_EXCEEDED', error.message);
   if (isDependencyUnavailable(error))
     return quarryError('DOCUMENTS_UNAVAILABLE', 'Documents temporarily unavailable');
   return error;
@@ -49,7 +53,11 @@ const rethrowForClient = (error: unknown): never => {
   throw toClientError(error);
 };
 
-export function createDocumentsResolvers(store: DocumentStore): GraphQLResolverMap<DocumentsContext> {
+export function createDocumentsResolvers(
+  store: DocumentStore,
+  quotas: QuotaConfig,
+): GraphQLResolverMap<DocumentsContext> {
+  const writeOptions = (context: DocumentsContext) => ({ quota: quotaFor(quotas, context.principal.tier) });
   return {
     DateTime: DateTimeScalar,
     Query: {
@@ -61,6 +69,12 @@ export function createDocumentsResolvers(store: DocumentStore): GraphQLResolverM
         if (failure) throw toClientError(failure);
         return results;
       },
+      usage: async (_: unknown, _args: unknown, context: DocumentsContext) => {
+        if (!context.principal.scopes.has(TENANT_ADMIN_SCOPE))
+          throw quarryError('FORBIDDEN', `Reading usage needs the "${TENANT_ADMIN_SCOPE}" scope`);
+        const usage = await store.usage(context.principal.tenantId).catch(rethrowForClient);
+        return { ...usage, ...quotaFor(quotas, context.principal.tier) };
+      },
     },
     Mutation: {
       createDocument: async (
@@ -68,19 +82,23 @@ export function createDocumentsResolvers(store: DocumentStore): GraphQLResolverM
         { input }: { input: DocumentInput & { title: string; body: string } },
         context: DocumentsContext,
       ) =>
-        store.create(context.principal.tenantId, validateNewDocument(input)).catch((error) => {
-          throw toClientError(error);
-        }),
+        store
+          .create(context.principal.tenantId, validateNewDocument(input), undefined, writeOptions(context))
+          .catch(rethrowForClient),
       updateDocument: async (
         _: unknown,
         { id, input, expectedVersion }: { id: string; input: DocumentInput; expectedVersion?: number | null },
         context: DocumentsContext,
       ) =>
         store
-          .update(context.principal.tenantId, id, validatePatch(input), expectedVersion ?? undefined)
-          .catch((error) => {
-            throw toClientError(error);
-          }),
+          .update(
+            context.principal.tenantId,
+            id,
+            validatePatch(input),
+            expectedVersion ?? undefined,
+            writeOptions(context),
+          )
+          .catch(rethrowForClient),
       deleteDocument: (_: unknown, { id }: { id: string }, context: DocumentsContext) =>
         store.delete(context.principal.tenantId, id).catch(rethrowForClient),
     },

@@ -7,19 +7,21 @@ import {
   startSubgraphServer,
 } from '../../server/subgraph-server.ts';
 import type { DocumentStore } from './document-store.ts';
+import type { QuotaConfig } from './quotas.ts';
 import { createDocumentsResolvers, type DocumentsContext } from './resolvers.ts';
 import { documentLimits } from './validation.ts';
 
 export interface DocumentsServiceOptions extends SubgraphHostOptions {
   store: DocumentStore;
+  quotas: QuotaConfig;
 }
 
 export function startDocumentsService(options: DocumentsServiceOptions): Promise<RunningSubgraph> {
-  const { store, metrics } = options;
+  const { store, quotas, metrics } = options;
   return startSubgraphServer<DocumentsContext>({
     ...options,
     typeDefs: subgraphTypeDefs('documents'),
-    resolvers: createDocumentsResolvers(store),
+    resolvers: createDocumentsResolvers(store, quotas),
     createContext: (principal) => ({
       principal,
       documentById: new DataLoader<string, DocumentRecord | null>(

@@ -5,6 +5,8 @@ import {
   type DocumentScan,
   type DocumentStore,
   type NewDocument,
+  QuotaExceededError,
+  storedBytes,
   VersionConflictError,
 } from '../../subgraphs/documents/document-store.ts';
 
@@ -263,6 +265,88 @@ export function describeDocumentStoreContract(
         ).toEqual(['b/2']);
         expect(await store.count('b')).toBe(2);
         expect(await store.count('nobody')).toBe(0);
+      });
+    });
+
+    describe('usage and quotas', () => {
+      const big = draft('Big', { body: 'x'.repeat(1000) });
+
+      it('counts live documents and their bytes per tenant, through creates, updates and deletes', async () => {
+        expect(await store.usage('t')).toEqual({ documents: 0, bytes: 0 });
+        const a = await store.create('t', draft('A'), 'a');
+        await store.create('t', big, 'big');
+        await store.create('other', draft('Theirs'));
+        expect(await store.usage('t')).toEqual({ documents: 2, bytes: storedBytes(a) + storedBytes(big) });
+        const grown = await store.update('t', 'a', { body: 'é'.repeat(50), tags: ['one', 'two'] });
+        expect(await store.usage('t')).toEqual({
+          documents: 2,
+          bytes: storedBytes(grown) + storedBytes(big),
+        });
+        await store.delete('t', 'big');
+        expect(await store.usage('t')).toEqual({ documents: 1, bytes: storedBytes(grown) });
+        expect(await store.usage('other')).toMatchObject({ documents: 1 });
+      });
+
+      it('refuses a create past the document quota, writing nothing, not even to the outbox', async () => {
+        const quota = { maxDocuments: 2, maxBytes: 1_000_000 };
+        await store.create('t', draft('One'), 'one', { quota });
+        await store.create('t', draft('Two'), 'two', { quota });
+        await drainOutbox(store);
+        await expect(store.create('t', draft('Three'), 'three', { quota })).rejects.toThrow(
+          QuotaExceededError,
+        );
+        await expect(store.create('t', draft('Three'), 'three', { quota })).rejects.toThrow(/2 documents/);
+        expect(await store.findByIds('t', ['three'])).toEqual([null]);
+        expect(await store.pull(10)).toEqual([]);
+        expect(await store.usage('t')).toEqual({
+          documents: 2,
+          bytes: storedBytes(draft('One')) + storedBytes(draft('Two')),
+        });
+        // Another tenant, and a delete that frees a slot, are not held back.
+        await store.create('other', draft('Theirs'), 'theirs', { quota });
+        await store.delete('t', 'one');
+        await store.create('t', draft('Three'), 'three', { quota });
+      });
+
+      it('refuses a write past the byte quota, and lets a write that shrinks the tenant through', async () => {
+        const quota = { maxDocuments: 100, maxBytes: storedBytes(big) + 100 };
+        await store.create('t', big, 'big', { quota });
+        await expect(store.create('t', big, 'again', { quota })).rejects.toThrow(QuotaExceededError);
+        await expect(
+          store.update('t', 'big', { body: 'y'.repeat(2000) }, undefined, { quota }),
+        ).rejects.toThrow(/stored bytes/);
+        const [unchanged] = await store.findByIds('t', ['big']);
+        expect(unchanged?.version).toBe(1);
+        const smaller = await store.update('t', 'big', { body: 'small' }, undefined, { quota });
+        expect(smaller.version).toBe(2);
+        expect(await store.usage('t')).toEqual({ documents: 1, bytes: storedBytes(smaller) });
+      });
+
+      it('erases one tenant: documents, tombstones, outbox entries and usage, and nothing of another', async () => {
+        const erasable = store as typeof store & { eraseTenant(tenantId: string): Promise<void> };
+        await store.create('t', draft('Kept?'), 'a');
+        await store.create('t', draft('Deleted'), 'b');
+        await store.delete('t', 'b');
+        await store.create('other', draft('Theirs'), 'theirs');
+        await erasable.eraseTenant('t');
+        await erasable.eraseTenant('t');
+        expect(await store.findByIds('t', ['a', 'b'])).toEqual([null, null]);
+        expect(await store.usage('t')).toEqual({ documents: 0, bytes: 0 });
+        expect((await store.pull(100)).map((change) => change.tenantId)).toEqual(['other']);
+        // The tombstone went too: the id starts again at version 1, as for a tenant never seen.
+        expect((await store.create('t', draft('Again'), 'b')).version).toBe(1);
+        expect(await store.findByIds('other', ['theirs'])).toMatchObject([{ id: 'theirs' }]);
+        expect(await store.usage('other')).toMatchObject({ documents: 1 });
+      });
+
+      it('keeps the count exact under concurrent writes at the quota', async () => {
+        const quota = { maxDocuments: 5, maxBytes: 1_000_000 };
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, (_, n) => store.create('t', draft(`Doc ${n}`), `doc-${n}`, { quota })),
+        );
+        expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(5);
+        expect((await store.usage('t')).documents).toBe(5);
+        expect(await store.count('t')).toBe(5);
       });
     });
   });

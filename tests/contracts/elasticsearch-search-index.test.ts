@@ -357,6 +357,24 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     await index.apply([]);
     expect(es.requests).toEqual([]);
   });
+
+  it('erases a tenant with one routed delete-by-query over every backing index, tombstones included', async () => {
+    const es = mockedElasticsearch();
+    es.on('POST', '/:index/_delete_by_query', () => ({ deleted: 3, failures: [] }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.eraseTenant('acme');
+    expect(es.requests).toHaveLength(1);
+    const [sent] = es.requests;
+    expect(sent?.path).toBe('/quarry-documents/_delete_by_query');
+    expect(sent?.querystring).toMatchObject({
+      routing: 'acme',
+      conflicts: 'proceed',
+      refresh: 'true',
+      wait_for_completion: 'true',
+    });
+    // No `deleted: false` filter: the tombstones go too.
+    expect(sent?.body).toEqual({ query: { term: { tenant_id: 'acme' } } });
+  });
 });
 
 describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {

@@ -98,9 +98,19 @@ describe('MongoDocumentStore (mingo)', () => {
   it('makes the update conditional on the version it read', async () => {
     await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'a');
     await store.update('t', 'a', { title: 'B' });
-    const conditional = database.calls.find((call) => call.method === 'findOneAndUpdate');
+    const conditional = database.calls.find(
+      (call) => call.method === 'findOneAndUpdate' && call.collection === 'documents',
+    );
     expect(conditional?.filter).toEqual({ tenantId: 't', _id: 't/a', version: 1 });
     expect(conditional?.inTransaction).toBe(true);
+  });
+
+  it("counts usage in the write's own transaction", async () => {
+    await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'a');
+    const counted = database.calls.filter((call) => call.collection === 'tenant_usage');
+    expect(counted.map((call) => [call.method, call.filter, call.inTransaction])).toEqual([
+      ['findOneAndUpdate', { _id: 't' }, true],
+    ]);
   });
 
   it('writes each document and its outbox entry in one transaction, and rolls both back together', async () => {

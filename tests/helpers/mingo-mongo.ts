@@ -134,9 +134,16 @@ class MingoCollection {
   async findOneAndUpdate(
     filter: Doc,
     modifier: Doc,
-    options: { session?: unknown; returnDocument?: 'before' | 'after' },
+    options: { session?: unknown; returnDocument?: 'before' | 'after'; upsert?: boolean },
   ) {
-    const [doc] = this.#matching(filter, 'findOneAndUpdate', options);
+    let [doc] = this.#matching(filter, 'findOneAndUpdate', options);
+    if (!doc && options.upsert) {
+      // As MongoDB does: the filter's equality fields seed the new document, then the update applies.
+      doc = clone(Object.fromEntries(Object.entries(filter).filter(([key]) => !key.startsWith('$'))));
+      this.docs.push(doc);
+      update(doc, modifier);
+      return options.returnDocument === 'after' ? clone(doc) : null;
+    }
     if (!doc) return null;
     const before = clone(doc);
     update(doc, modifier);

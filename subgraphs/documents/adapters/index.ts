@@ -1,12 +1,13 @@
 import { MongoClient } from 'mongodb';
 import type { MongoConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { DocumentScan, DocumentStore } from '../document-store.ts';
 import { MongoDocumentStore } from './mongo-document-store.ts';
 import { SqliteDocumentStore } from './sqlite-document-store.ts';
 
 export interface OpenedDocumentStore {
-  store: DocumentStore & DocumentScan;
+  store: DocumentStore & DocumentScan & TenantErasure;
   /** Closes the store and the client or database it opened. */
   close(): Promise<void>;
 }

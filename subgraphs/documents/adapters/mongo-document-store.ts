@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
+  checkQuota,
   DocumentExistsError,
   DocumentNotFoundError,
   type DocumentPatch,
@@ -9,7 +11,10 @@ import {
   type DocumentStore,
   type NewDocument,
   type ScanPosition,
+  storedBytes,
+  type TenantUsage,
   VersionConflictError,
+  type WriteOptions,
 } from '../document-store.ts';
 
 /**
@@ -40,6 +45,12 @@ export interface MongoOutboxEntry {
   committedAt: Date;
 }
 
+/** A tenant's live documents and bytes, updated in every write's transaction. */
+export interface MongoTenantUsage extends TenantUsage {
+  /** The tenant id. */
+  _id: string;
+}
+
 export interface MongoDocumentStoreOptions {
   /** Only sessions are needed from the client, for transactions. */
   client: Pick<MongoClient, 'startSession'>;
@@ -50,6 +61,8 @@ export interface MongoDocumentStoreOptions {
   outboxCollection?: string;
   /** Default `document_tombstones`. */
   tombstonesCollection?: string;
+  /** Default `tenant_usage`. */
+  usageCollection?: string;
   /** Server-side limit (`maxTimeMS`) on every operation and on transaction commits. Default 5000. */
   operationTimeoutMs?: number;
 }
@@ -97,11 +110,12 @@ const toStored = (record: DocumentRecord): Omit<MongoDocument, '_id'> => ({
  * `acknowledge` deletes exactly the entries it was given rather than
  * "everything up to here", and the index applies changes by version.
  */
-export class MongoDocumentStore implements DocumentStore, DocumentScan {
+export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantErasure {
   readonly #client: Pick<MongoClient, 'startSession'>;
   readonly #documents;
   readonly #outbox;
   readonly #tombstones;
+  readonly #usage;
   readonly #limit: { maxTimeMS: number };
 
   constructor({
@@ -110,6 +124,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     documentsCollection = 'documents',
     outboxCollection = 'document_outbox',
     tombstonesCollection = 'document_tombstones',
+    usageCollection = 'tenant_usage',
     operationTimeoutMs = 5000,
   }: MongoDocumentStoreOptions) {
     this.#client = client;
@@ -117,6 +132,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     this.#documents = db.collection<MongoDocument>(documentsCollection);
     this.#outbox = db.collection<MongoOutboxEntry>(outboxCollection);
     this.#tombstones = db.collection<MongoTombstone>(tombstonesCollection);
+    this.#usage = db.collection<MongoTenantUsage>(usageCollection);
   }
 
   /**
@@ -143,11 +159,17 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
-  async create(tenantId: string, document: NewDocument, id: string = randomUUID()): Promise<DocumentRecord> {
+  async create(
+    tenantId: string,
+    document: NewDocument,
+    id: string = randomUUID(),
+    options: WriteOptions = {},
+  ): Promise<DocumentRecord> {
     const now = new Date();
     const key = documentKey(tenantId, id);
     try {
       return await this.#transaction(async (session) => {
+        await this.#count(tenantId, { documents: 1, bytes: storedBytes(document) }, session, options);
         // Taken back if the insert fails: the transaction aborts.
         const tombstone = await this.#tombstones.findOneAndDelete(
           { tenantId, _id: key },
@@ -171,6 +193,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
     id: string,
     patch: DocumentPatch,
     expectedVersion?: number,
+    options: WriteOptions = {},
   ): Promise<DocumentRecord> {
     const filter: Filter<MongoDocument> = { tenantId, _id: documentKey(tenantId, id) };
     return this.#transaction(async (session) => {
@@ -192,6 +215,8 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
         throw new VersionConflictError(latest.version);
       }
       const next = toRecord(updated);
+      const grown = storedBytes(next) - storedBytes(toRecord(current));
+      await this.#count(tenantId, { documents: 0, bytes: grown }, session, options);
       await this.#recordChange(next, 'upsert', session);
       return next;
     });
@@ -204,6 +229,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
         { session, ...this.#limit },
       );
       if (!removed) return false;
+      await this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(removed)) }, session);
       // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
       const version = removed.version + 1;
       await this.#tombstones.replaceOne(
@@ -214,6 +240,21 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
       await this.#recordChange({ ...toRecord(removed), version, updatedAt: new Date() }, 'delete', session);
       return true;
     });
+  }
+
+  async usage(tenantId: string): Promise<TenantUsage> {
+    const usage = await this.#usage.findOne({ _id: tenantId }, this.#limit);
+    return { documents: usage?.documents ?? 0, bytes: usage?.bytes ?? 0 };
+  }
+
+  /** In the write's transaction: counts the change, and a refusal aborts the whole write, count included. */
+  async #count(tenantId: string, added: TenantUsage, session: ClientSession, options: WriteOptions = {}) {
+    const before = await this.#usage.findOneAndUpdate(
+      { _id: tenantId },
+      { $inc: { documents: added.documents, bytes: added.bytes } },
+      { upsert: true, returnDocument: 'before', session, ...this.#limit },
+    );
+    checkQuota({ documents: before?.documents ?? 0, bytes: before?.bytes ?? 0 }, options.quota, added);
   }
 
   async pull(limit: number): Promise<DocumentChange[]> {
@@ -270,6 +311,18 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan {
 
   async count(tenantId?: string): Promise<number> {
     return this.#documents.countDocuments(tenantId === undefined ? {} : { tenantId }, this.#limit);
+  }
+
+  /**
+   * Not one transaction: a large tenant would exceed its limits. Each delete is idempotent, so a run
+   * cut short is finished by running it again; the outbox goes before the documents' index entries can
+   * be written again by the indexer.
+   */
+  async eraseTenant(tenantId: string): Promise<void> {
+    await this.#outbox.deleteMany({ tenantId }, this.#limit);
+    await this.#documents.deleteMany({ tenantId }, this.#limit);
+    await this.#tombstones.deleteMany({ tenantId }, this.#limit);
+    await this.#usage.deleteMany({ _id: tenantId }, this.#limit);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
+  checkQuota,
   DocumentExistsError,
   DocumentNotFoundError,
   type DocumentPatch,
@@ -9,7 +11,10 @@ import {
   type DocumentStore,
   type NewDocument,
   type ScanPosition,
+  storedBytes,
+  type TenantUsage,
   VersionConflictError,
+  type WriteOptions,
 } from '../document-store.ts';
 
 interface DocumentRow {
@@ -68,6 +73,19 @@ const schema = `
   ) WITHOUT ROWID;
 `;
 
+/** Live documents and their bytes per tenant, kept by every write's own transaction. */
+const usageSchema = `
+  CREATE TABLE tenant_usage (
+    tenant_id TEXT PRIMARY KEY,
+    documents INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO tenant_usage (tenant_id, documents, bytes)
+    SELECT tenant_id, count(*), sum(length(CAST(title AS BLOB)) + length(CAST(body AS BLOB))
+      + length(CAST(tags AS BLOB)) + coalesce(length(CAST(author AS BLOB)), 0))
+    FROM documents GROUP BY tenant_id;
+`;
+
 function toRecord(row: DocumentRow): DocumentRecord {
   return {
     id: row.id,
@@ -111,13 +129,21 @@ function toRow(record: DocumentRecord): DocumentRow {
   };
 }
 
+/** Every table that holds a tenant's rows, for erasure. */
+const tenantTables = ['documents', 'document_outbox', 'document_tombstones', 'tenant_usage'] as const;
+
 /** Documents and their outbox in the embedded SQLite database; each write and its outbox row commit together. */
-export class SqliteDocumentStore implements DocumentStore, DocumentScan {
+export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantErasure {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
     this.#db = db;
-    db.connection.exec(schema);
+    db.transaction(() => {
+      const counted = db.statement("SELECT 1 FROM sqlite_schema WHERE name = 'tenant_usage'").get();
+      db.connection.exec(schema);
+      // Counted once from the documents when the table is new; every write keeps it after that.
+      if (!counted) db.connection.exec(usageSchema);
+    });
   }
 
   async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
@@ -130,9 +156,15 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
-  async create(tenantId: string, document: NewDocument, id: string = randomUUID()): Promise<DocumentRecord> {
+  async create(
+    tenantId: string,
+    document: NewDocument,
+    id: string = randomUUID(),
+    options: WriteOptions = {},
+  ): Promise<DocumentRecord> {
     const now = new Date();
     return this.#db.transaction(() => {
+      this.#count(tenantId, { documents: 1, bytes: storedBytes(document) }, options);
       const tombstone = this.#db
         .statement('DELETE FROM document_tombstones WHERE tenant_id = ? AND id = ? RETURNING version')
         .get(tenantId, id) as { version: number } | undefined;
@@ -168,6 +200,7 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
     id: string,
     patch: DocumentPatch,
     expectedVersion?: number,
+    options: WriteOptions = {},
   ): Promise<DocumentRecord> {
     return this.#db.transaction(() => {
       const current = this.#current(tenantId, id);
@@ -183,6 +216,7 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
         version: previous.version + 1,
         updatedAt: new Date(),
       };
+      this.#count(tenantId, { documents: 0, bytes: storedBytes(next) - storedBytes(previous) }, options);
       const row = toRow(next);
       // The version predicate makes the write conditional even though the read above holds the write lock.
       this.#db
@@ -212,6 +246,7 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
       const current = this.#current(tenantId, id);
       if (!current) return false;
       this.#db.statement('DELETE FROM documents WHERE tenant_id = ? AND id = ?').run(tenantId, id);
+      this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(current)) });
       // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
       const version = current.version + 1;
       this.#db
@@ -220,6 +255,28 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
       this.#recordChange({ ...toRecord(current), version, updatedAt: new Date() }, 'delete');
       return true;
     });
+  }
+
+  async usage(tenantId: string): Promise<TenantUsage> {
+    return this.#usage(tenantId);
+  }
+
+  #usage(tenantId: string): TenantUsage {
+    const row = this.#db
+      .statement('SELECT documents, bytes FROM tenant_usage WHERE tenant_id = ?')
+      .get(tenantId) as TenantUsage | undefined;
+    return row ?? { documents: 0, bytes: 0 };
+  }
+
+  /** Inside the write's transaction: checks the quota, then counts the change; a refusal rolls the write back. */
+  #count(tenantId: string, added: TenantUsage, options: WriteOptions = {}) {
+    checkQuota(this.#usage(tenantId), options.quota, added);
+    this.#db
+      .statement(
+        `INSERT INTO tenant_usage (tenant_id, documents, bytes) VALUES (?, ?, ?)
+         ON CONFLICT (tenant_id) DO UPDATE SET documents = documents + excluded.documents, bytes = bytes + excluded.bytes`,
+      )
+      .run(tenantId, added.documents, added.bytes);
   }
 
   /** The row as it stands inside the caller's write transaction. */
@@ -301,6 +358,13 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan {
         : this.#db.statement('SELECT count(*) AS n FROM documents WHERE tenant_id = ?').get(tenantId)
     ) as { n: number };
     return row.n;
+  }
+
+  async eraseTenant(tenantId: string): Promise<void> {
+    this.#db.transaction(() => {
+      for (const table of tenantTables)
+        this.#db.statement(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenantId);
+    });
   }
 
   async close(): Promise<void> {}

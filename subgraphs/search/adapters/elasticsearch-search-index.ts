@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
   type FacetField,
@@ -223,7 +224,7 @@ type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
  * external versioning, and deletes the older copies it saw, guarded by their
  * sequence numbers so a concurrent write is never removed.
  */
-export class ElasticsearchSearchIndex implements SearchIndex {
+export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
   readonly #refresh: false | 'wait_for';
@@ -343,6 +344,21 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       for (const copy of found) if (copy.index !== layout.writeIndex) operations.push(guardedDelete(copy));
     }
     await this.#execute(operations);
+  }
+
+  /**
+   * Every copy of the tenant's documents, tombstones included, in every backing index: one routed
+   * delete-by-query over the read alias, waited for and refreshed so a search right after finds nothing.
+   */
+  async eraseTenant(tenantId: string): Promise<void> {
+    await this.#client.deleteByQuery({
+      index: this.#names.readAlias,
+      routing: tenantId,
+      conflicts: 'proceed',
+      refresh: true,
+      wait_for_completion: true,
+      query: { term: { tenant_id: tenantId } },
+    });
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex } from '../search-index.ts';
 import { ElasticsearchSearchIndex } from './elasticsearch-search-index.ts';
 import { elasticsearchNames, ensureElasticsearchLayout } from './elasticsearch-setup.ts';
@@ -21,7 +22,7 @@ export function createElasticsearchClient(config: ElasticsearchConfig): Client {
 /** The search index that configuration selects (`ELASTICSEARCH_URL` means Elasticsearch), and how to release it. */
 export async function openSearchIndex(
   config: QuarryConfig,
-): Promise<{ index: SearchIndex; close(): Promise<void> }> {
+): Promise<{ index: SearchIndex & TenantErasure; close(): Promise<void> }> {
   if (config.elasticsearch) {
     const client = createElasticsearchClient(config.elasticsearch);
     try {

@@ -1,6 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
   type FacetBucket,
@@ -122,7 +123,7 @@ const hitOf = (row: ResultRow): SearchHitRecord => ({
 });
 
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
-export class SqliteSearchIndex implements SearchIndex {
+export class SqliteSearchIndex implements SearchIndex, TenantErasure {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -190,6 +191,19 @@ export class SqliteSearchIndex implements SearchIndex {
   async apply(changes: readonly DocumentChange[]): Promise<void> {
     this.#db.transaction(() => {
       for (const change of changes) this.#applyChange(change);
+    });
+  }
+
+  /** Drops the tenant's tables and forgets its versions (tombstones included). */
+  async eraseTenant(tenantId: string): Promise<void> {
+    this.#db.transaction(() => {
+      const tableNo = this.#tableNo(tenantId);
+      if (tableNo !== undefined) {
+        for (const table of Object.values(tablesFor(tableNo)))
+          this.#db.connection.exec(`DROP TABLE IF EXISTS ${table}`);
+        this.#db.statement('DELETE FROM search_tenants WHERE tenant_id = ?').run(tenantId);
+      }
+      this.#db.statement('DELETE FROM search_versions WHERE tenant_id = ?').run(tenantId);
     });
   }
 
