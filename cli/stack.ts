@@ -4,6 +4,7 @@ import { createMemoryCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
 import type { Logger } from '../server/logger.ts';
 import type { OperationalEvents } from '../server/observability/events.ts';
+import type { ErasureJobs } from '../server/tenants/erasure.ts';
 import { startDocumentsApp } from '../subgraphs/documents/app.ts';
 import type { DocumentStore } from '../subgraphs/documents/document-store.ts';
 import { startIndexerApp, startSearchApp } from '../subgraphs/search/app.ts';
@@ -30,6 +31,8 @@ export interface RunningStack {
   searchUrl: string;
   indexerUrl: string;
   store: DocumentStore;
+  /** Tenant erasures the documents service runs in the background. */
+  erasures: ErasureJobs;
   index: SearchIndex;
   indexer: Indexer;
   stop(): Promise<void>;
@@ -89,6 +92,7 @@ export async function startStack({
       searchUrl: search.url,
       indexerUrl: indexer.url,
       store: documents.store,
+      erasures: documents.erasures,
       index: search.index,
       indexer: indexer.indexer,
       async stop() {

@@ -6,6 +6,8 @@ export const READ_SCOPE = 'documents:read';
 export const WRITE_SCOPE = 'documents:write';
 /** Reading the tenant's usage and quota. */
 export const TENANT_ADMIN_SCOPE = 'tenant:admin';
+/** Erasing every trace of the tenant: its own scope, never implied by another. */
+export const TENANT_ERASE_SCOPE = 'tenant:erase';
 
 type OperationType = OperationTypeNode | 'query' | 'mutation' | 'subscription';
 

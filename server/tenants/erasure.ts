@@ -66,3 +66,36 @@ export async function eraseTenant(options: EraseTenantOptions): Promise<void> {
     'tenant erased',
   );
 }
+
+/** Erasures started by the admin API: they outlast the request that asked, which gets an answer at once. */
+export interface ErasureJobs {
+  /** Starts erasing the tenant unless an erasure of it is already running here. */
+  start(tenantId: string, requestedBy: string): void;
+  /** Waits for the running erasures, for a drain. */
+  settled(): Promise<void>;
+}
+
+export function createErasureJobs(
+  erase: (tenantId: string, requestedBy: string) => Promise<void>,
+  logger: Logger,
+): ErasureJobs {
+  const running = new Map<string, Promise<void>>();
+  return {
+    start(tenantId, requestedBy) {
+      if (running.has(tenantId)) return;
+      const job = erase(tenantId, requestedBy)
+        // Idempotent, so the operator's remedy for a failure is to ask again (or run the CLI).
+        .catch((error: unknown) =>
+          logger.error(
+            { err: error, audit: 'tenant-erasure', tenantId, requestedBy },
+            'tenant erasure failed',
+          ),
+        )
+        .finally(() => running.delete(tenantId));
+      running.set(tenantId, job);
+    },
+    async settled() {
+      await Promise.all(running.values());
+    },
+  };
+}

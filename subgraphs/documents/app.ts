@@ -10,6 +10,8 @@ import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
 import { resilienceFromConfig } from '../../server/resilience/index.ts';
+import { createErasureJobs, type ErasureJobs, eraseTenant } from '../../server/tenants/erasure.ts';
+import { openSearchIndex } from '../search/adapters/index.ts';
 import { openDocumentStore } from './adapters/index.ts';
 import { cachedDocumentStore } from './cached-document-store.ts';
 import type { DocumentStore } from './document-store.ts';
@@ -33,6 +35,7 @@ export interface DocumentsAppOptions {
 export interface DocumentsApp {
   url: string;
   store: DocumentStore;
+  erasures: ErasureJobs;
   metrics: ServiceMetrics;
   stop(): Promise<void>;
 }
@@ -65,9 +68,29 @@ export async function startDocumentsApp({
     events,
   });
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
+  // The search index is opened only for an erasure, so the documents service never depends on it otherwise.
+  const erasures = createErasureJobs(async (tenantId, requestedBy) => {
+    const search = await openSearchIndex(config);
+    try {
+      await eraseTenant({
+        tenantId,
+        requestedBy,
+        documents: backend.store,
+        search: search.index,
+        redis: cache.redis,
+        logger,
+        settleMs: config.indexer.pollIntervalMs + config.resilience.timeoutMs('search-index'),
+      });
+    } finally {
+      await search.close();
+    }
+  }, logger);
   const service = await startDocumentsService({
     store,
-    quotas: config.documents.quotas,
+    tenants: {
+      quotas: config.documents.quotas,
+      erasures,
+    },
     verifier: authenticator,
     logger,
     production: config.production,
@@ -85,9 +108,11 @@ export async function startDocumentsApp({
   return {
     url: service.url,
     store,
+    erasures,
     metrics,
     async stop() {
       await service.stop();
+      await erasures.settled();
       await backend.close();
       await cache.close();
     },

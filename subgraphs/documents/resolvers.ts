@@ -1,11 +1,12 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type DataLoader from 'dataloader';
-import { TENANT_ADMIN_SCOPE } from '../../server/auth/scopes.ts';
+import { TENANT_ADMIN_SCOPE, TENANT_ERASE_SCOPE } from '../../server/auth/scopes.ts';
 import type { DocumentRecord, DocumentStatus } from '../../server/documents/model.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
+import type { ErasureJobs } from '../../server/tenants/erasure.ts';
 import {
   DocumentExistsError,
   DocumentNotFoundError,
@@ -53,9 +54,20 @@ const rethrowForClient = (error: unknown): never => {
   throw toClientError(error);
 };
 
+export interface DocumentsResolverOptions {
+  quotas: QuotaConfig;
+  /** Erasures of whole tenants, run in the background (server/tenants/erasure.ts). */
+  erasures: ErasureJobs;
+}
+
+function requireScope(context: DocumentsContext, scope: string, what: string) {
+  if (!context.principal.scopes.has(scope))
+    throw quarryError('FORBIDDEN', `${what} needs the "${scope}" scope`);
+}
+
 export function createDocumentsResolvers(
   store: DocumentStore,
-  quotas: QuotaConfig,
+  { quotas, erasures }: DocumentsResolverOptions,
 ): GraphQLResolverMap<DocumentsContext> {
   const writeOptions = (context: DocumentsContext) => ({ quota: quotaFor(quotas, context.principal.tier) });
   return {
@@ -70,8 +82,7 @@ export function createDocumentsResolvers(
         return results;
       },
       usage: async (_: unknown, _args: unknown, context: DocumentsContext) => {
-        if (!context.principal.scopes.has(TENANT_ADMIN_SCOPE))
-          throw quarryError('FORBIDDEN', `Reading usage needs the "${TENANT_ADMIN_SCOPE}" scope`);
+        requireScope(context, TENANT_ADMIN_SCOPE, 'Reading usage');
         const usage = await store.usage(context.principal.tenantId).catch(rethrowForClient);
         return { ...usage, ...quotaFor(quotas, context.principal.tier) };
       },
@@ -101,6 +112,16 @@ export function createDocumentsResolvers(
           .catch(rethrowForClient),
       deleteDocument: (_: unknown, { id }: { id: string }, context: DocumentsContext) =>
         store.delete(context.principal.tenantId, id).catch(rethrowForClient),
+      eraseTenantData: async (_: unknown, { tenantId }: { tenantId: string }, context: DocumentsContext) => {
+        requireScope(context, TENANT_ERASE_SCOPE, 'Erasing a tenant');
+        // The caller names its own tenant again: a confirmation, never a way to reach another.
+        if (tenantId !== context.principal.tenantId)
+          throw quarryError('BAD_USER_INPUT', "tenantId: must be the caller's own tenant", {
+            field: 'tenantId',
+          });
+        erasures.start(tenantId, context.principal.subject ?? 'unknown subject');
+        return true;
+      },
     },
     Document: {
       __resolveReference: (reference: { id: string }, context: DocumentsContext) =>

@@ -7,21 +7,24 @@ import {
   startSubgraphServer,
 } from '../../server/subgraph-server.ts';
 import type { DocumentStore } from './document-store.ts';
-import type { QuotaConfig } from './quotas.ts';
-import { createDocumentsResolvers, type DocumentsContext } from './resolvers.ts';
+import {
+  createDocumentsResolvers,
+  type DocumentsContext,
+  type DocumentsResolverOptions,
+} from './resolvers.ts';
 import { documentLimits } from './validation.ts';
 
 export interface DocumentsServiceOptions extends SubgraphHostOptions {
   store: DocumentStore;
-  quotas: QuotaConfig;
+  tenants: DocumentsResolverOptions;
 }
 
 export function startDocumentsService(options: DocumentsServiceOptions): Promise<RunningSubgraph> {
-  const { store, quotas, metrics } = options;
+  const { store, tenants, metrics } = options;
   return startSubgraphServer<DocumentsContext>({
     ...options,
     typeDefs: subgraphTypeDefs('documents'),
-    resolvers: createDocumentsResolvers(store, quotas),
+    resolvers: createDocumentsResolvers(store, tenants),
     createContext: (principal) => ({
       principal,
       documentById: new DataLoader<string, DocumentRecord | null>(

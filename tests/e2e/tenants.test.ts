@@ -6,7 +6,7 @@ const usageQuery = '{ usage { documents bytes maxDocuments maxBytes } }';
 const writer = ['documents:read', 'documents:write'];
 const admin = [...writer, 'tenant:admin'];
 
-describe('tenant quotas through the gateway', () => {
+describe('tenant quotas and erasure through the gateway', () => {
   let stack: TestStack;
 
   beforeAll(async () => {
@@ -57,5 +57,42 @@ describe('tenant quotas through the gateway', () => {
     const refused = await stack.graphql(usageQuery, { token: readerToken });
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it("erases the caller's own tenant with tenant:erase, and nobody else's", async () => {
+    const erase = 'mutation ($tenantId: ID!) { eraseTenantData(tenantId: $tenantId) }';
+    const writerToken = await stack.token('erase-me', { scopes: admin });
+    const eraserToken = await stack.token('erase-me', { scopes: [...admin, 'tenant:erase'] });
+    await stack.graphql(create, {
+      variables: { input: { title: 'Doomed note', body: 'b' } },
+      token: writerToken,
+    });
+    await stack.graphql(create, {
+      variables: { input: { title: 'Kept note', body: 'b' } },
+      token: await stack.token('bystander', { scopes: admin }),
+    });
+    await stack.settle();
+
+    const unscoped = await stack.graphql(erase, { variables: { tenantId: 'erase-me' }, token: writerToken });
+    expect(unscoped.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const another = await stack.graphql(erase, { variables: { tenantId: 'bystander' }, token: eraserToken });
+    expect(another.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'tenantId' });
+
+    const erased = await stack.graphql(erase, { variables: { tenantId: 'erase-me' }, token: eraserToken });
+    expect(erased).toMatchObject({ data: { eraseTenantData: true } });
+    // The erasure runs in the background: it is done when the stack's documents service has settled it.
+    await stack.erasures.settled();
+    const after = await stack.graphql<{ search: { total: number }; usage: { documents: number } }>(
+      '{ search(query: "note") { total } usage { documents } }',
+      { token: eraserToken },
+    );
+    expect(after.data).toEqual({ search: { total: 0 }, usage: { documents: 0 } });
+    const bystander = await stack.graphql<{ search: { total: number } }>(
+      '{ search(query: "note") { total } }',
+      {
+        token: await stack.token('bystander', { scopes: admin }),
+      },
+    );
+    expect(bystander.data?.search.total).toBe(1);
   });
 });
