@@ -1,11 +1,14 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
+import { redactedAddress } from '../startup-error.ts';
 
 export interface RedisClientOptions {
   url: string;
   /** A command that takes longer fails. Default 250 ms: a cache slower than that is not worth waiting for. */
   commandTimeoutMs?: number;
   logger: Logger;
+  /** Where the URL came from, named in the "unavailable" warning. Default `REDIS_URL`. */
+  urlVariable?: string;
 }
 
 /**
@@ -14,7 +17,12 @@ export interface RedisClientOptions {
  * caller goes to the backend), while the reconnect strategy keeps trying in
  * the background with capped, jittered backoff.
  */
-export function createRedisClient({ url, commandTimeoutMs = 250, logger }: RedisClientOptions): Redis {
+export function createRedisClient({
+  url,
+  commandTimeoutMs = 250,
+  logger,
+  urlVariable = 'REDIS_URL',
+}: RedisClientOptions): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -29,7 +37,12 @@ export function createRedisClient({ url, commandTimeoutMs = 250, logger }: Redis
   let reported = false;
   // Without a listener, ioredis would throw connection errors as unhandled 'error' events.
   redis.on('error', (error: Error) => {
-    if (!reported) logger.warn({ err: error }, 'redis unavailable; serving without it');
+    // One line that says what to check; the service keeps running, so a stack would only be noise.
+    if (!reported)
+      logger.warn(
+        { reason: error.message },
+        `redis at ${redactedAddress(url)} (${urlVariable}) is unavailable; serving without it`,
+      );
     reported = true;
   });
   redis.on('ready', () => {

@@ -9,6 +9,7 @@ import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
 import { resilienceFromConfig } from '../../server/resilience/index.ts';
+import { namingPortVariable } from '../../server/startup-error.ts';
 import { openDocumentStore } from './adapters/index.ts';
 import { cachedDocumentStore } from './cached-document-store.ts';
 import type { DocumentStore } from './document-store.ts';
@@ -63,21 +64,26 @@ export async function startDocumentsApp({
     ttlSeconds: config.cache.documentTtlSeconds,
     events,
   });
-  const service = await startDocumentsService({
-    store,
-    verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
-    logger,
-    production: config.production,
-    port: config.documents.port,
-    host: config.host,
-    metrics,
-    tls: serverTlsFrom(config, true),
-    health: {
-      // The trial reads the outbox's head: one small query, answered by the backend only when it is up.
-      'documents-store': breakerHealth(resilience, 'documents-store', true, () => adapter.oldestPendingAt()),
-      redis: redisHealth(resilience, cache),
-    },
-  });
+  const service = await namingPortVariable(
+    'DOCUMENTS_PORT',
+    startDocumentsService({
+      store,
+      verifier: verifier ?? (await createServiceVerifier(config.jwt, logger)),
+      logger,
+      production: config.production,
+      port: config.documents.port,
+      host: config.host,
+      metrics,
+      tls: serverTlsFrom(config, true),
+      health: {
+        // The trial reads the outbox's head: one small query, answered by the backend only when it is up.
+        'documents-store': breakerHealth(resilience, 'documents-store', true, () =>
+          adapter.oldestPendingAt(),
+        ),
+        redis: redisHealth(resilience, cache),
+      },
+    }),
+  );
   return {
     url: service.url,
     store,

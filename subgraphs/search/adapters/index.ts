@@ -1,6 +1,7 @@
-import { Client } from '@elastic/elasticsearch';
+import { Client, errors } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
 import type { SearchIndex } from '../search-index.ts';
 import { ElasticsearchSearchIndex } from './elasticsearch-search-index.ts';
 import { elasticsearchNames, ensureElasticsearchLayout } from './elasticsearch-setup.ts';
@@ -36,6 +37,10 @@ export async function openSearchIndex(
       };
     } catch (error) {
       await client.close();
+      if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError)
+        throw new StartupError(
+          `Elasticsearch at ${redactedAddress(config.elasticsearch.url)} (ELASTICSEARCH_URL) did not answer: ${error.message}`,
+        );
       throw error;
     }
   }
