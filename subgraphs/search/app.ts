@@ -178,6 +178,13 @@ export async function startIndexerApp({
     pollIntervalMs: config.indexer.pollIntervalMs,
     batchSize: config.indexer.batchSize,
   });
+  const stopIndexing = async () => {
+    await indexer.stop();
+    await index.close();
+    await search.close();
+    await documents.close();
+    await cache.close();
+  };
   const server = await namingPortVariable(
     'INDEXER_PORT',
     startRouteServer({
@@ -195,18 +202,18 @@ export async function startIndexerApp({
       host: config.host,
       logger,
     }),
-  );
+  ).catch(async (error: unknown) => {
+    // Without its server (INDEXER_PORT in use) the indexer must not keep polling in the background.
+    await stopIndexing();
+    throw error;
+  });
   return {
     indexer,
     metrics,
     url: server.url,
     async stop() {
       await server.close(1000);
-      await indexer.stop();
-      await index.close();
-      await search.close();
-      await documents.close();
-      await cache.close();
+      await stopIndexing();
     },
   };
 }
