@@ -1,4 +1,5 @@
 import { startGatewayApp } from '../gateway/app.ts';
+import type { ExplorerOptions } from '../gateway/explorer/explorer.ts';
 import { createServiceVerifier } from '../server/auth/cached-verifier.ts';
 import { createMemoryCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
@@ -23,6 +24,8 @@ export interface StackOptions {
    */
   routeSubgraph?: (name: 'documents' | 'search', url: string) => string | Promise<string>;
   events?: OperationalEvents;
+  /** The gateway's development explorer (a demo token for its headers editor). */
+  explorer?: ExplorerOptions;
 }
 
 export interface RunningStack {
@@ -53,6 +56,7 @@ export async function startStack({
   decorateIndex,
   routeSubgraph = (_name, url) => url,
   events,
+  explorer,
 }: StackOptions): Promise<RunningStack> {
   const verifier = await createServiceVerifier(config.jwt, logger.child({ service: 'auth' }));
   const memoryCache = createMemoryCache({ maxEntries: config.cache.memoryMaxEntries });
@@ -84,6 +88,7 @@ export async function startStack({
           search: await routeSubgraph('search', search.url),
         },
         logger: loggerOf('gateway'),
+        explorer,
       }),
     );
     return {

@@ -1,4 +1,5 @@
 import { loadConfig } from '../server/config.ts';
+import { isLoopbackHost } from '../server/http/loopback.ts';
 import { startTracing } from '../server/observability/tracing.ts';
 import { runMain } from '../server/process.ts';
 import { withDevelopmentDefaults } from './dev-environment.ts';
@@ -13,17 +14,20 @@ runMain(async () => {
   const { demoTenants, seedDemoDocuments } = await import('./demo-data.ts');
   const { startStack } = await import('./stack.ts');
   const logger = createLogger({ level: config.logLevel });
-  const stack = await startStack({ config, logger });
+  const tokens = devKey
+    ? await Promise.all(demoTenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl: '12h' })))
+    : [];
+  // Only a development key on a loopback address: the page hands its token to whoever opens it.
+  const demoToken = !config.production && isLoopbackHost(config.host) ? tokens[0] : undefined;
+  const stack = await startStack({ config, logger, explorer: { demoToken } });
   if (devKey) {
     const created = await seedDemoDocuments(stack.store);
-    const tokens = await Promise.all(
-      demoTenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl: '12h' })),
-    );
     const lines = [
       '',
-      `Quarry is running. Open the sandbox: ${stack.gatewayUrl}`,
+      `Quarry is running. Open the explorer: ${stack.gatewayUrl}`,
       `Seeded ${created} demo documents (tenants: ${demoTenants.join(', ')}).`,
-      'Paste one of these into the sandbox as the header  Authorization: Bearer <token>  (valid 12h):',
+      ...(demoToken ? [`The explorer's headers already carry the ${demoTenants[0]} token.`] : []),
+      'Send one of these as the header  Authorization: Bearer <token>  (valid 12h):',
       ...demoTenants.map((tenantId, position) => `\n  ${tenantId}:\n  ${tokens[position]}`),
       '',
       'More tokens: npm run token -- --tenant <id>',

@@ -16,6 +16,8 @@ import {
   withLocalFallback,
 } from '../server/rate-limit/index.ts';
 import { resilienceFromConfig } from '../server/resilience/index.ts';
+import { namingPortVariable } from '../server/startup-error.ts';
+import type { ExplorerOptions } from './explorer/explorer.ts';
 import { type RunningGateway, startGateway } from './server.ts';
 
 export interface GatewayAppOptions {
@@ -30,6 +32,8 @@ export interface GatewayAppOptions {
   metrics?: ServiceMetrics;
   /** Where caches, breakers, retries and rate limits report; default the gateway's metrics. */
   events?: OperationalEvents;
+  /** The development explorer's options (a demo token); the explorer is off in production regardless. */
+  explorer?: ExplorerOptions;
 }
 
 /**
@@ -45,6 +49,7 @@ export async function startGatewayApp({
   memoryCache,
   metrics = createMetrics({ service: 'gateway', ...config.metrics }),
   events = metrics.events,
+  explorer,
 }: GatewayAppOptions): Promise<RunningGateway> {
   const resilience = resilienceFromConfig(config, events);
   const cache = openCache(config.cache, resilience, logger, memoryCache);
@@ -61,41 +66,45 @@ export async function startGatewayApp({
       })
     : local;
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
-  const gateway = await startGateway({
-    ...config.gateway,
-    subgraphUrls: subgraphUrls ?? config.gateway.subgraphUrls,
-    verifier: authenticator,
-    logger,
-    production: config.production,
-    host: config.host,
-    metrics,
-    tls: serverTlsFrom(config),
-    subgraphClientTls: subgraphClientTlsFrom(config),
-    resilience,
-    rateLimit: {
-      store,
-      tiers: config.rateLimit.tiers,
-      events,
-    },
-    responseCache:
-      config.cache.responseTtlSeconds > 0
-        ? {
-            cache: cache.cache,
-            ttlSeconds: config.cache.responseTtlSeconds,
-            refreshSeconds: config.cache.responseRefreshSeconds,
-            // Kept ready to send: with Redis that saves the round trip; without it, decoding the entry
-            // and encoding its body again on every hit, which made a hit twice as expensive.
-            nearMaxBytes: config.cache.responseNearMaxBytes,
-            events,
-          }
-        : undefined,
-    apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
-    apqTtlSeconds: config.cache.apqTtlSeconds,
-    health: {
-      redis: redisHealth(resilience, cache),
-      identityProvider: identityProviderHealth(authenticator),
-    },
-  });
+  const gateway = await namingPortVariable(
+    'PORT',
+    startGateway({
+      ...config.gateway,
+      subgraphUrls: subgraphUrls ?? config.gateway.subgraphUrls,
+      verifier: authenticator,
+      logger,
+      production: config.production,
+      explorer,
+      host: config.host,
+      metrics,
+      tls: serverTlsFrom(config),
+      subgraphClientTls: subgraphClientTlsFrom(config),
+      resilience,
+      rateLimit: {
+        store,
+        tiers: config.rateLimit.tiers,
+        events,
+      },
+      responseCache:
+        config.cache.responseTtlSeconds > 0
+          ? {
+              cache: cache.cache,
+              ttlSeconds: config.cache.responseTtlSeconds,
+              refreshSeconds: config.cache.responseRefreshSeconds,
+              // Kept ready to send: with Redis that saves the round trip; without it, decoding the entry
+              // and encoding its body again on every hit, which made a hit twice as expensive.
+              nearMaxBytes: config.cache.responseNearMaxBytes,
+              events,
+            }
+          : undefined,
+      apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
+      apqTtlSeconds: config.cache.apqTtlSeconds,
+      health: {
+        redis: redisHealth(resilience, cache),
+        identityProvider: identityProviderHealth(authenticator),
+      },
+    }),
+  );
   return {
     ...gateway,
     async stop() {

@@ -1,6 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { ValidationRule } from 'graphql';
 import { useOperationScope } from '../server/auth/operation-scope-plugin.ts';
 import type { Logger } from '../server/logger.ts';
@@ -23,6 +22,8 @@ export interface GatewayPluginOptions {
   persistedOperations: PersistedOperationsOptions;
   limits: OperationLimits;
   rateLimit: RateLimitOptions;
+  /** The explorer's landing page (`useExplorer`); absent in production, where GET /graphql serves no page. */
+  explorer?: ApolloServerPlugin<GatewayContext>;
   /** Absent when RESPONSE_CACHE_TTL_SECONDS is 0. */
   responseCache?: ResponseCache;
 }
@@ -33,7 +34,7 @@ export interface GatewayPluginOptions {
  * so nothing below ever runs for an unverified caller (the observers still
  * count and log such a refusal, through `contextCreationDidFail`).
  *
- * 1. Landing page: Apollo Sandbox for developers, nothing in production.
+ * 1. Landing page: the explorer (GraphiQL) for developers, nothing in production.
  * 2. Request log: one line per request with its trace id. It comes before
  *    every plugin that can refuse a request, so refusals are logged too.
  * 3. Metrics: rate, latency and error codes per operation and tenant; same
@@ -70,6 +71,7 @@ export interface GatewayPluginOptions {
  */
 export function gatewayPlugins({
   production,
+  explorer,
   logger,
   metrics,
   persistedOperations,
@@ -78,9 +80,7 @@ export function gatewayPlugins({
   responseCache,
 }: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
-    production
-      ? ApolloServerPluginLandingPageDisabled()
-      : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+    explorer && !production ? explorer : ApolloServerPluginLandingPageDisabled(),
     useRequestLog<GatewayContext>({ logger }),
     useMetrics<GatewayContext>({ metrics }),
     useSpanAttributes<GatewayContext>(),

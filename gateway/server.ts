@@ -6,6 +6,7 @@ import { ApolloServer } from '@apollo/server';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { StringKeyValueCache } from '../server/cache/key-value-cache.ts';
 import { createErrorFormatter } from '../server/errors.ts';
+import { useCors } from '../server/http/cors.ts';
 import { type DependencyHealth, healthRoutes } from '../server/http/health.ts';
 import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
 import type { ClientTls, ServerTls } from '../server/http/tls.ts';
@@ -14,6 +15,7 @@ import { createMetrics, type ServiceMetrics } from '../server/observability/metr
 import type { Resilience } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
+import { type ExplorerOptions, useExplorer } from './explorer/explorer.ts';
 import { createFileOperationStore } from './persisted-operations/store.ts';
 import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
 import { persistedDocumentStore } from './plugins/persisted-operations.ts';
@@ -58,6 +60,10 @@ export interface GatewayOptions {
   /** Where automatic persisted queries are kept; Apollo's in-memory cache when absent. */
   apqCache?: StringKeyValueCache;
   apqTtlSeconds?: number;
+  /** Origins whose browser pages may call the API (CORS_ORIGINS); default none. */
+  corsOrigins?: readonly string[];
+  /** The explorer at GET /graphql, outside production. */
+  explorer?: ExplorerOptions;
   /** Extra readiness entries (Redis); the subgraphs are added here. */
   health?: Record<string, DependencyHealth>;
 }
@@ -127,6 +133,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     store: operationStore,
     partnerClients: options.persistedOperations.partnerClients,
   };
+  const explorer = options.production ? undefined : useExplorer<GatewayContext>(options.explorer);
   const apollo = new ApolloServer<GatewayContext>({
     gateway: withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs }),
     documentStore: persistedDocumentStore(operationStore),
@@ -146,6 +153,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     validationRules: gatewayValidationRules({ production: options.production, limits: options.limits }),
     plugins: gatewayPlugins({
       production: options.production,
+      explorer: explorer?.plugin,
       logger: options.logger,
       metrics,
       limits: options.limits,
@@ -162,9 +170,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const server = createHttpServer<GatewayContext>({
     apollo,
     logger: options.logger,
-    routes: { ...healthRoutes({ ...subgraphHealth, ...options.health }), ...metrics.routes() },
+    routes: {
+      ...healthRoutes({ ...subgraphHealth, ...options.health }),
+      ...metrics.routes(),
+      ...explorer?.routes,
+    },
     maxBodyBytes: options.maxBodyBytes,
     tls: options.tls,
+    cors: useCors({ allowedOrigins: options.corsOrigins }),
     context: async (request: IncomingMessage) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),
     }),

@@ -137,6 +137,17 @@ const tierLimits = (fallback: string) =>
       return { ...tiers, standard };
     });
 
+/** A browser origin, or any port of one host: `https://app.example.com`, `http://localhost:*`. */
+const origin = z
+  .string()
+  .regex(
+    /^https?:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:(\d{1,5}|\*))?$/i,
+    'each origin is scheme://host[:port] with no path, such as https://app.example.com or http://localhost:*',
+  );
+
+/** Outside production, pages on this machine may call the API on any port (a front end's dev server). */
+const developmentCorsOrigins = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
+
 const environmentSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -152,6 +163,7 @@ const environmentSchema = z
     DOCUMENTS_URL: z.url().default('http://127.0.0.1:4001/graphql'),
     SEARCH_URL: z.url().default('http://127.0.0.1:4002/graphql'),
     SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
+    CORS_ORIGINS: list.pipe(z.array(origin)).optional(),
     SUBGRAPH_TIMEOUT_MS: positiveInt(5000),
     SUBGRAPH_MAX_SOCKETS: positiveInt(64),
 
@@ -322,6 +334,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwt: jwtConfigFrom(e),
     gateway: {
       port: e.PORT,
+      corsOrigins: e.CORS_ORIGINS ?? (e.NODE_ENV === 'production' ? [] : developmentCorsOrigins),
       supergraphPath: resolve(e.SUPERGRAPH_PATH),
       subgraphUrls: { documents: e.DOCUMENTS_URL, search: e.SEARCH_URL } as Record<string, string>,
       subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,

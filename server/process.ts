@@ -1,9 +1,10 @@
-import { ConfigError } from './config.ts';
+import { expectedFailureMessage } from './startup-error.ts';
 
 /**
- * Runs a service's `main`: configuration errors print their message (naming
- * the bad variable) and exit 1; SIGTERM and SIGINT drain in-flight requests
- * through the returned `stop`, then exit, and a second signal exits at once.
+ * Runs a service's `main`: an expected failure (configuration, a port in
+ * use, an unreachable backend, a missing file) prints one line and exits 1;
+ * SIGTERM and SIGINT drain in-flight requests through the returned `stop`,
+ * then exit, and a second signal exits at once.
  */
 export function runMain(main: () => Promise<() => Promise<void>>) {
   main().then(
@@ -29,7 +30,7 @@ export function runMain(main: () => Promise<() => Promise<void>>) {
       process.on('SIGINT', () => shutdown('SIGINT'));
     },
     (error: unknown) => {
-      console.error(error instanceof ConfigError ? error.message : error);
+      console.error(expectedFailureMessage(error) ?? error);
       process.exit(1);
     },
   );

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
+import { redactedAddress } from '../startup-error.ts';
 
 export interface RedisClientOptions {
   url: string;
@@ -8,6 +9,8 @@ export interface RedisClientOptions {
   logger: Logger;
   /** A private CA for a rediss:// URL; without it, TLS trusts the system roots. */
   ca?: Buffer;
+  /** Where the URL came from, named in the "unavailable" warning. Default `REDIS_URL`. */
+  urlVariable?: string;
 }
 
 /**
@@ -16,7 +19,13 @@ export interface RedisClientOptions {
  * caller goes to the backend), while the reconnect strategy keeps trying in
  * the background with capped, jittered backoff.
  */
-export function createRedisClient({ url, commandTimeoutMs = 250, logger, ca }: RedisClientOptions): Redis {
+export function createRedisClient({
+  url,
+  commandTimeoutMs = 250,
+  logger,
+  urlVariable = 'REDIS_URL',
+  ca,
+}: RedisClientOptions): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -32,7 +41,12 @@ export function createRedisClient({ url, commandTimeoutMs = 250, logger, ca }: R
   let reported = false;
   // Without a listener, ioredis would throw connection errors as unhandled 'error' events.
   redis.on('error', (error: Error) => {
-    if (!reported) logger.warn({ err: error }, 'redis unavailable; serving without it');
+    // One line that says what to check; the service keeps running, so a stack would only be noise.
+    if (!reported)
+      logger.warn(
+        { reason: error.message },
+        `redis at ${redactedAddress(url)} (${urlVariable}) is unavailable; serving without it`,
+      );
     reported = true;
   });
   redis.on('ready', () => {

@@ -35,6 +35,8 @@ export interface HttpServerOptions<TContext extends BaseContext> {
   routes?: Record<string, RouteHandler>;
   /** Bodies above this are refused with 413 before they are parsed. Default 1 MiB (MAX_REQUEST_BODY_BYTES). */
   maxBodyBytes?: number;
+  /** Cross-origin headers for /graphql, and the answer to preflights when it returns true (`useCors`). */
+  cors?: (request: IncomingMessage, response: ServerResponse) => boolean;
   /** Serve HTTPS (and require client certificates when `clientCa` is set). Default plain HTTP. */
   tls?: ServerTls;
   logger: Logger;
@@ -114,7 +116,7 @@ function toHeaderMap(request: IncomingMessage): HeaderMap {
  * headers and the non-GraphQL routes every service exposes.
  */
 export function createHttpServer<TContext extends BaseContext>(options: HttpServerOptions<TContext>): Server {
-  const { apollo, context, shortcut, routes = {}, maxBodyBytes = 1024 * 1024, tls, logger } = options;
+  const { apollo, context, shortcut, routes = {}, maxBodyBytes = 1024 * 1024, tls, cors, logger } = options;
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
@@ -125,6 +127,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     if (route && request.method === 'GET') return route(request, response);
     if (url.pathname !== '/graphql')
       return requestFailure(response, 404, 'Not found: GraphQL is served at /graphql');
+    if (cors?.(request, response)) return;
     if (request.method !== 'GET' && request.method !== 'POST') {
       response.setHeader('allow', 'GET, POST');
       return requestFailure(response, 405, 'Only GET and POST are supported');

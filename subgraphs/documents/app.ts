@@ -10,6 +10,7 @@ import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
 import { resilienceFromConfig } from '../../server/resilience/index.ts';
+import { namingPortVariable } from '../../server/startup-error.ts';
 import { createErasureJobs, type ErasureJobs, eraseTenant } from '../../server/tenants/erasure.ts';
 import { openSearchIndex } from '../search/adapters/index.ts';
 import { openDocumentStore } from './adapters/index.ts';
@@ -85,26 +86,28 @@ export async function startDocumentsApp({
       await search.close();
     }
   }, logger);
-  const service = await startDocumentsService({
-    store,
-    tenants: {
-      quotas: config.documents.quotas,
-      erasures,
-    },
-    verifier: authenticator,
-    logger,
-    production: config.production,
-    port: config.documents.port,
-    host: config.host,
-    metrics,
-    tls: serverTlsFrom(config, true),
-    health: {
-      // The trial reads the outbox's head: one small query, answered by the backend only when it is up.
-      'documents-store': breakerHealth(resilience, 'documents-store', true, () => adapter.oldestPendingAt()),
-      redis: redisHealth(resilience, cache),
-      identityProvider: identityProviderHealth(authenticator),
-    },
-  });
+  const service = await namingPortVariable(
+    'DOCUMENTS_PORT',
+    startDocumentsService({
+      store,
+      tenants: { quotas: config.documents.quotas, erasures },
+      verifier: authenticator,
+      logger,
+      production: config.production,
+      port: config.documents.port,
+      host: config.host,
+      metrics,
+      tls: serverTlsFrom(config, true),
+      health: {
+        // The trial reads the outbox's head: one small query, answered by the backend only when it is up.
+        'documents-store': breakerHealth(resilience, 'documents-store', true, () =>
+          adapter.oldestPendingAt(),
+        ),
+        redis: redisHealth(resilience, cache),
+        identityProvider: identityProviderHealth(authenticator),
+      },
+    }),
+  );
   return {
     url: service.url,
     store,

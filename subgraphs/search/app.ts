@@ -13,6 +13,7 @@ import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
 import { resilienceFromConfig } from '../../server/resilience/index.ts';
+import { namingPortVariable } from '../../server/startup-error.ts';
 import { openDocumentStore } from '../documents/adapters/index.ts';
 import { resilientDocumentStore } from '../documents/resilient-document-store.ts';
 import { openSearchIndex } from './adapters/index.ts';
@@ -70,25 +71,28 @@ export async function startSearchApp({
     events,
   });
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
-  const service = await startSearchService({
-    index,
-    // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
-    cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
-    limits: { maxFirst: config.search.maxFirst },
-    verifier: authenticator,
-    logger,
-    production: config.production,
-    port: config.search.port,
-    host: config.host,
-    metrics,
-    tls: serverTlsFrom(config, true),
-    health: {
-      // Not required: with the index down, cached pages are still served (stale).
-      'search-index': breakerHealth(resilience, 'search-index', false),
-      redis: redisHealth(resilience, cache),
-      identityProvider: identityProviderHealth(authenticator),
-    },
-  });
+  const service = await namingPortVariable(
+    'SEARCH_PORT',
+    startSearchService({
+      index,
+      // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
+      cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
+      limits: { maxFirst: config.search.maxFirst },
+      verifier: authenticator,
+      logger,
+      production: config.production,
+      port: config.search.port,
+      host: config.host,
+      metrics,
+      tls: serverTlsFrom(config, true),
+      health: {
+        // Not required: with the index down, cached pages are still served (stale).
+        'search-index': breakerHealth(resilience, 'search-index', false),
+        redis: redisHealth(resilience, cache),
+        identityProvider: identityProviderHealth(authenticator),
+      },
+    }),
+  );
   return {
     url: service.url,
     index,
@@ -177,20 +181,34 @@ export async function startIndexerApp({
     pollIntervalMs: config.indexer.pollIntervalMs,
     batchSize: config.indexer.batchSize,
   });
-  const server = await startRouteServer({
-    routes: {
-      ...routes,
-      ...metrics.routes(),
-      // The indexer can do nothing without either side; Redis only carries its cache invalidations.
-      ...healthRoutes({
-        'documents-store': breakerHealth(resilience, 'documents-store', true),
-        'search-index': breakerHealth(resilience, 'search-index', true),
-        redis: redisHealth(resilience, cache),
-      }),
-    },
-    port: config.indexer.port,
-    host: config.host,
-    logger,
+  const stopIndexing = async () => {
+    await indexer.stop();
+    await index.close();
+    await search.close();
+    await documents.close();
+    await cache.close();
+  };
+  const server = await namingPortVariable(
+    'INDEXER_PORT',
+    startRouteServer({
+      routes: {
+        ...routes,
+        ...metrics.routes(),
+        // The indexer can do nothing without either side; Redis only carries its cache invalidations.
+        ...healthRoutes({
+          'documents-store': breakerHealth(resilience, 'documents-store', true),
+          'search-index': breakerHealth(resilience, 'search-index', true),
+          redis: redisHealth(resilience, cache),
+        }),
+      },
+      port: config.indexer.port,
+      host: config.host,
+      logger,
+    }),
+  ).catch(async (error: unknown) => {
+    // Without its server (INDEXER_PORT in use) the indexer must not keep polling in the background.
+    await stopIndexing();
+    throw error;
   });
   return {
     indexer,
@@ -198,11 +216,7 @@ export async function startIndexerApp({
     url: server.url,
     async stop() {
       await server.close(1000);
-      await indexer.stop();
-      await index.close();
-      await search.close();
-      await documents.close();
-      await cache.close();
+      await stopIndexing();
     },
   };
 }

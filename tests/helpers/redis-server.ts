@@ -45,18 +45,36 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
+export interface TestRedisOptions {
+  /** The server binary, looked up on PATH. Default `redis-server`. */
+  command?: string;
+}
+
+/** Debian's package; .ci/run installs it when missing. */
+const redisInstallHint = 'install it with: apt-get install -y redis-server';
+
+async function answersPing(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (await ping(port)) return;
+    await sleep(50);
+  }
+  throw new Error(`redis-server did not answer PING on port ${port}`);
+}
+
 /**
  * A real redis-server on a free loopback port, without persistence, that a
  * test can kill and restart. Never a mock: the adapters' behaviour on a dead
  * connection is what the resilience tests are about.
  */
-export async function startTestRedis(): Promise<TestRedis> {
+export async function startTestRedis({
+  command = 'redis-server',
+}: TestRedisOptions = {}): Promise<TestRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
 
   async function start() {
-    child = spawn(
-      'redis-server',
+    const running = spawn(
+      command,
       [
         '--port',
         String(port),
@@ -71,11 +89,14 @@ export async function startTestRedis(): Promise<TestRedis> {
       ],
       { stdio: 'ignore' },
     );
-    for (let attempt = 0; attempt < 100; attempt++) {
-      if (await ping(port)) return;
-      await sleep(50);
-    }
-    throw new Error(`redis-server did not answer PING on port ${port}`);
+    child = running;
+    // A missing binary fails now, by name, rather than as a PING timeout seconds later.
+    const spawnFailed = once(running, 'error').then(([error]: Error[]) => {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? new Error(`${command} is not installed: ${redisInstallHint}`)
+        : error;
+    });
+    await Promise.race([answersPing(port), spawnFailed]);
   }
 
   async function kill() {

@@ -54,6 +54,8 @@ export async function startTestStack(
     env?: Record<string, string | undefined>;
     /** Where log lines go (at level info); default nowhere. */
     logDestination?: DestinationStream;
+    /** Pre-fill the explorer's headers editor with a token of this tenant, as `npm start` does. */
+    explorerTenant?: string;
   } & Omit<StackOptions, 'config' | 'logger'> = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-test-'));
@@ -73,8 +75,12 @@ export async function startTestStack(
     ...backends.env,
     ...options.env,
   });
+  const demoToken = options.explorerTenant
+    ? await mintDevToken(devKey, { tenantId: options.explorerTenant })
+    : undefined;
   const stack = await startStack({
     ...options,
+    ...(demoToken ? { explorer: { demoToken } } : {}),
     config,
     logger: options.logDestination
       ? createLogger({ level: 'info', destination: options.logDestination })

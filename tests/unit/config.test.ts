@@ -111,6 +111,32 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...minimal, ...env }).tracing.enabled).toBe(enabled);
   });
 
+  it('allows browser pages on loopback in development, none in production, and exactly CORS_ORIGINS when set', () => {
+    expect(loadConfig(minimal).gateway.corsOrigins).toEqual([
+      'http://localhost:*',
+      'http://127.0.0.1:*',
+      'http://[::1]:*',
+    ]);
+    const production = {
+      ...minimal,
+      NODE_ENV: 'production',
+      JWT_JWKS_URL: 'https://idp.example/jwks',
+      CURSOR_SECRET: 'a-production-cursor-secret-of-32-chars!',
+    };
+    expect(loadConfig(production).gateway.corsOrigins).toEqual([]);
+    expect(
+      loadConfig({ ...production, CORS_ORIGINS: 'https://app.example.com, http://localhost:*' }).gateway
+        .corsOrigins,
+    ).toEqual(['https://app.example.com', 'http://localhost:*']);
+  });
+
+  it.each(['https://app.example.com/', 'app.example.com', '*'])(
+    'refuses CORS_ORIGINS entry %s, naming the variable',
+    (entry) => {
+      expect(() => loadConfig({ ...minimal, CORS_ORIGINS: entry })).toThrow(/CORS_ORIGINS: each origin is/);
+    },
+  );
+
   it('reads the tenant label allowlist', () => {
     expect(loadConfig({ ...minimal, METRICS_TENANTS: 'acme, globex' }).metrics.tenantAllowlist).toEqual([
       'acme',

@@ -1,6 +1,7 @@
-import { MongoClient } from 'mongodb';
+import { MongoClient, MongoServerSelectionError } from 'mongodb';
 import type { MongoConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { DocumentScan, DocumentStore } from '../document-store.ts';
 import { MongoDocumentStore } from './mongo-document-store.ts';
@@ -47,6 +48,10 @@ export async function openDocumentStore(config: QuarryConfig): Promise<OpenedDoc
       };
     } catch (error) {
       await client.close();
+      if (error instanceof MongoServerSelectionError)
+        throw new StartupError(
+          `MongoDB at ${redactedAddress(config.mongo.url)} (MONGO_URL) did not answer: ${error.message}`,
+        );
       throw error;
     }
   }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Client } from '@elastic/elasticsearch';
+import { Client, errors } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex } from '../search-index.ts';
 import { ElasticsearchSearchIndex } from './elasticsearch-search-index.ts';
@@ -39,6 +40,10 @@ export async function openSearchIndex(
       };
     } catch (error) {
       await client.close();
+      if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError)
+        throw new StartupError(
+          `Elasticsearch at ${redactedAddress(config.elasticsearch.url)} (ELASTICSEARCH_URL) did not answer: ${error.message}`,
+        );
       throw error;
     }
   }
