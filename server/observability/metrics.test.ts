@@ -173,3 +173,27 @@ describe('classifying a request by the codes its client saw', () => {
     expect(classifyRequest(errorCodes([requestError('BAD_USER_INPUT', 'first')]))).toBe('client_error');
   });
 });
+
+describe('tenant usage gauges', () => {
+  it('report only the listed tenants, read once per scrape, and keep the last values when the store cannot answer', async () => {
+    const metrics = createMetrics({ service: 'documents', tenantAllowlist: ['acme', 'globex'] });
+    const reads: string[] = [];
+    let storeUp = true;
+    metrics.trackTenantUsage(async (tenantId) => {
+      reads.push(tenantId);
+      if (!storeUp) throw new Error('store down');
+      return tenantId === 'acme' ? { documents: 3, bytes: 1200 } : { documents: 1, bytes: 40 };
+    });
+    const scrape = async () => parseExposition(await metrics.registry.metrics());
+
+    let samples = await scrape();
+    expect(reads.sort()).toEqual(['acme', 'globex']);
+    expect(sampleValue(samples, 'quarry_tenant_documents', { tenant: 'acme' })).toBe(3);
+    expect(sampleValue(samples, 'quarry_tenant_stored_bytes', { tenant: 'globex' })).toBe(40);
+    expect(samples.filter((sample) => sample.name === 'quarry_tenant_documents')).toHaveLength(2);
+
+    storeUp = false;
+    samples = await scrape();
+    expect(sampleValue(samples, 'quarry_tenant_documents', { tenant: 'acme' })).toBe(3);
+  });
+});

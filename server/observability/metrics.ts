@@ -68,6 +68,11 @@ export interface ServiceMetrics {
   observeRequest(request: { operation: string; tenant: string; seconds?: number; codes: string[] }): void;
   /** Reports how far behind the indexer is whenever Prometheus scrapes. */
   trackIndexerLag(oldestPendingAt: () => Promise<Date | null>): void;
+  /**
+   * Reports the stored documents and bytes of the `METRICS_TENANTS` tenants whenever Prometheus
+   * scrapes: a fixed list, so the labels stay bounded however many tenants there are.
+   */
+  trackTenantUsage(usage: (tenantId: string) => Promise<{ documents: number; bytes: number }>): void;
   /** `{ '/metrics': handler }`, for the routes map every service's HTTP server takes. */
   routes(): Record<string, RouteHandler>;
 }
@@ -189,6 +194,40 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
           this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
         },
       });
+    },
+    trackTenantUsage(usage) {
+      const tenants = options.tenantAllowlist ?? [];
+      const read = async (tenantId: string) => ({
+        tenantId,
+        usage: await usage(tenantId).catch(() => undefined),
+      });
+      // Each scrape reads the listed tenants once for both gauges; a tenant the store cannot answer for keeps its last values.
+      let reading: Promise<{ tenantId: string; usage?: { documents: number; bytes: number } }[]> | undefined;
+      const readAll = () => {
+        reading ??= Promise.all(tenants.map(read)).finally(() => {
+          reading = undefined;
+        });
+        return reading;
+      };
+      for (const [name, help, field] of [
+        ['quarry_tenant_documents', 'Live documents of each listed tenant (METRICS_TENANTS)', 'documents'],
+        [
+          'quarry_tenant_stored_bytes',
+          'Stored bytes of each listed tenant (METRICS_TENANTS), as quotas count them',
+          'bytes',
+        ],
+      ] as const) {
+        new Gauge({
+          name,
+          help,
+          labelNames: ['tenant'],
+          registers,
+          async collect() {
+            for (const { tenantId, usage: read } of await readAll())
+              if (read) this.set({ tenant: tenantId }, read[field]);
+          },
+        });
+      }
     },
     routes: () => ({
       '/metrics': async (_request, response) => {

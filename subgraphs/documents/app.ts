@@ -68,6 +68,7 @@ export async function startDocumentsApp({
     ttlSeconds: config.cache.documentTtlSeconds,
     events,
   });
+  metrics.trackTenantUsage((tenantId) => store.usage(tenantId));
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   // The search index is opened only for an erasure, so the documents service never depends on it otherwise.
   const erasures = createErasureJobs(async (tenantId, requestedBy) => {
