@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { StartupError } from '../startup-error.ts';
 
 /**
  * The embedded database: one SQLite file shared by the documents store, the
@@ -11,13 +12,23 @@ export class EmbeddedDatabase {
   readonly connection: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.connection = new DatabaseSync(path);
+  /**
+   * `walSizeLimitBytes`: what the write-ahead log is cut back to each time a checkpoint empties it;
+   * without it the file keeps the size of its largest burst for good.
+   */
+  constructor(path: string, { walSizeLimitBytes = 64 * 1024 * 1024 } = {}) {
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      this.connection = new DatabaseSync(path);
+    } catch (error) {
+      // SQLite's own message ("unable to open database file") names neither the file nor DATA_DIR.
+      throw new StartupError(`Cannot open the database ${path} (DATA_DIR): ${(error as Error).message}`);
+    }
     this.connection.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       PRAGMA busy_timeout = 5000;
+      PRAGMA journal_size_limit = ${walSizeLimitBytes};
       PRAGMA foreign_keys = ON;
     `);
   }
@@ -40,7 +51,9 @@ export class EmbeddedDatabase {
       this.connection.exec('COMMIT');
       return result;
     } catch (error) {
-      this.connection.exec('ROLLBACK');
+      // After some errors (a full disk, I/O) SQLite has already rolled back; a second ROLLBACK would fail
+      // with "no transaction is active" and replace the error that says what went wrong.
+      if (this.connection.isTransaction) this.connection.exec('ROLLBACK');
       throw error;
     }
   }
