@@ -16,7 +16,7 @@ import { openSearchIndex } from '../search/adapters/index.ts';
 import { openDocumentStore } from './adapters/index.ts';
 import { cachedDocumentStore } from './cached-document-store.ts';
 import type { DocumentStore } from './document-store.ts';
-import { resilientDocumentStore } from './resilient-document-store.ts';
+import { documentStoreDependencies, resilientDocumentStore } from './resilient-document-store.ts';
 import { startDocumentsService } from './service.ts';
 
 export interface DocumentsAppOptions {
@@ -63,7 +63,11 @@ export async function startDocumentsApp({
   const adapter = instrumentPort(decorateStore ? decorateStore(backend.store) : backend.store, {
     dependency: 'documents-store',
   });
-  const store = cachedDocumentStore(resilientDocumentStore(adapter, resilience.policy('documents-store')), {
+  const policies = {
+    reads: resilience.policy(documentStoreDependencies.reads),
+    writes: resilience.policy(documentStoreDependencies.writes),
+  };
+  const store = cachedDocumentStore(resilientDocumentStore(adapter, policies), {
     cache: cache.cache,
     ttlSeconds: config.cache.documentTtlSeconds,
     events,
@@ -101,9 +105,11 @@ export async function startDocumentsApp({
       tls: serverTlsFrom(config, true),
       health: {
         // The trial reads the outbox's head: one small query, answered by the backend only when it is up.
-        'documents-store': breakerHealth(resilience, 'documents-store', true, () =>
+        'documents-store': breakerHealth(resilience, documentStoreDependencies.reads, true, () =>
           adapter.oldestPendingAt(),
         ),
+        // Not required: a store that cannot write still serves reads, so the pod stays in rotation.
+        'documents-store-writes': breakerHealth(resilience, documentStoreDependencies.writes, false),
         redis: redisHealth(resilience, cache),
         identityProvider: identityProviderHealth(authenticator),
       },

@@ -1,32 +1,47 @@
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
 import { type DocumentStore, isStoreAnswer } from './document-store.ts';
 
+/** Reads and writes under breakers of their own: a store that cannot write (a full disk) can still serve reads. */
+export interface DocumentStorePolicies {
+  reads: DependencyPolicy;
+  writes: DependencyPolicy;
+}
+
+/** The breaker names: readiness follows reads; writes failing shows as their own health entry and metric. */
+export const documentStoreDependencies = {
+  reads: 'documents-store',
+  writes: 'documents-store-writes',
+} as const;
+
 /**
- * Every store call under the documents-store policy. Reads retry; writes run
- * once, because a write that timed out may have committed, and a retry could
- * then fail with a conflict or write twice. A failed call surfaces as
+ * Every store call under its policy. Reads retry; writes run once, because a
+ * write that timed out may have committed, and a retry could then fail with
+ * a conflict or write twice. A failed call surfaces as
  * DependencyUnavailableError, which resolvers show as DOCUMENTS_UNAVAILABLE.
  */
-export function resilientDocumentStore(store: DocumentStore, policy: DependencyPolicy): DocumentStore {
+export function resilientDocumentStore(
+  store: DocumentStore,
+  { reads, writes }: DocumentStorePolicies,
+): DocumentStore {
   const read = { idempotent: true, isExpected: isStoreAnswer };
   const write = { idempotent: false, isExpected: isStoreAnswer };
   return {
     findByIds: (tenantId, ids) =>
-      policy.run(() => store.findByIds(tenantId, ids), { ...read, operation: 'findByIds' }),
+      reads.run(() => store.findByIds(tenantId, ids), { ...read, operation: 'findByIds' }),
     create: (tenantId, document, id, options) =>
-      policy.run(() => store.create(tenantId, document, id, options), { ...write, operation: 'create' }),
+      writes.run(() => store.create(tenantId, document, id, options), { ...write, operation: 'create' }),
     update: (tenantId, id, patch, expectedVersion, options) =>
-      policy.run(() => store.update(tenantId, id, patch, expectedVersion, options), {
+      writes.run(() => store.update(tenantId, id, patch, expectedVersion, options), {
         ...write,
         operation: 'update',
       }),
-    delete: (tenantId, id) => policy.run(() => store.delete(tenantId, id), { ...write, operation: 'delete' }),
-    usage: (tenantId) => policy.run(() => store.usage(tenantId), { ...read, operation: 'usage' }),
-    pull: (limit) => policy.run(() => store.pull(limit), { ...read, operation: 'pull' }),
+    delete: (tenantId, id) => writes.run(() => store.delete(tenantId, id), { ...write, operation: 'delete' }),
+    usage: (tenantId) => reads.run(() => store.usage(tenantId), { ...read, operation: 'usage' }),
+    pull: (limit) => reads.run(() => store.pull(limit), { ...read, operation: 'pull' }),
     acknowledge: (changes) =>
-      policy.run(() => store.acknowledge(changes), { ...write, operation: 'acknowledge' }),
+      writes.run(() => store.acknowledge(changes), { ...write, operation: 'acknowledge' }),
     oldestPendingAt: () =>
-      policy.run(() => store.oldestPendingAt(), { ...read, operation: 'oldestPendingAt' }),
+      reads.run(() => store.oldestPendingAt(), { ...read, operation: 'oldestPendingAt' }),
     close: () => store.close(),
   };
 }

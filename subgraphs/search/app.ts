@@ -15,7 +15,7 @@ import { createMetrics, type ServiceMetrics } from '../../server/observability/m
 import { resilienceFromConfig } from '../../server/resilience/index.ts';
 import { namingPortVariable } from '../../server/startup-error.ts';
 import { openDocumentStore } from '../documents/adapters/index.ts';
-import { resilientDocumentStore } from '../documents/resilient-document-store.ts';
+import { documentStoreDependencies, resilientDocumentStore } from '../documents/resilient-document-store.ts';
 import { openSearchIndex } from './adapters/index.ts';
 import { cachedSearchIndex } from './cached-search-index.ts';
 import { type Indexer, startIndexer } from './indexer.ts';
@@ -175,7 +175,10 @@ export async function startIndexerApp({
     },
   );
   const indexer = startIndexer({
-    feed: resilientDocumentStore(feed, resilience.policy('documents-store')),
+    feed: resilientDocumentStore(feed, {
+      reads: resilience.policy(documentStoreDependencies.reads),
+      writes: resilience.policy(documentStoreDependencies.writes),
+    }),
     index,
     logger,
     pollIntervalMs: config.indexer.pollIntervalMs,
@@ -196,7 +199,9 @@ export async function startIndexerApp({
         ...metrics.routes(),
         // The indexer can do nothing without either side; Redis only carries its cache invalidations.
         ...healthRoutes({
-          'documents-store': breakerHealth(resilience, 'documents-store', true),
+          'documents-store': breakerHealth(resilience, documentStoreDependencies.reads, true),
+          // The indexer cannot move on without acknowledging what it applied.
+          'documents-store-writes': breakerHealth(resilience, documentStoreDependencies.writes, true),
           'search-index': breakerHealth(resilience, 'search-index', true),
           redis: redisHealth(resilience, cache),
         }),

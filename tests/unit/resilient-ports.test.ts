@@ -17,7 +17,11 @@ describe('resilient ports', () => {
         throw new Error('ECONNREFUSED');
       },
     });
-    const store = resilientDocumentStore(failing, createResilience(options).policy('documents-store'));
+    const resilience = createResilience(options);
+    const store = resilientDocumentStore(failing, {
+      reads: resilience.policy('documents-store'),
+      writes: resilience.policy('documents-store-writes'),
+    });
     await expect(store.findByIds('t', ['1'])).rejects.toBeInstanceOf(DependencyUnavailableError);
     for (const write of [
       () => store.create('t', { title: 't', body: '', tags: [], author: null, status: 'DRAFT' }),
@@ -43,9 +47,30 @@ describe('resilient ports', () => {
     const conflicting = {
       update: async () => Promise.reject(new VersionConflictError(3)),
     } as unknown as DocumentStore;
-    const store = resilientDocumentStore(conflicting, resilience.policy('documents-store'));
+    const store = resilientDocumentStore(conflicting, {
+      reads: resilience.policy('documents-store'),
+      writes: resilience.policy('documents-store-writes'),
+    });
     await expect(store.update('t', '1', {}, 1)).rejects.toBeInstanceOf(VersionConflictError);
     await expect(store.update('t', '1', {}, 1)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(resilience.states()['documents-store-writes']).toBe('closed');
+  });
+
+  it('keeps serving reads while writes fail: the two have breakers of their own', async () => {
+    const resilience = createResilience({ ...options, failureThreshold: 2 });
+    const diskFull = {
+      create: async () => Promise.reject(new Error('database or disk is full')),
+      findByIds: async () => [null],
+    } as unknown as DocumentStore;
+    const store = resilientDocumentStore(diskFull, {
+      reads: resilience.policy('documents-store'),
+      writes: resilience.policy('documents-store-writes'),
+    });
+    const draft = { title: 't', body: '', tags: [], author: null, status: 'DRAFT' as const };
+    for (let attempt = 0; attempt < 3; attempt++)
+      await expect(store.create('t', draft)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(resilience.states()).toMatchObject({ 'documents-store-writes': 'open' });
+    await expect(store.findByIds('t', ['1'])).resolves.toEqual([null]);
     expect(resilience.states()['documents-store']).toBe('closed');
   });
 
