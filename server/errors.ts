@@ -14,6 +14,8 @@ export const publicErrorCodes = {
   VERSION_CONFLICT: 409,
   RATE_LIMITED: 429,
   SEARCH_UNAVAILABLE: 503,
+  /** One search ran past SEARCH_QUERY_TIMEOUT_MS and was stopped; the same query would be stopped again. */
+  SEARCH_TIMEOUT: 504,
   DOCUMENTS_UNAVAILABLE: 503,
   SUBGRAPH_UNAVAILABLE: 503,
   PERSISTED_QUERY_NOT_FOUND: 200,

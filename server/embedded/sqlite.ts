@@ -11,7 +11,13 @@ export class EmbeddedDatabase {
   readonly connection: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
-  constructor(path: string) {
+  /** `readOnly` opens a reader of an existing database (the search workers): it can never write. */
+  constructor(path: string, { readOnly = false }: { readOnly?: boolean } = {}) {
+    if (readOnly) {
+      this.connection = new DatabaseSync(path, { readOnly: true });
+      this.connection.exec('PRAGMA busy_timeout = 5000;');
+      return;
+    }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.connection = new DatabaseSync(path);
     this.connection.exec(`
