@@ -14,7 +14,7 @@ export function serveWorkerCalls<Input>(createHandlers: (input: Input) => Worker
   process.on('message', async (request: WorkerRequest) => {
     if ('input' in request) {
       handlers = createHandlers(request.input as Input);
-      send({ ready: true } satisfies WorkerReply);
+      if (process.connected) send({ ready: true } satisfies WorkerReply, undefined, undefined, () => {});
       return;
     }
     let reply: WorkerReply;
@@ -26,6 +26,7 @@ export function serveWorkerCalls<Input>(createHandlers: (input: Input) => Worker
       const { name = 'Error', message = String(error) } = error instanceof Error ? error : {};
       reply = { id: request.id, error: { name, message } };
     }
-    send(reply);
+    // A pool that went away mid-call has nobody to answer; 'disconnect' ends this process.
+    if (process.connected) send(reply, undefined, undefined, () => {});
   });
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
@@ -28,8 +29,14 @@ export interface WorkerPoolOptions {
 export class DeadlineExceededError extends Error {
   override name = 'DeadlineExceededError';
   readonly isDeadlineExceeded = true;
-  constructor(pool: string, method: string, deadlineMs: number) {
+  /**
+   * Settles once the killed worker's replacement is ready (or failed to
+   * start), so a caller can charge the restart to whoever caused it.
+   */
+  readonly replaced: Promise<void>;
+  constructor(pool: string, method: string, deadlineMs: number, replaced: Promise<void>) {
     super(`${pool}: ${method} ran past its ${deadlineMs} ms deadline and was stopped`);
+    this.replaced = replaced;
   }
 }
 
@@ -52,6 +59,9 @@ export interface WorkerPool<Api extends WorkerApi> {
   /** Kills every worker and refuses what is queued; later calls are refused. */
   close(): Promise<void>;
 }
+
+/** How much lower than its caller a worker runs (a Unix nice increment). */
+const workerNiceness = 5;
 
 interface Job {
   method: string;
@@ -100,6 +110,8 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     // Only `start()` awaits this; a worker started on demand that fails is reported by its calls.
     started.catch(() => {});
     const worker: Worker = { process: child, nextId: 0, ready: false, started };
+    // Below the caller's priority: on a busy machine the HTTP server and health routes run first.
+    if (child.pid !== undefined) setPriority(child.pid, Math.min(19, getPriority() + workerNiceness));
     workers.add(worker);
     starting += 1;
     child.send({ input } satisfies WorkerRequest);
@@ -160,9 +172,9 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
       worker.job = undefined;
       discard(worker);
       worker.process.kill('SIGKILL');
-      job.reject(new DeadlineExceededError(name, job.method, deadlineMs));
       // Replaced at once, not on the next call: starting a process costs more than most searches.
-      if (!closed) spawn();
+      const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
+      job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
       dispatch();
     }, deadlineMs);
     worker.process.send({ id: worker.nextId, method: job.method, args: job.args } satisfies WorkerRequest);

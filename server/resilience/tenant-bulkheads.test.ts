@@ -61,6 +61,21 @@ describe('tenant bulkheads', () => {
     expect(ran).toBe(false);
   });
 
+  it('keeps a slot taken after its call returns, for as long as the call asks', async () => {
+    const bulkheads = createTenantBulkheads({ dependency: 'search-index', concurrency: 1, queue: 0 });
+    const restart = Promise.withResolvers<void>();
+    await expect(
+      bulkheads.run('t', async (holdSlot) => {
+        holdSlot(restart.promise);
+        throw new Error('stopped at its deadline');
+      }),
+    ).rejects.toThrow('stopped');
+    await expect(bulkheads.run('t', async () => 'too soon')).rejects.toBeInstanceOf(TenantBusyError);
+    restart.resolve();
+    await restart.promise;
+    await expect(bulkheads.run('t', async () => 'after the restart')).resolves.toBe('after the restart');
+  });
+
   it("passes the call's own errors through and keeps no entry for an idle tenant", async () => {
     const bulkheads = createTenantBulkheads({ dependency: 'search-index' });
     const failure = new Error('backend down');

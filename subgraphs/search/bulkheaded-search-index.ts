@@ -1,5 +1,18 @@
-import type { TenantBulkheads } from '../../server/resilience/tenant-bulkheads.ts';
+import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
+import type { HoldSlot, TenantBulkheads } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SearchIndex } from './search-index.ts';
+
+/**
+ * A search stopped at its deadline cost a worker. The caller is answered at
+ * once, but the tenant's slot stays taken until the replacement is ready: a
+ * tenant holds at most its share of the workers, restarting ones included.
+ */
+const holdingRestarts =
+  (holdSlot: HoldSlot) =>
+  (error: unknown): never => {
+    if (isDeadlineExceeded(error)) holdSlot(error.replaced);
+    throw error;
+  };
 
 /**
  * Searches and suggestions within the tenant's share of the index (see
@@ -8,9 +21,12 @@ import type { SearchIndex } from './search-index.ts';
  */
 export function bulkheadedSearchIndex(index: SearchIndex, bulkheads: TenantBulkheads): SearchIndex {
   return {
-    search: (request) => bulkheads.run(request.tenantId, () => index.search(request)),
+    search: (request) =>
+      bulkheads.run(request.tenantId, (holdSlot) => index.search(request).catch(holdingRestarts(holdSlot))),
     suggest: (tenantId, prefix, first) =>
-      bulkheads.run(tenantId, () => index.suggest(tenantId, prefix, first)),
+      bulkheads.run(tenantId, (holdSlot) =>
+        index.suggest(tenantId, prefix, first).catch(holdingRestarts(holdSlot)),
+      ),
     apply: (changes) => index.apply(changes),
     close: () => index.close(),
   };

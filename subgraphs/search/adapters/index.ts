@@ -46,6 +46,7 @@ export async function openSearchIndex(
     database,
     workers: config.search.workers,
     deadlineMs: config.search.queryTimeoutMs,
+    queueTimeoutMs: config.search.queueTimeoutMs,
   });
   // A writer-only process never searches; a reader has its workers ready before it takes requests.
   if (use === 'reads') {

@@ -15,8 +15,10 @@ export interface SqliteSearchWorkerPoolOptions {
   database: EmbeddedDatabase;
   /** Worker processes at most, each with its own read connection. */
   workers: number;
-  /** How long one search or suggestion may run (or wait for a worker) before it is stopped. */
+  /** How long one search or suggestion may run before it is stopped. */
   deadlineMs: number;
+  /** How long one may wait for a free worker before it is refused. */
+  queueTimeoutMs: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export class SqliteSearchWorkerPool implements SearchIndex {
   readonly #writer: SqliteSearchIndex;
   readonly #pool: WorkerPool<SearchReads>;
 
-  constructor({ database, workers, deadlineMs }: SqliteSearchWorkerPoolOptions) {
+  constructor({ database, workers, deadlineMs, queueTimeoutMs }: SqliteSearchWorkerPoolOptions) {
     const databasePath = database.connection.location();
     if (!databasePath) throw new Error('Search workers need a database file; an in-memory database has none');
     // Created first, so the schema exists before any read-only worker opens the file.
@@ -40,6 +42,7 @@ export class SqliteSearchWorkerPool implements SearchIndex {
       input: { databasePath } satisfies SqliteSearchWorkerInput,
       size: workers,
       deadlineMs,
+      queueTimeoutMs,
       name: 'sqlite-search',
     });
   }
@@ -61,8 +64,9 @@ export class SqliteSearchWorkerPool implements SearchIndex {
     return this.#writer.apply(changes);
   }
 
-  /** Stops the workers; the database belongs to its owner, who closes it. */
-  close(): Promise<void> {
-    return this.#pool.close();
-  }
+  /**
+   * Stops the workers; the database belongs to its owner, who closes it. An
+   * arrow, since wrappers that pass `close` through call it on themselves.
+   */
+  close = (): Promise<void> => this.#pool.close();
 }
