@@ -111,7 +111,10 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     started.catch(() => {});
     const worker: Worker = { process: child, nextId: 0, ready: false, started };
     // Below the caller's priority: on a busy machine the HTTP server and health routes run first.
-    if (child.pid !== undefined) setPriority(child.pid, Math.min(19, getPriority() + workerNiceness));
+    // A worker that already died (ESRCH) is reported by its 'exit'.
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, Math.min(19, getPriority() + workerNiceness));
+    } catch {}
     workers.add(worker);
     starting += 1;
     child.send({ input } satisfies WorkerRequest);

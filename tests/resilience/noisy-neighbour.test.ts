@@ -16,12 +16,12 @@ const noisy = {
 const bounds = {
   /**
    * What B may wait for one search, or anyone for a liveness probe, while A
-   * attacks. The target is a second (docs/security.md); this test shares two
-   * cores with the rest of the suite and runs the whole stack, and its
-   * attacker, in one process, so it allows more. Before the worker pool, one
-   * of A's searches held this process for longer than this on its own.
+   * attacks. The target is a second (docs/security.md). This test runs the
+   * whole stack and its attacker in one process, on cores shared with the
+   * rest of the suite, so it allows more; before the worker pool, A's
+   * searches held this process for many times this.
    */
-  quietWaitMs: 5000,
+  quietWaitMs: 10_000,
   quietRounds: 10,
   /** A's searches are stopped this soon; the attack is about B, not about how long A waits. */
   searchDeadlineMs: 900,
@@ -72,6 +72,9 @@ describe('noisy neighbour', () => {
       env: {
         SEARCH_QUERY_TIMEOUT_MS: String(bounds.searchDeadlineMs),
         RATE_LIMIT_TIERS: 'standard=100000/100000',
+        // A starved test process must not read as an outage: that would open shared breakers on its own.
+        RESILIENCE_TIMEOUT_MS: String(bounds.quietWaitMs),
+        SUBGRAPH_TIMEOUT_MS: String(bounds.quietWaitMs * 2),
         // Whole responses are not what this is about; the search cache is defeated by distinct texts.
         RESPONSE_CACHE_TTL_SECONDS: '0',
       },
