@@ -44,7 +44,7 @@ async function eraseTenantData(tenantId: string, requestedBy: string) {
   const config = await configured();
   const logger = createLogger({ level: 'info', service: 'tenant-cli' });
   const documents = await openDocumentStore(config);
-  const search = await openSearchIndex(config);
+  const search = await openSearchIndex(config, 'writes');
   const redis = config.cache.redisUrl
     ? createRedisClient({ url: config.cache.redisUrl, logger, commandTimeoutMs: 5000 })
     : undefined;

@@ -169,6 +169,11 @@ const environmentSchema = z
 
     CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     SEARCH_MAX_FIRST: z.coerce.number().int().min(1).max(1000).default(100),
+    SEARCH_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
+    SEARCH_QUERY_TIMEOUT_MS: positiveInt(1000),
+    SEARCH_TENANT_CONCURRENCY: positiveInt(2),
+    SEARCH_TENANT_QUEUE: z.coerce.number().int().min(0).default(4),
+    SEARCH_QUEUE_TIMEOUT_MS: positiveInt(250),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
 
@@ -378,6 +383,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.SEARCH_PORT,
       cursorSecret: e.CURSOR_SECRET,
       maxFirst: e.SEARCH_MAX_FIRST,
+      /** Embedded backend: worker processes for searches, and how long one search may run on one. */
+      workers: e.SEARCH_WORKERS,
+      queryTimeoutMs: e.SEARCH_QUERY_TIMEOUT_MS,
+      /** How long a search may wait for its tenant's slot, and then for a worker. */
+      queueTimeoutMs: e.SEARCH_QUEUE_TIMEOUT_MS,
+      /** Each tenant's share of the search backend, whichever it is. */
+      tenantBulkhead: {
+        concurrency: e.SEARCH_TENANT_CONCURRENCY,
+        queue: e.SEARCH_TENANT_QUEUE,
+        queueTimeoutMs: e.SEARCH_QUEUE_TIMEOUT_MS,
+      },
     },
     indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE, port: e.INDEXER_PORT },
     metrics: {

@@ -16,6 +16,8 @@ export const publicErrorCodes = {
   QUOTA_EXCEEDED: 403,
   RATE_LIMITED: 429,
   SEARCH_UNAVAILABLE: 503,
+  /** One search ran past SEARCH_QUERY_TIMEOUT_MS and was stopped; the same query would be stopped again. */
+  SEARCH_TIMEOUT: 504,
   DOCUMENTS_UNAVAILABLE: 503,
   SUBGRAPH_UNAVAILABLE: 503,
   /** No usable keys for the token's issuer: its identity provider is unreachable, not the token bad. */

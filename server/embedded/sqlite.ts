@@ -13,10 +13,22 @@ export class EmbeddedDatabase {
   readonly #statements = new Map<string, StatementSync>();
 
   /**
+   * `readOnly` opens a reader of an existing database (the search workers): it can never write.
    * `walSizeLimitBytes`: what the write-ahead log is cut back to each time a checkpoint empties it;
    * without it the file keeps the size of its largest burst for good.
    */
-  constructor(path: string, { walSizeLimitBytes = 64 * 1024 * 1024 } = {}) {
+  constructor(
+    path: string,
+    {
+      readOnly = false,
+      walSizeLimitBytes = 64 * 1024 * 1024,
+    }: { readOnly?: boolean; walSizeLimitBytes?: number } = {},
+  ) {
+    if (readOnly) {
+      this.connection = new DatabaseSync(path, { readOnly: true });
+      this.connection.exec('PRAGMA busy_timeout = 5000;');
+      return;
+    }
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.connection = new DatabaseSync(path);

@@ -10,3 +10,10 @@ export {
   type ResilienceOptions,
   type RunOptions,
 } from './policy.ts';
+export {
+  createTenantBulkheads,
+  isTenantBusy,
+  type TenantBulkheadOptions,
+  type TenantBulkheads,
+  TenantBusyError,
+} from './tenant-bulkheads.ts';

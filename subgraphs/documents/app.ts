@@ -76,7 +76,7 @@ export async function startDocumentsApp({
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   // The search index is opened only for an erasure, so the documents service never depends on it otherwise.
   const erasures = createErasureJobs(async (tenantId, requestedBy) => {
-    const search = await openSearchIndex(config);
+    const search = await openSearchIndex(config, 'writes');
     try {
       await eraseTenant({
         tenantId,

@@ -12,11 +12,12 @@ import type { Logger } from '../../server/logger.ts';
 import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
-import { resilienceFromConfig } from '../../server/resilience/index.ts';
+import { createTenantBulkheads, resilienceFromConfig } from '../../server/resilience/index.ts';
 import { namingPortVariable } from '../../server/startup-error.ts';
 import { openDocumentStore } from '../documents/adapters/index.ts';
 import { documentStoreDependencies, resilientDocumentStore } from '../documents/resilient-document-store.ts';
 import { openSearchIndex } from './adapters/index.ts';
+import { bulkheadedSearchIndex } from './bulkheaded-search-index.ts';
 import { cachedSearchIndex } from './cached-search-index.ts';
 import { type Indexer, startIndexer } from './indexer.ts';
 import { resilientSearchIndex } from './resilient-search-index.ts';
@@ -47,7 +48,9 @@ export interface SearchApp {
 /**
  * The search service wired from configuration: the one place its
  * dependencies are built. Layers, outermost first: cache (fresh hits, and
- * stale pages when the backend fails), resilience, spans, then the backend.
+ * stale pages when the backend fails), the tenant's bulkhead (outside the
+ * breaker, so a tenant's refusals never count against it; a cache hit takes
+ * no slot), resilience, spans, then the backend.
  */
 export async function startSearchApp({
   config,
@@ -64,7 +67,9 @@ export async function startSearchApp({
   const adapter = instrumentPort(decorateIndex ? decorateIndex(backend.index) : backend.index, {
     dependency: 'search-index',
   });
-  const index = cachedSearchIndex(resilientSearchIndex(adapter, resilience.policy('search-index')), {
+  const bulkheads = createTenantBulkheads({ dependency: 'search-index', ...config.search.tenantBulkhead });
+  const guarded = resilientSearchIndex(adapter, resilience.policy('search-index'));
+  const index = cachedSearchIndex(bulkheadedSearchIndex(guarded, bulkheads), {
     cache: cache.cache,
     ttlSeconds: config.cache.searchTtlSeconds,
     staleTtlSeconds: config.cache.staleTtlSeconds,
@@ -144,7 +149,7 @@ export async function startIndexerApp({
   const resilience = resilienceFromConfig(config, events);
   const cache = openCache(config.cache, resilience, logger, memoryCache);
   const documents = await openDocumentStore(config);
-  const search = await openSearchIndex(config).catch(async (error: unknown) => {
+  const search = await openSearchIndex(config, 'writes').catch(async (error: unknown) => {
     await documents.close();
     throw error;
   });

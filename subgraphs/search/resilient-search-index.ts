@@ -1,3 +1,4 @@
+import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
 import type { SearchIndex } from './search-index.ts';
 
@@ -5,12 +6,17 @@ import type { SearchIndex } from './search-index.ts';
  * Every index call under the search-index policy. Searches and suggestions
  * retry; `apply` runs once, and the indexer's own backoff (with the outbox
  * keeping the changes) is its retry.
+ *
+ * A read stopped at its deadline is the query's own cost, not the index
+ * failing: it is neither retried (it would cost the same again) nor counted
+ * by the breaker, so one tenant's slow queries never open it for the others.
  */
 export function resilientSearchIndex(index: SearchIndex, policy: DependencyPolicy): SearchIndex {
+  const read = { idempotent: true, isExpected: isDeadlineExceeded };
   return {
-    search: (request) => policy.run(() => index.search(request), { idempotent: true, operation: 'search' }),
+    search: (request) => policy.run(() => index.search(request), { ...read, operation: 'search' }),
     suggest: (tenantId, prefix, first) =>
-      policy.run(() => index.suggest(tenantId, prefix, first), { idempotent: true, operation: 'suggest' }),
+      policy.run(() => index.suggest(tenantId, prefix, first), { ...read, operation: 'suggest' }),
     apply: (changes) => policy.run(() => index.apply(changes), { idempotent: false, operation: 'apply' }),
     close: () => index.close(),
   };

@@ -1,9 +1,11 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentStatus } from '../../server/documents/model.ts';
+import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
 import type { CacheStatus } from '../../server/observability/request-outcome.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
+import { isTenantBusy } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
 import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
@@ -70,10 +72,19 @@ function fingerprint(text: string, filter: SearchFilter, sort: SearchSort): stri
   ]);
 }
 
-/** A backend that failed, timed out or sits behind an open breaker is a coded, retryable error for clients. */
+/**
+ * A backend that failed, timed out or sits behind an open breaker is a coded, retryable error for clients;
+ * so is a tenant past its share of the backend. A query stopped at its deadline is coded apart: the same
+ * query would be stopped again.
+ */
 function toClientError(error: unknown): never {
   if (isDependencyUnavailable(error))
     throw quarryError('SEARCH_UNAVAILABLE', 'Search temporarily unavailable');
+  if (isDeadlineExceeded(error)) throw quarryError('SEARCH_TIMEOUT', 'Search took too long and was stopped');
+  if (isTenantBusy(error))
+    throw quarryError('RATE_LIMITED', 'Too many searches in flight for this tenant', {
+      retryAfterSeconds: 1,
+    });
   throw error;
 }
 

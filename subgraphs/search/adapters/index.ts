@@ -7,7 +7,7 @@ import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex } from '../search-index.ts';
 import { ElasticsearchSearchIndex } from './elasticsearch-search-index.ts';
 import { elasticsearchNames, ensureElasticsearchLayout } from './elasticsearch-setup.ts';
-import { SqliteSearchIndex } from './sqlite-search-index.ts';
+import { SqliteSearchWorkerPool } from './sqlite-search-worker-pool.ts';
 
 /** The Elasticsearch client as configuration says: a bounded wait per request and a bounded number of retries. */
 export function createElasticsearchClient(config: ElasticsearchConfig): Client {
@@ -23,6 +23,8 @@ export function createElasticsearchClient(config: ElasticsearchConfig): Client {
 /** The search index that configuration selects (`ELASTICSEARCH_URL` means Elasticsearch), and how to release it. */
 export async function openSearchIndex(
   config: QuarryConfig,
+  /** `writes` for a process that only applies changes (the indexer): it starts no search workers. */
+  use: 'reads' | 'writes' = 'reads',
 ): Promise<{ index: SearchIndex & TenantErasure; close(): Promise<void> }> {
   if (config.elasticsearch) {
     const client = createElasticsearchClient(config.elasticsearch);
@@ -48,7 +50,20 @@ export async function openSearchIndex(
     }
   }
   const database = new EmbeddedDatabase(config.embeddedDatabasePath);
-  const index = new SqliteSearchIndex(database);
+  const index = new SqliteSearchWorkerPool({
+    database,
+    workers: config.search.workers,
+    deadlineMs: config.search.queryTimeoutMs,
+    queueTimeoutMs: config.search.queueTimeoutMs,
+  });
+  // A writer-only process never searches; a reader has its workers ready before it takes requests.
+  if (use === 'reads') {
+    await index.start().catch(async (error: unknown) => {
+      await index.close();
+      database.close();
+      throw error;
+    });
+  }
   return {
     index,
     async close() {

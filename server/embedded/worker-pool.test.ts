@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { BusyWorkerApi } from '../../tests/helpers/busy-sqlite-worker.ts';
+import { createWorkerPool, DeadlineExceededError, type WorkerPool } from './worker-pool.ts';
+
+const entry = new URL('../../tests/helpers/busy-sqlite-worker.ts', import.meta.url);
+const deadlineMs = 300;
+/** Generous: a loaded machine starts a Node process slowly, but never this slowly. */
+const startupAllowanceMs = 10_000;
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('worker pool', () => {
+  let pool: WorkerPool<BusyWorkerApi> | undefined;
+  afterEach(async () => {
+    await pool?.close();
+  });
+  const open = (size: number, options: { deadlineMs?: number; queueTimeoutMs?: number } = {}) => {
+    pool = createWorkerPool<BusyWorkerApi>({
+      entry,
+      input: 'in',
+      size,
+      deadlineMs,
+      queueTimeoutMs: startupAllowanceMs,
+      name: 'test',
+      ...options,
+    });
+    return pool;
+  };
+
+  it('answers calls with structured values and errors, on at most `size` workers started on demand', async () => {
+    const workers = open(2);
+    expect(workers.size()).toBe(0);
+    const at = new Date('2024-05-01T00:00:00.000Z');
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => workers.call('echo', { i, at })));
+    expect(answers).toEqual(Array.from({ length: 6 }, (_, i) => ({ prefix: 'in', value: { i, at } })));
+    expect(workers.size()).toBe(2);
+    await expect(workers.call('fail', 'bad input')).rejects.toMatchObject({
+      name: 'RangeError',
+      message: 'bad input',
+    });
+  });
+
+  it('starts every worker up front when asked, and is ready once they are', async () => {
+    const workers = open(3);
+    await workers.start();
+    expect(workers.size()).toBe(3);
+    const pids = await Promise.all([workers.call('pid'), workers.call('pid'), workers.call('pid')]);
+    expect(new Set(pids).size).toBe(3);
+  });
+
+  it('kills a worker stuck in SQLite at its deadline, keeps the event loop free meanwhile, and replaces it', async () => {
+    const workers = open(1);
+    const stuckPid = await workers.call('pid');
+    let longestGapMs = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - last);
+      last = now;
+    }, 10);
+    try {
+      const started = performance.now();
+      await expect(workers.call('spin')).rejects.toBeInstanceOf(DeadlineExceededError);
+      expect(performance.now() - started).toBeLessThan(deadlineMs * 3);
+    } finally {
+      clearInterval(ticker);
+    }
+    // The statement never reached JavaScript again, yet the caller's timers kept firing throughout.
+    expect(longestGapMs).toBeLessThan(deadlineMs);
+    // SIGKILL is immediate; the poll only waits for the operating system to reap the process.
+    await vi.waitFor(() => expect(isAlive(stuckPid)).toBe(false), { timeout: startupAllowanceMs });
+    const replacementPid = await workers.call('pid');
+    expect(replacementPid).not.toBe(stuckPid);
+    expect(workers.size()).toBe(1);
+  });
+
+  it('refuses a call that waited too long for a free worker, without running it', async () => {
+    const workers = open(1, { queueTimeoutMs: deadlineMs / 3 });
+    // Calls are refused until the worker has started; once it has, the pool keeps it.
+    await vi.waitFor(() => workers.call('pid'), { timeout: startupAllowanceMs });
+    const stuck = workers.call('spin');
+    await expect(workers.call('echo', 'queued')).rejects.toThrow(/no worker free/);
+    await expect(stuck).rejects.toBeInstanceOf(DeadlineExceededError);
+  });
+
+  it('kills its workers on close, even mid-call, and refuses calls after', async () => {
+    const workers = open(1, { deadlineMs: 60_000 });
+    const pid = await workers.call('pid');
+    const running = workers.call('spin');
+    await workers.close();
+    await expect(running).rejects.toThrow(/worker exited/);
+    // Its exit event has fired: the process is gone, not just signalled.
+    expect(isAlive(pid)).toBe(false);
+    await expect(workers.call('pid')).rejects.toThrow(/closed/);
+  });
+});

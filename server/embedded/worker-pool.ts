@@ -1,0 +1,233 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.ts';
+
+/** The calls a worker serves: each method takes structured-cloneable arguments and returns a promise. */
+// biome-ignore lint/suspicious/noExplicitAny: a method table of any shape; callers get its exact types back.
+export type WorkerApi = Record<string, (...args: any[]) => Promise<unknown>>;
+
+export interface WorkerPoolOptions {
+  /** The module every worker runs; it calls `serveWorkerCalls` with the handlers named by `Api`. */
+  entry: URL;
+  /** Handed to each worker on start (`workerInput()`), for instance the database path. Structured-cloneable. */
+  input: unknown;
+  /** Workers at most; they start on demand. */
+  size: number;
+  /** How long one call may run on a worker before the worker is killed. */
+  deadlineMs: number;
+  /** How long a call may wait for a free worker (one starting included) before it is refused. Default `deadlineMs`. */
+  queueTimeoutMs?: number;
+  /** Names the pool in errors, for instance `sqlite-search`. */
+  name: string;
+}
+
+/**
+ * A call ran past its deadline and its worker was killed. It is the query's
+ * own cost, not a sign that the dependency is down, so breakers do not count it.
+ */
+export class DeadlineExceededError extends Error {
+  override name = 'DeadlineExceededError';
+  readonly isDeadlineExceeded = true;
+  /**
+   * Settles once the killed worker's replacement is ready (or failed to
+   * start), so a caller can charge the restart to whoever caused it.
+   */
+  readonly replaced: Promise<void>;
+  constructor(pool: string, method: string, deadlineMs: number, replaced: Promise<void>) {
+    super(`${pool}: ${method} ran past its ${deadlineMs} ms deadline and was stopped`);
+    this.replaced = replaced;
+  }
+}
+
+export function isDeadlineExceeded(error: unknown): error is DeadlineExceededError {
+  return (error as DeadlineExceededError | null)?.isDeadlineExceeded === true;
+}
+
+export interface WorkerPool<Api extends WorkerApi> {
+  call<M extends keyof Api & string>(
+    method: M,
+    ...args: Parameters<Api[M]>
+  ): Promise<Awaited<ReturnType<Api[M]>>>;
+  /**
+   * Starts every worker now rather than on demand, so the first calls do not
+   * wait for one; resolves once all are ready, rejects if one fails to start.
+   */
+  start(): Promise<void>;
+  /** Workers alive now, busy or idle (for tests and metrics). */
+  size(): number;
+  /** Kills every worker and refuses what is queued; later calls are refused. */
+  close(): Promise<void>;
+}
+
+/** How much lower than its caller a worker runs (a Unix nice increment). */
+const workerNiceness = 5;
+
+interface Job {
+  method: string;
+  args: unknown[];
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  /** While queued: refuses the call once it has waited a deadline. While running: kills the worker. */
+  timer?: NodeJS.Timeout;
+}
+
+interface Worker {
+  process: ChildProcess;
+  /** Whether it has built its handlers; a call's deadline never pays for a worker's start. */
+  ready: boolean;
+  /** Settles when the worker is ready, or fails to start. */
+  started: Promise<void>;
+  job?: Job;
+  nextId: number;
+}
+
+/**
+ * Runs synchronous work (node:sqlite queries) in child processes, so a slow
+ * call never blocks the caller's event loop, and stops it at its deadline.
+ *
+ * Processes, not worker threads: node:sqlite offers no interrupt or progress
+ * handler, and `Worker.terminate()` waits for the running SQLite statement to
+ * return to JavaScript, so a thread keeps burning a core until the query ends.
+ * A process is killed at once with SIGKILL.
+ */
+export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptions): WorkerPool<Api> {
+  const { entry, input, size, deadlineMs, name, queueTimeoutMs = deadlineMs } = options;
+  const workers = new Set<Worker>();
+  const idle: Worker[] = [];
+  let starting = 0;
+  const queue: Job[] = [];
+  let closed = false;
+
+  function spawn(): Worker {
+    const child = fork(fileURLToPath(entry), [], {
+      serialization: 'advanced',
+      // The parent's flags (loaders, inspector, test runners) are not the worker's business.
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const { promise: started, resolve: onReady, reject: onFailedStart } = Promise.withResolvers<void>();
+    // Only `start()` awaits this; a worker started on demand that fails is reported by its calls.
+    started.catch(() => {});
+    const worker: Worker = { process: child, nextId: 0, ready: false, started };
+    // Below the caller's priority: on a busy machine the HTTP server and health routes run first.
+    // A worker that already died (ESRCH) is reported by its 'exit'.
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, Math.min(19, getPriority() + workerNiceness));
+    } catch {}
+    workers.add(worker);
+    starting += 1;
+    child.send({ input } satisfies WorkerRequest);
+    child.on('message', (reply: WorkerReply) => {
+      if ('ready' in reply) {
+        worker.ready = true;
+        onReady();
+        starting -= 1;
+        idle.push(worker);
+        dispatch();
+      } else settle(worker, reply);
+    });
+    // A worker that dies on its own (out of memory, a crash) fails its call; the next call starts another.
+    child.on('exit', (code, signal) => {
+      if (!worker.ready) {
+        starting -= 1;
+        onFailedStart(new Error(`${name}: worker exited (${signal ?? code}) before it was ready`));
+      }
+      worker.ready = true;
+      discard(worker);
+      const job = worker.job;
+      worker.job = undefined;
+      if (job) {
+        clearTimeout(job.timer);
+        job.reject(new Error(`${name}: worker exited (${signal ?? code}) during ${job.method}`));
+      }
+      dispatch();
+    });
+    child.on('error', () => {
+      // 'exit' follows and fails the call; without a listener, the error would crash the caller.
+    });
+    return worker;
+  }
+
+  function discard(worker: Worker) {
+    workers.delete(worker);
+    const at = idle.indexOf(worker);
+    if (at >= 0) idle.splice(at, 1);
+  }
+
+  function settle(worker: Worker, reply: Exclude<WorkerReply, { ready: true }>) {
+    const job = worker.job;
+    if (!job || reply.id !== worker.nextId) return;
+    clearTimeout(job.timer);
+    worker.job = undefined;
+    if ('error' in reply)
+      job.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+    else job.resolve(reply.value);
+    idle.push(worker);
+    dispatch();
+  }
+
+  function run(worker: Worker, job: Job) {
+    clearTimeout(job.timer);
+    worker.job = job;
+    worker.nextId += 1;
+    job.timer = setTimeout(() => {
+      worker.job = undefined;
+      discard(worker);
+      worker.process.kill('SIGKILL');
+      // Replaced at once, not on the next call: starting a process costs more than most searches.
+      const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
+      job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
+      dispatch();
+    }, deadlineMs);
+    worker.process.send({ id: worker.nextId, method: job.method, args: job.args } satisfies WorkerRequest);
+  }
+
+  function dispatch() {
+    if (closed) return;
+    for (let worker = idle.pop(); worker; worker = idle.pop()) {
+      const job = queue.shift();
+      if (!job) {
+        idle.push(worker);
+        return;
+      }
+      run(worker, job);
+    }
+    while (queue.length > starting && workers.size < size) spawn();
+  }
+
+  return {
+    call(method, ...args) {
+      if (closed) return Promise.reject(new Error(`${name}: pool is closed`));
+      return new Promise((resolve, reject) => {
+        const job: Job = { method, args, resolve: resolve as (value: unknown) => void, reject };
+        job.timer = setTimeout(() => {
+          queue.splice(queue.indexOf(job), 1);
+          reject(new Error(`${name}: no worker free within ${queueTimeoutMs} ms for ${method}`));
+        }, queueTimeoutMs);
+        queue.push(job);
+        dispatch();
+      });
+    },
+    async start() {
+      while (!closed && workers.size < size) spawn();
+      await Promise.all([...workers].map((worker) => worker.started));
+    },
+    size: () => workers.size,
+    async close() {
+      closed = true;
+      for (const job of queue.splice(0)) {
+        clearTimeout(job.timer);
+        job.reject(new Error(`${name}: pool is closed`));
+      }
+      const exits = [...workers].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.process.exitCode !== null || worker.process.signalCode !== null) resolve();
+            else worker.process.once('exit', () => resolve()).kill('SIGKILL');
+          }),
+      );
+      await Promise.all(exits);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { createTenantBulkheads, TenantBusyError } from './tenant-bulkheads.ts';
+
+/** A call that runs until released, recording that it started. */
+function gate() {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  let started = false;
+  return {
+    fn: () => {
+      started = true;
+      return promise;
+    },
+    started: () => started,
+    release: (value = 'done') => resolve(value),
+  };
+}
+
+describe('tenant bulkheads', () => {
+  it("caps one tenant's calls in flight and queue, and refuses the rest at once, while other tenants run", async () => {
+    const bulkheads = createTenantBulkheads({
+      dependency: 'search-index',
+      concurrency: 2,
+      queue: 1,
+      queueTimeoutMs: 60_000,
+    });
+    const gates = Array.from({ length: 3 }, gate);
+    const running = gates.map((g) => bulkheads.run('noisy', g.fn));
+    const refused = bulkheads.run('noisy', async () => 'never');
+    await expect(refused).rejects.toBeInstanceOf(TenantBusyError);
+    await expect(refused).rejects.toThrow('search-index: too many calls in flight for this tenant');
+    expect(gates.map((g) => g.started())).toEqual([true, true, false]);
+    // The neighbour is not behind the noisy tenant's queue.
+    await expect(bulkheads.run('quiet', async () => 'answer')).resolves.toBe('answer');
+    gates[0]?.release('first');
+    await expect(running[0]).resolves.toBe('first');
+    // The queued call takes the freed slot.
+    await expect.poll(() => gates[2]?.started()).toBe(true);
+    for (const g of gates) g.release();
+    await Promise.all(running);
+  });
+
+  it('refuses a call that waited too long for a slot, and never runs it', async () => {
+    const bulkheads = createTenantBulkheads({
+      dependency: 'search-index',
+      concurrency: 1,
+      queue: 4,
+      queueTimeoutMs: 50,
+    });
+    const holder = gate();
+    const held = bulkheads.run('t', holder.fn);
+    let ran = false;
+    await expect(
+      bulkheads.run('t', async () => {
+        ran = true;
+      }),
+    ).rejects.toBeInstanceOf(TenantBusyError);
+    holder.release();
+    await held;
+    // A later call still gets the slot: the refused one was dropped, not run.
+    await expect(bulkheads.run('t', async () => 'next')).resolves.toBe('next');
+    expect(ran).toBe(false);
+  });
+
+  it('keeps a slot taken after its call returns, for as long as the call asks', async () => {
+    const bulkheads = createTenantBulkheads({ dependency: 'search-index', concurrency: 1, queue: 0 });
+    const restart = Promise.withResolvers<void>();
+    await expect(
+      bulkheads.run('t', async (holdSlot) => {
+        holdSlot(restart.promise);
+        throw new Error('stopped at its deadline');
+      }),
+    ).rejects.toThrow('stopped');
+    await expect(bulkheads.run('t', async () => 'too soon')).rejects.toBeInstanceOf(TenantBusyError);
+    restart.resolve();
+    await restart.promise;
+    await expect(bulkheads.run('t', async () => 'after the restart')).resolves.toBe('after the restart');
+  });
+
+  it("passes the call's own errors through and keeps no entry for an idle tenant", async () => {
+    const bulkheads = createTenantBulkheads({ dependency: 'search-index' });
+    const failure = new Error('backend down');
+    await expect(bulkheads.run('t', () => Promise.reject(failure))).rejects.toBe(failure);
+    const holder = gate();
+    const held = bulkheads.run('other', holder.fn);
+    expect(bulkheads.activeTenants()).toBe(1);
+    holder.release();
+    await held;
+    expect(bulkheads.activeTenants()).toBe(0);
+  });
+});

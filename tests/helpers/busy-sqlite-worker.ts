@@ -1,0 +1,30 @@
+import { DatabaseSync } from 'node:sqlite';
+import { serveWorkerCalls } from '../../server/embedded/worker-host.ts';
+
+/**
+ * A worker for the pool's tests: `spin` runs one SQLite statement that takes
+ * minutes inside native code, like a pathological search, where no
+ * JavaScript runs that could notice a request to stop.
+ */
+export type BusyWorkerApi = {
+  echo(value: unknown): Promise<unknown>;
+  fail(message: string): Promise<never>;
+  pid(): Promise<number>;
+  spin(): Promise<number>;
+};
+
+serveWorkerCalls((prefix: string) => {
+  const db = new DatabaseSync(':memory:');
+  const spin = db.prepare(
+    'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) SELECT count(*) AS n FROM c',
+  );
+  const api: BusyWorkerApi = {
+    echo: async (value) => ({ prefix, value }),
+    fail: async (message) => {
+      throw new RangeError(message);
+    },
+    pid: async () => process.pid,
+    spin: async () => (spin.get() as { n: number }).n,
+  };
+  return api;
+});
