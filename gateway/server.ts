@@ -15,7 +15,7 @@ import type { Resilience } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { createFileOperationStore } from './persisted-operations/store.ts';
-import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
+import { type OperationLimits, persistedOperationRules } from './plugins/operation-limits.ts';
 import { persistedDocumentStore } from './plugins/persisted-operations.ts';
 import type { RateLimitOptions } from './plugins/rate-limit.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
@@ -111,7 +111,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     path: options.persistedOperations.manifestPath,
     reloadIntervalMs: options.persistedOperations.reloadIntervalMs,
     schema: apiSchema,
-    rules: operationLimitRules(options.limits),
+    rules: persistedOperationRules(options.limits),
     logger: options.logger,
   });
   const responseCache =
