@@ -25,6 +25,7 @@ import {
   type ResponseCacheOptions,
 } from './response-cache/response-cache.ts';
 import { createResponseCacheShortcut } from './response-cache/response-cache-shortcut.ts';
+import { withResponseSizeLimit } from './response-size.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
 export interface GatewayOptions {
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   subgraphMaxSockets: number;
   /** Request bodies above this get 413. */
   maxBodyBytes: number;
+  /** Responses, and each subgraph answer read for one, above this are refused with RESPONSE_TOO_LARGE. */
+  maxResponseBytes: number;
   /** Deadline for one operation's whole execution. */
   executionTimeoutMs: number;
   limits: OperationLimits;
@@ -98,6 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         agent,
         timeoutMs: options.subgraphTimeoutMs,
         policy: options.resilience.policy(`subgraph:${name}`),
+        maxResponseBytes: options.maxResponseBytes,
       });
     },
     logger: options.logger,
@@ -128,7 +132,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     partnerClients: options.persistedOperations.partnerClients,
   };
   const apollo = new ApolloServer<GatewayContext>({
-    gateway: withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs }),
+    gateway: withResponseSizeLimit(withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs })),
     documentStore: persistedDocumentStore(operationStore),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
@@ -164,6 +168,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     logger: options.logger,
     routes: { ...healthRoutes({ ...subgraphHealth, ...options.health }), ...metrics.routes() },
     maxBodyBytes: options.maxBodyBytes,
+    maxResponseBytes: options.maxResponseBytes,
     tls: options.tls,
     context: async (request: IncomingMessage) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),

@@ -21,6 +21,8 @@ export const publicErrorCodes = {
   PERSISTED_QUERY_NOT_IN_LIST: 400,
   PERSISTED_QUERY_ID_REQUIRED: 400,
   OPERATION_LIMIT_EXCEEDED: 400,
+  /** The response would pass MAX_RESPONSE_BYTES; it is refused whole, never sent in part nor cached. */
+  RESPONSE_TOO_LARGE: 400,
   /** The gateway's per-request execution deadline (EXECUTION_TIMEOUT_MS) passed. */
   GATEWAY_TIMEOUT: 504,
   GRAPHQL_PARSE_FAILED: 400,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { publicErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerTls } from './tls.ts';
 
@@ -35,10 +36,21 @@ export interface HttpServerOptions<TContext extends BaseContext> {
   routes?: Record<string, RouteHandler>;
   /** Bodies above this are refused with 413 before they are parsed. Default 1 MiB (MAX_REQUEST_BODY_BYTES). */
   maxBodyBytes?: number;
+  /**
+   * A GraphQL response body above this is replaced by RESPONSE_TOO_LARGE.
+   * Default 4 MiB: the gateway sets MAX_RESPONSE_BYTES; subgraphs keep the
+   * default, so none sends the gateway more than that.
+   */
+  maxResponseBytes?: number;
   /** Serve HTTPS (and require client certificates when `clientCa` is set). Default plain HTTP. */
   tls?: ServerTls;
   logger: Logger;
 }
+
+/** 4 MiB (MAX_RESPONSE_BYTES): a full search page of long documents fits. */
+export const defaultMaxResponseBytes = 4 * 1024 * 1024;
+
+export const responseTooLargeMessage = 'The response is too large: ask for fewer items or fields';
 
 /** Applied to every response; the GraphQL API is never framed, sniffed or cached by intermediaries. */
 const securityHeaders: Record<string, string> = {
@@ -100,6 +112,11 @@ function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
   });
 }
 
+/** A UTF-16 unit is at most three bytes of UTF-8, so most bodies are cleared without counting. */
+function exceedsBytes(text: string, maxBytes: number): boolean {
+  return text.length * 3 > maxBytes && Buffer.byteLength(text, 'utf8') > maxBytes;
+}
+
 function toHeaderMap(request: IncomingMessage): HeaderMap {
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(request.headers)) {
@@ -114,7 +131,16 @@ function toHeaderMap(request: IncomingMessage): HeaderMap {
  * headers and the non-GraphQL routes every service exposes.
  */
 export function createHttpServer<TContext extends BaseContext>(options: HttpServerOptions<TContext>): Server {
-  const { apollo, context, shortcut, routes = {}, maxBodyBytes = 1024 * 1024, tls, logger } = options;
+  const {
+    apollo,
+    context,
+    shortcut,
+    routes = {},
+    maxBodyBytes = 1024 * 1024,
+    maxResponseBytes = defaultMaxResponseBytes,
+    tls,
+    logger,
+  } = options;
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
@@ -170,6 +196,11 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     }
 
     const result = await runApollo(() => (prepared ? Promise.resolve(prepared) : context(request)));
+    if (result.body.kind === 'complete' && exceedsBytes(result.body.string, maxResponseBytes)) {
+      return sendJson(response, publicErrorCodes.RESPONSE_TOO_LARGE, {
+        errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],
+      });
+    }
     for (const [name, value] of result.headers) response.setHeader(name, value);
     response.statusCode = result.status ?? 200;
     if (result.body.kind === 'complete') {
