@@ -7,7 +7,12 @@ import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { StringKeyValueCache } from '../server/cache/key-value-cache.ts';
 import { createErrorFormatter } from '../server/errors.ts';
 import { type DependencyHealth, healthRoutes } from '../server/http/health.ts';
-import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
+import {
+  createHttpServer,
+  type HttpTimeouts,
+  type ListeningServer,
+  listen,
+} from '../server/http/http-server.ts';
 import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
@@ -36,6 +41,9 @@ export interface GatewayOptions {
   subgraphMaxSockets: number;
   /** Request bodies above this get 413. */
   maxBodyBytes: number;
+  /** Request bodies buffered at once, over all connections; past it, 503. */
+  maxBufferedBodyBytes: number;
+  httpTimeouts: HttpTimeouts;
   /** Responses, and each subgraph answer read for one, above this are refused with RESPONSE_TOO_LARGE. */
   maxResponseBytes: number;
   /** Deadline for one operation's whole execution. */
@@ -169,6 +177,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     routes: { ...healthRoutes({ ...subgraphHealth, ...options.health }), ...metrics.routes() },
     maxBodyBytes: options.maxBodyBytes,
     maxResponseBytes: options.maxResponseBytes,
+    maxBufferedBodyBytes: options.maxBufferedBodyBytes,
+    timeouts: options.httpTimeouts,
     tls: options.tls,
     context: async (request: IncomingMessage) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),

@@ -168,6 +168,10 @@ const environmentSchema = z
     // Security hardening (issue #5): operation limits, persisted operations, transport.
     MAX_REQUEST_BODY_BYTES: positiveInt(1024 * 1024),
     MAX_RESPONSE_BYTES: positiveInt(4 * 1024 * 1024),
+    MAX_BUFFERED_BODY_BYTES: positiveInt(64 * 1024 * 1024),
+    HTTP_HEADERS_TIMEOUT_MS: positiveInt(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(65_000),
     EXECUTION_TIMEOUT_MS: positiveInt(15_000),
     LIMIT_MAX_DEPTH: positiveInt(8),
     LIMIT_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
@@ -239,6 +243,13 @@ const environmentSchema = z
         message: 'must be less than RESPONSE_CACHE_TTL_SECONDS (0 turns refreshing off)',
       });
     }
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: 'must not be more than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+      });
+    }
     if (env.SUBGRAPH_CLIENT_CA && !env.TLS_CERT) {
       context.addIssue({
         code: 'custom',
@@ -308,6 +319,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       subgraphMaxSockets: e.SUBGRAPH_MAX_SOCKETS,
       maxBodyBytes: e.MAX_REQUEST_BODY_BYTES,
       maxResponseBytes: e.MAX_RESPONSE_BYTES,
+      maxBufferedBodyBytes: e.MAX_BUFFERED_BODY_BYTES,
+      httpTimeouts: {
+        headersMs: e.HTTP_HEADERS_TIMEOUT_MS,
+        requestMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      },
       executionTimeoutMs: e.EXECUTION_TIMEOUT_MS,
       limits: {
         maxDepth: e.LIMIT_MAX_DEPTH,

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { type ApolloServer, type BaseContext, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { publicErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerTls } from './tls.ts';
@@ -42,6 +42,14 @@ export interface HttpServerOptions<TContext extends BaseContext> {
    * default, so none sends the gateway more than that.
    */
   maxResponseBytes?: number;
+  /**
+   * Bytes of request bodies buffered at once, over all connections; a body
+   * that would pass it gets 503 with retry-after. Default 64 MiB
+   * (MAX_BUFFERED_BODY_BYTES).
+   */
+  maxBufferedBodyBytes?: number;
+  /** Node's server timeouts, set rather than left to its defaults (`httpTimeouts`). */
+  timeouts?: Partial<HttpTimeouts>;
   /** Serve HTTPS (and require client certificates when `clientCa` is set). Default plain HTTP. */
   tls?: ServerTls;
   logger: Logger;
@@ -51,6 +59,28 @@ export interface HttpServerOptions<TContext extends BaseContext> {
 export const defaultMaxResponseBytes = 4 * 1024 * 1024;
 
 export const responseTooLargeMessage = 'The response is too large: ask for fewer items or fields';
+
+export interface HttpTimeouts {
+  /** Until a request's headers have all arrived. Default 10 s (HTTP_HEADERS_TIMEOUT_MS). */
+  headersMs: number;
+  /** Until the whole request, body included, has arrived. Default 30 s (HTTP_REQUEST_TIMEOUT_MS). */
+  requestMs: number;
+  /**
+   * An idle keep-alive connection is closed after this. Default 65 s
+   * (HTTP_KEEP_ALIVE_TIMEOUT_MS): longer than the 60 s idle timeout of common
+   * load balancers, so the balancer, not the server, closes an idle connection.
+   */
+  keepAliveMs: number;
+}
+
+export const defaultHttpTimeouts: HttpTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 65_000,
+};
+
+/** Node checks the headers and request timeouts on this interval (its default is 30 s), so they hold closely. */
+const timeoutCheckIntervalMs = 1000;
 
 /** Applied to every response; the GraphQL API is never framed, sniffed or cached by intermediaries. */
 const securityHeaders: Record<string, string> = {
@@ -85,31 +115,60 @@ function requestFailure(response: ServerResponse, status: number, message: strin
 }
 
 class BodyTooLargeError extends Error {}
+class BodiesInFlightError extends Error {}
+
+/** Bytes of request bodies being buffered right now, across all connections. */
+interface BodyBudget {
+  inFlight: number;
+  readonly max: number;
+}
 
 /**
  * Events rather than `for await`: the async iterator costs a stream wrapper
  * and a promise per chunk, which on a cache hit was a tenth of all that the
- * request allocated.
+ * request allocated. Each body is held to `maxBytes`, and all bodies being
+ * read together to the shared `budget`.
  */
-function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
+function readBody(request: IncomingMessage, maxBytes: number, budget: BodyBudget): Promise<string> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > maxBytes) return Promise.reject(new BodyTooLargeError());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      budget.inFlight -= size;
+      request.off('data', onData);
+      if (!error) return resolve(Buffer.concat(chunks).toString('utf8'));
+      // Drained, not read: the refusal is sent without waiting for the rest of the body.
+      request.resume();
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= maxBytes) return void chunks.push(chunk);
-      request.off('data', onData);
-      // Drained, not read: the 413 is sent without waiting for the rest of the body.
-      request.resume();
-      reject(new BodyTooLargeError());
+      budget.inFlight += chunk.length;
+      if (size > maxBytes) return settle(new BodyTooLargeError());
+      if (budget.inFlight > budget.max) return settle(new BodiesInFlightError());
+      chunks.push(chunk);
     };
     request.on('data', onData);
-    request.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.once('end', () => settle());
     // Also a client that goes away mid-body: the request then emits 'error' (aborted).
-    request.once('error', reject);
+    request.once('error', settle);
   });
+}
+
+async function sendApolloResult(response: ServerResponse, result: HTTPGraphQLResponse) {
+  for (const [name, value] of result.headers) response.setHeader(name, value);
+  response.statusCode = result.status ?? 200;
+  if (result.body.kind === 'complete') {
+    response.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) response.write(chunk);
+  response.end();
 }
 
 /** A UTF-16 unit is at most three bytes of UTF-8, so most bodies are cleared without counting. */
@@ -138,9 +197,18 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     routes = {},
     maxBodyBytes = 1024 * 1024,
     maxResponseBytes = defaultMaxResponseBytes,
+    maxBufferedBodyBytes = 64 * 1024 * 1024,
     tls,
     logger,
   } = options;
+  const bodyBudget: BodyBudget = { inFlight: 0, max: maxBufferedBodyBytes };
+  const timeouts = { ...defaultHttpTimeouts, ...options.timeouts };
+  const serverOptions = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionsCheckingInterval: timeoutCheckIntervalMs,
+  };
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
@@ -166,12 +234,29 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
         context: buildContext,
       });
     if (request.method === 'POST') {
+      // The context is built from headers alone, so the token is checked before a byte of the body is
+      // read: a caller without a valid one holds no body buffer, and Apollo refuses it as usual (the
+      // observers count it) while the unread body is dropped with the connection.
+      let admitted: TContext;
+      try {
+        admitted = await context(request);
+      } catch (error) {
+        response.setHeader('connection', 'close');
+        const refusal = await runApollo(() => Promise.reject(error));
+        return sendApolloResult(response, refusal);
+      }
+      prepared = admitted;
       let text: string;
       try {
-        text = await readBody(request, maxBodyBytes);
+        text = await readBody(request, maxBodyBytes, bodyBudget);
       } catch (error) {
         if (error instanceof BodyTooLargeError)
           return requestFailure(response, 413, 'Request body is too large');
+        if (error instanceof BodiesInFlightError) {
+          response.setHeader('retry-after', '1');
+          response.setHeader('connection', 'close');
+          return requestFailure(response, 503, 'Too many request bodies in flight; retry shortly');
+        }
         // The client went away mid-body: there is no one to answer, and nothing went wrong here.
         if (request.destroyed) return;
         throw error;
@@ -188,7 +273,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
           };
           const outcome = await shortcut(request, response, body, runInBackground);
           if (outcome.answered) return;
-          prepared = outcome.context;
+          prepared = outcome.context ?? prepared;
         }
       } else {
         body = text;
@@ -201,14 +286,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
         errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],
       });
     }
-    for (const [name, value] of result.headers) response.setHeader(name, value);
-    response.statusCode = result.status ?? 200;
-    if (result.body.kind === 'complete') {
-      response.end(result.body.string);
-      return;
-    }
-    for await (const chunk of result.body.asyncIterator) response.write(chunk);
-    response.end();
+    await sendApolloResult(response, result);
   }
 
   const listener = (request: IncomingMessage, response: ServerResponse) => {
@@ -221,10 +299,10 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       else response.destroy();
     });
   };
-  if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
+  if (!tls) return createServer(serverOptions, listener);
   return createHttpsServer(
     {
-      keepAliveTimeout: 65_000,
+      ...serverOptions,
       cert: tls.cert,
       key: tls.key,
       ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
