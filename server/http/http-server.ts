@@ -171,6 +171,25 @@ async function sendApolloResult(response: ServerResponse, result: HTTPGraphQLRes
   response.end();
 }
 
+/**
+ * Deeper than any request the schema can use, shallow enough that nothing
+ * recursive (JSON.stringify of the variables, their coercion) overflows the
+ * stack on it and fails as a server error.
+ */
+const maxJsonDepth = 64;
+
+/** Walks with an explicit stack, so measuring a hostile value cannot overflow either. */
+function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= maxDepth) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** A UTF-16 unit is at most three bytes of UTF-8, so most bodies are cleared without counting. */
 function exceedsBytes(text: string, maxBytes: number): boolean {
   return text.length * 3 > maxBytes && Buffer.byteLength(text, 'utf8') > maxBytes;
@@ -267,6 +286,8 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
         } catch {
           return requestFailure(response, 400, 'Request body is not valid JSON');
         }
+        if (nestedDeeperThan(body, maxJsonDepth))
+          return requestFailure(response, 400, 'Request body is nested too deeply');
         if (shortcut) {
           const runInBackground = async (backgroundContext: TContext) => {
             await runApollo(async () => backgroundContext);
