@@ -146,7 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     includeStacktraceInErrorResponses: false,
     // Also drops "Did you mean …?" field suggestions from validation errors.
     hideSchemaDetailsFromClientErrors: options.production,
-    formatError: createErrorFormatter(options.logger),
+    formatError: createErrorFormatter(options.logger, { hideSuggestions: options.production }),
     // runMain owns SIGTERM: it drains HTTP, stops Apollo, then flushes traces. Apollo's own handler
     // would race it, and the process never exits.
     stopOnTerminationSignals: false,

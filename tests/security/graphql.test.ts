@@ -327,6 +327,22 @@ describe('attack suite: GraphQL in production', () => {
     expect(JSON.stringify(result)).not.toMatch(/Did you mean|search/);
   });
 
+  it('hides suggestions from variable coercion errors too', async () => {
+    const enumValue = await stack.graphql(
+      'query ($sort: SearchSort) { search(query: "a", sort: $sort) { total } }',
+      { token, variables: { sort: 'RELEVANC' } },
+    );
+    const inputField = await stack.graphql(
+      'query ($f: SearchFilter) { search(query: "a", filter: $f) { total } }',
+      { token, variables: { f: { tagz: ['a'] } } },
+    );
+    for (const result of [enumValue, inputField]) {
+      expect(result.status).toBe(400);
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(JSON.stringify(result)).not.toMatch(/Did you mean|RELEVANCE|"tags"/);
+    }
+  });
+
   it('refuses over-limit operations without revealing the numbers', async () => {
     const floods = [
       `{ ${nested(20)} }`,
