@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { StringKeyValueCache } from '../server/cache/key-value-cache.ts';
 import { createErrorFormatter } from '../server/errors.ts';
@@ -21,7 +22,7 @@ import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { createFileOperationStore } from './persisted-operations/store.ts';
 import { type OperationLimits, persistedOperationRules } from './plugins/operation-limits.ts';
-import { persistedDocumentStore } from './plugins/persisted-operations.ts';
+import { apolloApqCache, persistedDocumentStore } from './plugins/persisted-operations.ts';
 import type { RateLimitOptions } from './plugins/rate-limit.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import {
@@ -66,7 +67,7 @@ export interface GatewayOptions {
   rateLimit: RateLimitOptions;
   /** Whole query responses per tenant; off when absent. */
   responseCache?: ResponseCacheOptions;
-  /** Where automatic persisted queries are kept; Apollo's in-memory cache when absent. */
+  /** Where automatic persisted queries are kept, under per-tenant keys; in process when absent. */
   apqCache?: StringKeyValueCache;
   apqTtlSeconds?: number;
   /** Extra readiness entries (Redis); the subgraphs are added here. */
@@ -138,6 +139,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const persistedOperations = {
     store: operationStore,
     partnerClients: options.persistedOperations.partnerClients,
+    apq: {
+      cache: options.apqCache ?? new InMemoryLRUCache<string>(),
+      ttlSeconds: options.apqTtlSeconds ?? 86_400,
+    },
   };
   const apollo = new ApolloServer<GatewayContext>({
     gateway: withResponseSizeLimit(withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs })),
@@ -165,9 +170,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       responseCache,
       persistedOperations,
     }),
-    persistedQueries: options.apqCache
-      ? { cache: options.apqCache, ttl: options.apqTtlSeconds ?? 86_400 }
-      : undefined,
+    // Registered and looked up per tenant by usePersistedOperations; Apollo only checks a registration's hash.
+    persistedQueries: { cache: apolloApqCache, ttl: null },
     logger: options.logger,
   });
   await apollo.start();
