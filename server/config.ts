@@ -160,7 +160,7 @@ const environmentSchema = z
 
     METRICS_TENANTS: list.default([]),
     METRICS_MAX_TENANTS: z.coerce.number().int().min(0).max(1000).default(50),
-    METRICS_MAX_OPERATIONS: z.coerce.number().int().min(0).max(1000).default(100),
+    METRICS_MAX_OPERATIONS: z.coerce.number().int().min(0).max(1000).default(20),
     // The OpenTelemetry SDK reads the other OTEL_* variables itself; these only decide whether it starts.
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_TRACES_EXPORTER: z.string().min(1).optional(),

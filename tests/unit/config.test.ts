@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     expect(config.jwt.algorithms).toEqual(['RS256', 'ES256']);
     expect(config.production).toBe(false);
     expect(config.indexer.port).toBe(4003);
-    expect(config.metrics).toEqual({ tenantAllowlist: [], maxTenantLabels: 50, maxOperationLabels: 100 });
+    expect(config.metrics).toEqual({ tenantAllowlist: [], maxTenantLabels: 50, maxOperationLabels: 20 });
     expect(config.tracing.enabled).toBe(false);
     expect(config.gateway.maxBodyBytes).toBe(1024 * 1024);
     expect(config.gateway.executionTimeoutMs).toBe(15_000);
