@@ -23,6 +23,8 @@ export const publicErrorCodes = {
   OPERATION_LIMIT_EXCEEDED: 400,
   /** The response would pass MAX_RESPONSE_BYTES; it is refused whole, never sent in part nor cached. */
   RESPONSE_TOO_LARGE: 400,
+  /** Request bodies being read at once passed MAX_BUFFERED_BODY_BYTES; retry after `retry-after`. */
+  SERVER_BUSY: 503,
   /** The gateway's per-request execution deadline (EXECUTION_TIMEOUT_MS) passed. */
   GATEWAY_TIMEOUT: 504,
   GRAPHQL_PARSE_FAILED: 400,

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
-import { publicErrorCodes } from '../errors.ts';
+import { type ErrorCode, publicErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerTls } from './tls.ts';
 
@@ -110,8 +110,13 @@ export function requestUrl(request: IncomingMessage): URL | undefined {
   return URL.parse(request.url ?? '/', 'http://localhost') ?? undefined;
 }
 
-function requestFailure(response: ServerResponse, status: number, message: string) {
-  sendJson(response, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+function requestFailure(
+  response: ServerResponse,
+  status: number,
+  message: string,
+  code: ErrorCode = 'BAD_REQUEST',
+) {
+  sendJson(response, status, { errors: [{ message, extensions: { code } }] });
 }
 
 class BodyTooLargeError extends Error {}
@@ -274,7 +279,12 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
         if (error instanceof BodiesInFlightError) {
           response.setHeader('retry-after', '1');
           response.setHeader('connection', 'close');
-          return requestFailure(response, 503, 'Too many request bodies in flight; retry shortly');
+          return requestFailure(
+            response,
+            publicErrorCodes.SERVER_BUSY,
+            'Too many request bodies in flight; retry shortly',
+            'SERVER_BUSY',
+          );
         }
         // The client went away mid-body: there is no one to answer, and nothing went wrong here.
         if (request.destroyed) return;

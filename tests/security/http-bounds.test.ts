@@ -94,6 +94,8 @@ describe('HTTP that cannot be held open', () => {
     const results = await Promise.all(answers);
     const statuses = results.map(({ received }) => /^HTTP\/1\.1 (\d+)/.exec(received)?.[1]);
     expect(statuses).toContain('503');
-    expect(results.find(({ received }) => received.includes(' 503 '))?.received).toMatch(/retry-after: 1/i);
+    const busy = results.find(({ received }) => received.includes(' 503 '))?.received;
+    expect(busy).toMatch(/retry-after: 1/i);
+    expect(busy).toContain('SERVER_BUSY');
   });
 });
