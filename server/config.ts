@@ -243,6 +243,13 @@ const environmentSchema = z
         message: 'must be less than RESPONSE_CACHE_TTL_SECONDS (0 turns refreshing off)',
       });
     }
+    if (env.RESPONSE_CACHE_MAX_ENTRY_BYTES > env.MAX_RESPONSE_BYTES) {
+      context.addIssue({
+        code: 'custom',
+        path: ['RESPONSE_CACHE_MAX_ENTRY_BYTES'],
+        message: 'must not be more than MAX_RESPONSE_BYTES (a cache hit is not measured again)',
+      });
+    }
     if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
       context.addIssue({
         code: 'custom',

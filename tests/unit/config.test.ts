@@ -80,6 +80,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, RATE_LIMIT_LEASE_MS: '-1' })).toThrow(/RATE_LIMIT_LEASE_MS/);
   });
 
+  it('bounds response bytes, buffered bodies and HTTP time by default, and refuses inconsistent bounds', () => {
+    const defaults = loadConfig(minimal);
+    expect(defaults.gateway.maxResponseBytes).toBe(4 * 1024 * 1024);
+    expect(defaults.gateway.maxBufferedBodyBytes).toBe(64 * 1024 * 1024);
+    expect(defaults.gateway.httpTimeouts).toEqual({
+      headersMs: 10_000,
+      requestMs: 30_000,
+      keepAliveMs: 65_000,
+    });
+    expect(defaults.cache.responseMaxEntryBytes).toBe(1024 * 1024);
+    expect(defaults.cache.memoryMaxBytes).toBe(64 * 1024 * 1024);
+    expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_MAX_ENTRY_BYTES: String(8 * 1024 * 1024) })).toThrow(
+      /RESPONSE_CACHE_MAX_ENTRY_BYTES.*MAX_RESPONSE_BYTES/,
+    );
+    expect(() =>
+      loadConfig({ ...minimal, HTTP_HEADERS_TIMEOUT_MS: '40000', HTTP_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
+  });
+
   it('reads per-dependency options as a default with overrides by name', () => {
     const config = loadConfig({ ...minimal, RESILIENCE_TIMEOUT_MS: '1500, redis=100, subgraph:search=3000' });
     expect(config.resilience.timeoutMs('documents-store')).toBe(1500);
