@@ -160,8 +160,10 @@ function readBody(request: IncomingMessage, maxBytes: number, budget: BodyBudget
     };
     request.on('data', onData);
     request.once('end', () => settle());
-    // Also a client that goes away mid-body: the request then emits 'error' (aborted).
+    // Also a client that goes away mid-body: the request then emits 'error' (aborted). 'close' as well,
+    // so that however a body ends, its bytes leave the shared budget.
     request.once('error', settle);
+    request.once('close', () => settle(new Error('The request closed before its body ended')));
   });
 }
 

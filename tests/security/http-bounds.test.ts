@@ -97,5 +97,8 @@ describe('HTTP that cannot be held open', () => {
     const busy = results.find(({ received }) => received.includes(' 503 '))?.received;
     expect(busy).toMatch(/retry-after: 1/i);
     expect(busy).toContain('SERVER_BUSY');
+    // The bytes of bodies that never ended left the budget with their connections.
+    const after = await stack.graphql('{ suggest(prefix: "a") }', { token });
+    expect(after.status).toBe(200);
   });
 });
