@@ -59,7 +59,10 @@ export async function startStack({
   explorer,
 }: StackOptions): Promise<RunningStack> {
   const verifier = await createServiceVerifier(config.jwt, logger.child({ service: 'auth' }));
-  const memoryCache = createMemoryCache({ maxEntries: config.cache.memoryMaxEntries });
+  const memoryCache = createMemoryCache({
+    maxEntries: config.cache.memoryMaxEntries,
+    maxBytes: config.cache.memoryMaxBytes,
+  });
   // If a later service fails to start, the ones already running are stopped: no port or timer is left behind.
   const started: { stop(): Promise<void> }[] = [];
   const start = async <T extends { stop(): Promise<void> }>(app: Promise<T>): Promise<T> => {

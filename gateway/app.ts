@@ -94,6 +94,7 @@ export async function startGatewayApp({
               // Kept ready to send: with Redis that saves the round trip; without it, decoding the entry
               // and encoding its body again on every hit, which made a hit twice as expensive.
               nearMaxBytes: config.cache.responseNearMaxBytes,
+              maxEntryBytes: config.cache.responseMaxEntryBytes,
               events,
             }
           : undefined,

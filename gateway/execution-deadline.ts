@@ -1,9 +1,6 @@
-import type {
-  GatewayExecutionResult,
-  GatewayExecutor,
-  GatewayInterface,
-} from '@apollo/server-gateway-interface';
+import type { GatewayExecutionResult, GatewayInterface } from '@apollo/server-gateway-interface';
 import { requestError } from '../server/errors.ts';
+import { wrapGatewayExecutor } from './gateway-executor.ts';
 
 export interface ExecutionDeadlineOptions {
   /** Longest one operation may execute across all its subgraph calls. Default 15000 ms (EXECUTION_TIMEOUT_MS). */
@@ -17,35 +14,25 @@ export interface ExecutionDeadlineOptions {
  * GATEWAY_TIMEOUT (504) at once; fetches already in flight end by their own
  * per-call deadline (SUBGRAPH_TIMEOUT_MS) and their results are dropped.
  *
- * It wraps the gateway's executor rather than being an Apollo plugin because
- * plugins can observe execution but not cut it short.
+ * It wraps the gateway's executor (`wrapGatewayExecutor`) rather than being
+ * an Apollo plugin because plugins can observe execution but not cut it short.
  */
 export function withExecutionDeadline(
   gateway: GatewayInterface,
   { timeoutMs = 15_000 }: ExecutionDeadlineOptions = {},
 ): GatewayInterface {
-  const bound =
-    (executor: GatewayExecutor): GatewayExecutor =>
-    async (requestContext) => {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<GatewayExecutionResult>((resolve) => {
-        timer = setTimeout(
-          () => resolve({ errors: [requestError('GATEWAY_TIMEOUT', 'The operation took too long')] }),
-          timeoutMs,
-        );
-      });
-      try {
-        return await Promise.race([executor(requestContext), deadline]);
-      } finally {
-        clearTimeout(timer);
-      }
-    };
-  return {
-    onSchemaLoadOrUpdate: (callback) => gateway.onSchemaLoadOrUpdate(callback),
-    stop: () => gateway.stop(),
-    async load(options) {
-      const result = await gateway.load(options);
-      return { ...result, executor: result.executor && bound(result.executor) };
-    },
-  };
+  return wrapGatewayExecutor(gateway, (executor) => async (requestContext) => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<GatewayExecutionResult>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ errors: [requestError('GATEWAY_TIMEOUT', 'The operation took too long')] }),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([executor(requestContext), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
 }

@@ -44,10 +44,11 @@ export interface GatewayPluginOptions {
  *    operation to run (OPERATION_RESOLUTION_FAILURE), which the gateway's
  *    executor would otherwise fail as an internal error.
  * 6. Operation limits: tokens of the text the client sent, before anything
- *    parses it, and `first` once the operation is known, before planning.
+ *    parses it, and `first` and cost once the operation and its variables
+ *    are known, before planning.
  *    It comes before persisted operations so that the token limit applies to
  *    client text only: a manifest id carries none, and its body was checked
- *    when the manifest loaded. (Depth, aliases, directives and cost are
+ *    when the manifest loaded. (Depth, aliases and directives are
  *    validation rules: `gatewayValidationRules` below.)
  * 7. Persisted operations: swaps a manifest id for its body, and refuses
  *    partners' free-form text, in `requestDidStart`, which runs before
@@ -95,8 +96,8 @@ export function gatewayPlugins({
 
 /**
  * Validation rules on top of graphql-js's own, run by Apollo on every document
- * it has not validated before: the operation limits (depth, aliases,
- * directives, cost). Production messages name the limit, never its number.
+ * it has not validated before: the operation limits that do not depend on
+ * variables (depth, aliases, directives). Production messages name the limit, never its number.
  */
 export function gatewayValidationRules({
   production,

@@ -3,12 +3,18 @@ import type { IncomingMessage } from 'node:http';
 import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import type { StringKeyValueCache } from '../server/cache/key-value-cache.ts';
 import { createErrorFormatter } from '../server/errors.ts';
 import { useCors } from '../server/http/cors.ts';
 import { type DependencyHealth, healthRoutes } from '../server/http/health.ts';
-import { createHttpServer, type ListeningServer, listen } from '../server/http/http-server.ts';
+import {
+  createHttpServer,
+  type HttpTimeouts,
+  type ListeningServer,
+  listen,
+} from '../server/http/http-server.ts';
 import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
@@ -17,8 +23,8 @@ import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { type ExplorerOptions, useExplorer } from './explorer/explorer.ts';
 import { createFileOperationStore } from './persisted-operations/store.ts';
-import { type OperationLimits, operationLimitRules } from './plugins/operation-limits.ts';
-import { persistedDocumentStore } from './plugins/persisted-operations.ts';
+import { type OperationLimits, persistedOperationRules } from './plugins/operation-limits.ts';
+import { apolloApqCache, persistedDocumentStore } from './plugins/persisted-operations.ts';
 import type { RateLimitOptions } from './plugins/rate-limit.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import {
@@ -27,6 +33,7 @@ import {
   type ResponseCacheOptions,
 } from './response-cache/response-cache.ts';
 import { createResponseCacheShortcut } from './response-cache/response-cache-shortcut.ts';
+import { withResponseSizeLimit } from './response-size.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
 export interface GatewayOptions {
@@ -37,6 +44,11 @@ export interface GatewayOptions {
   subgraphMaxSockets: number;
   /** Request bodies above this get 413. */
   maxBodyBytes: number;
+  /** Request bodies buffered at once, over all connections; past it, 503. */
+  maxBufferedBodyBytes: number;
+  httpTimeouts: HttpTimeouts;
+  /** Responses, and each subgraph answer read for one, above this are refused with RESPONSE_TOO_LARGE. */
+  maxResponseBytes: number;
   /** Deadline for one operation's whole execution. */
   executionTimeoutMs: number;
   limits: OperationLimits;
@@ -57,7 +69,7 @@ export interface GatewayOptions {
   rateLimit: RateLimitOptions;
   /** Whole query responses per tenant; off when absent. */
   responseCache?: ResponseCacheOptions;
-  /** Where automatic persisted queries are kept; Apollo's in-memory cache when absent. */
+  /** Where automatic persisted queries are kept, under per-tenant keys; in process when absent. */
   apqCache?: StringKeyValueCache;
   apqTtlSeconds?: number;
   /** Origins whose browser pages may call the API (CORS_ORIGINS); default none. */
@@ -104,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         agent,
         timeoutMs: options.subgraphTimeoutMs,
         policy: options.resilience.policy(`subgraph:${name}`),
+        maxResponseBytes: options.maxResponseBytes,
       });
     },
     logger: options.logger,
@@ -117,7 +130,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     path: options.persistedOperations.manifestPath,
     reloadIntervalMs: options.persistedOperations.reloadIntervalMs,
     schema: apiSchema,
-    rules: operationLimitRules(options.limits),
+    rules: persistedOperationRules(options.limits),
     logger: options.logger,
   });
   const responseCache =
@@ -132,16 +145,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const persistedOperations = {
     store: operationStore,
     partnerClients: options.persistedOperations.partnerClients,
+    apq: {
+      cache: options.apqCache ?? new InMemoryLRUCache<string>(),
+      ttlSeconds: options.apqTtlSeconds ?? 86_400,
+    },
   };
   const explorer = options.production ? undefined : useExplorer<GatewayContext>(options.explorer);
   const apollo = new ApolloServer<GatewayContext>({
-    gateway: withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs }),
+    gateway: withResponseSizeLimit(withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs })),
     documentStore: persistedDocumentStore(operationStore),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
     // Also drops "Did you mean …?" field suggestions from validation errors.
     hideSchemaDetailsFromClientErrors: options.production,
-    formatError: createErrorFormatter(options.logger),
+    formatError: createErrorFormatter(options.logger, { hideSuggestions: options.production }),
     // runMain owns SIGTERM: it drains HTTP, stops Apollo, then flushes traces. Apollo's own handler
     // would race it, and the process never exits.
     stopOnTerminationSignals: false,
@@ -161,9 +178,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       responseCache,
       persistedOperations,
     }),
-    persistedQueries: options.apqCache
-      ? { cache: options.apqCache, ttl: options.apqTtlSeconds ?? 86_400 }
-      : undefined,
+    // Registered and looked up per tenant by usePersistedOperations; Apollo only checks a registration's hash.
+    persistedQueries: { cache: apolloApqCache, ttl: null },
     logger: options.logger,
   });
   await apollo.start();
@@ -176,6 +192,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ...explorer?.routes,
     },
     maxBodyBytes: options.maxBodyBytes,
+    maxResponseBytes: options.maxResponseBytes,
+    maxBufferedBodyBytes: options.maxBufferedBodyBytes,
+    timeouts: options.httpTimeouts,
     tls: options.tls,
     cors: useCors({ allowedOrigins: options.corsOrigins }),
     context: async (request: IncomingMessage) => ({

@@ -5,10 +5,12 @@ import type {
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError } from 'graphql';
 import { Agent } from 'undici';
+import { defaultMaxResponseBytes } from '../server/http/http-server.ts';
 import type { ClientTls } from '../server/http/tls.ts';
 import type { DependencyPolicy } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { createInflightRequests } from './inflight-requests.ts';
+import { isResponseTooLarge, readAtMost } from './response-size.ts';
 
 export interface SubgraphDataSourceOptions {
   name: string;
@@ -23,6 +25,8 @@ export interface SubgraphDataSourceOptions {
   timeoutMs: number;
   /** The `subgraph:<name>` policy: breaker, attempt timeout, retries. */
   policy: DependencyPolicy;
+  /** Most bytes read of one answer; past it the call fails with RESPONSE_TOO_LARGE. Default 4 MiB (MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
 }
 
 /** `tls` adds a trust anchor for the subgraphs' certificates and, for mTLS, the certificate the gateway presents. */
@@ -60,6 +64,8 @@ function isRefusedInput(status: number, body: string): boolean {
 
 /** A subgraph that answered 4xx was reached; only no answer, a timeout or 5xx counts against its breaker. */
 function isAnswered(error: unknown): boolean {
+  // The subgraph answered; only too much for one response.
+  if (isResponseTooLarge(error)) return true;
   const status = (error as { extensions?: { response?: { status?: number } } })?.extensions?.response?.status;
   return typeof status === 'number' && status >= 400 && status < 500;
 }
@@ -99,9 +105,17 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   readonly #agent: Agent;
   readonly #policy: DependencyPolicy;
   readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
   readonly #inflight = createInflightRequests<string>();
 
-  constructor({ name, url, agent, timeoutMs, policy }: SubgraphDataSourceOptions) {
+  constructor({
+    name,
+    url,
+    agent,
+    timeoutMs,
+    policy,
+    maxResponseBytes = defaultMaxResponseBytes,
+  }: SubgraphDataSourceOptions) {
     const parsed = new URL(url);
     this.name = name;
     this.#origin = parsed.origin;
@@ -109,6 +123,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     this.#agent = agent;
     this.#policy = policy;
     this.#timeoutMs = timeoutMs;
+    this.#maxResponseBytes = maxResponseBytes;
   }
 
   async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
@@ -151,7 +166,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       body,
       signal,
     });
-    const text = await response.body.text();
+    const text = await readAtMost(response.body, response.headers['content-length'], this.#maxResponseBytes);
     if (response.statusCode >= 400 && !isRefusedInput(response.statusCode, text))
       throw httpError(response.statusCode, text);
     return text;

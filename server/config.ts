@@ -217,13 +217,18 @@ const environmentSchema = z
 
     METRICS_TENANTS: list.default([]),
     METRICS_MAX_TENANTS: z.coerce.number().int().min(0).max(1000).default(50),
-    METRICS_MAX_OPERATIONS: z.coerce.number().int().min(0).max(1000).default(100),
+    METRICS_MAX_OPERATIONS: z.coerce.number().int().min(0).max(1000).default(20),
     // The OpenTelemetry SDK reads the other OTEL_* variables itself; these only decide whether it starts.
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_TRACES_EXPORTER: z.string().min(1).optional(),
     OTEL_SDK_DISABLED: z.enum(['true', 'false']).optional(),
     // Security hardening (issue #5): operation limits, persisted operations, transport.
     MAX_REQUEST_BODY_BYTES: positiveInt(1024 * 1024),
+    MAX_RESPONSE_BYTES: positiveInt(4 * 1024 * 1024),
+    MAX_BUFFERED_BODY_BYTES: positiveInt(64 * 1024 * 1024),
+    HTTP_HEADERS_TIMEOUT_MS: positiveInt(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(65_000),
     EXECUTION_TIMEOUT_MS: positiveInt(15_000),
     LIMIT_MAX_DEPTH: positiveInt(8),
     LIMIT_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
@@ -245,6 +250,7 @@ const environmentSchema = z
     REDIS_COMMAND_TIMEOUT_MS: positiveInt(250),
     REDIS_CLIENT_TRACKING: z.stringbool().default(true),
     CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
+    CACHE_MEMORY_MAX_MB: z.coerce.number().positive().max(65_536).default(64),
     CACHE_SEARCH_TTL_SECONDS: positiveInt(60),
     CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
     CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
@@ -252,6 +258,7 @@ const environmentSchema = z
     RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
     RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
     RESPONSE_CACHE_NEAR_MAX_MB: z.coerce.number().min(0).max(65_536).default(64),
+    RESPONSE_CACHE_MAX_ENTRY_BYTES: positiveInt(1024 * 1024),
 
     RESILIENCE_TIMEOUT_MS: perDependency('2000,redis=250'),
     BREAKER_FAILURE_THRESHOLD: perDependency('5'),
@@ -286,6 +293,20 @@ const environmentSchema = z
         code: 'custom',
         path: ['RESPONSE_CACHE_REFRESH_SECONDS'],
         message: 'must be less than RESPONSE_CACHE_TTL_SECONDS (0 turns refreshing off)',
+      });
+    }
+    if (env.RESPONSE_CACHE_MAX_ENTRY_BYTES > env.MAX_RESPONSE_BYTES) {
+      context.addIssue({
+        code: 'custom',
+        path: ['RESPONSE_CACHE_MAX_ENTRY_BYTES'],
+        message: 'must not be more than MAX_RESPONSE_BYTES (a cache hit is not measured again)',
+      });
+    }
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: 'must not be more than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
       });
     }
     if (env.SUBGRAPH_CLIENT_CA && !env.TLS_CERT) {
@@ -345,6 +366,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       subgraphTimeoutMs: e.SUBGRAPH_TIMEOUT_MS,
       subgraphMaxSockets: e.SUBGRAPH_MAX_SOCKETS,
       maxBodyBytes: e.MAX_REQUEST_BODY_BYTES,
+      maxResponseBytes: e.MAX_RESPONSE_BYTES,
+      maxBufferedBodyBytes: e.MAX_BUFFERED_BODY_BYTES,
+      httpTimeouts: {
+        headersMs: e.HTTP_HEADERS_TIMEOUT_MS,
+        requestMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      },
       executionTimeoutMs: e.EXECUTION_TIMEOUT_MS,
       limits: {
         maxDepth: e.LIMIT_MAX_DEPTH,
@@ -443,6 +471,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       /** Generation counters held in process while Redis tracks them (CLIENT TRACKING). */
       redisClientTracking: e.REDIS_CLIENT_TRACKING,
       memoryMaxEntries: e.CACHE_MEMORY_MAX_ENTRIES,
+      /** The in-process cache's total size, keys and values, when REDIS_URL is unset. */
+      memoryMaxBytes: e.CACHE_MEMORY_MAX_MB * 1024 * 1024,
       searchTtlSeconds: e.CACHE_SEARCH_TTL_SECONDS,
       staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
       documentTtlSeconds: e.CACHE_DOCUMENT_TTL_SECONDS,
@@ -452,6 +482,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       responseRefreshSeconds: e.RESPONSE_CACHE_REFRESH_SECONDS,
       /** Bytes of cached responses each gateway keeps in process in front of Redis; 0 keeps none. */
       responseNearMaxBytes: e.RESPONSE_CACHE_NEAR_MAX_MB * 1024 * 1024,
+      /** Larger responses are sent but not cached, in Redis or in process. */
+      responseMaxEntryBytes: e.RESPONSE_CACHE_MAX_ENTRY_BYTES,
     },
     resilience: {
       timeoutMs: e.RESILIENCE_TIMEOUT_MS,

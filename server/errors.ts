@@ -27,6 +27,10 @@ export const publicErrorCodes = {
   PERSISTED_QUERY_NOT_IN_LIST: 400,
   PERSISTED_QUERY_ID_REQUIRED: 400,
   OPERATION_LIMIT_EXCEEDED: 400,
+  /** The response would pass MAX_RESPONSE_BYTES; it is refused whole, never sent in part nor cached. */
+  RESPONSE_TOO_LARGE: 400,
+  /** Request bodies being read at once passed MAX_BUFFERED_BODY_BYTES; retry after `retry-after`. */
+  SERVER_BUSY: 503,
   /** The gateway's per-request execution deadline (EXECUTION_TIMEOUT_MS) passed. */
   GATEWAY_TIMEOUT: 504,
   GRAPHQL_PARSE_FAILED: 400,
@@ -93,17 +97,23 @@ export function clientFacingCode(error: unknown): ErrorCode {
   return isPublicCode(code) ? code : 'INTERNAL_SERVER_ERROR';
 }
 
+/** graphql-js's suggestion, which names schema members: ` Did you mean "x"?` to the end of its sentence. */
+const didYouMean = / ?Did you mean [^?]*\?/g;
+
 /**
  * Apollo's `formatError`: errors with a public code keep their message and
- * safe extensions; anything else is logged in full and shown as a bare
+ * safe extensions (with `hideSuggestions`, in production, without
+ * "Did you mean …?"); anything else is logged in full and shown as a bare
  * INTERNAL_SERVER_ERROR, so driver messages and stack traces never leave.
  */
-export function createErrorFormatter(logger: Logger) {
+export function createErrorFormatter(logger: Logger, { hideSuggestions = false } = {}) {
   return (formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError => {
     const code = clientFacingCode(original);
     if (code !== 'INTERNAL_SERVER_ERROR') {
       // Apollo prefixes errors thrown while building the context (our authentication) with this.
-      const message = formatted.message.replace(/^Context creation failed: /, '');
+      let message = formatted.message.replace(/^Context creation failed: /, '');
+      // Apollo's hideSchemaDetailsFromClientErrors drops validation suggestions, not variable coercion's.
+      if (hideSuggestions) message = message.replace(didYouMean, '');
       const extensions: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(formatted.extensions ?? {})) {
         if (publicExtensionKeys.has(key)) extensions[key] = value;

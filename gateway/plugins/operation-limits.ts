@@ -1,5 +1,4 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
@@ -16,6 +15,7 @@ import {
   visit,
 } from 'graphql';
 import { quarryError, requestError } from '../../server/errors.ts';
+import { operationCost } from './operation-cost.ts';
 import { refuseBeforeParsing } from './refuse-early.ts';
 
 export interface OperationLimits {
@@ -28,9 +28,9 @@ export interface OperationLimits {
   /** Directives per operation. Default 20. */
   maxDirectives: number;
   /**
-   * graphql-armor cost: objects 2, scalars 1, ×1.5 per level, and a list field's cost multiplied by a
-   * literal `first`. Default 10000: a full search page with `first: 100` costs about 6,400, so one
-   * fits and a second in the same operation does not; with `first` in a variable it costs about 70.
+   * Largest `operationCost` (see `costModel`), with list sizes from the request's own variables.
+   * Default 10000: one full `SearchPage` of 100 hits fits, and a second one in the same operation
+   * does not.
    */
   maxCost: number;
   /**
@@ -49,13 +49,14 @@ export interface OperationLimitsOptions {
 const limitCode = 'OPERATION_LIMIT_EXCEEDED';
 
 /**
- * The graphql-armor validation rules for depth, aliases, directives and cost,
+ * The graphql-armor validation rules for depth, aliases and directives,
  * given to Apollo as `validationRules` so an operation over a limit fails
  * validation and is never cached as valid. Each reports an error coded
  * OPERATION_LIMIT_EXCEEDED (Apollo relabels validation errors; the error
  * formatter restores the code). With `hideLimits`, our message replaces
- * armor's, which states the limit and the value found. `pq:build` and its
- * test run the same rules on the persisted operations.
+ * armor's, which states the limit and the value found. Cost is not among
+ * them: it depends on the variables, so `useOperationLimits` checks it on
+ * every request.
  */
 export function operationLimitRules(limits: OperationLimits, hideLimits = false): ValidationRule[] {
   const common = (errorMessage: string) => ({
@@ -73,8 +74,27 @@ export function operationLimitRules(limits: OperationLimits, hideLimits = false)
     maxDepthRule({ ...common('Query is too deep'), n: limits.maxDepth }),
     maxAliasesRule({ ...common('Query has too many aliases'), n: limits.maxAliases }),
     maxDirectivesRule({ ...common('Query has too many directives'), n: limits.maxDirectives }),
-    costLimitRule({ ...common('Query is too expensive'), maxCost: limits.maxCost }),
   ];
+}
+
+const costMessage = (limits: OperationLimits, cost: number, hideLimits: boolean) =>
+  hideLimits
+    ? 'Query is too expensive'
+    : `Query Cost limit of ${limits.maxCost} exceeded, found ${Math.ceil(cost)}.`;
+
+/**
+ * The rules a persisted operation must pass when the manifest loads: the
+ * validation rules above, and the cost with every variable at its default.
+ */
+export function persistedOperationRules(limits: OperationLimits): ValidationRule[] {
+  const costRule: ValidationRule = (context) => ({
+    OperationDefinition(operation) {
+      const cost = operationCost(context.getSchema(), context.getDocument(), operation);
+      if (cost > limits.maxCost)
+        context.reportError(quarryError(limitCode, costMessage(limits, cost, false), {}, [operation]));
+    },
+  });
+  return [...operationLimitRules(limits), costRule];
 }
 
 /** Counts tokens without building an AST, stopping at the first one over the limit. */
@@ -122,8 +142,9 @@ function largestFirst(
 /**
  * Rejects a document with too many tokens with OPERATION_LIMIT_EXCEEDED
  * (HTTP 400) before it is parsed, and a `first` over the cap with
- * BAD_USER_INPUT before the gateway plans a single subgraph call. The other
- * limits are validation rules (`operationLimitRules`).
+ * BAD_USER_INPUT and an operation over `maxCost` with OPERATION_LIMIT_EXCEEDED,
+ * both before the gateway plans a single subgraph call. The other limits
+ * are validation rules (`operationLimitRules`).
  *
  * Apollo reports an error thrown in `requestDidStart` or `parsingDidStart`
  * as a 500, so the token check swaps an oversized query for a one-token
@@ -148,7 +169,7 @@ export function useOperationLimits<TContext extends BaseContext>({
         );
       }
       return {
-        async didResolveOperation({ document, operation, request }) {
+        async didResolveOperation({ document, operation, request, schema }) {
           // The same answer the search subgraph would give (the cap is in the schema's description),
           // without planning the call or sending it.
           if (largestFirst(document, operation, request.variables) > limits.maxFirst) {
@@ -156,6 +177,9 @@ export function useOperationLimits<TContext extends BaseContext>({
               field: 'first',
             });
           }
+          if (!operation) return;
+          const cost = operationCost(schema, document, operation, request.variables);
+          if (cost > limits.maxCost) throw requestError(limitCode, costMessage(limits, cost, hideLimits));
         },
       };
     },

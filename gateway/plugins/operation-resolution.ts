@@ -6,13 +6,17 @@ import { requestError } from '../../server/errors.ts';
  * unknown `operationName`, or several operations and none named) with
  * OPERATION_RESOLUTION_FAILURE and HTTP 400. Apollo Server leaves that to
  * the executor, and the gateway's executor throws it without a public code,
- * which would reach the client as an internal error.
+ * which would reach the client as an internal error. A subscription, which
+ * the gateway does not serve, is refused the same way, with BAD_REQUEST.
  */
 export function useOperationResolution<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, request }) {
+          // The gateway serves no subscriptions; its executor would fail one as an internal error.
+          if (operation?.operation === 'subscription')
+            throw requestError('BAD_REQUEST', 'Subscriptions are not supported');
           if (operation) return;
           throw requestError(
             'OPERATION_RESOLUTION_FAILURE',

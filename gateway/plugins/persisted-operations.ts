@@ -1,7 +1,9 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import { hash } from 'node:crypto';
+import type { ApolloServerPlugin, GraphQLRequest } from '@apollo/server';
 import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode, GraphQLError } from 'graphql';
 import type { Principal } from '../../server/auth/jwt-verifier.ts';
+import type { StringKeyValueCache } from '../../server/cache/key-value-cache.ts';
 import { requestError } from '../../server/errors.ts';
 import type { GatewayContext } from '../context.ts';
 import type { PersistedOperationStore } from '../persisted-operations/store.ts';
@@ -15,7 +17,26 @@ export interface PersistedOperationsOptions {
    * listed makes a partner, so a second claim cannot hide the first. Default none.
    */
   partnerClients?: readonly string[];
+  /**
+   * Automatic persisted queries, kept per tenant: a hash finds only text its
+   * own tenant registered, so sending a hash never tells whether another
+   * tenant ran that query. Off when absent (Apollo then answers every id
+   * outside the manifest PERSISTED_QUERY_NOT_FOUND).
+   */
+  apq?: { cache: StringKeyValueCache; ttlSeconds: number };
 }
+
+/** Given to Apollo as its APQ cache: every lookup misses and nothing is kept, since the plugin holds them per tenant. */
+export const apolloApqCache: StringKeyValueCache = {
+  get: async () => undefined,
+  set: async () => {},
+  delete: async () => true,
+};
+
+const dropPersistedQuery = (request: GraphQLRequest) => {
+  const { persistedQuery: _resolved, ...rest } = request.extensions ?? {};
+  request.extensions = rest;
+};
 
 export function isPartner(principal: Principal, partnerClients: readonly string[] = []): boolean {
   if (principal.clientType === 'partner') return true;
@@ -54,7 +75,8 @@ export function partnerRefusal(
  * text runs the manifest's body, whoever sends it. Partners may send nothing
  * else: query text gets PERSISTED_QUERY_ID_REQUIRED and an id outside the
  * manifest PERSISTED_QUERY_NOT_IN_LIST. First-party clients may also send
- * free-form queries and register them through APQ.
+ * free-form queries and register them through APQ, which this plugin keeps
+ * per tenant (`apq`); Apollo's own APQ cache is left empty (`apolloApqCache`).
  *
  * It works in `requestDidStart`, before Apollo's APQ step: it fills in
  * `request.query` and drops the `persistedQuery` extension, so Apollo neither
@@ -73,11 +95,25 @@ export function usePersistedOperations(
         persistedId: id,
       });
       if (refusal) return refuseBeforeParsing(request, refusal);
-      const operation = id !== undefined && request.query === undefined ? options.store.get(id) : undefined;
+      if (id === undefined) return;
+      const operation = request.query === undefined ? options.store.get(id) : undefined;
       if (operation) {
         request.query = operation.body;
-        const { persistedQuery: _resolved, ...rest } = request.extensions ?? {};
-        request.extensions = rest;
+        return dropPersistedQuery(request);
+      }
+      if (!options.apq) return;
+      // Encoded as `tenantKey` does, so no tenant id can forge another's prefix.
+      const key = `${encodeURIComponent(contextValue.principal.tenantId)}:${id}`;
+      if (request.query === undefined) {
+        // Found: run as plain text. Not found: Apollo answers PERSISTED_QUERY_NOT_FOUND from its empty cache.
+        const text = await options.apq.cache.get(key);
+        if (text !== undefined) {
+          request.query = text;
+          dropPersistedQuery(request);
+        }
+      } else if (hash('sha256', request.query, 'hex') === id.toLowerCase()) {
+        // A registration; a hash that does not match its text is Apollo's to refuse.
+        await options.apq.cache.set(key, request.query, { ttl: options.apq.ttlSeconds });
       }
     },
   };

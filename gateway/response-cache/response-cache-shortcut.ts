@@ -61,8 +61,12 @@ function cacheableRequest(body: unknown): CacheableRequest | undefined {
   if (operationName != null && typeof operationName !== 'string') return undefined;
   if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
   if (extensions != null && (typeof extensions !== 'object' || Array.isArray(extensions))) return undefined;
-  const persisted = (extensions as { persistedQuery?: { version?: unknown } } | undefined)?.persistedQuery;
-  if (persisted !== undefined && persisted?.version !== 1) return undefined;
+  const persisted = (
+    extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined
+  )?.persistedQuery;
+  // Apollo refuses an extension without a string hash, even beside query text: so does a hit.
+  if (persisted !== undefined && (persisted?.version !== 1 || typeof persisted.sha256Hash !== 'string'))
+    return undefined;
   const persistedId = persistedQueryHash(extensions as Record<string, unknown> | undefined);
   if ((query === undefined) === (persistedId === undefined)) return undefined;
   return {

@@ -39,6 +39,11 @@ export interface ResponseCacheOptions {
    */
   nearMaxBytes?: number;
   /**
+   * Responses larger than this are sent but never stored, neither in `cache`
+   * (a Redis value) nor near. Default 1 MiB (RESPONSE_CACHE_MAX_ENTRY_BYTES).
+   */
+  maxEntryBytes?: number;
+  /**
    * What the gateway's answers depend on besides the request and the
    * tenant's data: its supergraph and validation rules
    * (`deploymentFingerprint`). It is part of every key, so replicas that
@@ -162,6 +167,7 @@ export function createResponseCache({
   ttlSeconds = 60,
   refreshSeconds = 0,
   nearMaxBytes = 0,
+  maxEntryBytes = 1024 * 1024,
   deployment = '',
   events = noOperationalEvents,
 }: ResponseCacheOptions): ResponseCache {
@@ -217,6 +223,7 @@ export function createResponseCache({
       return { hit, refresh: refreshTicket(ticket, decoded.refreshAt) };
     },
     async store(ticket, response) {
+      if (Buffer.byteLength(response.body, 'utf8') > maxEntryBytes) return;
       const refreshAt = Date.now() + drawRefreshPoint(ttlSeconds, refreshSeconds) * 1000;
       await cache.set(ticket.key, encodeEntry(ticket.generations, refreshAt, response), ttlSeconds);
       if (near)

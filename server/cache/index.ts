@@ -23,6 +23,7 @@ export interface CacheConfig {
   redisCommandTimeoutMs: number;
   redisClientTracking: boolean;
   memoryMaxEntries: number;
+  memoryMaxBytes: number;
 }
 
 export interface OpenedCache {
@@ -53,7 +54,10 @@ export function openCache(
 ): OpenedCache {
   if (!config.redisUrl) {
     return {
-      cache: traced(memoryCache ?? createMemoryCache({ maxEntries: config.memoryMaxEntries })),
+      cache: traced(
+        memoryCache ??
+          createMemoryCache({ maxEntries: config.memoryMaxEntries, maxBytes: config.memoryMaxBytes }),
+      ),
       redis: undefined,
       close: async () => {},
     };

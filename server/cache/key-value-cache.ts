@@ -15,8 +15,8 @@ export interface StringKeyValueCache {
  * Apollo's KeyValueCache over the Cache port, for automatic persisted
  * queries. A failing cache reads as a miss and drops writes: the client then
  * sends the full query (PERSISTED_QUERY_NOT_FOUND), which is APQ's own fallback.
- * Query hashes are not tenant data (a hash names a query text), so the keys
- * are shared across tenants.
+ * Callers that keep tenants apart put the tenant in the key, as the APQ
+ * plugin does.
  */
 export function createKeyValueCache(
   cache: Cache,

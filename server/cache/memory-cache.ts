@@ -4,6 +4,12 @@ import type { Cache } from './cache.ts';
 export interface MemoryCacheOptions {
   /** Entries kept before the least recently used go. Default 10,000. */
   maxEntries?: number;
+  /**
+   * Total size of keys and values, counted in UTF-16 units (bytes for the
+   * ASCII that keys and JSON mostly are). A value that alone passes it is not
+   * stored. Default 64 MiB (CACHE_MEMORY_MAX_MB).
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -11,8 +17,16 @@ export interface MemoryCacheOptions {
  * share it, and generation counters only invalidate what this process cached.
  * The dev stack runs every service in one process and shares one instance.
  */
-export function createMemoryCache({ maxEntries = 10_000 }: MemoryCacheOptions = {}): Cache {
-  const entries = new LRUCache<string, string>({ max: maxEntries, ttlAutopurge: false });
+export function createMemoryCache({
+  maxEntries = 10_000,
+  maxBytes = 64 * 1024 * 1024,
+}: MemoryCacheOptions = {}): Cache {
+  const entries = new LRUCache<string, string>({
+    max: maxEntries,
+    maxSize: maxBytes,
+    sizeCalculation: (value, key) => Math.max(1, value.length + key.length),
+    ttlAutopurge: false,
+  });
   // Generation counters (one per tenant and kind) stay out of the LRU: an evicted counter would read 0
   // again and bring back every entry cached under an old generation.
   const counters = new Map<string, number>();

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { type ApolloServer, type BaseContext, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
+import { type ErrorCode, publicErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerTls } from './tls.ts';
 
@@ -37,10 +38,51 @@ export interface HttpServerOptions<TContext extends BaseContext> {
   maxBodyBytes?: number;
   /** Cross-origin headers for /graphql, and the answer to preflights when it returns true (`useCors`). */
   cors?: (request: IncomingMessage, response: ServerResponse) => boolean;
+  /**
+   * A GraphQL response body above this is replaced by RESPONSE_TOO_LARGE.
+   * Default 4 MiB: the gateway sets MAX_RESPONSE_BYTES; subgraphs keep the
+   * default, so none sends the gateway more than that.
+   */
+  maxResponseBytes?: number;
+  /**
+   * Bytes of request bodies buffered at once, over all connections; a body
+   * that would pass it gets 503 with retry-after. Default 64 MiB
+   * (MAX_BUFFERED_BODY_BYTES).
+   */
+  maxBufferedBodyBytes?: number;
+  /** Node's server timeouts, set rather than left to its defaults (`httpTimeouts`). */
+  timeouts?: Partial<HttpTimeouts>;
   /** Serve HTTPS (and require client certificates when `clientCa` is set). Default plain HTTP. */
   tls?: ServerTls;
   logger: Logger;
 }
+
+/** 4 MiB (MAX_RESPONSE_BYTES): a full search page of long documents fits. */
+export const defaultMaxResponseBytes = 4 * 1024 * 1024;
+
+export const responseTooLargeMessage = 'The response is too large: ask for fewer items or fields';
+
+export interface HttpTimeouts {
+  /** Until a request's headers have all arrived. Default 10 s (HTTP_HEADERS_TIMEOUT_MS). */
+  headersMs: number;
+  /** Until the whole request, body included, has arrived. Default 30 s (HTTP_REQUEST_TIMEOUT_MS). */
+  requestMs: number;
+  /**
+   * An idle keep-alive connection is closed after this. Default 65 s
+   * (HTTP_KEEP_ALIVE_TIMEOUT_MS): longer than the 60 s idle timeout of common
+   * load balancers, so the balancer, not the server, closes an idle connection.
+   */
+  keepAliveMs: number;
+}
+
+export const defaultHttpTimeouts: HttpTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 65_000,
+};
+
+/** Node checks the headers and request timeouts on this interval (its default is 30 s), so they hold closely. */
+const timeoutCheckIntervalMs = 1000;
 
 /** Applied to every response; the GraphQL API is never framed, sniffed or cached by intermediaries. */
 const securityHeaders: Record<string, string> = {
@@ -70,36 +112,96 @@ export function requestUrl(request: IncomingMessage): URL | undefined {
   return URL.parse(request.url ?? '/', 'http://localhost') ?? undefined;
 }
 
-function requestFailure(response: ServerResponse, status: number, message: string) {
-  sendJson(response, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+function requestFailure(
+  response: ServerResponse,
+  status: number,
+  message: string,
+  code: ErrorCode = 'BAD_REQUEST',
+) {
+  sendJson(response, status, { errors: [{ message, extensions: { code } }] });
 }
 
 class BodyTooLargeError extends Error {}
+class BodiesInFlightError extends Error {}
+
+/** Bytes of request bodies being buffered right now, across all connections. */
+interface BodyBudget {
+  inFlight: number;
+  readonly max: number;
+}
 
 /**
  * Events rather than `for await`: the async iterator costs a stream wrapper
  * and a promise per chunk, which on a cache hit was a tenth of all that the
- * request allocated.
+ * request allocated. Each body is held to `maxBytes`, and all bodies being
+ * read together to the shared `budget`.
  */
-function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
+function readBody(request: IncomingMessage, maxBytes: number, budget: BodyBudget): Promise<string> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > maxBytes) return Promise.reject(new BodyTooLargeError());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      budget.inFlight -= size;
+      request.off('data', onData);
+      if (!error) return resolve(Buffer.concat(chunks).toString('utf8'));
+      // Drained, not read: the refusal is sent without waiting for the rest of the body.
+      request.resume();
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= maxBytes) return void chunks.push(chunk);
-      request.off('data', onData);
-      // Drained, not read: the 413 is sent without waiting for the rest of the body.
-      request.resume();
-      reject(new BodyTooLargeError());
+      budget.inFlight += chunk.length;
+      if (size > maxBytes) return settle(new BodyTooLargeError());
+      if (budget.inFlight > budget.max) return settle(new BodiesInFlightError());
+      chunks.push(chunk);
     };
     request.on('data', onData);
-    request.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    // Also a client that goes away mid-body: the request then emits 'error' (aborted).
-    request.once('error', reject);
+    request.once('end', () => settle());
+    // Also a client that goes away mid-body: the request then emits 'error' (aborted). 'close' as well,
+    // so that however a body ends, its bytes leave the shared budget.
+    request.once('error', settle);
+    request.once('close', () => settle(new Error('The request closed before its body ended')));
   });
+}
+
+async function sendApolloResult(response: ServerResponse, result: HTTPGraphQLResponse) {
+  for (const [name, value] of result.headers) response.setHeader(name, value);
+  response.statusCode = result.status ?? 200;
+  if (result.body.kind === 'complete') {
+    response.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) response.write(chunk);
+  response.end();
+}
+
+/**
+ * Deeper than any request the schema can use, shallow enough that nothing
+ * recursive (JSON.stringify of the variables, their coercion) overflows the
+ * stack on it and fails as a server error.
+ */
+const maxJsonDepth = 64;
+
+/** Walks with an explicit stack, so measuring a hostile value cannot overflow either. */
+function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= maxDepth) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** A UTF-16 unit is at most three bytes of UTF-8, so most bodies are cleared without counting. */
+function exceedsBytes(text: string, maxBytes: number): boolean {
+  return text.length * 3 > maxBytes && Buffer.byteLength(text, 'utf8') > maxBytes;
 }
 
 function toHeaderMap(request: IncomingMessage): HeaderMap {
@@ -116,7 +218,26 @@ function toHeaderMap(request: IncomingMessage): HeaderMap {
  * headers and the non-GraphQL routes every service exposes.
  */
 export function createHttpServer<TContext extends BaseContext>(options: HttpServerOptions<TContext>): Server {
-  const { apollo, context, shortcut, routes = {}, maxBodyBytes = 1024 * 1024, tls, cors, logger } = options;
+  const {
+    apollo,
+    context,
+    shortcut,
+    routes = {},
+    maxBodyBytes = 1024 * 1024,
+    maxResponseBytes = defaultMaxResponseBytes,
+    maxBufferedBodyBytes = 64 * 1024 * 1024,
+    tls,
+    cors,
+    logger,
+  } = options;
+  const bodyBudget: BodyBudget = { inFlight: 0, max: maxBufferedBodyBytes };
+  const timeouts = { ...defaultHttpTimeouts, ...options.timeouts };
+  const serverOptions = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionsCheckingInterval: timeoutCheckIntervalMs,
+  };
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
     for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
@@ -143,12 +264,34 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
         context: buildContext,
       });
     if (request.method === 'POST') {
+      // The context is built from headers alone, so the token is checked before a byte of the body is
+      // read: a caller without a valid one holds no body buffer, and Apollo refuses it as usual (the
+      // observers count it) while the unread body is dropped with the connection.
+      let admitted: TContext;
+      try {
+        admitted = await context(request);
+      } catch (error) {
+        response.setHeader('connection', 'close');
+        const refusal = await runApollo(() => Promise.reject(error));
+        return sendApolloResult(response, refusal);
+      }
+      prepared = admitted;
       let text: string;
       try {
-        text = await readBody(request, maxBodyBytes);
+        text = await readBody(request, maxBodyBytes, bodyBudget);
       } catch (error) {
         if (error instanceof BodyTooLargeError)
           return requestFailure(response, 413, 'Request body is too large');
+        if (error instanceof BodiesInFlightError) {
+          response.setHeader('retry-after', '1');
+          response.setHeader('connection', 'close');
+          return requestFailure(
+            response,
+            publicErrorCodes.SERVER_BUSY,
+            'Too many request bodies in flight; retry shortly',
+            'SERVER_BUSY',
+          );
+        }
         // The client went away mid-body: there is no one to answer, and nothing went wrong here.
         if (request.destroyed) return;
         throw error;
@@ -159,13 +302,15 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
         } catch {
           return requestFailure(response, 400, 'Request body is not valid JSON');
         }
+        if (nestedDeeperThan(body, maxJsonDepth))
+          return requestFailure(response, 400, 'Request body is nested too deeply');
         if (shortcut) {
           const runInBackground = async (backgroundContext: TContext) => {
             await runApollo(async () => backgroundContext);
           };
           const outcome = await shortcut(request, response, body, runInBackground);
           if (outcome.answered) return;
-          prepared = outcome.context;
+          prepared = outcome.context ?? prepared;
         }
       } else {
         body = text;
@@ -173,14 +318,12 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     }
 
     const result = await runApollo(() => (prepared ? Promise.resolve(prepared) : context(request)));
-    for (const [name, value] of result.headers) response.setHeader(name, value);
-    response.statusCode = result.status ?? 200;
-    if (result.body.kind === 'complete') {
-      response.end(result.body.string);
-      return;
+    if (result.body.kind === 'complete' && exceedsBytes(result.body.string, maxResponseBytes)) {
+      return sendJson(response, publicErrorCodes.RESPONSE_TOO_LARGE, {
+        errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],
+      });
     }
-    for await (const chunk of result.body.asyncIterator) response.write(chunk);
-    response.end();
+    await sendApolloResult(response, result);
   }
 
   const listener = (request: IncomingMessage, response: ServerResponse) => {
@@ -193,10 +336,10 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       else response.destroy();
     });
   };
-  if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
+  if (!tls) return createServer(serverOptions, listener);
   return createHttpsServer(
     {
-      keepAliveTimeout: 65_000,
+      ...serverOptions,
       cert: tls.cert,
       key: tls.key,
       ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),

@@ -38,10 +38,19 @@ describe('createMetrics', () => {
       '_other',
     ]);
     expect(named.tenantLabel(undefined)).toBe('_none');
-    expect(metrics.operationLabel('Find')).toBe('Find');
-    expect(metrics.operationLabel('Other')).toBe('other');
-    expect(metrics.operationLabel(null)).toBe('anonymous');
-    expect(metrics.operationLabel('drop table; --')).toBe('invalid');
+    expect(metrics.operationLabel('Find', 'acme')).toBe('Find');
+    expect(metrics.operationLabel('Other', 'acme')).toBe('other');
+    expect(metrics.operationLabel(null, 'acme')).toBe('anonymous');
+    expect(metrics.operationLabel('drop table; --', 'acme')).toBe('invalid');
+  });
+
+  it('gives each tenant its own operation label budget, which no other tenant can use up', () => {
+    const metrics = createMetrics({ service: 'test', maxOperationLabels: 3 });
+    for (let n = 0; n < 50; n += 1) metrics.operationLabel(`Flood${n}`, 'noisy');
+    expect(metrics.operationLabel('Flood99', 'noisy')).toBe('other');
+    expect(
+      ['SearchPage', 'Suggest', 'DocumentById'].map((name) => metrics.operationLabel(name, 'quiet')),
+    ).toEqual(['SearchPage', 'Suggest', 'DocumentById']);
   });
 
   it('counts requests by result and errors by code', async () => {

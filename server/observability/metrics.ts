@@ -16,7 +16,11 @@ export interface MetricsOptions {
    * first ones this process sees; the rest are `other`. Default 50.
    */
   maxTenantLabels?: number;
-  /** Distinct operation names labelled before the rest become `other`. Default 100. */
+  /**
+   * Distinct operation names labelled per tenant label before the tenant's
+   * other names become `other`. Each tenant has its own budget, so no tenant
+   * can use up another's. Default 20 (METRICS_MAX_OPERATIONS).
+   */
   maxOperationLabels?: number;
   /**
    * Request latency buckets in seconds, dense around the 300 ms p95 and 1 s
@@ -59,7 +63,7 @@ export interface ServiceMetrics {
   /** The hooks caches, breakers, retries, rate limits and loaders report to. */
   events: OperationalEvents;
   tenantLabel(tenantId: string | undefined): string;
-  operationLabel(operationName: string | null | undefined): string;
+  operationLabel(operationName: string | null | undefined, tenantLabel: string): string;
   /**
    * One finished GraphQL request; `codes` are its errors' `extensions.code`
    * values. Without `seconds` (a request refused before it started) it is
@@ -86,7 +90,16 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   registry.setDefaultLabels({ service: options.service });
   // A tenant id never starts with `_`, so no tenant can share these labels' series.
   const tenantLabel = createLabelFolder(options.maxTenantLabels ?? 50, options.tenantAllowlist, '_other');
-  const operationLabel = createLabelFolder(options.maxOperationLabels ?? 100);
+  // One budget per tenant label; tenant labels are bounded themselves, so this map is too.
+  const operationLabels = new Map<string, (operationName: string) => string>();
+  const operationLabelFor = (tenant: string) => {
+    let folder = operationLabels.get(tenant);
+    if (!folder) {
+      folder = createLabelFolder(options.maxOperationLabels ?? 20);
+      operationLabels.set(tenant, folder);
+    }
+    return folder;
+  };
   const registers = [registry];
 
   const requests = new Counter({
@@ -171,9 +184,9 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     registry,
     events,
     tenantLabel: (tenantId) => (tenantId ? tenantLabel(tenantId) : noTenantLabel),
-    operationLabel(operationName) {
+    operationLabel(operationName, tenant) {
       if (!operationName) return 'anonymous';
-      return operationNamePattern.test(operationName) ? operationLabel(operationName) : 'invalid';
+      return operationNamePattern.test(operationName) ? operationLabelFor(tenant)(operationName) : 'invalid';
     },
     observeRequest({ operation, tenant, seconds, codes }) {
       requests.inc({ operation, tenant, result: classifyRequest(codes) });

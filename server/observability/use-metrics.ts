@@ -43,9 +43,10 @@ export function useMetrics<TContext extends BaseContext & ObservedContext>({
 
 /** Counts one finished request; also used for requests answered before Apollo (response cache hits). */
 export function recordRequest(metrics: ServiceMetrics, outcome: RequestOutcome) {
+  const tenant = metrics.tenantLabel(outcome.tenantId);
   metrics.observeRequest({
-    operation: metrics.operationLabel(outcome.operationName),
-    tenant: metrics.tenantLabel(outcome.tenantId),
+    operation: metrics.operationLabel(outcome.operationName, tenant),
+    tenant,
     seconds: (performance.now() - outcome.startedAt) / 1000,
     codes: errorCodes(outcome.errors),
   });

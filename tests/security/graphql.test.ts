@@ -41,7 +41,7 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
 
   beforeAll(async () => {
     stack = await startTestStack({
-      env: { LIMIT_MAX_COST: '400', MAX_REQUEST_BODY_BYTES: String(64 * 1024) },
+      env: { LIMIT_MAX_COST: '2000', MAX_REQUEST_BODY_BYTES: String(64 * 1024) },
       decorateIndex: countingIndex(searches),
     });
     token = await stack.token('tenant-a');
@@ -86,7 +86,7 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
   });
 
   it('refuses duplicated fields through the cost limit', async () => {
-    await expectLimit(`{ search(query: "a") { ${'total '.repeat(400)} } }`, /Query Cost limit of 400/);
+    await expectLimit(`{ search(query: "a") { ${'total '.repeat(400)} } }`, /Query Cost limit of 2000/);
   });
 
   it('refuses directive floods', async () => {
@@ -135,14 +135,12 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
   it('refuses a huge first at the gateway, without calling the search backend', async () => {
     const before = searches.calls;
     const literal = await stack.graphql('{ search(query: "a", first: 1000000) { total } }', { token });
-    // graphql-armor's cost multiplies a list's cost by a literal `first`, so this one fails on cost.
     expect(literal.status).toBe(400);
-    expect(literal.errors?.[0]?.extensions).toEqual({ code: 'OPERATION_LIMIT_EXCEEDED' });
+    expect(literal.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'first' });
     const variable = await stack.graphql('query ($n: Int) { search(query: "a", first: $n) { total } }', {
       token,
       variables: { n: 5000 },
     });
-    // A variable is invisible to validation: the operation-limits plugin checks it.
     expect(variable.status).toBe(400);
     expect(variable.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'first' });
     const byDefault = await stack.graphql(
@@ -159,6 +157,29 @@ describe('attack suite: GraphQL (development messages, configured limits)', () =
       overflow.errors?.[0]?.extensions?.code,
     );
     expect(searches.calls).toBe(before);
+  });
+
+  it('answers a subscription with 400, not a server error', async () => {
+    const result = await stack.graphql('subscription { __typename }', { token });
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+  });
+
+  it('answers variables nested 5,000 deep with 400, not a server error', async () => {
+    // Built as text: JSON.stringify itself overflows the stack on such a value.
+    const deep = `${'{"tags":['.repeat(5000)}"leaf"${']}'.repeat(5000)}`;
+    for (const [query, variables] of [
+      ['query ($f: SearchFilter) { search(query: "a", filter: $f) { total } }', `{"f":${deep}}`],
+      ['query ($p: String!) { suggest(prefix: $p) }', `{"p":"a","extra":${deep}}`],
+    ]) {
+      const result = await raw(stack.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: `{"query":"${query}","variables":${variables}}`,
+      });
+      expect(result.status).toBe(400);
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+    }
   });
 
   it('answers a malformed DateTime with BAD_USER_INPUT, as a variable or inline', async () => {
@@ -304,6 +325,22 @@ describe('attack suite: GraphQL in production', () => {
     const result = await stack.graphql('{ serch(query: "a") { total } }', { token });
     expect(result.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(JSON.stringify(result)).not.toMatch(/Did you mean|search/);
+  });
+
+  it('hides suggestions from variable coercion errors too', async () => {
+    const enumValue = await stack.graphql(
+      'query ($sort: SearchSort) { search(query: "a", sort: $sort) { total } }',
+      { token, variables: { sort: 'RELEVANC' } },
+    );
+    const inputField = await stack.graphql(
+      'query ($f: SearchFilter) { search(query: "a", filter: $f) { total } }',
+      { token, variables: { f: { tagz: ['a'] } } },
+    );
+    for (const result of [enumValue, inputField]) {
+      expect(result.status).toBe(400);
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(JSON.stringify(result)).not.toMatch(/Did you mean|RELEVANCE|"tags"/);
+    }
   });
 
   it('refuses over-limit operations without revealing the numbers', async () => {

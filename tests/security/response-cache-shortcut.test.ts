@@ -209,6 +209,26 @@ describe('response cache hits answered before Apollo', () => {
     expect(((await disguised.json()) as { data?: unknown }).data).toBeUndefined();
   });
 
+  it('refuses, cold and warm alike, a persistedQuery extension with no hash, or a null or numeric one', async () => {
+    const variants = [{ version: 1 }, { version: 1, sha256Hash: null }, { version: 1, sha256Hash: 42 }];
+    const outcome = async (token: string, persistedQuery: unknown) => {
+      const response = await post(token, {
+        query: suggestQuery,
+        variables: { prefix: 'malformed' },
+        extensions: { persistedQuery },
+      });
+      const payload = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
+      return { status: response.status, code: payload.errors?.[0]?.extensions?.code };
+    };
+    const coldToken = await stack.token('tenant-sc-malformed-cold');
+    const cold = await Promise.all(variants.map((variant) => outcome(coldToken, variant)));
+    for (const { status } of cold) expect(status).toBeGreaterThanOrEqual(400);
+    const warmToken = await stack.token('tenant-sc-malformed-warm');
+    await warm(warmToken, { query: suggestQuery, variables: { prefix: 'malformed' } });
+    const warmed = await Promise.all(variants.map((variant) => outcome(warmToken, variant)));
+    expect(warmed).toEqual(cold);
+  });
+
   it('counts and logs a hit like any request, with its operation and tenant', async () => {
     const token = await stack.token('tenant-sc-observed');
     await warm(token, { query: suggestQuery, variables: { prefix: 'i' } });

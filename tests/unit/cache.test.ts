@@ -187,6 +187,21 @@ describe('search cache', () => {
     expect(hitId(await index.search(request('a')))).toBe('v2');
   });
 
+  it('bounds the in-process cache by total size, and keeps no value larger than that', async () => {
+    const cache = createMemoryCache({ maxEntries: 1000, maxBytes: 64 * 1024 });
+    const page = 'x'.repeat(10 * 1024);
+    for (let i = 0; i < 20; i += 1) await cache.set(tenantKey('acme', 'page', String(i)), page, 60);
+    const kept = await cache.getMany(
+      Array.from({ length: 20 }, (_, i) => tenantKey('acme', 'page', String(i))),
+    );
+    // The newest entries stay, within the bound; the oldest went first.
+    expect(kept.filter(Boolean).length).toBeLessThanOrEqual(6);
+    expect(kept.at(-1)).toBe(page);
+    expect(kept[0]).toBeUndefined();
+    await cache.set(tenantKey('acme', 'huge'), 'x'.repeat(100 * 1024), 60);
+    expect(await cache.get(tenantKey('acme', 'huge'))).toBeUndefined();
+  });
+
   it('keeps tenants apart and serves the last page as stale only when the backend is unavailable', async () => {
     const fake = fakeIndex();
     const lookups: string[] = [];

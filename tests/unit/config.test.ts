@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     expect(config.jwt.algorithms).toEqual(['RS256', 'ES256']);
     expect(config.production).toBe(false);
     expect(config.indexer.port).toBe(4003);
-    expect(config.metrics).toEqual({ tenantAllowlist: [], maxTenantLabels: 50, maxOperationLabels: 100 });
+    expect(config.metrics).toEqual({ tenantAllowlist: [], maxTenantLabels: 50, maxOperationLabels: 20 });
     expect(config.tracing.enabled).toBe(false);
     expect(config.gateway.maxBodyBytes).toBe(1024 * 1024);
     expect(config.gateway.executionTimeoutMs).toBe(15_000);
@@ -78,6 +78,25 @@ describe('loadConfig', () => {
     expect(off.rateLimit.leaseMs).toBe(0);
     expect(() => loadConfig({ ...minimal, REDIS_CLIENT_TRACKING: 'maybe' })).toThrow(/REDIS_CLIENT_TRACKING/);
     expect(() => loadConfig({ ...minimal, RATE_LIMIT_LEASE_MS: '-1' })).toThrow(/RATE_LIMIT_LEASE_MS/);
+  });
+
+  it('bounds response bytes, buffered bodies and HTTP time by default, and refuses inconsistent bounds', () => {
+    const defaults = loadConfig(minimal);
+    expect(defaults.gateway.maxResponseBytes).toBe(4 * 1024 * 1024);
+    expect(defaults.gateway.maxBufferedBodyBytes).toBe(64 * 1024 * 1024);
+    expect(defaults.gateway.httpTimeouts).toEqual({
+      headersMs: 10_000,
+      requestMs: 30_000,
+      keepAliveMs: 65_000,
+    });
+    expect(defaults.cache.responseMaxEntryBytes).toBe(1024 * 1024);
+    expect(defaults.cache.memoryMaxBytes).toBe(64 * 1024 * 1024);
+    expect(() => loadConfig({ ...minimal, RESPONSE_CACHE_MAX_ENTRY_BYTES: String(8 * 1024 * 1024) })).toThrow(
+      /RESPONSE_CACHE_MAX_ENTRY_BYTES.*MAX_RESPONSE_BYTES/,
+    );
+    expect(() =>
+      loadConfig({ ...minimal, HTTP_HEADERS_TIMEOUT_MS: '40000', HTTP_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
   });
 
   it('reads per-dependency options as a default with overrides by name', () => {

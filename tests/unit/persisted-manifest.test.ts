@@ -8,7 +8,7 @@ import {
   sha256,
   validateOperation,
 } from '../../gateway/persisted-operations/manifest.ts';
-import { operationLimitRules } from '../../gateway/plugins/operation-limits.ts';
+import { persistedOperationRules } from '../../gateway/plugins/operation-limits.ts';
 import { manifestPath, manifestText, readOperationSources } from '../../schema/operations.ts';
 import { supergraphPath } from '../../schema/subgraphs.ts';
 import { loadConfig } from '../../server/config.ts';
@@ -20,7 +20,7 @@ describe('persisted operations (schema/operations, schema/persisted-query-manife
   it.each(readOperationSources().map((source) => [source.file, source.text]))(
     '%s validates against the supergraph and stays within the default limits',
     (_file, text) => {
-      expect(validateOperation(apiSchema, parse(text), operationLimitRules(defaultLimits))).toEqual([]);
+      expect(validateOperation(apiSchema, parse(text), persistedOperationRules(defaultLimits))).toEqual([]);
     },
   );
 

@@ -71,6 +71,32 @@ describe('response cache invalidation while Redis is unreachable (real redis-ser
   });
 });
 
+describe('response cache entry size (real redis-server and in process)', () => {
+  const redis = useTestRedis();
+
+  it.each([
+    ['redis', () => createRedisCache({ redis: redis.client })],
+    ['memory', () => createMemoryCache()],
+  ] as const)('never stores a response above maxEntryBytes, in %s or near', async (_name, make) => {
+    const responses = createResponseCache({ cache: make(), maxEntryBytes: 1024, nearMaxBytes: 1024 * 1024 });
+    try {
+      for (const [identity, body] of [
+        ['small', 'x'.repeat(1000)],
+        ['large', 'x'.repeat(1025)],
+      ] as const) {
+        const miss = await responses.lookup('tenant', identity);
+        if (!('miss' in miss)) throw new Error('expected a miss');
+        await responses.store(miss.miss, { operationName: null, body });
+      }
+      expect(bodyOf(await responses.lookup('tenant', 'small'))).toHaveLength(1000);
+      expect(await responses.lookup('tenant', 'large')).toHaveProperty('miss');
+      if (_name === 'redis') expect(await redis.client.dbsize()).toBeLessThanOrEqual(1);
+    } finally {
+      responses.close();
+    }
+  });
+});
+
 describe('response cache keys and refresh points', () => {
   it('keeps the entries of gateways deployed differently apart, over one shared cache', async () => {
     const cache = createMemoryCache({ maxEntries: 100 });
