@@ -103,9 +103,9 @@ describe('rate limiting, APQ and health with Redis', () => {
     };
     const expected: Record<string, string[]> = {
       gateway: ['identityProvider', 'redis', 'subgraph:documents', 'subgraph:search'],
-      documents: ['documents-store', 'identityProvider', 'redis'],
+      documents: ['documents-store', 'documents-store-writes', 'identityProvider', 'redis'],
       search: ['identityProvider', 'redis', 'search-index'],
-      indexer: ['documents-store', 'redis', 'search-index'],
+      indexer: ['documents-store', 'documents-store-writes', 'redis', 'search-index'],
     };
     for (const [service, url] of Object.entries(urls)) {
       expect((await fetch(new URL('/health/live', url))).status).toBe(200);
