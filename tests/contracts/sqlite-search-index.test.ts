@@ -119,11 +119,12 @@ describe('SqliteSearchIndex', () => {
   });
 
   it('binds query text instead of interpreting it as FTS5 syntax', async () => {
-    await index.apply([upsert('t', 'secret', 1, 'Secret plan', 'nothing else')]);
-    // As FTS5 syntax these would be a column filter, a prefix query and a NEAR group.
-    expect((await search('t', 'title:secret')).total).toBe(0);
-    expect((await search('t', 'pla*')).total).toBe(0);
-    expect((await search('t', 'NEAR(secret plan)')).total).toBe(0);
+    await index.apply([upsert('t', 'secret', 1, 'Plan', 'secret words kept far away from the plan')]);
+    // As FTS5 syntax these would be a column filter and a NEAR group, and would not match.
+    expect((await search('t', 'title:secret')).total).toBe(1);
+    expect((await search('t', 'NEAR(secret plan, 0)')).total).toBe(1);
+    // As an FTS5 prefix query this would match "plan"; Quarry's prefixes need three characters.
+    expect((await search('t', 'pl*')).total).toBe(0);
     expect((await search('t', "'); DROP TABLE search_tenants; --")).total).toBe(0);
     expect((await search('t', 'secret "plan')).total).toBe(1);
     expect(registry()).toHaveLength(1);

@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
+import { isRanked, type ParsedQuery, parseQuery, type QueryClause } from '../query-parser.ts';
 import {
   type FacetField,
   facetBucketLimit,
@@ -92,6 +93,51 @@ function tenantFilter(tenantId: string): estypes.QueryDslQueryContainer[] {
   return [{ term: { tenant_id: tenantId } }, { term: { deleted: false } }];
 }
 
+/** One required or excluded clause: a word, a prefix or a phrase, in any of the searched fields. */
+function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
+  const [only] = terms;
+  if (terms.length === 1 && only && !only.prefix) {
+    return { multi_match: { query: only.word, type: 'cross_fields', fields: searchFields } };
+  }
+  const text = terms.map((term) => term.word).join(' ');
+  return {
+    multi_match: { query: text, type: only?.prefix ? 'phrase_prefix' : 'phrase', fields: searchFields },
+  };
+}
+
+/**
+ * The parsed query as a bool query with the embedded index's semantics.
+ * Optional words are one cross_fields multi_match (the fields scored as one,
+ * like FTS5's bm25 over the row) without `operator: and`, and
+ * `minimum_should_match: 1`: any one word makes a candidate, and BM25 sums
+ * over the words a document has. Stopwords were removed by the parser, and
+ * the `english` analyzer drops the same set. With required clauses the
+ * optional words only add score.
+ */
+function textQuery(query: ParsedQuery): estypes.QueryDslBoolQuery {
+  const words = query.optional.filter((term) => !term.prefix).map((term) => term.word);
+  const should: estypes.QueryDslQueryContainer[] = [
+    ...(words.length > 0
+      ? [
+          {
+            multi_match: {
+              query: words.join(' '),
+              type: 'cross_fields' as const,
+              fields: searchFields,
+              minimum_should_match: '1',
+            },
+          },
+        ]
+      : []),
+    ...query.optional.filter((term) => term.prefix).map((term) => clauseQuery({ terms: [term] })),
+  ];
+  return {
+    must: query.required.map(clauseQuery),
+    should,
+    minimum_should_match: query.required.length > 0 ? 0 : 1,
+  };
+}
+
 export function buildSearchBody(request: SearchRequest, readAlias: string): estypes.SearchRequest {
   const filter = tenantFilter(request.tenantId);
   const { tags, status, author, updatedAfter, updatedBefore } = request.filter;
@@ -108,15 +154,10 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
       },
     });
   }
-  const ranked = tokensOf(request.text).length > 0;
-  const must: estypes.QueryDslQueryContainer[] = ranked
-    ? [
-        {
-          // cross_fields with `and`: every word must occur, in any of the fields (as in the embedded index).
-          multi_match: { query: request.text, type: 'cross_fields', operator: 'and', fields: searchFields },
-        },
-      ]
-    : [];
+  const query = parseQuery(request.text);
+  const ranked = isRanked(query);
+  const must: estypes.QueryDslQueryContainer[] = ranked ? [{ bool: textQuery(query) }] : [];
+  const mustNot = query.excluded.map(clauseQuery);
   // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
   const sort: estypes.SortCombinations[] =
     ranked && request.sort === 'RELEVANCE'
@@ -133,7 +174,7 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
     track_total_hits: totalLimit,
     track_scores: ranked,
     _source: ['doc_id'],
-    query: { bool: { filter, must } },
+    query: { bool: { filter, must, ...(mustNot.length > 0 ? { must_not: mustNot } : {}) } },
     sort,
     ...(request.after ? { search_after: [...request.after] } : {}),
     ...(ranked
@@ -242,7 +283,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     const hits = response.hits.hits;
     const total =
       typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
-    const ranked = tokensOf(request.text).length > 0;
+    const ranked = isRanked(parseQuery(request.text));
     const aggregations = (response.aggregations ?? {}) as Record<
       string,
       { buckets?: { key: string | number; doc_count: number }[] }

@@ -2,6 +2,7 @@ import type { SQLInputValue } from 'node:sqlite';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
+import { isRanked, type ParsedQuery, parseQuery, type QueryClause, type QueryTerm } from '../query-parser.ts';
 import {
   type FacetBucket,
   type FacetField,
@@ -61,17 +62,50 @@ const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
 /** Only letters and digits reach FTS5, each quoted, so query syntax in user text is never interpreted. */
 const quote = (token: string) => `"${token}"`;
 
+const ftsTerm = (term: QueryTerm) => (term.prefix ? `${quote(term.word)}*` : quote(term.word));
+const ftsClause = ({ terms }: QueryClause) =>
+  terms.length === 1 && terms[0] ? ftsTerm(terms[0]) : quote(terms.map((term) => term.word).join(' '));
+
+/**
+ * The FTS5 expression that selects and ranks a parsed query's candidates.
+ * Optional words are OR'ed, so bm25() sums over the words a document has.
+ * With required clauses, the optional words join an OR beside them that
+ * only adds score; the required clauses are in it too, so a document with
+ * no optional word still matches.
+ */
+function ftsMatch(query: ParsedQuery): string | null {
+  const required = query.required.map(ftsClause);
+  const optional = query.optional.map(ftsTerm);
+  let positive: string | null = null;
+  if (required.length > 0 && optional.length > 0) {
+    positive = `${required.join(' AND ')} AND (${[...optional, ...required].join(' OR ')})`;
+  } else if (required.length > 0) positive = required.join(' AND ');
+  else if (optional.length > 0) positive = optional.join(' OR ');
+  if (positive === null || query.excluded.length === 0) return positive;
+  return `(${positive}) NOT (${query.excluded.map(ftsClause).join(' OR ')})`;
+}
+
+/** With nothing to match, exclusions still narrow: every document but those matching any of them. */
+const ftsExclusion = (query: ParsedQuery): string | null =>
+  !isRanked(query) && query.excluded.length > 0 ? query.excluded.map(ftsClause).join(' OR ') : null;
+
 const whereOf = (matches: Matches, ...extra: string[]) =>
   `${matches.from} WHERE ${[...matches.conditions, ...extra].join(' AND ') || 'TRUE'}`;
 
-function matchesOf(t: TenantTables, match: string | null, filter: SearchFilter): Matches {
+function matchesOf(t: TenantTables, query: ParsedQuery, filter: SearchFilter): Matches {
   const conditions: string[] = [];
   const params: Params = {};
   let from = `FROM ${t.docs} AS d`;
+  const match = ftsMatch(query);
   if (match !== null) {
     from = `FROM ${t.fts} JOIN ${t.docs} AS d ON d.rowid = ${t.fts}.rowid`;
     conditions.push(`${t.fts} MATCH $match`);
     params.match = match;
+  }
+  const exclusion = ftsExclusion(query);
+  if (exclusion !== null) {
+    conditions.push(`d.rowid NOT IN (SELECT rowid FROM ${t.fts} WHERE ${t.fts} MATCH $exclude)`);
+    params.exclude = exclusion;
   }
   // Lists travel as one JSON parameter so the SQL text, and thus the statement cache, doesn't grow with their length.
   const tags = [...new Set(filter.tags ?? [])];
@@ -152,8 +186,7 @@ export class SqliteSearchIndex implements SearchIndex {
       };
     }
     const t = tablesFor(tableNo);
-    const tokens = tokensOf(request.text);
-    const matches = matchesOf(t, tokens.length > 0 ? tokens.map(quote).join(' AND ') : null, request.filter);
+    const matches = matchesOf(t, parseQuery(request.text), request.filter);
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
     const rows = this.#query(t, matches, request, first + 1, facets);
