@@ -17,9 +17,10 @@ export interface SearchCacheOptions {
 }
 
 function requestHash(request: SearchRequest): string {
-  const { text, filter, sort, first, after, facets } = request;
+  const { text, filter, sort, first, after, facets, highlights } = request;
   const canonical = JSON.stringify([
     text,
+    highlights === true,
     sort,
     first,
     after ?? null,

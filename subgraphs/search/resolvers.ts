@@ -1,4 +1,5 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
+import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import type { DocumentStatus } from '../../server/documents/model.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
@@ -6,6 +7,7 @@ import type { CacheStatus } from '../../server/observability/request-outcome.ts'
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
+import { parseQuery, TooManyQueryTermsError } from './query-parser.ts';
 import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
 
 export interface SearchContext extends SubgraphContext {
@@ -70,6 +72,25 @@ function fingerprint(text: string, filter: SearchFilter, sort: SearchSort): stri
   ]);
 }
 
+/**
+ * Whether the operation selects `path` below this field, through aliases and
+ * fragments, so work for fields nobody asked for (highlights) is skipped.
+ */
+function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
+  const within = (selectionSet: SelectionSetNode | undefined, rest: readonly string[]): boolean => {
+    if (rest.length === 0) return true;
+    const [name, ...deeper] = rest;
+    return (selectionSet?.selections ?? []).some((selection) => {
+      if (selection.kind === 'Field') {
+        return selection.name.value === name && within(selection.selectionSet, deeper);
+      }
+      const fragment = selection.kind === 'InlineFragment' ? selection : info.fragments[selection.name.value];
+      return within(fragment?.selectionSet, rest);
+    });
+  };
+  return info.fieldNodes.some((node) => within(node.selectionSet, path));
+}
+
 /** A backend that failed, timed out or sits behind an open breaker is a coded, retryable error for clients. */
 function toClientError(error: unknown): never {
   if (isDependencyUnavailable(error))
@@ -85,10 +106,16 @@ export function createSearchResolvers(
   return {
     DateTime: DateTimeScalar,
     Query: {
-      search: async (_: unknown, args: SearchArgs, context: SearchContext) => {
+      search: async (_: unknown, args: SearchArgs, context: SearchContext, info: GraphQLResolveInfo) => {
         const { tenantId } = context.principal;
         const text = args.query.trim();
         if (text.length > maxQueryLength) invalid('query', `must be at most ${maxQueryLength} characters`);
+        try {
+          parseQuery(text);
+        } catch (error) {
+          if (error instanceof TooManyQueryTermsError) invalid('query', error.message);
+          throw error;
+        }
         const first = checkFirst(args.first, limits.maxFirst);
         const filter = toFilter(args.filter);
         const sort = args.sort ?? 'RELEVANCE';
@@ -103,6 +130,7 @@ export function createSearchResolvers(
             first,
             after,
             facets: [...new Set(args.facets ?? [])],
+            highlights: selects(info, ['hits', 'highlights']),
           })
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.

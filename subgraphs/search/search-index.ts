@@ -29,6 +29,11 @@ export interface SearchRequest {
   first: number;
   after?: SortKey;
   facets: readonly FacetField[];
+  /**
+   * Whether hits carry highlights. Default false: they cost work per hit, so
+   * they are computed only when the client selects them.
+   */
+  highlights?: boolean;
 }
 
 export interface Highlight {

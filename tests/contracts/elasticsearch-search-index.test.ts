@@ -85,6 +85,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
         },
         facets: ['TAGS', 'AUTHOR'],
         after: [3.5, 'doc-9'],
+        highlights: true,
       }),
     );
     const [sent] = es.requests;
@@ -131,6 +132,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
       highlight: {
         pre_tags: ['\uE000'],
         post_tags: ['\uE001'],
+        max_analyzed_offset: 10_000,
         fields: { title: { number_of_fragments: 0 }, body: { number_of_fragments: 1 } },
       },
     });
@@ -184,6 +186,8 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(empty?.body.highlight).toBeUndefined();
     expect(empty?.body.sort).toEqual([{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }]);
     expect(ascending?.body.sort).toEqual([{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]);
+    // Highlights cost work per hit: without `highlights` none are asked for, text or not.
+    expect(ascending?.body.highlight).toBeUndefined();
   });
 
   it('turns a response into a page: escaped highlights, sort keys, capped total, facets', async () => {

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DocumentChange, DocumentRecord } from '../../server/documents/model.ts';
+import { highlightWindowChars } from '../../subgraphs/search/highlighting.ts';
+import { maxQueryTerms, TooManyQueryTermsError } from '../../subgraphs/search/query-parser.ts';
 import {
   facetBucketLimit,
   type SearchIndex,
@@ -416,7 +418,7 @@ export function describeSearchIndexContract(
             body: "Ops' notes: <b>deploy</b> on Fridays & never on weekends.",
           }),
         ]);
-        const [hit] = (await search('t', 'deploy')).hits;
+        const [hit] = (await search('t', 'deploy', { highlights: true })).hits;
         const title = hit?.highlights.find((h) => h.field === 'title')?.snippets.join(' ') ?? '';
         const body = hit?.highlights.find((h) => h.field === 'body')?.snippets.join(' ') ?? '';
         expect(title).toContain('<em>Deploy</em>');
@@ -430,9 +432,56 @@ export function describeSearchIndexContract(
 
       it('only highlights fields that matched', async () => {
         await index.apply([upsert('t', 'h', 1, { title: 'Weekly sync', body: 'Agenda: budget review.' })]);
-        const [hit] = (await search('t', 'budget')).hits;
+        const [hit] = (await search('t', 'budget', { highlights: true })).hits;
         expect(hit?.highlights.map((h) => h.field)).toEqual(['body']);
         expect(hit?.highlights[0]?.snippets.join(' ')).toContain('<em>budget</em>');
+      });
+
+      it('computes no highlights unless asked for', async () => {
+        await index.apply([upsert('t', 'h', 1, { title: 'Budget', body: 'Agenda: budget review.' })]);
+        const [hit] = (await search('t', 'budget')).hits;
+        expect(hit?.highlights).toEqual([]);
+      });
+
+      it('highlights other forms of a word, and every word of a question', async () => {
+        await index.apply([
+          upsert('t', 'h', 1, {
+            title: 'Notes',
+            body: 'The flutter of swept wings was measured while running.',
+          }),
+        ]);
+        const [hit] = (await search('t', 'what about a wing that runs', { highlights: true })).hits;
+        const body = hit?.highlights.find((h) => h.field === 'body')?.snippets.join(' ') ?? '';
+        expect(body).toContain('<em>wings</em>');
+        expect(body).toContain('<em>running</em>');
+      });
+
+      it(`reads only the first ${highlightWindowChars} characters of a field for highlights`, async () => {
+        const filler = 'plain words, nothing else here. '.repeat(Math.ceil(highlightWindowChars / 32) + 10);
+        await index.apply([
+          upsert('t', 'far', 1, { title: 'Far', body: `${filler}needle` }),
+          upsert('t', 'near', 1, { title: 'Near', body: `needle ${filler}` }),
+        ]);
+        const page = await search('t', 'needle', { highlights: true });
+        // Matching still sees the whole body; only highlighting is bounded.
+        expect(sortedIds(page)).toEqual(['far', 'near']);
+        const body = (id: string) => page.hits.find((hit) => hit.documentId === id)?.highlights;
+        expect(body('far')).toEqual([]);
+        expect(body('near')?.[0]?.snippets[0]).toMatch(/^<em>needle<\/em> plain words/);
+      });
+    });
+
+    describe('query bounds', () => {
+      it('counts a repeated word once', async () => {
+        await index.apply([upsert('t', 'd', 1, { title: 'The wing' })]);
+        const page = await search('t', `${'the wing '.repeat(124)}`, { highlights: true });
+        expect(ids(page)).toEqual(['d']);
+      });
+
+      it(`refuses more than ${maxQueryTerms} distinct terms, before reaching the backend`, async () => {
+        const words = Array.from({ length: maxQueryTerms + 1 }, (_, i) => `word${i}`);
+        await expect(search('t', words.join(' '))).rejects.toBeInstanceOf(TooManyQueryTermsError);
+        await expect(search('t', words.slice(1).join(' '))).resolves.toBeDefined();
       });
     });
 

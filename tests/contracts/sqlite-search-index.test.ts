@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -152,7 +152,7 @@ describe('SqliteSearchIndex', () => {
 
   it('keeps marker characters in documents from forging highlights', async () => {
     await index.apply([upsert('t', 'm', 1, 'Forged \uE000 open', 'the needle is here \uE001')]);
-    const [hit] = (await search('t', 'needle')).hits;
+    const [hit] = (await search('t', 'needle', { highlights: true })).hits;
     expect(hit?.highlights).toEqual([{ field: 'body', snippets: ['the <em>needle</em> is here '] }]);
   });
 
@@ -220,5 +220,69 @@ describe('SqliteSearchIndex', () => {
     }
     // Without several generations the writer never overlapped the reads, and the test would prove nothing.
     expect(generations.size).toBeGreaterThan(2);
+  });
+});
+
+describe('SqliteSearchIndex bounds the work of one search', () => {
+  let db: EmbeddedDatabase;
+  let index: SqliteSearchIndex;
+  let cleanup: () => Promise<void>;
+
+  /** Ordinary English prose, about 100 KB per document: Cranfield's abstracts run together. */
+  async function longDocuments(count: number): Promise<DocumentChange[]> {
+    const corpus = await readFile(
+      new URL('../fixtures/relevance/cranfield/corpus.jsonl', import.meta.url),
+      'utf8',
+    );
+    const prose = corpus
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { body: string }).body)
+      .join(' ');
+    const size = 100_000;
+    return Array.from({ length: count }, (_, i) => {
+      const start = (i * 37_000) % (prose.length - size);
+      return upsert('t', `long-${i}`, 1, `Long report ${i}`, prose.slice(start, start + size));
+    });
+  }
+
+  beforeEach(async () => {
+    ({ db, cleanup } = await openDatabase());
+    index = new SqliteSearchIndex(db);
+  });
+
+  afterEach(async () => {
+    await index.close();
+    await cleanup();
+  });
+
+  // Generous for a shared machine; a search whose cost grows with body size times term occurrences
+  // (a snippet over each whole body, repeated terms kept) takes many times this on these documents.
+  const searchBudgetMs = 1000;
+
+  it('answers a question full of repeated common words over long bodies, highlights included, within the budget', async () => {
+    // What it protects: node:sqlite is synchronous, so one slow search stalls every tenant of the process.
+    await index.apply(await longDocuments(20));
+    for (const text of [
+      'the '.repeat(124),
+      'what is the effect of the pressure on the flow over the wing at the speed of sound in the boundary layer '.repeat(
+        4,
+      ),
+    ]) {
+      const started = performance.now();
+      const page = await index.search({
+        tenantId: 't',
+        text,
+        filter: {},
+        sort: 'RELEVANCE',
+        first: 20,
+        facets: ['TAGS', 'STATUS'],
+        highlights: true,
+      });
+      const elapsed = performance.now() - started;
+      expect(page.hits.length).toBeGreaterThan(0);
+      expect(page.hits[0]?.highlights.length).toBeGreaterThan(0);
+      expect(elapsed).toBeLessThan(searchBudgetMs);
+    }
   });
 });

@@ -1,6 +1,13 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
-import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
+import {
+  highlightWindowChars,
+  markClose,
+  markedToHtml,
+  markOpen,
+  stripMarkers,
+  tokensOf,
+} from '../highlighting.ts';
 import { isRanked, type ParsedQuery, parseQuery, type QueryClause } from '../query-parser.ts';
 import {
   type FacetField,
@@ -177,11 +184,13 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
     query: { bool: { filter, must, ...(mustNot.length > 0 ? { must_not: mustNot } : {}) } },
     sort,
     ...(request.after ? { search_after: [...request.after] } : {}),
-    ...(ranked
+    ...(ranked && request.highlights
       ? {
           highlight: {
             pre_tags: [markOpen],
             post_tags: [markClose],
+            // The embedded index's bound: highlighting reads only the start of each field.
+            max_analyzed_offset: highlightWindowChars,
             fields: {
               title: { number_of_fragments: 0 },
               body: { fragment_size: 160, number_of_fragments: 1, no_match_size: 0 },
