@@ -1,3 +1,5 @@
+import { stemmer } from 'stemmer';
+
 /**
  * The search text as Quarry understands it, shared by every adapter so both
  * backends read a query the same way. Users type questions, so plain words
@@ -135,6 +137,22 @@ export function parseQuery(text: string): ParsedQuery {
   );
   if (distinct.size > maxQueryTerms) throw new TooManyQueryTermsError(distinct.size);
   return { optional, required, excluded };
+}
+
+/**
+ * The prefix to send to a backend that stems query words as it stems the
+ * index (FTS5's porter tokenizer, Elasticsearch's `english` analyzer): cut
+ * to where stemming leaves it alone. "deploy" stems to "deploi", which no
+ * stored stem of "deployment" starts with; "deplo" is stable and matches.
+ */
+export function stablePrefix(prefix: string): string {
+  let stable = prefix;
+  for (let stemmed = stemmer(stable); stemmed !== stable && stable.length > 1; stemmed = stemmer(stable)) {
+    let common = 0;
+    while (common < stable.length && stable[common] === stemmed[common]) common += 1;
+    stable = stable.slice(0, Math.max(1, Math.min(common, stable.length - 1)));
+  }
+  return stable;
 }
 
 /** Whether the query narrows by text at all, which is when there is relevance to rank by. */

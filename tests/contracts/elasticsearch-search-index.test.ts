@@ -163,7 +163,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
                 minimum_should_match: '1',
               },
             },
-            { multi_match: { query: 'deploy', type: 'phrase_prefix', fields } },
+            { multi_match: { query: 'deplo', type: 'phrase_prefix', fields } },
           ],
           minimum_should_match: 0,
         },

@@ -471,6 +471,66 @@ export function describeSearchIndexContract(
       });
     });
 
+    describe('query syntax', () => {
+      beforeEach(async () => {
+        await index.apply([
+          upsert('t', 'exact', 1, { title: 'Swept back wing', body: 'Flutter tests.' }),
+          upsert('t', 'apart', 1, { title: 'Wing, back swept', body: 'Loads on a swept wing.' }),
+          upsert('t', 'draft', 1, { title: 'Wing draft notes', body: 'Deployment of flaps.' }),
+          upsert('t', 'other', 1, { title: 'Lunch menu', body: 'Soup.' }),
+        ]);
+      });
+
+      it('requires a quoted phrase, words in that order', async () => {
+        expect(ids(await search('t', '"back wing"'))).toEqual(['exact']);
+        expect(ids(await search('t', 'loads "swept back"'))).toEqual(['exact']);
+      });
+
+      it('matches words starting with a prefix of at least three characters', async () => {
+        expect(ids(await search('t', 'deploy*'))).toEqual(['draft']);
+        expect(ids(await search('t', 'flap*'))).toEqual(['draft']);
+        // Shorter prefixes are plain words.
+        expect(ids(await search('t', 'de*'))).toEqual([]);
+      });
+
+      it('excludes -words and -"phrases", also with nothing else to match', async () => {
+        expect(sortedIds(await search('t', 'wing -draft'))).toEqual(['apart', 'exact']);
+        expect(sortedIds(await search('t', 'wing -"swept back"'))).toEqual(['apart', 'draft']);
+        const page = await search('t', '-wing');
+        expect(ids(page)).toEqual(['other']);
+        expect(page.total).toBe(1);
+      });
+
+      it('requires +words while other words only rank', async () => {
+        expect(ids(await search('t', 'lunch +flutter'))).toEqual(['exact']);
+        expect(sortedIds(await search('t', 'soup +wing'))).toEqual(['apart', 'draft', 'exact']);
+      });
+
+      it('searches backend syntax and unbalanced syntax as plain words', async () => {
+        for (const text of [
+          '"wing',
+          'wing"',
+          'title:wing',
+          'body:(wing OR x)',
+          'NEAR(swept wing, 0)',
+          'wing^9 ~2',
+          '+',
+          '-',
+          '*',
+          '""',
+          '+"" -""',
+          'w*',
+          '(wing) [back] {draft}',
+          'wing AND NOT draft',
+        ]) {
+          const page = await search('t', text);
+          expect(page.total, text).toBeGreaterThanOrEqual(0);
+        }
+        // As Lucene or FTS5 syntax, NOT would exclude `draft`; here it is a word, and `draft` a candidate.
+        expect(ids(await search('t', 'wing AND NOT draft'))).toContain('draft');
+      });
+    });
+
     describe('query bounds', () => {
       it('counts a repeated word once', async () => {
         await index.apply([upsert('t', 'd', 1, { title: 'The wing' })]);

@@ -2,10 +2,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DocumentChange } from '../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
+import { TooManyQueryTermsError } from '../../subgraphs/search/query-parser.ts';
 import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
 import type { WriterData } from '../helpers/search-index-writer.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
@@ -128,6 +130,42 @@ describe('SqliteSearchIndex', () => {
     expect((await search('t', "'); DROP TABLE search_tenants; --")).total).toBe(0);
     expect((await search('t', 'secret "plan')).total).toBe(1);
     expect(registry()).toHaveLength(1);
+  });
+
+  it('answers any text without a backend error: only the term bound may refuse it', async () => {
+    await index.apply([upsert('t', 'doc', 1, 'Swept wing flutter', 'Deployment of the flaps near the tip.')]);
+    const syntax = fc.constantFrom(
+      '"',
+      '+',
+      '-',
+      '*',
+      ' ',
+      ':',
+      '(',
+      ')',
+      '^',
+      '~',
+      'NEAR',
+      'OR',
+      'NOT',
+      'title',
+      '{',
+      '}',
+    );
+    const text = fc.oneof(
+      fc.string({ maxLength: 120 }),
+      fc
+        .array(fc.oneof(syntax, fc.string({ maxLength: 6 })), { maxLength: 40 })
+        .map((parts) => parts.join('')),
+    );
+    await fc.assert(
+      fc.asyncProperty(text, async (input) => {
+        await search('t', input, { highlights: true, facets: ['TAGS'] }).catch((error: unknown) => {
+          expect(error).toBeInstanceOf(TooManyQueryTermsError);
+        });
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('continues a relevance page after its last hit although writes since moved every score', async () => {

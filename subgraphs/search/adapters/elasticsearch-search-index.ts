@@ -8,7 +8,7 @@ import {
   stripMarkers,
   tokensOf,
 } from '../highlighting.ts';
-import { isRanked, type ParsedQuery, parseQuery, type QueryClause } from '../query-parser.ts';
+import { isRanked, type ParsedQuery, parseQuery, type QueryClause, stablePrefix } from '../query-parser.ts';
 import {
   type FacetField,
   facetBucketLimit,
@@ -106,7 +106,7 @@ function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
   if (terms.length === 1 && only && !only.prefix) {
     return { multi_match: { query: only.word, type: 'cross_fields', fields: searchFields } };
   }
-  const text = terms.map((term) => term.word).join(' ');
+  const text = only?.prefix ? stablePrefix(only.word) : terms.map((term) => term.word).join(' ');
   return {
     multi_match: { query: text, type: only?.prefix ? 'phrase_prefix' : 'phrase', fields: searchFields },
   };

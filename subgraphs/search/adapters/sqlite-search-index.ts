@@ -9,6 +9,7 @@ import {
   parseQuery,
   type QueryClause,
   type QueryTerm,
+  stablePrefix,
 } from '../query-parser.ts';
 import {
   type FacetBucket,
@@ -69,7 +70,7 @@ const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
 /** Only letters and digits reach FTS5, each quoted, so query syntax in user text is never interpreted. */
 const quote = (token: string) => `"${token}"`;
 
-const ftsTerm = (term: QueryTerm) => (term.prefix ? `${quote(term.word)}*` : quote(term.word));
+const ftsTerm = (term: QueryTerm) => (term.prefix ? `${quote(stablePrefix(term.word))}*` : quote(term.word));
 const ftsClause = ({ terms }: QueryClause) =>
   terms.length === 1 && terms[0] ? ftsTerm(terms[0]) : quote(terms.map((term) => term.word).join(' '));
 
