@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maxQueryTerms, parseQuery, TooManyQueryTermsError } from './query-parser.ts';
+import { editDistance, maxQueryTerms, parseQuery, TooManyQueryTermsError } from './query-parser.ts';
 
 const words = (...list: string[]) => list.map((word) => ({ word, prefix: false }));
 
@@ -81,5 +81,19 @@ describe('parseQuery', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('editDistance', () => {
+  it('counts insertions, deletions, substitutions and neighbour swaps as one edit each', () => {
+    expect(editDistance('wing', 'wing', 2)).toBe(0);
+    expect(editDistance('wign', 'wing', 2)).toBe(1);
+    expect(editDistance('wings', 'wing', 2)).toBe(1);
+    expect(editDistance('flotterz', 'flutter', 2)).toBe(2);
+  });
+
+  it('stops at the limit', () => {
+    expect(editDistance('abcdef', 'uvwxyz', 1)).toBe(2);
+    expect(editDistance('a', 'abcd', 2)).toBe(3);
   });
 });

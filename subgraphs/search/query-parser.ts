@@ -19,6 +19,8 @@ import { stemmer } from 'stemmer';
 export interface QueryTerm {
   word: string;
   prefix: boolean;
+  /** Other words that also match it, ranked below the word itself: typo corrections an adapter found. */
+  alternatives?: readonly string[];
 }
 
 /** One term, or a phrase of several in order. Phrases never hold prefixes. */
@@ -153,6 +155,47 @@ export function stablePrefix(prefix: string): string {
     stable = stable.slice(0, Math.max(1, Math.min(common, stable.length - 1)));
   }
   return stable;
+}
+
+/**
+ * Typo tolerance: how many edits a word of this length may be corrected by,
+ * Meilisearch's defaults (one from 5 letters, two from 9), which is
+ * Elasticsearch's `fuzziness: AUTO:5,9`. Shorter words have too many
+ * neighbours to correct safely: with the looser `AUTO` (one from 3 letters,
+ * two from 6) Cranfield's nDCG@10 dropped (docs/relevance.md).
+ */
+export const allowedEdits = (word: string) => (word.length < 5 ? 0 : word.length < 9 ? 1 : 2);
+/** The same rule as Elasticsearch's `fuzziness`. */
+export const fuzziness = 'AUTO:5,9';
+/** Corrections kept per word, the most frequent first; each one is another term to match. */
+export const maxCorrections = 3;
+
+/**
+ * Edit distance counting a swap of two neighbouring letters as one edit (as
+ * Elasticsearch's fuzzy queries do), or `limit + 1` as soon as it must
+ * exceed `limit`, so a far word costs little.
+ */
+export function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let beforePrevious: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        value = Math.min(value, (beforePrevious[j - 2] ?? 0) + 1);
+      }
+      current.push(value);
+      rowMin = Math.min(rowMin, value);
+    }
+    if (rowMin > limit) return limit + 1;
+    beforePrevious = previous;
+    previous = current;
+  }
+  return previous[b.length] ?? limit + 1;
 }
 
 /** Whether the query narrows by text at all, which is when there is relevance to rank by. */

@@ -38,6 +38,8 @@ interface SearchArgs {
   first: number;
   after?: string | null;
   facets?: FacetField[] | null;
+  /** Null when a client sends an explicit null, which skips the schema's default. */
+  typoTolerance?: boolean | null;
 }
 
 function invalid(field: string, message: string): never {
@@ -131,6 +133,7 @@ export function createSearchResolvers(
             after,
             facets: [...new Set(args.facets ?? [])],
             highlights: selects(info, ['hits', 'highlights']),
+            typoTolerance: args.typoTolerance !== false,
           })
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.

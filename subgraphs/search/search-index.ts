@@ -34,6 +34,8 @@ export interface SearchRequest {
    * they are computed only when the client selects them.
    */
   highlights?: boolean;
+  /** Whether misspelled words also match their corrections. Default true. */
+  typoTolerance?: boolean;
 }
 
 export interface Highlight {

@@ -115,6 +115,17 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
                 minimum_should_match: '1',
               },
             },
+            {
+              multi_match: {
+                query: 'deploy guide',
+                type: 'best_fields',
+                fields: ['title^4', 'tags.text^2', 'body'],
+                fuzziness: 'AUTO:5,9',
+                prefix_length: 1,
+                max_expansions: 3,
+                boost: 0.5,
+              },
+            },
           ],
           minimum_should_match: 1,
         },
@@ -143,7 +154,10 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await index.search(
-      request({ text: 'the wing of +flutter "swept back" deploy* -draft -"old plan" title:x^2' }),
+      request({
+        text: 'the wing of +flutter "swept back" deploy* -draft -"old plan" title:x^2',
+        typoTolerance: false,
+      }),
     );
     const fields = ['title^4', 'tags.text^2', 'body'];
     const [sent] = es.requests;

@@ -531,6 +531,38 @@ export function describeSearchIndexContract(
       });
     });
 
+    describe('typo tolerance', () => {
+      beforeEach(async () => {
+        await index.apply([
+          upsert('t', 'flutter', 1, { title: 'Wing flutter', body: 'Aerodynamic loads on a swept wing.' }),
+          upsert('t', 'other', 1, { title: 'Lunch menu', body: 'Soup and bread.' }),
+        ]);
+      });
+
+      it('finds a word misspelled by one edit (5 to 8 letters) or two (9 letters or more)', async () => {
+        // A swap of neighbouring letters is one edit.
+        expect(ids(await search('t', 'fluttre'))).toEqual(['flutter']);
+        expect(ids(await search('t', 'flotter'))).toEqual(['flutter']);
+        expect(ids(await search('t', 'flottre'))).toEqual([]);
+        expect(ids(await search('t', 'airodinamic'))).toEqual(['flutter']);
+      });
+
+      it('does not correct words under five letters', async () => {
+        expect(ids(await search('t', 'wign'))).toEqual([]);
+        expect(ids(await search('t', 'wing'))).toEqual(['flutter']);
+      });
+
+      it('can be turned off per request', async () => {
+        expect(ids(await search('t', 'fluttre', { typoTolerance: false }))).toEqual([]);
+      });
+
+      it('ranks a document with the word as typed above one with a correction of it', async () => {
+        await index.apply([upsert('t', 'clutter', 1, { title: 'Clutter', body: 'Desk clutter.' })]);
+        // "clutter" is one edit from "flutter", but as typed it ranks first.
+        expect(ids(await search('t', 'clutter'))[0]).toBe('clutter');
+      });
+    });
+
     describe('query bounds', () => {
       it('counts a repeated word once', async () => {
         await index.apply([upsert('t', 'd', 1, { title: 'The wing' })]);

@@ -103,7 +103,8 @@ describe('SqliteSearchIndex', () => {
     await index.apply(hostileTenants.map((tenant, i) => upsert(tenant, `doc-${i}`, 1, `Shared words ${i}`)));
     expect(registry()).toEqual(hostileTenants.map((tenant_id, i) => ({ tenant_id, table_no: i + 1 })));
     const perTenant = tableNames().filter((name) => !['search_tenants', 'search_versions'].includes(name));
-    for (const name of perTenant) expect(name).toMatch(/^search_(fts|suggest|docs|tags)_\d+(_[a-z0-9]+)?$/);
+    for (const name of perTenant)
+      expect(name).toMatch(/^search_(fts|suggest|docs|tags|vocab)_\d+(_[a-z0-9]+)?$/);
     expect(perTenant).toContain('search_fts_4');
     for (const [i, tenant] of hostileTenants.entries()) {
       const page = await search(tenant, 'shared words');

@@ -58,6 +58,21 @@ describe('search work follows the request', () => {
     expect(JSON.stringify(viaFragment.result.data)).toContain('<em>');
   });
 
+  it('finds a misspelled word, unless the request turns typo tolerance off', async () => {
+    const operation =
+      'query ($query: String!, $typos: Boolean) { search(query: $query, typoTolerance: $typos) { total } }';
+    const total = async (typos?: boolean) => {
+      const result = await stack.graphql<{ search: { total: number } }>(operation, {
+        variables: { query: 'fluttre', ...(typos === undefined ? {} : { typos }) },
+        token,
+      });
+      expect(result.errors).toBeUndefined();
+      return result.data?.search.total;
+    };
+    expect(await total()).toBe(1);
+    expect(await total(false)).toBe(0);
+  });
+
   it(`refuses more than ${maxQueryTerms} distinct terms as BAD_USER_INPUT on query, and counts repeats once`, async () => {
     const operation = 'query ($query: String!) { search(query: $query) { total } }';
     const words = Array.from({ length: maxQueryTerms + 1 }, (_, i) => `term${i}`).join(' ');

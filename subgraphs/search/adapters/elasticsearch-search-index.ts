@@ -8,7 +8,15 @@ import {
   stripMarkers,
   tokensOf,
 } from '../highlighting.ts';
-import { isRanked, type ParsedQuery, parseQuery, type QueryClause, stablePrefix } from '../query-parser.ts';
+import {
+  fuzziness,
+  isRanked,
+  maxCorrections,
+  type ParsedQuery,
+  parseQuery,
+  type QueryClause,
+  stablePrefix,
+} from '../query-parser.ts';
 import {
   type FacetField,
   facetBucketLimit,
@@ -100,6 +108,9 @@ function tenantFilter(tenantId: string): estypes.QueryDslQueryContainer[] {
   return [{ term: { tenant_id: tenantId } }, { term: { deleted: false } }];
 }
 
+/** How much a fuzzy match of the words counts beside the exact one. */
+const fuzzyBoost = 0.5;
+
 /** One required or excluded clause: a word, a prefix or a phrase, in any of the searched fields. */
 function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
   const [only] = terms;
@@ -121,7 +132,7 @@ function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
  * the `english` analyzer drops the same set. With required clauses the
  * optional words only add score.
  */
-function textQuery(query: ParsedQuery): estypes.QueryDslBoolQuery {
+function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDslBoolQuery {
   const words = query.optional.filter((term) => !term.prefix).map((term) => term.word);
   const should: estypes.QueryDslQueryContainer[] = [
     ...(words.length > 0
@@ -132,6 +143,23 @@ function textQuery(query: ParsedQuery): estypes.QueryDslBoolQuery {
               type: 'cross_fields' as const,
               fields: searchFields,
               minimum_should_match: '1',
+            },
+          },
+        ]
+      : []),
+    // Typo tolerance: the same words again, fuzzy, each at most `maxCorrections` corrections, at a lower
+    // weight, so a document with the word as typed ranks above one with a correction of it.
+    ...(typoTolerance && words.length > 0
+      ? [
+          {
+            multi_match: {
+              query: words.join(' '),
+              type: 'best_fields' as const,
+              fields: searchFields,
+              fuzziness,
+              prefix_length: 1,
+              max_expansions: maxCorrections,
+              boost: fuzzyBoost,
             },
           },
         ]
@@ -163,7 +191,9 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
   }
   const query = parseQuery(request.text);
   const ranked = isRanked(query);
-  const must: estypes.QueryDslQueryContainer[] = ranked ? [{ bool: textQuery(query) }] : [];
+  const must: estypes.QueryDslQueryContainer[] = ranked
+    ? [{ bool: textQuery(query, request.typoTolerance !== false) }]
+    : [];
   const mustNot = query.excluded.map(clauseQuery);
   // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
   const sort: estypes.SortCombinations[] =

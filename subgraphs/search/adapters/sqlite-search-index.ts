@@ -1,10 +1,14 @@
 import type { SQLInputValue } from 'node:sqlite';
+import { stemmer } from 'stemmer';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { createHighlighter, highlightWindowChars, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
+  allowedEdits,
+  editDistance,
   highlightTerms,
   isRanked,
+  maxCorrections,
   type ParsedQuery,
   parseQuery,
   type QueryClause,
@@ -33,6 +37,8 @@ interface TenantTables {
   suggest: string;
   docs: string;
   tags: string;
+  /** FTS5's own list of the tenant's indexed words, where typo corrections come from. */
+  vocab: string;
 }
 
 /** The matching documents of a request as a FROM clause plus conditions, shared by hits, total and facets. */
@@ -63,6 +69,7 @@ const tablesFor = (tableNo: number): TenantTables => ({
   suggest: `search_suggest_${tableNo}`,
   docs: `search_docs_${tableNo}`,
   tags: `search_tags_${tableNo}`,
+  vocab: `search_vocab_${tableNo}`,
 });
 
 const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
@@ -70,7 +77,14 @@ const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
 /** Only letters and digits reach FTS5, each quoted, so query syntax in user text is never interpreted. */
 const quote = (token: string) => `"${token}"`;
 
-const ftsTerm = (term: QueryTerm) => (term.prefix ? `${quote(stablePrefix(term.word))}*` : quote(term.word));
+function ftsTerm(term: QueryTerm): string {
+  if (term.prefix) return `${quote(stablePrefix(term.word))}*`;
+  if (!term.alternatives?.length) return quote(term.word);
+  return `(${[term.word, ...term.alternatives].map(quote).join(' OR ')})`;
+}
+
+/** Vocabulary rows read per misspelled word at most, so a correction's cost does not grow with the tenant. */
+const maxVocabularyScan = 20_000;
 const ftsClause = ({ terms }: QueryClause) =>
   terms.length === 1 && terms[0] ? ftsTerm(terms[0]) : quote(terms.map((term) => term.word).join(' '));
 
@@ -165,6 +179,7 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
 export class SqliteSearchIndex implements SearchIndex {
   readonly #db: EmbeddedDatabase;
+  readonly #vocabularies = new Set<string>();
 
   constructor(db: EmbeddedDatabase) {
     this.#db = db;
@@ -195,7 +210,8 @@ export class SqliteSearchIndex implements SearchIndex {
       };
     }
     const t = tablesFor(tableNo);
-    const matches = matchesOf(t, query, request.filter);
+    const corrected = request.typoTolerance === false ? query : this.#withCorrections(t, query);
+    const matches = matchesOf(t, corrected, request.filter);
     const highlighter =
       request.highlights && matches.ranked ? createHighlighter(highlightTerms(query)) : undefined;
     const first = Math.max(0, request.first);
@@ -321,6 +337,53 @@ export class SqliteSearchIndex implements SearchIndex {
       FROM ${from} WHERE ${column} IS NOT NULL GROUP BY ${column} ORDER BY 2 LIMIT $buckets`;
   }
 
+  /**
+   * Typo tolerance for plain words the tenant's index does not hold: up to
+   * `maxCorrections` indexed words within `allowedEdits` of it (sharing its
+   * first letter, as Elasticsearch's `prefix_length: 1`), most frequent
+   * first. A word the index holds is never corrected, so exact matches
+   * always rank on their own.
+   */
+  #withCorrections(t: TenantTables, query: ParsedQuery): ParsedQuery {
+    this.#ensureVocabulary(t);
+    const known = this.#db.statement(`SELECT 1 FROM ${t.vocab} WHERE term = ?`);
+    const near = this.#db.statement(
+      `SELECT term, doc FROM (SELECT term, doc FROM ${t.vocab} WHERE term >= $from AND term < $to LIMIT $scan)
+       WHERE length(term) BETWEEN $shortest AND $longest`,
+    );
+    const optional = query.optional.map((term): QueryTerm => {
+      const edits = allowedEdits(term.word);
+      if (term.prefix || edits === 0) return term;
+      const stem = stemmer(term.word);
+      if (known.get(stem)) return term;
+      const first = stem.slice(0, 1);
+      const rows = near.all({
+        from: first,
+        to: `${first}\uffff`,
+        scan: maxVocabularyScan,
+        shortest: stem.length - edits,
+        longest: stem.length + edits,
+      }) as { term: string; doc: number }[];
+      const alternatives = rows
+        .map((row) => ({ ...row, distance: editDistance(stem, row.term, edits) }))
+        .filter((row) => row.distance <= edits)
+        .sort((a, b) => a.distance - b.distance || b.doc - a.doc || a.term.localeCompare(b.term))
+        .slice(0, maxCorrections)
+        .map((row) => row.term);
+      return alternatives.length > 0 ? { ...term, alternatives } : term;
+    });
+    return { ...query, optional };
+  }
+
+  /** Tenants created before typo tolerance get their vocabulary table on first search. */
+  #ensureVocabulary(t: TenantTables) {
+    if (this.#vocabularies.has(t.vocab)) return;
+    this.#db.connection.exec(
+      `CREATE VIRTUAL TABLE IF NOT EXISTS ${t.vocab} USING fts5vocab(${t.fts}, 'row')`,
+    );
+    this.#vocabularies.add(t.vocab);
+  }
+
   #applyChange(change: DocumentChange) {
     const stored = this.#db
       .statement('SELECT version FROM search_versions WHERE tenant_id = ? AND doc_id = ?')
@@ -399,6 +462,7 @@ export class SqliteSearchIndex implements SearchIndex {
       CREATE VIRTUAL TABLE ${t.fts} USING fts5(
         title, body, tags, tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3'
       );
+      CREATE VIRTUAL TABLE ${t.vocab} USING fts5vocab(${t.fts}, 'row');
       CREATE VIRTUAL TABLE ${t.suggest} USING fts5(
         title, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
       );
