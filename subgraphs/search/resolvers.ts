@@ -61,11 +61,12 @@ function toFilter(input: SearchArgs['filter']): SearchFilter {
   return filter;
 }
 
-/** What a cursor is bound to: the same text, filter and sort; facets may change between pages. */
-function fingerprint(text: string, filter: SearchFilter, sort: SearchSort): string {
+/** What a cursor is bound to: the same text, filter, sort and typo tolerance; facets may change between pages. */
+function fingerprint(text: string, filter: SearchFilter, sort: SearchSort, typoTolerance: boolean): string {
   return JSON.stringify([
     text,
     sort,
+    typoTolerance,
     filter.tags,
     filter.status,
     filter.author,
@@ -121,7 +122,8 @@ export function createSearchResolvers(
         const first = checkFirst(args.first, limits.maxFirst);
         const filter = toFilter(args.filter);
         const sort = args.sort ?? 'RELEVANCE';
-        const boundTo = fingerprint(text, filter, sort);
+        const typoTolerance = args.typoTolerance !== false;
+        const boundTo = fingerprint(text, filter, sort, typoTolerance);
         const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
         const page = await index
           .search({
@@ -133,7 +135,7 @@ export function createSearchResolvers(
             after,
             facets: [...new Set(args.facets ?? [])],
             highlights: selects(info, ['hits', 'highlights']),
-            typoTolerance: args.typoTolerance !== false,
+            typoTolerance,
           })
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.

@@ -179,7 +179,6 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
 export class SqliteSearchIndex implements SearchIndex {
   readonly #db: EmbeddedDatabase;
-  readonly #vocabularies = new Set<string>();
 
   constructor(db: EmbeddedDatabase) {
     this.#db = db;
@@ -195,6 +194,14 @@ export class SqliteSearchIndex implements SearchIndex {
         PRIMARY KEY (tenant_id, doc_id)
       ) WITHOUT ROWID;
     `);
+    // Tenants indexed before typo tolerance existed get their vocabulary table here, so searches never write.
+    const tenants = db.connection.prepare('SELECT table_no FROM search_tenants').all() as {
+      table_no: number;
+    }[];
+    for (const { table_no: tableNo } of tenants) {
+      const t = tablesFor(tableNo);
+      db.connection.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${t.vocab} USING fts5vocab(${t.fts}, 'row')`);
+    }
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
@@ -345,7 +352,6 @@ export class SqliteSearchIndex implements SearchIndex {
    * always rank on their own.
    */
   #withCorrections(t: TenantTables, query: ParsedQuery): ParsedQuery {
-    this.#ensureVocabulary(t);
     const known = this.#db.statement(`SELECT 1 FROM ${t.vocab} WHERE term = ?`);
     const near = this.#db.statement(
       `SELECT term, doc FROM (SELECT term, doc FROM ${t.vocab} WHERE term >= $from AND term < $to LIMIT $scan)
@@ -373,15 +379,6 @@ export class SqliteSearchIndex implements SearchIndex {
       return alternatives.length > 0 ? { ...term, alternatives } : term;
     });
     return { ...query, optional };
-  }
-
-  /** Tenants created before typo tolerance get their vocabulary table on first search. */
-  #ensureVocabulary(t: TenantTables) {
-    if (this.#vocabularies.has(t.vocab)) return;
-    this.#db.connection.exec(
-      `CREATE VIRTUAL TABLE IF NOT EXISTS ${t.vocab} USING fts5vocab(${t.fts}, 'row')`,
-    );
-    this.#vocabularies.add(t.vocab);
   }
 
   #applyChange(change: DocumentChange) {
