@@ -17,9 +17,11 @@ export interface SearchCacheOptions {
 }
 
 function requestHash(request: SearchRequest): string {
-  const { text, filter, sort, first, after, facets } = request;
+  const { text, filter, sort, first, after, facets, highlights, typoTolerance } = request;
   const canonical = JSON.stringify([
     text,
+    highlights === true,
+    typoTolerance !== false,
     sort,
     first,
     after ?? null,

@@ -1,4 +1,5 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
+import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import type { DocumentStatus } from '../../server/documents/model.ts';
 import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
 import { quarryError } from '../../server/errors.ts';
@@ -8,6 +9,7 @@ import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import { isTenantBusy } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
+import { parseQuery, TooManyQueryTermsError } from './query-parser.ts';
 import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
 
 export interface SearchContext extends SubgraphContext {
@@ -38,6 +40,8 @@ interface SearchArgs {
   first: number;
   after?: string | null;
   facets?: FacetField[] | null;
+  /** Null when a client sends an explicit null, which skips the schema's default. */
+  typoTolerance?: boolean | null;
 }
 
 function invalid(field: string, message: string): never {
@@ -59,17 +63,37 @@ function toFilter(input: SearchArgs['filter']): SearchFilter {
   return filter;
 }
 
-/** What a cursor is bound to: the same text, filter and sort; facets may change between pages. */
-function fingerprint(text: string, filter: SearchFilter, sort: SearchSort): string {
+/** What a cursor is bound to: the same text, filter, sort and typo tolerance; facets may change between pages. */
+function fingerprint(text: string, filter: SearchFilter, sort: SearchSort, typoTolerance: boolean): string {
   return JSON.stringify([
     text,
     sort,
+    typoTolerance,
     filter.tags,
     filter.status,
     filter.author,
     filter.updatedAfter,
     filter.updatedBefore,
   ]);
+}
+
+/**
+ * Whether the operation selects `path` below this field, through aliases and
+ * fragments, so work for fields nobody asked for (highlights) is skipped.
+ */
+function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
+  const within = (selectionSet: SelectionSetNode | undefined, rest: readonly string[]): boolean => {
+    if (rest.length === 0) return true;
+    const [name, ...deeper] = rest;
+    return (selectionSet?.selections ?? []).some((selection) => {
+      if (selection.kind === 'Field') {
+        return selection.name.value === name && within(selection.selectionSet, deeper);
+      }
+      const fragment = selection.kind === 'InlineFragment' ? selection : info.fragments[selection.name.value];
+      return within(fragment?.selectionSet, rest);
+    });
+  };
+  return info.fieldNodes.some((node) => within(node.selectionSet, path));
 }
 
 /**
@@ -96,14 +120,21 @@ export function createSearchResolvers(
   return {
     DateTime: DateTimeScalar,
     Query: {
-      search: async (_: unknown, args: SearchArgs, context: SearchContext) => {
+      search: async (_: unknown, args: SearchArgs, context: SearchContext, info: GraphQLResolveInfo) => {
         const { tenantId } = context.principal;
         const text = args.query.trim();
         if (text.length > maxQueryLength) invalid('query', `must be at most ${maxQueryLength} characters`);
+        try {
+          parseQuery(text);
+        } catch (error) {
+          if (error instanceof TooManyQueryTermsError) invalid('query', error.message);
+          throw error;
+        }
         const first = checkFirst(args.first, limits.maxFirst);
         const filter = toFilter(args.filter);
         const sort = args.sort ?? 'RELEVANCE';
-        const boundTo = fingerprint(text, filter, sort);
+        const typoTolerance = args.typoTolerance !== false;
+        const boundTo = fingerprint(text, filter, sort, typoTolerance);
         const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
         const page = await index
           .search({
@@ -114,6 +145,8 @@ export function createSearchResolvers(
             first,
             after,
             facets: [...new Set(args.facets ?? [])],
+            highlights: selects(info, ['hits', 'highlights']),
+            typoTolerance,
           })
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.

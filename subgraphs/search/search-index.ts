@@ -29,6 +29,13 @@ export interface SearchRequest {
   first: number;
   after?: SortKey;
   facets: readonly FacetField[];
+  /**
+   * Whether hits carry highlights. Default false: they cost work per hit, so
+   * they are computed only when the client selects them.
+   */
+  highlights?: boolean;
+  /** Whether misspelled words also match their corrections. Default true. */
+  typoTolerance?: boolean;
 }
 
 export interface Highlight {

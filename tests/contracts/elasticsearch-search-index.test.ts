@@ -85,6 +85,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
         },
         facets: ['TAGS', 'AUTHOR'],
         after: [3.5, 'doc-9'],
+        highlights: true,
       }),
     );
     const [sent] = es.requests;
@@ -100,13 +101,33 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     ]);
     // The tenant is never a scoring clause.
     expect(JSON.stringify(sent?.body.query.bool.must)).not.toContain('acme');
+    // Any one word makes a candidate (no `operator: and`), as on the embedded index.
     expect(sent?.body.query.bool.must).toEqual([
       {
-        multi_match: {
-          query: 'deploy guide',
-          type: 'cross_fields',
-          operator: 'and',
-          fields: ['title^4', 'tags.text^2', 'body'],
+        bool: {
+          must: [],
+          should: [
+            {
+              multi_match: {
+                query: 'deploy guide',
+                type: 'cross_fields',
+                fields: ['title^4', 'tags.text^2', 'body'],
+                minimum_should_match: '1',
+              },
+            },
+            {
+              multi_match: {
+                query: 'deploy guide',
+                type: 'best_fields',
+                fields: ['title^4', 'tags.text^2', 'body'],
+                fuzziness: 'AUTO:5,9',
+                prefix_length: 1,
+                max_expansions: 3,
+                boost: 0.5,
+              },
+            },
+          ],
+          minimum_should_match: 1,
         },
       },
     ]);
@@ -122,9 +143,50 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
       highlight: {
         pre_tags: ['\uE000'],
         post_tags: ['\uE001'],
+        max_analyzed_offset: 10_000,
         fields: { title: { number_of_fragments: 0 }, body: { number_of_fragments: 1 } },
       },
     });
+  });
+
+  it('sends stopword-free optional words, required clauses as must, exclusions as must_not', async () => {
+    const es = mockedElasticsearch();
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(
+      request({
+        text: 'the wing of +flutter "swept back" deploy* -draft -"old plan" title:x^2',
+        typoTolerance: false,
+      }),
+    );
+    const fields = ['title^4', 'tags.text^2', 'body'];
+    const [sent] = es.requests;
+    expect(sent?.body.query.bool.must).toEqual([
+      {
+        bool: {
+          must: [
+            { multi_match: { query: 'flutter', type: 'cross_fields', fields } },
+            { multi_match: { query: 'swept back', type: 'phrase', fields } },
+          ],
+          should: [
+            {
+              multi_match: {
+                query: 'wing title x 2',
+                type: 'cross_fields',
+                fields,
+                minimum_should_match: '1',
+              },
+            },
+            { multi_match: { query: 'deplo', type: 'phrase_prefix', fields } },
+          ],
+          minimum_should_match: 0,
+        },
+      },
+    ]);
+    expect(sent?.body.query.bool.must_not).toEqual([
+      { multi_match: { query: 'draft', type: 'cross_fields', fields } },
+      { multi_match: { query: 'old plan', type: 'phrase', fields } },
+    ]);
   });
 
   it('sorts by update time with the id as tie-breaker, and drops text-only parts for empty text', async () => {
@@ -138,6 +200,8 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(empty?.body.highlight).toBeUndefined();
     expect(empty?.body.sort).toEqual([{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }]);
     expect(ascending?.body.sort).toEqual([{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]);
+    // Highlights cost work per hit: without `highlights` none are asked for, text or not.
+    expect(ascending?.body.highlight).toBeUndefined();
   });
 
   it('turns a response into a page: escaped highlights, sort keys, capped total, facets', async () => {

@@ -1,11 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DocumentChange } from '../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
+import { TooManyQueryTermsError } from '../../subgraphs/search/query-parser.ts';
 import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
 import type { WriterData } from '../helpers/search-index-writer.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
@@ -101,7 +103,8 @@ describe('SqliteSearchIndex', () => {
     await index.apply(hostileTenants.map((tenant, i) => upsert(tenant, `doc-${i}`, 1, `Shared words ${i}`)));
     expect(registry()).toEqual(hostileTenants.map((tenant_id, i) => ({ tenant_id, table_no: i + 1 })));
     const perTenant = tableNames().filter((name) => !['search_tenants', 'search_versions'].includes(name));
-    for (const name of perTenant) expect(name).toMatch(/^search_(fts|suggest|docs|tags)_\d+(_[a-z0-9]+)?$/);
+    for (const name of perTenant)
+      expect(name).toMatch(/^search_(fts|suggest|docs|tags|vocab)_\d+(_[a-z0-9]+)?$/);
     expect(perTenant).toContain('search_fts_4');
     for (const [i, tenant] of hostileTenants.entries()) {
       const page = await search(tenant, 'shared words');
@@ -119,14 +122,51 @@ describe('SqliteSearchIndex', () => {
   });
 
   it('binds query text instead of interpreting it as FTS5 syntax', async () => {
-    await index.apply([upsert('t', 'secret', 1, 'Secret plan', 'nothing else')]);
-    // As FTS5 syntax these would be a column filter, a prefix query and a NEAR group.
-    expect((await search('t', 'title:secret')).total).toBe(0);
-    expect((await search('t', 'pla*')).total).toBe(0);
-    expect((await search('t', 'NEAR(secret plan)')).total).toBe(0);
+    await index.apply([upsert('t', 'secret', 1, 'Plan', 'secret words kept far away from the plan')]);
+    // As FTS5 syntax these would be a column filter and a NEAR group, and would not match.
+    expect((await search('t', 'title:secret')).total).toBe(1);
+    expect((await search('t', 'NEAR(secret plan, 0)')).total).toBe(1);
+    // As an FTS5 prefix query this would match "plan"; Quarry's prefixes need three characters.
+    expect((await search('t', 'pl*')).total).toBe(0);
     expect((await search('t', "'); DROP TABLE search_tenants; --")).total).toBe(0);
     expect((await search('t', 'secret "plan')).total).toBe(1);
     expect(registry()).toHaveLength(1);
+  });
+
+  it('answers any text without a backend error: only the term bound may refuse it', async () => {
+    await index.apply([upsert('t', 'doc', 1, 'Swept wing flutter', 'Deployment of the flaps near the tip.')]);
+    const syntax = fc.constantFrom(
+      '"',
+      '+',
+      '-',
+      '*',
+      ' ',
+      ':',
+      '(',
+      ')',
+      '^',
+      '~',
+      'NEAR',
+      'OR',
+      'NOT',
+      'title',
+      '{',
+      '}',
+    );
+    const text = fc.oneof(
+      fc.string({ maxLength: 120 }),
+      fc
+        .array(fc.oneof(syntax, fc.string({ maxLength: 6 })), { maxLength: 40 })
+        .map((parts) => parts.join('')),
+    );
+    await fc.assert(
+      fc.asyncProperty(text, async (input) => {
+        await search('t', input, { highlights: true, facets: ['TAGS'] }).catch((error: unknown) => {
+          expect(error).toBeInstanceOf(TooManyQueryTermsError);
+        });
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('continues a relevance page after its last hit although writes since moved every score', async () => {
@@ -151,7 +191,7 @@ describe('SqliteSearchIndex', () => {
 
   it('keeps marker characters in documents from forging highlights', async () => {
     await index.apply([upsert('t', 'm', 1, 'Forged \uE000 open', 'the needle is here \uE001')]);
-    const [hit] = (await search('t', 'needle')).hits;
+    const [hit] = (await search('t', 'needle', { highlights: true })).hits;
     expect(hit?.highlights).toEqual([{ field: 'body', snippets: ['the <em>needle</em> is here '] }]);
   });
 
@@ -219,5 +259,69 @@ describe('SqliteSearchIndex', () => {
     }
     // Without several generations the writer never overlapped the reads, and the test would prove nothing.
     expect(generations.size).toBeGreaterThan(2);
+  });
+});
+
+describe('SqliteSearchIndex bounds the work of one search', () => {
+  let db: EmbeddedDatabase;
+  let index: SqliteSearchIndex;
+  let cleanup: () => Promise<void>;
+
+  /** Ordinary English prose, about 100 KB per document: Cranfield's abstracts run together. */
+  async function longDocuments(count: number): Promise<DocumentChange[]> {
+    const corpus = await readFile(
+      new URL('../fixtures/relevance/cranfield/corpus.jsonl', import.meta.url),
+      'utf8',
+    );
+    const prose = corpus
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { body: string }).body)
+      .join(' ');
+    const size = 100_000;
+    return Array.from({ length: count }, (_, i) => {
+      const start = (i * 37_000) % (prose.length - size);
+      return upsert('t', `long-${i}`, 1, `Long report ${i}`, prose.slice(start, start + size));
+    });
+  }
+
+  beforeEach(async () => {
+    ({ db, cleanup } = await openDatabase());
+    index = new SqliteSearchIndex(db);
+  });
+
+  afterEach(async () => {
+    await index.close();
+    await cleanup();
+  });
+
+  // Generous for a shared machine; a search whose cost grows with body size times term occurrences
+  // (a snippet over each whole body, repeated terms kept) takes many times this on these documents.
+  const searchBudgetMs = 1000;
+
+  it('answers a question full of repeated common words over long bodies, highlights included, within the budget', async () => {
+    // What it protects: node:sqlite is synchronous, so one slow search stalls every tenant of the process.
+    await index.apply(await longDocuments(20));
+    for (const text of [
+      'the '.repeat(124),
+      'what is the effect of the pressure on the flow over the wing at the speed of sound in the boundary layer '.repeat(
+        4,
+      ),
+    ]) {
+      const started = performance.now();
+      const page = await index.search({
+        tenantId: 't',
+        text,
+        filter: {},
+        sort: 'RELEVANCE',
+        first: 20,
+        facets: ['TAGS', 'STATUS'],
+        highlights: true,
+      });
+      const elapsed = performance.now() - started;
+      expect(page.hits.length).toBeGreaterThan(0);
+      expect(page.hits[0]?.highlights.length).toBeGreaterThan(0);
+      expect(elapsed).toBeLessThan(searchBudgetMs);
+    }
   });
 });

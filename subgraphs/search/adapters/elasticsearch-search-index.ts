@@ -1,7 +1,23 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
-import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
+import {
+  highlightWindowChars,
+  markClose,
+  markedToHtml,
+  markOpen,
+  stripMarkers,
+  tokensOf,
+} from '../highlighting.ts';
+import {
+  fuzziness,
+  isRanked,
+  maxCorrections,
+  type ParsedQuery,
+  parseQuery,
+  type QueryClause,
+  stablePrefix,
+} from '../query-parser.ts';
 import {
   type FacetField,
   facetBucketLimit,
@@ -93,6 +109,71 @@ function tenantFilter(tenantId: string): estypes.QueryDslQueryContainer[] {
   return [{ term: { tenant_id: tenantId } }, { term: { deleted: false } }];
 }
 
+/** How much a fuzzy match of the words counts beside the exact one. */
+const fuzzyBoost = 0.5;
+
+/** One required or excluded clause: a word, a prefix or a phrase, in any of the searched fields. */
+function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
+  const [only] = terms;
+  if (terms.length === 1 && only && !only.prefix) {
+    return { multi_match: { query: only.word, type: 'cross_fields', fields: searchFields } };
+  }
+  const text = only?.prefix ? stablePrefix(only.word) : terms.map((term) => term.word).join(' ');
+  return {
+    multi_match: { query: text, type: only?.prefix ? 'phrase_prefix' : 'phrase', fields: searchFields },
+  };
+}
+
+/**
+ * The parsed query as a bool query with the embedded index's semantics.
+ * Optional words are one cross_fields multi_match (the fields scored as one,
+ * like FTS5's bm25 over the row) without `operator: and`, and
+ * `minimum_should_match: 1`: any one word makes a candidate, and BM25 sums
+ * over the words a document has. Stopwords were removed by the parser, and
+ * the `english` analyzer drops the same set. With required clauses the
+ * optional words only add score.
+ */
+function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDslBoolQuery {
+  const words = query.optional.filter((term) => !term.prefix).map((term) => term.word);
+  const should: estypes.QueryDslQueryContainer[] = [
+    ...(words.length > 0
+      ? [
+          {
+            multi_match: {
+              query: words.join(' '),
+              type: 'cross_fields' as const,
+              fields: searchFields,
+              minimum_should_match: '1',
+            },
+          },
+        ]
+      : []),
+    // Typo tolerance: the same words again, fuzzy, each at most `maxCorrections` corrections, at a lower
+    // weight, so a document with the word as typed ranks above one with a correction of it.
+    ...(typoTolerance && words.length > 0
+      ? [
+          {
+            multi_match: {
+              query: words.join(' '),
+              type: 'best_fields' as const,
+              fields: searchFields,
+              fuzziness,
+              prefix_length: 1,
+              max_expansions: maxCorrections,
+              boost: fuzzyBoost,
+            },
+          },
+        ]
+      : []),
+    ...query.optional.filter((term) => term.prefix).map((term) => clauseQuery({ terms: [term] })),
+  ];
+  return {
+    must: query.required.map(clauseQuery),
+    should,
+    minimum_should_match: query.required.length > 0 ? 0 : 1,
+  };
+}
+
 export function buildSearchBody(request: SearchRequest, readAlias: string): estypes.SearchRequest {
   const filter = tenantFilter(request.tenantId);
   const { tags, status, author, updatedAfter, updatedBefore } = request.filter;
@@ -109,15 +190,12 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
       },
     });
   }
-  const ranked = tokensOf(request.text).length > 0;
+  const query = parseQuery(request.text);
+  const ranked = isRanked(query);
   const must: estypes.QueryDslQueryContainer[] = ranked
-    ? [
-        {
-          // cross_fields with `and`: every word must occur, in any of the fields (as in the embedded index).
-          multi_match: { query: request.text, type: 'cross_fields', operator: 'and', fields: searchFields },
-        },
-      ]
+    ? [{ bool: textQuery(query, request.typoTolerance !== false) }]
     : [];
+  const mustNot = query.excluded.map(clauseQuery);
   // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
   const sort: estypes.SortCombinations[] =
     ranked && request.sort === 'RELEVANCE'
@@ -134,14 +212,16 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
     track_total_hits: totalLimit,
     track_scores: ranked,
     _source: ['doc_id'],
-    query: { bool: { filter, must } },
+    query: { bool: { filter, must, ...(mustNot.length > 0 ? { must_not: mustNot } : {}) } },
     sort,
     ...(request.after ? { search_after: [...request.after] } : {}),
-    ...(ranked
+    ...(ranked && request.highlights
       ? {
           highlight: {
             pre_tags: [markOpen],
             post_tags: [markClose],
+            // The embedded index's bound: highlighting reads only the start of each field.
+            max_analyzed_offset: highlightWindowChars,
             fields: {
               title: { number_of_fragments: 0 },
               body: { fragment_size: 160, number_of_fragments: 1, no_match_size: 0 },
@@ -243,7 +323,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
     const hits = response.hits.hits;
     const total =
       typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
-    const ranked = tokensOf(request.text).length > 0;
+    const ranked = isRanked(parseQuery(request.text));
     const aggregations = (response.aggregations ?? {}) as Record<
       string,
       { buckets?: { key: string | number; doc_count: number }[] }

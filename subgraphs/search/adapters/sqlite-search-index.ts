@@ -1,8 +1,21 @@
 import type { SQLInputValue } from 'node:sqlite';
+import { stemmer } from 'stemmer';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
-import { markClose, markedToHtml, markOpen, stripMarkers, tokensOf } from '../highlighting.ts';
+import { createHighlighter, highlightWindowChars, stripMarkers, tokensOf } from '../highlighting.ts';
+import {
+  allowedEdits,
+  editDistance,
+  highlightTerms,
+  isRanked,
+  maxCorrections,
+  type ParsedQuery,
+  parseQuery,
+  type QueryClause,
+  type QueryTerm,
+  stablePrefix,
+} from '../query-parser.ts';
 import {
   type FacetBucket,
   type FacetField,
@@ -25,6 +38,8 @@ interface TenantTables {
   suggest: string;
   docs: string;
   tags: string;
+  /** FTS5's own list of the tenant's indexed words, where typo corrections come from. */
+  vocab: string;
 }
 
 /** The matching documents of a request as a FROM clause plus conditions, shared by hits, total and facets. */
@@ -42,12 +57,12 @@ type ResultRow = {
   value: string;
   score: number;
   sort_value: number | string;
-  title_hl: string | null;
-  body_hl: string | null;
+  /** The first `highlightWindowChars` of each field, read only for highlighting. */
+  title_text: string | null;
+  body_text: string | null;
   count: number;
 };
 
-const snippetTokens = 24;
 const facetColumns = { STATUS: 'status', AUTHOR: 'author' } as const;
 
 const tablesFor = (tableNo: number): TenantTables => ({
@@ -55,6 +70,7 @@ const tablesFor = (tableNo: number): TenantTables => ({
   suggest: `search_suggest_${tableNo}`,
   docs: `search_docs_${tableNo}`,
   tags: `search_tags_${tableNo}`,
+  vocab: `search_vocab_${tableNo}`,
 });
 
 const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
@@ -62,17 +78,57 @@ const rankOf = (t: TenantTables) => `bm25(${t.fts}, 4.0, 1.0, 2.0)`;
 /** Only letters and digits reach FTS5, each quoted, so query syntax in user text is never interpreted. */
 const quote = (token: string) => `"${token}"`;
 
+function ftsTerm(term: QueryTerm): string {
+  if (term.prefix) return `${quote(stablePrefix(term.word))}*`;
+  if (!term.alternatives?.length) return quote(term.word);
+  return `(${[term.word, ...term.alternatives].map(quote).join(' OR ')})`;
+}
+
+/** Vocabulary rows read per misspelled word at most, so a correction's cost does not grow with the tenant. */
+const maxVocabularyScan = 20_000;
+const ftsClause = ({ terms }: QueryClause) =>
+  terms.length === 1 && terms[0] ? ftsTerm(terms[0]) : quote(terms.map((term) => term.word).join(' '));
+
+/**
+ * The FTS5 expression that selects and ranks a parsed query's candidates.
+ * Optional words are OR'ed, so bm25() sums over the words a document has.
+ * With required clauses, the optional words join an OR beside them that
+ * only adds score; the required clauses are in it too, so a document with
+ * no optional word still matches.
+ */
+function ftsMatch(query: ParsedQuery): string | null {
+  const required = query.required.map(ftsClause);
+  const optional = query.optional.map(ftsTerm);
+  let positive: string | null = null;
+  if (required.length > 0 && optional.length > 0) {
+    positive = `${required.join(' AND ')} AND (${[...optional, ...required].join(' OR ')})`;
+  } else if (required.length > 0) positive = required.join(' AND ');
+  else if (optional.length > 0) positive = optional.join(' OR ');
+  if (positive === null || query.excluded.length === 0) return positive;
+  return `(${positive}) NOT (${query.excluded.map(ftsClause).join(' OR ')})`;
+}
+
+/** With nothing to match, exclusions still narrow: every document but those matching any of them. */
+const ftsExclusion = (query: ParsedQuery): string | null =>
+  !isRanked(query) && query.excluded.length > 0 ? query.excluded.map(ftsClause).join(' OR ') : null;
+
 const whereOf = (matches: Matches, ...extra: string[]) =>
   `${matches.from} WHERE ${[...matches.conditions, ...extra].join(' AND ') || 'TRUE'}`;
 
-function matchesOf(t: TenantTables, match: string | null, filter: SearchFilter): Matches {
+function matchesOf(t: TenantTables, query: ParsedQuery, filter: SearchFilter): Matches {
   const conditions: string[] = [];
   const params: Params = {};
   let from = `FROM ${t.docs} AS d`;
+  const match = ftsMatch(query);
   if (match !== null) {
     from = `FROM ${t.fts} JOIN ${t.docs} AS d ON d.rowid = ${t.fts}.rowid`;
     conditions.push(`${t.fts} MATCH $match`);
     params.match = match;
+  }
+  const exclusion = ftsExclusion(query);
+  if (exclusion !== null) {
+    conditions.push(`d.rowid NOT IN (SELECT rowid FROM ${t.fts} WHERE ${t.fts} MATCH $exclude)`);
+    params.exclude = exclusion;
   }
   // Lists travel as one JSON parameter so the SQL text, and thus the statement cache, doesn't grow with their length.
   const tags = [...new Set(filter.tags ?? [])];
@@ -102,23 +158,22 @@ function matchesOf(t: TenantTables, match: string | null, filter: SearchFilter):
   return { ranked: match !== null, from, conditions, params };
 }
 
-function highlightsOf(row: ResultRow): Highlight[] {
+type Highlighter = ReturnType<typeof createHighlighter>;
+
+function highlightsOf(row: ResultRow, highlighter: Highlighter | undefined): Highlight[] {
+  if (!highlighter) return [];
   const highlights: Highlight[] = [];
-  for (const [field, marked] of [
-    ['title', row.title_hl],
-    ['body', row.body_hl],
-  ] as const) {
-    if (marked?.includes(markOpen)) {
-      highlights.push({ field, snippets: [markedToHtml(marked)] });
-    }
-  }
+  const title = row.title_text === null ? undefined : highlighter.whole(row.title_text);
+  if (title !== undefined) highlights.push({ field: 'title', snippets: [title] });
+  const body = row.body_text === null ? undefined : highlighter.fragment(row.body_text);
+  if (body !== undefined) highlights.push({ field: 'body', snippets: [body] });
   return highlights;
 }
 
-const hitOf = (row: ResultRow): SearchHitRecord => ({
+const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitRecord => ({
   documentId: row.value,
   score: row.score,
-  highlights: highlightsOf(row),
+  highlights: highlightsOf(row, highlighter),
   sortKey: [row.sort_value, row.value],
 });
 
@@ -140,9 +195,19 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
         PRIMARY KEY (tenant_id, doc_id)
       ) WITHOUT ROWID;
     `);
+    // Tenants indexed before typo tolerance existed get their vocabulary table here, so searches never write.
+    const tenants = db.connection.prepare('SELECT table_no FROM search_tenants').all() as {
+      table_no: number;
+    }[];
+    for (const { table_no: tableNo } of tenants) {
+      const t = tablesFor(tableNo);
+      db.connection.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${t.vocab} USING fts5vocab(${t.fts}, 'row')`);
+    }
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
+    // Parsed first: a query over the term bound is refused whether or not the tenant has documents.
+    const query = parseQuery(request.text);
     const tableNo = this.#tableNo(request.tenantId);
     if (tableNo === undefined) {
       return {
@@ -153,15 +218,17 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       };
     }
     const t = tablesFor(tableNo);
-    const tokens = tokensOf(request.text);
-    const matches = matchesOf(t, tokens.length > 0 ? tokens.map(quote).join(' AND ') : null, request.filter);
+    const corrected = request.typoTolerance === false ? query : this.#withCorrections(t, query);
+    const matches = matchesOf(t, corrected, request.filter);
+    const highlighter =
+      request.highlights && matches.ranked ? createHighlighter(highlightTerms(query)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
-    const rows = this.#query(t, matches, request, first + 1, facets);
+    const rows = this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
     const hits = rows.filter((row) => row.kind === 'hit');
     return {
       total: rows.find((row) => row.kind === 'total')?.count ?? 0,
-      hits: hits.slice(0, first).map(hitOf),
+      hits: hits.slice(0, first).map((row) => hitOf(row, highlighter)),
       facets: facets.map((field) => ({
         field,
         buckets: rows
@@ -223,7 +290,14 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
    * again costs less than copying them (an empty query with facets at 50k
    * documents per tenant: about 95 ms materialized, 80 ms inlined).
    */
-  #query(t: TenantTables, matches: Matches, request: SearchRequest, limit: number, facets: FacetField[]) {
+  #query(
+    t: TenantTables,
+    matches: Matches,
+    request: SearchRequest,
+    limit: number,
+    facets: FacetField[],
+    highlights: boolean,
+  ) {
     const { ranked } = matches;
     const byRank = ranked && request.sort === 'RELEVANCE';
     // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
@@ -243,15 +317,15 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       params.afterValue = request.after[0] ?? null;
       params.afterId = request.after[1] ?? null;
     }
-    // Highlighting re-reads the text, so it runs for the page's rows only.
-    const hits = ranked
-      ? `SELECT 'hit' AS kind, position, doc_id AS value, score,
-           sort_value, highlight(${t.fts}, 0, $markOpen, $markClose) AS title_hl,
-           snippet(${t.fts}, 1, $markOpen, $markClose, '…', ${snippetTokens}) AS body_hl, NULL AS count
-         FROM page JOIN ${t.fts} ON ${t.fts}.rowid = page.rowid WHERE ${t.fts} MATCH $match`
+    // Highlighting reads a bounded start of the text, for the page's rows only, and marks it in JS.
+    const hits = highlights
+      ? `SELECT 'hit' AS kind, position, doc_id AS value, score, sort_value,
+           substr(${t.fts}.title, 1, $window) AS title_text, substr(${t.fts}.body, 1, $window) AS body_text,
+           NULL AS count
+         FROM page JOIN ${t.fts} ON ${t.fts}.rowid = page.rowid`
       : `SELECT 'hit' AS kind, position, doc_id AS value, score,
-           sort_value, NULL AS title_hl, NULL AS body_hl, NULL AS count FROM page`;
-    if (ranked) Object.assign(params, { markOpen, markClose });
+           sort_value, NULL AS title_text, NULL AS body_text, NULL AS count FROM page`;
+    if (highlights) params.window = highlightWindowChars;
     const parts = [
       hits,
       "SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, count(*) FROM (SELECT 1 FROM matches LIMIT $cap)",
@@ -282,6 +356,43 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
     return `SELECT '${field}', row_number() OVER (ORDER BY count(*) DESC, ${column} ASC), ${column}, NULL, NULL,
         NULL, NULL, count(*)
       FROM ${from} WHERE ${column} IS NOT NULL GROUP BY ${column} ORDER BY 2 LIMIT $buckets`;
+  }
+
+  /**
+   * Typo tolerance for plain words the tenant's index does not hold: up to
+   * `maxCorrections` indexed words within `allowedEdits` of it (sharing its
+   * first letter, as Elasticsearch's `prefix_length: 1`), most frequent
+   * first. A word the index holds is never corrected, so exact matches
+   * always rank on their own.
+   */
+  #withCorrections(t: TenantTables, query: ParsedQuery): ParsedQuery {
+    const known = this.#db.statement(`SELECT 1 FROM ${t.vocab} WHERE term = ?`);
+    const near = this.#db.statement(
+      `SELECT term, doc FROM (SELECT term, doc FROM ${t.vocab} WHERE term >= $from AND term < $to LIMIT $scan)
+       WHERE length(term) BETWEEN $shortest AND $longest`,
+    );
+    const optional = query.optional.map((term): QueryTerm => {
+      const edits = allowedEdits(term.word);
+      if (term.prefix || edits === 0) return term;
+      const stem = stemmer(term.word);
+      if (known.get(stem)) return term;
+      const first = stem.slice(0, 1);
+      const rows = near.all({
+        from: first,
+        to: `${first}\uffff`,
+        scan: maxVocabularyScan,
+        shortest: stem.length - edits,
+        longest: stem.length + edits,
+      }) as { term: string; doc: number }[];
+      const alternatives = rows
+        .map((row) => ({ ...row, distance: editDistance(stem, row.term, edits) }))
+        .filter((row) => row.distance <= edits)
+        .sort((a, b) => a.distance - b.distance || b.doc - a.doc || a.term.localeCompare(b.term))
+        .slice(0, maxCorrections)
+        .map((row) => row.term);
+      return alternatives.length > 0 ? { ...term, alternatives } : term;
+    });
+    return { ...query, optional };
   }
 
   #applyChange(change: DocumentChange) {
@@ -362,6 +473,7 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       CREATE VIRTUAL TABLE ${t.fts} USING fts5(
         title, body, tags, tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3'
       );
+      CREATE VIRTUAL TABLE ${t.vocab} USING fts5vocab(${t.fts}, 'row');
       CREATE VIRTUAL TABLE ${t.suggest} USING fts5(
         title, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
       );
