@@ -98,7 +98,7 @@ export async function startGatewayApp({
               events,
             }
           : undefined,
-      apqCache: createKeyValueCache(cache.cache, 'quarry:apq'),
+      apqCache: createKeyValueCache(cache.cache),
       apqTtlSeconds: config.cache.apqTtlSeconds,
       health: {
         redis: redisHealth(resilience, cache),

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin, GraphQLRequest } from '@apollo/server';
 import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import type { DocumentNode, GraphQLError } from 'graphql';
 import type { Principal } from '../../server/auth/jwt-verifier.ts';
+import { tenantKey } from '../../server/cache/cache.ts';
 import type { StringKeyValueCache } from '../../server/cache/key-value-cache.ts';
 import { requestError } from '../../server/errors.ts';
 import type { GatewayContext } from '../context.ts';
@@ -102,8 +103,8 @@ export function usePersistedOperations(
         return dropPersistedQuery(request);
       }
       if (!options.apq) return;
-      // Encoded as `tenantKey` does, so no tenant id can forge another's prefix.
-      const key = `${encodeURIComponent(contextValue.principal.tenantId)}:${id}`;
+      // Under the tenant's own prefix, like every key of a tenant, so erasing the tenant finds it too.
+      const key = tenantKey(contextValue.principal.tenantId, 'apq', id);
       if (request.query === undefined) {
         // Found: run as plain text. Not found: Apollo answers PERSISTED_QUERY_NOT_FOUND from its empty cache.
         const text = await options.apq.cache.get(key);

@@ -20,16 +20,18 @@ export interface StringKeyValueCache {
  */
 export function createKeyValueCache(
   cache: Cache,
-  prefix: string,
+  /** Put before every key; none when callers build whole keys themselves (`tenantKey`). */
+  prefix?: string,
   defaultTtlSeconds = 300,
 ): StringKeyValueCache {
+  const keyOf = (key: string) => (prefix ? `${prefix}:${key}` : key);
   return {
-    get: (key) => cache.get(`${prefix}:${key}`).catch(() => undefined),
+    get: (key) => cache.get(keyOf(key)).catch(() => undefined),
     async set(key, value, options) {
-      await cache.set(`${prefix}:${key}`, value, options?.ttl ?? defaultTtlSeconds).catch(() => {});
+      await cache.set(keyOf(key), value, options?.ttl ?? defaultTtlSeconds).catch(() => {});
     },
     async delete(key) {
-      await cache.delete([`${prefix}:${key}`]).catch(() => {});
+      await cache.delete([keyOf(key)]).catch(() => {});
       return true;
     },
   };

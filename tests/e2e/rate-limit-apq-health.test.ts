@@ -83,13 +83,13 @@ describe('rate limiting, APQ and health with Redis', () => {
       registered = await postGraphQL(stack.gatewayUrl, { query, extensions }, token);
       if (
         (await redis.status) === 'ready' &&
-        (await redis.exists(`quarry:apq:tenant-apq:${sha256Hash}`).catch(() => 0))
+        (await redis.exists(`quarry:tenant-apq:apq:${sha256Hash}`).catch(() => 0))
       )
         break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(registered!.errors).toBeUndefined();
-    expect(await redis.get(`quarry:apq:tenant-apq:${sha256Hash}`)).toBe(query);
+    expect(await redis.get(`quarry:tenant-apq:apq:${sha256Hash}`)).toBe(query);
     const byHash = await postGraphQL(stack.gatewayUrl, { extensions }, token);
     expect(byHash.errors).toBeUndefined();
   });
