@@ -1,29 +1,34 @@
-import { type Cache, tenantKey } from '../../server/cache/cache.ts';
+import { type Cache, parseVersionedValue, tenantKey } from '../../server/cache/cache.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 import { type DocumentStore, isStoreAnswer } from './document-store.ts';
 
 export interface DocumentCacheOptions {
   cache: Cache;
-  /**
-   * How long a cached document lives. Default 300 s. It bounds the one race
-   * invalidation cannot close: a read that fetched the old version before a
-   * write, and stores it just after the write's invalidation.
-   */
+  /** How long a cached document lives, and how long a delete keeps older versions out. Default 300 s. */
   ttlSeconds?: number;
   /**
    * How long a write that failed (timed out, connection lost) may still
-   * commit. Until then this process reads the document around the cache,
-   * and then deletes its entry again, in case another replica cached the
-   * version before the write. Default 125 s: MongoDB's `withTransaction`
-   * retries a transient failure for up to 120 s, long after the caller
-   * stopped waiting.
+   * commit, during which no replica caches the document. Default 125 s:
+   * MongoDB's `withTransaction` retries a transient failure for up to 120 s,
+   * long after the caller stopped waiting.
    */
   uncertainWriteMs?: number;
   events?: OperationalEvents;
 }
 
-const documentKey = (tenantId: string, id: string) => tenantKey(tenantId, 'document', id);
+// A new key name: entries are versioned values now, and replicas of the unversioned kind may run beside these.
+const documentKey = (tenantId: string, id: string) => tenantKey(tenantId, 'versioned-document', id);
+
+/** A fence's version: above any document's, so no read-through stores a version while it stands. */
+const fenceVersion = Number.MAX_SAFE_INTEGER;
+
+/** What a write leaves in the cache: the document as written, or a fence (an empty value). */
+interface Entry {
+  version: number;
+  value: string;
+  ttlSeconds: number;
+}
 
 function revive(text: string): DocumentRecord {
   const record = JSON.parse(text) as DocumentRecord;
@@ -32,72 +37,85 @@ function revive(text: string): DocumentRecord {
 
 /**
  * Read-through cache for documents by id, under tenant-scoped keys. Every
- * write deletes the written document's entry once it commits, so a client
- * reads its own write. Absent documents are not cached, so a create is
- * visible at once. When an invalidation fails (Redis down), it is kept and
- * retried before the next read, so a partition does not leave a stale entry.
+ * entry carries its document's version, and is replaced only by a version
+ * at least as new (`Cache.setNewer`, atomic). A write stores what it wrote;
+ * a delete, or a write whose outcome is unknown, stores a fence that no
+ * version passes until it expires. A read that fetched a version before a
+ * write and stores it after therefore changes nothing, so a client reads
+ * its own write on every replica. Absent documents are not cached, so a
+ * create is visible at once. When a write to the cache fails (Redis down),
+ * it is owed and paid before the next read, which until then goes around
+ * the cache, so a partition does not leave a stale entry.
  */
 export function cachedDocumentStore(store: DocumentStore, options: DocumentCacheOptions): DocumentStore {
   const { cache, ttlSeconds = 300, uncertainWriteMs = 125_000, events = noOperationalEvents } = options;
-  const pendingInvalidations = new Set<string>();
-  /** Entries of writes that may still commit, read around the cache until they no longer can. */
-  const settling = new Map<string, NodeJS.Timeout>();
+  const owed = new Map<string, Entry>();
 
-  async function invalidate(keys: string[]) {
-    for (const key of keys) pendingInvalidations.add(key);
-    const batch = [...pendingInvalidations];
-    try {
-      await cache.delete(batch);
-      for (const key of batch) pendingInvalidations.delete(key);
-    } catch {
-      // Kept in pendingInvalidations; retried before the next read and write.
+  async function put(writes: Map<string, Entry>) {
+    for (const [key, entry] of writes) {
+      const earlier = owed.get(key);
+      if (!earlier || earlier.version <= entry.version) owed.set(key, entry);
+    }
+    for (const [key, entry] of [...owed]) {
+      try {
+        await cache.setNewer(key, entry.version, entry.value, entry.ttlSeconds);
+        if (owed.get(key) === entry) owed.delete(key);
+      } catch {
+        // Kept in `owed`; paid before the next read and write.
+      }
     }
   }
 
-  /** Deletes the entry now, because the write may have committed, and again once it can no longer commit. */
-  async function invalidateUncertain(key: string) {
-    clearTimeout(settling.get(key));
-    const timer = setTimeout(() => {
-      settling.delete(key);
-      void invalidate([key]);
-    }, uncertainWriteMs);
-    timer.unref();
-    settling.set(key, timer);
-    await invalidate([key]);
-  }
+  const stored = (record: DocumentRecord) =>
+    put(
+      new Map([
+        [
+          documentKey(record.tenantId, record.id),
+          { version: record.version, value: JSON.stringify(record), ttlSeconds },
+        ],
+      ]),
+    );
+  const fence = (key: string, fenceSeconds: number) =>
+    put(new Map([[key, { version: fenceVersion, value: '', ttlSeconds: fenceSeconds }]]));
 
-  /** Runs a write, then deletes its entry: once if the outcome is known (committed, or refused by the store). */
-  async function write<T>(key: string, run: () => Promise<T>): Promise<T> {
+  /** Runs a write whose cache entry `done` sets; a write that may yet commit fences its entry instead. */
+  async function write<T>(
+    /** Unknown for a create that chooses its own id: nobody can have cached that id before it. */
+    key: string | undefined,
+    run: () => Promise<T>,
+    done: (result: T) => Promise<void>,
+  ): Promise<T> {
     let result: T;
     try {
       result = await run();
     } catch (error) {
-      if (isStoreAnswer(error)) await invalidate([key]);
-      else await invalidateUncertain(key);
+      // The store's own answers (conflict, not found) wrote nothing.
+      if (key && !isStoreAnswer(error)) await fence(key, Math.ceil(uncertainWriteMs / 1000));
       throw error;
     }
-    await invalidate([key]);
+    await done(result);
     return result;
   }
 
   async function findByIds(tenantId: string, ids: readonly string[]) {
-    if (pendingInvalidations.size > 0) await invalidate([]);
+    if (owed.size > 0) await put(new Map());
     const keys = ids.map((id) => documentKey(tenantId, id));
     let cached: (string | undefined)[];
-    // A cache with invalidations still owed could answer stale: read around it until they are done.
-    if (pendingInvalidations.size > 0) {
+    // A cache with writes still owed could answer stale: read around it until they are done.
+    if (owed.size > 0) {
       cached = keys.map(() => undefined);
       events.cacheLookup('documents', 'error');
     } else {
       try {
-        cached = await cache.getMany(keys);
+        cached = (await cache.getMany(keys)).map((stored) => {
+          const entry = stored === undefined ? undefined : parseVersionedValue(stored);
+          return entry?.value ? entry.value : undefined;
+        });
       } catch {
         cached = keys.map(() => undefined);
         events.cacheLookup('documents', 'error');
       }
     }
-    if (settling.size > 0)
-      cached = cached.map((text, position) => (settling.has(keys[position] ?? '') ? undefined : text));
     const results: (DocumentRecord | null)[] = cached.map((text) =>
       text === undefined ? null : revive(text),
     );
@@ -111,29 +129,34 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       if (cached[position] === undefined) results[position] = byId.get(id) ?? null;
     }
     for (const record of loaded) {
-      if (!record) continue;
-      const key = documentKey(tenantId, record.id);
-      if (!settling.has(key)) cache.set(key, JSON.stringify(record), ttlSeconds).catch(() => {});
+      // Not owed if it fails: a read-through is an optimisation, unlike a write's entry.
+      if (record)
+        cache
+          .setNewer(documentKey(tenantId, record.id), record.version, JSON.stringify(record), ttlSeconds)
+          .catch(() => {});
     }
     return results;
   }
 
   return {
     findByIds,
-    async create(tenantId, document, id) {
-      const created = await store.create(tenantId, document, id);
-      await invalidate([documentKey(tenantId, created.id)]);
-      return created;
-    },
+    create: (tenantId, document, id) =>
+      write(
+        id === undefined ? undefined : documentKey(tenantId, id),
+        () => store.create(tenantId, document, id),
+        stored,
+      ),
     update: (tenantId, id, patch, expectedVersion) =>
-      write(documentKey(tenantId, id), () => store.update(tenantId, id, patch, expectedVersion)),
-    delete: (tenantId, id) => write(documentKey(tenantId, id), () => store.delete(tenantId, id)),
+      write(documentKey(tenantId, id), () => store.update(tenantId, id, patch, expectedVersion), stored),
+    delete: (tenantId, id) =>
+      write(
+        documentKey(tenantId, id),
+        () => store.delete(tenantId, id),
+        () => fence(documentKey(tenantId, id), ttlSeconds),
+      ),
     pull: (limit) => store.pull(limit),
     acknowledge: (changes) => store.acknowledge(changes),
     oldestPendingAt: () => store.oldestPendingAt(),
-    close() {
-      for (const timer of settling.values()) clearTimeout(timer);
-      return store.close();
-    },
+    close: () => store.close(),
   };
 }
