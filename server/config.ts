@@ -155,7 +155,6 @@ const environmentSchema = z
       .string()
       .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
       .default('30d'),
-    ELASTICSEARCH_REFRESH: z.enum(['false', 'wait_for']).default('false'),
     INDEXER_PORT: port(4003),
 
     METRICS_TENANTS: list.default([]),
@@ -369,7 +368,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           replicas: e.ELASTICSEARCH_REPLICAS,
           rolloverMaxPrimaryShardSize: e.ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
           rolloverMaxAge: e.ELASTICSEARCH_ROLLOVER_MAX_AGE,
-          refresh: (e.ELASTICSEARCH_REFRESH === 'wait_for' ? 'wait_for' : false) as false | 'wait_for',
         }
       : undefined,
     cache: {

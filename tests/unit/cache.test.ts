@@ -9,14 +9,17 @@ import {
   tenantKey,
 } from '../../server/cache/index.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
+import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createLogger } from '../../server/logger.ts';
 import { noOperationalEvents } from '../../server/observability/events.ts';
 import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
 import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
+import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { cachedSearchIndex } from '../../subgraphs/search/cached-search-index.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
+import { refreshingSearchIndex } from '../helpers/refreshing-search-index.ts';
 
 const redis = useTestRedis();
 
@@ -237,6 +240,58 @@ describe('search cache', () => {
     await expect(index.search(request('a', 'other'))).rejects.toBeInstanceOf(DependencyUnavailableError);
     fake.fail(new Error('a bug, not an outage'));
     await expect(index.search(request('a'))).rejects.toThrow('a bug');
+  });
+});
+
+describe("search cache over an index with Elasticsearch's refresh delay", () => {
+  it('serves an applied write at once: the generation is bumped only once the write is searchable', async () => {
+    const inner = new SqliteSearchIndex(new EmbeddedDatabase(':memory:'));
+    const index = refreshingSearchIndex(inner, { refreshIntervalMs: 200, waitForRefresh: true });
+    const cached = cachedSearchIndex(index, { cache: createMemoryCache() });
+    const titles = async () =>
+      (await cached.search(request('acme', 'granite'))).hits.map((hit) => hit.documentId);
+    try {
+      expect(await titles()).toEqual([]);
+      const at = new Date();
+      const document = {
+        id: 'd1',
+        tenantId: 'acme',
+        title: 'Granite runbook',
+        body: 'granite',
+        tags: [],
+        author: null,
+        status: 'PUBLISHED' as const,
+        version: 1,
+        createdAt: at,
+        updatedAt: at,
+      };
+      const applying = cached.apply([
+        {
+          sequence: '1',
+          tenantId: 'acme',
+          documentId: 'd1',
+          version: 1,
+          operation: 'upsert',
+          document,
+          committedAt: at,
+        },
+      ]);
+      // Searches while the write waits for its refresh: each may cache the old hits, under the old generation only.
+      let searching = true;
+      const racing = (async () => {
+        // setImmediate between searches: a memory cache and the embedded index answer without yielding.
+        while (searching) {
+          await titles();
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      await applying;
+      searching = false;
+      await racing;
+      expect(await titles()).toEqual(['d1']);
+    } finally {
+      await cached.close();
+    }
   });
 });
 
