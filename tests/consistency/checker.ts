@@ -18,7 +18,14 @@ export interface CheckOptions {
 }
 
 type Kind = 'create' | 'update' | 'delete' | 'read' | 'search';
-type Fault = 'redis-restart' | 'redis-flushall' | 'indexer-kill' | 'search-restart' | 'documents-restart';
+const faultKinds = [
+  'redis-flushall',
+  'redis-restart',
+  'indexer-kill',
+  'search-restart',
+  'documents-restart',
+] as const;
+type Fault = (typeof faultKinds)[number];
 
 /** One operation as a client saw it: what it asked, when, through which gateway, and what came back. */
 export interface Operation {
@@ -60,8 +67,11 @@ export interface CheckResult {
   violations: Violation[];
 }
 
+/** The fault injector's seed, from the run's. */
+export const faultSeed = (seed: number) => (seed ^ 0x9e3779b9) >>> 0;
+
 /** mulberry32: a small seeded generator, so a seed replays the same choices. */
-function seededRandom(seed: number) {
+export function seededRandom(seed: number) {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -90,10 +100,12 @@ export async function runConsistencyCheck(options: CheckOptions): Promise<CheckR
 }
 
 const tenants = ['consistency-a', 'consistency-b'];
+/** Enough words that many searches are asked once, and their cached answer is not replaced soon after. */
+const wordsPerTenant = 60;
+/** Searches each client makes before anything else. */
+const browseFirst = 4;
 
 async function runWorkload(cluster: Cluster, options: CheckOptions) {
-  const random = seededRandom(options.seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const tokens = Object.fromEntries(await Promise.all(tenants.map(async (t) => [t, await cluster.token(t)])));
   const operations: Operation[] = [];
   const faults: FaultEvent[] = [];
@@ -101,7 +113,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const known = new Map(tenants.map((tenant) => [tenant, [] as { id: string; word: string }[]]));
   /** Words drawn up front, so some are searched for before any document holds them. */
   const words = tenants.flatMap((tenant) =>
-    Array.from({ length: 12 }, (_, n) => ({
+    Array.from({ length: wordsPerTenant }, (_, n) => ({
       tenant,
       word: `w${options.seed.toString(36)}x${tenant.at(-1)}${n}`,
     })),
@@ -109,8 +121,9 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const started = performance.now();
   const done = () =>
     performance.now() - started > options.durationMs || operations.length >= options.maxOperations;
-  // Choices are drawn in one order from one generator, so the seed fixes the whole schedule.
-  const plan = () => {
+  // Each client and the fault injector draw from their own generator, seeded from the run's seed: each
+  // one's sequence of choices is fixed by the seed, whatever the interleaving.
+  const plan = (random: () => number) => {
     const roll = random();
     const kind: Kind =
       roll < 0.15
@@ -122,7 +135,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
             : roll < 0.7
               ? 'read'
               : 'search';
-    return { kind, gateway: Math.floor(random() * 2), roll: random(), word: pick(words).word };
+    return { kind, gateway: Math.floor(random() * 2), roll: random() };
   };
 
   async function call(gateway: number, tenant: string, query: string) {
@@ -135,12 +148,20 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
 
   async function client(number: number, tenant: string) {
     const mine = known.get(tenant) ?? [];
+    const random = seededRandom(options.seed * 31 + number + 1);
     while (!done()) {
-      const step = plan();
+      const step = plan(random);
       const target = mine.length > 0 ? mine[Math.floor(step.roll * mine.length)] : undefined;
-      const kind = target || step.kind === 'create' || step.kind === 'search' ? step.kind : 'create';
+      // Each client browses before it writes, as users do: searches cached before a tenant's first write
+      // are what a lost generation counter would bring back.
+      const browsing = operations.filter((operation) => operation.client === number).length < browseFirst;
+      const kind = browsing
+        ? 'search'
+        : target || step.kind === 'create' || step.kind === 'search'
+          ? step.kind
+          : 'create';
       const tenantWord =
-        words.filter((w) => w.tenant === tenant)[Math.floor(step.roll * 12)]?.word ?? step.word;
+        words.filter((w) => w.tenant === tenant)[Math.floor(step.roll * wordsPerTenant)]?.word ?? '';
       const query = {
         create: `mutation { createDocument(input: { title: "${tenantWord}", body: "${tenantWord}" }) { id version } }`,
         update: `mutation { updateDocument(id: "${target?.id}", input: { author: "c${number}" }) { id version } }`,
@@ -177,16 +198,14 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   async function injectFaults() {
     if (options.faultsPerMinute <= 0) return;
     const meanGapMs = 60_000 / options.faultsPerMinute;
+    let round: Fault[] = [];
+    const random = seededRandom(faultSeed(options.seed));
     while (!done()) {
       await sleep(meanGapMs * (0.5 + random()));
       if (done()) return;
-      const fault = pick<Fault>([
-        'redis-restart',
-        'redis-flushall',
-        'indexer-kill',
-        'search-restart',
-        'documents-restart',
-      ]);
+      // Each kind once per round, in a seeded order, so a short run still meets every kind.
+      if (round.length === 0) round = [...faultKinds].sort(() => random() - 0.5);
+      const fault = round.pop() as Fault;
       const startedAt = performance.now();
       options.log?.(`fault ${fault}`);
       if (fault === 'redis-restart') {
@@ -276,8 +295,14 @@ export function checkHistory(
     (writes.get(id) ?? []).some((write) => write.kind === 'delete' && write.invokedAt < time);
   const latestVersion = (acknowledged: Operation[], id: string) =>
     Math.max(0, ...acknowledged.map((write) => write.versions.get(id) ?? 0));
-  const faultBetween = (from: number, to: number) =>
-    faults.some((fault) => fault.startedAt < to && fault.endedAt + options.searchBoundMs > from);
+  // Only faults that stop indexing or searching delay the search bound; Redis faults must not.
+  const outageBetween = (from: number, to: number) =>
+    faults.some(
+      (fault) =>
+        !fault.fault.startsWith('redis') &&
+        fault.startedAt < to &&
+        fault.endedAt + options.searchBoundMs > from,
+    );
 
   const lastSeen = new Map<string, { version: number | null; operation: Operation }>();
   for (const operation of [...operations].sort((a, b) => a.completedAt - b.completedAt)) {
@@ -331,7 +356,7 @@ export function checkHistory(
         )
           continue;
         const id = create.ids[0] ?? '';
-        if (faultBetween(create.completedAt, operation.invokedAt)) continue;
+        if (outageBetween(create.completedAt, operation.invokedAt)) continue;
         const found = operation.versions.has(id);
         const deletedBefore = acknowledgedBefore(id, settledAt).some((write) => write.kind === 'delete');
         if (
