@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { describeViolation, runConsistencyCheck } from './checker.ts';
 
 /** The workload's length; starting six Node processes around it takes most of the run on a busy machine. */
-const workloadMs = 20_000;
+const workloadMs = 15_000;
 const runBoundMs = 240_000;
 /**
  * Wider than the documented 2 s, which assumes an indexer that keeps up: a
