@@ -66,6 +66,12 @@ export async function startCluster(): Promise<Cluster> {
   };
   const healthPort = (service: ServiceName) => (service === 'indexer' ? indexerPort : ports[service]);
   const children = new Map<ServiceName, ChildProcess>();
+  // A test that times out, or a run interrupted, never leaves its processes behind.
+  const killOnExit = () => {
+    for (const child of children.values()) child.kill('SIGKILL');
+    void redis.kill();
+  };
+  process.once('exit', killOnExit);
 
   async function start(service: ServiceName) {
     const env = service.startsWith('gateway') ? { ...base, PORT: String(ports[service]) } : base;
@@ -102,6 +108,7 @@ export async function startCluster(): Promise<Cluster> {
   }
 
   const stopAll = async () => {
+    process.off('exit', killOnExit);
     await Promise.all([...children.keys()].map((service) => kill(service, 'SIGKILL')));
     await redis.stop();
     await backends.drop().catch(() => {});

@@ -23,6 +23,9 @@ if (!Number.isInteger(seed) || !(minutes > 0) || !(maxOperations > 0)) {
   );
   process.exit(2);
 }
+// Exiting through process.exit runs the cluster's exit hook, which kills the processes it started.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 console.log(`consistency check: seed ${seed}, up to ${minutes} min and ${maxOperations} operations`);
 const result = await runConsistencyCheck({
   seed,
