@@ -20,13 +20,12 @@ export interface DocumentCacheOptions {
 // A new key name: entries are versioned values now, and replicas of the unversioned kind may run beside these.
 const documentKey = (tenantId: string, id: string) => tenantKey(tenantId, 'versioned-document', id);
 
-/** A fence's version: above any document's, so no read-through stores a version while it stands. */
-const fenceVersion = Number.MAX_SAFE_INTEGER;
+/** The fence of a delete or of a write that may yet commit: above any version, so none passes it. */
+const closedFence = Number.MAX_SAFE_INTEGER;
 
-/** What a write leaves in the cache: the document as written, or a fence (an empty value). */
-interface Entry {
+/** What a write leaves in the cache: a fence, an empty value that no older version may replace. */
+interface Fence {
   version: number;
-  value: string;
   ttlSeconds: number;
 }
 
@@ -38,45 +37,38 @@ function revive(text: string): DocumentRecord {
 /**
  * Read-through cache for documents by id, under tenant-scoped keys. Every
  * entry carries its document's version, and is replaced only by a version
- * at least as new (`Cache.setNewer`, atomic). A write stores what it wrote;
- * a delete, or a write whose outcome is unknown, stores a fence that no
- * version passes until it expires. A read that fetched a version before a
- * write and stores it after therefore changes nothing, so a client reads
- * its own write on every replica. Absent documents are not cached, so a
- * create is visible at once. When a write to the cache fails (Redis down),
- * it is owed and paid before the next read, which until then goes around
- * the cache, so a partition does not leave a stale entry.
+ * at least as new (`Cache.setNewer`, atomic). A write leaves a fence: an
+ * empty entry at the version it wrote, which reads treat as a miss and the
+ * next read-through fills; a delete, or a write whose outcome is unknown,
+ * leaves a fence no version passes until it expires. A read that fetched a
+ * version before a write and stores it after therefore changes nothing, so a
+ * client reads its own write on every replica. Absent documents are not
+ * cached, so a create is visible at once. When a fence cannot be set (Redis
+ * down), it is owed and set before the next read, which until then goes
+ * around the cache, so a partition does not leave a stale entry.
  */
 export function cachedDocumentStore(store: DocumentStore, options: DocumentCacheOptions): DocumentStore {
   const { cache, ttlSeconds = 300, uncertainWriteMs = 125_000, events = noOperationalEvents } = options;
-  const owed = new Map<string, Entry>();
+  const owed = new Map<string, Fence>();
 
-  async function put(writes: Map<string, Entry>) {
-    for (const [key, entry] of writes) {
+  /** Sets the fence (if given) and every fence still owed. */
+  async function fence(key?: string, next?: Fence) {
+    if (key && next) {
       const earlier = owed.get(key);
-      if (!earlier || earlier.version <= entry.version) owed.set(key, entry);
+      if (!earlier || earlier.version <= next.version) owed.set(key, next);
     }
-    for (const [key, entry] of [...owed]) {
+    for (const [owedKey, owedFence] of [...owed]) {
       try {
-        await cache.setNewer(key, entry.version, entry.value, entry.ttlSeconds);
-        if (owed.get(key) === entry) owed.delete(key);
+        await cache.setNewer(owedKey, owedFence.version, '', owedFence.ttlSeconds);
+        if (owed.get(owedKey) === owedFence) owed.delete(owedKey);
       } catch {
-        // Kept in `owed`; paid before the next read and write.
+        // Kept in `owed`; set before the next read and write.
       }
     }
   }
 
-  const stored = (record: DocumentRecord) =>
-    put(
-      new Map([
-        [
-          documentKey(record.tenantId, record.id),
-          { version: record.version, value: JSON.stringify(record), ttlSeconds },
-        ],
-      ]),
-    );
-  const fence = (key: string, fenceSeconds: number) =>
-    put(new Map([[key, { version: fenceVersion, value: '', ttlSeconds: fenceSeconds }]]));
+  const written = (record: DocumentRecord) =>
+    fence(documentKey(record.tenantId, record.id), { version: record.version, ttlSeconds });
 
   /** Runs a write whose cache entry `done` sets; a write that may yet commit fences its entry instead. */
   async function write<T>(
@@ -90,7 +82,8 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       result = await run();
     } catch (error) {
       // The store's own answers (conflict, not found) wrote nothing.
-      if (key && !isStoreAnswer(error)) await fence(key, Math.ceil(uncertainWriteMs / 1000));
+      if (key && !isStoreAnswer(error))
+        await fence(key, { version: closedFence, ttlSeconds: Math.ceil(uncertainWriteMs / 1000) });
       throw error;
     }
     await done(result);
@@ -98,7 +91,7 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
   }
 
   async function findByIds(tenantId: string, ids: readonly string[]) {
-    if (owed.size > 0) await put(new Map());
+    if (owed.size > 0) await fence();
     const keys = ids.map((id) => documentKey(tenantId, id));
     let cached: (string | undefined)[];
     // A cache with writes still owed could answer stale: read around it until they are done.
@@ -129,7 +122,7 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       if (cached[position] === undefined) results[position] = byId.get(id) ?? null;
     }
     for (const record of loaded) {
-      // Not owed if it fails: a read-through is an optimisation, unlike a write's entry.
+      // Not owed if it fails: a read-through is an optimisation, unlike a write's fence.
       if (record)
         cache
           .setNewer(documentKey(tenantId, record.id), record.version, JSON.stringify(record), ttlSeconds)
@@ -144,15 +137,15 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       write(
         id === undefined ? undefined : documentKey(tenantId, id),
         () => store.create(tenantId, document, id),
-        stored,
+        written,
       ),
     update: (tenantId, id, patch, expectedVersion) =>
-      write(documentKey(tenantId, id), () => store.update(tenantId, id, patch, expectedVersion), stored),
+      write(documentKey(tenantId, id), () => store.update(tenantId, id, patch, expectedVersion), written),
     delete: (tenantId, id) =>
       write(
         documentKey(tenantId, id),
         () => store.delete(tenantId, id),
-        () => fence(documentKey(tenantId, id), ttlSeconds),
+        () => fence(documentKey(tenantId, id), { version: closedFence, ttlSeconds }),
       ),
     pull: (limit) => store.pull(limit),
     acknowledge: (changes) => store.acknowledge(changes),
