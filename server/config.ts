@@ -209,7 +209,6 @@ const environmentSchema = z
     ELASTICSEARCH_ROLLOVER_MAX_AGE: timeUnit('30d'),
     ELASTICSEARCH_WARM_AFTER: timeUnit('7d'),
     ELASTICSEARCH_COLD_AFTER: timeUnit('90d'),
-    ELASTICSEARCH_REFRESH: z.enum(['false', 'wait_for']).default('false'),
     INDEXER_PORT: port(4003),
     QUOTA_MAX_DOCUMENTS: positiveInt(1_000_000),
     QUOTA_MAX_BYTES: byteSize('10gb'),
@@ -460,7 +459,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           rolloverMaxAge: e.ELASTICSEARCH_ROLLOVER_MAX_AGE,
           warmAfter: e.ELASTICSEARCH_WARM_AFTER,
           coldAfter: e.ELASTICSEARCH_COLD_AFTER,
-          refresh: (e.ELASTICSEARCH_REFRESH === 'wait_for' ? 'wait_for' : false) as false | 'wait_for',
         }
       : undefined,
     cache: {

@@ -155,6 +155,11 @@ export function deploymentFingerprint(parts: { supergraphSdl: string; validation
  * the indexer (a reindex) are seen after `ttlSeconds`. Entries expire by
  * TTL; nothing scans keys.
  *
+ * A counter lost with Redis's data (a restart, FLUSHALL, an eviction)
+ * restarts at a random epoch when next read (`Cache.readCounter`), never at
+ * a value it had: no entry stored under the lost value, in Redis or near,
+ * matches again.
+ *
  * Generations are stored in the entry rather than in its key so that a hit
  * costs at most one round trip (an MGET of the two counters and the entry),
  * and none when the counters are kept in process (client-side caching) and
@@ -204,7 +209,8 @@ export function createResponseCache({
       let values: (string | undefined)[];
       try {
         values = await cache.getMany(nearby ? generationKeys : [...generationKeys, key]);
-        const [responses = '0', searches = '0'] = values;
+        await startMissingCounters(cache, generationKeys, values);
+        const [responses, searches] = values;
         // Before its refresh point (its TTL here) and under the current generations: as good as Redis's copy.
         if (nearby?.generations === `${responses}.${searches}`) return { hit: nearby.response };
         if (nearby) values = [...values, ...(await cache.getMany([key]))];
@@ -213,7 +219,7 @@ export function createResponseCache({
         events.cacheLookup('response', 'error');
         return { failed: true };
       }
-      const [responses = '0', searches = '0', entry] = values;
+      const [responses, searches, entry] = values;
       const ticket = { key, generations: `${responses}.${searches}` };
       const decoded = entry === undefined ? undefined : decodeEntry(entry, ticket.generations);
       // Hits and misses are counted where the outcome is known: a hit may still be rate limited.
@@ -235,6 +241,23 @@ export function createResponseCache({
     invalidate: (tenantId) => bumps.bump([tenantId]),
     close: () => bumps.stop(),
   };
+}
+
+/**
+ * Fills in, from `readCounter`, each counter in `values` (read for `keys`)
+ * that is missing: a lost counter comes back at a random epoch, so entries,
+ * near or in Redis, stored under its old value never match again.
+ */
+async function startMissingCounters(
+  cache: Cache,
+  keys: readonly string[],
+  values: (string | undefined)[],
+): Promise<void> {
+  await Promise.all(
+    keys.map(async (key, index) => {
+      if (values[index] === undefined) values[index] = await cache.readCounter(key);
+    }),
+  );
 }
 
 /**

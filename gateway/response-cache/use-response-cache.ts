@@ -5,7 +5,7 @@ import type { ResponseCache } from './response-cache.ts';
 
 /**
  * The response cache's part inside Apollo: it stores what a missed query
- * produced, and drops a tenant's cached responses after every mutation.
+ * produced, and drops a tenant's cached responses after every mutation that ran.
  * Hits never get here: `createResponseCacheShortcut` answers them before
  * Apollo, after repeating the checks that would have let the request run.
  *
@@ -37,7 +37,13 @@ function selectsScopedField(document: DocumentNode): boolean {
 export function useResponseCache(responseCache: ResponseCache): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
+      // A mutation refused before execution (scope, rate limit, validation) changed nothing, so the
+      // tenant's cached responses stay.
+      let executed = false;
       return {
+        async executionDidStart() {
+          executed = true;
+        },
         // Set here, before any `willSendResponse`, so the request log sees it.
         async didResolveOperation({ contextValue, operation }) {
           if (operation?.operation !== 'query') contextValue.cacheStatus = 'bypass';
@@ -47,6 +53,7 @@ export function useResponseCache(responseCache: ResponseCache): ApolloServerPlug
         },
         async willSendResponse({ contextValue, document, operation, operationName, response }) {
           if (operation?.operation === 'mutation') {
+            if (!executed) return;
             // Awaited, so the writer's next read cannot find a response cached before its write. If
             // Redis is down the bump is retried until it lands, and this replica reads around the cache.
             await responseCache.invalidate(contextValue.principal.tenantId);

@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto';
+
 /**
  * The cache port: string values under string keys with a TTL, plus an atomic
  * counter for invalidation by generation. Adapters: Redis (shared by every
@@ -13,8 +15,36 @@ export interface Cache {
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
-  /** Atomically adds one and returns the new value; a missing counter starts at 0. */
+  /** Atomically adds one and returns the new value; a missing counter first starts at a random epoch. */
   increment(key: string): Promise<number>;
+  /**
+   * The counter's value, started at a random epoch when missing. A counter
+   * lost with the cache's data (a restart, FLUSHALL, an eviction) so comes
+   * back at a value that nothing cached under the lost one carries, rather
+   * than at a value it had before a write.
+   */
+  readCounter(key: string): Promise<string>;
+  /**
+   * Atomically stores `value` under the key as a versioned value
+   * (`versionedValue`), unless the key holds one of a higher version. A
+   * slow reader therefore cannot put back a version older than one a
+   * writer stored after it read.
+   */
+  setNewer(key: string, version: number, value: string, ttlSeconds: number): Promise<void>;
+}
+
+/** A random start for a missing counter: far from any value a counter reaches by increments. */
+export const counterEpoch = (): number => randomInt(1, 2 ** 47);
+
+/** How `setNewer` stores a value: its version, a colon, then the value. */
+export const versionedValue = (version: number, value: string): string => `${version}:${value}`;
+
+/** The version and value `setNewer` stored, or undefined for anything else. */
+export function parseVersionedValue(stored: string): { version: number; value: string } | undefined {
+  const colon = stored.indexOf(':');
+  const version = Number(stored.slice(0, colon));
+  if (colon <= 0 || !Number.isSafeInteger(version)) return undefined;
+  return { version, value: stored.slice(colon + 1) };
 }
 
 /**

@@ -210,6 +210,9 @@ export function withClientSideCaching(options: ClientSideCachingOptions): Client
     set: (key, value, ttlSeconds) => write([key], () => cache.set(key, value, ttlSeconds)),
     delete: (keys) => write(keys, () => cache.delete(keys)),
     increment: (key) => write([key], () => cache.increment(key)),
+    readCounter: (key) => write([key], () => cache.readCounter(key)),
+    setNewer: (key, version, value, ttlSeconds) =>
+      write([key], () => cache.setNewer(key, version, value, ttlSeconds)),
     async close() {
       closing = true;
       clearInterval(heartbeat);

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Cache } from './cache.ts';
+import { type Cache, counterEpoch, parseVersionedValue, versionedValue } from './cache.ts';
 
 export interface MemoryCacheOptions {
   /** Entries kept before the least recently used go. Default 10,000. */
@@ -48,9 +48,21 @@ export function createMemoryCache({
       }
     },
     async increment(key) {
-      const next = (counters.get(key) ?? 0) + 1;
+      const next = (counters.get(key) ?? counterEpoch()) + 1;
       counters.set(key, next);
       return next;
+    },
+    async readCounter(key) {
+      const value = counters.get(key) ?? counterEpoch();
+      counters.set(key, value);
+      return String(value);
+    },
+    // Atomic as it stands: nothing awaits between the comparison and the write.
+    async setNewer(key, version, value, ttlSeconds) {
+      const current = entries.get(key);
+      const held = current === undefined ? undefined : parseVersionedValue(current);
+      if (held && held.version > version) return;
+      entries.set(key, versionedValue(version, value), { ttl: ttlSeconds * 1000 });
     },
   };
 }

@@ -1,8 +1,40 @@
 import type { Redis } from 'ioredis';
-import type { Cache } from './cache.ts';
+import { type Cache, counterEpoch } from './cache.ts';
+
+/** Lua, so that each runs atomically on the server: no other client's command lands between its steps. */
+const scripts = {
+  // KEYS[1] counter; ARGV[1] epoch for a missing counter.
+  quarryIncrement: `
+    redis.call('SET', KEYS[1], ARGV[1], 'NX')
+    return redis.call('INCR', KEYS[1])`,
+  quarryReadCounter: `
+    redis.call('SET', KEYS[1], ARGV[1], 'NX')
+    return redis.call('GET', KEYS[1])`,
+  // KEYS[1] entry; ARGV version, value, TTL in seconds. Stored as "version:value" (see versionedValue).
+  quarrySetNewer: `
+    local current = redis.call('GET', KEYS[1])
+    if current then
+      local held = tonumber(string.match(current, '^(%d+):'))
+      if held and held > tonumber(ARGV[1]) then return 0 end
+    end
+    redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
+    return 1`,
+};
+
+type ScriptedRedis = Redis & {
+  quarryIncrement(key: string, epoch: number): Promise<number>;
+  quarryReadCounter(key: string, epoch: number): Promise<string>;
+  quarrySetNewer(key: string, version: number, value: string, ttlSeconds: number): Promise<number>;
+};
 
 /** The cache on a Redis client that the caller built (see `createRedisClient`) and closes. */
 export function createRedisCache({ redis }: { redis: Redis }): Cache {
+  // defineCommand sends EVALSHA, and the script itself only when the server does not know it yet.
+  for (const [name, lua] of Object.entries(scripts)) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+  }
+  const scripted = redis as ScriptedRedis;
+  const ttl = (seconds: number) => Math.max(1, Math.round(seconds));
   return {
     name: 'redis',
     async get(key) {
@@ -13,11 +45,15 @@ export function createRedisCache({ redis }: { redis: Redis }): Cache {
       return (await redis.mget(...keys)).map((value) => value ?? undefined);
     },
     async set(key, value, ttlSeconds) {
-      await redis.set(key, value, 'EX', Math.max(1, Math.round(ttlSeconds)));
+      await redis.set(key, value, 'EX', ttl(ttlSeconds));
     },
     async delete(keys) {
       if (keys.length > 0) await redis.del(...keys);
     },
-    increment: (key) => redis.incr(key),
+    increment: (key) => scripted.quarryIncrement(key, counterEpoch()),
+    readCounter: (key) => scripted.quarryReadCounter(key, counterEpoch()),
+    async setNewer(key, version, value, ttlSeconds) {
+      await scripted.quarrySetNewer(key, version, value, ttl(ttlSeconds));
+    },
   };
 }

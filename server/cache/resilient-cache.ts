@@ -16,5 +16,13 @@ export function resilientCache(cache: Cache, policy: DependencyPolicy): Cache {
       policy.run(() => cache.set(key, value, ttl), { idempotent: false, operation: 'set' }),
     delete: (keys) => policy.run(() => cache.delete(keys), { idempotent: false, operation: 'delete' }),
     increment: (key) => policy.run(() => cache.increment(key), { idempotent: false, operation: 'increment' }),
+    // Idempotent: a retry that finds the counter started reads the same value.
+    readCounter: (key) =>
+      policy.run(() => cache.readCounter(key), { idempotent: true, operation: 'readCounter' }),
+    setNewer: (key, version, value, ttl) =>
+      policy.run(() => cache.setNewer(key, version, value, ttl), {
+        idempotent: false,
+        operation: 'setNewer',
+      }),
   };
 }

@@ -1,29 +1,33 @@
-import { type Cache, tenantKey } from '../../server/cache/cache.ts';
+import { type Cache, parseVersionedValue, tenantKey } from '../../server/cache/cache.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 import { type DocumentStore, isStoreAnswer } from './document-store.ts';
 
 export interface DocumentCacheOptions {
   cache: Cache;
-  /**
-   * How long a cached document lives. Default 300 s. It bounds the one race
-   * invalidation cannot close: a read that fetched the old version before a
-   * write, and stores it just after the write's invalidation.
-   */
+  /** How long a cached document lives, and how long a delete keeps older versions out. Default 300 s. */
   ttlSeconds?: number;
   /**
    * How long a write that failed (timed out, connection lost) may still
-   * commit. Until then this process reads the document around the cache,
-   * and then deletes its entry again, in case another replica cached the
-   * version before the write. Default 125 s: MongoDB's `withTransaction`
-   * retries a transient failure for up to 120 s, long after the caller
-   * stopped waiting.
+   * commit, during which no replica caches the document. Default 125 s:
+   * MongoDB's `withTransaction` retries a transient failure for up to 120 s,
+   * long after the caller stopped waiting.
    */
   uncertainWriteMs?: number;
   events?: OperationalEvents;
 }
 
-const documentKey = (tenantId: string, id: string) => tenantKey(tenantId, 'document', id);
+// A new key name: entries are versioned values now, and replicas of the unversioned kind may run beside these.
+const documentKey = (tenantId: string, id: string) => tenantKey(tenantId, 'versioned-document', id);
+
+/** The fence of a delete or of a write that may yet commit: above any version, so none passes it. */
+const closedFence = Number.MAX_SAFE_INTEGER;
+
+/** What a write leaves in the cache: a fence, an empty value that no older version may replace. */
+interface Fence {
+  version: number;
+  ttlSeconds: number;
+}
 
 function revive(text: string): DocumentRecord {
   const record = JSON.parse(text) as DocumentRecord;
@@ -32,72 +36,79 @@ function revive(text: string): DocumentRecord {
 
 /**
  * Read-through cache for documents by id, under tenant-scoped keys. Every
- * write deletes the written document's entry once it commits, so a client
- * reads its own write. Absent documents are not cached, so a create is
- * visible at once. When an invalidation fails (Redis down), it is kept and
- * retried before the next read, so a partition does not leave a stale entry.
+ * entry carries its document's version, and is replaced only by a version
+ * at least as new (`Cache.setNewer`, atomic). A write leaves a fence: an
+ * empty entry at the version it wrote, which reads treat as a miss and the
+ * next read-through fills; a delete, or a write whose outcome is unknown,
+ * leaves a fence no version passes until it expires. A read that fetched a
+ * version before a write and stores it after therefore changes nothing, so a
+ * client reads its own write on every replica. Absent documents are not
+ * cached, so a create is visible at once. When a fence cannot be set (Redis
+ * down), it is owed and set before the next read, which until then goes
+ * around the cache, so a partition does not leave a stale entry.
  */
 export function cachedDocumentStore(store: DocumentStore, options: DocumentCacheOptions): DocumentStore {
   const { cache, ttlSeconds = 300, uncertainWriteMs = 125_000, events = noOperationalEvents } = options;
-  const pendingInvalidations = new Set<string>();
-  /** Entries of writes that may still commit, read around the cache until they no longer can. */
-  const settling = new Map<string, NodeJS.Timeout>();
+  const owed = new Map<string, Fence>();
 
-  async function invalidate(keys: string[]) {
-    for (const key of keys) pendingInvalidations.add(key);
-    const batch = [...pendingInvalidations];
-    try {
-      await cache.delete(batch);
-      for (const key of batch) pendingInvalidations.delete(key);
-    } catch {
-      // Kept in pendingInvalidations; retried before the next read and write.
+  /** Sets the fence (if given) and every fence still owed. */
+  async function fence(key?: string, next?: Fence) {
+    if (key && next) {
+      const earlier = owed.get(key);
+      if (!earlier || earlier.version <= next.version) owed.set(key, next);
+    }
+    for (const [owedKey, owedFence] of [...owed]) {
+      try {
+        await cache.setNewer(owedKey, owedFence.version, '', owedFence.ttlSeconds);
+        if (owed.get(owedKey) === owedFence) owed.delete(owedKey);
+      } catch {
+        // Kept in `owed`; set before the next read and write.
+      }
     }
   }
 
-  /** Deletes the entry now, because the write may have committed, and again once it can no longer commit. */
-  async function invalidateUncertain(key: string) {
-    clearTimeout(settling.get(key));
-    const timer = setTimeout(() => {
-      settling.delete(key);
-      void invalidate([key]);
-    }, uncertainWriteMs);
-    timer.unref();
-    settling.set(key, timer);
-    await invalidate([key]);
-  }
+  const written = (record: DocumentRecord) =>
+    fence(documentKey(record.tenantId, record.id), { version: record.version, ttlSeconds });
 
-  /** Runs a write, then deletes its entry: once if the outcome is known (committed, or refused by the store). */
-  async function write<T>(key: string, run: () => Promise<T>): Promise<T> {
+  /** Runs a write whose cache entry `done` sets; a write that may yet commit fences its entry instead. */
+  async function write<T>(
+    /** Unknown for a create that chooses its own id: nobody can have cached that id before it. */
+    key: string | undefined,
+    run: () => Promise<T>,
+    done: (result: T) => Promise<void>,
+  ): Promise<T> {
     let result: T;
     try {
       result = await run();
     } catch (error) {
-      if (isStoreAnswer(error)) await invalidate([key]);
-      else await invalidateUncertain(key);
+      // The store's own answers (conflict, not found) wrote nothing.
+      if (key && !isStoreAnswer(error))
+        await fence(key, { version: closedFence, ttlSeconds: Math.ceil(uncertainWriteMs / 1000) });
       throw error;
     }
-    await invalidate([key]);
+    await done(result);
     return result;
   }
 
   async function findByIds(tenantId: string, ids: readonly string[]) {
-    if (pendingInvalidations.size > 0) await invalidate([]);
+    if (owed.size > 0) await fence();
     const keys = ids.map((id) => documentKey(tenantId, id));
     let cached: (string | undefined)[];
-    // A cache with invalidations still owed could answer stale: read around it until they are done.
-    if (pendingInvalidations.size > 0) {
+    // A cache with writes still owed could answer stale: read around it until they are done.
+    if (owed.size > 0) {
       cached = keys.map(() => undefined);
       events.cacheLookup('documents', 'error');
     } else {
       try {
-        cached = await cache.getMany(keys);
+        cached = (await cache.getMany(keys)).map((stored) => {
+          const entry = stored === undefined ? undefined : parseVersionedValue(stored);
+          return entry?.value ? entry.value : undefined;
+        });
       } catch {
         cached = keys.map(() => undefined);
         events.cacheLookup('documents', 'error');
       }
     }
-    if (settling.size > 0)
-      cached = cached.map((text, position) => (settling.has(keys[position] ?? '') ? undefined : text));
     const results: (DocumentRecord | null)[] = cached.map((text) =>
       text === undefined ? null : revive(text),
     );
@@ -111,33 +122,40 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       if (cached[position] === undefined) results[position] = byId.get(id) ?? null;
     }
     for (const record of loaded) {
-      if (!record) continue;
-      const key = documentKey(tenantId, record.id);
-      if (!settling.has(key)) cache.set(key, JSON.stringify(record), ttlSeconds).catch(() => {});
+      // Not owed if it fails: a read-through is an optimisation, unlike a write's fence.
+      if (record)
+        cache
+          .setNewer(documentKey(tenantId, record.id), record.version, JSON.stringify(record), ttlSeconds)
+          .catch(() => {});
     }
     return results;
   }
 
   return {
     findByIds,
-    async create(tenantId, document, id, writeOptions) {
-      const created = await store.create(tenantId, document, id, writeOptions);
-      await invalidate([documentKey(tenantId, created.id)]);
-      return created;
-    },
-    update: (tenantId, id, patch, expectedVersion, writeOptions) =>
-      write(documentKey(tenantId, id), () =>
-        store.update(tenantId, id, patch, expectedVersion, writeOptions),
+    create: (tenantId, document, id, writeOptions) =>
+      write(
+        id === undefined ? undefined : documentKey(tenantId, id),
+        () => store.create(tenantId, document, id, writeOptions),
+        written,
       ),
-    delete: (tenantId, id) => write(documentKey(tenantId, id), () => store.delete(tenantId, id)),
+    update: (tenantId, id, patch, expectedVersion, writeOptions) =>
+      write(
+        documentKey(tenantId, id),
+        () => store.update(tenantId, id, patch, expectedVersion, writeOptions),
+        written,
+      ),
+    delete: (tenantId, id) =>
+      write(
+        documentKey(tenantId, id),
+        () => store.delete(tenantId, id),
+        () => fence(documentKey(tenantId, id), { version: closedFence, ttlSeconds }),
+      ),
     // Read from the store: the count moves with every write, and a quota check needs it exact.
     usage: (tenantId) => store.usage(tenantId),
     pull: (limit) => store.pull(limit),
     acknowledge: (changes) => store.acknowledge(changes),
     oldestPendingAt: () => store.oldestPendingAt(),
-    close() {
-      for (const timer of settling.values()) clearTimeout(timer);
-      return store.close();
-    },
+    close: () => store.close(),
   };
 }

@@ -61,7 +61,8 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
     // One outcome per lookup, known only once the backend has answered: a page served stale is not also a miss.
     let outcome: 'miss' | 'error' = 'miss';
     try {
-      const generation = (await cache.get(searchGenerationKey(request.tenantId))) ?? '0';
+      const generationKey = searchGenerationKey(request.tenantId);
+      const generation = (await cache.get(generationKey)) ?? (await cache.readCounter(generationKey));
       freshKey = tenantKey(request.tenantId, 'search', generation, hash);
       const hit = await cache.get(freshKey);
       if (hit !== undefined) {

@@ -82,6 +82,8 @@ export interface SearchIndex {
    * Applies outbox changes idempotently: a change whose version is not newer
    * than what the index holds for that document (including a deleted one)
    * is ignored, so replays and reordering never regress a document.
+   * Resolves only once the changes are visible to `search`: callers
+   * invalidate cached searches then.
    */
   apply(changes: readonly DocumentChange[]): Promise<void>;
   close(): Promise<void>;

@@ -366,6 +366,21 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     ]);
   });
 
+  it('waits for the refresh on every write, so a change is searchable once apply resolves', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => rolledOverAliases);
+    es.on('POST', '/_mget', (sent) => ({
+      docs: sent.body.docs.map((doc: { _index: string; _id: string }) => ({ ...doc, found: false })),
+    }));
+    es.on('POST', '/_bulk', () => ({ errors: false, items: [] }));
+    es.on('PUT', '/:index/_doc/*', () => ({ result: 'created' }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.apply([upsert('acme', 'a', 1), upsert('acme', 'b', 1)]);
+    await index.apply([upsert('acme', 'c', 1)]);
+    const writes = es.requests.filter((sent) => sent.path === '/_bulk' || sent.method === 'PUT');
+    expect(writes.map((sent) => sent.querystring.refresh)).toEqual(['wait_for', 'wait_for']);
+  });
+
   it('uses a single index call for one change, and treats a version conflict as already applied', async () => {
     const es = mockedElasticsearch();
     es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => ({
@@ -379,7 +394,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     es.on('PUT', '/quarry-documents-g1-000001/_doc/*', () =>
       es.error(409, 'version_conflict_engine_exception'),
     );
-    const index = new ElasticsearchSearchIndex({ client: es.client, names, refresh: 'wait_for' });
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await expect(index.apply([upsert('acme', 'a', 4)])).resolves.toBeUndefined();
     const put = es.requests.find((sent) => sent.method === 'PUT');
     // The client sends the id URL-encoded (acme%2Fa); the mock hands it over decoded.
@@ -537,7 +552,7 @@ if (elasticsearchUrl) {
     const client = createElasticsearchClient(config.elasticsearch);
     const realNames = elasticsearchNames(config.elasticsearch.indexPrefix);
     await ensureElasticsearchLayout(client, realNames, config.elasticsearch);
-    const index = new ElasticsearchSearchIndex({ client, names: realNames, refresh: 'wait_for' });
+    const index = new ElasticsearchSearchIndex({ client, names: realNames });
     return {
       client,
       names: realNames,

@@ -92,6 +92,21 @@ describe('response cache', () => {
     expect(gatewayCacheStatuses()).toEqual(['miss', 'bypass', 'miss']);
   });
 
+  it("keeps a tenant's cached responses when a mutation is refused before it runs", async () => {
+    const readOnly = await stack.token('tenant-rc-a', { scopes: ['documents:read'] });
+    await stack.graphql(search('granite'), { token: tokenA });
+    raw.length = 0;
+    const refused = await stack.graphql(
+      'mutation { createDocument(input: { title: "No", body: "b" }) { id } }',
+      {
+        token: readOnly,
+      },
+    );
+    expect(refused.status).toBe(403);
+    await stack.graphql(search('granite'), { token: tokenA });
+    expect(gatewayCacheStatuses()).toEqual(['bypass', 'hit']);
+  });
+
   it('never caches a response with errors', async () => {
     failSearches = true;
     for (let i = 0; i < 2; i += 1) {

@@ -21,8 +21,6 @@ export function productionBackendEnvironment(): { env: Record<string, string>; d
     env.ELASTICSEARCH_URL = process.env.ELASTICSEARCH_URL;
     env.ELASTICSEARCH_INDEX_PREFIX = `quarry-e2e-${suffix}`;
     env.ELASTICSEARCH_REPLICAS = '0';
-    // Searches right after the indexer drains must see its writes.
-    env.ELASTICSEARCH_REFRESH = 'wait_for';
   }
   return {
     env,

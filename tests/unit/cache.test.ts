@@ -9,14 +9,17 @@ import {
   tenantKey,
 } from '../../server/cache/index.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
+import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createLogger } from '../../server/logger.ts';
 import { noOperationalEvents } from '../../server/observability/events.ts';
 import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
 import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
+import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { cachedSearchIndex } from '../../subgraphs/search/cached-search-index.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
+import { refreshingSearchIndex } from '../helpers/refreshing-search-index.ts';
 
 const redis = useTestRedis();
 
@@ -41,7 +44,34 @@ describe.each([
     const cache = make();
     const key = tenantKey('t1', 'counter', String(Math.random()));
     const values = await Promise.all(Array.from({ length: 20 }, () => cache.increment(key)));
-    expect([...values].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const start = Math.min(...values);
+    expect([...values].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => start + i));
+  });
+
+  it('starts a missing counter at a random epoch, so a lost counter never repeats an old value', async () => {
+    const cache = make();
+    const key = tenantKey('t1', 'counter', String(Math.random()));
+    const started = Number(await cache.readCounter(key));
+    expect(await cache.readCounter(key)).toBe(String(started));
+    expect(await cache.increment(key)).toBe(started + 1);
+    await cache.delete([key]);
+    const restarted = Number(await cache.readCounter(key));
+    expect([started, started + 1]).not.toContain(restarted);
+    const other = tenantKey('t1', 'counter', String(Math.random()));
+    expect(await cache.increment(other)).toBeGreaterThan(1);
+  });
+
+  it('stores a versioned value only over an older one, atomically', async () => {
+    const cache = make();
+    const key = tenantKey('t1', 'versioned', String(Math.random()));
+    await cache.setNewer(key, 2, 'two', 60);
+    await cache.setNewer(key, 1, 'one', 60);
+    expect(await cache.get(key)).toBe('2:two');
+    await Promise.all([5, 3, 9, 4, 7].map((version) => cache.setNewer(key, version, `v${version}`, 60)));
+    expect(await cache.get(key)).toBe('9:v9');
+    await cache.setNewer(key, Number.MAX_SAFE_INTEGER, '', 60);
+    await cache.setNewer(key, 10, 'ten', 60);
+    expect(await cache.get(key)).toBe(`${Number.MAX_SAFE_INTEGER}:`);
   });
 
   it('backs the APQ KeyValueCache', async () => {
@@ -54,12 +84,15 @@ describe.each([
 it('keeps in-process generation counters however many entries push others out', async () => {
   const cache = createMemoryCache({ maxEntries: 4 });
   const generation = tenantKey('acme', 'generation');
-  await cache.increment(generation);
+  const bumped = await cache.increment(generation);
   for (let i = 0; i < 10; i += 1) await cache.set(tenantKey('globex', 'page', String(i)), 'page', 60);
-  // Read as 0 again, the counter would bring back every entry cached before the write that bumped it.
-  expect(await cache.get(generation)).toBe('1');
-  expect(await cache.getMany([generation, tenantKey('globex', 'page', '0')])).toEqual(['1', undefined]);
-  expect(await cache.increment(generation)).toBe(2);
+  // Started again, the counter could bring back entries cached before the write that bumped it.
+  expect(await cache.get(generation)).toBe(String(bumped));
+  expect(await cache.getMany([generation, tenantKey('globex', 'page', '0')])).toEqual([
+    String(bumped),
+    undefined,
+  ]);
+  expect(await cache.increment(generation)).toBe(bumped + 1);
 });
 
 describe('redis eviction policy', () => {
@@ -225,6 +258,58 @@ describe('search cache', () => {
   });
 });
 
+describe("search cache over an index with Elasticsearch's refresh delay", () => {
+  it('serves an applied write at once: the generation is bumped only once the write is searchable', async () => {
+    const inner = new SqliteSearchIndex(new EmbeddedDatabase(':memory:'));
+    const index = refreshingSearchIndex(inner, { refreshIntervalMs: 200, waitForRefresh: true });
+    const cached = cachedSearchIndex(index, { cache: createMemoryCache() });
+    const titles = async () =>
+      (await cached.search(request('acme', 'granite'))).hits.map((hit) => hit.documentId);
+    try {
+      expect(await titles()).toEqual([]);
+      const at = new Date();
+      const document = {
+        id: 'd1',
+        tenantId: 'acme',
+        title: 'Granite runbook',
+        body: 'granite',
+        tags: [],
+        author: null,
+        status: 'PUBLISHED' as const,
+        version: 1,
+        createdAt: at,
+        updatedAt: at,
+      };
+      const applying = cached.apply([
+        {
+          sequence: '1',
+          tenantId: 'acme',
+          documentId: 'd1',
+          version: 1,
+          operation: 'upsert',
+          document,
+          committedAt: at,
+        },
+      ]);
+      // Searches while the write waits for its refresh: each may cache the old hits, under the old generation only.
+      let searching = true;
+      const racing = (async () => {
+        // setImmediate between searches: a memory cache and the embedded index answer without yielding.
+        while (searching) {
+          await titles();
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      await applying;
+      searching = false;
+      await racing;
+      expect(await titles()).toEqual(['d1']);
+    } finally {
+      await cached.close();
+    }
+  });
+});
+
 describe('document cache', () => {
   function fakeStore() {
     const documents = new Map<string, DocumentRecord>();
@@ -272,6 +357,8 @@ describe('document cache', () => {
       set: guard(inner.set),
       delete: guard(inner.delete),
       increment: guard(inner.increment),
+      readCounter: guard(inner.readCounter),
+      setNewer: guard(inner.setNewer),
     };
     return wrapper;
   }
@@ -290,7 +377,7 @@ describe('document cache', () => {
     expect(await cached.findByIds('other', ['1'])).toEqual([null]);
   });
 
-  it('reads around a write that failed but may still commit, then deletes its entry again', async () => {
+  it('fences a write that failed but may still commit: no replica caches the document meanwhile', async () => {
     const { store } = fakeStore();
     const lateCommits: (() => Promise<unknown>)[] = [];
     // Like a MongoDB commit that lands after the caller's timeout gave up on it.
@@ -312,9 +399,58 @@ describe('document cache', () => {
     expect(await title()).toBe('second');
     // Another replica read the old version in the window and cached it.
     const old = (await store.findByIds('t', ['1']))[0]!;
-    await cache.set(tenantKey('t', 'document', '1'), JSON.stringify({ ...old, title: 'first' }), 60);
+    await cache.setNewer(
+      tenantKey('t', 'versioned-document', '1'),
+      1,
+      JSON.stringify({ ...old, version: 1, title: 'first' }),
+      60,
+    );
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(await title()).toBe('second');
+  });
+
+  it.each([
+    ['memory', () => createMemoryCache()],
+    ['redis', () => createRedisCache({ redis: redis.client })],
+  ] as const)('never lets a read that raced a write put back the older version (%s)', async (_name, make) => {
+    const { store } = fakeStore();
+    let releaseRead: () => void = () => {};
+    let readStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      readStarted = resolve;
+    });
+    // A read that fetched version 1 and is slow to hand it back, while an update commits version 2.
+    const slowFirstRead = {
+      ...store,
+      async findByIds(tenantId: string, ids: readonly string[]) {
+        const snapshot = await store.findByIds(tenantId, ids);
+        readStarted();
+        await new Promise<void>((resolve) => {
+          releaseRead = resolve;
+        });
+        slowFirstRead.findByIds = store.findByIds;
+        return snapshot;
+      },
+    } as DocumentStore;
+    const inner = make();
+    const cacheWrites: Promise<void>[] = [];
+    const cache: Cache = {
+      ...inner,
+      setNewer: (...args) => {
+        const written = inner.setNewer(...args);
+        cacheWrites.push(written);
+        return written;
+      },
+    };
+    const cached = cachedDocumentStore(slowFirstRead, { cache });
+    const racingRead = cached.findByIds('t', ['1']);
+    await started;
+    await cached.update('t', '1', { title: 'second' });
+    releaseRead();
+    expect((await racingRead)[0]!.title).toBe('first');
+    // The racing read stores what it read without being awaited; a read after that must see the write.
+    await Promise.all(cacheWrites);
+    expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('second');
   });
 
   it('owes an invalidation that failed while the cache was down, and pays it before reading again', async () => {

@@ -228,7 +228,6 @@ describe('production backend configuration', () => {
       rolloverMaxAge: '30d',
       warmAfter: '7d',
       coldAfter: '90d',
-      refresh: false,
     });
   });
 
@@ -240,7 +239,6 @@ describe('production backend configuration', () => {
     [{ ...minimal, ELASTICSEARCH_INDEX_PREFIX: 'Upper' }, 'ELASTICSEARCH_INDEX_PREFIX'],
     [{ ...minimal, ELASTICSEARCH_MAX_RETRIES: '99' }, 'ELASTICSEARCH_MAX_RETRIES'],
     [{ ...minimal, ELASTICSEARCH_ROLLOVER_MAX_AGE: 'a month' }, 'ELASTICSEARCH_ROLLOVER_MAX_AGE'],
-    [{ ...minimal, ELASTICSEARCH_REFRESH: 'true' }, 'ELASTICSEARCH_REFRESH'],
   ])('names the bad backend variable %#', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}:`));
   });

@@ -97,6 +97,40 @@ describe('response cache entry size (real redis-server and in process)', () => {
   });
 });
 
+describe('response cache after Redis loses its counters (real redis-server)', () => {
+  const redis = useTestRedis();
+
+  it.each(['restart', 'FLUSHALL'] as const)(
+    'never serves a near copy stored before a write once the counters are lost (%s)',
+    async (loss) => {
+      const policy = createResilience({ failureThreshold: 100 }).policy('redis');
+      const responses = createResponseCache({
+        cache: resilientCache(createRedisCache({ redis: redis.client }), policy),
+        nearMaxBytes: 1_000_000,
+      });
+      const tenant = `lost-${loss}`;
+      try {
+        const miss = await responses.lookup(tenant, 'page');
+        if (!('miss' in miss)) throw new Error('expected a miss');
+        await responses.store(miss.miss, { operationName: null, body: 'before the write' });
+        expect(bodyOf(await responses.lookup(tenant, 'page'))).toBe('before the write');
+        await responses.invalidate(tenant);
+        expect(await responses.lookup(tenant, 'page')).toHaveProperty('miss');
+
+        if (loss === 'FLUSHALL') await redis.client.flushall();
+        else {
+          await redis.server.kill();
+          await redis.server.restart();
+          if (redis.client.status !== 'ready') await once(redis.client, 'ready');
+        }
+        expect(bodyOf(await responses.lookup(tenant, 'page'))).toBeUndefined();
+      } finally {
+        responses.close();
+      }
+    },
+  );
+});
+
 describe('response cache keys and refresh points', () => {
   it('keeps the entries of gateways deployed differently apart, over one shared cache', async () => {
     const cache = createMemoryCache({ maxEntries: 100 });

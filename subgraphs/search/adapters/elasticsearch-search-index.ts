@@ -34,13 +34,16 @@ export interface ElasticsearchSearchIndexOptions {
   /** Built by the caller with its request timeout and retry limit. */
   client: Client;
   names: ElasticsearchNames;
-  /**
-   * `wait_for` makes every apply wait for the next refresh, so a search right
-   * after sees it (tests, the e2e suite). Default false: Elasticsearch
-   * refreshes every second, which is within the one-second promise anyway.
-   */
-  refresh?: false | 'wait_for';
 }
+
+/**
+ * Every write waits for the next refresh (`refresh=wait_for`): `apply`
+ * resolves only once its changes are searchable, as the port promises, so
+ * the search generation bumped after it can never be read by a search that
+ * still gets the old hits and caches them under it. It costs the indexer up
+ * to one refresh interval per batch, not Elasticsearch a forced refresh.
+ */
+const refresh = 'wait_for';
 
 /** The document as indexed. Deletes are tombstones (`deleted: true`) so their version is never forgotten. */
 interface IndexedDocument {
@@ -307,12 +310,10 @@ type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
 export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
-  readonly #refresh: false | 'wait_for';
 
-  constructor({ client, names, refresh = false }: ElasticsearchSearchIndexOptions) {
+  constructor({ client, names }: ElasticsearchSearchIndexOptions) {
     this.#client = client;
     this.#names = names;
-    this.#refresh = refresh;
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
@@ -492,7 +493,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
           version,
           version_type,
           document,
-          refresh: this.#refresh,
+          refresh,
         });
       } catch (error) {
         // 409: a version at least as new is already there, which is exactly what idempotency wants.
@@ -500,7 +501,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
       }
       return;
     }
-    const response = await this.#client.bulk({ operations, refresh: this.#refresh });
+    const response = await this.#client.bulk({ operations, refresh });
     if (!response.errors) return;
     // 409 is a newer version already there, or an old copy that changed since we read it: both fine.
     // A delete of a copy that is already gone answers 404 without an error, so it never gets here.

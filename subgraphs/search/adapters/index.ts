@@ -32,7 +32,7 @@ export async function openSearchIndex(
       const names = elasticsearchNames(config.elasticsearch.indexPrefix);
       // Idempotent, so every service may run it at startup; `npm run es:setup` does the same explicitly.
       await ensureElasticsearchLayout(client, names, config.elasticsearch);
-      const index = new ElasticsearchSearchIndex({ client, names, refresh: config.elasticsearch.refresh });
+      const index = new ElasticsearchSearchIndex({ client, names });
       return {
         index,
         async close() {

@@ -1,0 +1,395 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { postGraphQL } from '../helpers/test-stack.ts';
+import { type Cluster, startCluster } from './cluster.ts';
+
+export interface CheckOptions {
+  seed: number;
+  /** The workload stops at whichever comes first. */
+  durationMs: number;
+  maxOperations: number;
+  clientsPerTenant: number;
+  /** Faults injected per minute of workload, on average; 0 for none. */
+  faultsPerMinute: number;
+  /** How long after an acknowledged write a search must reflect it (docs/caching-and-resilience.md). */
+  searchBoundMs: number;
+  /** How long a replica may still serve a copy from before another replica's write (the invalidation bound). */
+  replicaBoundMs: number;
+  log?: (line: string) => void;
+}
+
+type Kind = 'create' | 'update' | 'delete' | 'read' | 'search';
+const faultKinds = [
+  'redis-flushall',
+  'redis-restart',
+  'indexer-kill',
+  'search-restart',
+  'documents-restart',
+] as const;
+type Fault = (typeof faultKinds)[number];
+
+/** One operation as a client saw it: what it asked, when, through which gateway, and what came back. */
+export interface Operation {
+  client: number;
+  tenant: string;
+  gateway: number;
+  kind: Kind;
+  /** The documents it names: the one written, the ones read, or the ones a searched word was written into. */
+  ids: string[];
+  word?: string;
+  invokedAt: number;
+  completedAt: number;
+  /** Acknowledged (data, no errors) or not; an unacknowledged write may or may not have happened. */
+  ok: boolean;
+  /** id to version read (null: absent); for writes, the version written (Infinity for a delete). */
+  versions: Map<string, number | null>;
+  stale?: boolean;
+  /** For a search: whether every match is on the page, so a missing document is a real miss. */
+  complete?: boolean;
+  response: unknown;
+}
+
+export interface FaultEvent {
+  fault: Fault;
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface Violation {
+  guarantee: string;
+  detail: string;
+  operations: Operation[];
+}
+
+export interface CheckResult {
+  seed: number;
+  operations: Operation[];
+  faults: FaultEvent[];
+  violations: Violation[];
+}
+
+/** The fault injector's seed, from the run's. */
+export const faultSeed = (seed: number) => (seed ^ 0x9e3779b9) >>> 0;
+
+/** mulberry32: a small seeded generator, so a seed replays the same choices. */
+export function seededRandom(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Runs a seeded, randomized workload against a real cluster while injecting
+ * faults, then checks the history against the stated guarantees. The
+ * schedule of choices is reproducible from the seed; timings are not, so a
+ * violation is reported with the operations and responses that show it.
+ */
+export async function runConsistencyCheck(options: CheckOptions): Promise<CheckResult> {
+  const cluster = await startCluster();
+  try {
+    const { operations, faults } = await runWorkload(cluster, options);
+    const violations = checkHistory(operations, faults, options);
+    return { seed: options.seed, operations, faults, violations };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const tenants = ['consistency-a', 'consistency-b'];
+/** Enough words that many searches are asked once, and their cached answer is not replaced soon after. */
+const wordsPerTenant = 60;
+/** Searches each client makes before anything else. */
+const browseFirst = 4;
+
+async function runWorkload(cluster: Cluster, options: CheckOptions) {
+  const tokens = Object.fromEntries(await Promise.all(tenants.map(async (t) => [t, await cluster.token(t)])));
+  const operations: Operation[] = [];
+  const faults: FaultEvent[] = [];
+  /** Per tenant: ids it created, and the word each was created with (searched for later). */
+  const known = new Map(tenants.map((tenant) => [tenant, [] as { id: string; word: string }[]]));
+  /** Words drawn up front, so some are searched for before any document holds them. */
+  const words = tenants.flatMap((tenant) =>
+    Array.from({ length: wordsPerTenant }, (_, n) => ({
+      tenant,
+      word: `w${options.seed.toString(36)}x${tenant.at(-1)}${n}`,
+    })),
+  );
+  const started = performance.now();
+  const done = () =>
+    performance.now() - started > options.durationMs || operations.length >= options.maxOperations;
+  // Each client and the fault injector draw from their own generator, seeded from the run's seed: each
+  // one's sequence of choices is fixed by the seed, whatever the interleaving.
+  const plan = (random: () => number) => {
+    const roll = random();
+    const kind: Kind =
+      roll < 0.15
+        ? 'create'
+        : roll < 0.3
+          ? 'update'
+          : roll < 0.38
+            ? 'delete'
+            : roll < 0.7
+              ? 'read'
+              : 'search';
+    return { kind, gateway: Math.floor(random() * 2), roll: random() };
+  };
+
+  async function call(gateway: number, tenant: string, query: string) {
+    return postGraphQL<Record<string, unknown>>(
+      cluster.gatewayUrls[gateway] ?? '',
+      { query },
+      tokens[tenant],
+    ).catch((error: Error) => ({ status: 0, errors: [{ message: error.message }], data: undefined }));
+  }
+
+  async function client(number: number, tenant: string) {
+    const mine = known.get(tenant) ?? [];
+    const random = seededRandom(options.seed * 31 + number + 1);
+    while (!done()) {
+      const step = plan(random);
+      const target = mine.length > 0 ? mine[Math.floor(step.roll * mine.length)] : undefined;
+      // Each client browses before it writes, as users do: searches cached before a tenant's first write
+      // are what a lost generation counter would bring back.
+      const browsing = operations.filter((operation) => operation.client === number).length < browseFirst;
+      const kind = browsing
+        ? 'search'
+        : target || step.kind === 'create' || step.kind === 'search'
+          ? step.kind
+          : 'create';
+      const tenantWord =
+        words.filter((w) => w.tenant === tenant)[Math.floor(step.roll * wordsPerTenant)]?.word ?? '';
+      const query = {
+        create: `mutation { createDocument(input: { title: "${tenantWord}", body: "${tenantWord}" }) { id version } }`,
+        update: `mutation { updateDocument(id: "${target?.id}", input: { author: "c${number}" }) { id version } }`,
+        delete: `mutation { deleteDocument(id: "${target?.id}") }`,
+        read: `{ documents(ids: ["${target?.id}"]) { id version } }`,
+        search: `{ search(query: "${tenantWord}", first: 100) { total stale hits { document { id } } } }`,
+      }[kind];
+      const invokedAt = performance.now();
+      const response = await call(step.gateway, tenant, query);
+      const completedAt = performance.now();
+      const ok = response.status === 200 && !response.errors && !!response.data;
+      const operation: Operation = {
+        client: number,
+        tenant,
+        gateway: step.gateway,
+        kind,
+        ids: [],
+        word: kind === 'create' || kind === 'search' ? tenantWord : undefined,
+        invokedAt,
+        completedAt,
+        ok,
+        versions: new Map(),
+        response,
+      };
+      recordResult(operation, response.data, target?.id);
+      if (kind === 'create' && ok) {
+        const id = operation.ids[0];
+        if (id) mine.push({ id, word: tenantWord });
+      }
+      operations.push(operation);
+    }
+  }
+
+  async function injectFaults() {
+    if (options.faultsPerMinute <= 0) return;
+    const meanGapMs = 60_000 / options.faultsPerMinute;
+    let round: Fault[] = [];
+    const random = seededRandom(faultSeed(options.seed));
+    while (!done()) {
+      await sleep(meanGapMs * (0.5 + random()));
+      if (done()) return;
+      // Each kind once per round, in a seeded order, so a short run still meets every kind.
+      if (round.length === 0) round = [...faultKinds].sort(() => random() - 0.5);
+      const fault = round.pop() as Fault;
+      const startedAt = performance.now();
+      options.log?.(`fault ${fault}`);
+      if (fault === 'redis-restart') {
+        await cluster.redis.kill();
+        await cluster.redis.restart();
+      } else if (fault === 'redis-flushall') {
+        await flushAll(cluster.redis.port);
+      } else if (fault === 'indexer-kill') await cluster.restart('indexer', 'SIGKILL');
+      else await cluster.restart(fault === 'search-restart' ? 'search' : 'documents', 'SIGTERM');
+      faults.push({ fault, startedAt, endedAt: performance.now() });
+    }
+  }
+
+  await Promise.all([
+    ...tenants.flatMap((tenant, t) =>
+      Array.from({ length: options.clientsPerTenant }, (_, n) =>
+        client(t * options.clientsPerTenant + n, tenant),
+      ),
+    ),
+    injectFaults(),
+  ]);
+  return { operations, faults };
+}
+
+/** FLUSHALL over a plain socket: the checker's own Redis client would be one more thing to close. */
+async function flushAll(port: number) {
+  const { createConnection } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const socket = createConnection(port, '127.0.0.1', () => socket.write('FLUSHALL\r\n'));
+    socket.once('data', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
+function recordResult(
+  operation: Operation,
+  data: Record<string, unknown> | null | undefined,
+  target?: string,
+) {
+  const { kind, versions } = operation;
+  if (kind === 'create' || kind === 'update') {
+    const written = (data?.createDocument ?? data?.updateDocument) as
+      | { id: string; version: number }
+      | undefined;
+    operation.ids = [written?.id ?? target ?? ''].filter(Boolean);
+    if (written) versions.set(written.id, written.version);
+  } else if (kind === 'delete') {
+    operation.ids = [target ?? ''];
+    versions.set(target ?? '', Number.POSITIVE_INFINITY);
+  } else if (kind === 'read') {
+    operation.ids = [target ?? ''];
+    const [document] = (data?.documents ?? [null]) as ({ id: string; version: number } | null)[];
+    if (operation.ok) versions.set(target ?? '', document?.version ?? null);
+  } else {
+    // Only the id, which the gateway takes from the search index itself: selecting more would resolve
+    // each hit through the documents subgraph, which answers null for a deleted one and would hide it.
+    const search = data?.search as
+      | { total: number; stale: boolean; hits: { document: { id: string } | null }[] }
+      | undefined;
+    operation.stale = search?.stale;
+    operation.complete = search !== undefined && search.total <= search.hits.length;
+    for (const hit of search?.hits ?? []) if (hit.document) versions.set(hit.document.id, null);
+    operation.ids = [...versions.keys()];
+  }
+}
+
+/** The guarantees of docs/caching-and-resilience.md, checked against a history. */
+export function checkHistory(
+  operations: Operation[],
+  faults: FaultEvent[],
+  options: CheckOptions,
+): Violation[] {
+  const violations: Violation[] = [];
+  const owner = new Map<string, string>();
+  const writes = new Map<string, Operation[]>();
+  for (const operation of operations) {
+    if (operation.kind === 'create' && operation.ok) owner.set(operation.ids[0] ?? '', operation.tenant);
+    if (['create', 'update', 'delete'].includes(operation.kind))
+      for (const id of operation.ids) writes.set(id, [...(writes.get(id) ?? []), operation]);
+  }
+  const acknowledgedBefore = (id: string, time: number) =>
+    (writes.get(id) ?? []).filter((write) => write.ok && write.completedAt < time);
+  const deleteInvokedBefore = (id: string, time: number) =>
+    (writes.get(id) ?? []).some((write) => write.kind === 'delete' && write.invokedAt < time);
+  const latestVersion = (acknowledged: Operation[], id: string) =>
+    Math.max(0, ...acknowledged.map((write) => write.versions.get(id) ?? 0));
+  // Only faults that stop indexing or searching delay the search bound; Redis faults must not.
+  const outageBetween = (from: number, to: number) =>
+    faults.some(
+      (fault) =>
+        !fault.fault.startsWith('redis') &&
+        fault.startedAt < to &&
+        fault.endedAt + options.searchBoundMs > from,
+    );
+
+  const lastSeen = new Map<string, { version: number | null; operation: Operation }>();
+  for (const operation of [...operations].sort((a, b) => a.completedAt - b.completedAt)) {
+    if (!operation.ok) continue;
+    // Never another tenant's data.
+    for (const id of operation.versions.keys()) {
+      const tenant = owner.get(id);
+      if (operation.kind !== 'delete' && tenant && tenant !== operation.tenant)
+        violations.push({
+          guarantee: 'tenancy',
+          detail: `${operation.tenant} saw ${tenant}'s ${id}`,
+          operations: [operation],
+        });
+    }
+    if (operation.kind === 'read') {
+      const id = operation.ids[0] ?? '';
+      const read = operation.versions.get(id) ?? null;
+      // Read your writes (across replicas, after the invalidation bound).
+      const acknowledged = acknowledgedBefore(id, operation.invokedAt - options.replicaBoundMs);
+      const expected = latestVersion(acknowledged, id);
+      const deleted = deleteInvokedBefore(id, operation.completedAt);
+      if (expected === Number.POSITIVE_INFINITY ? read !== null : read === null ? !deleted : read < expected)
+        violations.push({
+          guarantee: 'read-your-writes',
+          detail: `read ${id} as ${read} after version ${expected} was acknowledged`,
+          operations: [...acknowledged.slice(-2), operation],
+        });
+      // Monotonic reads per client.
+      const key = `${operation.client}/${id}`;
+      const previous = lastSeen.get(key);
+      const regressed =
+        previous &&
+        ((previous.version === null && read !== null) ||
+          (previous.version !== null && read !== null && read < previous.version));
+      if (previous && regressed)
+        violations.push({
+          guarantee: 'monotonic-reads',
+          detail: `client ${operation.client} read ${id} as ${read} after ${previous.version}`,
+          operations: [previous.operation, operation],
+        });
+      lastSeen.set(key, { version: read, operation });
+    }
+    if (operation.kind === 'search' && !operation.stale) {
+      const settledAt = operation.invokedAt - options.searchBoundMs;
+      for (const create of operations) {
+        if (
+          create.kind !== 'create' ||
+          !create.ok ||
+          create.tenant !== operation.tenant ||
+          create.word !== operation.word
+        )
+          continue;
+        const id = create.ids[0] ?? '';
+        if (outageBetween(create.completedAt, operation.invokedAt)) continue;
+        const found = operation.versions.has(id);
+        const deletedBefore = acknowledgedBefore(id, settledAt).some((write) => write.kind === 'delete');
+        if (
+          operation.complete &&
+          create.completedAt < settledAt &&
+          !found &&
+          !deleteInvokedBefore(id, operation.completedAt)
+        )
+          violations.push({
+            guarantee: 'search-bound',
+            detail: `search for ${operation.word} missed ${id}`,
+            operations: [create, operation],
+          });
+        if (found && deletedBefore)
+          violations.push({
+            guarantee: 'deleted-never-returned',
+            detail: `search returned deleted ${id}`,
+            operations: [...(writes.get(id) ?? []), operation],
+          });
+      }
+    }
+  }
+  return violations;
+}
+
+/** A violation as the report prints it: enough to replay (the seed) and to see why (operations and responses). */
+export function describeViolation(seed: number, violation: Violation): string {
+  const lines = [`VIOLATION (seed ${seed}) ${violation.guarantee}: ${violation.detail}`];
+  for (const operation of violation.operations) {
+    lines.push(
+      `  client ${operation.client} ${operation.tenant} gateway ${operation.gateway} ${operation.kind} ${operation.ids.join(',')} ` +
+        `[${operation.invokedAt.toFixed(0)}..${operation.completedAt.toFixed(0)} ms] ${JSON.stringify(operation.response)}`,
+    );
+  }
+  return lines.join('\n');
+}

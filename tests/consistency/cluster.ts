@@ -1,0 +1,134 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../../server/auth/dev-keys.ts';
+import { productionBackendEnvironment } from '../helpers/backends.ts';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+
+/** The services the checker runs, each as its own process, as in production. */
+export type ServiceName = 'documents' | 'search' | 'indexer' | 'gateway-a' | 'gateway-b';
+
+const entryFiles: Record<ServiceName, string> = {
+  documents: 'subgraphs/documents/main.ts',
+  search: 'subgraphs/search/main.ts',
+  indexer: 'subgraphs/search/indexer-main.ts',
+  'gateway-a': 'gateway/main.ts',
+  'gateway-b': 'gateway/main.ts',
+};
+
+/** How long a process may take to answer `/health/live` after it starts. */
+const startBoundMs = 120_000;
+
+export interface Cluster {
+  redis: TestRedis;
+  gatewayUrls: string[];
+  token(tenantId: string): Promise<string>;
+  /** SIGKILL, then the same service again on the same port. */
+  restart(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Two gateway replicas, both subgraphs, the indexer and a real redis-server,
+ * each a child process on loopback ports picked free, sharing one DATA_DIR
+ * (the embedded backends), or the MongoDB and Elasticsearch of
+ * MONGO_URL / ELASTICSEARCH_URL. Every process is the production entry file
+ * with the production defaults; only ports, paths and the signing key are set.
+ */
+export async function startCluster(): Promise<Cluster> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'quarry-consistency-'));
+  const devKey = await ensureDevSigningKey(dataDir);
+  const backends = productionBackendEnvironment();
+  const redis = await startTestRedis();
+  const ports = Object.fromEntries(
+    await Promise.all(Object.keys(entryFiles).map(async (name) => [name, await freePort()])),
+  ) as Record<ServiceName, number>;
+  const indexerPort = await freePort();
+  const base: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    // Production settings otherwise; 'production' would also require a remote JWKS for the tokens.
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    DATA_DIR: dataDir,
+    JWT_JWKS_FILE: devKey.jwksPath,
+    JWT_ISSUER: DEV_ISSUER,
+    JWT_AUDIENCE: DEV_AUDIENCE,
+    REDIS_URL: redis.url,
+    DOCUMENTS_PORT: String(ports.documents),
+    SEARCH_PORT: String(ports.search),
+    INDEXER_PORT: String(indexerPort),
+    DOCUMENTS_URL: `http://127.0.0.1:${ports.documents}/graphql`,
+    SEARCH_URL: `http://127.0.0.1:${ports.search}/graphql`,
+    ...backends.env,
+  };
+  const healthPort = (service: ServiceName) => (service === 'indexer' ? indexerPort : ports[service]);
+  const children = new Map<ServiceName, ChildProcess>();
+  // A test that times out, or a run interrupted, never leaves its processes behind.
+  const killOnExit = () => {
+    for (const child of children.values()) child.kill('SIGKILL');
+    void redis.kill();
+  };
+  process.once('exit', killOnExit);
+
+  async function start(service: ServiceName) {
+    const env = service.startsWith('gateway') ? { ...base, PORT: String(ports[service]) } : base;
+    const child = spawn(process.execPath, [entryFiles[service]], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The last of its output (log lines at LOG_LEVEL, and anything it printed on failing), for the error below.
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    children.set(service, child);
+    const deadline = performance.now() + startBoundMs;
+    while (performance.now() < deadline) {
+      if (child.exitCode !== null) break;
+      const live = await fetch(`http://127.0.0.1:${healthPort(service)}/health/live`).catch(() => undefined);
+      if (live?.ok) return;
+      await sleep(50);
+    }
+    child.kill('SIGKILL');
+    throw new Error(`${service} did not start (exit ${child.exitCode}): ${output}`);
+  }
+
+  async function kill(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM') {
+    const child = children.get(service);
+    children.delete(service);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  }
+
+  const stopAll = async () => {
+    process.off('exit', killOnExit);
+    await Promise.all([...children.keys()].map((service) => kill(service, 'SIGKILL')));
+    await redis.stop();
+    await backends.drop().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    await Promise.all((Object.keys(entryFiles) as ServiceName[]).map(start));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return {
+    redis,
+    gatewayUrls: [ports['gateway-a'], ports['gateway-b']].map((port) => `http://127.0.0.1:${port}/graphql`),
+    token: (tenantId) => mintDevToken(devKey, { tenantId }),
+    async restart(service, signal) {
+      await kill(service, signal);
+      await start(service);
+    },
+    stop: stopAll,
+  };
+}
