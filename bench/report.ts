@@ -231,7 +231,8 @@ export function renderMarkdown(result: BenchResult): string {
     `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum, open loop (requests sent on schedule, latency from the scheduled time; \`bench/open-loop.ts\`), from a separate process`,
     '- Errors count non-2xx responses, GraphQL `errors` in a 2xx body, and socket errors or timeouts.',
     "- Gateway CPU ms/req is the gateway process's user + system CPU over the measured phases (the warm-up excluded) divided by their responses: it moves less than req/s when the machine is busy. Subgraph CPU and backend calls per request are counted over the same phases.",
-    "- Fixed req/s is the rate asked for when the gateway kept up (at least 95% of its quota answered); a gateway that could not keep up is divided by the phase's measured span instead, since its answers trail over the staggered starts.",
+    "- Fixed req/s is answers over the phase's span, from the first scheduled send to the last answer: a gateway that could not keep up answers below the target, and its latencies include the queue.",
+    '- Hit rate is the share of reads answered without a search subgraph request, the same count for every gateway.',
     '',
   ];
   const scenarios = o.scenarios;
