@@ -219,6 +219,27 @@ function noisyNeighbour(result: BenchResult): string[] {
   ];
 }
 
+/** Every scenario in which a peer beat Quarry on max req/s or on fixed-rate p99. */
+function peerWins(result: BenchResult): string[] {
+  const lines: string[] = [];
+  for (const [peer, ratios] of Object.entries(result.ratios) as [
+    GatewayName,
+    BenchResult['ratios'][GatewayName],
+  ][]) {
+    if (peer === 'ceiling' || peer.startsWith('quarry')) continue;
+    for (const [scenario, ratio] of Object.entries(ratios ?? {})) {
+      const how = [
+        ...(ratio.rps < 1 ? [`${(1 / ratio.rps).toFixed(2)}× Quarry's req/s`] : []),
+        ...(ratio.p99Fixed !== undefined && ratio.p99Fixed > 1
+          ? [`a fixed-rate p99 ${ratio.p99Fixed.toFixed(2)}× lower`]
+          : []),
+      ];
+      if (how.length > 0) lines.push(`- ${scenario}: ${gatewayLabels[peer]}, ${how.join(' and ')}`);
+    }
+  }
+  return lines;
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const o = result.options;
   const m = result.machine;
@@ -267,6 +288,17 @@ export function renderMarkdown(result: BenchResult): string {
       out.push(`| ${scenario} | ${cells.join(' | ')} |`);
     }
     out.push('');
+  }
+  const wins = peerWins(result);
+  if (wins.length > 0) {
+    out.push(
+      '## Where a peer wins (this run)',
+      '',
+      'Cells where a peer served more req/s than Quarry, or had a lower fixed-rate p99; docs/benchmarks.md says why.',
+      '',
+      ...wins,
+      '',
+    );
   }
   const checks = targets(result);
   if (checks.length > 0) out.push('## Targets (this run)', '', ...checks, '');
