@@ -34,7 +34,7 @@ export interface OpenLoopOptions {
 }
 
 export interface OpenLoopResult {
-  /** Latency of each answered request from its due time (ms), in sending order. */
+  /** Latency of each answered request from its due time (ms), in the order the answers came. */
   latencies: number[];
   /** How late the generator itself sent requests past their due time (ms): its own p99 shows whether it kept up. */
   sendLagP99Ms: number;

@@ -444,7 +444,9 @@ export async function runBench(
     children.push(runner);
     await runner.ready;
     const runLoad = async (spec: RunnerSpec, hooks: PhaseHooks = {}): Promise<RunnerResult> => {
-      const seconds = spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0);
+      // With a flood, the fixed-rate phase runs twice: alone, then flooded.
+      const seconds =
+        spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0) * (spec.flood ? 2 : 1);
       const onMessage = (message: { type?: string }) => {
         if (message?.type === 'measured') hooks.onMeasured?.();
         if (message?.type === 'fixed-phase') hooks.onFixedPhase?.();
