@@ -129,8 +129,12 @@ export function persistedRegistration(tokens: Tokens, term: string): RunnerReque
   });
 }
 
-function createRequest(corpus: Corpus, tokens: Tokens, i: number): RunnerRequest {
-  const tenant = i % corpus.tenants.length;
+function createRequest(
+  corpus: Corpus,
+  tokens: Tokens,
+  i: number,
+  tenant = i % corpus.tenants.length,
+): RunnerRequest {
   const words = corpus.terms.mid;
   return post(tokens.user[tenant]!, {
     operationName: 'Create',
@@ -170,7 +174,8 @@ function realisticMix(corpus: Corpus, tokens: Tokens): RunnerRequest[] {
   });
   const popularity = zipfSampler(realisticQueries, 1);
   return Array.from({ length: realisticRequests }, (_, i) => {
-    if (random() < realisticWriteShare) return createRequest(corpus, tokens, i);
+    // Writes come from tenants in proportion to their size too, as reads do.
+    if (random() < realisticWriteShare) return createRequest(corpus, tokens, i, tenantBySize(random));
     const { tenant, text } = queries[popularity(random)]!;
     return searchPage(tokens.user[tenant]!, text);
   });
