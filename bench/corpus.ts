@@ -156,6 +156,39 @@ export interface CorpusOptions {
   seed?: number;
   /** Distinct body words; ranks in this Zipf vocabulary define term frequency classes. */
   vocabularySize?: number;
+  /** `even` (default) gives every tenant the same share; `zipf` gives tenant k a share ∝ 1/(k+1), at least one document. */
+  tenantSizes?: 'even' | 'zipf';
+}
+
+/** Samples ranks 0..n-1 with probability ∝ 1/(rank+1)^s, by binary search over cumulative weights. */
+export function zipfSampler(n: number, s: number): (random: () => number) => number {
+  const cumulative = new Float64Array(n);
+  let sum = 0;
+  for (let rank = 0; rank < n; rank += 1) {
+    sum += 1 / (rank + 1) ** s;
+    cumulative[rank] = sum;
+  }
+  return (random) => {
+    const target = random() * sum;
+    let low = 0;
+    let high = n - 1;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (cumulative[middle]! < target) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  };
+}
+
+/** Tenant sizes ∝ 1/(k+1), each at least one document, summing to `documents`. */
+export function zipfTenantSizes(documents: number, tenants: number): number[] {
+  const weights = Array.from({ length: tenants }, (_, k) => 1 / (k + 1));
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  const spare = Math.max(0, documents - tenants);
+  const sizes = weights.map((weight) => 1 + Math.floor((spare * weight) / total));
+  sizes[0]! += documents - sizes.reduce((sum, size) => sum + size, 0);
+  return sizes;
 }
 
 export type GeneratedDocument = NewDocument & Pick<DocumentRecord, 'tenantId' | 'id'>;
@@ -213,30 +246,18 @@ export const documentId = (tenantId: string, n: number) => `${tenantId}-d${n}`;
 export function createCorpus(options: CorpusOptions): Corpus {
   const seed = options.seed ?? 7;
   const vocabulary = buildVocabulary(options.vocabularySize ?? 30_000, createRandom(seed));
-  // Cumulative Zipf weights (s = 1), sampled by binary search.
-  const cumulative = new Float64Array(vocabulary.length);
-  let sum = 0;
-  for (let rank = 0; rank < vocabulary.length; rank += 1) {
-    sum += 1 / (rank + 1);
-    cumulative[rank] = sum;
-  }
-  const zipfWord = (random: () => number) => {
-    const target = random() * sum;
-    let low = 0;
-    let high = cumulative.length - 1;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (cumulative[middle]! < target) low = middle + 1;
-      else high = middle;
-    }
-    return vocabulary[low]!;
-  };
+  const zipfRank = zipfSampler(vocabulary.length, 1);
+  const zipfWord = (random: () => number) => vocabulary[zipfRank(random)]!;
 
   const tenants = Array.from({ length: options.tenants }, (_, i) => tenantName(i));
-  const documentsPerTenant = tenants.map(
-    (_, i) =>
-      Math.floor(options.documents / options.tenants) + (i < options.documents % options.tenants ? 1 : 0),
-  );
+  const documentsPerTenant =
+    options.tenantSizes === 'zipf'
+      ? zipfTenantSizes(options.documents, options.tenants)
+      : tenants.map(
+          (_, i) =>
+            Math.floor(options.documents / options.tenants) +
+            (i < options.documents % options.tenants ? 1 : 0),
+        );
   // Evenly spread, distinct ranks within each class.
   const pickRange = ([from, to]: [number, number], count: number) =>
     Array.from({ length: count }, (_, i) => vocabulary[from + Math.floor((i * (to - from)) / count)]!);

@@ -5,6 +5,7 @@
  * in a counter so the bench can report backend calls per request. The parent
  * asks for the counts over the IPC channel (`{ type: 'counts' }`).
  */
+import { Server } from 'node:http';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
 import { runMain } from '../server/process.ts';
@@ -29,6 +30,13 @@ function counted<T extends object>(target: T): T {
 const which = process.argv[2];
 if (which !== 'documents' && which !== 'search')
   throw new Error(`usage: launch-subgraph.ts documents|search`);
+
+// Every HTTP request the subgraph serves, so the bench can tell how many reads a gateway's cache answered.
+const emit = Server.prototype.emit;
+Server.prototype.emit = function countedEmit(this: Server, event: string | symbol, ...args: unknown[]) {
+  if (event === 'request') counts[`${which}HttpRequests`] = (counts[`${which}HttpRequests`] ?? 0) + 1;
+  return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
+};
 
 runMain(async () => {
   const config = loadConfig();

@@ -5,13 +5,16 @@
  * prints a RunnerResult as JSON on stdout, and exits; forked by the bench, it
  * takes specs over IPC instead. Every phase is bounded by its duration.
  *
- * Phases: a warm-up (discarded), a maximum-throughput run, then a fixed-rate
- * run (autocannon's `overallRate`), whose latencies are not hidden by
- * coordinated omission the way a saturated run's are.
+ * Phases: a warm-up (discarded), a maximum-throughput run (autocannon, closed
+ * loop), then a fixed-rate run from the open-loop generator (`open-loop.ts`),
+ * timed from each request's due time so queueing is not hidden by coordinated
+ * omission. With a `flood`, the fixed-rate run is repeated while the flood's
+ * connections send their requests as fast as they are answered: the
+ * noisy-neighbour scenario.
  */
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { runOpenLoop } from './open-loop.ts';
 import { machineSpeed } from './processes.ts';
 
 export interface RunnerRequest {
@@ -28,6 +31,14 @@ export interface RunnerSpec {
   fixed?: { durationSeconds: number; rate?: number; fraction?: number };
   /** Cycled in order, one per request. */
   requests: RunnerRequest[];
+  /**
+   * Every request unique: each request body's `__UNIQUE__` becomes a search query
+   * built from these words and a counter starting at `offset`, never repeated in
+   * one runner (give each gateway its own offset, so the subgraphs' shared caches miss too).
+   */
+  unique?: { primary: string[]; secondary: string[]; offset: number };
+  /** Another tenant's requests, sent closed-loop on their own connections during a second fixed-rate run. */
+  flood?: { connections: number; requests: RunnerRequest[] };
 }
 
 export interface PhaseResult {
@@ -50,6 +61,12 @@ export interface RunnerResult {
   warmup: PhaseResult;
   max: PhaseResult;
   fixed?: PhaseResult;
+  /** The fixed-rate run again, while the flood ran (noisy neighbour only). */
+  underFlood?: PhaseResult;
+  /** What the flooding tenant got meanwhile: refusals are expected there, not failures. */
+  flood?: PhaseResult;
+  /** The open-loop generator's own send lag p99 (ms) in the fixed-rate run: above a millisecond or two, it fell behind. */
+  fixedSendLagP99Ms?: number;
   /**
    * `machineSpeed()` in this process just before each measured phase. The
    * fixed rate is set from the maximum, so a VM that slows down in between
@@ -61,6 +78,52 @@ export interface RunnerResult {
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function summarise(
+  latencies: number[],
+  seconds: number,
+  counts: { non2xx: number; graphqlErrors: number; socketErrors: number },
+  targetRate?: number,
+): PhaseResult {
+  const sorted = Float64Array.from(latencies).sort();
+  const sum = latencies.reduce((total, value) => total + value, 0);
+  return {
+    requests: latencies.length,
+    seconds,
+    rps: seconds > 0 ? latencies.length / seconds : 0,
+    targetRate,
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      mean: latencies.length ? sum / latencies.length : 0,
+      max: sorted.at(-1) ?? 0,
+    },
+    ...counts,
+  };
+}
+
+const uniquePlaceholder = '__UNIQUE__';
+let uniqueCounter = 0;
+
+/**
+ * The n-th query of the unique sequence: a primary word and a secondary one, then a second primary
+ * word once those pairs run out, so no two n below primary² × secondary give the same query.
+ */
+export function uniqueQuery(unique: { primary: string[]; secondary: string[] }, n: number): string {
+  const { primary, secondary } = unique;
+  const pairs = primary.length * secondary.length;
+  const words = [primary[n % primary.length]!, secondary[Math.floor(n / primary.length) % secondary.length]!];
+  const round = Math.floor(n / pairs) % primary.length;
+  if (round > 0) words.push(primary[(n + round) % primary.length]!);
+  return words.join(' ');
+}
+
+function withUnique(spec: RunnerSpec, body: string): string {
+  if (!spec.unique || !body.includes(uniquePlaceholder)) return body;
+  const query = uniqueQuery(spec.unique, spec.unique.offset + uniqueCounter++);
+  return body.replace(uniquePlaceholder, query);
 }
 
 interface Collected {
@@ -77,12 +140,13 @@ interface Collected {
  * garbage, and a pause in the load generator reads as latency.
  */
 function cannon(
-  url: string,
+  spec: RunnerSpec,
   seconds: number,
   requests: RunnerRequest[],
   into: Collected,
   overallRate?: number,
 ): Promise<void> {
+  const url = spec.url;
   return new Promise((resolve, reject) => {
     // autocannon emits a response's `response` event just before it checks the body, on this one connection.
     let lastStatus = 0;
@@ -97,7 +161,15 @@ function cannon(
       // A 2xx response carrying GraphQL errors counts as a mismatch: failing fast must not look like speed.
       // Other statuses count as non-2xx already, whatever their body says.
       verifyBody: (body) => lastStatus < 200 || lastStatus >= 300 || !String(body ?? '').includes('"errors"'),
-      requests: requests.map(({ headers, body }) => ({ method: 'POST', headers, body })),
+      requests: requests.map(({ headers, body }) => ({
+        method: 'POST',
+        headers,
+        body,
+        // Only the unique scenario rebuilds a request per send; the others keep autocannon's prebuilt bytes.
+        ...(spec.unique && body.includes(uniquePlaceholder)
+          ? { setupRequest: (request: autocannon.Request) => ({ ...request, body: withUnique(spec, body) }) }
+          : {}),
+      })),
     };
     const instance = autocannon(options, (error, result) => {
       if (error) return reject(error);
@@ -114,76 +186,75 @@ function cannon(
   });
 }
 
+const longSequence = 1000;
+
 /** The scenario's requests from `offset` on, wrapping: each connection cycles through all of them from its own start. */
 function startingAt(requests: RunnerRequest[], offset: number): RunnerRequest[] {
   return [...requests.slice(offset), ...requests.slice(0, offset)];
 }
 
 /**
- * Every phase runs one single-connection instance per connection, each
- * starting at its own place in the scenario's requests, so that the
- * connections never send the same request in lockstep (which in-flight
- * deduplication would flatter).
- *
- * autocannon's `overallRate` gives each connection a quota per second and
- * lets it spend the quota at the start of the second, so every connection
- * would fire together on the second boundary. In a fixed-rate phase the
- * instances start evenly through the second, which spreads those bursts
- * out: at most one connection's share of a second's requests arrives
- * together, and one at a time, which keeps a fixed-rate run close to a
- * steady arrival rate. (Ten instances of three connections, as before, left
- * bursts big enough that even the bare-HTTP ceiling's p99 was 6 to 8 times
- * its p50.)
+ * A closed-loop phase: one single-connection autocannon instance per
+ * connection, each starting at its own place in the scenario's requests, so
+ * that the connections never send the same request in lockstep (which
+ * in-flight deduplication would flatter). A long sequence (the realistic mix)
+ * is dealt out instead, every connection-th request to each, since every
+ * instance holds the bytes of all its requests.
  */
-async function phase(spec: RunnerSpec, seconds: number, overallRate?: number): Promise<PhaseResult> {
+async function phase(
+  spec: RunnerSpec,
+  seconds: number,
+  requests = spec.requests,
+  connections = spec.connections,
+): Promise<PhaseResult> {
   const collected: Collected = { latencies: [], non2xx: 0, mismatches: 0, socketErrors: 0 };
   const started = performance.now();
-  const count =
-    overallRate === undefined
-      ? spec.connections
-      : Math.min(spec.connections, Math.max(1, Math.floor(overallRate)));
-  const requestsFor = (i: number) =>
-    startingAt(spec.requests, Math.floor((i * spec.requests.length) / count));
-  // The window requests were sent in: the staggered instances each run the same whole seconds.
-  let window = 0;
   const runs: Promise<void>[] = [];
-  if (overallRate === undefined) {
-    for (let i = 0; i < count; i += 1) runs.push(cannon(spec.url, seconds, requestsFor(i), collected));
-  } else {
-    // Quotas are per second, so a fixed-rate run lasts whole seconds.
-    const wholeSeconds = Math.max(1, Math.ceil(seconds));
-    for (let i = 0; i < count; i += 1) {
-      const rate = Math.floor(overallRate / count) + (i < overallRate % count ? 1 : 0);
-      await sleep(i === 0 ? 0 : 1000 / count);
-      // Ends just before the next second's quota would fire: autocannon notices the end on its next sample tick.
-      runs.push(cannon(spec.url, wholeSeconds - 0.15, requestsFor(i), collected, rate));
-    }
-    window = wholeSeconds;
+  for (let i = 0; i < connections; i += 1) {
+    const share =
+      requests.length > longSequence
+        ? requests.filter((_, n) => n % connections === i)
+        : startingAt(requests, Math.floor((i * requests.length) / connections));
+    runs.push(cannon(spec, seconds, share, collected));
   }
   await Promise.all(runs);
-  const measured = (performance.now() - started) / 1000;
-  // A gateway that cannot keep up answers over the whole staggered span, up to a second past the window:
-  // divided by the window alone, its rate would read higher than it is.
-  const keptUp = overallRate === undefined || collected.latencies.length >= 0.95 * overallRate * window;
-  const elapsed = window && keptUp ? window : measured;
-  const { latencies } = collected;
-  const sorted = Float64Array.from(latencies).sort();
-  const sum = latencies.reduce((total, value) => total + value, 0);
-  return {
-    requests: latencies.length,
-    seconds: elapsed,
-    rps: latencies.length / elapsed,
-    targetRate: overallRate,
-    latencyMs: {
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
-      p99: percentile(sorted, 99),
-      mean: latencies.length ? sum / latencies.length : 0,
-      max: sorted.at(-1) ?? 0,
-    },
+  return summarise(collected.latencies, (performance.now() - started) / 1000, {
     non2xx: collected.non2xx,
     graphqlErrors: collected.mismatches,
     socketErrors: collected.socketErrors,
+  });
+}
+
+/** An open-loop phase at `rate` requests per second (see `open-loop.ts`). */
+async function fixedPhase(
+  spec: RunnerSpec,
+  seconds: number,
+  rate: number,
+): Promise<{ result: PhaseResult; sendLagP99Ms: number }> {
+  const requests = spec.unique
+    ? // Built up front, so no send pays for building its query.
+      Array.from({ length: Math.max(1, Math.round(rate * seconds)) }, (_, i) => {
+        const request = spec.requests[i % spec.requests.length]!;
+        return { ...request, body: withUnique(spec, request.body) };
+      })
+    : spec.requests;
+  const outcome = await runOpenLoop({
+    url: spec.url,
+    rate,
+    seconds,
+    requests,
+    // Enough sockets that the generator's own pool rarely becomes the queue; bounded so a stalled gateway
+    // cannot make it open thousands.
+    connections: Math.max(spec.connections, 64),
+  });
+  return {
+    result: summarise(
+      outcome.latencies,
+      outcome.seconds,
+      { non2xx: outcome.non2xx, graphqlErrors: outcome.graphqlErrors, socketErrors: outcome.socketErrors },
+      rate,
+    ),
+    sendLagP99Ms: outcome.sendLagP99Ms,
   };
 }
 
@@ -205,7 +276,18 @@ export async function runSpec(spec: RunnerSpec, hooks: PhaseHooks = {}): Promise
     const rate = Math.max(1, Math.round(spec.fixed.rate ?? max.rps * (spec.fixed.fraction ?? 0.5)));
     output.phaseMachineSpeed.fixed = machineSpeed();
     hooks.onFixedPhase?.();
-    output.fixed = await phase(spec, spec.fixed.durationSeconds, rate);
+    const solo = await fixedPhase(spec, spec.fixed.durationSeconds, rate);
+    output.fixed = solo.result;
+    output.fixedSendLagP99Ms = solo.sendLagP99Ms;
+    if (spec.flood) {
+      const { connections, requests } = spec.flood;
+      const [victim, flood] = await Promise.all([
+        fixedPhase(spec, spec.fixed.durationSeconds, rate),
+        phase(spec, spec.fixed.durationSeconds, requests, connections),
+      ]);
+      output.underFlood = victim.result;
+      output.flood = flood;
+    }
   }
   return output;
 }

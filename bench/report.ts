@@ -7,7 +7,9 @@ const gatewayLabels: Record<GatewayName, string> = {
   'quarry-nocache': 'Quarry, response cache off',
   'quarry-local': 'Quarry, one replica without Redis',
   apollo: '@apollo/gateway (plain)',
-  hive: 'Hive Gateway',
+  'hive-cache': 'Hive Gateway, response cache in memory',
+  'hive-cache-redis': 'Hive Gateway, response cache in Redis',
+  'hive-rust': 'Hive Gateway, Rust query planner, response cache in memory',
   ceiling: 'bare node:http (ceiling)',
 };
 
@@ -30,8 +32,8 @@ function calls(result: ScenarioResult): string {
 
 function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
   const rows = [
-    '| gateway | max req/s | p50 / p95 / p99 ms at max | fixed req/s (target) | p50 / p95 / p99 ms at fixed | p50 / p99 ms at fixed, in the request handler | errors | peak RSS MiB | gateway CPU ms/req | subgraph CPU ms/req (docs + search) | backend calls/req |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| gateway | max req/s | p50 / p95 / p99 ms at max | fixed req/s (target) | p50 / p95 / p99 ms at fixed (open loop) | p50 / p99 ms at fixed, in the request handler | errors | hit rate | peak RSS MiB | gateway CPU ms/req | subgraph CPU ms/req (docs + search) | backend calls/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const [name, gateway] of Object.entries(result.gateways) as [
     GatewayName,
@@ -42,7 +44,7 @@ function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
     const fixed = r.fixed;
     const errorCount = failures(r.max) + (fixed ? failures(fixed) : 0);
     rows.push(
-      `| ${gatewayLabels[name]} | ${whole(r.max.rps)} | ${latency(r.max)} | ${fixed ? `${whole(fixed.rps)} (${whole(fixed.targetRate ?? 0)})` : '–'} | ${fixed ? latency(fixed) : '–'} | ${inGateway(r)} | ${errorCount} | ${whole(r.peakRssMb)} | ${r.cpuMsPerRequest.toFixed(2)} | ${r.subgraphCpuMsPerRequest.documents.toFixed(2)} + ${r.subgraphCpuMsPerRequest.search.toFixed(2)} | ${calls(r)} |`,
+      `| ${gatewayLabels[name]} | ${whole(r.max.rps)} | ${latency(r.max)} | ${fixed ? `${whole(fixed.rps)} (${whole(fixed.targetRate ?? 0)})` : '–'} | ${fixed ? latency(fixed) : '–'} | ${inGateway(r)} | ${errorCount} | ${r.hitRate === undefined ? '–' : `${(r.hitRate * 100).toFixed(0)}%`} | ${whole(r.peakRssMb)} | ${r.cpuMsPerRequest.toFixed(2)} | ${r.subgraphCpuMsPerRequest.documents.toFixed(2)} + ${r.subgraphCpuMsPerRequest.search.toFixed(2)} | ${calls(r)} |`,
     );
   }
   return rows.join('\n');
@@ -71,18 +73,35 @@ function targets(result: BenchResult): string[] {
   const lines: string[] = [];
   const quarry = result.gateways.quarry;
   if (!quarry) return lines;
-  const search = quarry.scenarios.search;
-  const apollo = result.gateways.apollo?.scenarios.search;
-  const hive = result.gateways.hive?.scenarios.search;
   const check = (ok: boolean) => (ok ? 'met' : '**not met**');
-  if (search && apollo) {
-    const ratio = search.max.rps / apollo.max.rps;
-    lines.push(`- Federated search ≥ 1.5× plain Apollo: ${ratio.toFixed(2)}× (${check(ratio >= 1.5)})`);
+  const ratioTo = (peer: GatewayName, scenario: ScenarioName, target: number, label: string) => {
+    const ours = quarry.scenarios[scenario];
+    const theirs = result.gateways[peer]?.scenarios[scenario];
+    if (!ours || !theirs || theirs.max.rps === 0) return;
+    const ratio = ours.max.rps / theirs.max.rps;
+    const short = ratio >= target ? '' : `, short by ${((1 - ratio / target) * 100).toFixed(0)}%`;
+    lines.push(`- ${label}: ${ratio.toFixed(2)}× (${check(ratio >= target)}${short})`);
+  };
+  ratioTo('apollo', 'unique', 2, 'Every request unique ≥ 2× plain @apollo/gateway');
+  ratioTo('hive-rust', 'unique', 1.0001, 'Every request unique ahead of Hive Gateway with the Rust planner');
+  ratioTo('hive-cache', 'realistic', 1.5, 'Realistic mix ≥ 1.5× Hive Gateway with its response cache');
+  ratioTo('apollo', 'realistic', 5, 'Realistic mix ≥ 5× plain @apollo/gateway');
+  const realistic = quarry.scenarios.realistic;
+  if (realistic?.fixed) {
+    const { p50, p99 } = realistic.fixed.latencyMs;
+    const ratio = p99 / Math.max(p50, 0.001);
+    lines.push(
+      `- Realistic mix, open loop at ${Math.round(result.options.rate * 100)}% of the maximum: p99 < 10× p50: ${ratio.toFixed(2)}× (${check(ratio < 10)}; p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms)`,
+    );
   }
-  if (search && hive) {
-    const ratio = search.max.rps / hive.max.rps;
-    lines.push(`- Federated search ahead of Hive Gateway: ${ratio.toFixed(2)}× (${check(ratio > 1)})`);
+  const noisy = quarry.scenarios['noisy-neighbour'];
+  if (noisy?.fixed && noisy.underFlood) {
+    const ratio = noisy.underFlood.latencyMs.p99 / Math.max(noisy.fixed.latencyMs.p99, 0.001);
+    lines.push(
+      `- Noisy neighbour: victim p99 within 2× of its solo p99: ${ratio.toFixed(2)}× (${check(ratio <= 2)}; solo ${noisy.fixed.latencyMs.p99.toFixed(2)} ms, flooded ${noisy.underFlood.latencyMs.p99.toFixed(2)} ms)`,
+    );
   }
+  const search = quarry.scenarios.search;
   const cached = quarry.scenarios['search-cached'];
   const ceiling = result.gateways.ceiling?.scenarios['search-cached'];
   if (cached && ceiling) {
@@ -173,6 +192,54 @@ function machineDrift(result: BenchResult): string[] {
   ];
 }
 
+/** The victim's latency alone and beside the flood, per gateway, and what the flooding tenant got. */
+function noisyNeighbour(result: BenchResult): string[] {
+  const rows: string[] = [];
+  for (const [name, gateway] of Object.entries(result.gateways) as [
+    GatewayName,
+    NonNullable<BenchResult['gateways'][GatewayName]>,
+  ][]) {
+    const r = gateway.scenarios['noisy-neighbour'];
+    if (!r?.fixed || !r.underFlood || !r.flood) continue;
+    const ratio = r.underFlood.latencyMs.p99 / Math.max(r.fixed.latencyMs.p99, 0.001);
+    rows.push(
+      `| ${gatewayLabels[name]} | ${latency(r.fixed)} | ${latency(r.underFlood)} | ${ratio.toFixed(2)}× | ${failures(r.underFlood)} | ${whole(r.flood.requests)} | ${whole(r.flood.non2xx + r.flood.graphqlErrors + r.flood.socketErrors)} |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return [
+    '## Noisy neighbour: the victim alone and while another tenant floods',
+    '',
+    "The victim's ordinary searches at a fixed rate (open loop), first alone, then while the largest tenant sends expensive searches and oversized queries on its own connections as fast as they are answered. Refusals of the flood are expected; the victim's errors are not.",
+    '',
+    '| gateway | victim p50 / p95 / p99 ms alone | victim p50 / p95 / p99 ms flooded | flooded p99 ÷ solo p99 | victim errors flooded | flood responses | flood refused or failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+  ];
+}
+
+/** Every scenario in which a peer beat Quarry on max req/s or on fixed-rate p99. */
+function peerWins(result: BenchResult): string[] {
+  const lines: string[] = [];
+  for (const [peer, ratios] of Object.entries(result.ratios) as [
+    GatewayName,
+    BenchResult['ratios'][GatewayName],
+  ][]) {
+    if (peer === 'ceiling' || peer.startsWith('quarry')) continue;
+    for (const [scenario, ratio] of Object.entries(ratios ?? {})) {
+      const how = [
+        ...(ratio.rps < 1 ? [`${(1 / ratio.rps).toFixed(2)}× Quarry's req/s`] : []),
+        ...(ratio.p99Fixed !== undefined && ratio.p99Fixed > 1
+          ? [`a fixed-rate p99 ${ratio.p99Fixed.toFixed(2)}× lower`]
+          : []),
+      ];
+      if (how.length > 0) lines.push(`- ${scenario}: ${gatewayLabels[peer]}, ${how.join(' and ')}`);
+    }
+  }
+  return lines;
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const o = result.options;
   const m = result.machine;
@@ -182,10 +249,11 @@ export function renderMarkdown(result: BenchResult): string {
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, Node ${m.node}`,
     `- Load average (1/5/15 min) before: ${m.loadBefore.map(fixed1).join(' / ')}, after: ${m.loadAfter.map(fixed1).join(' / ')}`,
     `- Corpus: ${whole(result.corpus.documents)} documents across ${result.corpus.tenants} tenants (seeded in ${fixed1(result.corpus.seedSeconds)} s, ${whole(result.corpus.databaseMb)} MiB SQLite)`,
-    `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum (autocannon \`overallRate\`), from a separate process`,
+    `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum, open loop (requests sent on schedule, latency from the scheduled time; \`bench/open-loop.ts\`), from a separate process`,
     '- Errors count non-2xx responses, GraphQL `errors` in a 2xx body, and socket errors or timeouts.',
     "- Gateway CPU ms/req is the gateway process's user + system CPU over the measured phases (the warm-up excluded) divided by their responses: it moves less than req/s when the machine is busy. Subgraph CPU and backend calls per request are counted over the same phases.",
-    "- Fixed req/s is the rate asked for when the gateway kept up (at least 95% of its quota answered); a gateway that could not keep up is divided by the phase's measured span instead, since its answers trail over the staggered starts.",
+    "- Fixed req/s is answers over the phase's span, from the first scheduled send to the last answer: a gateway that could not keep up answers below the target, and its latencies include the queue.",
+    '- Hit rate is the share of reads answered without a search subgraph request, the same count for every gateway.',
     '',
   ];
   const scenarios = o.scenarios;
@@ -200,6 +268,7 @@ export function renderMarkdown(result: BenchResult): string {
   for (const scenario of scenarios) {
     out.push(`## ${scenarioTitles[scenario]}`, '', scenarioTable(result, scenario), '');
   }
+  out.push(...noisyNeighbour(result));
   const peers = Object.entries(result.ratios) as [GatewayName, BenchResult['ratios'][GatewayName]][];
   if (peers.length > 0) {
     out.push(
@@ -219,6 +288,17 @@ export function renderMarkdown(result: BenchResult): string {
       out.push(`| ${scenario} | ${cells.join(' | ')} |`);
     }
     out.push('');
+  }
+  const wins = peerWins(result);
+  if (wins.length > 0) {
+    out.push(
+      '## Where a peer wins (this run)',
+      '',
+      'Cells where a peer served more req/s than Quarry, or had a lower fixed-rate p99; docs/benchmarks.md says why.',
+      '',
+      ...wins,
+      '',
+    );
   }
   const checks = targets(result);
   if (checks.length > 0) out.push('## Targets (this run)', '', ...checks, '');

@@ -29,6 +29,7 @@ import { renderMarkdown } from './report.ts';
 import type { RequestTimes } from './request-timer.ts';
 import {
   buildScenario,
+  isWrite,
   partnerManifest,
   persistedRegistration,
   probePage,
@@ -45,7 +46,9 @@ export const gatewayNames = [
   'quarry-nocache',
   'quarry-local',
   'apollo',
-  'hive',
+  'hive-cache',
+  'hive-cache-redis',
+  'hive-rust',
   'ceiling',
 ] as const;
 export type GatewayName = (typeof gatewayNames)[number];
@@ -96,6 +99,12 @@ export interface ScenarioResult extends RunnerResult {
    * the request.
    */
   fixedInGateway?: Omit<RequestTimes, 'type'>;
+  /**
+   * Share of reads the gateway answered without calling the search subgraph: 1 − (search subgraph
+   * HTTP requests ÷ read responses) over the measured phases. The same count for every gateway,
+   * whatever its cache; in-flight requests at a phase's end make it read slightly low.
+   */
+  hitRate?: number;
 }
 
 export interface GatewayResult {
@@ -218,6 +227,10 @@ function diffCounts(after: Record<string, number>, before: Record<string, number
   return delta;
 }
 
+/** Port calls only: the subgraphs' HTTP request counts are for the hit rate. */
+const portCalls = (counts: Record<string, number>) =>
+  Object.fromEntries(Object.entries(counts).filter(([name]) => !name.endsWith('HttpRequests')));
+
 const t0 = performance.now();
 const log = (message: string) =>
   process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
@@ -258,6 +271,8 @@ export async function runBench(
       documents: options.documents,
       tenants: options.tenants,
       seed: options.seed,
+      // Tenants differ in size by orders of magnitude in production; the realistic mix weights traffic by size.
+      tenantSizes: 'zipf',
     });
     const dataDir = join(work, 'data');
     const order = gatewayNames.filter((name) => options.gateways.includes(name));
@@ -391,7 +406,7 @@ export async function runBench(
       ),
     );
     const scenarios = options.scenarios;
-    const requests = Object.fromEntries(scenarios.map((name) => [name, buildScenario(name, corpus, tokens)]));
+    const loads = Object.fromEntries(scenarios.map((name) => [name, buildScenario(name, corpus, tokens)]));
     const result: BenchResult = {
       startedAt: startedAt.toISOString(),
       finishedAt: '',
@@ -429,7 +444,9 @@ export async function runBench(
     children.push(runner);
     await runner.ready;
     const runLoad = async (spec: RunnerSpec, hooks: PhaseHooks = {}): Promise<RunnerResult> => {
-      const seconds = spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0);
+      // With a flood, the fixed-rate phase runs twice: alone, then flooded.
+      const seconds =
+        spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0) * (spec.flood ? 2 : 1);
       const onMessage = (message: { type?: string }) => {
         if (message?.type === 'measured') hooks.onMeasured?.();
         if (message?.type === 'fixed-phase') hooks.onFixedPhase?.();
@@ -500,7 +517,7 @@ export async function runBench(
       const page = await postJson(url, probePage(probeTokens[name]!));
       if (page.text.includes('"errors"'))
         log(`${name}: search page returned errors: ${page.text.slice(0, 300)}`);
-      gatewayResult.searchPageCalls = diffCounts(await counts(), before);
+      gatewayResult.searchPageCalls = portCalls(diffCounts(await counts(), before));
       // Remember a full search page (20 hits of a common term) for the ceiling to serve.
       const full = await postJson(url, readiness);
       if (!full.text.includes('"errors"')) ceilingBody ??= full.text;
@@ -512,24 +529,34 @@ export async function runBench(
     machineSpeed(300); // The probe's own JIT warm-up, so the first reading is not low.
     // Quarry runs first in each scenario: its maximum sets everyone's fixed rate.
     const quarryMax: Partial<Record<ScenarioName, number>> = {};
+    let cell = 0;
     for (const scenario of scenarios) {
+      const load = loads[scenario]!;
+      const readShare = load.requests.filter((request) => !isWrite(request)).length / load.requests.length;
+      // The noisy neighbour is measured at a fixed rate, so it always has one.
+      const fixedSeconds =
+        scenario === 'noisy-neighbour' ? options.fixedDuration || options.duration : options.fixedDuration;
       for (const { name, child: gateway, url } of running) {
         if (name === 'ceiling' && !ceilingScenarios.includes(scenario)) continue;
+        cell += 1;
         const spec: RunnerSpec = {
           url,
           connections: options.connections,
           warmupSeconds: options.warmup,
           durationSeconds: options.duration,
           fixed:
-            options.fixedDuration === 0
+            fixedSeconds === 0
               ? undefined
               : {
-                  durationSeconds: options.fixedDuration,
+                  durationSeconds: fixedSeconds,
                   ...(quarryMax[scenario]
                     ? { rate: quarryMax[scenario] * options.rate }
                     : { fraction: options.rate }),
                 },
-          requests: requests[scenario]!,
+          requests: load.requests,
+          // Each cell its own stretch of the sequence, so no gateway finds another's queries in the subgraphs' caches.
+          ...(load.unique ? { unique: { ...load.unique, offset: cell * 10_000_000 } } : {}),
+          ...(load.flood ? { flood: load.flood } : {}),
         };
         // A second for the previous cell's stragglers (GC, in-flight refreshes) to finish first.
         await sleep(1000);
@@ -561,6 +588,11 @@ export async function runBench(
         }
         const responses = outcome.max.requests + (outcome.fixed?.requests ?? 0);
         const calls = name === 'ceiling' ? {} : diffCounts(await counts(), await before);
+        const reads = responses * readShare;
+        const hitRate =
+          name === 'ceiling' || load.flood || reads === 0
+            ? undefined
+            : Math.max(0, 1 - (calls.searchHttpRequests ?? 0) / reads);
         result.gateways[name]!.scenarios[scenario] = {
           ...outcome,
           machineSpeed: speed,
@@ -577,6 +609,7 @@ export async function runBench(
             ? {}
             : { responseRefreshes: ((await responseRefreshes(name, url)) ?? 0) - refreshesBefore }),
           ...(fixedInGateway ? { fixedInGateway } : {}),
+          ...(hitRate === undefined ? {} : { hitRate }),
         };
         if (name === 'quarry') quarryMax[scenario] = outcome.max.rps;
       }
@@ -671,8 +704,17 @@ function startGateway(
       });
     case 'apollo':
       return start(join(here, 'peers/apollo-gateway.ts'), { ...env, PORT: String(port) });
-    case 'hive':
-      return start(join(here, 'peers/hive-gateway.ts'), { ...env, PORT: String(port) });
+    case 'hive-cache':
+    case 'hive-cache-redis':
+    case 'hive-rust':
+      return start(join(here, 'peers/hive-gateway.ts'), {
+        ...env,
+        PORT: String(port),
+        HIVE_PLANNER: name === 'hive-rust' ? 'rust' : 'js',
+        // Redis where Quarry uses it; without redis-server, Quarry runs without it too, so Hive caches in memory.
+        HIVE_RESPONSE_CACHE: name === 'hive-cache-redis' && context.redisUrl ? 'redis' : 'memory',
+        ...(context.redisUrl ? { REDIS_URL: context.redisUrl } : {}),
+      });
     case 'ceiling': {
       const responsePath = join(context.work, 'ceiling-response.json');
       writeFileSync(responsePath, context.ceilingBody ?? '{"data":null}');

@@ -14,17 +14,20 @@ import { createMetrics } from '../../server/observability/metrics.ts';
 const run = promisify(execFile);
 
 /**
- * The benchmark in miniature, as CI runs it: it must start everything, run
- * every scenario and write a well-formed result. It asserts nothing about
- * speed; a shared CI machine can't promise any.
+ * The benchmark in miniature: it must start everything, run every scenario
+ * and write a well-formed result. It asserts nothing about speed; a shared
+ * machine can't promise any. It starts several gateways and takes minutes, so
+ * it runs under `npm run bench:smoke`, not in the default suite.
  */
-describe('npm run bench (smoke)', () => {
+const smoke = process.env.QUARRY_BENCH_SMOKE === '1';
+
+describe.skipIf(!smoke)('npm run bench (smoke)', () => {
   let out: string | undefined;
   afterAll(async () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
 
-  it('runs Quarry, plain Apollo and the ceiling on a tiny corpus and writes JSON and markdown', async () => {
+  it('runs Quarry, plain Apollo, Hive with the Rust planner and the ceiling on a tiny corpus and writes JSON and markdown', async () => {
     out = await mkdtemp(join(tmpdir(), 'quarry-bench-smoke-'));
     await run(
       process.execPath,
@@ -32,9 +35,9 @@ describe('npm run bench (smoke)', () => {
         'bench/run.ts',
         // The fixed-rate phase is skipped here to stay near a minute; the tests below cover it.
         ...['--documents', '300', '--duration', '1', '--fixed-duration', '0', '--warmup', '0.2'],
-        ...['--connections', '8', '--gateways', 'quarry,apollo,ceiling', '--out', out],
+        ...['--connections', '4', '--gateways', 'quarry,apollo,hive-rust,ceiling', '--out', out],
       ],
-      { timeout: 110_000 },
+      { timeout: 590_000 },
     );
     const files = await readdir(out);
     const jsonFile = files.find((file) => file.endsWith('.json'));
@@ -43,17 +46,24 @@ describe('npm run bench (smoke)', () => {
     const result = JSON.parse(await readFile(join(out, jsonFile!), 'utf8')) as BenchResult;
 
     expect(result.corpus.documents).toBe(300);
-    expect(Object.keys(result.gateways).sort()).toEqual(['apollo', 'ceiling', 'quarry']);
-    for (const name of ['quarry', 'apollo'] as const) {
+    expect(Object.keys(result.gateways).sort()).toEqual(['apollo', 'ceiling', 'hive-rust', 'quarry']);
+    for (const name of ['quarry', 'apollo', 'hive-rust'] as const) {
       const gateway = result.gateways[name]!;
       expect(Object.keys(gateway.scenarios).sort()).toEqual([...scenarioNames].sort());
       for (const scenario of Object.values(gateway.scenarios)) {
         expect(scenario.max.rps).toBeGreaterThan(0);
         expect(scenario.max.latencyMs.p50).toBeGreaterThan(0);
         expect(scenario.peakRssMb).toBeGreaterThan(0);
-        // Quarry's partner safelist and rate limit must not turn the bench's requests into refusals.
-        expect(scenario.max.non2xx + scenario.max.graphqlErrors).toBe(0);
       }
+      // Quarry's partner safelist and rate limit must not turn the bench's requests into refusals.
+      for (const [scenario, outcome] of Object.entries(gateway.scenarios)) {
+        if (scenario !== 'noisy-neighbour') expect(outcome.max.non2xx + outcome.max.graphqlErrors).toBe(0);
+      }
+      // Every cache misses on the unique scenario, whatever the gateway.
+      expect(gateway.scenarios.unique!.hitRate).toBeLessThan(0.05);
+      const noisy = gateway.scenarios['noisy-neighbour']!;
+      expect(noisy.fixed!.requests).toBeGreaterThan(0);
+      expect(noisy.underFlood!.requests).toBeGreaterThan(0);
       // Exactly one search page: one search call, one batched document call.
       expect(gateway.searchPageCalls).toEqual({ search: 1, findByIds: 1 });
     }
@@ -65,7 +75,7 @@ describe('npm run bench (smoke)', () => {
     const markdown = await readFile(join(out, 'latest.md'), 'utf8');
     expect(markdown).toContain('| Quarry |');
     expect(markdown).toContain('@apollo/gateway (plain)');
-  }, 120_000);
+  }, 600_000);
 
   it("times each gateway's fixed-rate phase in its request handler, inside the load generator's round trips", async () => {
     const fixedOut = await mkdtemp(join(tmpdir(), 'quarry-bench-smoke-fixed-'));
@@ -98,7 +108,9 @@ describe('npm run bench (smoke)', () => {
       await rm(fixedOut, { recursive: true, force: true });
     }
   }, 70_000);
+});
 
+describe('bench result parsing', () => {
   it("counts response cache refreshes in Quarry's metrics, and nothing else", async () => {
     const metrics = createMetrics({ service: 'gateway' });
     metrics.events.cacheLookup('response', 'refresh');
@@ -132,9 +144,8 @@ describe('npm run bench (smoke)', () => {
       expect(result.max.rps).toBeGreaterThan(0);
       expect(result.fixed?.targetRate).toBe(40);
       expect(result.phaseMachineSpeed.fixed).toBeGreaterThan(0);
-      // Within a few requests of the target: the slices each send their whole-second quota.
-      expect(result.fixed!.requests).toBeGreaterThanOrEqual(36);
-      expect(result.fixed!.requests).toBeLessThanOrEqual(44);
+      // Open loop: exactly rate × seconds requests are scheduled, and a fast server answers them all.
+      expect(result.fixed!.requests).toBe(40);
     } finally {
       server.close();
     }
