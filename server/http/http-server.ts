@@ -3,6 +3,7 @@ import { createServer as createHttpsServer, Server as HttpsServer } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import type { Logger } from '../logger.ts';
+import { withRequestId } from '../observability/request-id.ts';
 import type { ServerTls } from './tls.ts';
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
@@ -180,16 +181,17 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     response.end();
   }
 
-  const listener = (request: IncomingMessage, response: ServerResponse) => {
-    handle(request, response).catch((error: unknown) => {
-      logger.error({ err: error }, 'unhandled HTTP error');
-      if (!response.headersSent)
-        sendJson(response, 500, {
-          errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
-        });
-      else response.destroy();
-    });
-  };
+  const listener = (request: IncomingMessage, response: ServerResponse) =>
+    withRequestId(request, response, () =>
+      handle(request, response).catch((error: unknown) => {
+        logger.error({ err: error }, 'unhandled HTTP error');
+        if (!response.headersSent)
+          sendJson(response, 500, {
+            errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+          });
+        else response.destroy();
+      }),
+    );
   if (!tls) return createServer({ keepAliveTimeout: 65_000 }, listener);
   return createHttpsServer(
     {
