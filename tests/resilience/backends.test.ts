@@ -3,6 +3,7 @@ import type { BackendFault } from '../helpers/faults.ts';
 import {
   breakerOf,
   budgets,
+  closeAllBreakers,
   codes,
   createIndexed,
   eventually,
@@ -31,11 +32,8 @@ describe('resilience matrix: search backend', () => {
     await createIndexed(h, 'Cached answer', 'zebra giraffe');
   });
   afterAll(() => h.stop());
-  // A failed cell must not leave its fault behind for the next one.
-  afterEach(async () => {
-    h.indexFaults.clear();
-    h.storeFaults.clear();
-  });
+  // A failed cell must not leave its fault, or a breaker it opened, behind for the next one.
+  afterEach(() => closeAllBreakers(h));
 
   for (const { fault, delayMs } of faults) {
     it(`${fault}: cached queries are served stale, others get SEARCH_UNAVAILABLE fast, then it recovers`, async () => {
@@ -94,11 +92,8 @@ describe('resilience matrix: documents backend', () => {
     h = await startHarness('tenant-documents-backend');
   });
   afterAll(() => h.stop());
-  // A failed cell must not leave its fault behind for the next one.
-  afterEach(async () => {
-    h.indexFaults.clear();
-    h.storeFaults.clear();
-  });
+  // A failed cell must not leave its fault, or a breaker it opened, behind for the next one.
+  afterEach(() => closeAllBreakers(h));
 
   for (const { fault, delayMs } of faults) {
     it(`${fault}: reads and writes fail with DOCUMENTS_UNAVAILABLE, search returns partial data, then it recovers`, async () => {
