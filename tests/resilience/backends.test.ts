@@ -126,10 +126,13 @@ describe('resilience matrix: documents backend', () => {
       // The documents service cannot serve without its store.
       expect((await readiness(h.stack.documentsUrl)).status).toBe(503);
 
+      const callsBefore = h.storeFaults.calls();
       const { ms, result } = await timed(() =>
         h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q: word } }),
       );
       expect(ms).toBeLessThan(budgets.openBackendMs);
+      // The open breaker kept the call away from the store.
+      expect(h.storeFaults.calls()).toBe(callsBefore);
       expect(result.data!.search.total).toBe(1);
       expect(result.data!.search.hits).toEqual([{ document: null }]);
       expect(result.errors!.map((error) => [error.extensions?.code, error.path])).toEqual([
