@@ -13,8 +13,10 @@ export default defineConfig({
     // They run the whole benchmark (every service, Redis, three gateways) for minutes on a busy machine:
     // `npm run test:bench` runs them (vitest.bench.config.ts).
     exclude: [...configDefaults.exclude, ...benchRunTests],
-    testTimeout: 20_000,
-    hookTimeout: 30_000,
+    // Generous: starting a test stack (every service in-process) took more than 30 s on a 2-core
+    // machine running other CPU-heavy jobs. A passing test is no slower for it.
+    testTimeout: 30_000,
+    hookTimeout: 90_000,
     pool: 'forks',
     // The JSON report lets .ci/run print a plain 'N passed, N failed' closing line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
