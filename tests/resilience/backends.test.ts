@@ -72,8 +72,9 @@ describe('resilience matrix: search backend', () => {
       expect(codes(refused.result)).toEqual(['SEARCH_UNAVAILABLE']);
       expect(refused.result.status).toBe(200);
       expect(refused.ms).toBeLessThan(budgets.openBackendMs);
-      // The open breaker kept those calls away from the backend.
-      expect(h.indexFaults.calls()).toBe(callsBefore);
+      // The open breaker kept those calls away from the backend, but for one half-open probe when a busy
+      // machine took longer than budgets.halfOpenAfterMs to get here.
+      expect(h.indexFaults.calls() - callsBefore).toBeLessThanOrEqual(1);
 
       h.indexFaults.clear();
       await eventually(async () => {
@@ -131,8 +132,8 @@ describe('resilience matrix: documents backend', () => {
         h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q: word } }),
       );
       expect(ms).toBeLessThan(budgets.openBackendMs);
-      // The open breaker kept the call away from the store.
-      expect(h.storeFaults.calls()).toBe(callsBefore);
+      // The open breaker kept the call away from the store (but for one half-open probe, as above).
+      expect(h.storeFaults.calls() - callsBefore).toBeLessThanOrEqual(1);
       expect(result.data!.search.total).toBe(1);
       expect(result.data!.search.hits).toEqual([{ document: null }]);
       expect(result.errors!.map((error) => [error.extensions?.code, error.path])).toEqual([
