@@ -63,50 +63,67 @@ export async function startHarness(
   /** On top of `testEnv`, for a cell that needs another setting (the response cache on). */
   env: Record<string, string> = {},
 ): Promise<Harness> {
-  const redis = await startTestRedis();
-  const redisProxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
+  // Stopped in reverse when a later step fails too: a harness that never returned has no stop() to call,
+  // and its Redis and services would outlive the test.
+  const started: (() => Promise<void>)[] = [];
+  const stopStarted = async () => {
+    const failures: unknown[] = [];
+    for (const stop of started.reverse()) await stop().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw failures[0];
+  };
   const storeFaults = createFaultSwitch();
   const indexFaults = createFaultSwitch();
-  const proxies: Record<string, FaultProxy> = {};
-  const stack = await startTestStack({
-    env: { ...testEnv(`redis://127.0.0.1:${redisProxy.port}`), ...env },
-    events,
-    decorateStore: (store) => storeFaults.wrap(store),
-    decorateIndex: (index) => indexFaults.wrap(index),
-    routeSubgraph: async (name, url) => {
-      const target = new URL(url);
-      const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port) });
-      proxies[name] = proxy;
-      return proxy.url(url);
-    },
-  });
-  const searchProxy = proxies.search!;
-  const documentsProxy = proxies.documents!;
-  // Every service connects to Redis in the background, without an offline queue. A cell that starts
-  // before all are connected loses its first cache writes (the stale page it later relies on), which
-  // a fast enough first request does.
-  await eventually(async () => {
-    for (const url of [stack.gatewayUrl, stack.documentsUrl, stack.searchUrl, stack.indexerUrl]) {
-      expect((await readiness(url)).body.dependencies.redis?.detail?.connection).toBe('ready');
-    }
-  });
-  return {
-    stack,
-    redis,
-    redisProxy,
-    searchProxy,
-    documentsProxy,
-    storeFaults,
-    indexFaults,
-    token: await stack.token(tenantId),
-    async stop() {
-      storeFaults.clear();
-      indexFaults.clear();
-      await stack.stop();
-      await Promise.all([redisProxy.close(), searchProxy.close(), documentsProxy.close()]);
-      await redis.stop();
-    },
-  };
+  try {
+    const redis = await startTestRedis();
+    started.push(() => redis.stop());
+    const redisProxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
+    started.push(() => redisProxy.close());
+    const proxies: Record<string, FaultProxy> = {};
+    const stack = await startTestStack({
+      env: { ...testEnv(`redis://127.0.0.1:${redisProxy.port}`), ...env },
+      events,
+      decorateStore: (store) => storeFaults.wrap(store),
+      decorateIndex: (index) => indexFaults.wrap(index),
+      routeSubgraph: async (name, url) => {
+        const target = new URL(url);
+        const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port) });
+        started.push(() => proxy.close());
+        proxies[name] = proxy;
+        return proxy.url(url);
+      },
+    });
+    started.push(() => stack.stop());
+    // Every service connects to Redis in the background, without an offline queue. A cell that starts
+    // before all are connected loses its first cache writes (the stale page it later relies on), which
+    // a fast enough first request does.
+    await eventually(async () => {
+      for (const url of [stack.gatewayUrl, stack.documentsUrl, stack.searchUrl, stack.indexerUrl]) {
+        expect((await readiness(url)).body.dependencies.redis?.detail?.connection).toBe('ready');
+      }
+    });
+    return {
+      stack,
+      redis,
+      redisProxy,
+      searchProxy: proxies.search!,
+      documentsProxy: proxies.documents!,
+      storeFaults,
+      indexFaults,
+      token: await stack.token(tenantId),
+      async stop() {
+        // Releases blackholed calls, which would otherwise hold up the stack's shutdown.
+        storeFaults.clear();
+        indexFaults.clear();
+        await stopStarted();
+      },
+    };
+  } catch (error) {
+    storeFaults.clear();
+    indexFaults.clear();
+    // The failure to start is the one to report.
+    await stopStarted().catch(() => {});
+    throw error;
+  }
 }
 
 export interface Readiness {
