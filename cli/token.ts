@@ -1,6 +1,11 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { DevSigningKeyMissingError, mintDevToken, readDevSigningKey } from '../server/auth/dev-keys.ts';
+import {
+  DevSigningKeyMissingError,
+  ensureDevSigningKey,
+  mintDevToken,
+  readDevSigningKey,
+} from '../server/auth/dev-keys.ts';
 import { tenantOption } from './tenant-option.ts';
 import { ttlOption } from './ttl-option.ts';
 
@@ -11,6 +16,11 @@ const program = new Command('token')
   .option('--sub <user>', 'subject claim')
   .option('--ttl <duration>', 'lifetime above zero, such as 15m or 1h', ttlOption, '1h')
   .option('--partner', 'mark the token as a partner client (client_type: partner)', false)
+  .option(
+    '--create-key',
+    'create the key when DATA_DIR has none, before any service starts (the compose dev-keys service)',
+    false,
+  )
   .parse();
 
 const options = program.opts<{
@@ -19,10 +29,12 @@ const options = program.opts<{
   sub?: string;
   ttl: string;
   partner: boolean;
+  createKey: boolean;
 }>();
 
 try {
-  const key = await readDevSigningKey(resolve(process.env.DATA_DIR || './data'));
+  const dataDir = resolve(process.env.DATA_DIR || './data');
+  const key = options.createKey ? await ensureDevSigningKey(dataDir) : await readDevSigningKey(dataDir);
   console.log(
     await mintDevToken(key, {
       tenantId: options.tenant,

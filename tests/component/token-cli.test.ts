@@ -84,3 +84,15 @@ it(
   },
   cliTimeoutMs,
 );
+
+it(
+  'with --create-key makes the key first, as the compose dev-keys service does before any service starts',
+  async () => {
+    const result = await token('--create-key');
+    expect(result.code).toBe(0);
+    const key = await ensureDevSigningKey(dataDir);
+    const jwks = createLocalJWKSet(JSON.parse(await readFile(key.jwksPath, 'utf8')));
+    await jwtVerify(result.stdout.trim(), jwks, { issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
+  },
+  cliTimeoutMs,
+);
