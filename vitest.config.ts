@@ -1,4 +1,7 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/** The tests that start `bench/run.ts`, kept out of `npm test`. */
+export const benchRunTests = ['tests/bench/smoke.test.ts', 'tests/bench/interrupted.test.ts'];
 
 export default defineConfig({
   // Node loads graphql's CommonJS entry (it has no exports map), and so do Apollo and graphql-armor.
@@ -7,8 +10,13 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
     include: ['tests/**/*.test.ts', '{gateway,subgraphs,server}/**/*.test.ts'],
-    testTimeout: 20_000,
-    hookTimeout: 30_000,
+    // They run the whole benchmark (every service, Redis, three gateways) for minutes on a busy machine:
+    // `npm run test:bench` runs them (vitest.bench.config.ts).
+    exclude: [...configDefaults.exclude, ...benchRunTests],
+    // Generous: starting a test stack (every service in-process) took more than 30 s on a 2-core
+    // machine running other CPU-heavy jobs. A passing test is no slower for it.
+    testTimeout: 30_000,
+    hookTimeout: 90_000,
     pool: 'forks',
     // The JSON report lets .ci/run print a plain 'N passed, N failed' closing line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],

@@ -371,7 +371,8 @@ export async function runBench(
     const indexer = startChild({
       name: 'indexer',
       script: join(root, 'subgraphs/search/indexer-main.ts'),
-      env: subgraphEnv,
+      // A free port for its health and metrics: the default is the one `npm start` uses.
+      env: { ...subgraphEnv, INDEXER_PORT: '0' },
       logFile: logFile('indexer'),
     });
     children.push(documents, search, indexer);

@@ -1,9 +1,53 @@
-import { writeFileSync } from 'node:fs';
-import { buildManifest } from '../gateway/persisted-operations/manifest.ts';
-import { manifestPath, manifestText, readOperationSources } from '../schema/operations.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import {
+  buildManifest,
+  InvalidManifestError,
+  loadManifest,
+} from '../gateway/persisted-operations/manifest.ts';
+import { manifestValidation } from '../gateway/persisted-operations/manifest-validation.ts';
+import { manifestPath, manifestText, operationsDir, readOperationSources } from '../schema/operations.ts';
+import { ConfigError, loadConfig } from '../server/config.ts';
 
-/** Writes schema/persisted-query-manifest.json from schema/operations/*.graphql (a test checks it is current). */
-const manifest = buildManifest(readOperationSources());
-writeFileSync(manifestPath, manifestText(manifest));
-console.log(`wrote ${manifestPath} (${manifest.operations.length} operations)`);
-for (const { name, id } of manifest.operations) console.log(`  ${id}  ${name}`);
+/**
+ * Writes schema/persisted-query-manifest.json from schema/operations/*.graphql
+ * (a test checks it is current), after validating every operation against the
+ * supergraph and the operation limits the gateway is configured with (the
+ * same LIMIT_* and SUPERGRAPH_PATH variables). Nothing is written when one fails.
+ */
+function main() {
+  // Only the supergraph and limit settings are used: the identity provider and production-only
+  // requirements are not, so stand-ins fill them when the environment has none.
+  const config = loadConfig({
+    JWT_JWKS_FILE: 'unused-by-pq-build',
+    JWT_ISSUER: 'unused-by-pq-build',
+    JWT_AUDIENCE: 'unused-by-pq-build',
+    ...process.env,
+    NODE_ENV: 'development',
+  });
+  const validation = manifestValidation(
+    readFileSync(config.gateway.supergraphPath, 'utf8'),
+    config.gateway.limits,
+  );
+  const sources = readOperationSources().map(({ file, text }) => ({
+    file: relative(process.cwd(), join(operationsDir, file)),
+    text,
+  }));
+  const manifest = buildManifest(sources, validation);
+  const text = manifestText(manifest);
+  // The gateway's own load, on the exact text it will read: what passes here passes its reload.
+  loadManifest(text, validation.schema, validation.rules);
+  writeFileSync(manifestPath, text);
+  console.log(`wrote ${manifestPath} (${manifest.operations.length} operations)`);
+  for (const { name, id } of manifest.operations) console.log(`  ${id}  ${name}`);
+}
+
+try {
+  main();
+} catch (error) {
+  if (error instanceof ConfigError) console.error(error.message);
+  else if (error instanceof InvalidManifestError)
+    console.error(`pq:build: ${error.message} (nothing written)`);
+  else throw error;
+  process.exitCode = 1;
+}

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { Supergraph } from '@apollo/federation-internals';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
@@ -22,8 +21,9 @@ import type { Resilience } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { type ExplorerOptions, useExplorer } from './explorer/explorer.ts';
+import { manifestValidation } from './persisted-operations/manifest-validation.ts';
 import { createFileOperationStore } from './persisted-operations/store.ts';
-import { type OperationLimits, persistedOperationRules } from './plugins/operation-limits.ts';
+import type { OperationLimits } from './plugins/operation-limits.ts';
 import { apolloApqCache, persistedDocumentStore } from './plugins/persisted-operations.ts';
 import type { RateLimitOptions } from './plugins/rate-limit.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
@@ -124,13 +124,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // The operation document stays out of spans: literals in it can be document text.
     telemetry: { includeDocument: false, recordExceptions: false },
   });
-  // The API schema clients see, to validate persisted operations once, when the manifest loads.
-  const apiSchema = Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
   const operationStore = createFileOperationStore({
     path: options.persistedOperations.manifestPath,
     reloadIntervalMs: options.persistedOperations.reloadIntervalMs,
-    schema: apiSchema,
-    rules: persistedOperationRules(options.limits),
+    ...manifestValidation(supergraphSdl, options.limits),
     logger: options.logger,
   });
   const responseCache =

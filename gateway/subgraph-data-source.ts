@@ -7,6 +7,7 @@ import { GraphQLError } from 'graphql';
 import { Agent } from 'undici';
 import { defaultMaxResponseBytes } from '../server/http/http-server.ts';
 import type { ClientTls } from '../server/http/tls.ts';
+import { currentRequestId, requestIdHeader } from '../server/observability/request-id.ts';
 import type { DependencyPolicy } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { createInflightRequests } from './inflight-requests.ts';
@@ -132,6 +133,9 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const principal = 'principal' in options.context ? options.context.principal : undefined;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (principal) headers.authorization = `Bearer ${principal.token}`;
+    // The subgraph logs under the client's request id (a call shared by concurrent requests, under the first's).
+    const requestId = currentRequestId();
+    if (requestId) headers[requestIdHeader] = requestId;
     const body = JSON.stringify({ query, variables, operationName });
     const isMutation = /^\s*mutation\b/.test(query);
     const call = () =>

@@ -221,6 +221,8 @@ const environmentSchema = z
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
     OTEL_TRACES_EXPORTER: z.string().min(1).optional(),
     OTEL_SDK_DISABLED: z.enum(['true', 'false']).optional(),
+    // The SDK would read it too, but the service's own name, passed explicitly, would win over it.
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
     // Security hardening (issue #5): operation limits, persisted operations, transport.
     MAX_REQUEST_BODY_BYTES: positiveInt(1024 * 1024),
     MAX_RESPONSE_BYTES: positiveInt(4 * 1024 * 1024),
@@ -434,6 +436,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         e.OTEL_SDK_DISABLED !== 'true' &&
         (e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
           (e.OTEL_TRACES_EXPORTER !== undefined && e.OTEL_TRACES_EXPORTER !== 'none')),
+      configuredServiceName: e.OTEL_SERVICE_NAME,
     },
     mongo: e.MONGO_URL
       ? {

@@ -1,5 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import { pino } from 'pino';
+import { currentRequestId } from './observability/request-id.ts';
 
 export type Logger = pino.Logger;
 
@@ -34,13 +35,18 @@ const redactedPaths = [
 ];
 
 /**
- * Every line written while a span is active carries its `trace_id` and
- * `span_id`, so a log search leads to the trace and back. Without tracing
- * there is no active span and the fields are left out.
+ * Every line written while a request is handled carries its `request_id`,
+ * tracing or not, the same in the gateway's and the subgraphs' lines. While
+ * a span is active the line also carries its `trace_id` and `span_id`, so a
+ * log search leads to the trace and back.
  */
-function traceFields(): Record<string, string> {
+function requestFields(): Record<string, string> {
+  const requestId = currentRequestId();
   const spanContext = trace.getActiveSpan()?.spanContext();
-  return spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {};
+  return {
+    ...(requestId ? { request_id: requestId } : {}),
+    ...(spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {}),
+  };
 }
 
 export function createLogger({ level, service, destination }: LoggerOptions): Logger {
@@ -51,7 +57,7 @@ export function createLogger({ level, service, destination }: LoggerOptions): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: redactedPaths, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
-      mixin: traceFields,
+      mixin: requestFields,
     },
     destination,
   );

@@ -29,23 +29,43 @@ export function sha256(text: string): string {
   return hash('sha256', text, 'hex');
 }
 
+/** A manifest, or an operation file, that cannot be served; the message names the file or operation. */
+export class InvalidManifestError extends Error {
+  override name = 'InvalidManifestError';
+  readonly isInvalidManifest = true;
+}
+
 /**
  * Turns operation files into a manifest. The body is graphql-js's printed form
  * (comments and formatting dropped), so the id (sha256 of the body) does not
- * change when someone reformats a file.
+ * change when someone reformats a file. With `validation`, every operation is
+ * validated as the gateway will validate it, and the first that fails throws
+ * naming its file and operation.
  */
-export function buildManifest(sources: { file: string; text: string }[]): PersistedQueryManifest {
+export function buildManifest(
+  sources: { file: string; text: string }[],
+  validation?: { schema: GraphQLSchema; rules?: readonly ValidationRule[] },
+): PersistedQueryManifest {
   const operations = sources.map(({ file, text }) => {
-    const document = parse(text);
+    let document: DocumentNode;
+    try {
+      document = parse(text);
+    } catch (error) {
+      throw new InvalidManifestError(`${file}: ${(error as Error).message}`);
+    }
     const operation = getOperationAST(document);
-    if (!operation?.name) throw new Error(`${file}: expected exactly one named operation`);
+    if (!operation?.name) throw new InvalidManifestError(`${file}: expected exactly one named operation`);
+    const name = operation.name.value;
+    const problems = validation ? validateOperation(validation.schema, document, validation.rules) : [];
+    if (problems.length > 0)
+      throw new InvalidManifestError(`${file}: operation ${name}: ${problems.join('; ')}`);
     const body = print(document);
-    return { id: sha256(body), name: operation.name.value, type: operation.operation, body };
+    return { id: sha256(body), name, type: operation.operation, body };
   });
   operations.sort((a, b) => a.name.localeCompare(b.name));
   const names = new Set<string>();
   for (const { name } of operations) {
-    if (names.has(name)) throw new Error(`operation name ${name} is used twice`);
+    if (names.has(name)) throw new InvalidManifestError(`operation name ${name} is used twice`);
     names.add(name);
   }
   return { format: 'apollo-persisted-query-manifest', version: 1, operations };
@@ -73,19 +93,20 @@ export function loadManifest(
 ): Map<string, PersistedOperation> {
   const manifest = JSON.parse(text) as Partial<PersistedQueryManifest>;
   if (manifest.format !== 'apollo-persisted-query-manifest' || manifest.version !== 1) {
-    throw new Error('not an apollo-persisted-query-manifest version 1');
+    throw new InvalidManifestError('not an apollo-persisted-query-manifest version 1');
   }
-  if (!Array.isArray(manifest.operations)) throw new Error('operations must be an array');
+  if (!Array.isArray(manifest.operations)) throw new InvalidManifestError('operations must be an array');
   const operations = new Map<string, PersistedOperation>();
   for (const entry of manifest.operations) {
     const { id, name, body } = entry ?? {};
     if (typeof id !== 'string' || typeof body !== 'string' || typeof name !== 'string') {
-      throw new Error('every operation needs a string id, name and body');
+      throw new InvalidManifestError('every operation needs a string id, name and body');
     }
-    if (sha256(body) !== id) throw new Error(`operation ${name}: id is not the sha256 of its body`);
+    if (sha256(body) !== id)
+      throw new InvalidManifestError(`operation ${name}: id is not the sha256 of its body`);
     const document = parse(body);
     const problems = validateOperation(schema, document, extraRules);
-    if (problems.length > 0) throw new Error(`operation ${name}: ${problems.join('; ')}`);
+    if (problems.length > 0) throw new InvalidManifestError(`operation ${name}: ${problems.join('; ')}`);
     operations.set(id, { id, name, body, document });
   }
   return operations;

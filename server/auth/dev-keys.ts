@@ -18,16 +18,52 @@ export interface DevSigningKey {
   jwksPath: string;
 }
 
-export async function ensureDevSigningKey(dataDir: string): Promise<DevSigningKey> {
+function devKeyPaths(dataDir: string) {
   const directory = join(dataDir, 'dev-keys');
-  const privatePath = join(directory, 'signing-key.json');
-  const jwksPath = join(directory, 'jwks.json');
-  await mkdir(directory, { recursive: true });
-  const privateJwk = await readOrCreatePrivateKey(privatePath);
+  return {
+    directory,
+    privatePath: join(directory, 'signing-key.json'),
+    jwksPath: join(directory, 'jwks.json'),
+  };
+}
+
+async function signingKeyOf(privateJwk: JWK, privatePath: string, jwksPath: string): Promise<DevSigningKey> {
   if (!privateJwk.kid) throw new Error(`${privatePath} has no kid`);
-  await writeJwksFor(jwksPath, privateJwk);
   const privateKey = (await importJWK(privateJwk, ALGORITHM)) as webcrypto.CryptoKey;
   return { kid: privateJwk.kid, privateKey, jwksPath };
+}
+
+/** The key under DATA_DIR, created on first use; what a starting service calls. */
+export async function ensureDevSigningKey(dataDir: string): Promise<DevSigningKey> {
+  const { directory, privatePath, jwksPath } = devKeyPaths(dataDir);
+  await mkdir(directory, { recursive: true });
+  const privateJwk = await readOrCreatePrivateKey(privatePath);
+  const key = await signingKeyOf(privateJwk, privatePath, jwksPath);
+  await writeJwksFor(jwksPath, privateJwk);
+  return key;
+}
+
+export class DevSigningKeyMissingError extends Error {
+  override name = 'DevSigningKeyMissingError';
+  readonly isDevSigningKeyMissing = true;
+}
+
+/**
+ * The key under DATA_DIR, never a new one: a key the running services do not
+ * hold would sign tokens every one of them refuses.
+ */
+export async function readDevSigningKey(dataDir: string): Promise<DevSigningKey> {
+  const { privatePath, jwksPath } = devKeyPaths(dataDir);
+  let text: string;
+  try {
+    text = await readFile(privatePath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new DevSigningKeyMissingError(
+      `no development signing key in ${dataDir} (${privatePath} is missing): start Quarry once with this DATA_DIR (npm start) to create it, or set DATA_DIR to where it runs`,
+    );
+  }
+  return signingKeyOf(JSON.parse(text) as JWK, privatePath, jwksPath);
 }
 
 async function readOrCreatePrivateKey(path: string): Promise<JWK> {

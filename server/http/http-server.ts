@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { type ErrorCode, publicErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { withRequestId } from '../observability/request-id.ts';
 import type { ServerTls } from './tls.ts';
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
@@ -326,16 +327,17 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     await sendApolloResult(response, result);
   }
 
-  const listener = (request: IncomingMessage, response: ServerResponse) => {
-    handle(request, response).catch((error: unknown) => {
-      logger.error({ err: error }, 'unhandled HTTP error');
-      if (!response.headersSent)
-        sendJson(response, 500, {
-          errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
-        });
-      else response.destroy();
-    });
-  };
+  const listener = (request: IncomingMessage, response: ServerResponse) =>
+    withRequestId(request, response, () =>
+      handle(request, response).catch((error: unknown) => {
+        logger.error({ err: error }, 'unhandled HTTP error');
+        if (!response.headersSent)
+          sendJson(response, 500, {
+            errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+          });
+        else response.destroy();
+      }),
+    );
   if (!tls) return createServer(serverOptions, listener);
   return createHttpsServer(
     {

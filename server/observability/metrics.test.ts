@@ -25,6 +25,18 @@ describe('createLabelFolder', () => {
 });
 
 describe('createMetrics', () => {
+  it("exports prom-client's default process and Node.js metrics, labelled with the service", async () => {
+    const samples = await samplesOf(createMetrics({ service: 'documents' }));
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      expect(sampleValue(samples, name, { service: 'documents' }), name).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('bounds tenant and operation labels, and rejects operation names that are not GraphQL names', async () => {
     const metrics = createMetrics({ service: 'test', maxTenantLabels: 1, maxOperationLabels: 1 });
     expect(metrics.tenantLabel('acme')).toBe('acme');

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RouteHandler } from '../http/http-server.ts';
 import type { OperationalEvents } from './events.ts';
 import { classifyRequest } from './request-outcome.ts';
@@ -88,6 +88,8 @@ export interface ServiceMetrics {
 export function createMetrics(options: MetricsOptions): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.service });
+  // prom-client's process_* and nodejs_* collectors (CPU, memory, event loop lag, GC, handles), per registry.
+  collectDefaultMetrics({ register: registry });
   // A tenant id never starts with `_`, so no tenant can share these labels' series.
   const tenantLabel = createLabelFolder(options.maxTenantLabels ?? 50, options.tenantAllowlist, '_other');
   // One budget per tenant label; tenant labels are bounded themselves, so this map is too.

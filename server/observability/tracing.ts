@@ -10,8 +10,10 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 
 export interface TracingOptions {
-  /** `service.name` on every span: `gateway`, `documents`, `search`, `indexer`. */
+  /** `service.name` on every span unless configured: `gateway`, `documents`, `search`, `indexer`. */
   serviceName: string;
+  /** OTEL_SERVICE_NAME, which wins over `serviceName` (compose names each service `quarry-<name>`). */
+  configuredServiceName?: string;
   /** From configuration: true when an OTLP endpoint or a traces exporter is set. Default false. */
   enabled?: boolean;
   /**
@@ -59,7 +61,7 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   const sdk = startNodeSdk({
-    resourceAttributes: { 'service.name': options.serviceName },
+    resourceAttributes: { 'service.name': options.configuredServiceName ?? options.serviceName },
     instrumentations: quarryInstrumentations(),
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
     // Metrics are prom-client's (scraped); logs are pino's (stdout). The SDK carries traces only.

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { documentStatuses } from '../../server/documents/model.ts';
-import { DocumentExistsError, type DocumentStore } from './document-store.ts';
+import {
+  DocumentExistsError,
+  DocumentNotFoundError,
+  type DocumentStore,
+  type NewDocument,
+  VersionConflictError,
+} from './document-store.ts';
 import { validateNewDocument } from './validation.ts';
 
 /** One JSONL line: a document, with an optional id. Unknown fields are refused so typos are not silently dropped. */
@@ -29,8 +35,11 @@ export interface ImportProgress {
 }
 
 export interface ImportResult {
+  /** New documents. */
   written: number;
-  /** Already there from an earlier run (same id): not written again. */
+  /** With `upsert`: documents whose content differed, now at a new version. */
+  updated: number;
+  /** Already there (same id) and not written again: without `upsert` whatever their content, with it only when unchanged. */
   existing: number;
   bad: number;
 }
@@ -38,13 +47,25 @@ export interface ImportResult {
 /**
  * A line without an id gets one derived from the tenant and its content, so
  * importing the same file twice finds the document already there instead of
- * creating a copy.
+ * creating a copy. A changed line therefore gets a new id, and `upsert` can
+ * only update documents whose lines name their id.
  */
 export function derivedId(tenantId: string, document: unknown): string {
   const digest = createHash('sha256')
     .update(JSON.stringify([tenantId, document]))
     .digest('hex');
   return `import-${digest.slice(0, 32)}`;
+}
+
+function sameContent(current: NewDocument, next: NewDocument): boolean {
+  return (
+    current.title === next.title &&
+    current.body === next.body &&
+    current.author === next.author &&
+    current.status === next.status &&
+    current.tags.length === next.tags.length &&
+    current.tags.every((tag, position) => tag === next.tags[position])
+  );
 }
 
 function reasonOf(error: unknown): string {
@@ -58,7 +79,11 @@ function reasonOf(error: unknown): string {
  * Imports JSONL into one tenant through the DocumentStore port, so every
  * document also gets its outbox entry and becomes searchable. Lines are
  * validated as the API validates input; a bad line is reported and skipped.
- * Up to `concurrency` writes are in flight at once.
+ * Up to `concurrency` writes are in flight at once. With `upsert`, a line
+ * whose id exists with different content replaces the whole document (fields
+ * the line leaves out take their defaults) as a new version; the write is
+ * conditional on the version read, so a concurrent edit makes it a bad line
+ * rather than being overwritten.
  */
 export async function importDocuments({
   store,
@@ -66,28 +91,47 @@ export async function importDocuments({
   lines,
   progress,
   concurrency = 8,
+  upsert = false,
 }: {
   store: DocumentStore;
   tenantId: string;
   lines: AsyncIterable<string> | Iterable<string>;
   progress: ImportProgress;
   concurrency?: number;
+  /** Write a new version of a document whose content differs. Default false: existing ids are left alone. */
+  upsert?: boolean;
 }): Promise<ImportResult> {
-  const result: ImportResult = { written: 0, existing: 0, bad: 0 };
+  const result: ImportResult = { written: 0, updated: 0, existing: 0, bad: 0 };
   const inFlight = new Set<Promise<void>>();
+
+  const write = async (id: string, document: NewDocument): Promise<'written' | 'updated' | 'existing'> => {
+    try {
+      await store.create(tenantId, document, id);
+      return 'written';
+    } catch (error) {
+      if (!(error instanceof DocumentExistsError)) throw error;
+    }
+    if (!upsert) return 'existing';
+    const [current] = await store.findByIds(tenantId, [id]);
+    if (current && sameContent(current, document)) return 'existing';
+    try {
+      if (!current) throw new DocumentNotFoundError();
+      await store.update(tenantId, id, document, current.version);
+      return 'updated';
+    } catch (error) {
+      if (error instanceof VersionConflictError || error instanceof DocumentNotFoundError) {
+        throw new Error('changed or deleted by someone else while the import ran; import it again');
+      }
+      throw error;
+    }
+  };
 
   const importLine = async (lineNumber: number, text: string) => {
     try {
       const parsed = lineSchema.parse(JSON.parse(text));
       const { id, ...fields } = parsed;
       const document = validateNewDocument(fields);
-      try {
-        await store.create(tenantId, document, id ?? derivedId(tenantId, document));
-        result.written += 1;
-      } catch (error) {
-        if (!(error instanceof DocumentExistsError)) throw error;
-        result.existing += 1;
-      }
+      result[await write(id ?? derivedId(tenantId, document), document)] += 1;
     } catch (error) {
       result.bad += 1;
       progress.bad(lineNumber, reasonOf(error));

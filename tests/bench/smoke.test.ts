@@ -17,11 +17,9 @@ const run = promisify(execFile);
  * The benchmark in miniature: it must start everything, run every scenario
  * and write a well-formed result. It asserts nothing about speed; a shared
  * machine can't promise any. It starts several gateways and takes minutes, so
- * it runs under `npm run bench:smoke`, not in the default suite.
+ * it runs under `npm run test:bench` (vitest.bench.config.ts), not in the default suite.
  */
-const smoke = process.env.QUARRY_BENCH_SMOKE === '1';
-
-describe.skipIf(!smoke)('npm run bench (smoke)', () => {
+describe('npm run bench (smoke)', () => {
   let out: string | undefined;
   afterAll(async () => {
     if (out) await rm(out, { recursive: true, force: true });

@@ -18,8 +18,9 @@ describe('rate limiting, APQ and health with Redis', () => {
     stack = await startTestStack({
       env: {
         REDIS_URL: redisServer.url,
-        // A burst of 3 and a slow refill, so the fourth request in a row is refused.
-        RATE_LIMIT_TIERS: 'standard=0.5/3,premium=100/100',
+        // A burst of 3 and one token per 1000 s, so the fourth request is refused however slowly the
+        // machine sends the first three (at 0.5/s a busy machine let the bucket refill in time).
+        RATE_LIMIT_TIERS: 'standard=0.001/3,premium=100/100',
         RATE_LIMIT_FALLBACK_FRACTION: '0.34',
       },
     });

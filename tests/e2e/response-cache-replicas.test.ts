@@ -92,9 +92,13 @@ describe('response cache across gateway replicas (real redis-server)', () => {
       expect(await ask(second.url, query)).toBe('Hot title');
       expect((await redisCalls(redis.client)) - before).toBe(0);
     });
+    const hits = 20;
     const before = await redisCalls(redis.client);
-    for (let hit = 0; hit < 20; hit++) expect(await ask(second.url, query)).toBe('Hot title');
-    expect((await redisCalls(redis.client)) - before).toBe(0);
+    for (let hit = 0; hit < hits; hit++) expect(await ask(second.url, query)).toBe('Hot title');
+    // Not exactly zero: when a busy machine stretches the hits past a second, the token lease's top-up
+    // (near the end of its lifetime) and the entry's background refresh each cost a call. A hit that
+    // went to Redis itself would cost at least one per hit.
+    expect((await redisCalls(redis.client)) - before).toBeLessThan(hits / 2);
   });
 
   it('a write through one replica is seen through the other on the next request', async () => {

@@ -28,7 +28,8 @@ describe('response cache', () => {
 
   beforeAll(async () => {
     stack = await startTestStack({
-      env: { RESPONSE_CACHE_TTL_SECONDS: '30', CACHE_STALE_TTL_SECONDS: '1' },
+      // The stale copy must outlast a write and its indexing: at 1 s a busy machine lost it first.
+      env: { RESPONSE_CACHE_TTL_SECONDS: '30', CACHE_STALE_TTL_SECONDS: '60' },
       logDestination: { write: (line: string) => raw.push(line) },
       decorateIndex: (index): SearchIndex => ({
         search: (request) => (failSearches ? Promise.reject(new Error('index down')) : index.search(request)),

@@ -132,6 +132,14 @@ describe('/metrics after a known sequence of requests', () => {
     );
   });
 
+  it("exports prom-client's default process and Node.js metrics from the subgraphs and the indexer", () => {
+    for (const [service, samples] of Object.entries({ search, documents, indexer })) {
+      for (const name of ['process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) {
+        expect(sampleValue(samples, name), `${name} from ${service}`).toBeGreaterThanOrEqual(0);
+      }
+    }
+  });
+
   it('declares every series the dashboards and alerts use, before any event happens', async () => {
     const text = await (await fetch(metricsUrl(stack.gatewayUrl))).text();
     for (const name of [

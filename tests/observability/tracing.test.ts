@@ -45,6 +45,7 @@ describe('one search through the gateway is one trace', () => {
     // Tracing first, and only then the stack's modules, exactly as main.ts does.
     tracing = await startTracing({
       serviceName: 'quarry-test',
+      configuredServiceName: 'quarry-from-otel-service-name',
       spanProcessors: [new SimpleSpanProcessor({ exporter })],
     });
     const { startTestStack } = await import('../helpers/test-stack.ts');
@@ -66,6 +67,12 @@ describe('one search through the gateway is one trace', () => {
   afterAll(async () => {
     await stack?.stop();
     await tracing?.shutdown();
+  });
+
+  it('names the service as OTEL_SERVICE_NAME says', () => {
+    expect(new Set(spans.map((span) => span.resource.attributes['service.name']))).toEqual(
+      new Set(['quarry-from-otel-service-name']),
+    );
   });
 
   it('puts every span of the request in the trace of the gateway request', () => {

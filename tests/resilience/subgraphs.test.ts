@@ -3,6 +3,7 @@ import type { FaultMode, FaultProxy } from '../helpers/fault-proxy.ts';
 import {
   breakerOf,
   budgets,
+  closeAllBreakers,
   codes,
   createIndexed,
   eventually,
@@ -38,10 +39,8 @@ describe('resilience matrix: search subgraph', () => {
     id = await createIndexed(h, 'Still readable', 'heron');
   });
   afterAll(() => h.stop());
-  // A failed cell must not leave its fault behind for the next one.
-  afterEach(async () => {
-    await Promise.all([h.searchProxy.set('pass'), h.documentsProxy.set('pass')]);
-  });
+  // A failed cell must not leave its fault, or a breaker it opened, behind for the next one.
+  afterEach(() => closeAllBreakers(h));
 
   for (const { name, mode, delayMs } of faults) {
     it(`${name}: search fails with SUBGRAPH_UNAVAILABLE, documents still answer, then it recovers`, async () => {
@@ -91,10 +90,8 @@ describe('resilience matrix: documents subgraph', () => {
     id = await createIndexed(h, 'Partial', 'ibis');
   });
   afterAll(() => h.stop());
-  // A failed cell must not leave its fault behind for the next one.
-  afterEach(async () => {
-    await Promise.all([h.searchProxy.set('pass'), h.documentsProxy.set('pass')]);
-  });
+  // A failed cell must not leave its fault, or a breaker it opened, behind for the next one.
+  afterEach(() => closeAllBreakers(h));
 
   for (const { name, mode, delayMs } of faults) {
     it(`${name}: search returns hits with document null and errors on those paths, then it recovers`, async () => {

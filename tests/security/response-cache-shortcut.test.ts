@@ -80,9 +80,13 @@ describe('response cache hits answered before Apollo', () => {
     expect(cacheStatuses()).toEqual(['miss', 'hit']);
     expect(hit.status).toBe(miss.status);
     expect(await hit.text()).toBe(await miss.text());
+    // Every response has its own date and request id; a hit must carry one too.
+    const perResponse = new Set(['date', 'x-request-id']);
     const headers = (response: Response) =>
-      Object.fromEntries([...response.headers].filter(([name]) => name !== 'date'));
+      Object.fromEntries([...response.headers].filter(([name]) => !perResponse.has(name)));
     expect(headers(hit)).toEqual(headers(miss));
+    expect(hit.headers.get('x-request-id')).toMatch(/^[\da-f]{32}$/);
+    expect(hit.headers.get('x-request-id')).not.toBe(miss.headers.get('x-request-id'));
   });
 
   it('negotiates the media type as Apollo does, and leaves an unacceptable one to Apollo (406)', async () => {

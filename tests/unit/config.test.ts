@@ -158,6 +158,13 @@ describe('loadConfig', () => {
     },
   );
 
+  it('passes OTEL_SERVICE_NAME to tracing, and leaves the service its own name without it', () => {
+    expect(
+      loadConfig({ ...minimal, OTEL_SERVICE_NAME: 'quarry-gateway' }).tracing.configuredServiceName,
+    ).toBe('quarry-gateway');
+    expect(loadConfig(minimal).tracing.configuredServiceName).toBeUndefined();
+  });
+
   it('reads the tenant label allowlist', () => {
     expect(loadConfig({ ...minimal, METRICS_TENANTS: 'acme, globex' }).metrics.tenantAllowlist).toEqual([
       'acme',

@@ -39,6 +39,22 @@ describe('persisted operations (schema/operations, schema/persisted-query-manife
     ]);
   });
 
+  it('with validation, names the file and operation that the schema or a limit refuses', () => {
+    const validation = {
+      schema: apiSchema,
+      rules: persistedOperationRules({ ...defaultLimits, maxDepth: 3 }),
+    };
+    const unknownField = [{ file: 'operations/Secrets.graphql', text: 'query Secrets { secrets }' }];
+    expect(() => buildManifest(unknownField, validation)).toThrow(
+      /^operations\/Secrets.graphql: operation Secrets: Cannot query field "secrets"/,
+    );
+    expect(() => buildManifest(readOperationSources(), validation)).toThrow(
+      /^SearchPage.graphql: operation SearchPage: Query depth limit of 3 exceeded/,
+    );
+    const broken = [{ file: 'Broken.graphql', text: 'query Broken {' }];
+    expect(() => buildManifest(broken, validation)).toThrow(/^Broken.graphql: Syntax Error/);
+  });
+
   it('refuses a manifest whose id is not the sha256 of the body', () => {
     const body = 'query Q { suggest(prefix: "a") }';
     const manifest = (id: string) =>

@@ -249,12 +249,14 @@ describe('rate-limit stores', () => {
       const all = (decisions: { allowed: boolean }[]) => decisions.every((decision) => decision.allowed);
       expect(all(await takeAll(store, `${key}:shared`, bucket.burst, bucket))).toBe(true);
       await redis.server.kill();
-      // Half of the burst, counted in this process.
-      const local = await takeAll(store, `${key}:local`, bucket.burst / 2 + 1, bucket);
-      expect(local.map((decision) => decision.allowed)).toEqual([
-        ...Array.from({ length: bucket.burst / 2 }, () => true),
-        false,
-      ]);
+      // Half of the burst, counted in this process, plus what the half rate refills while the takes run:
+      // at 50 a second a busy machine refills a token between two takes.
+      const startedAt = performance.now();
+      const local = await takeAll(store, `${key}:local`, bucket.burst, bucket);
+      const refilled = Math.ceil(((performance.now() - startedAt) * bucket.perSecond * 0.5) / 1000);
+      const admitted = local.filter((decision) => decision.allowed).length;
+      expect(local.slice(0, bucket.burst / 2).every((decision) => decision.allowed)).toBe(true);
+      expect(admitted).toBeLessThanOrEqual(bucket.burst / 2 + refilled);
       expect(resilience.states().redis).toBe('open');
       await redis.server.restart();
       await new Promise((resolve) => setTimeout(resolve, 1500));
