@@ -70,8 +70,13 @@ export async function startStack({
     started.unshift(running);
     return running;
   };
-  // What every service of the one process shares; each adds its own logger.
-  const shared = { config, memoryCache, events };
+  // What every service of the one process shares; each adds its own logger. METRICS_PORT names one
+  // port for one service's process: in this one process, metrics stay on each service's own port.
+  const shared = {
+    config: { ...config, metrics: { ...config.metrics, listener: undefined } },
+    memoryCache,
+    events,
+  };
   const loggerOf = (service: string) => logger.child({ service });
   try {
     const documents = await start(

@@ -76,6 +76,7 @@ export async function startGatewayApp({
       production: config.production,
       explorer,
       host: config.host,
+      operations: config.metrics.listener,
       metrics,
       tls: serverTlsFrom(config),
       subgraphClientTls: subgraphClientTlsFrom(config),

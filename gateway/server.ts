@@ -14,6 +14,7 @@ import {
   type ListeningServer,
   listen,
 } from '../server/http/http-server.ts';
+import { type OperationsListener, splitOperationsRoutes } from '../server/http/operations-server.ts';
 import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
@@ -62,6 +63,8 @@ export interface GatewayOptions {
   production: boolean;
   port: number;
   host: string;
+  /** Where `/metrics` is served instead of the client port (METRICS_PORT); see `splitOperationsRoutes`. */
+  operations?: OperationsListener;
   /** Served at `/metrics`. Default: a fresh registry with default label limits. */
   metrics?: ServiceMetrics;
   /** Breakers for `subgraph:<name>` (and `redis`, when the caller put the cache under it). */
@@ -82,6 +85,8 @@ export interface GatewayOptions {
 
 export interface RunningGateway extends ListeningServer {
   metrics: ServiceMetrics;
+  /** Where `/metrics` and the health routes are served apart from clients, when METRICS_PORT is set. */
+  operationsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -180,14 +185,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     logger: options.logger,
   });
   await apollo.start();
+  const operations = await splitOperationsRoutes({
+    health: healthRoutes({ ...subgraphHealth, ...options.health }),
+    metrics: metrics.routes(),
+    listener: options.operations,
+    logger: options.logger,
+  });
   const server = createHttpServer<GatewayContext>({
     apollo,
     logger: options.logger,
-    routes: {
-      ...healthRoutes({ ...subgraphHealth, ...options.health }),
-      ...metrics.routes(),
-      ...explorer?.routes,
-    },
+    routes: { ...operations.clientRoutes, ...explorer?.routes },
     maxBodyBytes: options.maxBodyBytes,
     maxResponseBytes: options.maxResponseBytes,
     maxBufferedBodyBytes: options.maxBufferedBodyBytes,
@@ -212,6 +219,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   return {
     ...listening,
     metrics,
+    operationsUrl: operations.url,
     async stop() {
       // Long enough for a request that started just before to reach its execution deadline and answer.
       await listening.close(options.executionTimeoutMs + 1000);
@@ -219,6 +227,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       responseCache?.close();
       operationStore.close();
       await agent.close();
+      await operations.stop();
     },
   };
 }

@@ -216,6 +216,8 @@ const environmentSchema = z
 
     METRICS_TENANTS: list.default([]),
     METRICS_MAX_TENANTS: z.coerce.number().int().min(0).max(1000).default(50),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     METRICS_MAX_OPERATIONS: z.coerce.number().int().min(0).max(1000).default(20),
     // The OpenTelemetry SDK reads the other OTEL_* variables itself; these only decide whether it starts.
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
@@ -426,6 +428,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE, port: e.INDEXER_PORT },
     metrics: {
+      /** A listener of its own for `/metrics` (and health), apart from clients; one service per process. */
+      listener: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
       tenantAllowlist: e.METRICS_TENANTS,
       maxTenantLabels: e.METRICS_MAX_TENANTS,
       maxOperationLabels: e.METRICS_MAX_OPERATIONS,

@@ -11,6 +11,7 @@ import { useOperationScope } from './auth/operation-scope-plugin.ts';
 import { createErrorFormatter } from './errors.ts';
 import { type DependencyHealth, healthRoutes } from './http/health.ts';
 import { createHttpServer, type ListeningServer, listen } from './http/http-server.ts';
+import { type OperationsListener, splitOperationsRoutes } from './http/operations-server.ts';
 import type { ServerTls } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './observability/metrics.ts';
@@ -35,6 +36,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   host: string;
   /** What readiness reports at `/health/ready`; see `healthRoutes`. */
   health?: Record<string, DependencyHealth>;
+  /** Where `/metrics` is served instead of the client port (METRICS_PORT); see `splitOperationsRoutes`. */
+  operations?: OperationsListener;
   plugins?: ApolloServerPlugin<TContext>[];
   /** The service's registry and counters; served at `/metrics`. */
   metrics: ServiceMetrics;
@@ -45,10 +48,12 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
 /** What every subgraph service takes from its app, beside its own port. */
 export type SubgraphHostOptions = Pick<
   SubgraphServerOptions<SubgraphContext>,
-  'verifier' | 'logger' | 'production' | 'port' | 'host' | 'metrics' | 'tls' | 'health'
+  'verifier' | 'logger' | 'production' | 'port' | 'host' | 'metrics' | 'tls' | 'health' | 'operations'
 >;
 
 export interface RunningSubgraph extends ListeningServer {
+  /** Where `/metrics` and the health routes are served apart from clients, when METRICS_PORT is set. */
+  operationsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -83,10 +88,16 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     logger: options.logger,
   });
   await apollo.start();
+  const operations = await splitOperationsRoutes({
+    health: healthRoutes(options.health),
+    metrics: options.metrics.routes(),
+    listener: options.operations,
+    logger: options.logger,
+  });
   const server = createHttpServer<TContext>({
     apollo,
     logger: options.logger,
-    routes: { ...healthRoutes(options.health), ...options.metrics.routes() },
+    routes: operations.clientRoutes,
     tls: options.tls,
     context: async (request: IncomingMessage) =>
       options.createContext(await authenticate(options.verifier, request.headers.authorization)),
@@ -94,9 +105,11 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
   const listening = await listen(server, options.port, options.host);
   return {
     ...listening,
+    operationsUrl: operations.url,
     async stop() {
       await listening.close();
       await apollo.stop();
+      await operations.stop();
     },
   };
 }

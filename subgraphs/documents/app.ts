@@ -35,6 +35,8 @@ export interface DocumentsAppOptions {
 
 export interface DocumentsApp {
   url: string;
+  /** Where `/metrics` and the health routes are served apart from clients, when METRICS_PORT is set. */
+  operationsUrl?: string;
   store: DocumentStore;
   erasures: ErasureJobs;
   metrics: ServiceMetrics;
@@ -101,6 +103,7 @@ export async function startDocumentsApp({
       production: config.production,
       port: config.documents.port,
       host: config.host,
+      operations: config.metrics.listener,
       metrics,
       tls: serverTlsFrom(config, true),
       health: {
@@ -117,6 +120,7 @@ export async function startDocumentsApp({
   );
   return {
     url: service.url,
+    operationsUrl: service.operationsUrl,
     store,
     erasures,
     metrics,

@@ -88,6 +88,7 @@ export async function startSearchApp({
       production: config.production,
       port: config.search.port,
       host: config.host,
+      operations: config.metrics.listener,
       metrics,
       tls: serverTlsFrom(config, true),
       health: {

@@ -200,7 +200,7 @@ describe('network policies', () => {
       quarry('gateway', [4000]),
       quarry('documents', [4001]),
       quarry('search', [4002]),
-      quarry('indexer', [4003]),
+      quarry('indexer', []),
       ...neighbours,
     ];
     const policies = kinds(rendered.production, 'NetworkPolicy');
@@ -214,7 +214,7 @@ describe('network policies', () => {
         quarry(`gateway-${colour}`, [4000], colour),
         quarry(`documents-${colour}`, [4001], colour),
         quarry(`search-${colour}`, [4002], colour),
-        quarry(`indexer-${colour}`, [4003], colour),
+        quarry(`indexer-${colour}`, [], colour),
       ]),
       ...neighbours,
     ];

@@ -30,8 +30,12 @@ describe('deploy/observability', () => {
     }
   });
 
-  it('scrapes every service at /metrics on its default port', async () => {
+  it('scrapes every service at /metrics on its metrics port (the indexer on its own port)', async () => {
     const config = loadConfig({ JWT_JWKS_FILE: 'unused', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' });
+    const compose = parse(await readFile(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), {
+      merge: true,
+    }) as { 'x-quarry-service': { environment: { METRICS_PORT: string } } };
+    const metricsPort = compose['x-quarry-service'].environment.METRICS_PORT;
     const scrape = parse(await read('prometheus.yml')) as {
       scrape_configs: { metrics_path: string; static_configs: { targets: string[] }[] }[];
     };
@@ -41,10 +45,10 @@ describe('deploy/observability', () => {
     });
     expect(targets.sort()).toEqual(
       [
-        `documents:${config.documents.port}`,
-        `gateway:${config.gateway.port}`,
+        `documents:${metricsPort}`,
+        `gateway:${metricsPort}`,
         `indexer:${config.indexer.port}`,
-        `search:${config.search.port}`,
+        `search:${metricsPort}`,
       ].sort(),
     );
   });
