@@ -73,10 +73,12 @@ describe('search isolation between tenants', () => {
     const search = (resolvers.Query as Record<string, (...args: unknown[]) => Promise<unknown>>).search;
     const context = { principal: { tenantId: 'noisy' } } as SearchContext;
     const args = { query: 'the of and', sort: null, first: 10 };
-    await expect(search?.({}, args, context)).rejects.toMatchObject({
+    // A selection without highlights: the resolver reads it to skip work nobody asked for.
+    const info = { fieldNodes: [], fragments: {} };
+    await expect(search?.({}, args, context, info)).rejects.toMatchObject({
       extensions: { code: 'SEARCH_TIMEOUT' },
     });
-    await expect(search?.({}, args, context)).rejects.toMatchObject({
+    await expect(search?.({}, args, context, info)).rejects.toMatchObject({
       extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 },
     });
   });
