@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { queryText } from '../../tests/helpers/query-text.ts';
 import { editDistance, maxQueryTerms, parseQuery, TooManyQueryTermsError } from './query-parser.ts';
 
 const words = (...list: string[]) => list.map((word) => ({ word, prefix: false }));
@@ -46,26 +47,7 @@ describe('parseQuery', () => {
   });
 
   it('never throws anything but the term bound, and gives backends only letters and digits', () => {
-    const syntax = fc.constantFrom(
-      '"',
-      '+',
-      '-',
-      '*',
-      ' ',
-      ':',
-      '(',
-      ')',
-      '^',
-      '~',
-      'NEAR',
-      'OR',
-      'the',
-      'é',
-    );
-    const text = fc.oneof(
-      fc.string({ maxLength: 200 }),
-      fc.array(fc.oneof(syntax, fc.string({ maxLength: 5 }))).map((parts) => parts.join('')),
-    );
+    const text = queryText();
     fc.assert(
       fc.property(text, (input) => {
         try {

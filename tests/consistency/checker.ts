@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createRandom } from '../../bench/corpus.ts';
 import { postGraphQL } from '../helpers/test-stack.ts';
 import { type Cluster, startCluster } from './cluster.ts';
 
@@ -70,17 +71,8 @@ export interface CheckResult {
 /** The fault injector's seed, from the run's. */
 export const faultSeed = (seed: number) => (seed ^ 0x9e3779b9) >>> 0;
 
-/** mulberry32: a small seeded generator, so a seed replays the same choices. */
-export function seededRandom(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (the bench's), so a seed replays the same choices. */
+export const seededRandom = createRandom;
 
 /**
  * Runs a seeded, randomized workload against a real cluster while injecting

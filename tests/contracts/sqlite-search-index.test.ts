@@ -9,6 +9,7 @@ import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { TooManyQueryTermsError } from '../../subgraphs/search/query-parser.ts';
 import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
+import { queryText } from '../helpers/query-text.ts';
 import type { WriterData } from '../helpers/search-index-writer.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
 
@@ -135,30 +136,7 @@ describe('SqliteSearchIndex', () => {
 
   it('answers any text without a backend error: only the term bound may refuse it', async () => {
     await index.apply([upsert('t', 'doc', 1, 'Swept wing flutter', 'Deployment of the flaps near the tip.')]);
-    const syntax = fc.constantFrom(
-      '"',
-      '+',
-      '-',
-      '*',
-      ' ',
-      ':',
-      '(',
-      ')',
-      '^',
-      '~',
-      'NEAR',
-      'OR',
-      'NOT',
-      'title',
-      '{',
-      '}',
-    );
-    const text = fc.oneof(
-      fc.string({ maxLength: 120 }),
-      fc
-        .array(fc.oneof(syntax, fc.string({ maxLength: 6 })), { maxLength: 40 })
-        .map((parts) => parts.join('')),
-    );
+    const text = queryText(120);
     await fc.assert(
       fc.asyncProperty(text, async (input) => {
         await search('t', input, { highlights: true, facets: ['TAGS'] }).catch((error: unknown) => {

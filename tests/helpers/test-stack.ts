@@ -72,6 +72,8 @@ export async function startTestStack(
     SEARCH_PORT: '0',
     INDEXER_PORT: '0',
     INDEXER_POLL_MS: '20',
+    // Two search worker processes rather than four: every stack starts its own, and the suite starts many.
+    SEARCH_WORKERS: '2',
     ...backends.env,
     ...options.env,
   });
