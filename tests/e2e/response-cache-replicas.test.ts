@@ -28,6 +28,9 @@ describe('response cache across gateway replicas (real redis-server)', () => {
     RESPONSE_CACHE_TTL_SECONDS: '30',
     // A lease holds 10 ms of refill: 1,000 tokens, so hits need no round trip for their token either.
     RATE_LIMIT_TIERS: 'standard=100000/100000',
+    // Kept generations count as current while the tracking connection was heard from within a heartbeat
+    // plus a command timeout; 250 ms let a starved test machine drop tracking between two probes.
+    REDIS_COMMAND_TIMEOUT_MS: '2000',
   };
   const title = (text: string) => `{ documents(ids: ["replica-1"]) { id title } }${text}`;
   const redis = useTestRedis();
