@@ -1,42 +1,17 @@
 import { expect, it } from 'vitest';
-import type { DocumentChange } from '../../server/documents/model.ts';
 import { ElasticsearchSearchIndex } from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
 import { elasticsearchNames } from '../../subgraphs/search/adapters/elasticsearch-setup.ts';
+import { deleteChange, upsertChange } from '../helpers/document-changes.ts';
 import { mockedElasticsearch } from '../helpers/elasticsearch-mock.ts';
 
 const names = elasticsearchNames('quarry-documents');
-const at = new Date('2024-05-01T00:00:00.000Z');
 const older = 'quarry-documents-g1-000001';
 const newer = 'quarry-documents-g1-000002';
 
-const change = (
-  tenantId: string,
-  id: string,
-  version: number,
-  operation: 'upsert' | 'delete',
-): DocumentChange => ({
-  sequence: `${tenantId}-${id}-${version}`,
-  tenantId,
-  documentId: id,
-  version,
-  operation,
-  document:
-    operation === 'delete'
-      ? null
-      : {
-          id,
-          tenantId,
-          title: `Note ${id}`,
-          body: 'Body',
-          tags: [],
-          author: null,
-          status: 'PUBLISHED',
-          version,
-          createdAt: at,
-          updatedAt: at,
-        },
-  committedAt: at,
-});
+const change = (tenantId: string, id: string, version: number, operation: 'upsert' | 'delete') =>
+  operation === 'delete'
+    ? deleteChange(tenantId, id, version)
+    : upsertChange(tenantId, id, version, { body: 'Body' });
 
 type Query = { term?: Record<string, unknown>; bool?: { filter?: Query[]; must?: Query[] } };
 

@@ -9,6 +9,7 @@ import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { TooManyQueryTermsError } from '../../subgraphs/search/query-parser.ts';
 import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
+import { upsertChange } from '../helpers/document-changes.ts';
 import { queryText } from '../helpers/query-text.ts';
 import type { WriterData } from '../helpers/search-index-writer.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
@@ -37,29 +38,8 @@ describeSearchIndexContract('SQLite FTS5', async () => {
   };
 });
 
-function upsert(tenantId: string, id: string, version: number, title: string, body = ''): DocumentChange {
-  const at = new Date('2024-05-01T00:00:00.000Z');
-  return {
-    sequence: `${tenantId}/${id}/${version}`,
-    tenantId,
-    documentId: id,
-    version,
-    operation: 'upsert',
-    document: {
-      id,
-      tenantId,
-      title,
-      body,
-      tags: [],
-      author: null,
-      status: 'PUBLISHED',
-      version,
-      createdAt: at,
-      updatedAt: at,
-    },
-    committedAt: at,
-  };
-}
+const upsert = (tenantId: string, id: string, version: number, title: string, body = ''): DocumentChange =>
+  upsertChange(tenantId, id, version, { title, body });
 
 describe('SqliteSearchIndex', () => {
   let db: EmbeddedDatabase;
