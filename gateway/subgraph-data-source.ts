@@ -80,7 +80,8 @@ function isAnswered(error: unknown): boolean {
  * It posts with undici's `request()` on the shared `Agent` rather than
  * `fetch` (or Apollo's `RemoteGraphQLDataSource`, which builds node-fetch
  * `Headers` and a `Request` per call): `fetch` wraps every call in WHATWG
- * streams and was about 18% of the gateway's CPU. undici reports `request()`
+ * streams, a cost the gateway's profiles show on every call (docs/benchmarks.md).
+ * undici reports `request()`
  * on the same diagnostics channels, so the OpenTelemetry instrumentation
  * still makes a client span and injects `traceparent`. Apollo's honouring of
  * subgraph `cache-control` headers is not reproduced: nothing in Quarry uses
