@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { partitionOf } from '../../server/documents/partitions.ts';
 import {
   DocumentExistsError,
   DocumentNotFoundError,
@@ -222,6 +223,33 @@ export function describeDocumentStoreContract(
         await store.acknowledge(rest);
         await store.acknowledge([]);
         expect(await store.pull(10)).toEqual([]);
+      });
+
+      it("delivers a partition's changes only to a pull of that partition, and every change to exactly one partition", async () => {
+        const count = 4;
+        const tenants = Array.from({ length: 12 }, (_, i) => `tenant-${i}`);
+        for (const tenant of tenants) await store.create(tenant, draft(tenant), 'd');
+        const byPartition = await Promise.all(
+          Array.from({ length: count }, (_, partition) =>
+            store.pull(100, { count, partitions: [partition] }),
+          ),
+        );
+        byPartition.forEach((changes, partition) => {
+          for (const change of changes) expect(partitionOf(change.tenantId, count)).toBe(partition);
+        });
+        expect(
+          byPartition
+            .flat()
+            .map((change) => change.tenantId)
+            .sort(),
+        ).toEqual([...tenants].sort());
+        // The tenants land in more than one partition, or the split would spread nothing.
+        expect(byPartition.filter((changes) => changes.length > 0).length).toBeGreaterThan(1);
+        const held = [0, 2];
+        expect(
+          (await store.pull(100, { count, partitions: held })).map((change) => change.tenantId).sort(),
+        ).toEqual(tenants.filter((tenant) => held.includes(partitionOf(tenant, count))).sort());
+        expect(await store.pull(100, { count, partitions: [] })).toEqual([]);
       });
 
       it('tells when the oldest pending change was committed', async () => {

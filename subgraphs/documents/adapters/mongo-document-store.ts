@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   checkQuota,
@@ -38,6 +39,8 @@ export interface MongoTombstone {
 export interface MongoOutboxEntry {
   _id: ObjectId;
   tenantId: string;
+  /** A hash of the tenant (server/documents/partitions.ts); absent on entries written before partitions existed. */
+  partitionKey?: number;
   documentId: string;
   version: number;
   operation: 'upsert' | 'delete';
@@ -73,6 +76,16 @@ export const documentKey = (tenantId: string, id: string) => `${encodeURICompone
 const duplicateKeyCode = 11000;
 const isDuplicateKey = (error: unknown) =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === duplicateKeyCode;
+
+/** The entries of `scope`'s partitions; an entry without a key (written before partitions existed) is key 0. */
+function inPartitions({ count, partitions }: PartitionScope): Filter<MongoOutboxEntry> {
+  return {
+    $or: partitions.flatMap((partition): Filter<MongoOutboxEntry>[] => [
+      { partitionKey: { $mod: [count, partition] } },
+      ...(partition === 0 ? [{ partitionKey: { $exists: false } }] : []),
+    ]),
+  };
+}
 
 function toRecord(doc: Omit<MongoDocument, '_id'>): DocumentRecord {
   return {
@@ -257,8 +270,14 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     checkQuota({ documents: before?.documents ?? 0, bytes: before?.bytes ?? 0 }, options.quota, added);
   }
 
-  async pull(limit: number): Promise<DocumentChange[]> {
-    const entries = await this.#outbox.find({}, this.#limit).sort({ _id: 1 }).limit(limit).toArray();
+  async pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]> {
+    // MongoDB refuses an empty `$or`.
+    if (scope?.partitions.length === 0) return [];
+    const entries = await this.#outbox
+      .find(scope ? inPartitions(scope) : {}, this.#limit)
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
     return entries.map((entry) => ({
       sequence: entry._id.toHexString(),
       tenantId: entry.tenantId,
@@ -334,6 +353,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
       {
         _id: new ObjectId(),
         tenantId: record.tenantId,
+        partitionKey: partitionKeyOf(record.tenantId),
         documentId: record.id,
         version: record.version,
         operation,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
+import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
@@ -86,6 +87,13 @@ const usageSchema = `
     FROM documents GROUP BY tenant_id;
 `;
 
+/** Gives an outbox made before partitions existed its key column; the entries already in it get key 0. */
+function addPartitionKeys(db: EmbeddedDatabase) {
+  const columns = db.connection.prepare('PRAGMA table_info(document_outbox)').all() as { name: string }[];
+  if (!columns.some((column) => column.name === 'partition_key'))
+    db.connection.exec('ALTER TABLE document_outbox ADD COLUMN partition_key INTEGER NOT NULL DEFAULT 0');
+}
+
 function toRecord(row: DocumentRow): DocumentRecord {
   return {
     id: row.id,
@@ -143,6 +151,7 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
       db.connection.exec(schema);
       // Counted once from the documents when the table is new; every write keeps it after that.
       if (!counted) db.connection.exec(usageSchema);
+      addPartitionKeys(db);
     });
   }
 
@@ -289,11 +298,12 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
   #recordChange(record: DocumentRecord, operation: 'upsert' | 'delete') {
     this.#db
       .statement(
-        `INSERT INTO document_outbox (tenant_id, document_id, version, operation, payload, committed_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO document_outbox (tenant_id, partition_key, document_id, version, operation, payload, committed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.tenantId,
+        partitionKeyOf(record.tenantId),
         record.id,
         record.version,
         operation,
@@ -302,10 +312,17 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
       );
   }
 
-  async pull(limit: number): Promise<DocumentChange[]> {
-    const rows = this.#db
-      .statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?')
-      .all(limit) as unknown as OutboxRow[];
+  async pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]> {
+    const rows = (
+      scope
+        ? this.#db
+            .statement(
+              `SELECT * FROM document_outbox WHERE partition_key % ? IN (SELECT value FROM json_each(?))
+               ORDER BY sequence LIMIT ?`,
+            )
+            .all(scope.count, JSON.stringify(scope.partitions), limit)
+        : this.#db.statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?').all(limit)
+    ) as unknown as OutboxRow[];
     return rows.map(toChange);
   }
 
