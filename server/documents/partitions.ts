@@ -15,7 +15,6 @@ export interface PartitionScope {
 }
 
 /** Stable across processes and releases: the first four bytes of the tenant's SHA-1. */
-export const partitionKeyOf = (tenantId: string): number =>
-  hash('sha1', tenantId, 'buffer').readUInt32BE(0);
+export const partitionKeyOf = (tenantId: string): number => hash('sha1', tenantId, 'buffer').readUInt32BE(0);
 
 export const partitionOf = (tenantId: string, count: number): number => partitionKeyOf(tenantId) % count;

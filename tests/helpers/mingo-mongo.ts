@@ -140,6 +140,10 @@ class MingoCollection {
     if (!doc && options.upsert) {
       // As MongoDB does: the filter's equality fields seed the new document, then the update applies.
       doc = clone(Object.fromEntries(Object.entries(filter).filter(([key]) => !key.startsWith('$'))));
+      // The filter missed an existing document with this `_id`: the insert hits the unique index.
+      if (this.docs.some((existing) => normalize(existing._id) === normalize(doc?._id))) {
+        throw new DuplicateKeyError(`E11000 duplicate key error collection: ${this.#name}`);
+      }
       this.docs.push(doc);
       update(doc, modifier);
       return options.returnDocument === 'after' ? clone(doc) : null;
