@@ -176,6 +176,8 @@ const environmentSchema = z
     SEARCH_QUEUE_TIMEOUT_MS: positiveInt(250),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
+    OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+    INDEXER_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
 
     // Production backends: setting the URL selects the backend; without it the embedded one stays in use.
     MONGO_URL: z
@@ -426,7 +428,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         queueTimeoutMs: e.SEARCH_QUEUE_TIMEOUT_MS,
       },
     },
-    indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE, port: e.INDEXER_PORT },
+    indexer: {
+      pollIntervalMs: e.INDEXER_POLL_MS,
+      batchSize: e.INDEXER_BATCH_SIZE,
+      port: e.INDEXER_PORT,
+      /** The outbox's partitions, each held by one indexer at a time under a lease of `leaseMs`. */
+      partitions: e.OUTBOX_PARTITIONS,
+      leaseMs: e.INDEXER_LEASE_MS,
+    },
     metrics: {
       /** A listener of its own for `/metrics` (and health), apart from clients; one service per process. */
       listener: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },

@@ -56,7 +56,7 @@ export interface PartitionClaims {
    * A partition is never released while `work` runs on it.
    */
   whileHeld<T>(work: (scope: PartitionScope) => Promise<T>): Promise<T | undefined>;
-  /** The partitions held now, in order. */
+  /** The partitions held now and not being handed over, in order. */
   held(): number[];
   /** Stops renewing and releases every partition, so the others take them at once rather than at expiry. */
   stop(): Promise<void>;
@@ -68,31 +68,47 @@ export interface PartitionClaims {
  * running indexers, gives up partitions beyond `ceil(count / indexers)` and
  * takes free or expired ones up to that share. A killed indexer stops
  * renewing, so its partitions are taken within a lease and a round.
+ * Resolves after the first round, so a lone indexer holds every partition
+ * when it starts.
  */
-export function startPartitionClaims(options: PartitionClaimsOptions): PartitionClaims {
+export async function startPartitionClaims(options: PartitionClaimsOptions): Promise<PartitionClaims> {
   const { leases, holder, count, leaseMs, logger, events, clock = Date.now } = options;
   /** Each held partition and when its lease runs out, as this indexer wrote it. */
   const held = new Map<number, number>();
+  /** Held partitions being given up: left out of new batches, renewed until the running batch ends. */
+  const handingOver = new Set<number>();
   let working: Promise<unknown> = Promise.resolve();
   let stopped = false;
 
-  const report = () => events?.held(held.size);
-  const valid = () => [...held].filter(([, until]) => until > clock()).map(([partition]) => partition);
+  const active = () => [...held.keys()].filter((partition) => !handingOver.has(partition));
+  const report = () => events?.held(active().length);
+  const valid = () => active().filter((partition) => (held.get(partition) ?? 0) > clock());
 
   function lose(partition: number, reason: string) {
     held.delete(partition);
+    handingOver.delete(partition);
     events?.lost(partition);
     logger.warn({ partition, holder, reason }, 'partition lease lost');
   }
 
   async function release(partitions: number[]) {
-    for (const partition of partitions) held.delete(partition);
-    // The next batch already leaves them out; the one running now finishes before another indexer may start.
-    await working.catch(() => {});
     for (const partition of partitions) {
+      if (!held.delete(partition)) continue;
+      handingOver.delete(partition);
       logger.info({ partition, holder }, 'partition released');
       await leases.release(partition, holder);
     }
+  }
+
+  /** Gives `partitions` up once the batch running now, which may include them, has finished. */
+  function handOver(partitions: number[]) {
+    for (const partition of partitions) handingOver.add(partition);
+    void working
+      .catch(() => {})
+      .then(() => release(partitions))
+      .catch((error: unknown) => {
+        logger.warn({ err: error, holder }, 'partition leases not released; they expire instead');
+      });
   }
 
   async function round() {
@@ -107,10 +123,12 @@ export function startPartitionClaims(options: PartitionClaimsOptions): Partition
     }
     const { holders, leases: current } = await leases.snapshot(new Date(now));
     const share = Math.ceil(count / new Set([...holders, holder]).size);
-    const surplus = [...held.keys()].sort((a, b) => a - b).slice(share);
-    if (surplus.length > 0) await release(surplus);
+    const surplus = active()
+      .sort((a, b) => a - b)
+      .slice(share);
+    if (surplus.length > 0) handOver(surplus);
     const taken = new Set(current.map((lease) => lease.partition));
-    for (let partition = 0; partition < count && held.size < share; partition += 1) {
+    for (let partition = 0; partition < count && active().length < share; partition += 1) {
       if (taken.has(partition) || held.has(partition)) continue;
       if (await leases.acquire(partition, holder, new Date(now), new Date(until))) {
         held.set(partition, until);
@@ -134,6 +152,7 @@ export function startPartitionClaims(options: PartitionClaimsOptions): Partition
       });
   };
   schedule();
+  await running;
 
   return {
     async whileHeld(work) {
@@ -143,11 +162,12 @@ export function startPartitionClaims(options: PartitionClaimsOptions): Partition
       working = result;
       return result;
     },
-    held: () => [...held.keys()].sort((a, b) => a - b),
+    held: () => active().sort((a, b) => a - b),
     async stop() {
       stopped = true;
       clearTimeout(timer);
       await running;
+      await working.catch(() => {});
       await release([...held.keys()]).catch((error: unknown) => {
         logger.warn({ err: error, holder }, 'partition leases not released; they expire instead');
       });

@@ -313,16 +313,16 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
   }
 
   async pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]> {
-    const rows = (
-      scope
-        ? this.#db
-            .statement(
-              `SELECT * FROM document_outbox WHERE partition_key % ? IN (SELECT value FROM json_each(?))
+    const rows = (scope
+      ? this.#db
+          .statement(
+            `SELECT * FROM document_outbox WHERE partition_key % ? IN (SELECT value FROM json_each(?))
                ORDER BY sequence LIMIT ?`,
-            )
-            .all(scope.count, JSON.stringify(scope.partitions), limit)
-        : this.#db.statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?').all(limit)
-    ) as unknown as OutboxRow[];
+          )
+          .all(scope.count, JSON.stringify(scope.partitions), limit)
+      : this.#db
+          .statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?')
+          .all(limit)) as unknown as OutboxRow[];
     return rows.map(toChange);
   }
 
