@@ -85,10 +85,12 @@ export async function startPartitionClaims(options: PartitionClaimsOptions): Pro
   const valid = () => active().filter((partition) => (held.get(partition) ?? 0) > clock());
 
   function lose(partition: number, reason: string) {
+    // This indexer stopped applying the partition when its lease ran out, which may be before now.
+    const expiredAt = new Date(Math.min(held.get(partition) ?? clock(), clock()));
     held.delete(partition);
     handingOver.delete(partition);
     events?.lost(partition);
-    logger.warn({ partition, holder, reason }, 'partition lease lost');
+    logger.warn({ partition, holder, reason, expiredAt }, 'partition lease lost');
   }
 
   async function release(partitions: number[]) {
