@@ -18,6 +18,8 @@ import { freePort } from '../helpers/redis-server.ts';
 const startBoundMs = 60_000;
 /** How long the indexers may take to apply a few hundred changes, or to settle their shares. */
 const settleBoundMs = 60_000;
+/** Each test starts processes and waits for them several times over, each wait under its own bound. */
+const testBoundMs = 4 * startBoundMs;
 
 interface LeaseEvent {
   at: number;
@@ -228,80 +230,92 @@ function indexedVersions(): Map<string, number> {
   return new Map(rows.map((row) => [`${row.tenant_id}/${row.doc_id}`, row.version]));
 }
 
-it('spreads the partitions over three indexers, one holder each, and applies every change once', async () => {
-  const env = { OUTBOX_PARTITIONS: '6', INDEXER_LEASE_MS: '5000' };
-  await Promise.all(['a', 'b', 'c'].map((name) => startIndexer(name, env)));
-  await until(() => shares().every((count) => count === 2), settleBoundMs, 'two partitions each');
+it(
+  'spreads the partitions over three indexers, one holder each, and applies every change once',
+  async () => {
+    const env = { OUTBOX_PARTITIONS: '6', INDEXER_LEASE_MS: '5000' };
+    await Promise.all(['a', 'b', 'c'].map((name) => startIndexer(name, env)));
+    await until(() => shares().every((count) => count === 2), settleBoundMs, 'two partitions each');
 
-  const expected = new Map<string, number>();
-  const written = await writeChanges('one', expected);
-  await drained();
+    const expected = new Map<string, number>();
+    const written = await writeChanges('one', expected);
+    await drained();
 
-  expect(indexedVersions()).toEqual(expected);
-  const samples = await Promise.all(indexers.map((indexer) => scrape(indexer.metricsUrl)));
-  const applied = samples.map((sample) => sampleValue(sample, 'quarry_indexer_changes_applied_total') ?? 0);
-  expect(applied.reduce((sum, count) => sum + count, 0)).toBe(written);
-  // Every indexer had tenants to apply: the partitions spread the work, not only the leases.
-  for (const count of applied) expect(count).toBeGreaterThan(0);
-  for (const sample of samples) {
-    expect(sampleValue(sample, 'quarry_indexer_partitions_held')).toBe(2);
-    expect(sampleValue(sample, 'quarry_indexer_lease_losses_total')).toBe(0);
-  }
-  expectNoOverlap();
-});
+    expect(indexedVersions()).toEqual(expected);
+    const samples = await Promise.all(indexers.map((indexer) => scrape(indexer.metricsUrl)));
+    const applied = samples.map((sample) => sampleValue(sample, 'quarry_indexer_changes_applied_total') ?? 0);
+    expect(applied.reduce((sum, count) => sum + count, 0)).toBe(written);
+    // Every indexer had tenants to apply: the partitions spread the work, not only the leases.
+    for (const count of applied) expect(count).toBeGreaterThan(0);
+    for (const sample of samples) {
+      expect(sampleValue(sample, 'quarry_indexer_partitions_held')).toBe(2);
+      expect(sampleValue(sample, 'quarry_indexer_lease_losses_total')).toBe(0);
+    }
+    expectNoOverlap();
+  },
+  testBoundMs,
+);
 
-it('absorbs a kill -9 of one indexer within the lease: its partitions move and indexing goes on', async () => {
-  const leaseMs = 3000;
-  const env = { OUTBOX_PARTITIONS: '6', INDEXER_LEASE_MS: String(leaseMs) };
-  await Promise.all(['a', 'b', 'c'].map((name) => startIndexer(name, env)));
-  await until(() => shares().every((count) => count === 2), settleBoundMs, 'two partitions each');
-  const expected = new Map<string, number>();
-  await writeChanges('before', expected);
-  await drained();
+it(
+  'absorbs a kill -9 of one indexer within the lease: its partitions move and indexing goes on',
+  async () => {
+    const leaseMs = 3000;
+    const env = { OUTBOX_PARTITIONS: '6', INDEXER_LEASE_MS: String(leaseMs) };
+    await Promise.all(['a', 'b', 'c'].map((name) => startIndexer(name, env)));
+    await until(() => shares().every((count) => count === 2), settleBoundMs, 'two partitions each');
+    const expected = new Map<string, number>();
+    await writeChanges('before', expected);
+    await drained();
 
-  const [victim, ...survivors] = indexers as [IndexerProcess, ...IndexerProcess[]];
-  const orphaned = [...(holdings().get(victim.name) ?? [])];
-  await kill(victim);
-  const killedAt = Date.now();
-  await writeChanges('after', expected);
+    const [victim, ...survivors] = indexers as [IndexerProcess, ...IndexerProcess[]];
+    const orphaned = [...(holdings().get(victim.name) ?? [])];
+    await kill(victim);
+    const killedAt = Date.now();
+    await writeChanges('after', expected);
 
-  const survivorsHoldAll = () => {
-    const held = holdings();
-    return survivors.every((indexer) => held.get(indexer.name)?.size === 3);
-  };
-  // The dead holder's last renewal can be a third of a lease old, so the lease runs out at most a lease after
-  // the kill; a survivor's next round comes within another third. The rest is room for a loaded machine.
-  const takeoverBoundMs = leaseMs + leaseMs / 3 + 2000;
-  await until(survivorsHoldAll, settleBoundMs, 'the survivors to take every partition');
-  const takenOver = history
-    .filter(
-      (entry) => entry.event === 'acquired' && orphaned.includes(entry.partition) && entry.at >= killedAt,
-    )
-    .map((entry) => entry.at);
-  expect(takenOver).toHaveLength(orphaned.length);
-  expect(Math.max(...takenOver) - killedAt).toBeLessThanOrEqual(takeoverBoundMs);
+    const survivorsHoldAll = () => {
+      const held = holdings();
+      return survivors.every((indexer) => held.get(indexer.name)?.size === 3);
+    };
+    // The dead holder's last renewal can be a third of a lease old, so the lease runs out at most a lease after
+    // the kill; a survivor's next round comes within another third. The rest is room for a loaded machine.
+    const takeoverBoundMs = leaseMs + leaseMs / 3 + 2000;
+    await until(survivorsHoldAll, settleBoundMs, 'the survivors to take every partition');
+    const takenOver = history
+      .filter(
+        (entry) => entry.event === 'acquired' && orphaned.includes(entry.partition) && entry.at >= killedAt,
+      )
+      .map((entry) => entry.at);
+    expect(takenOver).toHaveLength(orphaned.length);
+    expect(Math.max(...takenOver) - killedAt).toBeLessThanOrEqual(takeoverBoundMs);
 
-  await drained();
-  expect(indexedVersions()).toEqual(expected);
-  expectNoOverlap(new Map([[victim.name, killedAt]]));
-  for (const indexer of survivors) {
-    expect(sampleValue(await scrape(indexer.metricsUrl), 'quarry_indexer_partitions_held')).toBe(3);
-  }
-});
+    await drained();
+    expect(indexedVersions()).toEqual(expected);
+    expectNoOverlap(new Map([[victim.name, killedAt]]));
+    for (const indexer of survivors) {
+      expect(sampleValue(await scrape(indexer.metricsUrl), 'quarry_indexer_partitions_held')).toBe(3);
+    }
+  },
+  testBoundMs,
+);
 
-it('keeps a standby with no partition ready, and hands it the partition when the holder dies', async () => {
-  const env = { OUTBOX_PARTITIONS: '1', INDEXER_LEASE_MS: '2000' };
-  const holder = await startIndexer('holder', env);
-  const standby = await startIndexer('standby', env);
-  expect(shares()).toEqual([1, 0]);
-  const ready = await fetch(standby.readyUrl);
-  expect(ready.status).toBe(200);
-  expect(sampleValue(await scrape(standby.metricsUrl), 'quarry_indexer_partitions_held')).toBe(0);
+it(
+  'keeps a standby with no partition ready, and hands it the partition when the holder dies',
+  async () => {
+    const env = { OUTBOX_PARTITIONS: '1', INDEXER_LEASE_MS: '2000' };
+    const holder = await startIndexer('holder', env);
+    const standby = await startIndexer('standby', env);
+    expect(shares()).toEqual([1, 0]);
+    const ready = await fetch(standby.readyUrl);
+    expect(ready.status).toBe(200);
+    expect(sampleValue(await scrape(standby.metricsUrl), 'quarry_indexer_partitions_held')).toBe(0);
 
-  await kill(holder);
-  await until(() => holdings().get('standby')?.size === 1, settleBoundMs, 'the standby to take over');
-  const expected = new Map<string, number>();
-  await writeChanges('late', expected);
-  await drained();
-  expect(indexedVersions()).toEqual(expected);
-});
+    await kill(holder);
+    await until(() => holdings().get('standby')?.size === 1, settleBoundMs, 'the standby to take over');
+    const expected = new Map<string, number>();
+    await writeChanges('late', expected);
+    await drained();
+    expect(indexedVersions()).toEqual(expected);
+  },
+  testBoundMs,
+);
