@@ -4,8 +4,8 @@ import { createLogger } from '../../server/logger.ts';
 import { SqlitePartitionLeases } from '../../subgraphs/search/adapters/sqlite-partition-leases.ts';
 import { type PartitionClaims, startPartitionClaims } from '../../subgraphs/search/partition-claims.ts';
 
-// Short, so that rounds (a third of it) come often; nothing here depends on how long a round takes.
-const leaseMs = 600;
+// Rounds (a third of it) come often enough for a quick test; a lease outlasts a loaded machine's timer delays.
+const leaseMs = 2000;
 const logger = createLogger({ level: 'silent' });
 
 let db: EmbeddedDatabase;
@@ -88,13 +88,17 @@ it('gives up a partition for a newcomer only after the batch running on it has f
   let finishBatch = () => {};
   const batch = busy.whileHeld(() => new Promise<void>((resolve) => (finishBatch = resolve)));
   const newcomer = await claimant('newcomer', 2);
-  // The busy indexer has decided to hand one partition over: its next batch already leaves it out.
-  await until(() => busy.held().length === 1);
-  let newcomerRounds = 0;
-  await until(() => ++newcomerRounds > 3);
-  expect(newcomer.held()).toEqual([]);
-  expect((await leases.snapshot(new Date())).leases.map((lease) => lease.holder)).toEqual(['busy', 'busy']);
-  finishBatch();
+  // Finished whatever happens, or stopping the claimants would wait on it forever.
+  try {
+    // The busy indexer has decided to hand one partition over: its next batch already leaves it out.
+    await until(() => busy.held().length === 1);
+    let newcomerRounds = 0;
+    await until(() => ++newcomerRounds > 3);
+    expect(newcomer.held()).toEqual([]);
+    expect((await leases.snapshot(new Date())).leases.map((lease) => lease.holder)).toEqual(['busy', 'busy']);
+  } finally {
+    finishBatch();
+  }
   await batch;
   await until(() => newcomer.held().length === 1);
   expect([...busy.held(), ...newcomer.held()].sort()).toEqual([0, 1]);
