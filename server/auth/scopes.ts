@@ -17,10 +17,12 @@ export function allowsOperation(principal: Principal, operation: OperationType):
   return principal.scopes.has(scopeFor(operation));
 }
 
+/** The refusal of an operation the caller's scopes do not cover. */
+export function scopeRefusal(operation: OperationType) {
+  return requestError('FORBIDDEN', `This operation needs the "${scopeFor(operation)}" scope`);
+}
+
 /** Queries need read access, mutations need write access; subscriptions are not served. */
 export function assertOperationAllowed(principal: Principal, operation: OperationType) {
-  if (!allowsOperation(principal, operation)) {
-    const needed = scopeFor(operation);
-    throw requestError('FORBIDDEN', `This operation needs the "${needed}" scope`);
-  }
+  if (!allowsOperation(principal, operation)) throw scopeRefusal(operation);
 }
