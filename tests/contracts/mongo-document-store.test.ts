@@ -56,7 +56,7 @@ describe('MongoDocumentStore (mingo)', () => {
     await store.close();
   });
 
-  it('creates the tenant-first compound indexes at startup, and the outbox its commit-time index', async () => {
+  it('creates the tenant-first compound indexes at startup, the outbox its commit-time index, and the keys their TTL index', async () => {
     await store.ensureIndexes();
     expect(database.collection('documents').indexes).toEqual([
       { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
@@ -67,6 +67,11 @@ describe('MongoDocumentStore (mingo)', () => {
     ]);
     expect(database.collection('document_outbox').indexes).toEqual([
       { key: { committedAt: 1 }, name: 'committed_at' },
+    ]);
+    // The server removes an idempotency key once its expiry passes.
+    expect(database.collection('idempotency_keys').indexes).toEqual([
+      { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+      { key: { expiresAt: 1 }, name: 'expires_at', expireAfterSeconds: 0 },
     ]);
   });
 
