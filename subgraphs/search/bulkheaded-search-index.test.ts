@@ -6,8 +6,8 @@ import { bulkheadedSearchIndex } from './bulkheaded-search-index.ts';
 import { createCursorCodec } from './cursor.ts';
 import { resilientSearchIndex } from './resilient-search-index.ts';
 import { createSearchResolvers, type SearchContext } from './resolvers.ts';
-import { noSynonyms } from './synonyms.ts';
 import type { SearchIndex, SearchRequest } from './search-index.ts';
+import { noSynonyms } from './synonyms.ts';
 
 const request = (tenantId: string): SearchRequest => ({
   tenantId,

@@ -12,7 +12,7 @@ import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
 import { parseQuery, TooManyQueryTermsError } from './query-parser.ts';
 import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
-import { InvalidSynonymsError, type Synonyms, type SynonymStore, validateSynonyms } from './synonyms.ts';
+import { InvalidSynonymsError, type SynonymStore, type Synonyms, validateSynonyms } from './synonyms.ts';
 
 export interface SearchContext extends SubgraphContext {
   /** How the search was served, for the request's log line. */

@@ -7,8 +7,8 @@ import {
 import { createCursorCodec } from './cursor.ts';
 import { createSearchResolvers, type SearchContext, type SearchLimits } from './resolvers.ts';
 import type { SearchIndex } from './search-index.ts';
-import type { SynonymStore } from './synonyms.ts';
 import { useStaleMarker } from './stale-marker.ts';
+import type { SynonymStore } from './synonyms.ts';
 
 export interface SearchServiceOptions extends SubgraphHostOptions {
   index: SearchIndex;

@@ -53,7 +53,8 @@ export const synonymKey = (word: string) =>
 function checkWord(word: string, field: string): string {
   const lower = word.trim().toLowerCase();
   if (!wordPattern.test(lower)) invalid(field, 'must be one word of letters and digits');
-  if (lower.length > maxSynonymWordLength) invalid(field, `must be at most ${maxSynonymWordLength} characters`);
+  if (lower.length > maxSynonymWordLength)
+    invalid(field, `must be at most ${maxSynonymWordLength} characters`);
   return lower;
 }
 

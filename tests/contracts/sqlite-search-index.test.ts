@@ -73,6 +73,27 @@ describe('SqliteSearchIndex', () => {
       table_no: number;
     }[];
 
+  it("erasing a tenant forgets its synonyms, and keeps another tenant's", async () => {
+    const rule = { equivalents: [], rules: [{ word: 'laptop', synonyms: ['notebook'] }] };
+    for (const tenantId of ['leaving', 'staying']) {
+      await index.apply([upsert(tenantId, 'n', 1, 'Notebook batteries')]);
+      await index.replaceSynonyms(tenantId, rule);
+    }
+    await index.eraseTenant('leaving');
+    const rows = (table: string) =>
+      db.connection
+        .prepare(`SELECT DISTINCT tenant_id FROM ${table}`)
+        .all()
+        .map((row) => row.tenant_id);
+    expect(rows('search_synonyms')).toEqual(['staying']);
+    expect(rows('search_synonym_lookup')).toEqual(['staying']);
+    expect(await index.synonyms('leaving')).toEqual({ equivalents: [], rules: [] });
+    // A tenant of the same name starting again starts without them.
+    await index.apply([upsert('leaving', 'n', 1, 'Notebook batteries')]);
+    expect(await search('leaving', 'laptop')).toMatchObject({ hits: [] });
+    expect((await search('staying', 'laptop')).hits.map((hit) => hit.documentId)).toEqual(['n']);
+  });
+
   const hostileTenants = [
     "acme'; DROP TABLE search_tenants; --",
     'tenant "quoted" ]` [x]',
