@@ -119,8 +119,10 @@ export function withSynonyms(query: ParsedQuery, lookup: SynonymLookup): ParsedQ
   const terms = distinctTerms(query);
   const taken = new Set(terms.map((term) => term.word));
   let budget = maxQueryTerms - terms.length;
+  // Own entries only: a lookup parsed from JSON still inherits `constructor` and the like.
+  const synonymsOf = (key: string) => (Object.hasOwn(lookup, key) ? (lookup[key] ?? []) : []);
   const candidates = query.optional.map((term) =>
-    expandable(term) ? (lookup[synonymKey(term.word)] ?? []) : [],
+    expandable(term) ? synonymsOf(synonymKey(term.word)) : [],
   );
   const chosen = query.optional.map((): string[] => []);
   const rounds = Math.max(0, ...candidates.map((words) => words.length));
