@@ -210,11 +210,12 @@ export function editDistance(a: string, b: string, limit: number): number {
 /** Whether the query narrows by text at all, which is when there is relevance to rank by. */
 export const isRanked = (query: ParsedQuery) => query.optional.length > 0 || query.required.length > 0;
 
-/** Every distinct word to highlight: the optional and required terms, never the excluded ones. */
+/** Every distinct word to highlight: the optional and required terms and their synonyms, never the excluded ones. */
 export function highlightTerms(query: ParsedQuery): QueryTerm[] {
   const terms = new Map<string, QueryTerm>();
   for (const term of [...query.optional, ...query.required.flatMap((clause) => clause.terms)]) {
     terms.set(termKey(term), term);
+    for (const word of term.synonyms ?? []) terms.set(word, { word, prefix: false });
   }
   return [...terms.values()];
 }

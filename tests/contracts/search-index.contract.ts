@@ -595,6 +595,12 @@ export function describeSearchIndexContract(
         expect(ids(await search('t', 'laptop'))).toEqual(['laptop', 'notebook']);
       });
 
+      it('highlights the synonym a document matched', async () => {
+        const page = await search('t', 'laptop', { highlights: true });
+        const notebook = page.hits.find((hit) => hit.documentId === 'notebook');
+        expect(notebook?.highlights).toEqual([{ field: 'title', snippets: ['<em>Notebook</em> batteries'] }]);
+      });
+
       it('matches other forms of a synonym word, as the index stems them', async () => {
         expect(sortedIds(await search('t', 'laptops'))).toEqual(['laptop', 'notebook']);
       });

@@ -246,7 +246,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     const corrected = request.typoTolerance === false ? expanded : this.#withCorrections(t, expanded);
     const matches = matchesOf(t, corrected, request.filter);
     const highlighter =
-      request.highlights && matches.ranked ? createHighlighter(highlightTerms(query)) : undefined;
+      request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
     const rows = this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
