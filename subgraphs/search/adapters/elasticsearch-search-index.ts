@@ -131,9 +131,7 @@ const fuzzyBoost = 0.5;
 /** How much a synonym counts beside the word as typed: the embedded index counts the word twice. */
 const synonymBoost = 0.5;
 
-/** The tenant's document in the synonyms index. */
-const synonymsId = (tenantId: string) => encodeURIComponent(tenantId);
-
+/** A tenant's document in the synonyms index, its id the tenant id. */
 interface SynonymsDocument extends Synonyms {
   tenant_id: string;
   lookup: SynonymLookup;
@@ -408,7 +406,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
     const response = await this.#client.get<Partial<SynonymsDocument>>(
       {
         index: this.#names.synonymsIndex,
-        id: synonymsId(tenantId),
+        id: tenantId,
         _source_includes: ['equivalents', 'rules'],
       },
       // No document (or no index yet) is a tenant that never set synonyms.
@@ -422,7 +420,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
   async replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
     await ensureSynonymsIndex(this.#client, this.#names);
     const document: SynonymsDocument = { tenant_id: tenantId, ...synonyms, lookup: synonymLookup(synonyms) };
-    await this.#client.index({ index: this.#names.synonymsIndex, id: synonymsId(tenantId), document });
+    await this.#client.index({ index: this.#names.synonymsIndex, id: tenantId, document });
   }
 
   /**
@@ -499,7 +497,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
    */
   async eraseTenant(tenantId: string): Promise<void> {
     await this.#client.delete(
-      { index: this.#names.synonymsIndex, id: synonymsId(tenantId), refresh: true },
+      { index: this.#names.synonymsIndex, id: tenantId, refresh: true },
       { ignore: [404] },
     );
     await this.#client.deleteByQuery({
@@ -521,7 +519,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
     const response = await this.#client.get<Partial<SynonymsDocument>>(
       {
         index: this.#names.synonymsIndex,
-        id: synonymsId(tenantId),
+        id: tenantId,
         _source_includes: keys.map((key) => `lookup.${key}`),
       },
       { ignore: [404] },

@@ -410,7 +410,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     this.#db.statement('DELETE FROM search_synonym_lookup WHERE tenant_id = ?').run(tenantId);
   }
 
-  /** The query's plain words with the tenant's synonyms of them, read in the search's own snapshot. */
+  /** The query's plain words with the tenant's synonyms of them: the rows of those words only. */
   #withSynonyms(tenantId: string, query: ParsedQuery): ParsedQuery {
     const keys = synonymKeysOf(query);
     if (keys.length === 0) return query;
