@@ -6,6 +6,8 @@ export const READ_SCOPE = 'documents:read';
 export const WRITE_SCOPE = 'documents:write';
 /** Reading the tenant's usage and quota. */
 export const TENANT_ADMIN_SCOPE = 'tenant:admin';
+/** Reading and changing the tenant's search settings (synonyms). */
+export const SEARCH_ADMIN_SCOPE = 'search:admin';
 /** Erasing every trace of the tenant: its own scope, never implied by another. */
 export const TENANT_ERASE_SCOPE = 'tenant:erase';
 
