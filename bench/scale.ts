@@ -4,6 +4,8 @@
  * `SqliteSearchIndex.apply` (no HTTP, no documents store), then times
  * `search` for rare, mid-frequency and very common terms, rotating over
  * tenants, both as a plain ranked page and as the UI's page with facets.
+ * Natural-language questions (several words, a common one and a misspelled
+ * one among them) are timed with typo tolerance on and off.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -39,6 +41,8 @@ interface SizeResult {
   documentFrequency: Record<TermClass, number>;
   plain: Record<TermClass, Latency>;
   withFacets: Record<TermClass, Latency>;
+  /** Natural-language questions, by typo tolerance. */
+  questions: Record<'typoOn' | 'typoOff', { plain: Latency; withFacets: Latency }>;
 }
 
 const sizesOf = (value: string) =>
@@ -66,6 +70,22 @@ const options = program.opts<ScaleOptions>();
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+
+/** A letter swap inside the word: one edit, so typo tolerance corrects it back. */
+const misspelled = (word: string) => `${word.slice(0, 2)}${word[3] ?? ''}${word[2] ?? ''}${word.slice(4)}`;
+
+/**
+ * Questions as users type them: stopwords, a very common word, mid-frequency
+ * and rare words, a word of the titles, and one mid-frequency word misspelled.
+ */
+function questions(terms: Record<TermClass, string[]>): string[] {
+  return terms.mid.map((mid, i) => {
+    const common = terms.common[i % terms.common.length]!;
+    const rare = terms.rare[i % terms.rare.length]!;
+    const typo = misspelled(terms.mid[(i + 1) % terms.mid.length]!);
+    return `how is the ${common} of ${mid} related to ${typo} in the ${rare} runbook`;
+  });
+}
 
 async function measureSize(documents: number): Promise<SizeResult> {
   const directory = mkdtempSync(join(tmpdir(), 'quarry-scale-'));
@@ -110,17 +130,21 @@ async function measureSize(documents: number): Promise<SizeResult> {
     const buildSeconds = (performance.now() - started) / 1000;
     const indexMb = statSync(path).size / 2 ** 20;
 
-    const time = async (termClass: TermClass, facets: FacetField[]): Promise<Latency> => {
-      const terms = corpus.terms[termClass];
+    const time = async (
+      texts: readonly string[],
+      facets: FacetField[],
+      typoTolerance = true,
+    ): Promise<Latency> => {
       const run = async (i: number) => {
         const t0 = performance.now();
         const page = await index.search({
           tenantId: corpus.tenants[i % corpus.tenants.length]!,
-          text: terms[i % terms.length]!,
+          text: texts[i % texts.length]!,
           filter: {},
           sort: 'RELEVANCE',
           first: 20,
           facets,
+          typoTolerance,
         });
         return { ms: performance.now() - t0, total: page.total };
       };
@@ -142,10 +166,18 @@ async function measureSize(documents: number): Promise<SizeResult> {
     };
     const plain = {} as Record<TermClass, Latency>;
     const withFacets = {} as Record<TermClass, Latency>;
+    const allFacets: FacetField[] = ['TAGS', 'STATUS', 'AUTHOR'];
     for (const termClass of classes) {
-      plain[termClass] = await time(termClass, []);
-      withFacets[termClass] = await time(termClass, ['TAGS', 'STATUS', 'AUTHOR']);
+      plain[termClass] = await time(corpus.terms[termClass], []);
+      withFacets[termClass] = await time(corpus.terms[termClass], allFacets);
     }
+    const asked = questions(corpus.terms);
+    const questionLatency = async (typoTolerance: boolean) => ({
+      plain: await time(asked, [], typoTolerance),
+      withFacets: await time(asked, allFacets, typoTolerance),
+    });
+    const typoOn = await questionLatency(true);
+    const typoOff = await questionLatency(false);
     return {
       documents,
       buildSeconds,
@@ -157,6 +189,7 @@ async function measureSize(documents: number): Promise<SizeResult> {
       },
       plain,
       withFacets,
+      questions: { typoOn, typoOff },
     };
   } finally {
     database.close();
@@ -197,6 +230,19 @@ for (const r of results) {
       `| ${r.documents.toLocaleString('en-US')} | ${r.indexMb.toFixed(0)} | ${r.buildSeconds.toFixed(0)} | ${termClass} | ${pct(r.documentFrequency[termClass])} | ${Math.round(r.plain[termClass].meanTotal).toLocaleString('en-US')} | ${ms(r.plain[termClass].p50)} / ${ms(r.plain[termClass].p99)} | ${ms(r.withFacets[termClass].p50)} / ${ms(r.withFacets[termClass].p99)} |`,
     );
   }
+}
+lines.push(
+  '',
+  `Natural-language questions ("how is the <common> of <mid> related to <mid, misspelled> in the <rare> runbook": seven words after stopwords), with typo tolerance on and off:`,
+  '',
+  '| documents | mean total, on / off | plain p50 / p99 ms, on | plain p50 / p99 ms, off | + facets p50 / p99 ms, on | + facets p50 / p99 ms, off |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: |',
+);
+const cell = (latency: Latency) => `${ms(latency.p50)} / ${ms(latency.p99)}`;
+for (const { documents, questions: q } of results) {
+  lines.push(
+    `| ${documents.toLocaleString('en-US')} | ${Math.round(q.typoOn.plain.meanTotal).toLocaleString('en-US')} / ${Math.round(q.typoOff.plain.meanTotal).toLocaleString('en-US')} | ${cell(q.typoOn.plain)} | ${cell(q.typoOff.plain)} | ${cell(q.typoOn.withFacets)} | ${cell(q.typoOff.withFacets)} |`,
+  );
 }
 const markdown = `${lines.join('\n')}\n`;
 mkdirSync(options.out, { recursive: true });
