@@ -7,6 +7,7 @@ import { mockedElasticsearch } from '../helpers/elasticsearch-mock.ts';
 const names = elasticsearchNames('quarry-documents');
 const older = 'quarry-documents-g1-000001';
 const newer = 'quarry-documents-g1-000002';
+const synonyms = 'quarry-documents.synonyms';
 
 const change = (tenantId: string, id: string, version: number, operation: 'upsert' | 'delete') =>
   operation === 'delete'
@@ -34,6 +35,7 @@ function cluster() {
   const indices: Record<string, Map<string, { tenant_id: string; deleted: boolean }>> = {
     [older]: new Map(),
     [newer]: new Map(),
+    [synonyms]: new Map(),
   };
   es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => ({
     [older]: { aliases: { 'quarry-documents': {} } },
@@ -65,10 +67,18 @@ function cluster() {
     indices[index]?.set(decodeURIComponent(id.join('/')), sent.body);
     return { result: 'created' };
   });
+  es.on('PUT', `/${synonyms}`, () => ({ acknowledged: true }));
+  es.on('DELETE', '/:index/_doc/*', (sent) => {
+    const [, index = '', , ...id] = sent.path.split('/');
+    return indices[index]?.delete(decodeURIComponent(id.join('/')))
+      ? { result: 'deleted' }
+      : es.error(404, 'not_found');
+  });
   es.on('POST', '/quarry-documents/_delete_by_query', (sent) => {
     expect(sent.querystring.routing).toBeDefined();
     let deleted = 0;
-    for (const documents of Object.values(indices))
+    // Only the indices behind the read alias, as Elasticsearch resolves it.
+    for (const documents of [older, newer].map((name) => indices[name] ?? new Map()))
       for (const [id, source] of documents)
         if (matches(source, sent.body.query)) {
           documents.delete(id);
@@ -79,7 +89,7 @@ function cluster() {
   return { es, indices };
 }
 
-it('erases every copy of a tenant from every backing index, tombstones included, and nothing of another', async () => {
+it('erases every copy of a tenant from every backing index, tombstones included, and its synonyms, and nothing of another', async () => {
   const { es, indices } = cluster();
   // One copy already in the older index, as after a rollover.
   indices[older]?.set('leaving-tenant/old', { tenant_id: 'leaving-tenant', deleted: false });
@@ -90,11 +100,17 @@ it('erases every copy of a tenant from every backing index, tombstones included,
     change('staying', 'c', 1, 'upsert'),
   ]);
   await index.apply([change('leaving-tenant', 'b', 2, 'delete')]);
+  const rule = { equivalents: [], rules: [{ word: 'laptop', synonyms: ['notebook'] }] };
+  await index.replaceSynonyms('leaving-tenant', rule);
+  await index.replaceSynonyms('staying', rule);
   const stored = () => Object.values(indices).flatMap((documents) => [...documents.values()]);
   expect(stored().some((source) => source.tenant_id === 'leaving-tenant' && source.deleted)).toBe(true);
 
   await index.eraseTenant('leaving-tenant');
 
   expect(stored().filter((source) => source.tenant_id === 'leaving-tenant')).toEqual([]);
-  expect(stored()).toEqual([expect.objectContaining({ tenant_id: 'staying', deleted: false })]);
+  expect(stored()).toEqual([
+    expect.objectContaining({ tenant_id: 'staying', deleted: false }),
+    expect.objectContaining({ tenant_id: 'staying', rules: rule.rules }),
+  ]);
 });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { partitionOf } from '../../server/documents/partitions.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteDocumentStore } from '../../subgraphs/documents/adapters/sqlite-document-store.ts';
@@ -48,4 +48,32 @@ it('gives an outbox from before partitions its key column, its waiting entries p
     db.close();
     await rm(directory, { recursive: true, force: true });
   }
+});
+
+describe('SqliteDocumentStore idempotency keys', () => {
+  it('removes expired keys as keyed writes come, so the table holds about one retention of keys', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'quarry-documents-'));
+    const db = new EmbeddedDatabase(join(directory, 'quarry.db'));
+    try {
+      const store = new SqliteDocumentStore(db);
+      const keyed = (key: string, expiresAt: Date) => ({ idempotency: { key, fingerprint: key, expiresAt } });
+      const draft = { title: 'T', body: '', tags: [], author: null, status: 'DRAFT' as const };
+      const past = new Date(Date.now() - 1000);
+      const future = new Date(Date.now() + 3_600_000);
+      for (const key of ['old-1', 'old-2', 'old-3'])
+        await store.create('t', draft, undefined, keyed(key, past));
+      const keys = () =>
+        (db.statement('SELECT key FROM idempotency_keys ORDER BY key').all() as { key: string }[]).map(
+          (row) => row.key,
+        );
+      // Each of those removed what had expired before it.
+      expect(keys()).toEqual(['old-3']);
+      await store.create('t', draft, undefined, keyed('new-1', future));
+      await store.create('t', draft, undefined, keyed('new-2', future));
+      expect(keys()).toEqual(['new-1', 'new-2']);
+    } finally {
+      db.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
 });
