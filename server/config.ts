@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
 import { checkJwtEnvironment, jwtConfigFrom, jwtEnvironmentShape } from './auth/issuer-config.ts';
 
@@ -13,6 +14,19 @@ const timeUnit = (fallback: string) =>
     .string()
     .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
     .default(fallback);
+/** A duration with a unit, `7d`, `36h` or `90m` (as the `ms` package reads them), in milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, context) => {
+      const milliseconds = ms(value as StringValue);
+      if (!Number.isFinite(milliseconds) || milliseconds <= 0 || !/[a-z]$/i.test(value.trim())) {
+        context.addIssue({ code: 'custom', message: 'a duration above zero with a unit, such as 7d or 36h' });
+        return z.NEVER;
+      }
+      return milliseconds;
+    });
 const list = z.string().transform((value) =>
   value
     .split(',')
@@ -176,6 +190,10 @@ const environmentSchema = z
     SEARCH_QUEUE_TIMEOUT_MS: positiveInt(250),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
+    INDEXER_MAX_ATTEMPTS: positiveInt(5),
+    TOMBSTONE_RETENTION: duration('7d'),
+    TOMBSTONE_PRUNE_INTERVAL: duration('1h'),
+    TOMBSTONE_PRUNE_BATCH_SIZE: positiveInt(1000),
 
     // Production backends: setting the URL selects the backend; without it the embedded one stays in use.
     MONGO_URL: z
@@ -426,7 +444,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         queueTimeoutMs: e.SEARCH_QUEUE_TIMEOUT_MS,
       },
     },
-    indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE, port: e.INDEXER_PORT },
+    indexer: {
+      pollIntervalMs: e.INDEXER_POLL_MS,
+      batchSize: e.INDEXER_BATCH_SIZE,
+      maxAttempts: e.INDEXER_MAX_ATTEMPTS,
+      port: e.INDEXER_PORT,
+    },
+    tombstones: {
+      retentionMs: e.TOMBSTONE_RETENTION,
+      pruneIntervalMs: e.TOMBSTONE_PRUNE_INTERVAL,
+      pruneBatchSize: e.TOMBSTONE_PRUNE_BATCH_SIZE,
+    },
     metrics: {
       /** A listener of its own for `/metrics` (and health), apart from clients; one service per process. */
       listener: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },

@@ -23,6 +23,7 @@ import { type Indexer, startIndexer } from './indexer.ts';
 import { resilientSearchIndex } from './resilient-search-index.ts';
 import type { SearchIndex } from './search-index.ts';
 import { startSearchService } from './service.ts';
+import { startTombstonePruner } from './tombstone-pruner.ts';
 
 export interface SearchAppOptions {
   config: QuarryConfig;
@@ -163,6 +164,7 @@ export async function startIndexerApp({
       operation: 'oldestPendingAt',
     }),
   );
+  const indexerEvents = metrics.trackIndexer(() => documents.store.countDeadLetters());
   // A poll every 100 ms with no request behind it would fill the trace store with one-span traces.
   const feed = instrumentPort(documents.store, {
     dependency: 'documents-store',
@@ -187,10 +189,25 @@ export async function startIndexerApp({
     }),
     index,
     logger,
+    deadLetters: feed,
+    events: indexerEvents,
+    maxAttempts: config.indexer.maxAttempts,
+    tombstoneRetentionMs: config.tombstones.retentionMs,
     pollIntervalMs: config.indexer.pollIntervalMs,
     batchSize: config.indexer.batchSize,
   });
+  // The raw adapters: pruning is the indexer's own background work, not a client's call behind a breaker.
+  const pruner = startTombstonePruner({
+    store: documents.store,
+    index: search.index,
+    retentionMs: config.tombstones.retentionMs,
+    intervalMs: config.tombstones.pruneIntervalMs,
+    batchSize: config.tombstones.pruneBatchSize,
+    logger,
+    events: indexerEvents,
+  });
   const stopIndexing = async () => {
+    await pruner.stop();
     await indexer.stop();
     await index.close();
     await search.close();
