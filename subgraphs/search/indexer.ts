@@ -35,7 +35,10 @@ export interface IndexerOptions {
 }
 
 export interface Indexer {
-  /** Applies everything pending right now; returns how many changes it applied or parked. */
+  /**
+   * Applies everything pending right now, stopping early at a batch with changes to try again (as the
+   * loop backs off then); returns how many changes it applied or parked.
+   */
   drain(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -187,9 +190,11 @@ export function startIndexer(options: IndexerOptions): Indexer {
 
   async function drain(): Promise<number> {
     let settled = 0;
-    for (let batch = await applyBatch(); batch.settled > 0; batch = await applyBatch())
+    for (;;) {
+      const batch = await applyBatch();
       settled += batch.settled;
-    return settled;
+      if (batch.settled === 0 || batch.retrying > 0) return settled;
+    }
   }
 
   async function loop() {

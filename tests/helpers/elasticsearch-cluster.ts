@@ -47,9 +47,15 @@ function matches(source: StoredSource, query: Query): boolean {
   throw new Error(`the mock does not evaluate ${JSON.stringify(query)}`);
 }
 
+/** How Elasticsearch answers a write it does not take, for example 400 mapper_parsing_exception or 429. */
+export interface Refusal {
+  status: number;
+  type: string;
+}
+
 export interface ClusterOptions {
-  /** A bulk item for a source this returns a reason for is refused with 400 mapper_parsing_exception. */
-  refuse?: (source: StoredSource) => string | undefined;
+  /** A write of a source this returns a refusal for is refused with it, and the rest of its bulk is written. */
+  refuse?: (source: StoredSource) => Refusal | undefined;
 }
 
 /**
@@ -73,7 +79,7 @@ export function elasticsearchCluster(options: ClusterOptions = {}) {
     if (current && current.version >= version)
       return { status: 409, error: { type: 'version_conflict_engine_exception', reason: 'not newer' } };
     const refusal = options.refuse?.(source);
-    if (refusal) return { status: 400, error: { type: 'mapper_parsing_exception', reason: refusal } };
+    if (refusal) return { status: refusal.status, error: { type: refusal.type, reason: refusal.type } };
     indices[index]?.set(id, { source, version });
     return { status: 201 };
   };
