@@ -9,7 +9,7 @@ import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { TooManyQueryTermsError } from '../../subgraphs/search/query-parser.ts';
 import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
-import { upsertChange } from '../helpers/document-changes.ts';
+import { deleteChange, upsertChange } from '../helpers/document-changes.ts';
 import { queryText } from '../helpers/query-text.ts';
 import type { WriterData } from '../helpers/search-index-writer.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
@@ -153,6 +153,43 @@ describe('SqliteSearchIndex', () => {
     await index.apply([upsert('t', 'm', 1, 'Forged \uE000 open', 'the needle is here \uE001')]);
     const [hit] = (await search('t', 'needle', { highlights: true })).hits;
     expect(hit?.highlights).toEqual([{ field: 'body', snippets: ['the <em>needle</em> is here '] }]);
+  });
+
+  it('prunes tombstones of deletes committed before the cutoff, a batch at a time, and never a live version', async () => {
+    const at = (iso: string) => new Date(iso);
+    const deleted = (id: string, version: number, committedAt: string): DocumentChange => ({
+      ...deleteChange('t', id, version),
+      committedAt: at(committedAt),
+    });
+    await index.apply([
+      upsert('t', 'live', 1, 'Still here'),
+      upsert('t', 'old', 1, 'Old'),
+      upsert('t', 'older', 1, 'Older'),
+      upsert('t', 'recent', 1, 'Recent'),
+    ]);
+    await index.apply([
+      deleted('old', 2, '2024-01-02T00:00:00.000Z'),
+      deleted('older', 2, '2024-01-01T00:00:00.000Z'),
+      deleted('recent', 2, '2024-03-01T00:00:00.000Z'),
+    ]);
+    const cutoff = at('2024-03-01T00:00:00.000Z');
+    expect(await index.pruneTombstones(cutoff, 1)).toBe(1);
+    expect(await index.pruneTombstones(cutoff, 1)).toBe(1);
+    expect(await index.pruneTombstones(cutoff, 1)).toBe(0);
+    // The pruned ids take any version again; the recent tombstone still refuses an older write.
+    await index.apply([upsert('t', 'old', 1, 'Old again'), upsert('t', 'recent', 1, 'Recent again')]);
+    expect((await search('t', 'again')).hits.map((hit) => hit.documentId)).toEqual(['old']);
+    expect((await search('t', 'still')).hits.map((hit) => hit.documentId)).toEqual(['live']);
+  });
+
+  it('dates the tombstones of an index made before pruning existed so that the first pruning removes them', async () => {
+    await index.apply([upsert('t', 'kept', 1, 'Kept'), upsert('t', 'gone', 1, 'Gone')]);
+    await index.apply([deleteChange('t', 'gone', 2)]);
+    db.connection.exec('DROP INDEX search_versions_by_deleted');
+    db.connection.exec('ALTER TABLE search_versions DROP COLUMN deleted_at');
+    const upgraded = new SqliteSearchIndex(db);
+    expect(await upgraded.pruneTombstones(new Date(1), 10)).toBe(1);
+    expect((await search('t', 'kept')).total).toBe(1);
   });
 
   it('refuses a change it cannot apply, for good, and applies the rest of its batch', async () => {

@@ -128,7 +128,7 @@ export function elasticsearchCluster(options: ClusterOptions = {}) {
   });
   es.on('POST', '/quarry-documents/_delete_by_query', (sent) => {
     if (sent.body.query.term?.tenant_id) expect(sent.querystring.routing).toBeDefined();
-    const limit = sent.querystring.max_docs ? Number(sent.querystring.max_docs) : Number.POSITIVE_INFINITY;
+    const limit = sent.body.max_docs ?? Number.POSITIVE_INFINITY;
     let deleted = 0;
     for (const documents of Object.values(indices))
       for (const [id, { source }] of documents)
