@@ -43,12 +43,6 @@ export interface Indexer {
   stop(): Promise<void>;
 }
 
-/**
- * Moves outbox changes into the search index. Delivery is at-least-once (a
- * crash between apply and acknowledge replays a batch) and the index applies
- * changes by version, so a replay changes nothing. When the index is down the
- * changes wait in the outbox and the loop backs off, so none are lost.
- */
 /** The outcome of one batch: what left the outbox, and what stays there for another attempt. */
 interface BatchOutcome {
   /** Acknowledged or parked. */
@@ -171,7 +165,7 @@ export function startIndexer(options: IndexerOptions): Indexer {
     if (retry.length > 0) {
       events.changesRetrying(retry.length);
       logger.warn(
-        { failed: retry.map(({ change, error }) => ({ deadLetter: change.sequence, error })) },
+        { failed: retry.map(({ change, error }) => ({ sequence: change.sequence, error })) },
         'the index failed on some changes; they stay in the outbox and are tried again',
       );
     }
