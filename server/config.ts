@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import ms, { type StringValue } from 'ms';
 import { z } from 'zod';
 import { checkJwtEnvironment, jwtConfigFrom, jwtEnvironmentShape } from './auth/issuer-config.ts';
 
@@ -14,19 +13,13 @@ const timeUnit = (fallback: string) =>
     .string()
     .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
     .default(fallback);
-/** A duration with a unit, `7d`, `36h` or `90m` (as the `ms` package reads them), in milliseconds. */
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, context) => {
-      const milliseconds = ms(value as StringValue);
-      if (!Number.isFinite(milliseconds) || milliseconds <= 0 || !/[a-z]$/i.test(value.trim())) {
-        context.addIssue({ code: 'custom', message: 'a duration above zero with a unit, such as 7d or 36h' });
-        return z.NEVER;
-      }
-      return milliseconds;
-    });
+const millisecondsPerUnit: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+/** A time unit such as 24h, as milliseconds. */
+const durationMs = (fallback: string) =>
+  timeUnit(fallback).transform((value) => {
+    const unit = value.slice(-1);
+    return Number(value.slice(0, -1)) * (millisecondsPerUnit[unit] ?? Number.NaN);
+  });
 const list = z.string().transform((value) =>
   value
     .split(',')
@@ -191,8 +184,8 @@ const environmentSchema = z
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
     INDEXER_MAX_ATTEMPTS: positiveInt(5),
-    TOMBSTONE_RETENTION: duration('7d'),
-    TOMBSTONE_PRUNE_INTERVAL: duration('1h'),
+    TOMBSTONE_RETENTION: durationMs('7d').refine((ms) => ms > 0, 'must be longer than 0'),
+    TOMBSTONE_PRUNE_INTERVAL: durationMs('1h').refine((ms) => ms > 0, 'must be longer than 0'),
     TOMBSTONE_PRUNE_BATCH_SIZE: positiveInt(1000),
 
     // Production backends: setting the URL selects the backend; without it the embedded one stays in use.
@@ -231,6 +224,7 @@ const environmentSchema = z
     QUOTA_MAX_DOCUMENTS: positiveInt(1_000_000),
     QUOTA_MAX_BYTES: byteSize('10gb'),
     QUOTA_TIERS: tierQuotas,
+    IDEMPOTENCY_KEY_RETENTION: durationMs('24h').refine((ms) => ms > 0, 'must be longer than 0'),
 
     METRICS_TENANTS: list.default([]),
     METRICS_MAX_TENANTS: z.coerce.number().int().min(0).max(1000).default(50),
@@ -427,6 +421,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         standard: { maxDocuments: e.QUOTA_MAX_DOCUMENTS, maxBytes: e.QUOTA_MAX_BYTES },
         tiers: e.QUOTA_TIERS,
       },
+      /** How long a mutation's idempotency key, and the outcome it replays, are kept. */
+      idempotencyRetentionMs: e.IDEMPOTENCY_KEY_RETENTION,
     },
     search: {
       port: e.SEARCH_PORT,

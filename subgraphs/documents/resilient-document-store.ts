@@ -35,7 +35,8 @@ export function resilientDocumentStore(
         ...write,
         operation: 'update',
       }),
-    delete: (tenantId, id) => writes.run(() => store.delete(tenantId, id), { ...write, operation: 'delete' }),
+    delete: (tenantId, id, options) =>
+      writes.run(() => store.delete(tenantId, id, options), { ...write, operation: 'delete' }),
     usage: (tenantId) => reads.run(() => store.usage(tenantId), { ...read, operation: 'usage' }),
     pull: (limit) => reads.run(() => store.pull(limit), { ...read, operation: 'pull' }),
     acknowledge: (changes) =>

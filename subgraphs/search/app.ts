@@ -18,9 +18,9 @@ import { openDocumentStore } from '../documents/adapters/index.ts';
 import { documentStoreDependencies, resilientDocumentStore } from '../documents/resilient-document-store.ts';
 import { openSearchIndex } from './adapters/index.ts';
 import { bulkheadedSearchIndex } from './bulkheaded-search-index.ts';
-import { cachedSearchIndex } from './cached-search-index.ts';
+import { cachedSearchIndex, searchCacheBumpingSynonyms } from './cached-search-index.ts';
 import { type Indexer, startIndexer } from './indexer.ts';
-import { resilientSearchIndex } from './resilient-search-index.ts';
+import { resilientSearchIndex, resilientSynonymStore } from './resilient-search-index.ts';
 import type { SearchIndex } from './search-index.ts';
 import { startSearchService } from './service.ts';
 import { startTombstonePruner } from './tombstone-pruner.ts';
@@ -76,11 +76,20 @@ export async function startSearchApp({
     staleTtlSeconds: config.cache.staleTtlSeconds,
     events,
   });
+  // Beside the searches rather than under `decorateIndex`: a decorated index need not implement them.
+  const synonyms = searchCacheBumpingSynonyms(
+    resilientSynonymStore(
+      instrumentPort(backend.index, { dependency: 'search-index' }),
+      resilience.policy('search-index'),
+    ),
+    { cache: cache.cache },
+  );
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   const service = await namingPortVariable(
     'SEARCH_PORT',
     startSearchService({
       index,
+      synonyms,
       // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
       cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
       limits: { maxFirst: config.search.maxFirst },
@@ -106,6 +115,7 @@ export async function startSearchApp({
     metrics,
     async stop() {
       await service.stop();
+      synonyms.stop();
       await index.close();
       await backend.close();
       await cache.close();

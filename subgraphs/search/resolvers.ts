@@ -1,5 +1,6 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
+import { SEARCH_ADMIN_SCOPE } from '../../server/auth/scopes.ts';
 import type { DocumentStatus } from '../../server/documents/model.ts';
 import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
 import { quarryError } from '../../server/errors.ts';
@@ -11,6 +12,7 @@ import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
 import { parseQuery, TooManyQueryTermsError } from './query-parser.ts';
 import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
+import { InvalidSynonymsError, type SynonymStore, type Synonyms, validateSynonyms } from './synonyms.ts';
 
 export interface SearchContext extends SubgraphContext {
   /** How the search was served, for the request's log line. */
@@ -46,6 +48,21 @@ interface SearchArgs {
 
 function invalid(field: string, message: string): never {
   throw quarryError('BAD_USER_INPUT', `${field}: ${message}`, { field });
+}
+
+function requireSearchAdmin(context: SearchContext, what: string) {
+  if (!context.principal.scopes.has(SEARCH_ADMIN_SCOPE))
+    throw quarryError('FORBIDDEN', `${what} needs the "${SEARCH_ADMIN_SCOPE}" scope`);
+}
+
+/** Checked before anything is written; a field outside the bounds is named as the client sent it. */
+function checkSynonyms(input: Synonyms): Synonyms {
+  try {
+    return validateSynonyms(input);
+  } catch (error) {
+    if (error instanceof InvalidSynonymsError) invalid(`input.${error.field}`, error.reason);
+    throw error;
+  }
 }
 
 function checkFirst(first: number, max: number): number {
@@ -116,6 +133,7 @@ export function createSearchResolvers(
   index: SearchIndex,
   cursors: CursorCodec,
   limits: SearchLimits,
+  synonyms: SynonymStore,
 ): GraphQLResolverMap<SearchContext> {
   return {
     DateTime: DateTimeScalar,
@@ -177,6 +195,18 @@ export function createSearchResolvers(
         return index
           .suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions))
           .catch(toClientError);
+      },
+      synonyms: async (_: unknown, _args: unknown, context: SearchContext) => {
+        requireSearchAdmin(context, 'Reading synonyms');
+        return synonyms.synonyms(context.principal.tenantId).catch(toClientError);
+      },
+    },
+    Mutation: {
+      setSynonyms: async (_: unknown, { input }: { input: Synonyms }, context: SearchContext) => {
+        requireSearchAdmin(context, 'Changing synonyms');
+        const checked = checkSynonyms(input);
+        await synonyms.replaceSynonyms(context.principal.tenantId, checked).catch(toClientError);
+        return checked;
       },
     },
   };

@@ -8,7 +8,7 @@ const change = (tenantId: string, id: string, version: number, operation: 'upser
     ? deleteChange(tenantId, id, version)
     : upsertChange(tenantId, id, version, { body: 'Body' });
 
-it('erases every copy of a tenant from every backing index, tombstones included, and nothing of another', async () => {
+it('erases every copy of a tenant from every backing index, tombstones included, and its synonyms, and nothing of another', async () => {
   const { es, indices, stored } = elasticsearchCluster();
   // One copy already in the older index, as after a rollover.
   indices[olderIndex]?.set('leaving-tenant/old', {
@@ -22,10 +22,16 @@ it('erases every copy of a tenant from every backing index, tombstones included,
     change('staying', 'c', 1, 'upsert'),
   ]);
   await index.apply([change('leaving-tenant', 'b', 2, 'delete')]);
+  const rule = { equivalents: [], rules: [{ word: 'laptop', synonyms: ['notebook'] }] };
+  await index.replaceSynonyms('leaving-tenant', rule);
+  await index.replaceSynonyms('staying', rule);
   expect(stored().some((source) => source.tenant_id === 'leaving-tenant' && source.deleted)).toBe(true);
 
   await index.eraseTenant('leaving-tenant');
 
   expect(stored().filter((source) => source.tenant_id === 'leaving-tenant')).toEqual([]);
-  expect(stored()).toEqual([expect.objectContaining({ tenant_id: 'staying', deleted: false })]);
+  expect(stored()).toEqual([
+    expect.objectContaining({ tenant_id: 'staying', deleted: false }),
+    expect.objectContaining({ tenant_id: 'staying', rules: rule.rules }),
+  ]);
 });

@@ -469,13 +469,20 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(es.requests).toEqual([]);
   });
 
-  it('erases a tenant with one routed delete-by-query over every backing index, tombstones included', async () => {
+  it('erases a tenant: its synonyms, then one routed delete-by-query over every backing index, tombstones included', async () => {
     const es = mockedElasticsearch();
+    es.on('DELETE', '/quarry-documents.synonyms/_doc/:id', () => es.error(404, 'not_found'));
     es.on('POST', '/:index/_delete_by_query', () => ({ deleted: 3, failures: [] }));
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await index.eraseTenant('acme');
-    expect(es.requests).toHaveLength(1);
-    const [sent] = es.requests;
+    expect(es.requests).toHaveLength(2);
+    const [synonyms, sent] = es.requests;
+    // A tenant that never set synonyms has no document: that 404 is no failure.
+    expect(synonyms).toMatchObject({
+      method: 'DELETE',
+      path: '/quarry-documents.synonyms/_doc/acme',
+      querystring: { refresh: 'true' },
+    });
     expect(sent?.path).toBe('/quarry-documents/_delete_by_query');
     expect(sent?.querystring).toMatchObject({
       routing: 'acme',
@@ -485,6 +492,101 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     });
     // No `deleted: false` filter: the tombstones go too.
     expect(sent?.body).toEqual({ query: { term: { tenant_id: 'acme' } } });
+  });
+});
+
+describe('ElasticsearchSearchIndex synonyms (elasticsearch-mock)', () => {
+  const fields = ['title^4', 'tags.text^2', 'body'];
+  const stored = {
+    equivalents: [{ words: ['k8s', 'kubernetes'] }],
+    rules: [{ word: 'laptop', synonyms: ['notebook', 'ultrabook'] }],
+  };
+
+  it("reads only the query words' entries of the tenant's synonyms, then adds them as a lower-weighted clause", async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => ({
+      _index: 'quarry-documents.synonyms',
+      _id: 'acme',
+      found: true,
+      _source: { lookup: { laptop: ['notebook', 'ultrabook'] } },
+    }));
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: 'Laptops +dock "laptop bag" lapto* -laptop', typoTolerance: false }));
+    const [lookup, sent] = es.requests;
+    // Plain words only, as the index stems them: phrases, prefixes, + and - clauses match as typed.
+    expect(lookup).toMatchObject({
+      method: 'GET',
+      path: '/quarry-documents.synonyms/_doc/acme',
+      querystring: { _source_includes: 'lookup.laptop' },
+    });
+    expect(sent?.body.query.bool.must[0].bool.should).toEqual([
+      { multi_match: { query: 'laptops', type: 'cross_fields', fields, minimum_should_match: '1' } },
+      { multi_match: { query: 'notebook ultrabook', type: 'cross_fields', fields, boost: 0.5 } },
+      { multi_match: { query: 'lapto', type: 'phrase_prefix', fields } },
+    ]);
+  });
+
+  it('searches without synonyms when the tenant has none, or no synonyms index exists yet', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => es.error(404, 'index_not_found_exception'));
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: 'laptop', typoTolerance: false }));
+    expect(es.requests[1]?.body.query.bool.must[0].bool.should).toEqual([
+      { multi_match: { query: 'laptop', type: 'cross_fields', fields, minimum_should_match: '1' } },
+    ]);
+    expect(await index.synonyms('acme')).toEqual({ equivalents: [], rules: [] });
+  });
+
+  it('reads nothing for a query without plain words', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => ({ found: false }));
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: '' }));
+    await index.search(request({ text: '"laptop bag" +dock' }));
+    expect(es.requests.map((sent) => sent.path)).toEqual([
+      '/quarry-documents/_search',
+      '/quarry-documents/_search',
+    ]);
+  });
+
+  it("stores a tenant's synonyms as one document of a stored-only index, with the lookup a search reads", async () => {
+    const es = mockedElasticsearch();
+    let created = 0;
+    es.on('PUT', '/quarry-documents.synonyms', () =>
+      created++ === 0 ? { acknowledged: true } : es.error(400, 'resource_already_exists_exception'),
+    );
+    es.on('PUT', '/quarry-documents.synonyms/_doc/*', () => ({ result: 'created' }));
+    es.on('GET', '/quarry-documents.synonyms/_doc/*', () => ({ found: true, _source: stored }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.replaceSynonyms('a/b', stored);
+    await index.replaceSynonyms('a/b', stored);
+    const [create, write, , again] = es.requests;
+    expect(create?.body).toEqual({
+      settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
+      mappings: {
+        dynamic: 'strict',
+        properties: {
+          tenant_id: { type: 'keyword' },
+          equivalents: { type: 'object', enabled: false },
+          rules: { type: 'object', enabled: false },
+          lookup: { type: 'object', enabled: false },
+        },
+      },
+    });
+    // The tenant id is the document id (the client escapes it in the URL; the mock shows it unescaped).
+    expect(write?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
+    expect(write?.body).toEqual({
+      tenant_id: 'a/b',
+      ...stored,
+      lookup: { k8: ['kubernetes'], kubernet: ['k8s'], laptop: ['notebook', 'ultrabook'] },
+    });
+    // The index already there is no failure: the second write goes through.
+    expect(again?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
+    expect(await index.synonyms('a/b')).toEqual(stored);
+    expect(es.requests.at(-1)?.querystring).toEqual({ _source_includes: 'equivalents,rules' });
   });
 });
 
@@ -594,7 +696,10 @@ if (elasticsearchUrl) {
       names: realNames,
       index,
       async cleanup() {
-        await client.indices.delete({ index: realNames.indexPattern, ignore_unavailable: true });
+        await client.indices.delete({
+          index: [realNames.indexPattern, realNames.synonymsIndex],
+          ignore_unavailable: true,
+        });
         await client.indices.deleteIndexTemplate({ name: realNames.template });
         await client.ilm.deleteLifecycle({ name: realNames.policy });
         await client.close();

@@ -20,11 +20,44 @@ describeDocumentStoreContract('SQLite', async () => {
   };
 });
 
+/** A database of its own for one test, removed afterwards. */
+async function withDatabase(work: (db: EmbeddedDatabase) => Promise<void>) {
+  const directory = await mkdtemp(join(tmpdir(), 'quarry-documents-'));
+  const db = new EmbeddedDatabase(join(directory, 'quarry.db'));
+  try {
+    await work(db);
+  } finally {
+    db.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+describe('SqliteDocumentStore idempotency keys', () => {
+  it('removes expired keys as keyed writes come, so the table holds about one retention of keys', async () => {
+    await withDatabase(async (db) => {
+      const store = new SqliteDocumentStore(db);
+      const keyed = (key: string, expiresAt: Date) => ({ idempotency: { key, fingerprint: key, expiresAt } });
+      const draft = { title: 'T', body: '', tags: [], author: null, status: 'DRAFT' as const };
+      const past = new Date(Date.now() - 1000);
+      const future = new Date(Date.now() + 3_600_000);
+      for (const key of ['old-1', 'old-2', 'old-3'])
+        await store.create('t', draft, undefined, keyed(key, past));
+      const keys = () =>
+        (db.statement('SELECT key FROM idempotency_keys ORDER BY key').all() as { key: string }[]).map(
+          (row) => row.key,
+        );
+      // Each of those removed what had expired before it.
+      expect(keys()).toEqual(['old-3']);
+      await store.create('t', draft, undefined, keyed('new-1', future));
+      await store.create('t', draft, undefined, keyed('new-2', future));
+      expect(keys()).toEqual(['new-1', 'new-2']);
+    });
+  });
+});
+
 describe('SqliteDocumentStore tombstones from before pruning existed', () => {
   it('dates them at the upgrade, so they are kept one whole retention from then', async () => {
-    const directory = await mkdtemp(join(tmpdir(), 'quarry-documents-'));
-    const db = new EmbeddedDatabase(join(directory, 'quarry.db'));
-    try {
+    await withDatabase(async (db) => {
       const store = new SqliteDocumentStore(db);
       await store.create('t', { title: 'Old', body: '', tags: [], author: null, status: 'DRAFT' }, 'd');
       await store.delete('t', 'd');
@@ -35,9 +68,6 @@ describe('SqliteDocumentStore tombstones from before pruning existed', () => {
       const upgraded = new SqliteDocumentStore(db);
       expect(await upgraded.pruneTombstones(new Date(upgradedAt - 1000), 10)).toBe(0);
       expect(await upgraded.pruneTombstones(new Date(Date.now() + 1000), 10)).toBe(1);
-    } finally {
-      db.close();
-      await rm(directory, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -5,6 +5,8 @@ import { mockedElasticsearch } from './elasticsearch-mock.ts';
 export const clusterNames = elasticsearchNames('quarry-documents');
 export const olderIndex = 'quarry-documents-g1-000001';
 export const newerIndex = 'quarry-documents-g1-000002';
+/** The tenants' synonyms, an index of its own outside the aliases. */
+export const synonymsIndex = clusterNames.synonymsIndex;
 
 /** A stored source, as the adapter wrote it. */
 export type StoredSource = Record<string, unknown> & { tenant_id: string; deleted: boolean };
@@ -63,7 +65,8 @@ export interface ClusterOptions {
  * kept by a mock that applies what the adapter sends: bulk and single writes
  * store their documents under external versions (409 when not newer), reads
  * answer the stored version, and a delete-by-query removes what its query
- * matches in every index behind the alias, as Elasticsearch does. A bulk
+ * matches in every index behind the alias, as Elasticsearch does. The
+ * tenants' synonyms are one more index, outside the aliases. A bulk
  * item can be refused on its own, as Elasticsearch refuses a document its
  * mapping cannot take while writing the rest. It checks what the adapter
  * does with the answers, not Elasticsearch.
@@ -73,14 +76,16 @@ export function elasticsearchCluster(options: ClusterOptions = {}) {
   const indices: Record<string, Map<string, StoredDocument>> = {
     [olderIndex]: new Map(),
     [newerIndex]: new Map(),
+    [synonymsIndex]: new Map(),
   };
-  const store = (index: string, id: string, source: StoredSource, version: number) => {
+  /** Without an external version (the synonyms), a write replaces what is there. */
+  const store = (index: string, id: string, source: StoredSource, version?: number) => {
     const current = indices[index]?.get(id);
-    if (current && current.version >= version)
+    if (current && version !== undefined && current.version >= version)
       return { status: 409, error: { type: 'version_conflict_engine_exception', reason: 'not newer' } };
     const refusal = options.refuse?.(source);
     if (refusal) return { status: refusal.status, error: { type: refusal.type, reason: refusal.type } };
-    indices[index]?.set(id, { source, version });
+    indices[index]?.set(id, { source, version: version ?? (current?.version ?? 0) + 1 });
     return { status: 201 };
   };
   es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => ({
@@ -117,20 +122,29 @@ export function elasticsearchCluster(options: ClusterOptions = {}) {
   });
   es.on('PUT', '/:index/_doc/*', (sent) => {
     const [, index = '', , ...id] = sent.path.split('/');
+    const { version } = sent.querystring;
     const result = store(
       index,
       decodeURIComponent(id.join('/')),
       sent.body,
-      Number(sent.querystring.version),
+      version ? Number(version) : undefined,
     );
     if (result.error) return es.error(result.status, result.error.type);
     return { result: 'created' };
+  });
+  es.on('PUT', `/${synonymsIndex}`, () => ({ acknowledged: true }));
+  es.on('DELETE', '/:index/_doc/*', (sent) => {
+    const [, index = '', , ...id] = sent.path.split('/');
+    return indices[index]?.delete(decodeURIComponent(id.join('/')))
+      ? { result: 'deleted' }
+      : es.error(404, 'not_found');
   });
   es.on('POST', '/quarry-documents/_delete_by_query', (sent) => {
     if (sent.body.query.term?.tenant_id) expect(sent.querystring.routing).toBeDefined();
     const limit = sent.body.max_docs ?? Number.POSITIVE_INFINITY;
     let deleted = 0;
-    for (const documents of Object.values(indices))
+    // Only the indices behind the read alias, as Elasticsearch resolves it.
+    for (const documents of [olderIndex, newerIndex].map((name) => indices[name] ?? new Map()))
       for (const [id, { source }] of documents)
         if (deleted < limit && matches(source, sent.body.query)) {
           documents.delete(id);
@@ -138,7 +152,7 @@ export function elasticsearchCluster(options: ClusterOptions = {}) {
         }
     return { deleted, failures: [] };
   });
-  /** Every stored source, in every backing index. */
+  /** Every stored source, in every index. */
   const stored = () =>
     Object.values(indices).flatMap((documents) => [...documents.values()].map((doc) => doc.source));
   return { es, indices, stored };

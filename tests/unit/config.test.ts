@@ -8,6 +8,7 @@ describe('loadConfig', () => {
     const config = loadConfig(minimal);
     expect(config.gateway.port).toBe(4000);
     expect(config.documents.port).toBe(4001);
+    expect(config.documents.idempotencyRetentionMs).toBe(24 * 3_600_000);
     expect(config.search.port).toBe(4002);
     expect(config.jwt.algorithms).toEqual(['RS256', 'ES256']);
     expect(config.production).toBe(false);
@@ -109,10 +110,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...minimal, TOMBSTONE_RETENTION: '36h' }).tombstones.retentionMs).toBe(
       36 * 3_600_000,
     );
-    for (const invalid of ['7', '0d', 'a week', '-1d'])
+    for (const invalid of ['7', 'a week', '-1d'])
       expect(() => loadConfig({ ...minimal, TOMBSTONE_RETENTION: invalid }), invalid).toThrow(
-        /TOMBSTONE_RETENTION: a duration above zero with a unit/,
+        /TOMBSTONE_RETENTION: a time unit such as 30d/,
       );
+    expect(() => loadConfig({ ...minimal, TOMBSTONE_RETENTION: '0d' })).toThrow(
+      /TOMBSTONE_RETENTION: must be longer than 0/,
+    );
   });
 
   it('reads per-dependency options as a default with overrides by name', () => {
@@ -122,6 +126,18 @@ describe('loadConfig', () => {
     expect(config.resilience.timeoutMs('subgraph:search')).toBe(3000);
     expect(loadConfig(minimal).resilience.timeoutMs('redis')).toBe(250);
     expect(loadConfig(minimal).resilience.readAttempts('redis')).toBe(1);
+  });
+
+  it('reads the idempotency key retention as a time unit, and names the variable when it is not one', () => {
+    expect(loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '7d' }).documents.idempotencyRetentionMs).toBe(
+      7 * 86_400_000,
+    );
+    expect(() => loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '24 hours' })).toThrow(
+      /IDEMPOTENCY_KEY_RETENTION/,
+    );
+    expect(() => loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '0h' })).toThrow(
+      /IDEMPOTENCY_KEY_RETENTION/,
+    );
   });
 
   it('counts an empty variable as unset', () => {

@@ -30,7 +30,21 @@ import {
   type SortKey,
   totalLimit,
 } from '../search-index.ts';
-import { type AliasLayout, type ElasticsearchNames, readAliasLayout } from './elasticsearch-setup.ts';
+import {
+  noSynonyms,
+  type SynonymLookup,
+  type SynonymStore,
+  type Synonyms,
+  synonymKeysOf,
+  synonymLookup,
+  withSynonyms,
+} from '../synonyms.ts';
+import {
+  type AliasLayout,
+  type ElasticsearchNames,
+  ensureSynonymsIndex,
+  readAliasLayout,
+} from './elasticsearch-setup.ts';
 
 export interface ElasticsearchSearchIndexOptions {
   /** Built by the caller with its request timeout and retry limit. */
@@ -124,6 +138,14 @@ function tenantFilter(tenantId: string): estypes.QueryDslQueryContainer[] {
 
 /** How much a fuzzy match of the words counts beside the exact one. */
 const fuzzyBoost = 0.5;
+/** How much a synonym counts beside the word as typed: the embedded index counts the word twice. */
+const synonymBoost = 0.5;
+
+/** A tenant's document in the synonyms index, its id the tenant id. */
+interface SynonymsDocument extends Synonyms {
+  tenant_id: string;
+  lookup: SynonymLookup;
+}
 
 /** One required or excluded clause: a word, a prefix or a phrase, in any of the searched fields. */
 function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
@@ -148,6 +170,7 @@ function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
  */
 function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDslBoolQuery {
   const words = query.optional.filter((term) => !term.prefix).map((term) => term.word);
+  const synonyms = query.optional.flatMap((term) => term.synonyms ?? []);
   const should: estypes.QueryDslQueryContainer[] = [
     ...(words.length > 0
       ? [
@@ -178,6 +201,19 @@ function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDsl
           },
         ]
       : []),
+    // The tenant's synonyms of the words, exact, at a lower weight than the words as typed.
+    ...(synonyms.length > 0
+      ? [
+          {
+            multi_match: {
+              query: synonyms.join(' '),
+              type: 'cross_fields' as const,
+              fields: searchFields,
+              boost: synonymBoost,
+            },
+          },
+        ]
+      : []),
     ...query.optional.filter((term) => term.prefix).map((term) => clauseQuery({ terms: [term] })),
   ];
   return {
@@ -187,7 +223,11 @@ function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDsl
   };
 }
 
-export function buildSearchBody(request: SearchRequest, readAlias: string): estypes.SearchRequest {
+export function buildSearchBody(
+  request: SearchRequest,
+  readAlias: string,
+  synonyms: SynonymLookup = {},
+): estypes.SearchRequest {
   const filter = tenantFilter(request.tenantId);
   const { tags, status, author, updatedAfter, updatedBefore } = request.filter;
   for (const tag of new Set(tags ?? [])) filter.push({ term: { tags: tag } });
@@ -203,7 +243,7 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
       },
     });
   }
-  const query = parseQuery(request.text);
+  const query = withSynonyms(parseQuery(request.text), synonyms);
   const ranked = isRanked(query);
   const must: estypes.QueryDslQueryContainer[] = ranked
     ? [{ bool: textQuery(query, request.typoTolerance !== false) }]
@@ -346,7 +386,7 @@ type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
  * external versioning, and deletes the older copies it saw, guarded by their
  * sequence numbers so a concurrent write is never removed.
  */
-export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure, TombstonePruning {
+export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
 
@@ -356,8 +396,10 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure, Tom
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
+    const keys = synonymKeysOf(parseQuery(request.text));
+    const synonyms = keys.length > 0 ? await this.#synonymLookup(request.tenantId, keys) : {};
     const response = await this.#client.search<{ doc_id: string }>(
-      buildSearchBody(request, this.#names.readAlias),
+      buildSearchBody(request, this.#names.readAlias, synonyms),
     );
     const first = Math.max(0, request.first);
     const hits = response.hits.hits;
@@ -397,6 +439,27 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure, Tom
 
   async apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
     return this.write(changes, { rewriteEqualVersions: false });
+  }
+
+  async synonyms(tenantId: string): Promise<Synonyms> {
+    const response = await this.#client.get<Partial<SynonymsDocument>>(
+      {
+        index: this.#names.synonymsIndex,
+        id: tenantId,
+        _source_includes: ['equivalents', 'rules'],
+      },
+      // No document (or no index yet) is a tenant that never set synonyms.
+      { ignore: [404] },
+    );
+    const source = response._source;
+    return source ? { equivalents: source.equivalents ?? [], rules: source.rules ?? [] } : noSynonyms;
+  }
+
+  /** A get by id is real-time, so the next search uses the new synonyms without a refresh. */
+  async replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    await ensureSynonymsIndex(this.#client, this.#names);
+    const document: SynonymsDocument = { tenant_id: tenantId, ...synonyms, lookup: synonymLookup(synonyms) };
+    await this.#client.index({ index: this.#names.synonymsIndex, id: tenantId, document });
   }
 
   /**
@@ -478,10 +541,15 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure, Tom
   }
 
   /**
-   * Every copy of the tenant's documents, tombstones included, in every backing index: one routed
-   * delete-by-query over the read alias, waited for and refreshed so a search right after finds nothing.
+   * The tenant's synonyms document, then every copy of its documents, tombstones included, in every
+   * backing index: one routed delete-by-query over the read alias, waited for and refreshed so a search
+   * right after finds nothing.
    */
   async eraseTenant(tenantId: string): Promise<void> {
+    await this.#client.delete(
+      { index: this.#names.synonymsIndex, id: tenantId, refresh: true },
+      { ignore: [404] },
+    );
     await this.#client.deleteByQuery({
       index: this.#names.readAlias,
       routing: tenantId,
@@ -511,6 +579,19 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure, Tom
 
   async close(): Promise<void> {
     // The client belongs to whoever built it (openSearchIndex), which closes it.
+  }
+
+  /** The lookup entries of these keys only, read by id in real time: a search pays one small get for synonyms. */
+  async #synonymLookup(tenantId: string, keys: readonly string[]): Promise<SynonymLookup> {
+    const response = await this.#client.get<Partial<SynonymsDocument>>(
+      {
+        index: this.#names.synonymsIndex,
+        id: tenantId,
+        _source_includes: keys.map((key) => `lookup.${key}`),
+      },
+      { ignore: [404] },
+    );
+    return response._source?.lookup ?? {};
   }
 
   /** Every copy of these documents in any backing index, read in real time (not through a search). */

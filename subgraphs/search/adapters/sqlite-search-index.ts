@@ -30,6 +30,15 @@ import {
   type SearchRequest,
   totalLimit,
 } from '../search-index.ts';
+import {
+  noSynonyms,
+  type SynonymLookup,
+  type SynonymStore,
+  type Synonyms,
+  synonymKeysOf,
+  synonymLookup,
+  withSynonyms,
+} from '../synonyms.ts';
 
 type Params = Record<string, SQLInputValue>;
 
@@ -82,8 +91,12 @@ const quote = (token: string) => `"${token}"`;
 
 function ftsTerm(term: QueryTerm): string {
   if (term.prefix) return `${quote(stablePrefix(term.word))}*`;
-  if (!term.alternatives?.length) return quote(term.word);
-  return `(${[term.word, ...term.alternatives].map(quote).join(' OR ')})`;
+  const synonyms = term.synonyms ?? [];
+  const others = [...(term.alternatives ?? []), ...synonyms];
+  if (others.length === 0) return quote(term.word);
+  // bm25() sums over every phrase of the expression, so the word named twice counts double beside its synonyms.
+  const own = synonyms.length > 0 ? [term.word, term.word] : [term.word];
+  return `(${[...own, ...others].map(quote).join(' OR ')})`;
 }
 
 /** Vocabulary rows read per misspelled word at most, so a correction's cost does not grow with the tenant. */
@@ -187,7 +200,7 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 });
 
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
-export class SqliteSearchIndex implements SearchIndex, TenantErasure, TombstonePruning {
+export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -204,6 +217,17 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure, TombstoneP
         -- When the delete committed, for a tombstone; null while the document lives.
         deleted_at TEXT,
         PRIMARY KEY (tenant_id, doc_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS search_synonyms (
+        tenant_id TEXT PRIMARY KEY,
+        synonyms_json TEXT NOT NULL
+      );
+      -- What each synonym key expands to, so a search reads only its own words' rows.
+      CREATE TABLE IF NOT EXISTS search_synonym_lookup (
+        tenant_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        words_json TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key)
       ) WITHOUT ROWID;
     `);
     db.transaction(() => this.#timeTombstones());
@@ -278,10 +302,11 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure, TombstoneP
       };
     }
     const t = tablesFor(tableNo);
-    const corrected = request.typoTolerance === false ? query : this.#withCorrections(t, query);
+    const expanded = this.#withSynonyms(request.tenantId, query);
+    const corrected = request.typoTolerance === false ? expanded : this.#withCorrections(t, expanded);
     const matches = matchesOf(t, corrected, request.filter);
     const highlighter =
-      request.highlights && matches.ranked ? createHighlighter(highlightTerms(query)) : undefined;
+      request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
     const rows = this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
@@ -328,9 +353,31 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure, TombstoneP
     return { rejected };
   }
 
-  /** Drops the tenant's tables and forgets its versions (tombstones included). */
+  async synonyms(tenantId: string): Promise<Synonyms> {
+    const row = this.#db
+      .statement('SELECT synonyms_json FROM search_synonyms WHERE tenant_id = ?')
+      .get(tenantId) as { synonyms_json: string } | undefined;
+    return row ? (JSON.parse(row.synonyms_json) as Synonyms) : noSynonyms;
+  }
+
+  async replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    this.#db.transaction(() => {
+      this.#forgetSynonyms(tenantId);
+      this.#db
+        .statement('INSERT INTO search_synonyms (tenant_id, synonyms_json) VALUES (?, ?)')
+        .run(tenantId, JSON.stringify(synonyms));
+      const insert = this.#db.statement(
+        'INSERT INTO search_synonym_lookup (tenant_id, key, words_json) VALUES (?, ?, ?)',
+      );
+      for (const [key, words] of Object.entries(synonymLookup(synonyms)))
+        insert.run(tenantId, key, JSON.stringify(words));
+    });
+  }
+
+  /** Drops the tenant's tables and forgets its versions (tombstones included) and its synonyms. */
   async eraseTenant(tenantId: string): Promise<void> {
     this.#db.transaction(() => {
+      this.#forgetSynonyms(tenantId);
       const tableNo = this.#tableNo(tenantId);
       if (tableNo !== undefined) {
         for (const table of Object.values(tablesFor(tableNo)))
@@ -423,6 +470,28 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure, TombstoneP
     return `SELECT '${field}', row_number() OVER (ORDER BY count(*) DESC, ${column} ASC), ${column}, NULL, NULL,
         NULL, NULL, count(*)
       FROM ${from} WHERE ${column} IS NOT NULL GROUP BY ${column} ORDER BY 2 LIMIT $buckets`;
+  }
+
+  #forgetSynonyms(tenantId: string) {
+    this.#db.statement('DELETE FROM search_synonyms WHERE tenant_id = ?').run(tenantId);
+    this.#db.statement('DELETE FROM search_synonym_lookup WHERE tenant_id = ?').run(tenantId);
+  }
+
+  /** The query's plain words with the tenant's synonyms of them: the rows of those words only. */
+  #withSynonyms(tenantId: string, query: ParsedQuery): ParsedQuery {
+    const keys = synonymKeysOf(query);
+    if (keys.length === 0) return query;
+    const rows = this.#db
+      .statement(
+        `SELECT key, words_json FROM search_synonym_lookup
+         WHERE tenant_id = $tenantId AND key IN (SELECT value FROM json_each($keys))`,
+      )
+      .all({ tenantId, keys: JSON.stringify(keys) }) as { key: string; words_json: string }[];
+    if (rows.length === 0) return query;
+    const lookup: SynonymLookup = Object.fromEntries(
+      rows.map((row) => [row.key, JSON.parse(row.words_json) as string[]]),
+    );
+    return withSynonyms(query, lookup);
   }
 
   /**
