@@ -174,7 +174,12 @@ export async function startIndexerApp({
       operation: 'oldestPendingAt',
     }),
   );
-  const indexerEvents = metrics.trackIndexer(() => documents.store.countDeadLetters());
+  const indexerEvents = metrics.trackIndexer(() =>
+    storePolicy.run(() => documents.store.countDeadLetters(), {
+      idempotent: true,
+      operation: 'countDeadLetters',
+    }),
+  );
   // A poll every 100 ms with no request behind it would fill the trace store with one-span traces.
   const feed = instrumentPort(documents.store, {
     dependency: 'documents-store',
