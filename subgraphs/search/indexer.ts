@@ -60,13 +60,16 @@ type ParkedChange = Omit<DeadLetter, 'id' | 'parkedAt'> & { reason: 'refused' | 
 export function createAttemptCounter(maxAttempts: number) {
   const attempts = new Map<string, number>();
   return {
-    /** Splits failures into those to park now (with their attempts) and those to try again. */
-    triage(failures: readonly RejectedChange[]) {
+    /**
+     * Splits failures into those to park now (with their attempts) and those to try again. Without
+     * `counting`, passing failures are not counted: the index failed on the whole batch, not on them.
+     */
+    triage(failures: readonly RejectedChange[], counting: boolean) {
       const park: ParkedChange[] = [];
       const retry: RejectedChange[] = [];
       for (const failure of failures) {
-        const made = (attempts.get(failure.change.sequence) ?? 0) + 1;
-        if (failure.permanent || made >= maxAttempts)
+        const made = (attempts.get(failure.change.sequence) ?? 0) + (counting || failure.permanent ? 1 : 0);
+        if (failure.permanent || (counting && made >= maxAttempts))
           park.push({
             change: failure.change,
             error: failure.error,
@@ -155,7 +158,10 @@ export function startIndexer(options: IndexerOptions): Indexer {
     const expiredSet = new Set(expired.map((refusal) => refusal.change));
     const applicable = changes.filter((change) => !expiredSet.has(change));
     const { rejected } = applicable.length > 0 ? await index.apply(applicable) : { rejected: [] };
-    const { park: letters, retry } = attempts.triage([...expired, ...rejected]);
+    // A cluster that answers every change of a batch with a 429 is busy, not failing on those changes:
+    // nothing is counted towards parking then.
+    const someApplied = rejected.length < applicable.length;
+    const { park: letters, retry } = attempts.triage([...expired, ...rejected], someApplied);
     await park(letters, expiredSet);
     const held = new Set<DocumentChange>([...letters, ...retry].map((failure) => failure.change));
     const done = changes.filter((change) => !held.has(change));

@@ -38,13 +38,14 @@ const note = (title: string): NewDocument => ({
 });
 
 /**
- * The outbox in SQLite, the index on a mock Elasticsearch that refuses what `refusal` names, and an
+ * The outbox in SQLite, the index on a mock Elasticsearch that refuses what `refusal` names (the
+ * documents with `title`, or every one), and an
  * indexer over both. Its loop takes the first batch and then backs off for far longer than a test, so
  * every later batch is one the test starts with `drain`.
  */
-function indexerOver(refusal: { current?: Refusal }, title: string) {
+function indexerOver(refusal: { current?: Refusal }, title?: string) {
   const cluster = elasticsearchCluster({
-    refuse: (source) => (source.title === title ? refusal.current : undefined),
+    refuse: (source) => (title === undefined || source.title === title ? refusal.current : undefined),
   });
   const parked: Parameters<IndexerEvents['changesParked']>[] = [];
   let retried: () => void = () => {};
@@ -144,5 +145,25 @@ it('tries a change that keeps failing with a 429 again, and parks it after the l
   expect(letter).toMatchObject({ attempts: 3, change: { documentId: 'busy' } });
   expect(letter?.error).toMatch(/429 es_rejected_execution_exception/);
   expect(parked).toEqual([['attempts', 1]]);
+  expect(await store.oldestPendingAt()).toBeNull();
+});
+
+it('parks nothing while the cluster answers every change of a batch with a 429, and applies them all once it takes writes', async () => {
+  await store.create('acme', note('One'), 'one');
+  await store.create('globex', note('Two'), 'two');
+  const refusal: { current?: Refusal } = {
+    current: { status: 429, type: 'es_rejected_execution_exception' },
+  };
+  const { indexer, indexed, parked, firstRetry } = indexerOver(refusal);
+  await firstRetry;
+  // More batches than the attempts a change gets before it is parked.
+  for (let batch = 0; batch < 4; batch++) await indexer.drain();
+  expect(indexed()).toEqual([]);
+  expect(await store.countDeadLetters()).toBe(0);
+  expect(parked).toEqual([]);
+
+  refusal.current = undefined;
+  await indexer.drain();
+  expect(indexed()).toEqual(['acme/one: One', 'globex/two: Two']);
   expect(await store.oldestPendingAt()).toBeNull();
 });

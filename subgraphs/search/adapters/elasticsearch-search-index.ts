@@ -359,9 +359,11 @@ export function buildSuggestBody(
   };
 }
 
-/** A refusal of the document itself (a mapping error, a too-large field): a retry gets the same answer. 429 and 5xx pass. */
-const isPermanentStatus = (status: number) =>
-  status >= 400 && status < 500 && status !== 408 && status !== 429;
+/**
+ * A refusal of the document itself (a mapping or parsing error, an immense term): a retry gets the same
+ * answer. Anything else (429, 5xx, a missing index, a forbidden write) is about the cluster, and may pass.
+ */
+const isPermanentStatus = (status: number) => status === 400;
 
 interface StoredCopy {
   index: string;
