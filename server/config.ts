@@ -187,6 +187,8 @@ const environmentSchema = z
     TOMBSTONE_RETENTION: durationMs('7d').refine((ms) => ms > 0, 'must be longer than 0'),
     TOMBSTONE_PRUNE_INTERVAL: durationMs('1h').refine((ms) => ms > 0, 'must be longer than 0'),
     TOMBSTONE_PRUNE_BATCH_SIZE: positiveInt(1000),
+    OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+    INDEXER_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
 
     // Production backends: setting the URL selects the backend; without it the embedded one stays in use.
     MONGO_URL: z
@@ -445,6 +447,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batchSize: e.INDEXER_BATCH_SIZE,
       maxAttempts: e.INDEXER_MAX_ATTEMPTS,
       port: e.INDEXER_PORT,
+      /** The outbox's partitions, each held by one indexer at a time under a lease of `leaseMs`. */
+      partitions: e.OUTBOX_PARTITIONS,
+      leaseMs: e.INDEXER_LEASE_MS,
     },
     tombstones: {
       retentionMs: e.TOMBSTONE_RETENTION,

@@ -153,7 +153,7 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
       ),
     // Read from the store: the count moves with every write, and a quota check needs it exact.
     usage: (tenantId) => store.usage(tenantId),
-    pull: (limit) => store.pull(limit),
+    pull: (limit, scope) => store.pull(limit, scope),
     acknowledge: (changes) => store.acknowledge(changes),
     oldestPendingAt: () => store.oldestPendingAt(),
     close: () => store.close(),

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
 import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
@@ -17,9 +18,11 @@ import { namingPortVariable } from '../../server/startup-error.ts';
 import { openDocumentStore } from '../documents/adapters/index.ts';
 import { documentStoreDependencies, resilientDocumentStore } from '../documents/resilient-document-store.ts';
 import { openSearchIndex } from './adapters/index.ts';
+import { openPartitionLeases } from './adapters/partition-leases.ts';
 import { bulkheadedSearchIndex } from './bulkheaded-search-index.ts';
 import { cachedSearchIndex, searchCacheBumpingSynonyms } from './cached-search-index.ts';
 import { type Indexer, startIndexer } from './indexer.ts';
+import { type PartitionClaimEvents, type PartitionClaims, startPartitionClaims } from './partition-claims.ts';
 import { resilientSearchIndex, resilientSynonymStore } from './resilient-search-index.ts';
 import type { SearchIndex } from './search-index.ts';
 import { startSearchService } from './service.ts';
@@ -138,6 +141,8 @@ export interface IndexerAppOptions {
 
 export interface IndexerApp {
   indexer: Indexer;
+  /** The outbox partitions this indexer holds. */
+  claims: PartitionClaims;
   metrics: ServiceMetrics;
   /** Where the indexer serves `/metrics` and the health routes (INDEXER_PORT). */
   url: string;
@@ -197,6 +202,14 @@ export async function startIndexerApp({
       events,
     },
   );
+  const progress = metrics.indexerProgress();
+  const { claims, closeLeases } = await claimPartitions(config, logger, progress).catch(
+    async (error: unknown) => {
+      await search.close();
+      await documents.close();
+      throw error;
+    },
+  );
   const indexer = startIndexer({
     feed: resilientDocumentStore(feed, {
       reads: resilience.policy(documentStoreDependencies.reads),
@@ -210,6 +223,8 @@ export async function startIndexerApp({
     tombstoneRetentionMs: config.tombstones.retentionMs,
     pollIntervalMs: config.indexer.pollIntervalMs,
     batchSize: config.indexer.batchSize,
+    claims,
+    onApplied: progress.applied,
   });
   // The raw adapters: pruning is the indexer's own background work, not a client's call behind a breaker.
   const pruner = startTombstonePruner({
@@ -224,6 +239,9 @@ export async function startIndexerApp({
   const stopIndexing = async () => {
     await pruner.stop();
     await indexer.stop();
+    // Released only now, after the last batch, so no other indexer starts on a partition this one still applies.
+    await claims.stop();
+    await closeLeases();
     await index.close();
     await search.close();
     await documents.close();
@@ -255,6 +273,7 @@ export async function startIndexerApp({
   });
   return {
     indexer,
+    claims,
     metrics,
     url: server.url,
     async stop() {
@@ -262,4 +281,27 @@ export async function startIndexerApp({
       await stopIndexing();
     },
   };
+}
+
+/**
+ * This process's claim on the outbox partitions, under a name unique to it. A standby (no partition) is
+ * still ready: it takes partitions over when another indexer stops.
+ */
+async function claimPartitions(
+  config: QuarryConfig,
+  logger: Logger,
+  events: PartitionClaimEvents,
+): Promise<{ claims: PartitionClaims; closeLeases(): Promise<void> }> {
+  const opened = await openPartitionLeases(config);
+  const holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  logger.info({ holder, partitions: config.indexer.partitions }, 'claiming outbox partitions');
+  const claims = await startPartitionClaims({
+    leases: opened.leases,
+    holder,
+    count: config.indexer.partitions,
+    leaseMs: config.indexer.leaseMs,
+    logger,
+    events,
+  });
+  return { claims, closeLeases: opened.close };
 }

@@ -18,11 +18,12 @@ export interface SearchCacheOptions {
 }
 
 function requestHash(request: SearchRequest): string {
-  const { text, filter, sort, first, after, facets, highlights, typoTolerance } = request;
+  const { text, filter, sort, first, after, facets, highlights, typoTolerance, didYouMean } = request;
   const canonical = JSON.stringify([
     text,
     highlights === true,
     typoTolerance !== false,
+    didYouMean === true,
     sort,
     first,
     after ?? null,

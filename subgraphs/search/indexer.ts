@@ -5,8 +5,10 @@ import type {
   DeadLetterStore,
   DocumentChange,
 } from '../../server/documents/model.ts';
+import type { PartitionScope } from '../../server/documents/partitions.ts';
 import type { Logger } from '../../server/logger.ts';
 import { type IndexerEvents, noIndexerEvents } from '../../server/observability/events.ts';
+import type { PartitionClaims } from './partition-claims.ts';
 import type { RejectedChange, SearchIndex } from './search-index.ts';
 
 export interface IndexerOptions {
@@ -32,6 +34,10 @@ export interface IndexerOptions {
   /** Backoff after a failure doubles from this up to `maxBackoffMs`. Defaults 200 ms and 30 s. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** With claims, only the partitions this indexer holds; without, the whole outbox (one indexer, or a test). */
+  claims?: Pick<PartitionClaims, 'whileHeld'>;
+  /** Told how many changes each batch applied and acknowledged. */
+  onApplied?: (count: number) => void;
 }
 
 export interface Indexer {
@@ -122,7 +128,7 @@ export function startIndexer(options: IndexerOptions): Indexer {
     maxAttempts = 5,
     events = noIndexerEvents,
   } = options;
-  const { tombstoneRetentionMs, now = Date.now } = options;
+  const { tombstoneRetentionMs, now = Date.now, claims, onApplied } = options;
   const stopping = new AbortController();
   const attempts = createAttemptCounter(maxAttempts);
 
@@ -148,8 +154,8 @@ export function startIndexer(options: IndexerOptions): Indexer {
     for (const [reason, group] of reasons) events.changesParked(reason, group.length);
   }
 
-  async function applyNextBatch(): Promise<BatchOutcome> {
-    const changes = await feed.pull(batchSize);
+  async function applyChanges(scope?: PartitionScope): Promise<BatchOutcome> {
+    const changes = await feed.pull(batchSize, scope);
     if (changes.length === 0) return { settled: 0, retrying: 0 };
     const expired = expiredChanges(
       changes,
@@ -166,6 +172,7 @@ export function startIndexer(options: IndexerOptions): Indexer {
     const held = new Set<DocumentChange>([...letters, ...retry].map((failure) => failure.change));
     const done = changes.filter((change) => !held.has(change));
     await feed.acknowledge(done);
+    onApplied?.(done.length);
     attempts.forget(done);
     attempts.forget(letters.map((letter) => letter.change));
     if (retry.length > 0) {
@@ -176,6 +183,12 @@ export function startIndexer(options: IndexerOptions): Indexer {
       );
     }
     return { settled: changes.length - retry.length, retrying: retry.length };
+  }
+
+  /** A standby (no partition held) applies nothing, and polls again like an idle indexer. */
+  async function applyNextBatch(): Promise<BatchOutcome> {
+    if (!claims) return applyChanges();
+    return (await claims.whileHeld(applyChanges)) ?? { settled: 0, retrying: 0 };
   }
 
   // One batch at a time: `drain` and the loop would otherwise pull the same

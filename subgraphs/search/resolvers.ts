@@ -96,7 +96,7 @@ function fingerprint(text: string, filter: SearchFilter, sort: SearchSort, typoT
 
 /**
  * Whether the operation selects `path` below this field, through aliases and
- * fragments, so work for fields nobody asked for (highlights) is skipped.
+ * fragments, so work for fields nobody asked for (highlights, didYouMean) is skipped.
  */
 function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
   const within = (selectionSet: SelectionSetNode | undefined, rest: readonly string[]): boolean => {
@@ -165,6 +165,7 @@ export function createSearchResolvers(
             facets: [...new Set(args.facets ?? [])],
             highlights: selects(info, ['hits', 'highlights']),
             typoTolerance,
+            didYouMean: selects(info, ['didYouMean']),
           })
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.
@@ -183,6 +184,7 @@ export function createSearchResolvers(
             hasNextPage: page.hasNextPage,
           },
           stale: page.stale === true,
+          didYouMean: page.didYouMean ?? null,
         };
       },
       suggest: async (

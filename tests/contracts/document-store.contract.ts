@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeadLetterStore, TombstonePruning } from '../../server/documents/model.ts';
+import { partitionOf } from '../../server/documents/partitions.ts';
 import {
   DocumentExistsError,
   DocumentNotFoundError,
@@ -234,6 +235,33 @@ export function describeDocumentStoreContract(
         expect(await store.pull(10)).toEqual([]);
       });
 
+      it("delivers a partition's changes only to a pull of that partition, and every change to exactly one partition", async () => {
+        const count = 4;
+        const tenants = Array.from({ length: 12 }, (_, i) => `tenant-${i}`);
+        for (const tenant of tenants) await store.create(tenant, draft(tenant), 'd');
+        const byPartition = await Promise.all(
+          Array.from({ length: count }, (_, partition) =>
+            store.pull(100, { count, partitions: [partition] }),
+          ),
+        );
+        byPartition.forEach((changes, partition) => {
+          for (const change of changes) expect(partitionOf(change.tenantId, count)).toBe(partition);
+        });
+        expect(
+          byPartition
+            .flat()
+            .map((change) => change.tenantId)
+            .sort(),
+        ).toEqual([...tenants].sort());
+        // The tenants land in more than one partition, or the split would spread nothing.
+        expect(byPartition.filter((changes) => changes.length > 0).length).toBeGreaterThan(1);
+        const held = [0, 2];
+        expect(
+          (await store.pull(100, { count, partitions: held })).map((change) => change.tenantId).sort(),
+        ).toEqual(tenants.filter((tenant) => held.includes(partitionOf(tenant, count))).sort());
+        expect(await store.pull(100, { count, partitions: [] })).toEqual([]);
+      });
+
       it('tells when the oldest pending change was committed', async () => {
         expect(await store.oldestPendingAt()).toBeNull();
         const created = await store.create('t', draft('Pending'), 'p');
@@ -275,6 +303,10 @@ export function describeDocumentStoreContract(
         expect(await store.listDeadLetters(10)).toEqual([]);
         const [again] = await store.pull(10);
         expect(again).toMatchObject({ tenantId: 't', documentId: 'a', version: 1, operation: 'upsert' });
+        // In its tenant's partition again, where the indexer holding that partition finds it.
+        const count = 8;
+        const scope = { count, partitions: [partitionOf('t', count)] };
+        expect((await store.pull(10, scope)).map((change) => change.documentId)).toEqual(['a']);
         expect(again?.document).toMatchObject({ title: 'Title a' });
         expect(again?.committedAt.getTime()).toBe(change.committedAt.getTime());
       });

@@ -204,6 +204,127 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(ascending?.body.highlight).toBeUndefined();
   });
 
+  describe('didYouMean', () => {
+    const termSuggester = (field: string) => ({
+      term: {
+        field,
+        suggest_mode: 'always',
+        max_edits: 2,
+        prefix_length: 1,
+        min_word_length: 1,
+        size: 5,
+        sort: 'score',
+        string_distance: 'damerau_levenshtein',
+      },
+    });
+    const holding = (term: string) => ({
+      bool: {
+        should: [{ term: { title: term } }, { term: { body: term } }, { term: { 'tags.text': term } }],
+        minimum_should_match: 1,
+      },
+    });
+    // The shard's candidates: "flatter" is two edits from "fluttr", more than a 7-letter word may take.
+    const suggest = {
+      did_you_mean_title: [
+        { text: 'fluttr', offset: 0, length: 7, options: [{ text: 'flatter', score: 0.7, freq: 9 }] },
+        { text: 'airodinam', offset: 8, length: 11, options: [] },
+        { text: 'presur', offset: 20, length: 7, options: [{ text: 'pressur', score: 0.8, freq: 2 }] },
+      ],
+      did_you_mean_body: [
+        { text: 'fluttr', offset: 0, length: 7, options: [{ text: 'flutter', score: 0.8, freq: 40 }] },
+        { text: 'airodinam', offset: 8, length: 11, options: [{ text: 'aerodynam', score: 0.8, freq: 5 }] },
+        { text: 'presur', offset: 20, length: 7, options: [] },
+      ],
+      did_you_mean_tags_text: [],
+    };
+
+    function cluster(counts: Record<string, number>) {
+      const es = mockedElasticsearch();
+      es.on('POST', '/quarry-documents/_search', (sent) =>
+        sent.body.size === 0
+          ? {
+              hits: { hits: [] },
+              aggregations: {
+                did_you_mean: {
+                  buckets: Object.fromEntries(
+                    Object.entries(counts).map(([term, docCount]) => [term, { doc_count: docCount }]),
+                  ),
+                },
+              },
+            }
+          : { ...emptySearchResponse, suggest },
+      );
+      return { es, index: new ElasticsearchSearchIndex({ client: es.client, names }) };
+    }
+
+    it("suggests in the search request, then counts the words and candidates in the tenant's documents", async () => {
+      // "aerodynam" is another tenant's word on this shard: the tenant holds it nowhere.
+      const { es, index } = cluster({
+        fluttr: 0,
+        flutter: 3,
+        airodinam: 0,
+        aerodynam: 0,
+        presur: 0,
+        pressur: 1,
+      });
+      const page = await index.search(
+        request({ text: 'Wing fluttre airodinamic presure', didYouMean: true }),
+      );
+      expect(page.didYouMean).toBe('Wing flutter airodinamic pressure');
+      const [searched, counted] = es.requests;
+      expect(es.requests).toHaveLength(2);
+      expect(searched?.body.suggest).toEqual({
+        // Words under five letters are never corrected, so they are not sent.
+        text: 'fluttre airodinamic presure',
+        did_you_mean_title: termSuggester('title'),
+        did_you_mean_body: termSuggester('body'),
+        did_you_mean_tags_text: termSuggester('tags.text'),
+      });
+      expect(counted?.querystring).toEqual({ routing: 'acme' });
+      expect(counted?.body).toEqual({
+        size: 0,
+        track_total_hits: false,
+        query: { bool: { filter: [{ term: { tenant_id: 'acme' } }, { term: { deleted: false } }] } },
+        aggs: {
+          did_you_mean: {
+            filters: {
+              filters: {
+                fluttr: holding('fluttr'),
+                flutter: holding('flutter'),
+                airodinam: holding('airodinam'),
+                aerodynam: holding('aerodynam'),
+                presur: holding('presur'),
+                pressur: holding('pressur'),
+              },
+            },
+          },
+        },
+      });
+    });
+
+    it('replaces no word the tenant holds, however close a more frequent word is', async () => {
+      const { index } = cluster({
+        fluttr: 1,
+        flutter: 30,
+        airodinam: 0,
+        aerodynam: 0,
+        presur: 0,
+        pressur: 0,
+      });
+      const page = await index.search(request({ text: 'fluttre airodinamic presure', didYouMean: true }));
+      expect(page.didYouMean).toBeUndefined();
+    });
+
+    it('sends one request and no suggester unless asked for, and none with typo tolerance off', async () => {
+      const { es, index } = cluster({});
+      await index.search(request({ text: 'fluttre' }));
+      await index.search(request({ text: 'fluttre', didYouMean: true, typoTolerance: false }));
+      await index.search(request({ text: 'wing', didYouMean: true }));
+      expect(es.requests).toHaveLength(3);
+      expect(es.requests.map((sent) => sent.body.suggest)).toEqual([undefined, undefined, undefined]);
+    });
+  });
+
   it('turns a response into a page: escaped highlights, sort keys, capped total, facets', async () => {
     const es = mockedElasticsearch();
     es.on('POST', '/quarry-documents/_search', () => ({

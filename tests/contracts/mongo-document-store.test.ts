@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
+import { partitionKeyOf } from '../../server/documents/partitions.ts';
 import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
 import { MongoDocumentStore } from '../../subgraphs/documents/adapters/mongo-document-store.ts';
 import { MingoDatabase, writeConflict } from '../helpers/mingo-mongo.ts';
@@ -95,6 +96,21 @@ describe('MongoDocumentStore (mingo)', () => {
       ['document_dead_letters', 'findOneAndDelete', true],
       ['document_outbox', 'insertOne', true],
     ]);
+  });
+
+  it('counts an outbox entry from before partitions (no key) as partition 0, and stores the hash on new ones', async () => {
+    const outbox = database.collection('document_outbox');
+    await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'a');
+    expect(outbox.docs[0]).toHaveProperty('partitionKey', partitionKeyOf('t'));
+    delete outbox.docs[0]?.partitionKey;
+    const count = 8;
+    // Its hash would put it elsewhere: only the missing key can make it partition 0's.
+    expect(partitionKeyOf('t') % count).not.toBe(0);
+    expect((await store.pull(10, { count, partitions: [0] })).map((change) => change.documentId)).toEqual([
+      'a',
+    ]);
+    const others = Array.from({ length: count - 1 }, (_, i) => i + 1);
+    expect(await store.pull(10, { count, partitions: others })).toEqual([]);
   });
 
   it('keeps tombstones written before they carried a deletion time', async () => {

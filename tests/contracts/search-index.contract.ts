@@ -646,6 +646,46 @@ export function describeSearchIndexContract(
       });
     });
 
+    describe('didYouMean', () => {
+      const didYouMean = async (tenantId: string, text: string, request: Partial<SearchRequest> = {}) =>
+        (await search(tenantId, text, { didYouMean: true, ...request })).didYouMean;
+
+      beforeEach(async () => {
+        await index.apply([
+          upsert('t', 'flutter', 1, { title: 'Wing flutter', body: 'Aerodynamic loads on a swept wing.' }),
+          upsert('t', 'pressure', 1, { title: 'Pressure gradients', body: 'Boundary layer pressure.' }),
+          upsert('t', 'clutter', 1, { title: 'Desk clutter', body: 'Clutter on desks.' }),
+          upsert('other', 'o1', 1, { title: 'Fluttre', body: 'A tenant whose word this is.' }),
+        ]);
+      });
+
+      it('replaces each word none of the documents hold by its closest correction, spelled as a word', async () => {
+        // Only the misspelled words change; the rest of the query stays as typed.
+        expect(await didYouMean('t', 'Wing fluttre and the presure')).toBe('Wing flutter and the pressure');
+        expect(await didYouMean('t', 'airodinamic loads')).toBe('aerodynamic loads');
+      });
+
+      it('is absent when every word is in some document, or has no correction', async () => {
+        expect(await didYouMean('t', 'wing flutter')).toBeUndefined();
+        // "clutter" is one edit from "flutter", but the documents hold it: it is never replaced.
+        expect(await didYouMean('t', 'clutter')).toBeUndefined();
+        expect(await didYouMean('t', 'wing zzzzzzz')).toBeUndefined();
+        expect(await didYouMean('t', 'wign')).toBeUndefined();
+      });
+
+      it("takes corrections from the tenant's own documents only", async () => {
+        // Another tenant holds "fluttre": this tenant's typo is still corrected from its own words.
+        expect(await didYouMean('t', 'fluttre')).toBe('flutter');
+        expect(await didYouMean('other', 'fluttre')).toBeUndefined();
+        expect(await didYouMean('empty-tenant', 'fluttre')).toBeUndefined();
+      });
+
+      it('is absent with typo tolerance off, and unless asked for', async () => {
+        expect(await didYouMean('t', 'fluttre', { typoTolerance: false })).toBeUndefined();
+        expect((await search('t', 'fluttre')).didYouMean).toBeUndefined();
+      });
+    });
+
     describe('query bounds', () => {
       it('counts a repeated word once', async () => {
         await index.apply([upsert('t', 'd', 1, { title: 'The wing' })]);

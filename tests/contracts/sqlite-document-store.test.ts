@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { partitionOf } from '../../server/documents/partitions.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteDocumentStore } from '../../subgraphs/documents/adapters/sqlite-document-store.ts';
 import { describeDocumentStoreContract } from './document-store.contract.ts';
@@ -31,6 +32,30 @@ async function withDatabase(work: (db: EmbeddedDatabase) => Promise<void>) {
     await rm(directory, { recursive: true, force: true });
   }
 }
+
+it('gives an outbox from before partitions its key column, its waiting entries partition 0, and new ones their hash', async () => {
+  await withDatabase(async (db) => {
+    // The outbox as it was: no partition key.
+    db.connection.exec(`
+        CREATE TABLE document_outbox (
+          sequence INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, document_id TEXT NOT NULL,
+          version INTEGER NOT NULL, operation TEXT NOT NULL, payload TEXT, committed_at TEXT NOT NULL);
+        INSERT INTO document_outbox (tenant_id, document_id, version, operation, payload, committed_at)
+          VALUES ('old-tenant', 'waiting', 2, 'delete', NULL, '2026-01-01T00:00:00.000Z');
+      `);
+    const store = new SqliteDocumentStore(db);
+    await store.create(
+      'new-tenant',
+      { title: 'New', body: '', tags: [], author: null, status: 'DRAFT' },
+      'n',
+    );
+    const count = 8;
+    const ofPartition = async (partition: number) =>
+      (await store.pull(10, { count, partitions: [partition] })).map((change) => change.documentId);
+    expect(await ofPartition(0)).toContain('waiting');
+    expect(await ofPartition(partitionOf('new-tenant', count))).toContain('n');
+  });
+});
 
 describe('SqliteDocumentStore idempotency keys', () => {
   it('removes expired keys as keyed writes come, so the table holds about one retention of keys', async () => {

@@ -235,9 +235,16 @@ class MingoCollection {
     options: SessionOption & { returnDocument?: 'before' | 'after'; upsert?: boolean },
   ) {
     this.#record('findOneAndUpdate', filter, options);
-    return this.#write(options, () => {
+    return this.#write(options, (view) => {
       const [doc] = this.#matching(filter, options);
       if (!doc && !options.upsert) return { changes: [], result: null };
+      // The filter missed an existing document with the `_id` an upsert would insert: the unique index refuses it.
+      if (
+        !doc &&
+        filter._id !== undefined &&
+        view.some((existing) => keyOf(existing._id) === keyOf(filter._id))
+      )
+        throw duplicateKey(this.name);
       // As MongoDB does on an upsert: the filter's equality fields seed the new document, then the update applies.
       const next = clone(
         doc ?? Object.fromEntries(Object.entries(filter).filter(([key]) => !key.startsWith('$'))),

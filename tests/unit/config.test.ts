@@ -38,6 +38,15 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the outbox partitions and the indexer lease, naming the variable when one is out of range', () => {
+    expect(loadConfig(minimal).indexer).toMatchObject({ partitions: 16, leaseMs: 15_000 });
+    expect(
+      loadConfig({ ...minimal, OUTBOX_PARTITIONS: '4', INDEXER_LEASE_MS: '3000' }).indexer,
+    ).toMatchObject({ partitions: 4, leaseMs: 3000 });
+    expect(() => loadConfig({ ...minimal, OUTBOX_PARTITIONS: '0' })).toThrow(/OUTBOX_PARTITIONS/);
+    expect(() => loadConfig({ ...minimal, INDEXER_LEASE_MS: '100' })).toThrow(/INDEXER_LEASE_MS/);
+  });
+
   it('reads the verified-token cache and the response cache, 0 turning either off', () => {
     const defaults = loadConfig(minimal);
     expect(defaults.jwt.cache).toEqual({ ttlMs: 60_000, maxEntries: 10_000 });

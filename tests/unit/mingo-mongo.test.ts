@@ -22,6 +22,19 @@ describe('the mingo-backed MongoDB stand-in', () => {
     expect(await committedValue(database)).toBe(0);
   });
 
+  it('refuses an upsert whose filter misses an existing _id with a duplicate key error, as the unique index does', async () => {
+    const database = new MingoDatabase();
+    const leases = database.collection('leases');
+    await leases.insertOne({ _id: 1, holder: 'a' });
+    const taking = leases.findOneAndUpdate(
+      { _id: 1, holder: 'b' },
+      { $set: { holder: 'b' } },
+      { upsert: true },
+    );
+    await expect(taking).rejects.toMatchObject({ code: 11000 });
+    expect(leases.docs).toEqual([{ _id: 1, holder: 'a' }]);
+  });
+
   it('does not roll back a write made without the session', async () => {
     const database = new MingoDatabase();
     const tombstones = database.collection('tombstones');

@@ -7,6 +7,7 @@ import type {
   DocumentRecord,
   TombstonePruning,
 } from '../../../server/documents/model.ts';
+import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   checkQuota,
@@ -48,6 +49,8 @@ export interface MongoTombstone {
 export interface MongoOutboxEntry {
   _id: ObjectId;
   tenantId: string;
+  /** A hash of the tenant (server/documents/partitions.ts); absent on entries written before partitions existed. */
+  partitionKey?: number;
   documentId: string;
   version: number;
   operation: 'upsert' | 'delete';
@@ -107,6 +110,16 @@ export const documentKey = (tenantId: string, id: string) => `${encodeURICompone
 const duplicateKeyCode = 11000;
 const isDuplicateKey = (error: unknown) =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === duplicateKeyCode;
+
+/** The entries of `scope`'s partitions; an entry without a key (written before partitions existed) is key 0. */
+function inPartitions({ count, partitions }: PartitionScope): Filter<MongoOutboxEntry> {
+  return {
+    $or: partitions.flatMap((partition): Filter<MongoOutboxEntry>[] => [
+      { partitionKey: { $mod: [count, partition] } },
+      ...(partition === 0 ? [{ partitionKey: { $exists: false } }] : []),
+    ]),
+  };
+}
 
 function toRecord(doc: Omit<MongoDocument, '_id'>): DocumentRecord {
   return {
@@ -388,8 +401,14 @@ export class MongoDocumentStore
     checkQuota({ documents: before?.documents ?? 0, bytes: before?.bytes ?? 0 }, options.quota, added);
   }
 
-  async pull(limit: number): Promise<DocumentChange[]> {
-    const entries = await this.#outbox.find({}, this.#limit).sort({ _id: 1 }).limit(limit).toArray();
+  async pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]> {
+    // MongoDB refuses an empty `$or`.
+    if (scope?.partitions.length === 0) return [];
+    const entries = await this.#outbox
+      .find(scope ? inPartitions(scope) : {}, this.#limit)
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
     return entries.map((entry) => toChange(entry, entry._id.toHexString()));
   }
 
@@ -527,6 +546,7 @@ export class MongoDocumentStore
       {
         _id: new ObjectId(),
         tenantId: record.tenantId,
+        partitionKey: partitionKeyOf(record.tenantId),
         documentId: record.id,
         version: record.version,
         operation,

@@ -7,6 +7,7 @@ import type {
   DocumentStatus,
   TombstonePruning,
 } from '../../../server/documents/model.ts';
+import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
@@ -129,6 +130,13 @@ const usageSchema = `
     FROM documents GROUP BY tenant_id;
 `;
 
+/** Gives an outbox made before partitions existed its key column; the entries already in it get key 0. */
+function addPartitionKeys(db: EmbeddedDatabase) {
+  const columns = db.connection.prepare('PRAGMA table_info(document_outbox)').all() as { name: string }[];
+  if (!columns.some((column) => column.name === 'partition_key'))
+    db.connection.exec('ALTER TABLE document_outbox ADD COLUMN partition_key INTEGER NOT NULL DEFAULT 0');
+}
+
 function toRecord(row: DocumentRow): DocumentRecord {
   return {
     id: row.id,
@@ -236,6 +244,7 @@ export class SqliteDocumentStore
       db.connection.exec(
         'CREATE INDEX IF NOT EXISTS document_tombstones_by_deleted ON document_tombstones (deleted_at)',
       );
+      addPartitionKeys(db);
     });
   }
 
@@ -458,11 +467,12 @@ export class SqliteDocumentStore
   #recordChange(record: DocumentRecord, operation: 'upsert' | 'delete') {
     this.#db
       .statement(
-        `INSERT INTO document_outbox (tenant_id, document_id, version, operation, payload, committed_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO document_outbox (tenant_id, partition_key, document_id, version, operation, payload, committed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.tenantId,
+        partitionKeyOf(record.tenantId),
         record.id,
         record.version,
         operation,
@@ -471,10 +481,17 @@ export class SqliteDocumentStore
       );
   }
 
-  async pull(limit: number): Promise<DocumentChange[]> {
-    const rows = this.#db
-      .statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?')
-      .all(limit) as unknown as OutboxRow[];
+  async pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]> {
+    const rows = (scope
+      ? this.#db
+          .statement(
+            `SELECT * FROM document_outbox WHERE partition_key % ? IN (SELECT value FROM json_each(?))
+               ORDER BY sequence LIMIT ?`,
+          )
+          .all(scope.count, JSON.stringify(scope.partitions), limit)
+      : this.#db
+          .statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?')
+          .all(limit)) as unknown as OutboxRow[];
     return rows.map(toChange);
   }
 
@@ -528,10 +545,18 @@ export class SqliteDocumentStore
       // A new sequence at the end of the outbox; the index applies it by version, so it never overwrites a newer one.
       this.#db
         .statement(
-          `INSERT INTO document_outbox (tenant_id, document_id, version, operation, payload, committed_at)
-           VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO document_outbox (tenant_id, partition_key, document_id, version, operation, payload, committed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(row.tenant_id, row.document_id, row.version, row.operation, row.payload, row.committed_at);
+        .run(
+          row.tenant_id,
+          partitionKeyOf(row.tenant_id),
+          row.document_id,
+          row.version,
+          row.operation,
+          row.payload,
+          row.committed_at,
+        );
       return true;
     });
   }

@@ -2,6 +2,14 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
+  type CorrectionCandidate,
+  closestFirst,
+  correctableWords,
+  correctionDistance,
+  didYouMeanText,
+  spelledAs,
+} from '../did-you-mean.ts';
+import {
   highlightWindowChars,
   markClose,
   markedToHtml,
@@ -257,6 +265,7 @@ export function buildSearchBody(
         ? [{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]
         : [{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }];
   const facets = [...new Set(request.facets)];
+  const correctable = request.didYouMean && request.typoTolerance !== false ? correctableWords(query) : [];
   return {
     index: readAlias,
     routing: request.tenantId,
@@ -298,6 +307,7 @@ export function buildSearchBody(
           ),
         }
       : {}),
+    ...(correctable.length > 0 ? { suggest: correctionSuggester(correctable) } : {}),
   };
 }
 
@@ -324,6 +334,99 @@ export function buildTombstoneQuery(before: string): estypes.QueryDslQueryContai
       ],
     },
   };
+}
+
+/** The analysed fields a correction may come from, as on the embedded index (its vocabulary covers all three). */
+const correctionFields = ['title', 'body', 'tags.text'];
+/** Candidates per word and field; the tenant's own documents then decide which are corrections. */
+const candidatesPerField = 5;
+const suggesterName = (field: string) => `did_you_mean_${field.replace('.', '_')}`;
+
+/**
+ * Candidate corrections for `didYouMean`: a term suggester per field over the
+ * correctable words, in the search request itself. Its candidates are the
+ * shard's words, which other tenants share, so none is used before
+ * `buildCorrectionCountBody` has counted it in this tenant's documents.
+ */
+function correctionSuggester(words: readonly string[]): estypes.SearchSuggester {
+  return {
+    text: words.join(' '),
+    ...Object.fromEntries(
+      correctionFields.map((field) => [
+        suggesterName(field),
+        {
+          term: {
+            field,
+            // Every word: whether the word itself is in the tenant's documents is counted next, not guessed from the shard.
+            suggest_mode: 'always' as const,
+            max_edits: 2,
+            prefix_length: 1,
+            min_word_length: 1,
+            size: candidatesPerField,
+            sort: 'score' as const,
+            string_distance: 'damerau_levenshtein' as const,
+          },
+        },
+      ]),
+    ),
+  };
+}
+
+/** Documents of the tenant holding a term in any correction field. */
+const holding = (term: string): estypes.QueryDslQueryContainer => ({
+  bool: { should: correctionFields.map((field) => ({ term: { [field]: term } })), minimum_should_match: 1 },
+});
+
+/** One request, no hits: how many of the tenant's documents hold each term (the words as typed and their candidates). */
+export function buildCorrectionCountBody(
+  tenantId: string,
+  terms: readonly string[],
+  readAlias: string,
+): estypes.SearchRequest {
+  return {
+    index: readAlias,
+    routing: tenantId,
+    size: 0,
+    track_total_hits: false,
+    query: { bool: { filter: tenantFilter(tenantId) } },
+    aggs: {
+      did_you_mean: { filters: { filters: Object.fromEntries(terms.map((term) => [term, holding(term)])) } },
+    },
+  };
+}
+
+/** A correctable word, its analysed form, and the shard's candidates within its allowed edits. */
+interface WordCandidates {
+  word: string;
+  analysed: string;
+  candidates: Map<string, number>;
+}
+
+type SuggestEntry = { text: string; offset: number; options: { text: string }[] | { text: string } };
+
+function candidatesOf(words: readonly string[], suggest: unknown): WordCandidates[] {
+  const starts: number[] = [];
+  let offset = 0;
+  for (const word of words) {
+    starts.push(offset);
+    offset += word.length + 1;
+  }
+  const byWord = new Map<number, WordCandidates>();
+  const entries = (suggest ?? {}) as Record<string, SuggestEntry[]>;
+  for (const field of correctionFields) {
+    for (const entry of entries[suggesterName(field)] ?? []) {
+      const at = starts.indexOf(entry.offset);
+      const word = words[at];
+      if (word === undefined) continue;
+      const found = byWord.get(at) ?? { word, analysed: entry.text, candidates: new Map() };
+      for (const { text } of [entry.options].flat()) {
+        const distance = correctionDistance(word, entry.text, text);
+        if (distance !== undefined && distance > 0) found.candidates.set(text, distance);
+      }
+      byWord.set(at, found);
+    }
+  }
+  return [...byWord.values()].filter((found) => found.candidates.size > 0);
 }
 
 export function buildSuggestBody(
@@ -400,9 +503,11 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
   async search(request: SearchRequest): Promise<SearchPage> {
     const keys = synonymKeysOf(parseQuery(request.text));
     const synonyms = keys.length > 0 ? await this.#synonymLookup(request.tenantId, keys) : {};
-    const response = await this.#client.search<{ doc_id: string }>(
-      buildSearchBody(request, this.#names.readAlias, synonyms),
-    );
+    const body = buildSearchBody(request, this.#names.readAlias, synonyms);
+    const response = await this.#client.search<{ doc_id: string }>(body);
+    const didYouMean = body.suggest
+      ? await this.#didYouMean(request, String(body.suggest.text).split(' '), response.suggest)
+      : undefined;
     const first = Math.max(0, request.first);
     const hits = response.hits.hits;
     const total =
@@ -428,7 +533,36 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
         })),
       })),
       hasNextPage: hits.length > first,
+      ...(didYouMean === undefined ? {} : { didYouMean }),
     };
+  }
+
+  /**
+   * Counts the words as typed and their candidates in the tenant's documents (one request, bounded by
+   * the words and `candidatesPerField`), then replaces each word none of them holds by its closest
+   * candidate that some do, as the embedded index does with its own vocabulary.
+   */
+  async #didYouMean(request: SearchRequest, words: string[], suggest: unknown): Promise<string | undefined> {
+    const found = candidatesOf(words, suggest);
+    if (found.length === 0) return undefined;
+    const terms = [...new Set(found.flatMap(({ analysed, candidates }) => [analysed, ...candidates.keys()]))];
+    const response = await this.#client.search(
+      buildCorrectionCountBody(request.tenantId, terms, this.#names.readAlias),
+    );
+    const buckets =
+      (response.aggregations?.did_you_mean as { buckets?: Record<string, { doc_count: number }> } | undefined)
+        ?.buckets ?? {};
+    const documents = (term: string) => buckets[term]?.doc_count ?? 0;
+    const corrections = new Map<string, string>();
+    for (const { word, analysed, candidates } of found) {
+      if (documents(analysed) > 0) continue;
+      const [best] = [...candidates]
+        .map(([term, distance]): CorrectionCandidate => ({ term, distance, documents: documents(term) }))
+        .filter((candidate) => candidate.documents > 0)
+        .sort(closestFirst);
+      if (best) corrections.set(word, spelledAs(word, best.term));
+    }
+    return didYouMeanText(request.text, corrections);
   }
 
   async suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {

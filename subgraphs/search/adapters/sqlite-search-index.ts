@@ -3,10 +3,10 @@ import { stemmer } from 'stemmer';
 import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
+import { closestFirst, correctionDistance, didYouMeanText, spelledAs } from '../did-you-mean.ts';
 import { createHighlighter, highlightWindowChars, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
   allowedEdits,
-  editDistance,
   highlightTerms,
   isRanked,
   maxCorrections,
@@ -305,6 +305,10 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     const expanded = this.#withSynonyms(request.tenantId, query);
     const corrected = request.typoTolerance === false ? expanded : this.#withCorrections(t, expanded);
     const matches = matchesOf(t, corrected, request.filter);
+    const didYouMean =
+      request.didYouMean && request.typoTolerance !== false
+        ? this.#didYouMean(request.text, corrected)
+        : undefined;
     const highlighter =
       request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
@@ -321,6 +325,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
           .map((row): FacetBucket => ({ value: row.value, count: row.count })),
       })),
       hasNextPage: hits.length > first,
+      ...(didYouMean === undefined ? {} : { didYouMean }),
     };
   }
 
@@ -521,14 +526,26 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         longest: stem.length + edits,
       }) as { term: string; doc: number }[];
       const alternatives = rows
-        .map((row) => ({ ...row, distance: editDistance(stem, row.term, edits) }))
-        .filter((row) => row.distance <= edits)
-        .sort((a, b) => a.distance - b.distance || b.doc - a.doc || a.term.localeCompare(b.term))
+        .flatMap(({ term: candidate, doc }) => {
+          const distance = correctionDistance(term.word, stem, candidate);
+          return distance === undefined ? [] : [{ term: candidate, distance, documents: doc }];
+        })
+        .sort(closestFirst)
         .slice(0, maxCorrections)
-        .map((row) => row.term);
+        .map((candidate) => candidate.term);
       return alternatives.length > 0 ? { ...term, alternatives } : term;
     });
     return { ...query, optional };
+  }
+
+  /** The query as typed with each corrected word replaced by its first correction, spelled as a word. */
+  #didYouMean(text: string, corrected: ParsedQuery): string | undefined {
+    const corrections = new Map<string, string>();
+    for (const term of corrected.optional) {
+      const [best] = term.alternatives ?? [];
+      if (best !== undefined) corrections.set(term.word, spelledAs(term.word, best));
+    }
+    return didYouMeanText(text, corrections);
   }
 
   #applyChange(change: DocumentChange) {
