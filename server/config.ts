@@ -183,6 +183,10 @@ const environmentSchema = z
     SEARCH_QUEUE_TIMEOUT_MS: positiveInt(250),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
+    INDEXER_MAX_ATTEMPTS: positiveInt(5),
+    TOMBSTONE_RETENTION: durationMs('7d').refine((ms) => ms > 0, 'must be longer than 0'),
+    TOMBSTONE_PRUNE_INTERVAL: durationMs('1h').refine((ms) => ms > 0, 'must be longer than 0'),
+    TOMBSTONE_PRUNE_BATCH_SIZE: positiveInt(1000),
     OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
     INDEXER_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
 
@@ -441,10 +445,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     indexer: {
       pollIntervalMs: e.INDEXER_POLL_MS,
       batchSize: e.INDEXER_BATCH_SIZE,
+      maxAttempts: e.INDEXER_MAX_ATTEMPTS,
       port: e.INDEXER_PORT,
       /** The outbox's partitions, each held by one indexer at a time under a lease of `leaseMs`. */
       partitions: e.OUTBOX_PARTITIONS,
       leaseMs: e.INDEXER_LEASE_MS,
+    },
+    tombstones: {
+      retentionMs: e.TOMBSTONE_RETENTION,
+      pruneIntervalMs: e.TOMBSTONE_PRUNE_INTERVAL,
+      pruneBatchSize: e.TOMBSTONE_PRUNE_BATCH_SIZE,
     },
     metrics: {
       /** A listener of its own for `/metrics` (and health), apart from clients; one service per process. */
