@@ -1,7 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import type { DocumentStatus } from '../../server/documents/model.ts';
-import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
+import { isDeadlineExceeded, isWorkersBusy } from '../../server/embedded/worker-pool.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
 import type { CacheStatus } from '../../server/observability/request-outcome.ts';
@@ -102,7 +102,7 @@ function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
  * query would be stopped again.
  */
 function toClientError(error: unknown): never {
-  if (isDependencyUnavailable(error))
+  if (isDependencyUnavailable(error) || isWorkersBusy(error))
     throw quarryError('SEARCH_UNAVAILABLE', 'Search temporarily unavailable');
   if (isDeadlineExceeded(error)) throw quarryError('SEARCH_TIMEOUT', 'Search took too long and was stopped');
   if (isTenantBusy(error))
