@@ -295,12 +295,14 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       if (served || !isTenantBusy(error)) throw error;
       response.setHeader('retry-after', '1');
       if (method === 'POST') response.setHeader('connection', 'close');
-      return requestFailure(
-        response,
-        publicErrorCodes.RATE_LIMITED,
-        'Too many requests in flight for this tenant; retry shortly',
-        'RATE_LIMITED',
-      );
+      return sendJson(response, publicErrorCodes.RATE_LIMITED, {
+        errors: [
+          {
+            message: 'Too many requests in flight for this tenant; retry shortly',
+            extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 },
+          },
+        ],
+      });
     }
 
     async function serve(prepared: TContext): Promise<void> {

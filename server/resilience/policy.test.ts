@@ -135,8 +135,17 @@ describe('dependency policy', () => {
       events: { ...noOperationalEvents, breakerStateChanged: (_, state) => changes.push(state) },
     }).policy('subgraph:search');
     const read = (tenantId: string) => ({ idempotent: true, operation: 'query', tenantId });
+    // The quiet tenant is answered while each of the noisy tenant's calls waits.
+    const answeringQuiet = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await policy.run(async () => 'answer', read('quiet'));
+    };
     for (let call = 0; call < 5; call++) {
-      await expect(policy.run(never, read('noisy'))).rejects.toBeInstanceOf(DependencyUnavailableError);
+      const noisy = expect(policy.run(never, read('noisy'))).rejects.toBeInstanceOf(
+        DependencyUnavailableError,
+      );
+      await answeringQuiet();
+      await noisy;
     }
     // The noisy tenant's own breaker is open: refused without a call.
     let reached = 0;
@@ -156,11 +165,20 @@ describe('dependency policy', () => {
     );
   });
 
-  it("counts a tenant's connection failures on the shared breaker: the dependency is down for everyone", async () => {
-    const policy = createResilience({ failureThreshold: 2, readAttempts: 1 }).policy('subgraph:search');
+  it("counts a tenant's connection failures, and timeouts while no one else is answered, on the shared breaker", async () => {
+    const failingPolicy = createResilience({ failureThreshold: 2, readAttempts: 1 }).policy(
+      'subgraph:search',
+    );
     for (const tenantId of ['a', 'b']) {
-      await policy.run(failing, { idempotent: true, operation: 'query', tenantId }).catch(() => {});
+      await failingPolicy.run(failing, { idempotent: true, operation: 'query', tenantId }).catch(() => {});
     }
-    expect(policy.state()).toBe('open');
+    expect(failingPolicy.state()).toBe('open');
+    const hungPolicy = createResilience({ timeoutMs: 50, failureThreshold: 2, readAttempts: 1 }).policy(
+      'subgraph:search',
+    );
+    for (const tenantId of ['a', 'a']) {
+      await hungPolicy.run(never, { idempotent: true, operation: 'query', tenantId }).catch(() => {});
+    }
+    expect(hungPolicy.state()).toBe('open');
   });
 });

@@ -52,10 +52,11 @@ export interface RunOptions {
   /** Aborts the call from outside, for instance at a request's deadline. */
   signal?: AbortSignal;
   /**
-   * The tenant the call is made for. Its timeouts then count against a
-   * breaker of that tenant's own, not the dependency's shared one: a slow
-   * answer may be the tenant's own costly request, and must not refuse the
-   * dependency to every other tenant.
+   * The tenant the call is made for. Its timeouts count against a breaker of
+   * that tenant's own. They count against the dependency's shared breaker
+   * only when no other caller was answered while the call waited: a slow
+   * answer while others are served is the tenant's own costly request, and
+   * must not refuse the dependency to every other tenant.
    */
   tenantId?: string;
 }
@@ -104,7 +105,10 @@ type Outcome<T> = { value: T } | { expected: unknown };
 /** How many tenants' own breakers one dependency remembers; the least recently used is forgotten. */
 const maxTenantBreakers = 10_000;
 
-/** A tenant's call timed out: charged to that tenant's breaker, so the shared breaker lets it pass uncounted. */
+/**
+ * A tenant's call timed out while other callers were answered: charged to
+ * that tenant's breaker, so the shared breaker lets it pass uncounted.
+ */
 class TenantTimeoutError extends Error {
   override name = 'TenantTimeoutError';
   constructor(cause: unknown) {
@@ -137,7 +141,7 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     breakerOptions(),
   );
   breaker.onStateChange((state) => events.breakerStateChanged(dependency, stateNames[state]));
-  // Timeouts only: connection failures and 5xx are the dependency's, and stay on the shared breaker.
+  // A tenant's own breaker counts its timeouts; connection failures and 5xx are the dependency's alone.
   const tenantBreakers = new LRUCache<string, CircuitBreakerPolicy>({ max: maxTenantBreakers });
   const tenantBreaker = (tenantId: string) => {
     let tenant = tenantBreakers.get(tenantId);
@@ -147,18 +151,36 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     }
     return tenant;
   };
+  // The most recent answers, from two different callers (a tenant, or '' for calls made for none).
+  const answered = { latest: { caller: '', at: -1 }, otherThanLatest: -1 };
+  const noteAnswer = (caller: string) => {
+    const at = performance.now();
+    if (caller !== answered.latest.caller) answered.otherThanLatest = answered.latest.at;
+    answered.latest = { caller, at };
+  };
+  /** Whether a caller other than this one got an answer after `since`: then the dependency is answering. */
+  const answeredOthersSince = (caller: string, since: number) =>
+    (answered.latest.caller === caller ? answered.otherThanLatest : answered.latest.at) > since;
   // The timeout is inside the breakers, so a hung dependency trips them like a failing one.
-  const shared = wrap(breaker, attemptTimeout);
-  const chargedTo =
-    (tenant: CircuitBreakerPolicy) =>
-    <T>(fn: (context: { signal: AbortSignal }) => Promise<T>, signal?: AbortSignal) =>
-      breaker.execute(async ({ signal: outer }) => {
-        try {
-          return await wrap(tenant, attemptTimeout).execute(fn, outer);
-        } catch (error) {
-          throw isTaskCancelledError(error) ? new TenantTimeoutError(error) : error;
-        }
-      }, signal);
+  const once = <T>(
+    fn: (context: { signal: AbortSignal }) => Promise<T>,
+    caller: string,
+    tenant: CircuitBreakerPolicy | undefined,
+    signal: AbortSignal | undefined,
+  ) =>
+    breaker.execute(async ({ signal: outer }) => {
+      const started = performance.now();
+      try {
+        const value = await (tenant ? wrap(tenant, attemptTimeout) : attemptTimeout).execute(fn, outer);
+        noteAnswer(caller);
+        return value;
+      } catch (error) {
+        // Others were answered meanwhile: the slowness is this tenant's own, charged to its breaker only.
+        if (tenant && isTaskCancelledError(error) && answeredOthersSince(caller, started))
+          throw new TenantTimeoutError(error);
+        throw error;
+      }
+    }, signal);
   // Retrying a refused call would only wait for nothing: an open breaker ends the retries at once.
   const retries = retry(
     handleWhen((error) => !(error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError)),
@@ -196,10 +218,10 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
       };
       let outcome: Outcome<T>;
       try {
-        const once = tenant ? { execute: chargedTo(tenant) } : shared;
+        const caller = run.tenantId ?? '';
         outcome = await (run.idempotent
-          ? retries.execute(({ signal }) => once.execute(attempt, signal), run.signal)
-          : once.execute(attempt, run.signal));
+          ? retries.execute(({ signal }) => once(attempt, caller, tenant, signal), run.signal)
+          : once(attempt, caller, tenant, run.signal));
       } catch (error) {
         events.backendCall(dependency, run.operation, (performance.now() - started) / 1000, 'error');
         throw new DependencyUnavailableError(
