@@ -4,7 +4,7 @@ import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
 import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
-import type { QuarryConfig } from '../../server/config.ts';
+import type { IndexerConfig, SearchConfig } from '../../server/config.ts';
 import { breakerHealth, healthRoutes, redisHealth } from '../../server/http/health.ts';
 import type { RouteHandler } from '../../server/http/http-server.ts';
 import { startRouteServer } from '../../server/http/route-server.ts';
@@ -28,7 +28,7 @@ import type { SearchIndex } from './search-index.ts';
 import { startSearchService } from './service.ts';
 
 export interface SearchAppOptions {
-  config: QuarryConfig;
+  config: SearchConfig;
   logger: Logger;
   verifier?: JwtVerifier;
   /** Wraps the backend adapter (under the cache and the breaker), for instance to count calls or inject faults. */
@@ -126,7 +126,7 @@ export async function startSearchApp({
 }
 
 export interface IndexerAppOptions {
-  config: QuarryConfig;
+  config: IndexerConfig;
   logger: Logger;
   /** Extra GET routes beside the health and metrics routes. */
   routes?: Record<string, RouteHandler>;
@@ -266,7 +266,7 @@ export async function startIndexerApp({
  * still ready: it takes partitions over when another indexer stops.
  */
 async function claimPartitions(
-  config: QuarryConfig,
+  config: IndexerConfig,
   logger: Logger,
   events: PartitionClaimEvents,
 ): Promise<{ claims: PartitionClaims; closeLeases(): Promise<void> }> {
