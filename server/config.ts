@@ -18,7 +18,7 @@ import { searchConcern, searchWorkersConcern } from './config/search.ts';
  */
 
 export type { ElasticsearchConfig, MongoConfig } from './config/backends.ts';
-export { ConfigError } from './config/concern.ts';
+export { ConfigError } from './config/compose.ts';
 
 export const loadGatewayConfig = configLoader(
   authConcern,

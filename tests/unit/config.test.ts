@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { configLoader } from '../../server/config/compose.ts';
+import { defineConcern } from '../../server/config/concern.ts';
+import { gatewayConcern } from '../../server/config/gateway.ts';
 import {
   ConfigError,
   loadConfig,
@@ -295,6 +299,20 @@ describe('per-service loaders', () => {
   ])('requires an issuer for the %s service, which verifies tokens', (_service, load) => {
     expect(() => load({})).toThrow(/\bJWT_ISSUER:/);
     expect(load(minimal).jwt.issuers).toHaveLength(1);
+  });
+
+  it('fills one section from two concerns: the search service and its workers', () => {
+    expect(loadSearchConfig({ ...minimal, SEARCH_WORKERS: '2' }).search).toMatchObject({
+      port: 4002,
+      maxFirst: 100,
+      workers: 2,
+      queueTimeoutMs: 250,
+    });
+  });
+
+  it('refuses two concerns that declare one variable differently', () => {
+    const twin = defineConcern({ shape: { PORT: z.string() }, section: () => ({}) });
+    expect(() => configLoader(twin, gatewayConcern)).toThrow(/^PORT is declared by two concerns/);
   });
 
   it('ignores the variables of concerns a service does not compose', () => {
