@@ -26,7 +26,7 @@ const tierQuotas = z
     return tiers;
   });
 
-/** The documents subgraph: its port, what a tenant may store, and how long idempotency keys last. */
+/** The documents subgraph: its port, what a tenant may store, idempotency keys, each tenant's share of the store. */
 export const documentsConcern = defineConcern({
   shape: {
     DOCUMENTS_PORT: port(4001),
@@ -34,6 +34,9 @@ export const documentsConcern = defineConcern({
     QUOTA_MAX_BYTES: byteSize('10gb'),
     QUOTA_TIERS: tierQuotas,
     IDEMPOTENCY_KEY_RETENTION: durationMs('24h').refine((ms) => ms > 0, 'must be longer than 0'),
+    DOCUMENTS_TENANT_CONCURRENCY: positiveInt(4),
+    DOCUMENTS_TENANT_QUEUE: z.coerce.number().int().min(0).default(8),
+    DOCUMENTS_QUEUE_TIMEOUT_MS: positiveInt(250),
   },
   section: (env) => ({
     documents: {
@@ -45,6 +48,12 @@ export const documentsConcern = defineConcern({
       },
       /** How long a mutation's idempotency key, and the outcome it replays, are kept. */
       idempotencyRetentionMs: env.IDEMPOTENCY_KEY_RETENTION,
+      /** Each tenant's share of the document store: reads and writes made for that tenant. */
+      tenantBulkhead: {
+        concurrency: env.DOCUMENTS_TENANT_CONCURRENCY,
+        queue: env.DOCUMENTS_TENANT_QUEUE,
+        queueTimeoutMs: env.DOCUMENTS_QUEUE_TIMEOUT_MS,
+      },
     },
   }),
 });

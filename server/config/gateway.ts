@@ -26,6 +26,9 @@ export const gatewayConcern = defineConcern({
     CORS_ORIGINS: list.pipe(z.array(origin)).optional(),
     SUBGRAPH_TIMEOUT_MS: positiveInt(5000),
     SUBGRAPH_MAX_SOCKETS: positiveInt(64),
+    GATEWAY_TENANT_CONCURRENCY: positiveInt(4),
+    GATEWAY_TENANT_QUEUE: z.coerce.number().int().min(0).default(64),
+    GATEWAY_QUEUE_TIMEOUT_MS: positiveInt(5000),
     SUBGRAPH_TLS_CA: z.string().min(1).optional(),
     SUBGRAPH_TLS_CERT: z.string().min(1).optional(),
     SUBGRAPH_TLS_KEY: z.string().min(1).optional(),
@@ -82,6 +85,12 @@ export const gatewayConcern = defineConcern({
       maxBodyBytes: env.MAX_REQUEST_BODY_BYTES,
       maxResponseBytes: env.MAX_RESPONSE_BYTES,
       maxBufferedBodyBytes: env.MAX_BUFFERED_BODY_BYTES,
+      /** Each tenant's share of the gateway: operations in flight, and how many may wait for a slot. */
+      tenantBulkhead: {
+        concurrency: env.GATEWAY_TENANT_CONCURRENCY,
+        queue: env.GATEWAY_TENANT_QUEUE,
+        queueTimeoutMs: env.GATEWAY_QUEUE_TIMEOUT_MS,
+      },
       httpTimeouts: {
         headersMs: env.HTTP_HEADERS_TIMEOUT_MS,
         requestMs: env.HTTP_REQUEST_TIMEOUT_MS,
