@@ -348,6 +348,9 @@ describe('per-service loaders', () => {
     [loadIndexerConfig, { TLS_CERT: 'cert.pem' }, 'TLS_KEY'],
     [loadIndexerConfig, { SEARCH_WORKERS: '0' }, 'SEARCH_WORKERS'],
     [loadIndexerConfig, { MONGO_URL: 'http://mongo' }, 'MONGO_URL'],
+    [loadIndexerConfig, { TOMBSTONE_RETENTION: '0h' }, 'TOMBSTONE_RETENTION'],
+    [loadDocumentsConfig, { ...minimal, DOCUMENTS_TENANT_QUEUE: '-1' }, 'DOCUMENTS_TENANT_QUEUE'],
+    [loadGatewayConfig, { ...minimal, GATEWAY_TENANT_CONCURRENCY: '0' }, 'GATEWAY_TENANT_CONCURRENCY'],
     [loadDocumentsConfig, { ...minimal, QUOTA_TIERS: 'premium' }, 'QUOTA_TIERS'],
     [loadSearchConfig, { ...minimal, SEARCH_TENANT_QUEUE: '-1' }, 'SEARCH_TENANT_QUEUE'],
     [
