@@ -87,9 +87,6 @@ async function measure(indexers: number): Promise<CountResult> {
           INDEXER_PORT: String(port),
           OUTBOX_PARTITIONS: String(options.partitions),
           INDEXER_LEASE_MS: String(leaseMs),
-          JWT_JWKS_FILE: 'unused',
-          JWT_ISSUER: 'unused',
-          JWT_AUDIENCE: 'unused',
         },
         logFile: join(dataDir, `indexer-${n}.log`),
       });

@@ -2,7 +2,7 @@ import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
 import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
-import type { QuarryConfig } from '../../server/config.ts';
+import type { DocumentsConfig } from '../../server/config.ts';
 import { breakerHealth, redisHealth } from '../../server/http/health.ts';
 import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
@@ -21,7 +21,7 @@ import { documentStoreDependencies, resilientDocumentStore } from './resilient-d
 import { startDocumentsService } from './service.ts';
 
 export interface DocumentsAppOptions {
-  config: QuarryConfig;
+  config: DocumentsConfig;
   logger: Logger;
   verifier?: JwtVerifier;
   /** Wraps the backend adapter (under the cache and the breaker), for instance to count calls or inject faults. */

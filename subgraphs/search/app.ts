@@ -4,7 +4,7 @@ import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
 import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
-import type { QuarryConfig } from '../../server/config.ts';
+import type { IndexerConfig, SearchConfig } from '../../server/config.ts';
 import { breakerHealth, healthRoutes, redisHealth } from '../../server/http/health.ts';
 import type { RouteHandler } from '../../server/http/http-server.ts';
 import { startRouteServer } from '../../server/http/route-server.ts';
@@ -29,7 +29,7 @@ import { startSearchService } from './service.ts';
 import { startTombstonePruner } from './tombstone-pruner.ts';
 
 export interface SearchAppOptions {
-  config: QuarryConfig;
+  config: SearchConfig;
   logger: Logger;
   verifier?: JwtVerifier;
   /** Wraps the backend adapter (under the cache and the breaker), for instance to count calls or inject faults. */
@@ -127,7 +127,7 @@ export async function startSearchApp({
 }
 
 export interface IndexerAppOptions {
-  config: QuarryConfig;
+  config: IndexerConfig;
   logger: Logger;
   /** Extra GET routes beside the health and metrics routes. */
   routes?: Record<string, RouteHandler>;
@@ -288,7 +288,7 @@ export async function startIndexerApp({
  * still ready: it takes partitions over when another indexer stops.
  */
 async function claimPartitions(
-  config: QuarryConfig,
+  config: IndexerConfig,
   logger: Logger,
   events: PartitionClaimEvents,
 ): Promise<{ claims: PartitionClaims; closeLeases(): Promise<void> }> {

@@ -1,8 +1,10 @@
+import { loadIndexerConfig } from '../../server/config.ts';
 import { runService } from '../../server/run-service.ts';
 
 /** The indexer as its own process: it reads the documents outbox and writes the search index. */
 runService({
   name: 'indexer',
+  loadConfig: loadIndexerConfig,
   importApp: async () => (await import('./app.ts')).startIndexerApp,
   listening: 'indexer running; metrics and health routes listening',
   started(config, logger) {

@@ -79,10 +79,6 @@ async function startIndexer(name: string, env: Record<string, string>): Promise<
       DATA_DIR: dataDir,
       INDEXER_PORT: String(port),
       INDEXER_POLL_MS: '20',
-      // The indexer checks no token, but configuration requires a verifier.
-      JWT_JWKS_FILE: 'unused',
-      JWT_ISSUER: 'unused',
-      JWT_AUDIENCE: 'unused',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

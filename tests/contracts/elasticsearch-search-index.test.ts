@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.ts';
+import { backendsConcern } from '../../server/config/backends.ts';
+import { configLoader } from '../../server/config/compose.ts';
 import type { DocumentChange } from '../../server/documents/model.ts';
 import {
   ElasticsearchSearchIndex,
@@ -799,10 +800,7 @@ describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
 const elasticsearchUrl = process.env.ELASTICSEARCH_URL;
 if (elasticsearchUrl) {
   const openReal = async () => {
-    const config = loadConfig({
-      JWT_JWKS_FILE: 'unused',
-      JWT_ISSUER: 'unused',
-      JWT_AUDIENCE: 'unused',
+    const config = configLoader(backendsConcern)({
       ELASTICSEARCH_URL: elasticsearchUrl,
       ELASTICSEARCH_REPLICAS: '0',
       ELASTICSEARCH_INDEX_PREFIX: `quarry-contract-${randomUUID().slice(0, 8)}`,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.ts';
+import { backendsConcern } from '../../server/config/backends.ts';
+import { configLoader } from '../../server/config/compose.ts';
 import { partitionKeyOf } from '../../server/documents/partitions.ts';
 import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
 import { MongoDocumentStore } from '../../subgraphs/documents/adapters/mongo-document-store.ts';
@@ -22,10 +23,7 @@ describe.skipIf(!mongoUrl)(
   mongoUrl ? 'MongoDB server' : 'MongoDB server (skipped: MONGO_URL is not set to a replica set)',
   () => {
     describeDocumentStoreContract('MongoDB server', async () => {
-      const config = loadConfig({
-        JWT_JWKS_FILE: 'unused',
-        JWT_ISSUER: 'unused',
-        JWT_AUDIENCE: 'unused',
+      const config = configLoader(backendsConcern)({
         MONGO_URL: mongoUrl,
       });
       if (!config.mongo) throw new Error('MONGO_URL did not configure MongoDB');

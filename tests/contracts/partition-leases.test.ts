@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe } from 'vitest';
-import { loadConfig } from '../../server/config.ts';
+import { backendsConcern } from '../../server/config/backends.ts';
+import { configLoader } from '../../server/config/compose.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
 import { MongoPartitionLeases } from '../../subgraphs/search/adapters/mongo-partition-leases.ts';
@@ -23,10 +24,7 @@ describePartitionLeasesContract('MongoDB adapter on a mingo-backed collection', 
 const mongoUrl = process.env.MONGO_URL;
 describe.skipIf(!mongoUrl)('real MongoDB (skipped: set MONGO_URL to a replica set to run it)', () => {
   describePartitionLeasesContract('MongoDB server', async () => {
-    const config = loadConfig({
-      JWT_JWKS_FILE: 'unused',
-      JWT_ISSUER: 'unused',
-      JWT_AUDIENCE: 'unused',
+    const config = configLoader(backendsConcern)({
       MONGO_URL: mongoUrl,
     });
     if (!config.mongo) throw new Error('MONGO_URL did not configure MongoDB');

@@ -30,7 +30,9 @@ export function createMongoClient(config: MongoConfig): MongoClient {
 }
 
 /** The document store that configuration selects (`MONGO_URL` means MongoDB), and how to release it. */
-export async function openDocumentStore(config: QuarryConfig): Promise<OpenedDocumentStore> {
+export async function openDocumentStore(
+  config: Pick<QuarryConfig, 'mongo' | 'embeddedDatabasePath'>,
+): Promise<OpenedDocumentStore> {
   if (config.mongo) {
     const client = createMongoClient(config.mongo);
     try {

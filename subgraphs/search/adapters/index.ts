@@ -24,7 +24,9 @@ export function createElasticsearchClient(config: ElasticsearchConfig): Client {
 
 /** The search index that configuration selects (`ELASTICSEARCH_URL` means Elasticsearch), and how to release it. */
 export async function openSearchIndex(
-  config: QuarryConfig,
+  config: Pick<QuarryConfig, 'elasticsearch' | 'embeddedDatabasePath'> & {
+    search: Pick<QuarryConfig['search'], 'workers' | 'queryTimeoutMs' | 'queueTimeoutMs'>;
+  },
   /** `writes` for a process that only applies changes (the indexer): it starts no search workers. */
   use: 'reads' | 'writes' = 'reads',
 ): Promise<{

@@ -7,7 +7,7 @@ import { SqlitePartitionLeases } from './sqlite-partition-leases.ts';
 
 /** The lease store beside the outbox: MongoDB with `MONGO_URL`, else the embedded database file. */
 export async function openPartitionLeases(
-  config: QuarryConfig,
+  config: Pick<QuarryConfig, 'mongo' | 'embeddedDatabasePath'>,
 ): Promise<{ leases: PartitionLeases; close(): Promise<void> }> {
   if (config.mongo) {
     const client = createMongoClient(config.mongo);
