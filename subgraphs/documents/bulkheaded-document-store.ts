@@ -10,15 +10,14 @@ import type { DocumentStore } from './document-store.ts';
  * (`pull`, `acknowledge`, `oldestPendingAt`) are the indexer's and are not limited.
  */
 export function bulkheadedDocumentStore(store: DocumentStore, bulkheads: TenantBulkheads): DocumentStore {
+  // Every argument is passed on as given (rest parameters), so an option added to the port reaches the store.
   return {
-    findByIds: (tenantId, ids) => bulkheads.run(tenantId, () => store.findByIds(tenantId, ids)),
-    create: (tenantId, document, id, options) =>
-      bulkheads.run(tenantId, () => store.create(tenantId, document, id, options)),
-    update: (tenantId, id, patch, expectedVersion, options) =>
-      bulkheads.run(tenantId, () => store.update(tenantId, id, patch, expectedVersion, options)),
-    delete: (tenantId, id) => bulkheads.run(tenantId, () => store.delete(tenantId, id)),
+    findByIds: (tenantId, ...rest) => bulkheads.run(tenantId, () => store.findByIds(tenantId, ...rest)),
+    create: (tenantId, ...rest) => bulkheads.run(tenantId, () => store.create(tenantId, ...rest)),
+    update: (tenantId, ...rest) => bulkheads.run(tenantId, () => store.update(tenantId, ...rest)),
+    delete: (tenantId, ...rest) => bulkheads.run(tenantId, () => store.delete(tenantId, ...rest)),
     usage: (tenantId) => bulkheads.run(tenantId, () => store.usage(tenantId)),
-    pull: (limit) => store.pull(limit),
+    pull: (...args) => store.pull(...args),
     acknowledge: (changes) => store.acknowledge(changes),
     oldestPendingAt: () => store.oldestPendingAt(),
     close: () => store.close(),
