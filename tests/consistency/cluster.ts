@@ -7,25 +7,34 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../../server/auth/dev-keys.ts';
 import { productionBackendEnvironment } from '../helpers/backends.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import type { BackendFaultMessage } from './service.ts';
 
 /** The services the checker runs, each as its own process, as in production. */
 export type ServiceName = 'documents' | 'search' | 'indexer' | 'gateway-a' | 'gateway-b';
 
-const entryFiles: Record<ServiceName, string> = {
-  documents: 'subgraphs/documents/main.ts',
-  search: 'subgraphs/search/main.ts',
-  indexer: 'subgraphs/search/indexer-main.ts',
-  'gateway-a': 'gateway/main.ts',
-  'gateway-b': 'gateway/main.ts',
+/** The production entry files, and the checker's own for the two services it injects faults into. */
+const entryFiles: Record<ServiceName, string[]> = {
+  documents: ['tests/consistency/service.ts', 'documents'],
+  search: ['subgraphs/search/main.ts'],
+  indexer: ['tests/consistency/service.ts', 'indexer'],
+  'gateway-a': ['gateway/main.ts'],
+  'gateway-b': ['gateway/main.ts'],
 };
 
 /** How long a process may take to answer `/health/live` after it starts. */
 const startBoundMs = 120_000;
 
+export interface ClusterOptions {
+  /** How long the embedded index keeps a write invisible, as Elasticsearch's refresh interval; 0 for none. */
+  refreshIntervalMs: number;
+}
+
 export interface Cluster {
   redis: TestRedis;
   gatewayUrls: string[];
-  token(tenantId: string): Promise<string>;
+  token(tenantId: string, scopes?: readonly string[]): Promise<string>;
+  /** Switches the documents store's fault (see tests/consistency/service.ts); a restart clears it. */
+  setDocumentsFault(message: BackendFaultMessage): void;
   /** SIGKILL, then the same service again on the same port. */
   restart(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   stop(): Promise<void>;
@@ -35,10 +44,11 @@ export interface Cluster {
  * Two gateway replicas, both subgraphs, the indexer and a real redis-server,
  * each a child process on loopback ports picked free, sharing one DATA_DIR
  * (the embedded backends), or the MongoDB and Elasticsearch of
- * MONGO_URL / ELASTICSEARCH_URL. Every process is the production entry file
- * with the production defaults; only ports, paths and the signing key are set.
+ * MONGO_URL / ELASTICSEARCH_URL. Every process runs the production app with
+ * the production defaults; only ports, paths and the signing key are set,
+ * and the documents store and the indexer's index get the checker's seams.
  */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster({ refreshIntervalMs }: ClusterOptions): Promise<Cluster> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-consistency-'));
   const devKey = await ensureDevSigningKey(dataDir);
   const backends = productionBackendEnvironment();
@@ -75,9 +85,11 @@ export async function startCluster(): Promise<Cluster> {
 
   async function start(service: ServiceName) {
     const env = service.startsWith('gateway') ? { ...base, PORT: String(ports[service]) } : base;
-    const child = spawn(process.execPath, [entryFiles[service]], {
+    const [entryFile, ...args] = entryFiles[service];
+    const options = service === 'indexer' ? ['--refresh-ms', String(refreshIntervalMs)] : [];
+    const child = spawn(process.execPath, [entryFile ?? '', ...args, ...options], {
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     // The last of its output (log lines at LOG_LEVEL, and anything it printed on failing), for the error below.
     let output = '';
@@ -124,7 +136,12 @@ export async function startCluster(): Promise<Cluster> {
   return {
     redis,
     gatewayUrls: [ports['gateway-a'], ports['gateway-b']].map((port) => `http://127.0.0.1:${port}/graphql`),
-    token: (tenantId) => mintDevToken(devKey, { tenantId }),
+    token: (tenantId, scopes) => mintDevToken(devKey, { tenantId, scopes }),
+    setDocumentsFault(message) {
+      const documents = children.get('documents');
+      // A message to a process that is exiting is lost, as the fault would be with it.
+      if (documents?.connected) documents.send(message, () => {});
+    },
     async restart(service, signal) {
       await kill(service, signal);
       await start(service);
