@@ -22,7 +22,7 @@ const entryFiles: Record<ServiceName, string[]> = {
 };
 
 /** How long a process may take to answer `/health/live` after it starts. */
-const startBoundMs = 120_000;
+const startBoundMs = 300_000;
 
 export interface ClusterOptions {
   /** How long the embedded index keeps a write invisible, as Elasticsearch's refresh interval; 0 for none. */
