@@ -115,9 +115,9 @@ const wordsPerTenant = 60;
 const browseFirst = 4;
 /** Half the reads and writes go to the tenant's latest documents, so reads race writes of the same one. */
 const hotDocuments = 3;
-/** The slow backend: how late the documents store answers, under its 2 s attempt timeout, and for how long. */
-const slowStoreDelayMs = 400;
-const slowStoreForMs = 4000;
+/** The slow backend: how late the documents store answers at most, under its 2 s attempt timeout, and for how long. */
+const slowStoreDelayMs = 500;
+const slowStoreForMs = 8000;
 
 async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const tokens = Object.fromEntries(

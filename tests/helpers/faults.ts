@@ -5,8 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * driver would report them:
  * - down: every call fails at once (ECONNREFUSED);
  * - slow: every call answers after `delayMs`;
- * - late: every call runs at once, and its answer arrives `delayMs` later (a
- *   read returns what was there when it ran, as over a slow network);
+ * - late: every call runs at once, and its answer arrives up to `delayMs`
+ *   later, each a random share of it, so answers overtake one another (a read
+ *   returns what was there when it ran, as over a slow network);
  * - reset: every call fails with ECONNRESET after a short moment;
  * - blackhole: every call hangs until the fault clears.
  */
@@ -67,7 +68,7 @@ export function createFaultSwitch(): FaultSwitch & { wrap<T extends object>(targ
           return async (...args: unknown[]) => {
             await before();
             const answer = await value.apply(object, args);
-            if (fault === 'late') await sleep(delayMs);
+            if (fault === 'late') await sleep(Math.random() * delayMs);
             return answer;
           };
         },
