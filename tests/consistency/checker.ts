@@ -108,7 +108,7 @@ export async function runConsistencyCheck(options: CheckOptions): Promise<CheckR
  */
 const tenants = ['consistency-a', 'consistency-b'];
 const quiet = (tenant: string) => tenant === 'consistency-b';
-const writeShareOf = (tenant: string) => (quiet(tenant) ? 0.2 : 1);
+const writeShareOf = (tenant: string) => (quiet(tenant) ? 0.1 : 1);
 /** Only refused mutations run here, so its response generation must never move (issue #9). */
 const probeTenant = 'consistency-probe';
 /** Enough words that many searches are asked once, and their cached answer is not replaced soon after. */
