@@ -441,7 +441,8 @@ export function checkHistory(
         violations.push({
           guarantee: 'monotonic-reads',
           detail: `client ${operation.client} read ${id} as ${read} after ${previous.version}`,
-          operations: [previous.operation, operation],
+          // The writes of the document too, so the report shows which were in flight.
+          operations: [...(writes.get(id) ?? []), previous.operation, operation],
         });
       lastSeen.set(key, { version: read, operation });
     }
