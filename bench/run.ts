@@ -12,8 +12,14 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../server/auth/dev-keys.ts';
-import { createCorpus, probeDocuments } from './corpus.ts';
+import {
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  type DevSigningKey,
+  ensureDevSigningKey,
+  mintDevToken,
+} from '../server/auth/dev-keys.ts';
+import { type Corpus, createCorpus, probeDocuments } from './corpus.ts';
 import type { PhaseHooks, RunnerRequest, RunnerResult, RunnerSpec } from './load-runner.ts';
 import {
   type Child,
@@ -34,6 +40,7 @@ import {
   persistedRegistration,
   probePage,
   readinessRequest,
+  type ScenarioLoad,
   type ScenarioName,
   scenarioNames,
   subgraphWarmup,
@@ -235,17 +242,42 @@ const t0 = performance.now();
 const log = (message: string) =>
   process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
 
+/** What one run shares between its steps: its scratch directory and the children to stop at the end. */
+interface Run {
+  work: string;
+  children: Child[];
+  logFile(name: string): string;
+}
+
+/** The subgraphs every gateway calls, and their port-call counters. */
+interface Subgraphs {
+  documents: Child;
+  search: Child;
+  documentsUrl: string;
+  searchUrl: string;
+  /** Port calls and HTTP requests so far, by name, over both subgraphs. */
+  counts(): Promise<Record<string, number>>;
+}
+
+type RunLoad = (spec: RunnerSpec, hooks?: PhaseHooks) => Promise<RunnerResult>;
+
+interface GatewayUnderTest {
+  name: GatewayName;
+  child: Child;
+  url: string;
+}
+
 export async function runBench(
   options: BenchOptions,
 ): Promise<{ result: BenchResult; jsonPath: string; markdownPath: string }> {
   const startedAt = new Date();
   const loadBefore = loadavg();
   const work = mkdtempSync(join(tmpdir(), 'quarry-bench-'));
-  const children: Child[] = [];
+  const run: Run = { work, children: [], logFile: (name) => join(work, `${name}.log`) };
   const stopAll = async () => {
-    for (const child of children.reverse()) await child.stop();
+    for (const child of run.children.reverse()) await child.stop();
   };
-  const jwksServer = createServer();
+  let jwks: { close(): void } | undefined;
   // Stopped from outside (a CI timeout, Ctrl-C), the bench would leave every child running, loading the machine.
   const onSignal = (signal: NodeJS.Signals) => {
     void stopAll().finally(() => {
@@ -256,411 +288,571 @@ export async function runBench(
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
-    // Identity: a dev signing key, its JWKS served over loopback HTTP (production requires JWT_JWKS_URL).
-    const devKey = await ensureDevSigningKey(work);
-    const jwks = readFileSync(devKey.jwksPath);
-    jwksServer.on('request', (_request, response) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(jwks);
-    });
-    await new Promise<void>((done) => jwksServer.listen(0, '127.0.0.1', done));
-    const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
-
-    log(`seeding ${options.documents} documents across ${options.tenants} tenants`);
-    const corpus = createCorpus({
-      documents: options.documents,
-      tenants: options.tenants,
-      seed: options.seed,
-      // Tenants differ in size by orders of magnitude in production; the realistic mix weights traffic by size.
-      tenantSizes: 'zipf',
-    });
-    const dataDir = join(work, 'data');
+    const identity = await serveJwks(work);
+    jwks = identity;
     const order = gatewayNames.filter((name) => options.gateways.includes(name));
     const probed = order.filter((name) => name !== 'ceiling');
-    const seeded = await seedDocuments(
-      join(dataDir, 'quarry.db'),
-      (function* () {
-        yield* corpus.documents();
-        for (const name of probed) yield* probeDocuments(name);
-      })(),
-    );
-    const databaseMb = statSync(join(dataDir, 'quarry.db')).size / 2 ** 20;
-    log(`seeded in ${seeded.seconds.toFixed(1)} s (${databaseMb.toFixed(0)} MiB)`);
-
+    const dataDir = join(work, 'data');
+    const { corpus, seedSeconds, databaseMb } = await seedCorpus(options, dataDir, probed);
     const [documentsPort, searchPort, redisPort] = [await freePort(), await freePort(), await freePort()];
     const documentsUrl = `http://127.0.0.1:${documentsPort}/graphql`;
     const searchUrl = `http://127.0.0.1:${searchPort}/graphql`;
-    // The same supergraph for every gateway, pointing at this run's subgraph ports.
-    const supergraphPath = join(work, 'supergraph.graphql');
-    writeFileSync(
+    const { supergraphPath, manifestPath } = writeRunSchema(work, documentsUrl, searchUrl);
+    const env = serviceEnv({
+      dataDir,
+      jwksUrl: identity.jwksUrl,
+      documentsPort,
+      searchPort,
+      documentsUrl,
+      searchUrl,
       supergraphPath,
-      readFileSync(join(root, 'schema/supergraph.graphql'), 'utf8')
-        .replace(/(@join__graph\(name: "documents", url: ")[^"]+/, `$1${documentsUrl}`)
-        .replace(/(@join__graph\(name: "search", url: ")[^"]+/, `$1${searchUrl}`),
-    );
-    const manifestPath = join(work, 'persisted-query-manifest.json');
-    writeFileSync(
-      manifestPath,
-      partnerManifest(readFileSync(join(root, 'schema/persisted-query-manifest.json'), 'utf8')),
-    );
-    const env: Record<string, string> = {
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      JWT_JWKS_URL: jwksUrl,
-      JWT_ISSUER: DEV_ISSUER,
-      JWT_AUDIENCE: DEV_AUDIENCE,
-      CURSOR_SECRET: randomBytes(32).toString('hex'),
-      DOCUMENTS_PORT: String(documentsPort),
-      SEARCH_PORT: String(searchPort),
-      DOCUMENTS_URL: documentsUrl,
-      SEARCH_URL: searchUrl,
-      SUPERGRAPH_PATH: supergraphPath,
-    };
-    const logFile = (name: string) => join(work, `${name}.log`);
-
-    let redisUrl: string | undefined;
-    try {
-      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-      const redis = startChild({
-        name: 'redis',
-        command: 'redis-server',
-        args: ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        logFile: logFile('redis'),
-      });
-      children.push(redis);
-      await waitUntil(
-        'redis',
-        async () => readFileSync(logFile('redis'), 'utf8').includes('Ready to accept'),
-        {
-          child: redis,
-          timeoutMs: 10_000,
-        },
-      );
-      redisUrl = `redis://127.0.0.1:${redisPort}`;
-    } catch (error) {
-      log(
-        `redis-server unavailable, Quarry and the subgraphs run without REDIS_URL (${(error as Error).message})`,
-      );
-    }
+    });
+    const redisUrl = await startRedis(run, redisPort);
     // As in production, the subgraphs cache in Redis and the indexer bumps generations there, so every
     // gateway shares those caches and Quarry's response cache sees the indexer's bumps.
     const subgraphEnv = redisUrl ? { ...env, REDIS_URL: redisUrl } : env;
-
-    const documents = startChild({
-      name: 'documents',
-      script: join(here, 'launch-subgraph.ts'),
-      args: ['documents'],
-      env: subgraphEnv,
-      logFile: logFile('documents'),
-      ipc: true,
-      nodeArgs: options.cpuProf
-        ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, 'documents')}`]
-        : [],
+    const subgraphs = await startSubgraphs(run, options, subgraphEnv, { documentsUrl, searchUrl });
+    const { tokens, probeTokens } = await mintTokens(identity.devKey, corpus, probed);
+    const loads = Object.fromEntries(
+      options.scenarios.map((name) => [name, buildScenario(name, corpus, tokens)]),
+    ) as Record<ScenarioName, ScenarioLoad>;
+    const result = emptyResult(options, { startedAt, loadBefore, corpus, seedSeconds, databaseMb });
+    const runLoad = await startLoadRunner(run);
+    await warmSubgraphs(runLoad, options, subgraphs, subgraphWarmup(corpus, tokens));
+    const running = await startGateways(run, options, order, {
+      env,
+      redisUrl,
+      manifestPath,
+      subgraphs,
+      readiness: readinessRequest(corpus, tokens),
+      probeTokens,
+      registration: persistedRegistration(tokens, corpus.terms.mid[0]!),
+      gateways: result.gateways,
     });
-    const search = startChild({
-      name: 'search',
-      script: join(here, 'launch-subgraph.ts'),
-      args: ['search'],
-      env: subgraphEnv,
-      logFile: logFile('search'),
-      ipc: true,
-      nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, 'search')}`] : [],
-    });
-    // The indexer makes the write mix's documents searchable, as in production.
-    const indexer = startChild({
-      name: 'indexer',
-      script: join(root, 'subgraphs/search/indexer-main.ts'),
-      // A free port for its health and metrics: the default is the one `npm start` uses.
-      env: { ...subgraphEnv, INDEXER_PORT: '0' },
-      logFile: logFile('indexer'),
-    });
-    children.push(documents, search, indexer);
-    const counts = async () => ({
-      ...(await documents.ask<{ counts: Record<string, number> }>({ type: 'counts' })).counts,
-      ...(await search.ask<{ counts: Record<string, number> }>({ type: 'counts' })).counts,
-    });
-    for (const [child, url] of [
-      [documents, documentsUrl],
-      [search, searchUrl],
-    ] as const) {
-      await waitUntil(child.name, async () => (await fetch(url.replace('/graphql', '/health/live'))).ok, {
-        child,
-      });
-    }
-
-    const ttl = '6h';
-    const tokens: Tokens = {
-      user: await Promise.all(corpus.tenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl }))),
-      partner: await Promise.all(
-        corpus.tenants.map((tenantId) =>
-          mintDevToken(devKey, { tenantId, ttl, partner: true, scopes: ['documents:read'] }),
-        ),
-      ),
-    };
-    const readiness = readinessRequest(corpus, tokens);
-    const probeTokens = Object.fromEntries(
-      await Promise.all(
-        probed.map(
-          async (name) => [name, await mintDevToken(devKey, { tenantId: `probe-${name}`, ttl })] as const,
-        ),
-      ),
-    );
-    const scenarios = options.scenarios;
-    const loads = Object.fromEntries(scenarios.map((name) => [name, buildScenario(name, corpus, tokens)]));
-    const result: BenchResult = {
-      startedAt: startedAt.toISOString(),
-      finishedAt: '',
-      machine: {
-        cpu: cpus()[0]?.model ?? 'unknown',
-        cores: cpus().length,
-        memoryGb: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        loadBefore,
-        loadAfter: [],
-      },
-      options,
-      corpus: {
-        documents: corpus.documentsPerTenant.reduce((sum, count) => sum + count, 0),
-        tenants: options.tenants,
-        seedSeconds: seeded.seconds,
-        databaseMb,
-      },
-      gateways: {},
-      ratios: {},
-    };
-
-    // One load-generator process for the whole run, fed a spec per scenario over IPC.
-    const runner = startChild({
-      name: 'load-runner',
-      script: join(here, 'load-runner.ts'),
-      logFile: logFile('load-runner'),
-      ipc: true,
-      // Every response's bytes arrive in a fresh ArrayBuffer, and by default V8 starts a full GC whenever
-      // those pass a small external-memory limit of their own: a 2 to 8 ms pause every 400 ms at 5,000
-      // search pages a second, which the runner would read as latency. Counted in the heap's limit, they
-      // are collected with the rest (4 to 6 full GCs in a 20 s phase instead of about 50).
-      nodeArgs: ['--external-memory-accounted-in-global-limit'],
-    });
-    children.push(runner);
-    await runner.ready;
-    const runLoad = async (spec: RunnerSpec, hooks: PhaseHooks = {}): Promise<RunnerResult> => {
-      // With a flood, the fixed-rate phase runs twice: alone, then flooded.
-      const seconds =
-        spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0) * (spec.flood ? 2 : 1);
-      const onMessage = (message: { type?: string }) => {
-        if (message?.type === 'measured') hooks.onMeasured?.();
-        if (message?.type === 'fixed-phase') hooks.onFixedPhase?.();
-      };
-      runner.process.on('message', onMessage);
-      try {
-        const reply = await runner.ask<{ result?: RunnerResult; error?: string }>(
-          { type: 'run', spec },
-          (seconds + 60) * 1000,
-        );
-        if (!reply.result) throw new Error(`load runner failed: ${reply.error}`);
-        return reply.result;
-      } finally {
-        runner.process.off('message', onMessage);
-      }
-    };
-
-    const warm = subgraphWarmup(corpus, tokens);
-    const warmSeconds = options.warmup;
-    log(`warming the subgraphs for ${2 * warmSeconds} s`);
-    for (const [label, url, list] of [
-      ['search', searchUrl, warm.search],
-      ['documents', documentsUrl, warm.documents],
-    ] as const) {
-      const warmed = await runLoad({
-        url,
-        connections: options.connections,
-        warmupSeconds: warmSeconds / 2,
-        durationSeconds: warmSeconds / 2,
-        requests: list,
-      });
-      if (warmed.max.graphqlErrors + warmed.max.non2xx > 0) log(`subgraph warm-up of ${label} saw errors`);
-    }
-
-    // Every gateway starts up front and stays up (an idle one costs nothing), then each scenario runs
-    // on every gateway back to back. The gateways a scenario compares are then measured a few minutes
-    // apart rather than a quarter of an hour, so a VM whose speed changes mid-run (its neighbours)
-    // skews the comparison far less, and `machineSpeed` before each cell shows how much it did.
-    const running: { name: GatewayName; child: Child; url: string }[] = [];
-    let ceilingBody: string | undefined;
-    for (const name of order) {
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}/graphql`;
-      const started = performance.now();
-      const child = startGateway(name, {
-        env,
-        port,
-        redisUrl,
-        logFile: logFile(name),
-        work,
-        ceilingBody,
-        manifestPath,
-        nodeArgs: [
-          '--import',
-          join(here, 'request-timer.ts'),
-          ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : []),
-        ],
-      });
-      children.push(child);
-      await waitUntil(name, async () => (await postJson(url, readiness)).status === 200, { child });
-      const startSeconds = (performance.now() - started) / 1000;
-      log(`${name} ready in ${startSeconds.toFixed(1)} s`);
-      const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds };
-      result.gateways[name] = gatewayResult;
-      running.push({ name, child, url });
-      if (name === 'ceiling') continue;
-      const before = await counts();
-      const page = await postJson(url, probePage(probeTokens[name]!));
-      if (page.text.includes('"errors"'))
-        log(`${name}: search page returned errors: ${page.text.slice(0, 300)}`);
-      gatewayResult.searchPageCalls = portCalls(diffCounts(await counts(), before));
-      // Remember a full search page (20 hits of a common term) for the ceiling to serve.
-      const full = await postJson(url, readiness);
-      if (!full.text.includes('"errors"')) ceilingBody ??= full.text;
-      // Register the partner's persisted query once (APQ), before any hash-only request.
-      const registered = await postJson(url, persistedRegistration(tokens, corpus.terms.mid[0]!));
-      if (registered.status !== 200) log(`${name}: APQ registration answered ${registered.status}`);
-    }
-
-    machineSpeed(300); // The probe's own JIT warm-up, so the first reading is not low.
-    // Quarry runs first in each scenario: its maximum sets everyone's fixed rate.
-    const quarryMax: Partial<Record<ScenarioName, number>> = {};
-    let cell = 0;
-    for (const scenario of scenarios) {
-      const load = loads[scenario]!;
-      const readShare = load.requests.filter((request) => !isWrite(request)).length / load.requests.length;
-      // The noisy neighbour is measured at a fixed rate, so it always has one.
-      const fixedSeconds =
-        scenario === 'noisy-neighbour' ? options.fixedDuration || options.duration : options.fixedDuration;
-      for (const { name, child: gateway, url } of running) {
-        if (name === 'ceiling' && !ceilingScenarios.includes(scenario)) continue;
-        cell += 1;
-        const spec: RunnerSpec = {
-          url,
-          connections: options.connections,
-          warmupSeconds: options.warmup,
-          durationSeconds: options.duration,
-          fixed:
-            fixedSeconds === 0
-              ? undefined
-              : {
-                  durationSeconds: fixedSeconds,
-                  ...(quarryMax[scenario]
-                    ? { rate: quarryMax[scenario] * options.rate }
-                    : { fraction: options.rate }),
-                },
-          requests: load.requests,
-          // Each cell its own stretch of the sequence, so no gateway finds another's queries in the subgraphs' caches.
-          ...(load.unique ? { unique: { ...load.unique, offset: cell * 10_000_000 } } : {}),
-          ...(load.flood ? { flood: load.flood } : {}),
-        };
-        // A second for the previous cell's stragglers (GC, in-flight refreshes) to finish first.
-        await sleep(1000);
-        const speed = machineSpeed();
-        const refreshesBefore = await responseRefreshes(name, url);
-        const rss = sampleRss(gateway.pid);
-        log(`${scenario} / ${name}`);
-        // CPU and backend calls are counted from the end of the warm-up, like the responses they are divided by.
-        let cpuBefore = 0;
-        let subgraphCpuBefore = { documents: 0, search: 0 };
-        let before: Promise<Record<string, number>> = Promise.resolve({});
-        let timerReset: Promise<unknown> | undefined;
-        const outcome = await runLoad(spec, {
-          onMeasured() {
-            cpuBefore = cpuMs(gateway.pid);
-            subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
-            if (name !== 'ceiling') before = counts();
-          },
-          onFixedPhase() {
-            timerReset = gateway.ask({ type: 'request-timer', reset: true });
-          },
-        });
-        const peak = rss.stop();
-        let fixedInGateway: ScenarioResult['fixedInGateway'];
-        if (timerReset) {
-          await timerReset;
-          const { type: _, ...times } = await gateway.ask<RequestTimes>({ type: 'request-timer' });
-          fixedInGateway = times;
-        }
-        const responses = outcome.max.requests + (outcome.fixed?.requests ?? 0);
-        const calls = name === 'ceiling' ? {} : diffCounts(await counts(), await before);
-        const reads = responses * readShare;
-        const hitRate =
-          name === 'ceiling' || load.flood || reads === 0
-            ? undefined
-            : Math.max(0, 1 - (calls.searchHttpRequests ?? 0) / reads);
-        result.gateways[name]!.scenarios[scenario] = {
-          ...outcome,
-          machineSpeed: speed,
-          peakRssMb: peak,
-          cpuMsPerRequest: responses ? (cpuMs(gateway.pid) - cpuBefore) / responses : 0,
-          subgraphCpuMsPerRequest: {
-            documents: responses ? (cpuMs(documents.pid) - subgraphCpuBefore.documents) / responses : 0,
-            search: responses ? (cpuMs(search.pid) - subgraphCpuBefore.search) / responses : 0,
-          },
-          backendCallsPerRequest: Object.fromEntries(
-            Object.entries(calls).map(([method, count]) => [method, responses ? count / responses : 0]),
-          ),
-          ...(refreshesBefore === undefined
-            ? {}
-            : { responseRefreshes: ((await responseRefreshes(name, url)) ?? 0) - refreshesBefore }),
-          ...(fixedInGateway ? { fixedInGateway } : {}),
-          ...(hitRate === undefined ? {} : { hitRate }),
-        };
-        if (name === 'quarry') quarryMax[scenario] = outcome.max.rps;
-      }
-    }
-    for (const { name, child } of running) {
-      result.gateways[name]!.peakRssMb = peakRssMb(child.pid);
-      await child.stop();
-      children.splice(children.indexOf(child), 1);
-    }
-
-    const quarry = result.gateways.quarry;
-    for (const peer of order) {
-      const theirs = result.gateways[peer];
-      if (peer === 'quarry' || !quarry || !theirs) continue;
-      const ratios: Partial<Record<ScenarioName, { rps: number; p99Fixed?: number }>> = {};
-      for (const scenario of scenarios) {
-        const ours = quarry.scenarios[scenario];
-        const other = theirs.scenarios[scenario];
-        if (!ours || !other || other.max.rps === 0) continue;
-        ratios[scenario] = {
-          rps: ours.max.rps / other.max.rps,
-          ...(ours.fixed && other.fixed?.latencyMs.p99
-            ? { p99Fixed: ours.fixed.latencyMs.p99 / other.fixed.latencyMs.p99 }
-            : {}),
-        };
-      }
-      result.ratios[peer] = ratios;
-    }
+    await measureScenarios(options, { loads, running, subgraphs, runLoad, gateways: result.gateways });
+    await stopGateways(run, running, result.gateways);
+    result.ratios = quarryRatios(result.gateways, order, options.scenarios);
     result.machine.loadAfter = loadavg();
     result.finishedAt = new Date().toISOString();
-
-    mkdirSync(options.out, { recursive: true });
-    const stamp = startedAt
-      .toISOString()
-      .replaceAll(':', '-')
-      .replace(/\.\d+Z$/, 'Z');
-    const jsonPath = join(options.out, `${stamp}.json`);
-    const markdownPath = join(options.out, `${stamp}.md`);
-    const markdown = renderMarkdown(result);
-    writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
-    writeFileSync(markdownPath, markdown);
-    writeFileSync(join(options.out, 'latest.md'), markdown);
-    return { result, jsonPath, markdownPath };
+    return { result, ...writeResults(result, options.out, startedAt) };
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await stopAll();
-    jwksServer.close();
+    jwks?.close();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The result before any gateway is measured: the machine, the options and the corpus. */
+function emptyResult(
+  options: BenchOptions,
+  run: { startedAt: Date; loadBefore: number[]; corpus: Corpus; seedSeconds: number; databaseMb: number },
+): BenchResult {
+  const { startedAt, loadBefore, corpus } = run;
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadBefore,
+      loadAfter: [],
+    },
+    options,
+    corpus: {
+      documents: corpus.documentsPerTenant.reduce((sum, count) => sum + count, 0),
+      tenants: options.tenants,
+      seedSeconds: run.seedSeconds,
+      databaseMb: run.databaseMb,
+    },
+    gateways: {},
+    ratios: {},
+  };
+}
+
+/** Identity: a dev signing key, its JWKS served over loopback HTTP (production requires JWT_JWKS_URL). */
+async function serveJwks(work: string): Promise<{ devKey: DevSigningKey; jwksUrl: string; close(): void }> {
+  const devKey = await ensureDevSigningKey(work);
+  const jwks = readFileSync(devKey.jwksPath);
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(jwks);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  return { devKey, jwksUrl, close: () => server.close() };
+}
+
+/** The corpus, plus one probe tenant per gateway, written to the embedded database every service reads. */
+async function seedCorpus(
+  options: BenchOptions,
+  dataDir: string,
+  probed: readonly GatewayName[],
+): Promise<{ corpus: Corpus; seedSeconds: number; databaseMb: number }> {
+  log(`seeding ${options.documents} documents across ${options.tenants} tenants`);
+  const corpus = createCorpus({
+    documents: options.documents,
+    tenants: options.tenants,
+    seed: options.seed,
+    // Tenants differ in size by orders of magnitude in production; the realistic mix weights traffic by size.
+    tenantSizes: 'zipf',
+  });
+  const seeded = await seedDocuments(
+    join(dataDir, 'quarry.db'),
+    (function* () {
+      yield* corpus.documents();
+      for (const name of probed) yield* probeDocuments(name);
+    })(),
+  );
+  const databaseMb = statSync(join(dataDir, 'quarry.db')).size / 2 ** 20;
+  log(`seeded in ${seeded.seconds.toFixed(1)} s (${databaseMb.toFixed(0)} MiB)`);
+  return { corpus, seedSeconds: seeded.seconds, databaseMb };
+}
+
+/** The same supergraph for every gateway, pointing at this run's subgraph ports, and the partner manifest. */
+function writeRunSchema(
+  work: string,
+  documentsUrl: string,
+  searchUrl: string,
+): { supergraphPath: string; manifestPath: string } {
+  const supergraphPath = join(work, 'supergraph.graphql');
+  writeFileSync(
+    supergraphPath,
+    readFileSync(join(root, 'schema/supergraph.graphql'), 'utf8')
+      .replace(/(@join__graph\(name: "documents", url: ")[^"]+/, `$1${documentsUrl}`)
+      .replace(/(@join__graph\(name: "search", url: ")[^"]+/, `$1${searchUrl}`),
+  );
+  const manifestPath = join(work, 'persisted-query-manifest.json');
+  writeFileSync(
+    manifestPath,
+    partnerManifest(readFileSync(join(root, 'schema/persisted-query-manifest.json'), 'utf8')),
+  );
+  return { supergraphPath, manifestPath };
+}
+
+/** The environment every Quarry process of the run shares: production mode, this run's identity and ports. */
+function serviceEnv(run: {
+  dataDir: string;
+  jwksUrl: string;
+  documentsPort: number;
+  searchPort: number;
+  documentsUrl: string;
+  searchUrl: string;
+  supergraphPath: string;
+}): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    DATA_DIR: run.dataDir,
+    JWT_JWKS_URL: run.jwksUrl,
+    JWT_ISSUER: DEV_ISSUER,
+    JWT_AUDIENCE: DEV_AUDIENCE,
+    CURSOR_SECRET: randomBytes(32).toString('hex'),
+    DOCUMENTS_PORT: String(run.documentsPort),
+    SEARCH_PORT: String(run.searchPort),
+    DOCUMENTS_URL: run.documentsUrl,
+    SEARCH_URL: run.searchUrl,
+    SUPERGRAPH_PATH: run.supergraphPath,
+  };
+}
+
+/** A throwaway redis-server when one is installed; without it, everything runs without REDIS_URL. */
+async function startRedis(run: Run, port: number): Promise<string | undefined> {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    const redis = startChild({
+      name: 'redis',
+      command: 'redis-server',
+      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      logFile: run.logFile('redis'),
+    });
+    run.children.push(redis);
+    await waitUntil(
+      'redis',
+      async () => readFileSync(run.logFile('redis'), 'utf8').includes('Ready to accept'),
+      {
+        child: redis,
+        timeoutMs: 10_000,
+      },
+    );
+    return `redis://127.0.0.1:${port}`;
+  } catch (error) {
+    log(
+      `redis-server unavailable, Quarry and the subgraphs run without REDIS_URL (${(error as Error).message})`,
+    );
+    return undefined;
+  }
+}
+
+const cpuProfArgs = (options: BenchOptions, name: string) =>
+  options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProf, name)}`] : [];
+
+/** Both subgraphs, ready, and the indexer beside them. */
+async function startSubgraphs(
+  run: Run,
+  options: BenchOptions,
+  env: Record<string, string>,
+  urls: { documentsUrl: string; searchUrl: string },
+): Promise<Subgraphs> {
+  const subgraph = (name: 'documents' | 'search') =>
+    startChild({
+      name,
+      script: join(here, 'launch-subgraph.ts'),
+      args: [name],
+      env,
+      logFile: run.logFile(name),
+      ipc: true,
+      nodeArgs: cpuProfArgs(options, name),
+    });
+  const documents = subgraph('documents');
+  const search = subgraph('search');
+  // The indexer makes the write mix's documents searchable, as in production.
+  const indexer = startChild({
+    name: 'indexer',
+    script: join(root, 'subgraphs/search/indexer-main.ts'),
+    // A free port for its health and metrics: the default is the one `npm start` uses.
+    env: { ...env, INDEXER_PORT: '0' },
+    logFile: run.logFile('indexer'),
+  });
+  run.children.push(documents, search, indexer);
+  for (const [child, url] of [
+    [documents, urls.documentsUrl],
+    [search, urls.searchUrl],
+  ] as const) {
+    await waitUntil(child.name, async () => (await fetch(url.replace('/graphql', '/health/live'))).ok, {
+      child,
+    });
+  }
+  return {
+    documents,
+    search,
+    ...urls,
+    counts: async () => ({
+      ...(await documents.ask<{ counts: Record<string, number> }>({ type: 'counts' })).counts,
+      ...(await search.ask<{ counts: Record<string, number> }>({ type: 'counts' })).counts,
+    }),
+  };
+}
+
+/** A user and a partner token per tenant, and one token per gateway's probe tenant. */
+async function mintTokens(
+  devKey: DevSigningKey,
+  corpus: Corpus,
+  probed: readonly GatewayName[],
+): Promise<{ tokens: Tokens; probeTokens: Partial<Record<GatewayName, string>> }> {
+  const ttl = '6h';
+  const tokens: Tokens = {
+    user: await Promise.all(corpus.tenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl }))),
+    partner: await Promise.all(
+      corpus.tenants.map((tenantId) =>
+        mintDevToken(devKey, { tenantId, ttl, partner: true, scopes: ['documents:read'] }),
+      ),
+    ),
+  };
+  const probeTokens = Object.fromEntries(
+    await Promise.all(
+      probed.map(
+        async (name) => [name, await mintDevToken(devKey, { tenantId: `probe-${name}`, ttl })] as const,
+      ),
+    ),
+  );
+  return { tokens, probeTokens };
+}
+
+/** One load-generator process for the whole run, fed a spec per scenario over IPC. */
+async function startLoadRunner(run: Run): Promise<RunLoad> {
+  const runner = startChild({
+    name: 'load-runner',
+    script: join(here, 'load-runner.ts'),
+    logFile: run.logFile('load-runner'),
+    ipc: true,
+    // Every response's bytes arrive in a fresh ArrayBuffer, and by default V8 starts a full GC whenever
+    // those pass a small external-memory limit of their own, a pause the runner would read as latency.
+    // Counted in the heap's limit, they are collected with the rest (see docs/benchmarks.md).
+    nodeArgs: ['--external-memory-accounted-in-global-limit'],
+  });
+  run.children.push(runner);
+  await runner.ready;
+  return async (spec, hooks = {}) => {
+    // With a flood, the fixed-rate phase runs twice: alone, then flooded.
+    const seconds =
+      spec.warmupSeconds + spec.durationSeconds + (spec.fixed?.durationSeconds ?? 0) * (spec.flood ? 2 : 1);
+    const onMessage = (message: { type?: string }) => {
+      if (message?.type === 'measured') hooks.onMeasured?.();
+      if (message?.type === 'fixed-phase') hooks.onFixedPhase?.();
+    };
+    runner.process.on('message', onMessage);
+    try {
+      const reply = await runner.ask<{ result?: RunnerResult; error?: string }>(
+        { type: 'run', spec },
+        (seconds + 60) * 1000,
+      );
+      if (!reply.result) throw new Error(`load runner failed: ${reply.error}`);
+      return reply.result;
+    } finally {
+      runner.process.off('message', onMessage);
+    }
+  };
+}
+
+async function warmSubgraphs(
+  runLoad: RunLoad,
+  options: BenchOptions,
+  subgraphs: Subgraphs,
+  warm: ReturnType<typeof subgraphWarmup>,
+): Promise<void> {
+  const warmSeconds = options.warmup;
+  log(`warming the subgraphs for ${2 * warmSeconds} s`);
+  for (const [label, url, list] of [
+    ['search', subgraphs.searchUrl, warm.search],
+    ['documents', subgraphs.documentsUrl, warm.documents],
+  ] as const) {
+    const warmed = await runLoad({
+      url,
+      connections: options.connections,
+      warmupSeconds: warmSeconds / 2,
+      durationSeconds: warmSeconds / 2,
+      requests: list,
+    });
+    if (warmed.max.graphqlErrors + warmed.max.non2xx > 0) log(`subgraph warm-up of ${label} saw errors`);
+  }
+}
+
+/**
+ * Every gateway starts up front and stays up (an idle one costs nothing), then each scenario runs
+ * on every gateway back to back. The gateways a scenario compares are then measured a few minutes
+ * apart rather than a quarter of an hour, so a VM whose speed changes mid-run (its neighbours)
+ * skews the comparison far less, and `machineSpeed` before each cell shows how much it did.
+ * Each gateway but the ceiling is probed once: the port calls of one search page, and the
+ * partner's persisted query registered (APQ) before any hash-only request.
+ */
+async function startGateways(
+  run: Run,
+  options: BenchOptions,
+  order: readonly GatewayName[],
+  context: {
+    env: Record<string, string>;
+    redisUrl: string | undefined;
+    manifestPath: string;
+    subgraphs: Subgraphs;
+    readiness: RunnerRequest;
+    probeTokens: Partial<Record<GatewayName, string>>;
+    registration: RunnerRequest;
+    gateways: BenchResult['gateways'];
+  },
+): Promise<GatewayUnderTest[]> {
+  const { subgraphs, readiness } = context;
+  const running: GatewayUnderTest[] = [];
+  let ceilingBody: string | undefined;
+  for (const name of order) {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const started = performance.now();
+    const child = startGateway(name, {
+      env: context.env,
+      port,
+      redisUrl: context.redisUrl,
+      logFile: run.logFile(name),
+      work: run.work,
+      ceilingBody,
+      manifestPath: context.manifestPath,
+      nodeArgs: ['--import', join(here, 'request-timer.ts'), ...cpuProfArgs(options, name)],
+    });
+    run.children.push(child);
+    await waitUntil(name, async () => (await postJson(url, readiness)).status === 200, { child });
+    const startSeconds = (performance.now() - started) / 1000;
+    log(`${name} ready in ${startSeconds.toFixed(1)} s`);
+    const gatewayResult: GatewayResult = { scenarios: {}, peakRssMb: 0, startSeconds };
+    context.gateways[name] = gatewayResult;
+    running.push({ name, child, url });
+    if (name === 'ceiling') continue;
+    const before = await subgraphs.counts();
+    const page = await postJson(url, probePage(context.probeTokens[name]!));
+    if (page.text.includes('"errors"'))
+      log(`${name}: search page returned errors: ${page.text.slice(0, 300)}`);
+    gatewayResult.searchPageCalls = portCalls(diffCounts(await subgraphs.counts(), before));
+    // Remember a full search page (20 hits of a common term) for the ceiling to serve.
+    const full = await postJson(url, readiness);
+    if (!full.text.includes('"errors"')) ceilingBody ??= full.text;
+    const registered = await postJson(url, context.registration);
+    if (registered.status !== 200) log(`${name}: APQ registration answered ${registered.status}`);
+  }
+  return running;
+}
+
+/** Each scenario on every gateway in turn; Quarry runs first in each, and its maximum sets everyone's fixed rate. */
+async function measureScenarios(
+  options: BenchOptions,
+  context: {
+    loads: Record<ScenarioName, ScenarioLoad>;
+    running: readonly GatewayUnderTest[];
+    subgraphs: Subgraphs;
+    runLoad: RunLoad;
+    gateways: BenchResult['gateways'];
+  },
+): Promise<void> {
+  machineSpeed(300); // The probe's own JIT warm-up, so the first reading is not low.
+  const quarryMax: Partial<Record<ScenarioName, number>> = {};
+  let cell = 0;
+  for (const scenario of options.scenarios) {
+    const load = context.loads[scenario];
+    // The noisy neighbour is measured at a fixed rate, so it always has one.
+    const fixedSeconds =
+      scenario === 'noisy-neighbour' ? options.fixedDuration || options.duration : options.fixedDuration;
+    for (const gateway of context.running) {
+      if (gateway.name === 'ceiling' && !ceilingScenarios.includes(scenario)) continue;
+      cell += 1;
+      const spec: RunnerSpec = {
+        url: gateway.url,
+        connections: options.connections,
+        warmupSeconds: options.warmup,
+        durationSeconds: options.duration,
+        fixed:
+          fixedSeconds === 0
+            ? undefined
+            : {
+                durationSeconds: fixedSeconds,
+                ...(quarryMax[scenario]
+                  ? { rate: quarryMax[scenario] * options.rate }
+                  : { fraction: options.rate }),
+              },
+        requests: load.requests,
+        // Each cell its own stretch of the sequence, so no gateway finds another's queries in the subgraphs' caches.
+        ...(load.unique ? { unique: { ...load.unique, offset: cell * 10_000_000 } } : {}),
+        ...(load.flood ? { flood: load.flood } : {}),
+      };
+      log(`${scenario} / ${gateway.name}`);
+      const measured = await measureCell(gateway, spec, load, context);
+      context.gateways[gateway.name]!.scenarios[scenario] = measured;
+      if (gateway.name === 'quarry') quarryMax[scenario] = measured.max.rps;
+    }
+  }
+}
+
+/** One scenario on one gateway, with the gateway's and the subgraphs' costs per response. */
+async function measureCell(
+  { name, child: gateway, url }: GatewayUnderTest,
+  spec: RunnerSpec,
+  load: ScenarioLoad,
+  { subgraphs, runLoad }: { subgraphs: Subgraphs; runLoad: RunLoad },
+): Promise<ScenarioResult> {
+  const { documents, search } = subgraphs;
+  const readShare = load.requests.filter((request) => !isWrite(request)).length / load.requests.length;
+  // A second for the previous cell's stragglers (GC, in-flight refreshes) to finish first.
+  await sleep(1000);
+  const speed = machineSpeed();
+  const refreshesBefore = await responseRefreshes(name, url);
+  const rss = sampleRss(gateway.pid);
+  // CPU and backend calls are counted from the end of the warm-up, like the responses they are divided by.
+  let cpuBefore = 0;
+  let subgraphCpuBefore = { documents: 0, search: 0 };
+  let before: Promise<Record<string, number>> = Promise.resolve({});
+  let timerReset: Promise<unknown> | undefined;
+  const outcome = await runLoad(spec, {
+    onMeasured() {
+      cpuBefore = cpuMs(gateway.pid);
+      subgraphCpuBefore = { documents: cpuMs(documents.pid), search: cpuMs(search.pid) };
+      if (name !== 'ceiling') before = subgraphs.counts();
+    },
+    onFixedPhase() {
+      timerReset = gateway.ask({ type: 'request-timer', reset: true });
+    },
+  });
+  const peak = rss.stop();
+  let fixedInGateway: ScenarioResult['fixedInGateway'];
+  if (timerReset) {
+    await timerReset;
+    const { type: _, ...times } = await gateway.ask<RequestTimes>({ type: 'request-timer' });
+    fixedInGateway = times;
+  }
+  const responses = outcome.max.requests + (outcome.fixed?.requests ?? 0);
+  const calls = name === 'ceiling' ? {} : diffCounts(await subgraphs.counts(), await before);
+  const reads = responses * readShare;
+  const hitRate =
+    name === 'ceiling' || load.flood || reads === 0
+      ? undefined
+      : Math.max(0, 1 - (calls.searchHttpRequests ?? 0) / reads);
+  return {
+    ...outcome,
+    machineSpeed: speed,
+    peakRssMb: peak,
+    cpuMsPerRequest: responses ? (cpuMs(gateway.pid) - cpuBefore) / responses : 0,
+    subgraphCpuMsPerRequest: {
+      documents: responses ? (cpuMs(documents.pid) - subgraphCpuBefore.documents) / responses : 0,
+      search: responses ? (cpuMs(search.pid) - subgraphCpuBefore.search) / responses : 0,
+    },
+    backendCallsPerRequest: Object.fromEntries(
+      Object.entries(calls).map(([method, count]) => [method, responses ? count / responses : 0]),
+    ),
+    ...(refreshesBefore === undefined
+      ? {}
+      : { responseRefreshes: ((await responseRefreshes(name, url)) ?? 0) - refreshesBefore }),
+    ...(fixedInGateway ? { fixedInGateway } : {}),
+    ...(hitRate === undefined ? {} : { hitRate }),
+  };
+}
+
+/** Each gateway's peak memory over the whole run, read just before it stops. */
+async function stopGateways(
+  run: Run,
+  running: readonly GatewayUnderTest[],
+  gateways: BenchResult['gateways'],
+): Promise<void> {
+  for (const { name, child } of running) {
+    gateways[name]!.peakRssMb = peakRssMb(child.pid);
+    await child.stop();
+    run.children.splice(run.children.indexOf(child), 1);
+  }
+}
+
+function quarryRatios(
+  gateways: BenchResult['gateways'],
+  order: readonly GatewayName[],
+  scenarios: readonly ScenarioName[],
+): BenchResult['ratios'] {
+  const result: BenchResult['ratios'] = {};
+  const quarry = gateways.quarry;
+  for (const peer of order) {
+    const theirs = gateways[peer];
+    if (peer === 'quarry' || !quarry || !theirs) continue;
+    const ratios: Partial<Record<ScenarioName, { rps: number; p99Fixed?: number }>> = {};
+    for (const scenario of scenarios) {
+      const ours = quarry.scenarios[scenario];
+      const other = theirs.scenarios[scenario];
+      if (!ours || !other || other.max.rps === 0) continue;
+      ratios[scenario] = {
+        rps: ours.max.rps / other.max.rps,
+        ...(ours.fixed && other.fixed?.latencyMs.p99
+          ? { p99Fixed: ours.fixed.latencyMs.p99 / other.fixed.latencyMs.p99 }
+          : {}),
+      };
+    }
+    result[peer] = ratios;
+  }
+  return result;
+}
+
+/** The run's JSON and Markdown, stamped with its start, and the Markdown again as `latest.md`. */
+function writeResults(
+  result: BenchResult,
+  out: string,
+  startedAt: Date,
+): { jsonPath: string; markdownPath: string } {
+  mkdirSync(out, { recursive: true });
+  const stamp = startedAt
+    .toISOString()
+    .replaceAll(':', '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const jsonPath = join(out, `${stamp}.json`);
+  const markdownPath = join(out, `${stamp}.md`);
+  const markdown = renderMarkdown(result);
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(markdownPath, markdown);
+  writeFileSync(join(out, 'latest.md'), markdown);
+  return { jsonPath, markdownPath };
 }
 
 /**

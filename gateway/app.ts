@@ -2,7 +2,7 @@ import { createServiceVerifier } from '../server/auth/cached-verifier.ts';
 import { identityProviderHealth } from '../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../server/auth/jwt-verifier.ts';
 import { type Cache, createKeyValueCache, openCache } from '../server/cache/index.ts';
-import type { QuarryConfig } from '../server/config.ts';
+import type { GatewayConfig } from '../server/config.ts';
 import { redisHealth } from '../server/http/health.ts';
 import { serverTlsFrom, subgraphClientTlsFrom } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
@@ -21,7 +21,7 @@ import type { ExplorerOptions } from './explorer/explorer.ts';
 import { type RunningGateway, startGateway } from './server.ts';
 
 export interface GatewayAppOptions {
-  config: QuarryConfig;
+  config: GatewayConfig;
   logger: Logger;
   verifier?: JwtVerifier;
   /** Overrides the configured subgraph URLs (the stack knows them only once the subgraphs listen). */

@@ -13,24 +13,31 @@ import {
   type HttpTimeouts,
   type ListeningServer,
   listen,
+  type RouteHandler,
 } from '../server/http/http-server.ts';
 import { type OperationsListener, splitOperationsRoutes } from '../server/http/operations-server.ts';
 import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
 import type { Resilience } from '../server/resilience/policy.ts';
+import { createTenantBulkheads, type TenantBulkheadOptions } from '../server/resilience/tenant-bulkheads.ts';
+import { type AdmissionCheck, gatewayAdmission, type RateLimitOptions } from './admission/index.ts';
 import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { type ExplorerOptions, useExplorer } from './explorer/explorer.ts';
 import { manifestValidation } from './persisted-operations/manifest-validation.ts';
-import { createFileOperationStore } from './persisted-operations/store.ts';
+import { createFileOperationStore, type PersistedOperationStore } from './persisted-operations/store.ts';
 import type { OperationLimits } from './plugins/operation-limits.ts';
-import { apolloApqCache, persistedDocumentStore } from './plugins/persisted-operations.ts';
-import type { RateLimitOptions } from './plugins/rate-limit.ts';
+import {
+  apolloApqCache,
+  type PersistedOperationsOptions,
+  persistedDocumentStore,
+} from './plugins/persisted-operations.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import {
   createResponseCache,
   deploymentFingerprint,
+  type ResponseCache,
   type ResponseCacheOptions,
 } from './response-cache/response-cache.ts';
 import { createResponseCacheShortcut } from './response-cache/response-cache-shortcut.ts';
@@ -47,6 +54,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** Request bodies buffered at once, over all connections; past it, 503. */
   maxBufferedBodyBytes: number;
+  /** Each tenant's operations in flight at once, and waiting; past it, 429 RATE_LIMITED. */
+  tenantBulkhead: Omit<TenantBulkheadOptions, 'dependency'>;
   httpTimeouts: HttpTimeouts;
   /** Responses, and each subgraph answer read for one, above this are refused with RESPONSE_TOO_LARGE. */
   maxResponseBytes: number;
@@ -92,16 +101,60 @@ export interface RunningGateway extends ListeningServer {
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const metrics = options.metrics ?? createMetrics({ service: 'gateway' });
-  // @apollo/gateway otherwise pushes usage metrics to Apollo's servers. It reads only this variable
-  // (in its constructor), so it is set here, the one place a gateway is built, rather than trusted to
-  // every deployment's environment.
-  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const agent = createSubgraphAgent(options.subgraphMaxSockets, options.subgraphClientTls);
   const supergraphSdl = await readFile(options.supergraphPath, 'utf8');
-  const subgraphHealth: Record<string, DependencyHealth> = {};
+  const gateway = buildApolloGateway(options, supergraphSdl, agent);
+  const { operationStore, persistedOperations } = buildPersistedOperations(options, supergraphSdl);
+  const responseCache = buildResponseCache(options, supergraphSdl);
+  const admission = gatewayAdmission({ persistedOperations, rateLimit: options.rateLimit });
+  const explorer = options.production ? undefined : useExplorer<GatewayContext>(options.explorer);
+  const apollo = buildApolloServer(options, {
+    gateway,
+    operationStore,
+    persistedOperations,
+    responseCache,
+    admission,
+    explorer,
+    metrics,
+  });
+  await apollo.start();
+  const operations = await splitOperationsRoutes({
+    health: healthRoutes({ ...subgraphHealth(options), ...options.health }),
+    metrics: metrics.routes(),
+    listener: options.operations,
+    logger: options.logger,
+  });
+  const server = buildHttpServer(options, {
+    apollo,
+    routes: { ...operations.clientRoutes, ...explorer?.routes },
+    responseCache,
+    operationStore,
+    admission,
+    metrics,
+  });
+  const listening = await listen(server, options.port, options.host);
+  return {
+    ...listening,
+    metrics,
+    operationsUrl: operations.url,
+    async stop() {
+      // Long enough for a request that started just before to reach its execution deadline and answer.
+      await listening.close(options.executionTimeoutMs + 1000);
+      await apollo.stop();
+      responseCache?.close();
+      operationStore.close();
+      await agent.close();
+      await operations.stop();
+    },
+  };
+}
+
+/** Readiness entries for the subgraphs: each reports its breaker. */
+function subgraphHealth(options: GatewayOptions): Record<string, DependencyHealth> {
+  const health: Record<string, DependencyHealth> = {};
   for (const name of Object.keys(options.subgraphUrls)) {
     const dependency = `subgraph:${name}`;
-    subgraphHealth[dependency] = {
+    health[dependency] = {
       // Not required: with one subgraph down the gateway still answers from the other (partial data).
       required: false,
       async check() {
@@ -110,7 +163,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       },
     };
   }
-  const gateway = new ApolloGateway({
+  return health;
+}
+
+/** The query planner and executor, calling each subgraph through its breaker. */
+function buildApolloGateway(
+  options: GatewayOptions,
+  supergraphSdl: string,
+  agent: ReturnType<typeof createSubgraphAgent>,
+): ApolloGateway {
+  // @apollo/gateway otherwise pushes usage metrics to Apollo's servers. It reads only this variable
+  // (in its constructor), so it is set here, the one place a gateway is built, rather than trusted to
+  // every deployment's environment.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
+  return new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) => {
       const subgraphUrl = options.subgraphUrls[name] ?? url;
@@ -129,21 +195,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // The operation document stays out of spans: literals in it can be document text.
     telemetry: { includeDocument: false, recordExceptions: false },
   });
+}
+
+/** The safelisted operations from the manifest, and where automatic persisted queries are kept. */
+function buildPersistedOperations(
+  options: GatewayOptions,
+  supergraphSdl: string,
+): { operationStore: PersistedOperationStore; persistedOperations: PersistedOperationsOptions } {
   const operationStore = createFileOperationStore({
     path: options.persistedOperations.manifestPath,
     reloadIntervalMs: options.persistedOperations.reloadIntervalMs,
     ...manifestValidation(supergraphSdl, options.limits),
     logger: options.logger,
   });
-  const responseCache =
-    options.responseCache &&
-    createResponseCache({
-      ...options.responseCache,
-      deployment: deploymentFingerprint({
-        supergraphSdl,
-        validation: { production: options.production, limits: options.limits },
-      }),
-    });
   const persistedOperations = {
     store: operationStore,
     partnerClients: options.persistedOperations.partnerClients,
@@ -152,10 +216,40 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ttlSeconds: options.apqTtlSeconds ?? 86_400,
     },
   };
-  const explorer = options.production ? undefined : useExplorer<GatewayContext>(options.explorer);
-  const apollo = new ApolloServer<GatewayContext>({
-    gateway: withResponseSizeLimit(withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs })),
-    documentStore: persistedDocumentStore(operationStore),
+  return { operationStore, persistedOperations };
+}
+
+/** Whole responses per tenant, keyed also by this deployment's supergraph and validation rules. */
+function buildResponseCache(options: GatewayOptions, supergraphSdl: string): ResponseCache | undefined {
+  return (
+    options.responseCache &&
+    createResponseCache({
+      ...options.responseCache,
+      deployment: deploymentFingerprint({
+        supergraphSdl,
+        validation: { production: options.production, limits: options.limits },
+      }),
+    })
+  );
+}
+
+function buildApolloServer(
+  options: GatewayOptions,
+  parts: {
+    gateway: ApolloGateway;
+    operationStore: PersistedOperationStore;
+    persistedOperations: PersistedOperationsOptions;
+    responseCache: ResponseCache | undefined;
+    admission: AdmissionCheck[];
+    explorer: ReturnType<typeof useExplorer<GatewayContext>> | undefined;
+    metrics: ServiceMetrics;
+  },
+): ApolloServer<GatewayContext> {
+  return new ApolloServer<GatewayContext>({
+    gateway: withResponseSizeLimit(
+      withExecutionDeadline(parts.gateway, { timeoutMs: options.executionTimeoutMs }),
+    ),
+    documentStore: persistedDocumentStore(parts.operationStore),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
     // Also drops "Did you mean …?" field suggestions from validation errors.
@@ -172,32 +266,43 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     validationRules: gatewayValidationRules({ production: options.production, limits: options.limits }),
     plugins: gatewayPlugins({
       production: options.production,
-      explorer: explorer?.plugin,
+      explorer: parts.explorer?.plugin,
       logger: options.logger,
-      metrics,
+      metrics: parts.metrics,
       limits: options.limits,
-      rateLimit: options.rateLimit,
-      responseCache,
-      persistedOperations,
+      admission: parts.admission,
+      responseCache: parts.responseCache,
+      persistedOperations: parts.persistedOperations,
     }),
     // Registered and looked up per tenant by usePersistedOperations; Apollo only checks a registration's hash.
     persistedQueries: { cache: apolloApqCache, ttl: null },
     logger: options.logger,
   });
-  await apollo.start();
-  const operations = await splitOperationsRoutes({
-    health: healthRoutes({ ...subgraphHealth, ...options.health }),
-    metrics: metrics.routes(),
-    listener: options.operations,
+}
+
+/** The client-facing HTTP server: authentication per request, and response-cache hits answered before Apollo. */
+function buildHttpServer(
+  options: GatewayOptions,
+  parts: {
+    apollo: ApolloServer<GatewayContext>;
+    routes: Record<string, RouteHandler>;
+    responseCache: ResponseCache | undefined;
+    operationStore: PersistedOperationStore;
+    admission: AdmissionCheck[];
+    metrics: ServiceMetrics;
+  },
+) {
+  return createHttpServer<GatewayContext>({
+    apollo: parts.apollo,
     logger: options.logger,
-  });
-  const server = createHttpServer<GatewayContext>({
-    apollo,
-    logger: options.logger,
-    routes: { ...operations.clientRoutes, ...explorer?.routes },
+    routes: parts.routes,
     maxBodyBytes: options.maxBodyBytes,
     maxResponseBytes: options.maxResponseBytes,
     maxBufferedBodyBytes: options.maxBufferedBodyBytes,
+    callerBulkheads: {
+      bulkheads: createTenantBulkheads({ dependency: 'gateway', ...options.tenantBulkhead }),
+      callerOf: (context) => context.principal.tenantId,
+    },
     timeouts: options.httpTimeouts,
     tls: options.tls,
     cors: useCors({ allowedOrigins: options.corsOrigins }),
@@ -205,29 +310,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       principal: await authenticate(options.verifier, request.headers.authorization),
     }),
     shortcut:
-      responseCache &&
+      parts.responseCache &&
       createResponseCacheShortcut({
-        responseCache,
+        responseCache: parts.responseCache,
         verifier: options.verifier,
-        persistedOperations,
-        rateLimit: options.rateLimit,
-        metrics,
+        operationStore: parts.operationStore,
+        admission: parts.admission,
+        metrics: parts.metrics,
         logger: options.logger,
       }),
   });
-  const listening = await listen(server, options.port, options.host);
-  return {
-    ...listening,
-    metrics,
-    operationsUrl: operations.url,
-    async stop() {
-      // Long enough for a request that started just before to reach its execution deadline and answer.
-      await listening.close(options.executionTimeoutMs + 1000);
-      await apollo.stop();
-      responseCache?.close();
-      operationStore.close();
-      await agent.close();
-      await operations.stop();
-    },
-  };
 }

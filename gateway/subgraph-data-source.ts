@@ -8,7 +8,7 @@ import { Agent } from 'undici';
 import { defaultMaxResponseBytes } from '../server/http/http-server.ts';
 import type { ClientTls } from '../server/http/tls.ts';
 import { currentRequestId, requestIdHeader } from '../server/observability/request-id.ts';
-import type { DependencyPolicy } from '../server/resilience/policy.ts';
+import { type DependencyPolicy, isDependencyUnavailable } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { createInflightRequests } from './inflight-requests.ts';
 import { isResponseTooLarge, readAtMost } from './response-size.ts';
@@ -71,11 +71,30 @@ function isAnswered(error: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500;
 }
 
+/** Failures to connect: no byte of the request left, so the subgraph cannot have seen it. */
+const connectFailureCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** True only when the call certainly never reached the subgraph: its breaker refused it, or it could not connect. */
+function wasNeverSent(error: unknown): boolean {
+  if (isDependencyUnavailable(error) && error.breakerOpen) return true;
+  const cause = isDependencyUnavailable(error) ? error.cause : error;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && connectFailureCodes.has(code);
+}
+
 /**
  * Every call from the gateway to a subgraph goes through here: it forwards
  * the caller's verified token (subgraphs verify it again and take the tenant
  * from nothing else) over a pooled keep-alive connection, under the
- * subgraph's breaker, with a deadline.
+ * subgraph's breaker, with a deadline. A call that times out counts against
+ * the calling tenant's own breaker, never the one every tenant shares.
  *
  * It posts with undici's `request()` on the shared `Agent` rather than
  * `fetch` (or Apollo's `RemoteGraphQLDataSource`, which builds node-fetch
@@ -96,9 +115,12 @@ function isAnswered(error: unknown): boolean {
  *
  * Only queries are retried or merged. A mutation that timed out may have
  * committed, so retrying it could write twice, and two identical mutations
- * are two writes; its failure goes back to the client.
+ * are two writes; its failure goes back to the client, which can retry it
+ * safely with the mutation's idempotency key.
  * A failed or refused call becomes SUBGRAPH_UNAVAILABLE, which the gateway
- * reports on the affected paths while returning what the other subgraph gave.
+ * reports on the affected paths while returning what the other subgraph gave;
+ * a mutation that may have reached the subgraph (timeout, connection lost,
+ * 5xx) becomes WRITE_OUTCOME_UNKNOWN instead, since it may have been applied.
  */
 export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   readonly name: string;
@@ -145,13 +167,25 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         operation: isMutation ? 'mutation' : 'query',
         isExpected: isAnswered,
         signal: AbortSignal.timeout(this.#timeoutMs),
+        // A slow answer may be the tenant's own costly request: it counts against that tenant's breaker only.
+        ...(principal ? { tenantId: principal.tenantId } : {}),
       });
     let text: string;
     try {
       text = isMutation ? await call() : await this.#inflight.run(`${principal?.token}\n${body}`, call);
     } catch (error) {
       if (isAnswered(error)) throw error;
-      return this.#unavailable(options);
+      if (isMutation && !wasNeverSent(error))
+        return this.#failed(
+          options,
+          'WRITE_OUTCOME_UNKNOWN',
+          `The ${this.name} service did not answer; the mutation may or may not have been applied. Retry it with the same idempotency key`,
+        );
+      return this.#failed(
+        options,
+        'SUBGRAPH_UNAVAILABLE',
+        `The ${this.name} service is temporarily unavailable`,
+      );
     }
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null)
@@ -183,9 +217,12 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
    * the gateway maps onto the client's paths (`search.hits.3.document`),
    * while the data the other subgraph gave is returned alongside.
    */
-  #unavailable(options: GraphQLDataSourceProcessOptions<GatewayContext>): GatewayGraphQLResponse {
-    const message = `The ${this.name} service is temporarily unavailable`;
-    const extensions = { code: 'SUBGRAPH_UNAVAILABLE' };
+  #failed(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+    code: 'SUBGRAPH_UNAVAILABLE' | 'WRITE_OUTCOME_UNKNOWN',
+    message: string,
+  ): GatewayGraphQLResponse {
+    const extensions = { code };
     const representations = options.request.variables?.representations;
     if (Array.isArray(representations) && representations.length > 0) {
       return {

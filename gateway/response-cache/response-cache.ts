@@ -123,8 +123,7 @@ export function requestIdentity(request: {
   // JSON keeps an empty operation name apart from none: Apollo answers them differently.
   const text = `${operation}\n${JSON.stringify(request.operationName ?? null)}\n${JSON.stringify(request.variables ?? {})}`;
   // One-shot `hash` rather than a `Hash` object: each of those is a native handle that the next
-  // scavenge has to finalize, and a hit made two (this and the token cache's key), which took two
-  // thirds of every scavenge's pause.
+  // scavenge has to finalize, and a hit would make two (this and the token cache's key).
   return hash('sha256', text, 'base64url');
 }
 

@@ -57,31 +57,115 @@ const invalidationChannel = '__redis__:invalidate';
  */
 export function withClientSideCaching(options: ClientSideCachingOptions): ClientSideCache {
   const { cache, redis, isKept, policy, logger, heartbeatMs = 100, maxSilenceMs = 500 } = options;
-  const kept = new LRUCache<string, { value: string | undefined }>({ max: options.maxKeys ?? 100_000 });
-  // Raised by every invalidation and every change of connection state: a read that saw it change is not kept.
-  let epoch = 0;
-  let subscriberId: number | undefined;
-  let tracking = false;
-  let closing = false;
-  let lastHeard = 0;
-  let silent = false;
-
+  const copies = createKeptCopies(options.maxKeys ?? 100_000, maxSilenceMs);
   // Retries are the caller's policy's business; these connections only follow the shared client's settings.
   const reader = redis.duplicate({ enableAutoPipelining: true });
   const subscriber = redis.duplicate({ protocol: 2, autoResubscribe: false, enableAutoPipelining: false });
+  const invalidations = followInvalidations({ reader, subscriber, copies, logger, heartbeatMs });
+  const getMany = readThroughCopies({ cache, reader, policy, isKept, copies });
+  const write = writeAroundCopies(isKept, copies);
 
+  return {
+    name: cache.name,
+    get tracking() {
+      return copies.live();
+    },
+    get: async (key) => (await getMany([key]))[0],
+    getMany,
+    set: (key, value, ttlSeconds) => write([key], () => cache.set(key, value, ttlSeconds)),
+    delete: (keys) => write(keys, () => cache.delete(keys)),
+    increment: (key) => write([key], () => cache.increment(key)),
+    readCounter: (key) => write([key], () => cache.readCounter(key)),
+    setNewer: (key, version, value, ttlSeconds) =>
+      write([key], () => cache.setNewer(key, version, value, ttlSeconds)),
+    async close() {
+      invalidations.stop();
+      await Promise.all(
+        [reader, subscriber].map((connection) => connection.quit().catch(() => connection.disconnect())),
+      );
+    },
+  };
+}
+
+interface KeptCopies {
+  /** Raised by every invalidation and every change of connection state: a read that saw it change is not kept. */
+  readonly epoch: number;
+  get(key: string): { value: string | undefined } | undefined;
+  set(key: string, value: string | undefined): void;
+  forget(key: string): void;
+  forgetAll(): void;
+  trackingStarted(): void;
+  trackingStopped(): void;
+  /** Redis answered a heartbeat on the invalidation connection. */
+  heard(): void;
+  /** Whether kept values may be served now; the first call after a silence began drops them. */
+  live(): boolean;
+}
+
+/** The values kept in process, and whether Redis's tracking still vouches for them. */
+function createKeptCopies(maxKeys: number, maxSilenceMs: number): KeptCopies {
+  const kept = new LRUCache<string, { value: string | undefined }>({ max: maxKeys });
+  let epoch = 0;
+  let tracking = false;
+  let lastHeard = 0;
+  let silent = false;
   const forgetAll = () => {
     epoch += 1;
     kept.clear();
   };
-  const stopTracking = () => {
-    tracking = false;
-    forgetAll();
+  return {
+    get epoch() {
+      return epoch;
+    },
+    get: (key) => kept.get(key),
+    set: (key, value) => {
+      kept.set(key, { value });
+    },
+    forget(key) {
+      epoch += 1;
+      kept.delete(key);
+    },
+    forgetAll,
+    trackingStarted() {
+      forgetAll();
+      lastHeard = performance.now();
+      silent = false;
+      tracking = true;
+    },
+    trackingStopped() {
+      tracking = false;
+      forgetAll();
+    },
+    heard() {
+      lastHeard = performance.now();
+      // Copies kept before a silence may have missed an invalidation that never came.
+      if (silent) forgetAll();
+      silent = false;
+    },
+    live() {
+      if (!tracking) return false;
+      if (performance.now() - lastHeard <= maxSilenceMs) return !silent;
+      if (!silent) forgetAll();
+      silent = true;
+      return false;
+    },
   };
-  const forget = (key: string) => {
-    epoch += 1;
-    kept.delete(key);
-  };
+}
+
+/**
+ * Turns tracking on for the reader, redirected to the subscriber, whenever both are ready; applies the
+ * invalidations Redis pushes; and pings the subscriber so a silent link stops kept values being served.
+ */
+function followInvalidations(connections: {
+  reader: Redis;
+  subscriber: Redis;
+  copies: KeptCopies;
+  logger: Logger;
+  heartbeatMs: number;
+}): { stop(): void } {
+  const { reader, subscriber, copies, logger, heartbeatMs } = connections;
+  let subscriberId: number | undefined;
+  let closing = false;
 
   async function startTracking() {
     const id = subscriberId;
@@ -89,12 +173,7 @@ export function withClientSideCaching(options: ClientSideCachingOptions): Client
     try {
       await reader.client('TRACKING', 'ON', 'REDIRECT', id);
       // Only if nothing changed while the command was out: a newer subscriber redoes this.
-      if (subscriberId === id && reader.status === 'ready') {
-        forgetAll();
-        lastHeard = performance.now();
-        silent = false;
-        tracking = true;
-      }
+      if (subscriberId === id && reader.status === 'ready') copies.trackingStarted();
     } catch (error) {
       logger.warn({ err: error }, 'redis client tracking unavailable; generations are read from redis');
     }
@@ -113,68 +192,73 @@ export function withClientSideCaching(options: ClientSideCachingOptions): Client
   });
   subscriber.on('close', () => {
     subscriberId = undefined;
-    stopTracking();
+    copies.trackingStopped();
   });
   subscriber.on('messageBuffer', (channel: Buffer, keys: Buffer[] | Buffer | null) => {
     if (channel.toString() !== invalidationChannel) return;
     // A null payload is a flush of the whole database.
-    if (keys === null) forgetAll();
-    else for (const key of Array.isArray(keys) ? keys : [keys]) forget(key.toString());
+    if (keys === null) copies.forgetAll();
+    else for (const key of Array.isArray(keys) ? keys : [keys]) copies.forget(key.toString());
   });
   // Pongs come on the same connection as invalidations, after those sent before them: a recent pong
   // means no invalidation older than it is still on its way.
   const heartbeat = setInterval(() => {
     if (subscriberId === undefined) return;
     subscriber.ping().then(
-      () => {
-        lastHeard = performance.now();
-        // Copies kept before a silence may have missed an invalidation that never came.
-        if (silent) forgetAll();
-        silent = false;
-      },
+      () => copies.heard(),
       () => {},
     );
   }, heartbeatMs);
   heartbeat.unref();
 
-  /** Whether kept values may be served now; the first call after a silence began drops them. */
-  function live(): boolean {
-    if (!tracking) return false;
-    if (performance.now() - lastHeard <= maxSilenceMs) return !silent;
-    if (!silent) forgetAll();
-    silent = true;
-    return false;
-  }
-
   reader.on('ready', () => void startTracking());
-  reader.on('close', stopTracking);
+  reader.on('close', () => copies.trackingStopped());
   // ioredis throws unhandled 'error' events; the shared client already reports Redis being down.
   reader.on('error', () => {});
   subscriber.on('error', () => {});
 
+  return {
+    stop() {
+      closing = true;
+      clearInterval(heartbeat);
+      copies.trackingStopped();
+    },
+  };
+}
+
+/** Reads kept keys from their copies (or through the tracked reader, keeping the answer) and the rest from the cache. */
+function readThroughCopies(sources: {
+  cache: Cache;
+  reader: Redis;
+  policy: DependencyPolicy;
+  isKept(key: string): boolean;
+  copies: KeptCopies;
+}): (keys: readonly string[]) => Promise<(string | undefined)[]> {
+  const { cache, reader, policy, isKept, copies } = sources;
+
   async function readKept(keys: string[]): Promise<(string | undefined)[]> {
-    const startedIn = epoch;
+    const startedIn = copies.epoch;
     const values = (
       await policy.run(() => reader.mget(...keys), { idempotent: true, operation: 'getMany' })
     ).map((value) => value ?? undefined);
-    if (live() && epoch === startedIn) {
+    if (copies.live() && copies.epoch === startedIn) {
       keys.forEach((key, index) => {
-        kept.set(key, { value: values[index] });
+        copies.set(key, values[index]);
       });
     }
     return values;
   }
 
-  async function getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    if (!live()) return cache.getMany(keys);
+  return async function getMany(keys) {
+    if (!copies.live()) return cache.getMany(keys);
     // The usual case on a cache hit: every key is a kept copy, so there is nothing to gather.
-    const copies = keys.map((key) => (isKept(key) ? kept.get(key) : undefined));
-    if (copies.every((copy) => copy !== undefined)) return copies.map((copy) => copy?.value);
+    const held = keys.map((key) => (isKept(key) ? copies.get(key) : undefined));
+    if (held.every((copy) => copy !== undefined)) return held.map((copy) => copy?.value);
     const found = new Map<string, string | undefined>();
     const keptMisses: string[] = [];
     const others: string[] = [];
     keys.forEach((key, index) => {
-      const copy = copies[index];
+      const copy = held[index];
       if (copy) found.set(key, copy.value);
       else (isKept(key) ? keptMisses : others).push(key);
     });
@@ -187,39 +271,18 @@ export function withClientSideCaching(options: ClientSideCachingOptions): Client
     };
     await Promise.all([collect(keptMisses, readKept), collect(others, (rest) => cache.getMany(rest))]);
     return keys.map((key) => found.get(key));
-  }
+  };
+}
 
-  /** A write to kept keys: this process must not read a value from before it, whatever the push's timing. */
-  async function write<T>(keys: readonly string[], run: () => Promise<T>): Promise<T> {
+/** A write to kept keys: this process must not read a value from before it, whatever the push's timing. */
+function writeAroundCopies(isKept: (key: string) => boolean, copies: KeptCopies) {
+  return async function write<T>(keys: readonly string[], run: () => Promise<T>): Promise<T> {
     const written = keys.filter(isKept);
-    for (const key of written) forget(key);
+    for (const key of written) copies.forget(key);
     try {
       return await run();
     } finally {
-      for (const key of written) forget(key);
+      for (const key of written) copies.forget(key);
     }
-  }
-
-  return {
-    name: cache.name,
-    get tracking() {
-      return live();
-    },
-    get: async (key) => (await getMany([key]))[0],
-    getMany,
-    set: (key, value, ttlSeconds) => write([key], () => cache.set(key, value, ttlSeconds)),
-    delete: (keys) => write(keys, () => cache.delete(keys)),
-    increment: (key) => write([key], () => cache.increment(key)),
-    readCounter: (key) => write([key], () => cache.readCounter(key)),
-    setNewer: (key, version, value, ttlSeconds) =>
-      write([key], () => cache.setNewer(key, version, value, ttlSeconds)),
-    async close() {
-      closing = true;
-      clearInterval(heartbeat);
-      stopTracking();
-      await Promise.all(
-        [reader, subscriber].map((connection) => connection.quit().catch(() => connection.disconnect())),
-      );
-    },
   };
 }

@@ -44,6 +44,22 @@ export function isDeadlineExceeded(error: unknown): error is DeadlineExceededErr
   return (error as DeadlineExceededError | null)?.isDeadlineExceeded === true;
 }
 
+/**
+ * Every worker stayed busy with other calls for the whole queue wait. The
+ * workers are answering, only all taken, so breakers do not count it either.
+ */
+export class WorkersBusyError extends Error {
+  override name = 'WorkersBusyError';
+  readonly isWorkersBusy = true;
+  constructor(pool: string, method: string, queueTimeoutMs: number) {
+    super(`${pool}: no worker free within ${queueTimeoutMs} ms for ${method}`);
+  }
+}
+
+export function isWorkersBusy(error: unknown): error is WorkersBusyError {
+  return (error as WorkersBusyError | null)?.isWorkersBusy === true;
+}
+
 export interface WorkerPool<Api extends WorkerApi> {
   call<M extends keyof Api & string>(
     method: M,
@@ -172,13 +188,18 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     worker.job = job;
     worker.nextId += 1;
     job.timer = setTimeout(() => {
-      worker.job = undefined;
-      discard(worker);
-      worker.process.kill('SIGKILL');
-      // Replaced at once, not on the next call: starting a process costs more than most searches.
-      const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
-      job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
-      dispatch();
+      // Timers run before I/O: after a busy stretch of this event loop, a reply that came in time may be
+      // waiting in the pipe. The check phase comes after the poll that reads it, so only a late call is stopped.
+      setImmediate(() => {
+        if (worker.job !== job) return;
+        worker.job = undefined;
+        discard(worker);
+        worker.process.kill('SIGKILL');
+        // Replaced at once, not on the next call: starting a process costs more than most searches.
+        const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
+        job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
+        dispatch();
+      });
     }, deadlineMs);
     worker.process.send({ id: worker.nextId, method: job.method, args: job.args } satisfies WorkerRequest);
   }
@@ -203,7 +224,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
         const job: Job = { method, args, resolve: resolve as (value: unknown) => void, reject };
         job.timer = setTimeout(() => {
           queue.splice(queue.indexOf(job), 1);
-          reject(new Error(`${name}: no worker free within ${queueTimeoutMs} ms for ${method}`));
+          reject(new WorkersBusyError(name, method, queueTimeoutMs));
         }, queueTimeoutMs);
         queue.push(job);
         dispatch();

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { QuarryConfig } from '../config.ts';
+import type { GatewayConfig, QuarryConfig } from '../config.ts';
 
 /** What an HTTPS listener needs: its certificate and key, and optionally the CA its clients must present. */
 export interface ServerTls {
@@ -19,7 +19,7 @@ export interface ClientTls {
 
 /** The listener's TLS from TLS_CERT/TLS_KEY (and SUBGRAPH_CLIENT_CA for a subgraph), read once at startup. */
 export function serverTlsFrom(
-  config: QuarryConfig,
+  config: Pick<QuarryConfig, 'tls' | 'subgraphClientCaPath'>,
   requireClientCertificates = false,
 ): ServerTls | undefined {
   if (!config.tls) return undefined;
@@ -34,7 +34,9 @@ export function serverTlsFrom(
 }
 
 /** The gateway's side of TLS to the subgraphs, from SUBGRAPH_TLS_CA/CERT/KEY. */
-export function subgraphClientTlsFrom(config: QuarryConfig): ClientTls | undefined {
+export function subgraphClientTlsFrom(config: {
+  gateway: Pick<GatewayConfig['gateway'], 'subgraphTls'>;
+}): ClientTls | undefined {
   const { caPath, certPath, keyPath } = config.gateway.subgraphTls;
   if (!caPath && !certPath) return undefined;
   return {

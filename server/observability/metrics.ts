@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RouteHandler } from '../http/http-server.ts';
-import type { OperationalEvents } from './events.ts';
+import type { IndexerEvents, OperationalEvents } from './events.ts';
 import { classifyRequest } from './request-outcome.ts';
 
 export interface MetricsOptions {
@@ -58,6 +58,13 @@ export function createLabelFolder(limit: number, allowed: readonly string[] = []
   };
 }
 
+/** What one indexer reports: its outbox partitions, the leases it lost, the changes it applied. */
+export interface IndexerProgressMetrics {
+  held(count: number): void;
+  lost(partition: number): void;
+  applied(count: number): void;
+}
+
 export interface ServiceMetrics {
   registry: Registry;
   /** The hooks caches, breakers, retries, rate limits and loaders report to. */
@@ -72,6 +79,13 @@ export interface ServiceMetrics {
   observeRequest(request: { operation: string; tenant: string; seconds?: number; codes: string[] }): void;
   /** Reports how far behind the indexer is whenever Prometheus scrapes. */
   trackIndexerLag(oldestPendingAt: () => Promise<Date | null>): void;
+  /** Registers the indexer's own series (only the indexer has them) and returns what it reports to. */
+  indexerProgress(): IndexerProgressMetrics;
+  /**
+   * Reports the parked changes whenever Prometheus scrapes, and returns the hooks the indexer and the
+   * tombstone pruner count their work with.
+   */
+  trackIndexer(countDeadLetters: () => Promise<number>): IndexerEvents;
   /**
    * Reports the stored documents and bytes of the `METRICS_TENANTS` tenants whenever Prometheus
    * scrapes: a fixed list, so the labels stay bounded however many tenants there are.
@@ -209,6 +223,76 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
           this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
         },
       });
+    },
+    trackIndexer(countDeadLetters) {
+      new Gauge({
+        name: 'quarry_indexer_dead_letters',
+        help: 'Changes parked as dead letters, waiting for npm run dead-letters to retry or drop them',
+        registers,
+        // As the lag: a store that cannot answer keeps the last value rather than failing the scrape.
+        async collect() {
+          const count = await countDeadLetters().catch(() => undefined);
+          if (count !== undefined) this.set(count);
+        },
+      });
+      const parked = new Counter({
+        name: 'quarry_indexer_changes_parked_total',
+        help: 'Changes parked as dead letters, by reason (refused by the index, out of attempts, older than the tombstone retention)',
+        labelNames: ['reason'] as const,
+        registers,
+      });
+      const retrying = new Counter({
+        name: 'quarry_indexer_change_failures_total',
+        help: 'Changes the index failed on while applying the rest of their batch; they stay in the outbox for another attempt',
+        registers,
+      });
+      const pruned = new Counter({
+        name: 'quarry_tombstones_pruned_total',
+        help: 'Tombstones older than TOMBSTONE_RETENTION removed, by store (documents, search-index)',
+        labelNames: ['store'] as const,
+        registers,
+      });
+      const lastPruned = new Gauge({
+        name: 'quarry_tombstone_pruning_last_success_timestamp_seconds',
+        help: 'When a whole round of tombstone pruning last finished',
+        registers,
+      });
+      const pruningFailures = new Counter({
+        name: 'quarry_tombstone_pruning_failures_total',
+        help: 'Rounds of tombstone pruning that failed',
+        registers,
+      });
+      return {
+        changesParked: (reason, count) => parked.inc({ reason }, count),
+        changesRetrying: (count) => retrying.inc(count),
+        tombstonesPruned: (store, count) => pruned.inc({ store }, count),
+        tombstonePruningFinished(outcome) {
+          if (outcome === 'ok') lastPruned.setToCurrentTime();
+          else pruningFailures.inc();
+        },
+      };
+    },
+    indexerProgress() {
+      const held = new Gauge({
+        name: 'quarry_indexer_partitions_held',
+        help: 'Outbox partitions this indexer holds a lease on; 0 for a standby',
+        registers,
+      });
+      const lost = new Counter({
+        name: 'quarry_indexer_lease_losses_total',
+        help: 'Partition leases that ran out or were taken before this indexer renewed them',
+        registers,
+      });
+      const applied = new Counter({
+        name: 'quarry_indexer_changes_applied_total',
+        help: 'Outbox changes this indexer applied to the search index and acknowledged',
+        registers,
+      });
+      return {
+        held: (count) => held.set(count),
+        lost: () => lost.inc(),
+        applied: (count) => applied.inc(count),
+      };
     },
     trackTenantUsage(usage) {
       const tenants = options.tenantAllowlist ?? [];

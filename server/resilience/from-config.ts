@@ -4,7 +4,7 @@ import { createResilience, type Resilience } from './policy.ts';
 
 /** One breaker registry per service, with the configured per-dependency policy options. */
 export function resilienceFromConfig(
-  config: QuarryConfig,
+  config: Pick<QuarryConfig, 'resilience'>,
   events: OperationalEvents = noOperationalEvents,
 ): Resilience {
   return createResilience({ ...config.resilience, events });

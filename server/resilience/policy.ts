@@ -1,5 +1,6 @@
 import {
   BrokenCircuitError,
+  type CircuitBreakerPolicy,
   CircuitState,
   ConsecutiveBreaker,
   circuitBreaker,
@@ -7,11 +8,13 @@ import {
   ExponentialBackoff,
   handleWhen,
   IsolatedCircuitError,
+  isTaskCancelledError,
   retry,
   TimeoutStrategy,
   timeout,
   wrap,
 } from 'cockatiel';
+import { LRUCache } from 'lru-cache';
 import { noOperationalEvents, type OperationalEvents } from '../observability/events.ts';
 
 /** An option that is one value for every dependency, or chosen per dependency name (`redis`, `subgraph:search`, …). */
@@ -48,6 +51,14 @@ export interface RunOptions {
   isExpected?: (error: unknown) => boolean;
   /** Aborts the call from outside, for instance at a request's deadline. */
   signal?: AbortSignal;
+  /**
+   * The tenant the call is made for. Its timeouts count against a breaker of
+   * that tenant's own. They count against the dependency's shared breaker
+   * only when no other caller was answered while the call waited: a slow
+   * answer while others are served is the tenant's own costly request, and
+   * must not refuse the dependency to every other tenant.
+   */
+  tenantId?: string;
 }
 
 export interface DependencyPolicy {
@@ -91,6 +102,20 @@ function pick<T>(option: PerDependency<T> | undefined, dependency: string, fallb
 
 type Outcome<T> = { value: T } | { expected: unknown };
 
+/** How many tenants' own breakers one dependency remembers; the least recently used is forgotten. */
+const maxTenantBreakers = 10_000;
+
+/**
+ * A tenant's call timed out while other callers were answered: charged to
+ * that tenant's breaker, so the shared breaker lets it pass uncounted.
+ */
+class TenantTimeoutError extends Error {
+  override name = 'TenantTimeoutError';
+  constructor(cause: unknown) {
+    super('the call timed out', { cause });
+  }
+}
+
 function createPolicy(dependency: string, options: ResilienceOptions): DependencyPolicy {
   const events = options.events ?? noOperationalEvents;
   // abortOnReturn off: aborting a finished call's signal does nothing useful, and builds an
@@ -99,16 +124,63 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     strategy: TimeoutStrategy.Aggressive,
     abortOnReturn: false,
   });
+  const breakerOptions = () => ({
+    breaker: new ConsecutiveBreaker(pick(options.failureThreshold, dependency, 5)),
+    halfOpenAfter: pick(options.halfOpenAfterMs, dependency, 5000),
+  });
+  // Every failure counts here, except a timeout charged to a tenant's own breaker, or its refusal.
   const breaker = circuitBreaker(
-    handleWhen(() => true),
-    {
-      breaker: new ConsecutiveBreaker(pick(options.failureThreshold, dependency, 5)),
-      halfOpenAfter: pick(options.halfOpenAfterMs, dependency, 5000),
-    },
+    handleWhen(
+      (error) =>
+        !(
+          error instanceof TenantTimeoutError ||
+          error instanceof BrokenCircuitError ||
+          error instanceof IsolatedCircuitError
+        ),
+    ),
+    breakerOptions(),
   );
   breaker.onStateChange((state) => events.breakerStateChanged(dependency, stateNames[state]));
-  // The timeout is inside the breaker, so a hung dependency trips it like a failing one.
-  const guarded = wrap(breaker, attemptTimeout);
+  // A tenant's own breaker counts its timeouts; connection failures and 5xx are the dependency's alone.
+  const tenantBreakers = new LRUCache<string, CircuitBreakerPolicy>({ max: maxTenantBreakers });
+  const tenantBreaker = (tenantId: string) => {
+    let tenant = tenantBreakers.get(tenantId);
+    if (!tenant) {
+      tenant = circuitBreaker(handleWhen(isTaskCancelledError), breakerOptions());
+      tenantBreakers.set(tenantId, tenant);
+    }
+    return tenant;
+  };
+  // The most recent answers, from two different callers (a tenant, or '' for calls made for none).
+  const answered = { latest: { caller: '', at: -1 }, otherThanLatest: -1 };
+  const noteAnswer = (caller: string) => {
+    const at = performance.now();
+    if (caller !== answered.latest.caller) answered.otherThanLatest = answered.latest.at;
+    answered.latest = { caller, at };
+  };
+  /** Whether a caller other than this one got an answer after `since`: then the dependency is answering. */
+  const answeredOthersSince = (caller: string, since: number) =>
+    (answered.latest.caller === caller ? answered.otherThanLatest : answered.latest.at) > since;
+  // The timeout is inside the breakers, so a hung dependency trips them like a failing one.
+  const once = <T>(
+    fn: (context: { signal: AbortSignal }) => Promise<T>,
+    caller: string,
+    tenant: CircuitBreakerPolicy | undefined,
+    signal: AbortSignal | undefined,
+  ) =>
+    breaker.execute(async ({ signal: outer }) => {
+      const started = performance.now();
+      try {
+        const value = await (tenant ? wrap(tenant, attemptTimeout) : attemptTimeout).execute(fn, outer);
+        noteAnswer(caller);
+        return value;
+      } catch (error) {
+        // Others were answered meanwhile: the slowness is this tenant's own, charged to its breaker only.
+        if (tenant && isTaskCancelledError(error) && answeredOthersSince(caller, started))
+          throw new TenantTimeoutError(error);
+        throw error;
+      }
+    }, signal);
   // Retrying a refused call would only wait for nothing: an open breaker ends the retries at once.
   const retries = retry(
     handleWhen((error) => !(error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError)),
@@ -122,7 +194,8 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     },
   );
   retries.onRetry(() => events.retried(dependency));
-  const readPolicy = wrap(retries, guarded);
+  const refusing = (policy: { state: CircuitState }) =>
+    policy.state === CircuitState.HalfOpen || policy.state === CircuitState.Isolated;
 
   return {
     dependency,
@@ -130,7 +203,8 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     async run<T>(fn: (signal: AbortSignal) => Promise<T>, run: RunOptions): Promise<T> {
       // cockatiel queues callers behind a half-open trial; we refuse them instead, so a slow
       // dependency holds at most one caller (for at most one timeout) while it is being probed.
-      if (breaker.state === CircuitState.HalfOpen || breaker.state === CircuitState.Isolated) {
+      const tenant = run.tenantId === undefined ? undefined : tenantBreaker(run.tenantId);
+      if (refusing(breaker) || (tenant && refusing(tenant))) {
         throw new DependencyUnavailableError(dependency, new BrokenCircuitError(), true);
       }
       const started = performance.now();
@@ -144,7 +218,10 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
       };
       let outcome: Outcome<T>;
       try {
-        outcome = await (run.idempotent ? readPolicy : guarded).execute(attempt, run.signal);
+        const caller = run.tenantId ?? '';
+        outcome = await (run.idempotent
+          ? retries.execute(({ signal }) => once(attempt, caller, tenant, signal), run.signal)
+          : once(attempt, caller, tenant, run.signal));
       } catch (error) {
         events.backendCall(dependency, run.operation, (performance.now() - started) / 1000, 'error');
         throw new DependencyUnavailableError(

@@ -2,25 +2,26 @@ import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
 import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, openCache } from '../../server/cache/index.ts';
-import type { QuarryConfig } from '../../server/config.ts';
+import type { DocumentsConfig } from '../../server/config.ts';
 import { breakerHealth, redisHealth } from '../../server/http/health.ts';
 import { serverTlsFrom } from '../../server/http/tls.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
-import { resilienceFromConfig } from '../../server/resilience/index.ts';
+import { createTenantBulkheads, resilienceFromConfig } from '../../server/resilience/index.ts';
 import { namingPortVariable } from '../../server/startup-error.ts';
 import { createErasureJobs, type ErasureJobs, eraseTenant } from '../../server/tenants/erasure.ts';
 import { openSearchIndex } from '../search/adapters/index.ts';
 import { openDocumentStore } from './adapters/index.ts';
+import { bulkheadedDocumentStore } from './bulkheaded-document-store.ts';
 import { cachedDocumentStore } from './cached-document-store.ts';
 import type { DocumentStore } from './document-store.ts';
 import { documentStoreDependencies, resilientDocumentStore } from './resilient-document-store.ts';
 import { startDocumentsService } from './service.ts';
 
 export interface DocumentsAppOptions {
-  config: QuarryConfig;
+  config: DocumentsConfig;
   logger: Logger;
   verifier?: JwtVerifier;
   /** Wraps the backend adapter (under the cache and the breaker), for instance to count calls or inject faults. */
@@ -46,8 +47,9 @@ export interface DocumentsApp {
 /**
  * The documents service wired from configuration: the one place its
  * dependencies are built. Layers, outermost first: cache (answers hits
- * without the backend), resilience (timeout inside a breaker, retries for
- * reads), then the backend adapter.
+ * without the backend), the tenant's bulkhead (outside the breakers, so a
+ * tenant's refusals never count against them), resilience (timeout inside a
+ * breaker, retries for reads), then the backend adapter.
  */
 export async function startDocumentsApp({
   config,
@@ -69,11 +71,18 @@ export async function startDocumentsApp({
     reads: resilience.policy(documentStoreDependencies.reads),
     writes: resilience.policy(documentStoreDependencies.writes),
   };
-  const store = cachedDocumentStore(resilientDocumentStore(adapter, policies), {
-    cache: cache.cache,
-    ttlSeconds: config.cache.documentTtlSeconds,
-    events,
+  const bulkheads = createTenantBulkheads({
+    dependency: documentStoreDependencies.reads,
+    ...config.documents.tenantBulkhead,
   });
+  const store = cachedDocumentStore(
+    bulkheadedDocumentStore(resilientDocumentStore(adapter, policies), bulkheads),
+    {
+      cache: cache.cache,
+      ttlSeconds: config.cache.documentTtlSeconds,
+      events,
+    },
+  );
   metrics.trackTenantUsage((tenantId) => store.usage(tenantId));
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   // The search index is opened only for an erasure, so the documents service never depends on it otherwise.
@@ -97,7 +106,11 @@ export async function startDocumentsApp({
     'DOCUMENTS_PORT',
     startDocumentsService({
       store,
-      tenants: { quotas: config.documents.quotas, erasures },
+      tenants: {
+        quotas: config.documents.quotas,
+        erasures,
+        idempotencyRetentionMs: config.documents.idempotencyRetentionMs,
+      },
       verifier: authenticator,
       logger,
       production: config.production,

@@ -4,6 +4,7 @@ import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from './search-index.ts';
+import type { SynonymStore } from './synonyms.ts';
 
 export interface SearchCacheOptions {
   cache: Cache;
@@ -17,11 +18,12 @@ export interface SearchCacheOptions {
 }
 
 function requestHash(request: SearchRequest): string {
-  const { text, filter, sort, first, after, facets, highlights, typoTolerance } = request;
+  const { text, filter, sort, first, after, facets, highlights, typoTolerance, didYouMean } = request;
   const canonical = JSON.stringify([
     text,
     highlights === true,
     typoTolerance !== false,
+    didYouMean === true,
     sort,
     first,
     after ?? null,
@@ -95,12 +97,38 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
     search,
     suggest: (tenantId, prefix, first) => index.suggest(tenantId, prefix, first),
     async apply(changes) {
-      await index.apply(changes);
+      const result = await index.apply(changes);
       await bumps.bump(new Set(changes.map((change) => change.tenantId)));
+      return result;
     },
     async close() {
       bumps.stop();
       await index.close();
     },
+  };
+}
+
+/**
+ * Synonyms change what every search of the tenant finds, so replacing them
+ * bumps the tenant's search generation, as applying changes does: pages
+ * cached here and responses cached by the gateway (which hold the search
+ * generation they were computed under) stop being served at once.
+ */
+export function searchCacheBumpingSynonyms(
+  store: SynonymStore,
+  options: Pick<SearchCacheOptions, 'cache' | 'retryBumpMs'>,
+): SynonymStore & { stop(): void } {
+  const bumps = createGenerationBumps({
+    cache: options.cache,
+    key: searchGenerationKey,
+    retryMs: options.retryBumpMs ?? 1000,
+  });
+  return {
+    synonyms: (tenantId) => store.synonyms(tenantId),
+    async replaceSynonyms(tenantId, synonyms) {
+      await store.replaceSynonyms(tenantId, synonyms);
+      await bumps.bump([tenantId]);
+    },
+    stop: () => bumps.stop(),
   };
 }

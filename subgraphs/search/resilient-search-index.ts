@@ -1,6 +1,7 @@
-import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
+import { isDeadlineExceeded, isWorkersBusy } from '../../server/embedded/worker-pool.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
 import type { SearchIndex } from './search-index.ts';
+import type { SynonymStore } from './synonyms.ts';
 
 /**
  * Every index call under the search-index policy. Searches and suggestions
@@ -10,14 +11,34 @@ import type { SearchIndex } from './search-index.ts';
  * A read stopped at its deadline is the query's own cost, not the index
  * failing: it is neither retried (it would cost the same again) nor counted
  * by the breaker, so one tenant's slow queries never open it for the others.
+ * Nor is a read refused because every worker was busy: the index answers,
+ * it is only full. Reads carry their tenant, so a tenant's timeouts count
+ * against that tenant's breaker only (see `RunOptions.tenantId`).
  */
 export function resilientSearchIndex(index: SearchIndex, policy: DependencyPolicy): SearchIndex {
-  const read = { idempotent: true, isExpected: isDeadlineExceeded };
+  const read = {
+    idempotent: true,
+    isExpected: (error: unknown) => isDeadlineExceeded(error) || isWorkersBusy(error),
+  };
   return {
-    search: (request) => policy.run(() => index.search(request), { ...read, operation: 'search' }),
+    search: (request) =>
+      policy.run(() => index.search(request), { ...read, operation: 'search', tenantId: request.tenantId }),
     suggest: (tenantId, prefix, first) =>
-      policy.run(() => index.suggest(tenantId, prefix, first), { ...read, operation: 'suggest' }),
+      policy.run(() => index.suggest(tenantId, prefix, first), { ...read, operation: 'suggest', tenantId }),
     apply: (changes) => policy.run(() => index.apply(changes), { idempotent: false, operation: 'apply' }),
     close: () => index.close(),
+  };
+}
+
+/** Synonym reads and writes under the same policy; a replace writes the same state again, so it may retry. */
+export function resilientSynonymStore(store: SynonymStore, policy: DependencyPolicy): SynonymStore {
+  return {
+    synonyms: (tenantId) =>
+      policy.run(() => store.synonyms(tenantId), { idempotent: true, operation: 'synonyms' }),
+    replaceSynonyms: (tenantId, synonyms) =>
+      policy.run(() => store.replaceSynonyms(tenantId, synonyms), {
+        idempotent: true,
+        operation: 'replaceSynonyms',
+      }),
   };
 }

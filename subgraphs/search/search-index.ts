@@ -36,6 +36,11 @@ export interface SearchRequest {
   highlights?: boolean;
   /** Whether misspelled words also match their corrections. Default true. */
   typoTolerance?: boolean;
+  /**
+   * Whether to look for `didYouMean`. Default false: on Elasticsearch it
+   * costs a second request, so it is computed only when the client selects it.
+   */
+  didYouMean?: boolean;
 }
 
 export interface Highlight {
@@ -62,6 +67,12 @@ export interface SearchPage {
   hits: SearchHitRecord[];
   facets: { field: FacetField; buckets: FacetBucket[] }[];
   hasNextPage: boolean;
+  /**
+   * The query with each plain word that none of the tenant's documents hold
+   * replaced by its closest correction that some do (see did-you-mean.ts);
+   * absent when no word was replaced, typo tolerance is off, or it was not asked for.
+   */
+  didYouMean?: string;
   /** Set by the search cache when the backend was unavailable and this page is the last one it saw. */
   stale?: boolean;
   /** How the search cache served this page; absent when no cache was consulted. */
@@ -73,6 +84,18 @@ export const totalLimit = 10_000;
 /** Facets show the most frequent values only. */
 export const facetBucketLimit = 10;
 
+/** A change the index refused while applying the others of its batch. */
+export interface RejectedChange {
+  change: DocumentChange;
+  error: string;
+  /** True when trying again cannot help (the document itself is refused); false for a passing failure such as a 429. */
+  permanent: boolean;
+}
+
+export interface ApplyResult {
+  rejected: RejectedChange[];
+}
+
 /** The search port: the search subgraph and the indexer depend on this, and adapters implement it. */
 export interface SearchIndex {
   search(request: SearchRequest): Promise<SearchPage>;
@@ -83,8 +106,10 @@ export interface SearchIndex {
    * than what the index holds for that document (including a deleted one)
    * is ignored, so replays and reordering never regress a document.
    * Resolves only once the changes are visible to `search`: callers
-   * invalidate cached searches then.
+   * invalidate cached searches then. A change the index refuses on its own
+   * is reported in `rejected` while the rest apply; a failure of the whole
+   * call (the backend down) rejects the promise.
    */
-  apply(changes: readonly DocumentChange[]): Promise<void>;
+  apply(changes: readonly DocumentChange[]): Promise<ApplyResult>;
   close(): Promise<void>;
 }

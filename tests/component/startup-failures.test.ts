@@ -16,8 +16,12 @@ const {
   MONGO_URL: _mongo,
   ELASTICSEARCH_URL: _elasticsearch,
   REDIS_URL: _redis,
-  ...inheritedEnvironment
+  ...inheritedBackends
 } = process.env;
+// Each test names the identity provider it means, or none.
+const inheritedEnvironment = Object.fromEntries(
+  Object.entries(inheritedBackends).filter(([name]) => !name.startsWith('JWT_')),
+);
 
 let dataDir: string;
 const children: ChildProcess[] = [];
@@ -151,6 +155,30 @@ describe('npm run import', () => {
       const { code, stderr } = await spawnCli(['cli/import.ts', missing, '--tenant', 'acme'], {}).exited;
       expect(code).toBe(1);
       expect(stderr.trim().split('\n')).toEqual([`File not found: ${missing}`]);
+    },
+    cliRunBoundMs,
+  );
+});
+
+describe('a service on its own reads only its concerns', () => {
+  it(
+    'starts the indexer, which verifies no token, without any JWT_* variable',
+    async () => {
+      const { child, output } = spawnCli(['subgraphs/search/indexer-main.ts'], { LOG_LEVEL: 'info' });
+      while (!output.stdout.includes('indexer running')) {
+        await Promise.race([once(child.stdout!, 'data'), once(child, 'exit')]);
+        expect(child.exitCode, output.stderr).toBeNull();
+      }
+    },
+    cliRunBoundMs,
+  );
+
+  it(
+    'refuses to start the documents service without an issuer, naming JWT_ISSUER',
+    async () => {
+      const { code, stderr } = await spawnCli(['subgraphs/documents/main.ts'], {}).exited;
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^ {2}JWT_ISSUER: required/m);
     },
     cliRunBoundMs,
   );

@@ -125,7 +125,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const tokens = Object.fromEntries(
     await Promise.all([...tenants, probeTenant].map(async (t) => [t, await cluster.token(t)])),
   );
-  const readOnlyToken = await cluster.token(probeTenant, ['documents:read']);
+  const readOnlyToken = await cluster.token(probeTenant, { scopes: ['documents:read'] });
   const operations: Operation[] = [];
   const faults: FaultEvent[] = [];
   /** Per tenant: ids it created, and the word each was created with (searched for later). */

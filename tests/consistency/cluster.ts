@@ -1,12 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../../server/auth/dev-keys.ts';
+import {
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  type DevTokenOptions,
+  ensureDevSigningKey,
+  mintDevToken,
+} from '../../server/auth/dev-keys.ts';
 import { productionBackendEnvironment } from '../helpers/backends.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { killAllOnExit, type ServiceProcess, startServiceProcess } from '../helpers/service-process.ts';
 import type { BackendFaultMessage } from './service.ts';
 
 /** The services the checker runs, each as its own process, as in production. */
@@ -21,18 +25,14 @@ const entryFiles: Record<ServiceName, string[]> = {
   'gateway-b': ['gateway/main.ts'],
 };
 
-/** How long a process may take to answer `/health/live` after it starts. */
-const startBoundMs = 300_000;
-
-export interface ClusterOptions {
-  /** How long the embedded index keeps a write invisible, as Elasticsearch's refresh interval; 0 for none. */
-  refreshIntervalMs: number;
-}
-
 export interface Cluster {
   redis: TestRedis;
   gatewayUrls: string[];
-  token(tenantId: string, scopes?: readonly string[]): Promise<string>;
+  /** The search subgraph's origin, for its health routes. */
+  searchOrigin: string;
+  token(tenantId: string, options?: Omit<DevTokenOptions, 'tenantId'>): Promise<string>;
+  /** The running process of a service, for instance to read its memory. */
+  process(service: ServiceName): ServiceProcess | undefined;
   /** Switches the documents store's fault (see tests/consistency/service.ts); a restart clears it. */
   setDocumentsFault(message: BackendFaultMessage): void;
   /** SIGKILL, then the same service again on the same port. */
@@ -44,11 +44,18 @@ export interface Cluster {
  * Two gateway replicas, both subgraphs, the indexer and a real redis-server,
  * each a child process on loopback ports picked free, sharing one DATA_DIR
  * (the embedded backends), or the MongoDB and Elasticsearch of
- * MONGO_URL / ELASTICSEARCH_URL. Every process runs the production app with
- * the production defaults; only ports, paths and the signing key are set,
- * and the documents store and the indexer's index get the checker's seams.
+ * MONGO_URL / ELASTICSEARCH_URL. Every process runs the production service
+ * with the production defaults; only ports, paths and the signing key are
+ * set, and whatever `env` adds for every process. The documents store and
+ * the indexer's index get the checker's seams (tests/consistency/service.ts).
  */
-export async function startCluster({ refreshIntervalMs }: ClusterOptions): Promise<Cluster> {
+export async function startCluster(
+  options: {
+    env?: Record<string, string>;
+    /** How long the embedded index keeps a write invisible, as Elasticsearch's refresh interval; default 0, none. */
+    refreshIntervalMs?: number;
+  } = {},
+): Promise<Cluster> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-consistency-'));
   const devKey = await ensureDevSigningKey(dataDir);
   const backends = productionBackendEnvironment();
@@ -73,54 +80,41 @@ export async function startCluster({ refreshIntervalMs }: ClusterOptions): Promi
     DOCUMENTS_URL: `http://127.0.0.1:${ports.documents}/graphql`,
     SEARCH_URL: `http://127.0.0.1:${ports.search}/graphql`,
     ...backends.env,
+    ...options.env,
   };
   const healthPort = (service: ServiceName) => (service === 'indexer' ? indexerPort : ports[service]);
-  const children = new Map<ServiceName, ChildProcess>();
+  const children = new Map<ServiceName, ServiceProcess>();
   // A test that times out, or a run interrupted, never leaves its processes behind.
-  const killOnExit = () => {
-    for (const child of children.values()) child.kill('SIGKILL');
-    void redis.kill();
-  };
-  process.once('exit', killOnExit);
+  const keepNothingOnExit = killAllOnExit(
+    () => [...children.values()].map((service) => service.child),
+    () => void redis.kill(),
+  );
 
   async function start(service: ServiceName) {
     const env = service.startsWith('gateway') ? { ...base, PORT: String(ports[service]) } : base;
-    const [entryFile, ...args] = entryFiles[service];
-    const options = service === 'indexer' ? ['--refresh-ms', String(refreshIntervalMs)] : [];
-    const child = spawn(process.execPath, [entryFile ?? '', ...args, ...options], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    // The last of its output (log lines at LOG_LEVEL, and anything it printed on failing), for the error below.
-    let output = '';
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-4000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    children.set(service, child);
-    const deadline = performance.now() + startBoundMs;
-    while (performance.now() < deadline) {
-      if (child.exitCode !== null) break;
-      const live = await fetch(`http://127.0.0.1:${healthPort(service)}/health/live`).catch(() => undefined);
-      if (live?.ok) return;
-      await sleep(50);
-    }
-    child.kill('SIGKILL');
-    throw new Error(`${service} did not start (exit ${child.exitCode}): ${output}`);
+    children.set(
+      service,
+      await startServiceProcess({
+        name: service,
+        entry: entryFiles[service][0] ?? '',
+        args: [
+          ...entryFiles[service].slice(1),
+          ...(service === 'indexer' ? ['--refresh-ms', String(options.refreshIntervalMs ?? 0)] : []),
+        ],
+        env,
+        healthUrl: `http://127.0.0.1:${healthPort(service)}/health/live`,
+      }),
+    );
   }
 
   async function kill(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM') {
     const child = children.get(service);
     children.delete(service);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill(signal);
-    await exited;
+    await child?.kill(signal);
   }
 
   const stopAll = async () => {
-    process.off('exit', killOnExit);
+    keepNothingOnExit();
     await Promise.all([...children.keys()].map((service) => kill(service, 'SIGKILL')));
     await redis.stop();
     await backends.drop().catch(() => {});
@@ -136,9 +130,11 @@ export async function startCluster({ refreshIntervalMs }: ClusterOptions): Promi
   return {
     redis,
     gatewayUrls: [ports['gateway-a'], ports['gateway-b']].map((port) => `http://127.0.0.1:${port}/graphql`),
-    token: (tenantId, scopes) => mintDevToken(devKey, { tenantId, scopes }),
+    searchOrigin: `http://127.0.0.1:${ports.search}`,
+    token: (tenantId, options) => mintDevToken(devKey, { ...options, tenantId }),
+    process: (service) => children.get(service),
     setDocumentsFault(message) {
-      const documents = children.get('documents');
+      const documents = children.get('documents')?.child;
       // A message to a process that is exiting is lost, as the fault would be with it.
       if (documents?.connected) documents.send(message, () => {});
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.ts';
+import { backendsConcern } from '../../server/config/backends.ts';
+import { configLoader } from '../../server/config/compose.ts';
 import type { DocumentChange } from '../../server/documents/model.ts';
 import {
   ElasticsearchSearchIndex,
@@ -204,6 +205,127 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(ascending?.body.highlight).toBeUndefined();
   });
 
+  describe('didYouMean', () => {
+    const termSuggester = (field: string) => ({
+      term: {
+        field,
+        suggest_mode: 'always',
+        max_edits: 2,
+        prefix_length: 1,
+        min_word_length: 1,
+        size: 5,
+        sort: 'score',
+        string_distance: 'damerau_levenshtein',
+      },
+    });
+    const holding = (term: string) => ({
+      bool: {
+        should: [{ term: { title: term } }, { term: { body: term } }, { term: { 'tags.text': term } }],
+        minimum_should_match: 1,
+      },
+    });
+    // The shard's candidates: "flatter" is two edits from "fluttr", more than a 7-letter word may take.
+    const suggest = {
+      did_you_mean_title: [
+        { text: 'fluttr', offset: 0, length: 7, options: [{ text: 'flatter', score: 0.7, freq: 9 }] },
+        { text: 'airodinam', offset: 8, length: 11, options: [] },
+        { text: 'presur', offset: 20, length: 7, options: [{ text: 'pressur', score: 0.8, freq: 2 }] },
+      ],
+      did_you_mean_body: [
+        { text: 'fluttr', offset: 0, length: 7, options: [{ text: 'flutter', score: 0.8, freq: 40 }] },
+        { text: 'airodinam', offset: 8, length: 11, options: [{ text: 'aerodynam', score: 0.8, freq: 5 }] },
+        { text: 'presur', offset: 20, length: 7, options: [] },
+      ],
+      did_you_mean_tags_text: [],
+    };
+
+    function cluster(counts: Record<string, number>) {
+      const es = mockedElasticsearch();
+      es.on('POST', '/quarry-documents/_search', (sent) =>
+        sent.body.size === 0
+          ? {
+              hits: { hits: [] },
+              aggregations: {
+                did_you_mean: {
+                  buckets: Object.fromEntries(
+                    Object.entries(counts).map(([term, docCount]) => [term, { doc_count: docCount }]),
+                  ),
+                },
+              },
+            }
+          : { ...emptySearchResponse, suggest },
+      );
+      return { es, index: new ElasticsearchSearchIndex({ client: es.client, names }) };
+    }
+
+    it("suggests in the search request, then counts the words and candidates in the tenant's documents", async () => {
+      // "aerodynam" is another tenant's word on this shard: the tenant holds it nowhere.
+      const { es, index } = cluster({
+        fluttr: 0,
+        flutter: 3,
+        airodinam: 0,
+        aerodynam: 0,
+        presur: 0,
+        pressur: 1,
+      });
+      const page = await index.search(
+        request({ text: 'Wing fluttre airodinamic presure', didYouMean: true }),
+      );
+      expect(page.didYouMean).toBe('Wing flutter airodinamic pressure');
+      const [searched, counted] = es.requests;
+      expect(es.requests).toHaveLength(2);
+      expect(searched?.body.suggest).toEqual({
+        // Words under five letters are never corrected, so they are not sent.
+        text: 'fluttre airodinamic presure',
+        did_you_mean_title: termSuggester('title'),
+        did_you_mean_body: termSuggester('body'),
+        did_you_mean_tags_text: termSuggester('tags.text'),
+      });
+      expect(counted?.querystring).toEqual({ routing: 'acme' });
+      expect(counted?.body).toEqual({
+        size: 0,
+        track_total_hits: false,
+        query: { bool: { filter: [{ term: { tenant_id: 'acme' } }, { term: { deleted: false } }] } },
+        aggs: {
+          did_you_mean: {
+            filters: {
+              filters: {
+                fluttr: holding('fluttr'),
+                flutter: holding('flutter'),
+                airodinam: holding('airodinam'),
+                aerodynam: holding('aerodynam'),
+                presur: holding('presur'),
+                pressur: holding('pressur'),
+              },
+            },
+          },
+        },
+      });
+    });
+
+    it('replaces no word the tenant holds, however close a more frequent word is', async () => {
+      const { index } = cluster({
+        fluttr: 1,
+        flutter: 30,
+        airodinam: 0,
+        aerodynam: 0,
+        presur: 0,
+        pressur: 0,
+      });
+      const page = await index.search(request({ text: 'fluttre airodinamic presure', didYouMean: true }));
+      expect(page.didYouMean).toBeUndefined();
+    });
+
+    it('sends one request and no suggester unless asked for, and none with typo tolerance off', async () => {
+      const { es, index } = cluster({});
+      await index.search(request({ text: 'fluttre' }));
+      await index.search(request({ text: 'fluttre', didYouMean: true, typoTolerance: false }));
+      await index.search(request({ text: 'wing', didYouMean: true }));
+      expect(es.requests).toHaveLength(3);
+      expect(es.requests.map((sent) => sent.body.suggest)).toEqual([undefined, undefined, undefined]);
+    });
+  });
+
   it('turns a response into a page: escaped highlights, sort keys, capped total, facets', async () => {
     const es = mockedElasticsearch();
     es.on('POST', '/quarry-documents/_search', () => ({
@@ -362,7 +484,14 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
           version_type: 'external',
         },
       },
-      { tenant_id: 'acme', doc_id: 'c', deleted: true, indexed_at: expect.any(String) },
+      // The delete's commit time, which pruning compares with TOMBSTONE_RETENTION.
+      {
+        tenant_id: 'acme',
+        doc_id: 'c',
+        deleted: true,
+        indexed_at: expect.any(String),
+        deleted_at: '2024-05-01T00:00:00.000Z',
+      },
     ]);
   });
 
@@ -395,7 +524,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
       es.error(409, 'version_conflict_engine_exception'),
     );
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
-    await expect(index.apply([upsert('acme', 'a', 4)])).resolves.toBeUndefined();
+    await expect(index.apply([upsert('acme', 'a', 4)])).resolves.toEqual({ rejected: [] });
     const put = es.requests.find((sent) => sent.method === 'PUT');
     // The client sends the id URL-encoded (acme%2Fa); the mock hands it over decoded.
     expect(put?.path).toBe(`/quarry-documents-g1-000001/_doc/${indexedId('acme', 'a')}`);
@@ -408,26 +537,51 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(es.requests.some((sent) => sent.path === '/_bulk')).toBe(false);
   });
 
-  it('fails the batch on any bulk error other than a version conflict, so the outbox keeps it', async () => {
+  it('reports each refused bulk item as its own change: a 429 to try again, a mapping error for good', async () => {
     const es = mockedElasticsearch();
     es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => rolledOverAliases);
     es.on('POST', '/_mget', (sent) => ({
       docs: sent.body.docs.map((doc: { _index: string; _id: string }) => ({ ...doc, found: false })),
     }));
-    let items = [
+    let items: object[] = [
       { index: { status: 409, error: { type: 'version_conflict_engine_exception', reason: 'newer' } } },
       { index: { status: 201 } },
     ];
     es.on('POST', '/_bulk', () => ({ errors: true, items }));
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
-    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).resolves.toBeUndefined();
+    // A version conflict is a newer version already there: applied, as idempotency wants.
+    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).resolves.toEqual({ rejected: [] });
     items = [
       { index: { status: 201 } },
       { index: { status: 429, error: { type: 'es_rejected_execution_exception', reason: 'queue full' } } },
+      { index: { status: 400, error: { type: 'mapper_parsing_exception', reason: 'bad field' } } },
     ];
-    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).rejects.toThrow(
-      /rejected 1 of 2 operations.*es_rejected_execution_exception/,
+    const [a, b, c] = [upsert('t', 'a', 1), upsert('t', 'b', 1), upsert('t', 'c', 1)];
+    await expect(index.apply([a, b, c])).resolves.toEqual({
+      rejected: [
+        { change: b, error: '429 es_rejected_execution_exception: queue full', permanent: false },
+        { change: c, error: '400 mapper_parsing_exception: bad field', permanent: true },
+      ],
+    });
+  });
+
+  it('reports a single refused write as its change, and fails the call when the cluster is the problem', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => rolledOverAliases);
+    es.on('POST', '/_mget', (sent) => ({
+      docs: sent.body.docs.map((doc: { _index: string; _id: string }) => ({ ...doc, found: false })),
+    }));
+    let status = 400;
+    es.on('PUT', '/:index/_doc/*', () =>
+      es.error(status, status === 400 ? 'mapper_parsing_exception' : 'unavailable_shards_exception'),
     );
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    const change = upsert('t', 'a', 1);
+    await expect(index.apply([change])).resolves.toEqual({
+      rejected: [{ change, error: expect.stringMatching(/mapper_parsing_exception/), permanent: true }],
+    });
+    status = 503;
+    await expect(index.apply([change])).rejects.toThrow(/unavailable_shards_exception/);
   });
 
   it('does nothing for an empty batch', async () => {
@@ -437,13 +591,20 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(es.requests).toEqual([]);
   });
 
-  it('erases a tenant with one routed delete-by-query over every backing index, tombstones included', async () => {
+  it('erases a tenant: its synonyms, then one routed delete-by-query over every backing index, tombstones included', async () => {
     const es = mockedElasticsearch();
+    es.on('DELETE', '/quarry-documents.synonyms/_doc/:id', () => es.error(404, 'not_found'));
     es.on('POST', '/:index/_delete_by_query', () => ({ deleted: 3, failures: [] }));
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await index.eraseTenant('acme');
-    expect(es.requests).toHaveLength(1);
-    const [sent] = es.requests;
+    expect(es.requests).toHaveLength(2);
+    const [synonyms, sent] = es.requests;
+    // A tenant that never set synonyms has no document: that 404 is no failure.
+    expect(synonyms).toMatchObject({
+      method: 'DELETE',
+      path: '/quarry-documents.synonyms/_doc/acme',
+      querystring: { refresh: 'true' },
+    });
     expect(sent?.path).toBe('/quarry-documents/_delete_by_query');
     expect(sent?.querystring).toMatchObject({
       routing: 'acme',
@@ -453,6 +614,101 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     });
     // No `deleted: false` filter: the tombstones go too.
     expect(sent?.body).toEqual({ query: { term: { tenant_id: 'acme' } } });
+  });
+});
+
+describe('ElasticsearchSearchIndex synonyms (elasticsearch-mock)', () => {
+  const fields = ['title^4', 'tags.text^2', 'body'];
+  const stored = {
+    equivalents: [{ words: ['k8s', 'kubernetes'] }],
+    rules: [{ word: 'laptop', synonyms: ['notebook', 'ultrabook'] }],
+  };
+
+  it("reads only the query words' entries of the tenant's synonyms, then adds them as a lower-weighted clause", async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => ({
+      _index: 'quarry-documents.synonyms',
+      _id: 'acme',
+      found: true,
+      _source: { lookup: { laptop: ['notebook', 'ultrabook'] } },
+    }));
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: 'Laptops +dock "laptop bag" lapto* -laptop', typoTolerance: false }));
+    const [lookup, sent] = es.requests;
+    // Plain words only, as the index stems them: phrases, prefixes, + and - clauses match as typed.
+    expect(lookup).toMatchObject({
+      method: 'GET',
+      path: '/quarry-documents.synonyms/_doc/acme',
+      querystring: { _source_includes: 'lookup.laptop' },
+    });
+    expect(sent?.body.query.bool.must[0].bool.should).toEqual([
+      { multi_match: { query: 'laptops', type: 'cross_fields', fields, minimum_should_match: '1' } },
+      { multi_match: { query: 'notebook ultrabook', type: 'cross_fields', fields, boost: 0.5 } },
+      { multi_match: { query: 'lapto', type: 'phrase_prefix', fields } },
+    ]);
+  });
+
+  it('searches without synonyms when the tenant has none, or no synonyms index exists yet', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => es.error(404, 'index_not_found_exception'));
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: 'laptop', typoTolerance: false }));
+    expect(es.requests[1]?.body.query.bool.must[0].bool.should).toEqual([
+      { multi_match: { query: 'laptop', type: 'cross_fields', fields, minimum_should_match: '1' } },
+    ]);
+    expect(await index.synonyms('acme')).toEqual({ equivalents: [], rules: [] });
+  });
+
+  it('reads nothing for a query without plain words', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => ({ found: false }));
+    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: '' }));
+    await index.search(request({ text: '"laptop bag" +dock' }));
+    expect(es.requests.map((sent) => sent.path)).toEqual([
+      '/quarry-documents/_search',
+      '/quarry-documents/_search',
+    ]);
+  });
+
+  it("stores a tenant's synonyms as one document of a stored-only index, with the lookup a search reads", async () => {
+    const es = mockedElasticsearch();
+    let created = 0;
+    es.on('PUT', '/quarry-documents.synonyms', () =>
+      created++ === 0 ? { acknowledged: true } : es.error(400, 'resource_already_exists_exception'),
+    );
+    es.on('PUT', '/quarry-documents.synonyms/_doc/*', () => ({ result: 'created' }));
+    es.on('GET', '/quarry-documents.synonyms/_doc/*', () => ({ found: true, _source: stored }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.replaceSynonyms('a/b', stored);
+    await index.replaceSynonyms('a/b', stored);
+    const [create, write, , again] = es.requests;
+    expect(create?.body).toEqual({
+      settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
+      mappings: {
+        dynamic: 'strict',
+        properties: {
+          tenant_id: { type: 'keyword' },
+          equivalents: { type: 'object', enabled: false },
+          rules: { type: 'object', enabled: false },
+          lookup: { type: 'object', enabled: false },
+        },
+      },
+    });
+    // The tenant id is the document id (the client escapes it in the URL; the mock shows it unescaped).
+    expect(write?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
+    expect(write?.body).toEqual({
+      tenant_id: 'a/b',
+      ...stored,
+      lookup: { k8: ['kubernetes'], kubernet: ['k8s'], laptop: ['notebook', 'ultrabook'] },
+    });
+    // The index already there is no failure: the second write goes through.
+    expect(again?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
+    expect(await index.synonyms('a/b')).toEqual(stored);
+    expect(es.requests.at(-1)?.querystring).toEqual({ _source_includes: 'equivalents,rules' });
   });
 });
 
@@ -526,13 +782,17 @@ describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
     expect(new Set(creates.map((sent) => sent.path))).toEqual(new Set(['/quarry-documents-g0-000001']));
   });
 
-  it('leaves an existing write alias alone', async () => {
+  it('leaves an existing write alias alone, and gives its indices the fields added since they were made', async () => {
     const es = mockedElasticsearch();
     es.on('PUT', '/_ilm/policy/:name', () => ({ acknowledged: true }));
     es.on('PUT', '/_index_template/:name', () => ({ acknowledged: true }));
     es.on('HEAD', '/_alias/:name', () => ({}));
+    es.on('PUT', '/:index/_mapping', () => ({ acknowledged: true }));
     await ensureElasticsearchLayout(es.client, names, settings);
-    expect(es.requests.map((sent) => sent.method)).toEqual(['PUT', 'PUT', 'HEAD']);
+    expect(es.requests.map((sent) => sent.method)).toEqual(['PUT', 'PUT', 'HEAD', 'PUT']);
+    const mapping = es.requests[3];
+    expect(mapping?.path).toBe('/quarry-documents/_mapping');
+    expect(mapping?.body.properties.deleted_at).toEqual({ type: 'date' });
   });
 });
 
@@ -540,10 +800,7 @@ describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
 const elasticsearchUrl = process.env.ELASTICSEARCH_URL;
 if (elasticsearchUrl) {
   const openReal = async () => {
-    const config = loadConfig({
-      JWT_JWKS_FILE: 'unused',
-      JWT_ISSUER: 'unused',
-      JWT_AUDIENCE: 'unused',
+    const config = configLoader(backendsConcern)({
       ELASTICSEARCH_URL: elasticsearchUrl,
       ELASTICSEARCH_REPLICAS: '0',
       ELASTICSEARCH_INDEX_PREFIX: `quarry-contract-${randomUUID().slice(0, 8)}`,
@@ -558,7 +815,10 @@ if (elasticsearchUrl) {
       names: realNames,
       index,
       async cleanup() {
-        await client.indices.delete({ index: realNames.indexPattern, ignore_unavailable: true });
+        await client.indices.delete({
+          index: [realNames.indexPattern, realNames.synonymsIndex],
+          ignore_unavailable: true,
+        });
         await client.indices.deleteIndexTemplate({ name: realNames.template });
         await client.ilm.deleteLifecycle({ name: realNames.policy });
         await client.close();
@@ -650,9 +910,10 @@ describe('ElasticsearchSearchIndex keeps one copy per document (elasticsearch-mo
       return { errors: attempt === 1, items };
     });
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
-    await expect(index.apply([upsert('acme', 'a', 2, 'New title')])).rejects.toThrow(
-      /es_rejected_execution_exception/,
-    );
+    const change = upsert('acme', 'a', 2, 'New title');
+    expect((await index.apply([change])).rejected).toEqual([
+      { change, error: expect.stringMatching(/es_rejected_execution_exception/), permanent: false },
+    ]);
     // The outbox keeps the change and the indexer applies it again: its version is there now.
     await index.apply([upsert('acme', 'a', 2, 'New title')]);
     expect(copies).toEqual({ [second]: 2 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../../server/config.ts';
+import { backendsConcern } from '../../server/config/backends.ts';
+import { configLoader } from '../../server/config/compose.ts';
 import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
 import { elasticsearchNames } from '../../subgraphs/search/adapters/elasticsearch-setup.ts';
 import { createElasticsearchClient } from '../../subgraphs/search/adapters/index.ts';
@@ -25,10 +26,7 @@ export function productionBackendEnvironment(): { env: Record<string, string>; d
   return {
     env,
     async drop() {
-      const config = loadConfig({
-        JWT_JWKS_FILE: 'unused',
-        JWT_ISSUER: 'unused',
-        JWT_AUDIENCE: 'unused',
+      const config = configLoader(backendsConcern)({
         ...env,
       });
       if (config.mongo) {
@@ -39,7 +37,10 @@ export function productionBackendEnvironment(): { env: Record<string, string>; d
       if (config.elasticsearch) {
         const client = createElasticsearchClient(config.elasticsearch);
         const names = elasticsearchNames(config.elasticsearch.indexPrefix);
-        await client.indices.delete({ index: names.indexPattern, ignore_unavailable: true });
+        await client.indices.delete({
+          index: [names.indexPattern, names.synonymsIndex],
+          ignore_unavailable: true,
+        });
         await client.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
         await client.ilm.deleteLifecycle({ name: names.policy }, { ignore: [404] });
         await client.close();

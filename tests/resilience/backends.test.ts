@@ -1,23 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackendFault } from '../helpers/faults.ts';
 import {
   breakerOf,
   budgets,
-  closeAllBreakers,
   codes,
-  createIndexed,
   eventually,
   expectNoErrors,
-  type Harness,
+  matrixHarness,
   readiness,
-  startHarness,
   timed,
 } from './harness.ts';
 
-interface SearchData {
-  search: { total: number; stale: boolean; hits: { document: { id: string; title: string } | null }[] };
-}
-const searchQuery = `query ($q: String!) { search(query: $q, first: 5) { total stale hits { document { id title } } } }`;
 const faults: { fault: BackendFault; delayMs?: number }[] = [
   { fault: 'down' },
   { fault: 'slow', delayMs: 3000 },
@@ -26,19 +19,14 @@ const faults: { fault: BackendFault; delayMs?: number }[] = [
 ];
 
 describe('resilience matrix: search backend', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness('tenant-search-backend');
-    await createIndexed(h, 'Cached answer', 'zebra giraffe');
+  const cell = matrixHarness('tenant-search-backend', {
+    seed: { title: 'Cached answer', body: 'zebra giraffe' },
   });
-  afterAll(() => h.stop());
-  // A failed cell must not leave its fault, or a breaker it opened, behind for the next one.
-  afterEach(() => closeAllBreakers(h));
 
   for (const { fault, delayMs } of faults) {
     it(`${fault}: cached queries are served stale, others get SEARCH_UNAVAILABLE fast, then it recovers`, async () => {
-      const search = (q: string) =>
-        h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q } });
+      const { h } = cell;
+      const { search } = cell;
       const warm = await search('zebra');
       expectNoErrors(warm);
       expect(warm.data!.search.stale).toBe(false);
@@ -88,16 +76,11 @@ describe('resilience matrix: search backend', () => {
 });
 
 describe('resilience matrix: documents backend', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness('tenant-documents-backend');
-  });
-  afterAll(() => h.stop());
-  // A failed cell must not leave its fault, or a breaker it opened, behind for the next one.
-  afterEach(() => closeAllBreakers(h));
+  const cell = matrixHarness('tenant-documents-backend');
 
   for (const { fault, delayMs } of faults) {
     it(`${fault}: reads and writes fail with DOCUMENTS_UNAVAILABLE, search returns partial data, then it recovers`, async () => {
+      const { h } = cell;
       const word = `okapi${fault}`;
       const created = await h.stack.graphql<{ createDocument: { id: string } }>(
         `mutation { createDocument(input: { title: "Uncached ${word}", body: "${word}" }) { id } }`,
@@ -128,9 +111,7 @@ describe('resilience matrix: documents backend', () => {
       expect((await readiness(h.stack.documentsUrl)).status).toBe(503);
 
       const callsBefore = h.storeFaults.calls();
-      const { ms, result } = await timed(() =>
-        h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q: word } }),
-      );
+      const { ms, result } = await timed(() => cell.search(word));
       expect(ms).toBeLessThan(budgets.openBackendMs);
       // The open breaker kept the call away from the store (but for one half-open probe, as above).
       expect(h.storeFaults.calls() - callsBefore).toBeLessThanOrEqual(1);
@@ -152,10 +133,7 @@ describe('resilience matrix: documents backend', () => {
       expect(await breakerOf(h.stack.documentsUrl, 'documents-store')).toBe('closed');
       // The refused write left nothing behind.
       await h.stack.settle();
-      const lost = await h.stack.graphql<SearchData>(searchQuery, {
-        token: h.token,
-        variables: { q: `"Lost ${word}"` },
-      });
+      const lost = await cell.search(`"Lost ${word}"`);
       expect(lost.data!.search.total).toBe(0);
     });
   }

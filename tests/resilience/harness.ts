@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { OperationalEvents } from '../../server/observability/events.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { createFaultSwitch } from '../helpers/faults.ts';
@@ -217,4 +217,57 @@ export async function createIndexed(h: Harness, title: string, body: string): Pr
   expectNoErrors(created);
   await h.stack.settle();
   return created.data!.createDocument.id;
+}
+
+interface SearchData {
+  search: { total: number; stale: boolean; hits: { document: { id: string; title: string } | null }[] };
+}
+const searchQuery =
+  'query ($q: String!) { search(query: $q, first: 5) { total stale hits { document { id title } } } }';
+
+/** A matrix block's harness, and the id of the document it was seeded with. */
+export interface MatrixCell {
+  readonly h: Harness;
+  readonly id: string;
+  /** The first five hits for `q`, as the harness tenant. */
+  search(q: string): Promise<GraphQLResponse<SearchData>>;
+  /** The same search as a request of its own, which the response cache cannot answer. */
+  uncachedSearch(q: string): Promise<GraphQLResponse<SearchData>>;
+}
+
+/**
+ * One harness for the enclosing `describe` block: started (and seeded with one
+ * indexed document, when given) before its tests, stopped after them, and
+ * `reset` after each test so a failed one leaves no fault, or a breaker it
+ * opened, behind for the next.
+ */
+export function matrixHarness(
+  tenantId: string,
+  options: { seed?: { title: string; body: string }; reset?: (h: Harness) => Promise<unknown> } = {},
+): MatrixCell {
+  const { seed, reset = closeAllBreakers } = options;
+  let harness: Harness | undefined;
+  let seededId: string | undefined;
+  beforeAll(async () => {
+    harness = await startHarness(tenantId);
+    if (seed) seededId = await createIndexed(harness, seed.title, seed.body);
+  });
+  afterAll(() => harness?.stop());
+  afterEach(async () => {
+    if (harness) await reset(harness);
+  });
+  const cell: MatrixCell = {
+    get h() {
+      if (!harness) throw new Error('the harness starts in beforeAll');
+      return harness;
+    },
+    get id() {
+      if (seededId === undefined) throw new Error('this block seeded no document');
+      return seededId;
+    },
+    search: (q) => cell.h.stack.graphql<SearchData>(searchQuery, { token: cell.h.token, variables: { q } }),
+    uncachedSearch: (q) =>
+      cell.h.stack.graphql<SearchData>(uncached(searchQuery), { token: cell.h.token, variables: { q } }),
+  };
+  return cell;
 }

@@ -1,22 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FaultMode } from '../helpers/fault-proxy.ts';
 import {
   breakerOf,
   budgets,
-  createIndexed,
   eventually,
   expectNoErrors,
-  type Harness,
+  matrixHarness,
   readiness,
-  startHarness,
   timed,
 } from './harness.ts';
-
-interface SearchData {
-  search: { total: number; stale: boolean; hits: { document: { id: string; title: string } | null }[] };
-}
-const searchQuery =
-  'query ($q: String!) { search(query: $q, first: 5) { total stale hits { document { id title } } } }';
 
 const faults: { name: string; mode: FaultMode; delayMs?: number }[] = [
   { name: 'down', mode: 'refuse' },
@@ -26,28 +18,24 @@ const faults: { name: string; mode: FaultMode; delayMs?: number }[] = [
 ];
 
 describe('resilience matrix: Redis', () => {
-  let h: Harness;
-  let id: string;
-  beforeAll(async () => {
-    h = await startHarness('tenant-redis');
-    id = await createIndexed(h, 'Served without Redis', 'pelican');
-  });
-  afterAll(() => h.stop());
-  // A failed cell must not leave its fault behind for the next one.
-  afterEach(async () => {
-    await h.redisProxy.set('pass');
+  const cell = matrixHarness('tenant-redis', {
+    seed: { title: 'Served without Redis', body: 'pelican' },
+    reset: (h) => h.redisProxy.set('pass'),
   });
 
-  const search = (q: string) =>
-    h.stack.graphql<SearchData>(searchQuery, { token: h.token, variables: { q } });
+  const { search } = cell;
   const read = () =>
-    h.stack.graphql<{ document: { title: string } }>('query ($id: ID!) { document(id: $id) { title } }', {
-      token: h.token,
-      variables: { id },
-    });
+    cell.h.stack.graphql<{ document: { title: string } }>(
+      'query ($id: ID!) { document(id: $id) { title } }',
+      {
+        token: cell.h.token,
+        variables: { id: cell.id },
+      },
+    );
 
   for (const { name, mode, delayMs } of faults) {
     it(`${name}: every request is answered fresh from the backends, fast once the breaker opens; caching resumes`, async () => {
+      const { h } = cell;
       await h.redisProxy.set(mode, { delayMs });
       // Until each service's redis breaker opens, a request pays at most a few command timeouts.
       for (let request = 0; request < 4; request++) {

@@ -6,7 +6,8 @@ import { expectStillHealthy } from '../helpers/health.ts';
 import { startTestIdentityProvider, type TestIdentityProvider } from '../helpers/identity-provider.ts';
 import { postGraphQL, startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
-type TokenFor = (tenant: string, options?: { partner?: boolean }) => Promise<string>;
+/** `searchAdmin` adds the `search:admin` scope, which the synonyms need. */
+type TokenFor = (tenant: string, options?: { partner?: boolean; searchAdmin?: boolean }) => Promise<string>;
 
 interface Setup {
   stack: TestStack;
@@ -17,7 +18,15 @@ interface Setup {
 /** Quarry's own claims: `tenant_id`, `scope`, `client_type`. */
 async function ownClaims(): Promise<Setup> {
   const stack = await startTestStack();
-  return { stack, tokenFor: (tenant, options) => stack.token(tenant, options), close: () => stack.stop() };
+  return {
+    stack,
+    tokenFor: (tenant, { partner, searchAdmin } = {}) =>
+      stack.token(tenant, {
+        partner,
+        ...(searchAdmin ? { scopes: ['documents:read', 'documents:write', 'search:admin'] } : {}),
+      }),
+    close: () => stack.stop(),
+  };
 }
 
 /**
@@ -54,7 +63,14 @@ async function mappedClaims(): Promise<Setup> {
         azp: 'quarry-web',
         iat: now,
         exp: now + 3600,
-        realm_access: { roles: ['quarry-editor', ...(options?.partner ? ['quarry-partner'] : [])] },
+        realm_access: {
+          roles: [
+            'quarry-editor',
+            ...(options?.partner ? ['quarry-partner'] : []),
+            // A role the mapping does not name is taken as the scope of that name.
+            ...(options?.searchAdmin ? ['search:admin'] : []),
+          ],
+        },
         scope: 'openid profile organization',
         organization: [tenant],
       }),
@@ -65,7 +81,7 @@ async function mappedClaims(): Promise<Setup> {
   };
 }
 
-/** Tenant B, holding a valid token, goes after tenant A's data by every side door. */
+/** Tenant B, holding a valid token, goes after tenant A's data through every read path and side door. */
 describe.each([
   ["Quarry's own claims", ownClaims],
   ['claims mapped from Keycloak-shaped tokens', mappedClaims],
@@ -81,16 +97,105 @@ describe.each([
     stack = setup.stack;
     tokenA = await setup.tokenFor('tenant-a');
     tokenB = await setup.tokenFor('tenant-b');
+    const created = await stack.graphql<{ createDocument: { id: string } }>(
+      'mutation { createDocument(input: { title: "Merger plans", body: "confidential acquisition", tags: ["secret"], author: "ceo-a" }) { id } }',
+      { token: tokenA },
+    );
+    secretId = created.data!.createDocument.id;
+    await stack.graphql(
+      'mutation { createDocument(input: { title: "Merger rumours", body: "public gossip", tags: ["news"] }) { id } }',
+      { token: tokenB },
+    );
     for (let n = 0; n < 3; n += 1) {
-      const created = await stack.graphql<{ createDocument: { id: string } }>(
+      await stack.graphql(
         `mutation { createDocument(input: { title: "Quarterly secret ${n}", body: "tenant a only" }) { id } }`,
         { token: tokenA },
       );
-      secretId = created.data!.createDocument.id;
     }
     await stack.settle();
   });
   afterAll(() => setup?.close());
+
+  it("search, facets and totals show only the caller's documents", async () => {
+    const result = await stack.graphql<{
+      search: {
+        total: number;
+        hits: { document: { id: string; title: string } }[];
+        facets: { buckets: { value: string }[] }[];
+      };
+    }>(
+      '{ search(query: "merger", facets: [TAGS, AUTHOR]) { total hits { document { id title } } facets { buckets { value } } } }',
+      { token: tokenB },
+    );
+    const { total, hits, facets } = result.data!.search;
+    expect(total).toBe(1);
+    expect(hits.map((hit) => hit.document.title)).toEqual(['Merger rumours']);
+    const values = facets.flatMap((facet) => facet.buckets.map((bucket) => bucket.value));
+    expect(values).not.toContain('secret');
+    expect(values).not.toContain('ceo-a');
+  });
+
+  it("suggest does not complete another tenant's titles", async () => {
+    const result = await stack.graphql<{ suggest: string[] }>('{ suggest(prefix: "merg", first: 10) }', {
+      token: tokenB,
+    });
+    expect(result.data?.suggest).toEqual(['Merger rumours']);
+  });
+
+  it("document and documents return null for another tenant's id", async () => {
+    const result = await stack.graphql(
+      'query ($id: ID!) { document(id: $id) { id } documents(ids: [$id]) { id } }',
+      { variables: { id: secretId }, token: tokenB },
+    );
+    expect(result.data).toEqual({ document: null, documents: [null] });
+  });
+
+  it("writes cannot reach another tenant's document", async () => {
+    const update = await stack.graphql(
+      'mutation ($id: ID!) { updateDocument(id: $id, input: { title: "pwned" }) { id } }',
+      { variables: { id: secretId }, token: tokenB },
+    );
+    expect(update.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const remove = await stack.graphql('mutation ($id: ID!) { deleteDocument(id: $id) }', {
+      variables: { id: secretId },
+      token: tokenB,
+    });
+    expect(remove.data).toEqual({ deleteDocument: false });
+    const stillThere = await stack.graphql<{ document: { title: string } }>(
+      'query ($id: ID!) { document(id: $id) { title } }',
+      { variables: { id: secretId }, token: tokenA },
+    );
+    expect(stillThere.data?.document.title).toBe('Merger plans');
+  });
+
+  it("tenant A's synonyms never change tenant B's results", async () => {
+    const create =
+      'mutation ($title: String!) { createDocument(input: { title: $title, body: "b" }) { id } }';
+    for (const token of [tokenA, tokenB])
+      for (const title of ['Kubernetes operators', 'K8s upgrades'])
+        await stack.graphql(create, { variables: { title }, token });
+    await stack.settle();
+    const titles = async (token: string) => {
+      const result = await stack.graphql<{ search: { hits: { document: { title: string } }[] } }>(
+        '{ search(query: "k8s") { hits { document { title } } } }',
+        { token },
+      );
+      return result.data?.search.hits.map((hit) => hit.document.title);
+    };
+    expect(await titles(tokenB)).toEqual(['K8s upgrades']);
+
+    const set = await stack.graphql(
+      'mutation { setSynonyms(input: { equivalents: [{ words: ["k8s", "kubernetes"] }], rules: [] }) { rules { word } } }',
+      { token: await setup.tokenFor('tenant-a', { searchAdmin: true }) },
+    );
+    expect(set.errors).toBeUndefined();
+    expect(await titles(tokenA)).toEqual(['K8s upgrades', 'Kubernetes operators']);
+    expect(await titles(tokenB)).toEqual(['K8s upgrades']);
+    const ofB = await stack.graphql('{ synonyms { equivalents { words } } }', {
+      token: await setup.tokenFor('tenant-b', { searchAdmin: true }),
+    });
+    expect(ofB.data).toEqual({ synonyms: { equivalents: [] } });
+  });
 
   const entities =
     'query ($representations: [_Any!]!) { _entities(representations: $representations) { ... on Document { id title body } } }';
@@ -107,6 +212,14 @@ describe.each([
       url: stack.documentsUrl,
     });
     expect(result.data).toEqual({ _entities: [null, null, null] });
+    const asA = await stack.graphql(entities, {
+      variables: { representations: [{ __typename: 'Document', id: secretId }] },
+      token: tokenA,
+      url: stack.documentsUrl,
+    });
+    expect(asA.data).toEqual({
+      _entities: [{ id: secretId, title: 'Merger plans', body: 'confidential acquisition' }],
+    });
   });
 
   it('_entities is not reachable through the gateway at all', async () => {
@@ -133,6 +246,8 @@ describe.each([
       );
       expect(replay.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'after' });
     }
+    const reusedByA = await stack.graphql(query, { variables: { after: cursor }, token: tokenA });
+    expect(reusedByA.errors).toBeUndefined();
   });
 
   it("a partner of tenant B running a persisted operation gets nothing of tenant A's", async () => {

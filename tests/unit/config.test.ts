@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../server/config.ts';
+import { z } from 'zod';
+import { configLoader } from '../../server/config/compose.ts';
+import { defineConcern } from '../../server/config/concern.ts';
+import { gatewayConcern } from '../../server/config/gateway.ts';
+import {
+  ConfigError,
+  loadConfig,
+  loadDocumentsConfig,
+  loadGatewayConfig,
+  loadIndexerConfig,
+  loadSearchConfig,
+} from '../../server/config.ts';
 
 const minimal = { JWT_JWKS_FILE: 'jwks.json', JWT_ISSUER: 'issuer', JWT_AUDIENCE: 'audience' };
 
@@ -8,6 +19,7 @@ describe('loadConfig', () => {
     const config = loadConfig(minimal);
     expect(config.gateway.port).toBe(4000);
     expect(config.documents.port).toBe(4001);
+    expect(config.documents.idempotencyRetentionMs).toBe(24 * 3_600_000);
     expect(config.search.port).toBe(4002);
     expect(config.jwt.algorithms).toEqual(['RS256', 'ES256']);
     expect(config.production).toBe(false);
@@ -35,6 +47,15 @@ describe('loadConfig', () => {
       standard: { perSecond: 50, burst: 100 },
       premium: { perSecond: 500, burst: 1000 },
     });
+  });
+
+  it('reads the outbox partitions and the indexer lease, naming the variable when one is out of range', () => {
+    expect(loadConfig(minimal).indexer).toMatchObject({ partitions: 16, leaseMs: 15_000 });
+    expect(
+      loadConfig({ ...minimal, OUTBOX_PARTITIONS: '4', INDEXER_LEASE_MS: '3000' }).indexer,
+    ).toMatchObject({ partitions: 4, leaseMs: 3000 });
+    expect(() => loadConfig({ ...minimal, OUTBOX_PARTITIONS: '0' })).toThrow(/OUTBOX_PARTITIONS/);
+    expect(() => loadConfig({ ...minimal, INDEXER_LEASE_MS: '100' })).toThrow(/INDEXER_LEASE_MS/);
   });
 
   it('reads the verified-token cache and the response cache, 0 turning either off', () => {
@@ -99,6 +120,25 @@ describe('loadConfig', () => {
     ).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
   });
 
+  it('keeps tombstones 7 days by default, reads a retention with a unit, and refuses one without', () => {
+    expect(loadConfig(minimal).tombstones).toEqual({
+      retentionMs: 7 * 86_400_000,
+      pruneIntervalMs: 3_600_000,
+      pruneBatchSize: 1000,
+    });
+    expect(loadConfig(minimal).indexer.maxAttempts).toBe(5);
+    expect(loadConfig({ ...minimal, TOMBSTONE_RETENTION: '36h' }).tombstones.retentionMs).toBe(
+      36 * 3_600_000,
+    );
+    for (const invalid of ['7', 'a week', '-1d'])
+      expect(() => loadConfig({ ...minimal, TOMBSTONE_RETENTION: invalid }), invalid).toThrow(
+        /TOMBSTONE_RETENTION: a time unit such as 30d/,
+      );
+    expect(() => loadConfig({ ...minimal, TOMBSTONE_RETENTION: '0d' })).toThrow(
+      /TOMBSTONE_RETENTION: must be longer than 0/,
+    );
+  });
+
   it('reads per-dependency options as a default with overrides by name', () => {
     const config = loadConfig({ ...minimal, RESILIENCE_TIMEOUT_MS: '1500, redis=100, subgraph:search=3000' });
     expect(config.resilience.timeoutMs('documents-store')).toBe(1500);
@@ -106,6 +146,18 @@ describe('loadConfig', () => {
     expect(config.resilience.timeoutMs('subgraph:search')).toBe(3000);
     expect(loadConfig(minimal).resilience.timeoutMs('redis')).toBe(250);
     expect(loadConfig(minimal).resilience.readAttempts('redis')).toBe(1);
+  });
+
+  it('reads the idempotency key retention as a time unit, and names the variable when it is not one', () => {
+    expect(loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '7d' }).documents.idempotencyRetentionMs).toBe(
+      7 * 86_400_000,
+    );
+    expect(() => loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '24 hours' })).toThrow(
+      /IDEMPOTENCY_KEY_RETENTION/,
+    );
+    expect(() => loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '0h' })).toThrow(
+      /IDEMPOTENCY_KEY_RETENTION/,
+    );
   });
 
   it('counts an empty variable as unset', () => {
@@ -248,5 +300,67 @@ describe('production backend configuration', () => {
     [{ ...minimal, ELASTICSEARCH_ROLLOVER_MAX_AGE: 'a month' }, 'ELASTICSEARCH_ROLLOVER_MAX_AGE'],
   ])('names the bad backend variable %#', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}:`));
+  });
+});
+
+describe('per-service loaders', () => {
+  it('loads the indexer without any JWT_* variable, and gives it no jwt section', () => {
+    const config = loadIndexerConfig({ OUTBOX_PARTITIONS: '4' });
+    expect(config.indexer.partitions).toBe(4);
+    expect(config).not.toHaveProperty('jwt');
+    expect(config).not.toHaveProperty('gateway');
+  });
+
+  it.each([
+    ['gateway', loadGatewayConfig],
+    ['documents', loadDocumentsConfig],
+    ['search', loadSearchConfig],
+  ])('requires an issuer for the %s service, which verifies tokens', (_service, load) => {
+    expect(() => load({})).toThrow(/\bJWT_ISSUER:/);
+    expect(load(minimal).jwt.issuers).toHaveLength(1);
+  });
+
+  it('fills one section from two concerns: the search service and its workers', () => {
+    expect(loadSearchConfig({ ...minimal, SEARCH_WORKERS: '2' }).search).toMatchObject({
+      port: 4002,
+      maxFirst: 100,
+      workers: 2,
+      queueTimeoutMs: 250,
+    });
+  });
+
+  it('refuses two concerns that declare one variable differently', () => {
+    const twin = defineConcern({ shape: { PORT: z.string() }, section: () => ({}) });
+    expect(() => configLoader(twin, gatewayConcern)).toThrow(/^PORT is declared by two concerns/);
+  });
+
+  it('ignores the variables of concerns a service does not compose', () => {
+    // A bad value the gateway never reads cannot stop it; the service that reads it names it.
+    expect(loadGatewayConfig({ ...minimal, INDEXER_LEASE_MS: '1' }).gateway.port).toBe(4000);
+    expect(() => loadIndexerConfig({ INDEXER_LEASE_MS: '1' })).toThrow(/\bINDEXER_LEASE_MS:/);
+    expect(loadIndexerConfig({ NODE_ENV: 'production', MONGO_URL: 'mongodb://mongo' }).production).toBe(true);
+    expect(() =>
+      loadSearchConfig({ ...minimal, NODE_ENV: 'production', JWT_JWKS_URL: 'https://idp.example/jwks' }),
+    ).toThrow(/\bCURSOR_SECRET:/);
+  });
+
+  it.each([
+    [loadIndexerConfig, { TLS_CERT: 'cert.pem' }, 'TLS_KEY'],
+    [loadIndexerConfig, { SEARCH_WORKERS: '0' }, 'SEARCH_WORKERS'],
+    [loadIndexerConfig, { MONGO_URL: 'http://mongo' }, 'MONGO_URL'],
+    [loadIndexerConfig, { TOMBSTONE_RETENTION: '0h' }, 'TOMBSTONE_RETENTION'],
+    [loadDocumentsConfig, { ...minimal, DOCUMENTS_TENANT_QUEUE: '-1' }, 'DOCUMENTS_TENANT_QUEUE'],
+    [loadGatewayConfig, { ...minimal, GATEWAY_TENANT_CONCURRENCY: '0' }, 'GATEWAY_TENANT_CONCURRENCY'],
+    [loadDocumentsConfig, { ...minimal, QUOTA_TIERS: 'premium' }, 'QUOTA_TIERS'],
+    [loadSearchConfig, { ...minimal, SEARCH_TENANT_QUEUE: '-1' }, 'SEARCH_TENANT_QUEUE'],
+    [
+      loadGatewayConfig,
+      { ...minimal, RESPONSE_CACHE_MAX_ENTRY_BYTES: String(8 * 1024 * 1024) },
+      'RESPONSE_CACHE_MAX_ENTRY_BYTES',
+    ],
+    [loadGatewayConfig, { ...minimal, SEARCH_MAX_FIRST: '0' }, 'SEARCH_MAX_FIRST'],
+  ])('names the bad variable in one line, per service %#', (load, env, variable) => {
+    expect(() => load(env)).toThrow(ConfigError);
+    expect(() => load(env)).toThrow(new RegExp(`^  ${variable}: .+$`, 'm'));
   });
 });

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { openCache } from '../../server/cache/index.ts';
-import { loadConfig } from '../../server/config.ts';
+import { backendsConcern } from '../../server/config/backends.ts';
+import { cacheConcern } from '../../server/config/cache.ts';
+import { configLoader } from '../../server/config/compose.ts';
 import { createLogger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/policy.ts';
 import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
@@ -15,10 +17,10 @@ const caFile = join(folder, 'ca.crt');
 writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nprivate CA\n-----END CERTIFICATE-----\n');
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-const config = loadConfig({
-  JWT_JWKS_FILE: 'unused',
-  JWT_ISSUER: 'i',
-  JWT_AUDIENCE: 'a',
+const config = configLoader(
+  backendsConcern,
+  cacheConcern,
+)({
   MONGO_URL: `mongodb://mongo.internal:27017/?replicaSet=rs0&tls=true&tlsCAFile=${encodeURIComponent(caFile)}`,
   ELASTICSEARCH_URL: 'https://elasticsearch.internal:9200',
   ELASTICSEARCH_CA_FILE: caFile,

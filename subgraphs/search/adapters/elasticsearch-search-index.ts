@@ -1,6 +1,14 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
-import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
+import {
+  type CorrectionCandidate,
+  closestFirst,
+  correctableWords,
+  correctionDistance,
+  didYouMeanText,
+  spelledAs,
+} from '../did-you-mean.ts';
 import {
   highlightWindowChars,
   markClose,
@@ -19,16 +27,32 @@ import {
   stablePrefix,
 } from '../query-parser.ts';
 import {
+  type ApplyResult,
   type FacetField,
   facetBucketLimit,
   type Highlight,
+  type RejectedChange,
   type SearchIndex,
   type SearchPage,
   type SearchRequest,
   type SortKey,
   totalLimit,
 } from '../search-index.ts';
-import { type AliasLayout, type ElasticsearchNames, readAliasLayout } from './elasticsearch-setup.ts';
+import {
+  noSynonyms,
+  type SynonymLookup,
+  type SynonymStore,
+  type Synonyms,
+  synonymKeysOf,
+  synonymLookup,
+  withSynonyms,
+} from '../synonyms.ts';
+import {
+  type AliasLayout,
+  type ElasticsearchNames,
+  ensureSynonymsIndex,
+  readAliasLayout,
+} from './elasticsearch-setup.ts';
 
 export interface ElasticsearchSearchIndexOptions {
   /** Built by the caller with its request timeout and retry limit. */
@@ -51,6 +75,8 @@ interface IndexedDocument {
   doc_id: string;
   deleted: boolean;
   indexed_at: string;
+  /** When the delete committed, on a tombstone: the documents store's tombstone has the same time. */
+  deleted_at?: string;
   title?: string;
   title_suggest?: string;
   body?: string;
@@ -72,7 +98,13 @@ const searchFields = ['title^4', 'tags.text^2', 'body'];
 
 function toIndexed(change: DocumentChange, indexedAt: string): IndexedDocument {
   if (change.operation === 'delete') {
-    return { tenant_id: change.tenantId, doc_id: change.documentId, deleted: true, indexed_at: indexedAt };
+    return {
+      tenant_id: change.tenantId,
+      doc_id: change.documentId,
+      deleted: true,
+      indexed_at: indexedAt,
+      deleted_at: change.committedAt.toISOString(),
+    };
   }
   const document: DocumentRecord | null = change.document;
   if (!document) throw new Error(`Upsert of ${change.documentId} carries no document`);
@@ -114,6 +146,14 @@ function tenantFilter(tenantId: string): estypes.QueryDslQueryContainer[] {
 
 /** How much a fuzzy match of the words counts beside the exact one. */
 const fuzzyBoost = 0.5;
+/** How much a synonym counts beside the word as typed: the embedded index counts the word twice. */
+const synonymBoost = 0.5;
+
+/** A tenant's document in the synonyms index, its id the tenant id. */
+interface SynonymsDocument extends Synonyms {
+  tenant_id: string;
+  lookup: SynonymLookup;
+}
 
 /** One required or excluded clause: a word, a prefix or a phrase, in any of the searched fields. */
 function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
@@ -138,6 +178,7 @@ function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
  */
 function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDslBoolQuery {
   const words = query.optional.filter((term) => !term.prefix).map((term) => term.word);
+  const synonyms = query.optional.flatMap((term) => term.synonyms ?? []);
   const should: estypes.QueryDslQueryContainer[] = [
     ...(words.length > 0
       ? [
@@ -168,6 +209,19 @@ function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDsl
           },
         ]
       : []),
+    // The tenant's synonyms of the words, exact, at a lower weight than the words as typed.
+    ...(synonyms.length > 0
+      ? [
+          {
+            multi_match: {
+              query: synonyms.join(' '),
+              type: 'cross_fields' as const,
+              fields: searchFields,
+              boost: synonymBoost,
+            },
+          },
+        ]
+      : []),
     ...query.optional.filter((term) => term.prefix).map((term) => clauseQuery({ terms: [term] })),
   ];
   return {
@@ -177,7 +231,11 @@ function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDsl
   };
 }
 
-export function buildSearchBody(request: SearchRequest, readAlias: string): estypes.SearchRequest {
+export function buildSearchBody(
+  request: SearchRequest,
+  readAlias: string,
+  synonyms: SynonymLookup = {},
+): estypes.SearchRequest {
   const filter = tenantFilter(request.tenantId);
   const { tags, status, author, updatedAfter, updatedBefore } = request.filter;
   for (const tag of new Set(tags ?? [])) filter.push({ term: { tags: tag } });
@@ -193,7 +251,7 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
       },
     });
   }
-  const query = parseQuery(request.text);
+  const query = withSynonyms(parseQuery(request.text), synonyms);
   const ranked = isRanked(query);
   const must: estypes.QueryDslQueryContainer[] = ranked
     ? [{ bool: textQuery(query, request.typoTolerance !== false) }]
@@ -207,6 +265,7 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
         ? [{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]
         : [{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }];
   const facets = [...new Set(request.facets)];
+  const correctable = request.didYouMean && request.typoTolerance !== false ? correctableWords(query) : [];
   return {
     index: readAlias,
     routing: request.tenantId,
@@ -248,7 +307,126 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
           ),
         }
       : {}),
+    ...(correctable.length > 0 ? { suggest: correctionSuggester(correctable) } : {}),
   };
+}
+
+/** Tombstones of deletes committed before `before` (an ISO time). */
+export function buildTombstoneQuery(before: string): estypes.QueryDslQueryContainer {
+  return {
+    bool: {
+      filter: [
+        { term: { deleted: true } },
+        {
+          bool: {
+            should: [
+              { range: { deleted_at: { lt: before } } },
+              {
+                bool: {
+                  must_not: [{ exists: { field: 'deleted_at' } }],
+                  filter: [{ range: { indexed_at: { lt: before } } }],
+                },
+              },
+            ],
+            minimum_should_match: 1,
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The analysed fields a correction may come from, as on the embedded index (its vocabulary covers all three). */
+const correctionFields = ['title', 'body', 'tags.text'];
+/** Candidates per word and field; the tenant's own documents then decide which are corrections. */
+const candidatesPerField = 5;
+const suggesterName = (field: string) => `did_you_mean_${field.replace('.', '_')}`;
+
+/**
+ * Candidate corrections for `didYouMean`: a term suggester per field over the
+ * correctable words, in the search request itself. Its candidates are the
+ * shard's words, which other tenants share, so none is used before
+ * `buildCorrectionCountBody` has counted it in this tenant's documents.
+ */
+function correctionSuggester(words: readonly string[]): estypes.SearchSuggester {
+  return {
+    text: words.join(' '),
+    ...Object.fromEntries(
+      correctionFields.map((field) => [
+        suggesterName(field),
+        {
+          term: {
+            field,
+            // Every word: whether the word itself is in the tenant's documents is counted next, not guessed from the shard.
+            suggest_mode: 'always' as const,
+            max_edits: 2,
+            prefix_length: 1,
+            min_word_length: 1,
+            size: candidatesPerField,
+            sort: 'score' as const,
+            string_distance: 'damerau_levenshtein' as const,
+          },
+        },
+      ]),
+    ),
+  };
+}
+
+/** Documents of the tenant holding a term in any correction field. */
+const holding = (term: string): estypes.QueryDslQueryContainer => ({
+  bool: { should: correctionFields.map((field) => ({ term: { [field]: term } })), minimum_should_match: 1 },
+});
+
+/** One request, no hits: how many of the tenant's documents hold each term (the words as typed and their candidates). */
+export function buildCorrectionCountBody(
+  tenantId: string,
+  terms: readonly string[],
+  readAlias: string,
+): estypes.SearchRequest {
+  return {
+    index: readAlias,
+    routing: tenantId,
+    size: 0,
+    track_total_hits: false,
+    query: { bool: { filter: tenantFilter(tenantId) } },
+    aggs: {
+      did_you_mean: { filters: { filters: Object.fromEntries(terms.map((term) => [term, holding(term)])) } },
+    },
+  };
+}
+
+/** A correctable word, its analysed form, and the shard's candidates within its allowed edits. */
+interface WordCandidates {
+  word: string;
+  analysed: string;
+  candidates: Map<string, number>;
+}
+
+type SuggestEntry = { text: string; offset: number; options: { text: string }[] | { text: string } };
+
+function candidatesOf(words: readonly string[], suggest: unknown): WordCandidates[] {
+  const starts: number[] = [];
+  let offset = 0;
+  for (const word of words) {
+    starts.push(offset);
+    offset += word.length + 1;
+  }
+  const byWord = new Map<number, WordCandidates>();
+  const entries = (suggest ?? {}) as Record<string, SuggestEntry[]>;
+  for (const field of correctionFields) {
+    for (const entry of entries[suggesterName(field)] ?? []) {
+      const at = starts.indexOf(entry.offset);
+      const word = words[at];
+      if (word === undefined) continue;
+      const found = byWord.get(at) ?? { word, analysed: entry.text, candidates: new Map() };
+      for (const { text } of [entry.options].flat()) {
+        const distance = correctionDistance(word, entry.text, text);
+        if (distance !== undefined && distance > 0) found.candidates.set(text, distance);
+      }
+      byWord.set(at, found);
+    }
+  }
+  return [...byWord.values()].filter((found) => found.candidates.size > 0);
 }
 
 export function buildSuggestBody(
@@ -284,6 +462,12 @@ export function buildSuggestBody(
   };
 }
 
+/**
+ * A refusal of the document itself (a mapping or parsing error, an immense term): a retry gets the same
+ * answer. Anything else (429, 5xx, a missing index, a forbidden write) is about the cluster, and may pass.
+ */
+const isPermanentStatus = (status: number) => status === 400;
+
 interface StoredCopy {
   index: string;
   version: number;
@@ -307,7 +491,7 @@ type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
  * external versioning, and deletes the older copies it saw, guarded by their
  * sequence numbers so a concurrent write is never removed.
  */
-export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
+export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
 
@@ -317,9 +501,13 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
-    const response = await this.#client.search<{ doc_id: string }>(
-      buildSearchBody(request, this.#names.readAlias),
-    );
+    const keys = synonymKeysOf(parseQuery(request.text));
+    const synonyms = keys.length > 0 ? await this.#synonymLookup(request.tenantId, keys) : {};
+    const body = buildSearchBody(request, this.#names.readAlias, synonyms);
+    const response = await this.#client.search<{ doc_id: string }>(body);
+    const didYouMean = body.suggest
+      ? await this.#didYouMean(request, String(body.suggest.text).split(' '), response.suggest)
+      : undefined;
     const first = Math.max(0, request.first);
     const hits = response.hits.hits;
     const total =
@@ -345,7 +533,36 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
         })),
       })),
       hasNextPage: hits.length > first,
+      ...(didYouMean === undefined ? {} : { didYouMean }),
     };
+  }
+
+  /**
+   * Counts the words as typed and their candidates in the tenant's documents (one request, bounded by
+   * the words and `candidatesPerField`), then replaces each word none of them holds by its closest
+   * candidate that some do, as the embedded index does with its own vocabulary.
+   */
+  async #didYouMean(request: SearchRequest, words: string[], suggest: unknown): Promise<string | undefined> {
+    const found = candidatesOf(words, suggest);
+    if (found.length === 0) return undefined;
+    const terms = [...new Set(found.flatMap(({ analysed, candidates }) => [analysed, ...candidates.keys()]))];
+    const response = await this.#client.search(
+      buildCorrectionCountBody(request.tenantId, terms, this.#names.readAlias),
+    );
+    const buckets =
+      (response.aggregations?.did_you_mean as { buckets?: Record<string, { doc_count: number }> } | undefined)
+        ?.buckets ?? {};
+    const documents = (term: string) => buckets[term]?.doc_count ?? 0;
+    const corrections = new Map<string, string>();
+    for (const { word, analysed, candidates } of found) {
+      if (documents(analysed) > 0) continue;
+      const [best] = [...candidates]
+        .map(([term, distance]): CorrectionCandidate => ({ term, distance, documents: documents(term) }))
+        .filter((candidate) => candidate.documents > 0)
+        .sort(closestFirst);
+      if (best) corrections.set(word, spelledAs(word, best.term));
+    }
+    return didYouMeanText(request.text, corrections);
   }
 
   async suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {
@@ -356,8 +573,29 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
     return response.hits.hits.flatMap((hit) => (hit._source ? [hit._source.title] : []));
   }
 
-  async apply(changes: readonly DocumentChange[]): Promise<void> {
-    await this.write(changes, { rewriteEqualVersions: false });
+  async apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
+    return this.write(changes, { rewriteEqualVersions: false });
+  }
+
+  async synonyms(tenantId: string): Promise<Synonyms> {
+    const response = await this.#client.get<Partial<SynonymsDocument>>(
+      {
+        index: this.#names.synonymsIndex,
+        id: tenantId,
+        _source_includes: ['equivalents', 'rules'],
+      },
+      // No document (or no index yet) is a tenant that never set synonyms.
+      { ignore: [404] },
+    );
+    const source = response._source;
+    return source ? { equivalents: source.equivalents ?? [], rules: source.rules ?? [] } : noSynonyms;
+  }
+
+  /** A get by id is real-time, so the next search uses the new synonyms without a refresh. */
+  async replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    await ensureSynonymsIndex(this.#client, this.#names);
+    const document: SynonymsDocument = { tenant_id: tenantId, ...synonyms, lookup: synonymLookup(synonyms) };
+    await this.#client.index({ index: this.#names.synonymsIndex, id: tenantId, document });
   }
 
   /**
@@ -369,7 +607,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
   async write(
     changes: readonly DocumentChange[],
     { rewriteEqualVersions }: { rewriteEqualVersions: boolean },
-  ) {
+  ): Promise<ApplyResult> {
     // Within one batch only the newest change of each document matters.
     const latest = new Map<string, DocumentChange>();
     for (const change of changes) {
@@ -377,11 +615,21 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
       const seen = latest.get(key);
       if (!seen || change.version > seen.version) latest.set(key, change);
     }
-    if (latest.size === 0) return;
+    if (latest.size === 0) return { rejected: [] };
     const layout = await readAliasLayout(this.#client, this.#names);
     const copies = await this.#copiesOf([...latest.values()], layout);
     const indexedAt = new Date().toISOString();
     const operations: BulkOperation[] = [];
+    // The change each action line belongs to, so a refused bulk item is reported as that change.
+    const owners: DocumentChange[] = [];
+    const push = (
+      change: DocumentChange,
+      action: estypes.BulkOperationContainer,
+      source?: IndexedDocument,
+    ) => {
+      operations.push(action, ...(source ? [source] : []));
+      owners.push(change);
+    };
     for (const [id, change] of latest) {
       const found = copies.get(id) ?? [];
       const newest = found.reduce<StoredCopy | undefined>(
@@ -404,10 +652,11 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
       if (!writes) {
         // Nothing to write, but an older copy may linger: a batch whose write landed and whose delete of
         // the old copy did not (a 429, a timeout) is retried, and must still finish the move.
-        for (const copy of found) if (copy !== newest) operations.push(guardedDelete(copy));
+        for (const copy of found) if (copy !== newest) push(change, guardedDelete(copy));
         continue;
       }
-      operations.push(
+      push(
+        change,
         {
           index: {
             // The write index read above, by name rather than through the alias: if rollover moves the
@@ -422,16 +671,21 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
         },
         toIndexed(change, indexedAt),
       );
-      for (const copy of found) if (copy.index !== layout.writeIndex) operations.push(guardedDelete(copy));
+      for (const copy of found) if (copy.index !== layout.writeIndex) push(change, guardedDelete(copy));
     }
-    await this.#execute(operations);
+    return this.#execute(operations, owners);
   }
 
   /**
-   * Every copy of the tenant's documents, tombstones included, in every backing index: one routed
-   * delete-by-query over the read alias, waited for and refreshed so a search right after finds nothing.
+   * The tenant's synonyms document, then every copy of its documents, tombstones included, in every
+   * backing index: one routed delete-by-query over the read alias, waited for and refreshed so a search
+   * right after finds nothing.
    */
   async eraseTenant(tenantId: string): Promise<void> {
+    await this.#client.delete(
+      { index: this.#names.synonymsIndex, id: tenantId, refresh: true },
+      { ignore: [404] },
+    );
     await this.#client.deleteByQuery({
       index: this.#names.readAlias,
       routing: tenantId,
@@ -442,8 +696,38 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
     });
   }
 
+  /**
+   * Tombstones of deletes committed before `deletedBefore`, across every backing index. Those written
+   * before tombstones carried `deleted_at` go by `indexed_at`, which is never earlier than the delete.
+   * A tombstone overwritten meanwhile (the id written again) is a version conflict, which is skipped.
+   */
+  async pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    const before = deletedBefore.toISOString();
+    const response = await this.#client.deleteByQuery({
+      index: this.#names.readAlias,
+      conflicts: 'proceed',
+      max_docs: limit,
+      wait_for_completion: true,
+      query: buildTombstoneQuery(before),
+    });
+    return response.deleted ?? 0;
+  }
+
   async close(): Promise<void> {
     // The client belongs to whoever built it (openSearchIndex), which closes it.
+  }
+
+  /** The lookup entries of these keys only, read by id in real time: a search pays one small get for synonyms. */
+  async #synonymLookup(tenantId: string, keys: readonly string[]): Promise<SynonymLookup> {
+    const response = await this.#client.get<Partial<SynonymsDocument>>(
+      {
+        index: this.#names.synonymsIndex,
+        id: tenantId,
+        _source_includes: keys.map((key) => `lookup.${key}`),
+      },
+      { ignore: [404] },
+    );
+    return response._source?.lookup ?? {};
   }
 
   /** Every copy of these documents in any backing index, read in real time (not through a search). */
@@ -475,15 +759,19 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
     return copies;
   }
 
-  /** One request either way: a single index call, or a bulk when there is more than one operation. */
-  async #execute(operations: BulkOperation[]) {
-    if (operations.length === 0) return;
+  /**
+   * One request either way: a single index call, or a bulk when there is more than one operation.
+   * An item Elasticsearch refuses is reported as its change's rejection; the other items stand.
+   */
+  async #execute(operations: BulkOperation[], owners: readonly DocumentChange[]): Promise<ApplyResult> {
+    if (operations.length === 0) return { rejected: [] };
     const single =
       operations.length === 2
         ? (operations[0] as estypes.BulkOperationContainer | undefined)?.index
         : undefined;
     const document = operations[1] as IndexedDocument | undefined;
-    if (single && document) {
+    const [owner] = owners;
+    if (single && document && owner) {
       const { _index, _id, routing, version, version_type } = single;
       try {
         await this.#client.index({
@@ -496,23 +784,31 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
           refresh,
         });
       } catch (error) {
+        const meta = (error as { meta?: { statusCode?: number } }).meta;
         // 409: a version at least as new is already there, which is exactly what idempotency wants.
-        if ((error as { meta?: { statusCode?: number } }).meta?.statusCode !== 409) throw error;
+        if (meta?.statusCode === 409) return { rejected: [] };
+        // An answer about this document rather than about the cluster: the change is refused, not the call.
+        if (meta?.statusCode !== undefined && isPermanentStatus(meta.statusCode))
+          return { rejected: [{ change: owner, error: String((error as Error).message), permanent: true }] };
+        throw error;
       }
-      return;
+      return { rejected: [] };
     }
     const response = await this.#client.bulk({ operations, refresh });
-    if (!response.errors) return;
-    // 409 is a newer version already there, or an old copy that changed since we read it: both fine.
-    // A delete of a copy that is already gone answers 404 without an error, so it never gets here.
-    const real = response.items
-      .map((item) => Object.values(item)[0])
-      .filter((result) => result?.error && result.status !== 409);
-    if (real.length > 0) {
-      const first = real[0];
-      throw new Error(
-        `Elasticsearch rejected ${real.length} of ${response.items.length} operations; first: ${first?.status} ${first?.error?.type}: ${first?.error?.reason}`,
-      );
-    }
+    if (!response.errors) return { rejected: [] };
+    const rejected = new Map<DocumentChange, RejectedChange>();
+    response.items.forEach((item, position) => {
+      const result = Object.values(item)[0];
+      const change = owners[position];
+      // 409 is a newer version already there, or an old copy that changed since we read it: both fine.
+      // A delete of a copy that is already gone answers 404 without an error, so it never gets here.
+      if (!result?.error || result.status === 409 || !change || rejected.get(change)?.permanent) return;
+      rejected.set(change, {
+        change,
+        error: `${result.status} ${result.error.type}: ${result.error.reason}`,
+        permanent: isPermanentStatus(result.status),
+      });
+    });
+    return { rejected: [...rejected.values()] };
   }
 }

@@ -13,6 +13,8 @@ export interface ElasticsearchNames {
   indexPattern: string;
   /** Where `npm run reindex` keeps its checkpoint; deliberately outside `indexPattern`. */
   stateIndex: string;
+  /** One document per tenant with its synonyms; outside `indexPattern`, so searches never see it. */
+  synonymsIndex: string;
 }
 
 export function elasticsearchNames(prefix: string): ElasticsearchNames {
@@ -23,6 +25,7 @@ export function elasticsearchNames(prefix: string): ElasticsearchNames {
     policy: `${prefix}-policy`,
     indexPattern: `${prefix}-*`,
     stateIndex: `${prefix}.reindex-state`,
+    synonymsIndex: `${prefix}.synonyms`,
   };
 }
 
@@ -74,6 +77,8 @@ export function indexMappings() {
       created_at: { type: 'date' as const },
       updated_at: { type: 'date' as const },
       indexed_at: { type: 'date' as const },
+      // When a tombstone's delete committed: tombstones older than TOMBSTONE_RETENTION are pruned by it.
+      deleted_at: { type: 'date' as const },
     },
   };
 }
@@ -128,7 +133,12 @@ export async function ensureElasticsearchLayout(
       aliases: { [names.readAlias]: {} },
     },
   });
-  if (await client.indices.existsAlias({ name: names.writeAlias })) return;
+  if (await client.indices.existsAlias({ name: names.writeAlias })) {
+    // Indices created before a field existed get it here: with strict mappings a write carrying it would
+    // otherwise be refused. Putting a field again with the same definition changes nothing.
+    await client.indices.putMapping({ index: names.readAlias, properties: indexMappings().properties });
+    return;
+  }
   try {
     await client.indices.create({
       // A fixed name, not a timestamp: replicas starting together on a fresh cluster must all try the same
@@ -139,6 +149,33 @@ export async function ensureElasticsearchLayout(
     });
   } catch (error) {
     // Another replica starting at the same moment created it first; the alias check above lost the race.
+    if (!isAlreadyExists(error)) throw error;
+  }
+}
+
+/**
+ * Creates the synonyms index unless it exists. It is small (a document per
+ * tenant that has synonyms), so one shard with a replica where there is a
+ * node for it. Its fields are stored, never indexed: a search reads one
+ * tenant's document by id.
+ */
+export async function ensureSynonymsIndex(client: Client, names: ElasticsearchNames): Promise<void> {
+  const stored = { type: 'object' as const, enabled: false };
+  try {
+    await client.indices.create({
+      index: names.synonymsIndex,
+      settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
+      mappings: {
+        dynamic: 'strict',
+        properties: {
+          tenant_id: { type: 'keyword' },
+          equivalents: stored,
+          rules: stored,
+          lookup: stored,
+        },
+      },
+    });
+  } catch (error) {
     if (!isAlreadyExists(error)) throw error;
   }
 }

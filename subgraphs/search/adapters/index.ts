@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
+import type { TombstonePruning } from '../../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex } from '../search-index.ts';
+import type { SynonymStore } from '../synonyms.ts';
 import { ElasticsearchSearchIndex } from './elasticsearch-search-index.ts';
 import { elasticsearchNames, ensureElasticsearchLayout } from './elasticsearch-setup.ts';
 import { SqliteSearchWorkerPool } from './sqlite-search-worker-pool.ts';
@@ -22,10 +24,15 @@ export function createElasticsearchClient(config: ElasticsearchConfig): Client {
 
 /** The search index that configuration selects (`ELASTICSEARCH_URL` means Elasticsearch), and how to release it. */
 export async function openSearchIndex(
-  config: QuarryConfig,
+  config: Pick<QuarryConfig, 'elasticsearch' | 'embeddedDatabasePath'> & {
+    search: Pick<QuarryConfig['search'], 'workers' | 'queryTimeoutMs' | 'queueTimeoutMs'>;
+  },
   /** `writes` for a process that only applies changes (the indexer): it starts no search workers. */
   use: 'reads' | 'writes' = 'reads',
-): Promise<{ index: SearchIndex & TenantErasure; close(): Promise<void> }> {
+): Promise<{
+  index: SearchIndex & SynonymStore & TenantErasure & TombstonePruning;
+  close(): Promise<void>;
+}> {
   if (config.elasticsearch) {
     const client = createElasticsearchClient(config.elasticsearch);
     try {

@@ -1,12 +1,12 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { stemmer } from 'stemmer';
-import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
+import { closestFirst, correctionDistance, didYouMeanText, spelledAs } from '../did-you-mean.ts';
 import { createHighlighter, highlightWindowChars, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
   allowedEdits,
-  editDistance,
   highlightTerms,
   isRanked,
   maxCorrections,
@@ -17,10 +17,12 @@ import {
   stablePrefix,
 } from '../query-parser.ts';
 import {
+  type ApplyResult,
   type FacetBucket,
   type FacetField,
   facetBucketLimit,
   type Highlight,
+  type RejectedChange,
   type SearchFilter,
   type SearchHitRecord,
   type SearchIndex,
@@ -28,6 +30,15 @@ import {
   type SearchRequest,
   totalLimit,
 } from '../search-index.ts';
+import {
+  noSynonyms,
+  type SynonymLookup,
+  type SynonymStore,
+  type Synonyms,
+  synonymKeysOf,
+  synonymLookup,
+  withSynonyms,
+} from '../synonyms.ts';
 
 type Params = Record<string, SQLInputValue>;
 
@@ -80,8 +91,12 @@ const quote = (token: string) => `"${token}"`;
 
 function ftsTerm(term: QueryTerm): string {
   if (term.prefix) return `${quote(stablePrefix(term.word))}*`;
-  if (!term.alternatives?.length) return quote(term.word);
-  return `(${[term.word, ...term.alternatives].map(quote).join(' OR ')})`;
+  const synonyms = term.synonyms ?? [];
+  const others = [...(term.alternatives ?? []), ...synonyms];
+  if (others.length === 0) return quote(term.word);
+  // bm25() sums over every phrase of the expression, so the word named twice counts double beside its synonyms.
+  const own = synonyms.length > 0 ? [term.word, term.word] : [term.word];
+  return `(${[...own, ...others].map(quote).join(' OR ')})`;
 }
 
 /** Vocabulary rows read per misspelled word at most, so a correction's cost does not grow with the tenant. */
@@ -170,6 +185,13 @@ function highlightsOf(row: ResultRow, highlighter: Highlighter | undefined): Hig
   return highlights;
 }
 
+/** Why the index cannot take this change whatever it retries, or undefined when it can. */
+function refusalOf(change: DocumentChange): string | undefined {
+  if (change.operation === 'upsert' && !change.document)
+    return `Upsert of ${change.documentId} carries no document`;
+  return undefined;
+}
+
 const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitRecord => ({
   documentId: row.value,
   score: row.score,
@@ -178,7 +200,7 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 });
 
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
-export class SqliteSearchIndex implements SearchIndex, TenantErasure {
+export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -192,9 +214,23 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
         tenant_id TEXT NOT NULL,
         doc_id TEXT NOT NULL,
         version INTEGER NOT NULL,
+        -- When the delete committed, for a tombstone; null while the document lives.
+        deleted_at TEXT,
         PRIMARY KEY (tenant_id, doc_id)
       ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS search_synonyms (
+        tenant_id TEXT PRIMARY KEY,
+        synonyms_json TEXT NOT NULL
+      );
+      -- What each synonym key expands to, so a search reads only its own words' rows.
+      CREATE TABLE IF NOT EXISTS search_synonym_lookup (
+        tenant_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        words_json TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+      ) WITHOUT ROWID;
     `);
+    db.transaction(() => this.#timeTombstones());
     // Tenants indexed before typo tolerance existed get their vocabulary table here, so searches never write.
     const tenants = db.connection.prepare('SELECT table_no FROM search_tenants').all() as {
       table_no: number;
@@ -203,6 +239,54 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       const t = tablesFor(tableNo);
       db.connection.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${t.vocab} USING fts5vocab(${t.fts}, 'row')`);
     }
+  }
+
+  /**
+   * Versions from before pruning existed have no deletion time, so the tombstones among them (versions
+   * with no indexed document) get the oldest time there is: the index forgets them at the first pruning,
+   * never after the documents store, which counts its own from the upgrade.
+   */
+  #timeTombstones() {
+    const timed = this.#db.statement(
+      "SELECT 1 FROM pragma_table_info('search_versions') WHERE name = 'deleted_at'",
+    );
+    if (!timed.get()) {
+      this.#db.connection.exec('ALTER TABLE search_versions ADD COLUMN deleted_at TEXT');
+      const epoch = new Date(0).toISOString();
+      const tenants = this.#db.statement('SELECT tenant_id, table_no FROM search_tenants').all() as {
+        tenant_id: string;
+        table_no: number;
+      }[];
+      for (const { tenant_id: tenantId, table_no: tableNo } of tenants)
+        this.#db
+          .statement(
+            `UPDATE search_versions SET deleted_at = ? WHERE tenant_id = ?
+               AND doc_id NOT IN (SELECT doc_id FROM ${tablesFor(tableNo).docs})`,
+          )
+          .run(epoch, tenantId);
+      this.#db
+        .statement(
+          'UPDATE search_versions SET deleted_at = ? WHERE tenant_id NOT IN (SELECT tenant_id FROM search_tenants)',
+        )
+        .run(epoch);
+    }
+    this.#db.connection.exec(
+      'CREATE INDEX IF NOT EXISTS search_versions_by_deleted ON search_versions (deleted_at) WHERE deleted_at IS NOT NULL',
+    );
+  }
+
+  async pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    return this.#db.transaction(() =>
+      Number(
+        this.#db
+          .statement(
+            `DELETE FROM search_versions WHERE (tenant_id, doc_id) IN (
+               SELECT tenant_id, doc_id FROM search_versions
+               WHERE deleted_at IS NOT NULL AND deleted_at < ? LIMIT ?)`,
+          )
+          .run(deletedBefore.toISOString(), limit).changes,
+      ),
+    );
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
@@ -218,10 +302,15 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       };
     }
     const t = tablesFor(tableNo);
-    const corrected = request.typoTolerance === false ? query : this.#withCorrections(t, query);
+    const expanded = this.#withSynonyms(request.tenantId, query);
+    const corrected = request.typoTolerance === false ? expanded : this.#withCorrections(t, expanded);
     const matches = matchesOf(t, corrected, request.filter);
+    const didYouMean =
+      request.didYouMean && request.typoTolerance !== false
+        ? this.#didYouMean(request.text, corrected)
+        : undefined;
     const highlighter =
-      request.highlights && matches.ranked ? createHighlighter(highlightTerms(query)) : undefined;
+      request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
     const rows = this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
@@ -236,6 +325,7 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
           .map((row): FacetBucket => ({ value: row.value, count: row.count })),
       })),
       hasNextPage: hits.length > first,
+      ...(didYouMean === undefined ? {} : { didYouMean }),
     };
   }
 
@@ -255,15 +345,44 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
     return rows.map((row) => row.title);
   }
 
-  async apply(changes: readonly DocumentChange[]): Promise<void> {
+  async apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
+    const rejected: RejectedChange[] = [];
     this.#db.transaction(() => {
-      for (const change of changes) this.#applyChange(change);
+      for (const change of changes) {
+        // Checked before any write, so a refused change leaves nothing behind in the shared transaction.
+        const refusal = refusalOf(change);
+        if (refusal) rejected.push({ change, error: refusal, permanent: true });
+        else this.#applyChange(change);
+      }
+    });
+    return { rejected };
+  }
+
+  async synonyms(tenantId: string): Promise<Synonyms> {
+    const row = this.#db
+      .statement('SELECT synonyms_json FROM search_synonyms WHERE tenant_id = ?')
+      .get(tenantId) as { synonyms_json: string } | undefined;
+    return row ? (JSON.parse(row.synonyms_json) as Synonyms) : noSynonyms;
+  }
+
+  async replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    this.#db.transaction(() => {
+      this.#forgetSynonyms(tenantId);
+      this.#db
+        .statement('INSERT INTO search_synonyms (tenant_id, synonyms_json) VALUES (?, ?)')
+        .run(tenantId, JSON.stringify(synonyms));
+      const insert = this.#db.statement(
+        'INSERT INTO search_synonym_lookup (tenant_id, key, words_json) VALUES (?, ?, ?)',
+      );
+      for (const [key, words] of Object.entries(synonymLookup(synonyms)))
+        insert.run(tenantId, key, JSON.stringify(words));
     });
   }
 
-  /** Drops the tenant's tables and forgets its versions (tombstones included). */
+  /** Drops the tenant's tables and forgets its versions (tombstones included) and its synonyms. */
   async eraseTenant(tenantId: string): Promise<void> {
     this.#db.transaction(() => {
+      this.#forgetSynonyms(tenantId);
       const tableNo = this.#tableNo(tenantId);
       if (tableNo !== undefined) {
         for (const table of Object.values(tablesFor(tableNo)))
@@ -358,6 +477,28 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       FROM ${from} WHERE ${column} IS NOT NULL GROUP BY ${column} ORDER BY 2 LIMIT $buckets`;
   }
 
+  #forgetSynonyms(tenantId: string) {
+    this.#db.statement('DELETE FROM search_synonyms WHERE tenant_id = ?').run(tenantId);
+    this.#db.statement('DELETE FROM search_synonym_lookup WHERE tenant_id = ?').run(tenantId);
+  }
+
+  /** The query's plain words with the tenant's synonyms of them: the rows of those words only. */
+  #withSynonyms(tenantId: string, query: ParsedQuery): ParsedQuery {
+    const keys = synonymKeysOf(query);
+    if (keys.length === 0) return query;
+    const rows = this.#db
+      .statement(
+        `SELECT key, words_json FROM search_synonym_lookup
+         WHERE tenant_id = $tenantId AND key IN (SELECT value FROM json_each($keys))`,
+      )
+      .all({ tenantId, keys: JSON.stringify(keys) }) as { key: string; words_json: string }[];
+    if (rows.length === 0) return query;
+    const lookup: SynonymLookup = Object.fromEntries(
+      rows.map((row) => [row.key, JSON.parse(row.words_json) as string[]]),
+    );
+    return withSynonyms(query, lookup);
+  }
+
   /**
    * Typo tolerance for plain words the tenant's index does not hold: up to
    * `maxCorrections` indexed words within `allowedEdits` of it (sharing its
@@ -385,14 +526,26 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
         longest: stem.length + edits,
       }) as { term: string; doc: number }[];
       const alternatives = rows
-        .map((row) => ({ ...row, distance: editDistance(stem, row.term, edits) }))
-        .filter((row) => row.distance <= edits)
-        .sort((a, b) => a.distance - b.distance || b.doc - a.doc || a.term.localeCompare(b.term))
+        .flatMap(({ term: candidate, doc }) => {
+          const distance = correctionDistance(term.word, stem, candidate);
+          return distance === undefined ? [] : [{ term: candidate, distance, documents: doc }];
+        })
+        .sort(closestFirst)
         .slice(0, maxCorrections)
-        .map((row) => row.term);
+        .map((candidate) => candidate.term);
       return alternatives.length > 0 ? { ...term, alternatives } : term;
     });
     return { ...query, optional };
+  }
+
+  /** The query as typed with each corrected word replaced by its first correction, spelled as a word. */
+  #didYouMean(text: string, corrected: ParsedQuery): string | undefined {
+    const corrections = new Map<string, string>();
+    for (const term of corrected.optional) {
+      const [best] = term.alternatives ?? [];
+      if (best !== undefined) corrections.set(term.word, spelledAs(term.word, best));
+    }
+    return didYouMeanText(text, corrections);
   }
 
   #applyChange(change: DocumentChange) {
@@ -405,18 +558,23 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
     if (change.operation === 'delete') {
       if (tableNo !== undefined) this.#remove(tablesFor(tableNo), change.documentId);
     } else {
-      if (!change.document) throw new Error(`Upsert of ${change.documentId} carries no document`);
       const t = tablesFor(tableNo ?? this.#createTenant(change.tenantId));
       this.#remove(t, change.documentId);
-      this.#insert(t, change.documentId, change.document);
+      this.#insert(t, change.documentId, change.document as DocumentRecord);
     }
     // Kept after a delete too: the tombstone stops a replayed older upsert from resurrecting the document.
+    // The delete's commit time, which the documents store's tombstone has too: both are pruned by it.
     this.#db
       .statement(
-        `INSERT INTO search_versions (tenant_id, doc_id, version) VALUES (?, ?, ?)
-         ON CONFLICT (tenant_id, doc_id) DO UPDATE SET version = excluded.version`,
+        `INSERT INTO search_versions (tenant_id, doc_id, version, deleted_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (tenant_id, doc_id) DO UPDATE SET version = excluded.version, deleted_at = excluded.deleted_at`,
       )
-      .run(change.tenantId, change.documentId, change.version);
+      .run(
+        change.tenantId,
+        change.documentId,
+        change.version,
+        change.operation === 'delete' ? change.committedAt.toISOString() : null,
+      );
   }
 
   #remove(t: TenantTables, docId: string) {

@@ -1,8 +1,9 @@
-import type { DocumentChange } from '../../../server/documents/model.ts';
+import type { DocumentChange, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { createWorkerPool, type WorkerPool } from '../../../server/embedded/worker-pool.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
-import type { SearchIndex, SearchPage, SearchRequest } from '../search-index.ts';
+import type { ApplyResult, SearchIndex, SearchPage, SearchRequest } from '../search-index.ts';
+import type { SynonymStore, Synonyms } from '../synonyms.ts';
 import { SqliteSearchIndex } from './sqlite-search-index.ts';
 
 export interface SqliteSearchWorkerInput {
@@ -29,7 +30,7 @@ export interface SqliteSearchWorkerPoolOptions {
  * writer commits). A read past its deadline is stopped and answers
  * `DeadlineExceededError`. Writes stay on the caller's connection.
  */
-export class SqliteSearchWorkerPool implements SearchIndex, TenantErasure {
+export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #writer: SqliteSearchIndex;
   readonly #pool: WorkerPool<SearchReads>;
 
@@ -61,8 +62,23 @@ export class SqliteSearchWorkerPool implements SearchIndex, TenantErasure {
     return this.#pool.call('suggest', tenantId, prefix, first);
   }
 
-  apply(changes: readonly DocumentChange[]): Promise<void> {
+  apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
     return this.#writer.apply(changes);
+  }
+
+  /** A write like `apply`: on the main connection. */
+  pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    return this.#writer.pruneTombstones(deletedBefore, limit);
+  }
+
+  /** A read of one small row, on the main connection: no worker round trip. */
+  synonyms(tenantId: string): Promise<Synonyms> {
+    return this.#writer.synonyms(tenantId);
+  }
+
+  /** A write like `apply`: workers read the new synonyms at their next search. */
+  replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    return this.#writer.replaceSynonyms(tenantId, synonyms);
   }
 
   /** A write like `apply`: on the main connection. Workers find the tables gone at their next read. */

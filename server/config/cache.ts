@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { defineConcern } from './concern.ts';
+import { positiveInt } from './variables.ts';
+
+/** Also read by the gateway concern, which bounds it by MAX_RESPONSE_BYTES. */
+export const responseCacheMaxEntryBytes = positiveInt(1024 * 1024);
+
+/** Redis, the in-process cache, cache lifetimes, persisted-query (APQ) and whole-response caching. */
+export const cacheConcern = defineConcern({
+  shape: {
+    REDIS_URL: z.url().optional(),
+    REDIS_CA_FILE: z.string().min(1).optional(),
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt(250),
+    REDIS_CLIENT_TRACKING: z.stringbool().default(true),
+    CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
+    CACHE_MEMORY_MAX_MB: z.coerce.number().positive().max(65_536).default(64),
+    CACHE_SEARCH_TTL_SECONDS: positiveInt(60),
+    CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
+    CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
+    APQ_TTL_SECONDS: positiveInt(86_400),
+    RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
+    RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
+    RESPONSE_CACHE_NEAR_MAX_MB: z.coerce.number().min(0).max(65_536).default(64),
+    RESPONSE_CACHE_MAX_ENTRY_BYTES: responseCacheMaxEntryBytes,
+  },
+  check(env, context) {
+    if (
+      env.RESPONSE_CACHE_TTL_SECONDS > 0 &&
+      env.RESPONSE_CACHE_REFRESH_SECONDS >= env.RESPONSE_CACHE_TTL_SECONDS
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['RESPONSE_CACHE_REFRESH_SECONDS'],
+        message: 'must be less than RESPONSE_CACHE_TTL_SECONDS (0 turns refreshing off)',
+      });
+    }
+  },
+  section: (env) => ({
+    cache: {
+      redisUrl: env.REDIS_URL,
+      /** Trust anchor for a rediss:// REDIS_URL signed by a private CA. */
+      redisCaPath: env.REDIS_CA_FILE,
+      redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+      /** Generation counters held in process while Redis tracks them (CLIENT TRACKING). */
+      redisClientTracking: env.REDIS_CLIENT_TRACKING,
+      memoryMaxEntries: env.CACHE_MEMORY_MAX_ENTRIES,
+      /** The in-process cache's total size, keys and values, when REDIS_URL is unset. */
+      memoryMaxBytes: env.CACHE_MEMORY_MAX_MB * 1024 * 1024,
+      searchTtlSeconds: env.CACHE_SEARCH_TTL_SECONDS,
+      staleTtlSeconds: env.CACHE_STALE_TTL_SECONDS,
+      documentTtlSeconds: env.CACHE_DOCUMENT_TTL_SECONDS,
+      apqTtlSeconds: env.APQ_TTL_SECONDS,
+      /** Whole query responses at the gateway; 0 turns the response cache off. */
+      responseTtlSeconds: env.RESPONSE_CACHE_TTL_SECONDS,
+      responseRefreshSeconds: env.RESPONSE_CACHE_REFRESH_SECONDS,
+      /** Bytes of cached responses each gateway keeps in process in front of Redis; 0 keeps none. */
+      responseNearMaxBytes: env.RESPONSE_CACHE_NEAR_MAX_MB * 1024 * 1024,
+      /** Larger responses are sent but not cached, in Redis or in process. */
+      responseMaxEntryBytes: env.RESPONSE_CACHE_MAX_ENTRY_BYTES,
+    },
+  }),
+});
+
+export type CacheSection = ReturnType<typeof cacheConcern.section>;
