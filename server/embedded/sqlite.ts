@@ -36,10 +36,12 @@ export class EmbeddedDatabase {
       // SQLite's own message ("unable to open database file") names neither the file nor DATA_DIR.
       throw new StartupError(`Cannot open the database ${path} (DATA_DIR): ${(error as Error).message}`);
     }
+    // The busy timeout first: switching a new file to WAL takes a lock that another process starting
+    // beside this one may hold.
     this.connection.exec(`
+      PRAGMA busy_timeout = 5000;
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
-      PRAGMA busy_timeout = 5000;
       PRAGMA journal_size_limit = ${walSizeLimitBytes};
       PRAGMA foreign_keys = ON;
     `);

@@ -131,6 +131,8 @@ export interface IndexerAppOptions {
   logger: Logger;
   /** Extra GET routes beside the health and metrics routes. */
   routes?: Record<string, RouteHandler>;
+  /** Wraps the backend adapter it writes (under the cache and the breaker), for instance to delay visibility. */
+  decorateIndex?: (index: SearchIndex) => SearchIndex;
   /** Default: a fresh registry configured from `config.metrics`. */
   metrics?: ServiceMetrics;
   /** The in-process cache to use without REDIS_URL; it must be the search service's for bumps to reach it. */
@@ -159,6 +161,7 @@ export async function startIndexerApp({
   config,
   logger,
   routes = {},
+  decorateIndex,
   metrics = createMetrics({ service: 'indexer', ...config.metrics }),
   memoryCache,
   events = metrics.events,
@@ -192,7 +195,9 @@ export async function startIndexerApp({
   });
   const index = cachedSearchIndex(
     resilientSearchIndex(
-      instrumentPort(search.index, { dependency: 'search-index' }),
+      instrumentPort(decorateIndex ? decorateIndex(search.index) : search.index, {
+        dependency: 'search-index',
+      }),
       resilience.policy('search-index'),
     ),
     {

@@ -10,6 +10,8 @@ const runBoundMs = 240_000;
  * documented bound.
  */
 const searchBoundMs = 5000;
+/** Elasticsearch's default refresh interval, so the caches meet the delay a real cluster has. */
+const refreshIntervalMs = 1000;
 
 describe('randomized consistency check (real processes, short seeded run)', () => {
   it(
@@ -24,6 +26,7 @@ describe('randomized consistency check (real processes, short seeded run)', () =
         faultsPerMinute: 12,
         searchBoundMs,
         replicaBoundMs: 500,
+        refreshIntervalMs,
       });
       expect(result.operations.filter((operation) => operation.ok).length).toBeGreaterThan(50);
       expect(result.violations.map((violation) => describeViolation(seed, violation))).toEqual([]);

@@ -1,5 +1,7 @@
+import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRandom } from '../../bench/corpus.ts';
+import { responseGenerationKey } from '../../server/cache/cache.ts';
 import { postGraphQL } from '../helpers/test-stack.ts';
 import { type Cluster, startCluster } from './cluster.ts';
 
@@ -15,16 +17,21 @@ export interface CheckOptions {
   searchBoundMs: number;
   /** How long a replica may still serve a copy from before another replica's write (the invalidation bound). */
   replicaBoundMs: number;
+  /** How long the embedded index keeps a write invisible, as Elasticsearch's refresh interval; 0 for none. */
+  refreshIntervalMs: number;
   log?: (line: string) => void;
 }
 
-type Kind = 'create' | 'update' | 'delete' | 'read' | 'search';
+/** What the workload's clients do; the probe's refused mutations are apart. */
+type ClientKind = 'create' | 'update' | 'delete' | 'read' | 'search';
+type Kind = ClientKind | 'refused';
 const faultKinds = [
   'redis-flushall',
   'redis-restart',
   'indexer-kill',
   'search-restart',
   'documents-restart',
+  'documents-slow',
 ] as const;
 type Fault = (typeof faultKinds)[number];
 
@@ -46,6 +53,8 @@ export interface Operation {
   stale?: boolean;
   /** For a search: whether every match is on the page, so a missing document is a real miss. */
   complete?: boolean;
+  /** For a refused mutation: the tenant's response generation in Redis just before and just after it. */
+  generations?: [string | null | undefined, string | null | undefined];
   response: unknown;
 }
 
@@ -81,7 +90,7 @@ export const seededRandom = createRandom;
  * violation is reported with the operations and responses that show it.
  */
 export async function runConsistencyCheck(options: CheckOptions): Promise<CheckResult> {
-  const cluster = await startCluster();
+  const cluster = await startCluster({ refreshIntervalMs: options.refreshIntervalMs });
   try {
     const { operations, faults } = await runWorkload(cluster, options);
     const violations = checkHistory(operations, faults, options);
@@ -91,21 +100,39 @@ export async function runConsistencyCheck(options: CheckOptions): Promise<CheckR
   }
 }
 
+/**
+ * A busy tenant, and a quiet one that mostly reads a few words: its
+ * generation counters stay low for long, so counters restarted from 0 after
+ * a loss would soon repeat values that copies of its searches kept in
+ * process were stored under, and its searches often find its writes.
+ */
 const tenants = ['consistency-a', 'consistency-b'];
+const quiet = (tenant: string) => tenant === 'consistency-b';
+const writeShareOf = (tenant: string) => (quiet(tenant) ? 0.1 : 1);
+/** Only refused mutations run here, so its response generation must never move (issue #9). */
+const probeTenant = 'consistency-probe';
 /** Enough words that many searches are asked once, and their cached answer is not replaced soon after. */
-const wordsPerTenant = 60;
+const wordsOf = (tenant: string) => (quiet(tenant) ? 6 : 60);
 /** Searches each client makes before anything else. */
 const browseFirst = 4;
+/** Half the reads and writes go to the tenant's latest documents, so reads race writes of the same one. */
+const hotDocuments = 3;
+/** The slow backend: how late the documents store answers at most, under its 2 s attempt timeout, and for how long. */
+const slowStoreDelayMs = 500;
+const slowStoreForMs = 8000;
 
 async function runWorkload(cluster: Cluster, options: CheckOptions) {
-  const tokens = Object.fromEntries(await Promise.all(tenants.map(async (t) => [t, await cluster.token(t)])));
+  const tokens = Object.fromEntries(
+    await Promise.all([...tenants, probeTenant].map(async (t) => [t, await cluster.token(t)])),
+  );
+  const readOnlyToken = await cluster.token(probeTenant, { scopes: ['documents:read'] });
   const operations: Operation[] = [];
   const faults: FaultEvent[] = [];
   /** Per tenant: ids it created, and the word each was created with (searched for later). */
   const known = new Map(tenants.map((tenant) => [tenant, [] as { id: string; word: string }[]]));
   /** Words drawn up front, so some are searched for before any document holds them. */
   const words = tenants.flatMap((tenant) =>
-    Array.from({ length: wordsPerTenant }, (_, n) => ({
+    Array.from({ length: wordsOf(tenant) }, (_, n) => ({
       tenant,
       word: `w${options.seed.toString(36)}x${tenant.at(-1)}${n}`,
     })),
@@ -115,9 +142,11 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     performance.now() - started > options.durationMs || operations.length >= options.maxOperations;
   // Each client and the fault injector draw from their own generator, seeded from the run's seed: each
   // one's sequence of choices is fixed by the seed, whatever the interleaving.
-  const plan = (random: () => number) => {
-    const roll = random();
-    const kind: Kind =
+  const plan = (random: () => number, writeShare: number) => {
+    const quiet = random() >= writeShare;
+    // A quiet client's write becomes a read or a search.
+    const roll = quiet ? 0.38 + random() * 0.62 : random();
+    const kind: ClientKind =
       roll < 0.15
         ? 'create'
         : roll < 0.3
@@ -127,23 +156,22 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
             : roll < 0.7
               ? 'read'
               : 'search';
-    return { kind, gateway: Math.floor(random() * 2), roll: random() };
+    return { kind, gateway: Math.floor(random() * 2), roll: random(), hot: random() < 0.5 };
   };
 
-  async function call(gateway: number, tenant: string, query: string) {
-    return postGraphQL<Record<string, unknown>>(
-      cluster.gatewayUrls[gateway] ?? '',
-      { query },
-      tokens[tenant],
-    ).catch((error: Error) => ({ status: 0, errors: [{ message: error.message }], data: undefined }));
+  async function call(gateway: number, token: string | undefined, query: string) {
+    return postGraphQL<Record<string, unknown>>(cluster.gatewayUrls[gateway] ?? '', { query }, token).catch(
+      (error: Error) => ({ status: 0, errors: [{ message: error.message }], data: undefined }),
+    );
   }
 
   async function client(number: number, tenant: string) {
     const mine = known.get(tenant) ?? [];
     const random = seededRandom(options.seed * 31 + number + 1);
     while (!done()) {
-      const step = plan(random);
-      const target = mine.length > 0 ? mine[Math.floor(step.roll * mine.length)] : undefined;
+      const step = plan(random, writeShareOf(tenant));
+      const targets = step.hot ? mine.slice(-hotDocuments) : mine;
+      const target = targets[Math.floor(step.roll * targets.length)];
       // Each client browses before it writes, as users do: searches cached before a tenant's first write
       // are what a lost generation counter would bring back.
       const browsing = operations.filter((operation) => operation.client === number).length < browseFirst;
@@ -153,7 +181,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
           ? step.kind
           : 'create';
       const tenantWord =
-        words.filter((w) => w.tenant === tenant)[Math.floor(step.roll * wordsPerTenant)]?.word ?? '';
+        words.filter((w) => w.tenant === tenant)[Math.floor(step.roll * wordsOf(tenant))]?.word ?? '';
       const query = {
         create: `mutation { createDocument(input: { title: "${tenantWord}", body: "${tenantWord}" }) { id version } }`,
         update: `mutation { updateDocument(id: "${target?.id}", input: { author: "c${number}" }) { id version } }`,
@@ -162,7 +190,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
         search: `{ search(query: "${tenantWord}", first: 100) { total stale hits { document { id } } } }`,
       }[kind];
       const invokedAt = performance.now();
-      const response = await call(step.gateway, tenant, query);
+      const response = await call(step.gateway, tokens[tenant], query);
       const completedAt = performance.now();
       const ok = response.status === 200 && !response.errors && !!response.data;
       const operation: Operation = {
@@ -187,6 +215,38 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     }
   }
 
+  /** Searches, then a mutation its read-only token may not run, reading the response generation around it. */
+  async function probe() {
+    const random = seededRandom(options.seed * 31 + 1000);
+    const generationKey = responseGenerationKey(probeTenant);
+    const generation = () => redisCommand(cluster.redis.port, ['GET', generationKey]).catch(() => undefined);
+    while (!done()) {
+      const gateway = Math.floor(random() * 2);
+      await call(gateway, tokens[probeTenant], '{ search(query: "probe", first: 1) { total } }');
+      const invokedAt = performance.now();
+      const before = await generation();
+      const response = await call(
+        gateway,
+        readOnlyToken,
+        'mutation { createDocument(input: { title: "refused", body: "refused" }) { id version } }',
+      );
+      const after = await generation();
+      operations.push({
+        client: -1,
+        tenant: probeTenant,
+        gateway,
+        kind: 'refused',
+        ids: [],
+        invokedAt,
+        completedAt: performance.now(),
+        ok: response.status === 200 && !response.errors && !!response.data,
+        versions: new Map(),
+        generations: [before, after],
+        response,
+      });
+    }
+  }
+
   async function injectFaults() {
     if (options.faultsPerMinute <= 0) return;
     const meanGapMs = 60_000 / options.faultsPerMinute;
@@ -204,7 +264,11 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
         await cluster.redis.kill();
         await cluster.redis.restart();
       } else if (fault === 'redis-flushall') {
-        await flushAll(cluster.redis.port);
+        await redisCommand(cluster.redis.port, ['FLUSHALL']);
+      } else if (fault === 'documents-slow') {
+        cluster.setDocumentsFault({ fault: 'late', delayMs: slowStoreDelayMs });
+        await sleep(slowStoreForMs);
+        cluster.setDocumentsFault({ fault: 'none' });
       } else if (fault === 'indexer-kill') await cluster.restart('indexer', 'SIGKILL');
       else await cluster.restart(fault === 'search-restart' ? 'search' : 'documents', 'SIGTERM');
       faults.push({ fault, startedAt, endedAt: performance.now() });
@@ -217,22 +281,41 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
         client(t * options.clientsPerTenant + n, tenant),
       ),
     ),
+    probe(),
     injectFaults(),
   ]);
   return { operations, faults };
 }
 
-/** FLUSHALL over a plain socket: the checker's own Redis client would be one more thing to close. */
-async function flushAll(port: number) {
-  const { createConnection } = await import('node:net');
-  await new Promise<void>((resolve, reject) => {
-    const socket = createConnection(port, '127.0.0.1', () => socket.write('FLUSHALL\r\n'));
-    socket.once('data', () => {
-      socket.destroy();
-      resolve();
+const redisCommandBoundMs = 5000;
+
+/**
+ * One command over a plain socket, answering a simple or bulk string (null
+ * for none): the checker's own Redis client would be one more thing to close.
+ */
+async function redisCommand(port: number, args: string[]): Promise<string | null> {
+  const request = `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+  const reply = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const socket = createConnection(port, '127.0.0.1', () => socket.write(request));
+    socket.on('data', (chunk) => {
+      text += chunk.toString();
+      const [head = '', body] = text.split('\r\n');
+      const complete = !head.startsWith('$') || head === '$-1' || body !== undefined;
+      if (text.endsWith('\r\n') && complete) {
+        socket.destroy();
+        resolve(text);
+      }
     });
     socket.once('error', reject);
+    // A Redis killed mid-command closes without an answer; one that hangs is given up on.
+    socket.once('close', () => reject(new Error('redis: closed without an answer')));
+    socket.setTimeout(redisCommandBoundMs, () => socket.destroy());
   });
+  const [head = '', body = ''] = reply.split('\r\n');
+  if (head.startsWith('-')) throw new Error(`redis: ${head.slice(1)}`);
+  if (head === '$-1') return null;
+  return head.startsWith('$') ? body : head.slice(1);
 }
 
 function recordResult(
@@ -296,8 +379,33 @@ export function checkHistory(
         fault.endedAt + options.searchBoundMs > from,
     );
 
+  const redisFaultBetween = (from: number, to: number) =>
+    faults.some((fault) => fault.fault.startsWith('redis') && fault.startedAt < to && fault.endedAt > from);
+
   const lastSeen = new Map<string, { version: number | null; operation: Operation }>();
   for (const operation of [...operations].sort((a, b) => a.completedAt - b.completedAt)) {
+    if (operation.kind === 'refused') {
+      // A refused mutation changes nothing: no data, and none of the tenant's cached responses.
+      const [before, after] = operation.generations ?? [];
+      if (operation.ok)
+        violations.push({
+          guarantee: 'refused-mutation-changes-nothing',
+          detail: 'a mutation without the write scope was acknowledged',
+          operations: [operation],
+        });
+      else if (
+        typeof before === 'string' &&
+        typeof after === 'string' &&
+        before !== after &&
+        !redisFaultBetween(operation.invokedAt, operation.completedAt)
+      )
+        violations.push({
+          guarantee: 'refused-mutation-changes-nothing',
+          detail: `${operation.tenant}'s response generation moved from ${before} to ${after}`,
+          operations: [operation],
+        });
+      continue;
+    }
     if (!operation.ok) continue;
     // Never another tenant's data.
     for (const id of operation.versions.keys()) {
@@ -333,7 +441,8 @@ export function checkHistory(
         violations.push({
           guarantee: 'monotonic-reads',
           detail: `client ${operation.client} read ${id} as ${read} after ${previous.version}`,
-          operations: [previous.operation, operation],
+          // The writes of the document too, so the report shows which were in flight.
+          operations: [...(writes.get(id) ?? []), previous.operation, operation],
         });
       lastSeen.set(key, { version: read, operation });
     }

@@ -11,16 +11,18 @@ import {
 import { productionBackendEnvironment } from '../helpers/backends.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { killAllOnExit, type ServiceProcess, startServiceProcess } from '../helpers/service-process.ts';
+import type { BackendFaultMessage } from './service.ts';
 
 /** The services the checker runs, each as its own process, as in production. */
 export type ServiceName = 'documents' | 'search' | 'indexer' | 'gateway-a' | 'gateway-b';
 
-const entryFiles: Record<ServiceName, string> = {
-  documents: 'subgraphs/documents/main.ts',
-  search: 'subgraphs/search/main.ts',
-  indexer: 'subgraphs/search/indexer-main.ts',
-  'gateway-a': 'gateway/main.ts',
-  'gateway-b': 'gateway/main.ts',
+/** The production entry files, and the checker's own for the two services it injects faults into. */
+const entryFiles: Record<ServiceName, string[]> = {
+  documents: ['tests/consistency/service.ts', 'documents'],
+  search: ['subgraphs/search/main.ts'],
+  indexer: ['tests/consistency/service.ts', 'indexer'],
+  'gateway-a': ['gateway/main.ts'],
+  'gateway-b': ['gateway/main.ts'],
 };
 
 export interface Cluster {
@@ -31,6 +33,8 @@ export interface Cluster {
   token(tenantId: string, options?: Omit<DevTokenOptions, 'tenantId'>): Promise<string>;
   /** The running process of a service, for instance to read its memory. */
   process(service: ServiceName): ServiceProcess | undefined;
+  /** Switches the documents store's fault (see tests/consistency/service.ts); a restart clears it. */
+  setDocumentsFault(message: BackendFaultMessage): void;
   /** SIGKILL, then the same service again on the same port. */
   restart(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   stop(): Promise<void>;
@@ -40,11 +44,18 @@ export interface Cluster {
  * Two gateway replicas, both subgraphs, the indexer and a real redis-server,
  * each a child process on loopback ports picked free, sharing one DATA_DIR
  * (the embedded backends), or the MongoDB and Elasticsearch of
- * MONGO_URL / ELASTICSEARCH_URL. Every process is the production entry file
+ * MONGO_URL / ELASTICSEARCH_URL. Every process runs the production service
  * with the production defaults; only ports, paths and the signing key are
- * set, and whatever `env` adds for every process.
+ * set, and whatever `env` adds for every process. The documents store and
+ * the indexer's index get the checker's seams (tests/consistency/service.ts).
  */
-export async function startCluster(options: { env?: Record<string, string> } = {}): Promise<Cluster> {
+export async function startCluster(
+  options: {
+    env?: Record<string, string>;
+    /** How long the embedded index keeps a write invisible, as Elasticsearch's refresh interval; default 0, none. */
+    refreshIntervalMs?: number;
+  } = {},
+): Promise<Cluster> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-consistency-'));
   const devKey = await ensureDevSigningKey(dataDir);
   const backends = productionBackendEnvironment();
@@ -85,7 +96,11 @@ export async function startCluster(options: { env?: Record<string, string> } = {
       service,
       await startServiceProcess({
         name: service,
-        entry: entryFiles[service],
+        entry: entryFiles[service][0] ?? '',
+        args: [
+          ...entryFiles[service].slice(1),
+          ...(service === 'indexer' ? ['--refresh-ms', String(options.refreshIntervalMs ?? 0)] : []),
+        ],
         env,
         healthUrl: `http://127.0.0.1:${healthPort(service)}/health/live`,
       }),
@@ -118,6 +133,11 @@ export async function startCluster(options: { env?: Record<string, string> } = {
     searchOrigin: `http://127.0.0.1:${ports.search}`,
     token: (tenantId, options) => mintDevToken(devKey, { ...options, tenantId }),
     process: (service) => children.get(service),
+    setDocumentsFault(message) {
+      const documents = children.get('documents')?.child;
+      // A message to a process that is exiting is lost, as the fault would be with it.
+      if (documents?.connected) documents.send(message, () => {});
+    },
     async restart(service, signal) {
       await kill(service, signal);
       await start(service);

@@ -5,10 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * driver would report them:
  * - down: every call fails at once (ECONNREFUSED);
  * - slow: every call answers after `delayMs`;
+ * - late: every call runs at once, and its answer arrives up to `delayMs`
+ *   later, each a random share of it, so answers overtake one another (a read
+ *   returns what was there when it ran, as over a slow network);
  * - reset: every call fails with ECONNRESET after a short moment;
  * - blackhole: every call hangs until the fault clears.
  */
-export type BackendFault = 'none' | 'down' | 'slow' | 'reset' | 'blackhole';
+export type BackendFault = 'none' | 'down' | 'slow' | 'late' | 'reset' | 'blackhole';
 
 export interface FaultSwitch {
   set(fault: BackendFault, options?: { delayMs?: number }): void;
@@ -64,7 +67,9 @@ export function createFaultSwitch(): FaultSwitch & { wrap<T extends object>(targ
           if (typeof value !== 'function' || property === 'close') return value;
           return async (...args: unknown[]) => {
             await before();
-            return value.apply(object, args);
+            const answer = await value.apply(object, args);
+            if (fault === 'late') await sleep(Math.random() * delayMs);
+            return answer;
           };
         },
       });

@@ -6,10 +6,12 @@ import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { type GraphQLResponse, startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 /**
- * Short budgets so the whole matrix runs in well under a minute, in the
- * same proportions as production: a backend attempt (500 ms, 2 attempts)
- * fits inside a gateway-to-subgraph attempt (2 s), which fits inside the
- * subgraph deadline (2.5 s). Redis gets 150 ms per command.
+ * Short budgets so the whole matrix runs in well under a minute: a backend
+ * call (2 attempts of 500 ms) fits inside a gateway-to-subgraph attempt
+ * (1.5 s), which fits inside the subgraph deadline (2 s); Redis gets 150 ms
+ * per command, one attempt. The defaults users get are longer (attempts of
+ * 2 s, 3 for a backend, a 5 s deadline, 250 ms for Redis); everything else,
+ * the response cache and rate-limit leases included, is the default.
  */
 export const budgets = {
   backendTimeoutMs: 500,
@@ -38,11 +40,6 @@ export const testEnv = (redisUrl: string): Record<string, string> => ({
   RETRY_MAX_ATTEMPTS: '2,redis=1',
   RETRY_INITIAL_DELAY_MS: '10',
   RATE_LIMIT_TIERS: 'standard=100000/100000',
-  // Every request takes its token from Redis, so every request meets the gateway's Redis breaker;
-  // leased tokens would answer most of them in process (leases under faults: rate-limit-store.test.ts).
-  RATE_LIMIT_LEASE_MS: '0',
-  // The matrix is about what happens past the gateway, which a response-cache hit would never reach.
-  RESPONSE_CACHE_TTL_SECONDS: '0',
 });
 
 export interface Harness {
@@ -57,12 +54,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(
-  tenantId: string,
-  events?: OperationalEvents,
-  /** On top of `testEnv`, for a cell that needs another setting (the response cache on). */
-  env: Record<string, string> = {},
-): Promise<Harness> {
+export async function startHarness(tenantId: string, events?: OperationalEvents): Promise<Harness> {
   // Stopped in reverse when a later step fails too: a harness that never returned has no stop() to call,
   // and its Redis and services would outlive the test.
   const started: (() => Promise<void>)[] = [];
@@ -80,7 +72,7 @@ export async function startHarness(
     started.push(() => redisProxy.close());
     const proxies: Record<string, FaultProxy> = {};
     const stack = await startTestStack({
-      env: { ...testEnv(`redis://127.0.0.1:${redisProxy.port}`), ...env },
+      env: testEnv(`redis://127.0.0.1:${redisProxy.port}`),
       events,
       decorateStore: (store) => storeFaults.wrap(store),
       decorateIndex: (index) => indexFaults.wrap(index),
@@ -150,6 +142,15 @@ export async function breakerOf(graphqlUrl: string, dependency: string): Promise
  * failed half-way cannot hand an open breaker, or failures counted toward
  * one, to the next case.
  */
+let uncachedQueries = 0;
+/**
+ * The query under an operation name of its own, so the response cache (on,
+ * as users run it) cannot answer it instead of the subgraph a cell tests.
+ */
+export const uncached = (query: string): string =>
+  query.replace(/^query\b/, `query Uncached${++uncachedQueries}`);
+
+let probes = 0;
 export async function closeAllBreakers(h: Harness): Promise<void> {
   h.storeFaults.clear();
   h.indexFaults.clear();
@@ -158,10 +159,12 @@ export async function closeAllBreakers(h: Harness): Promise<void> {
   const proxies = [h.searchProxy, h.documentsProxy, h.redisProxy];
   await Promise.all(proxies.filter((proxy) => proxy.mode() !== 'pass').map((proxy) => proxy.set('pass')));
   await eventually(async () => {
-    // One request to each subgraph, which calls its backend: a half-open breaker's probe.
+    // One request to each subgraph, which calls its backend: a half-open breaker's probe. Its own
+    // variables each time, so the response cache cannot answer it instead.
+    probes++;
     const probe = await h.stack.graphql(
-      'query ($ids: [ID!]!) { search(query: "probe", first: 1) { total } documents(ids: $ids) { id } }',
-      { token: h.token, variables: { ids: ['probe'] } },
+      'query ($q: String!, $ids: [ID!]!) { search(query: $q, first: 1) { total } documents(ids: $ids) { id } }',
+      { token: h.token, variables: { q: `probe ${probes}`, ids: [`probe-${probes}`] } },
     );
     expectNoErrors(probe);
     const states = await Promise.all([
@@ -228,6 +231,8 @@ export interface MatrixCell {
   readonly id: string;
   /** The first five hits for `q`, as the harness tenant. */
   search(q: string): Promise<GraphQLResponse<SearchData>>;
+  /** The same search as a request of its own, which the response cache cannot answer. */
+  uncachedSearch(q: string): Promise<GraphQLResponse<SearchData>>;
 }
 
 /**
@@ -261,6 +266,8 @@ export function matrixHarness(
       return seededId;
     },
     search: (q) => cell.h.stack.graphql<SearchData>(searchQuery, { token: cell.h.token, variables: { q } }),
+    uncachedSearch: (q) =>
+      cell.h.stack.graphql<SearchData>(uncached(searchQuery), { token: cell.h.token, variables: { q } }),
   };
   return cell;
 }

@@ -9,11 +9,15 @@ import {
   matrixHarness,
   readiness,
   timed,
+  uncached,
 } from './harness.ts';
 
 const documentsQuery = 'query ($ids: [ID!]!) { documents(ids: $ids) { id title } }';
 
-/** `down` is a refused connection; `slow` delays every byte past the attempt timeout. */
+/**
+ * `down` is a refused connection; `slow` delays every byte past the attempt timeout. Every request is
+ * `uncached`: a response-cache hit would never reach the subgraph under test.
+ */
 const faults: { name: string; mode: FaultMode; delayMs?: number }[] = [
   { name: 'down', mode: 'refuse' },
   { name: 'slow', mode: 'delay', delayMs: budgets.subgraphDeadlineMs + 500 },
@@ -30,7 +34,7 @@ describe('resilience matrix: search subgraph', () => {
     it(`${name}: search fails with SUBGRAPH_UNAVAILABLE, documents still answer, then it recovers`, async () => {
       const { h, id } = cell;
       const proxy: FaultProxy = h.searchProxy;
-      const search = () => cell.search('heron');
+      const search = () => cell.uncachedSearch('heron');
       expectNoErrors(await search());
 
       await proxy.set(mode, { delayMs });
@@ -48,7 +52,7 @@ describe('resilience matrix: search subgraph', () => {
       const open = await timed(search);
       expect(codes(open.result)).toEqual(['SUBGRAPH_UNAVAILABLE']);
       expect(open.ms).toBeLessThan(budgets.openSubgraphMs);
-      const documents = await h.stack.graphql<{ documents: { title: string }[] }>(documentsQuery, {
+      const documents = await h.stack.graphql<{ documents: { title: string }[] }>(uncached(documentsQuery), {
         token: h.token,
         variables: { ids: [id] },
       });
@@ -73,7 +77,7 @@ describe('resilience matrix: documents subgraph', () => {
     it(`${name}: search returns hits with document null and errors on those paths, then it recovers`, async () => {
       const { h, id } = cell;
       const proxy: FaultProxy = h.documentsProxy;
-      const search = () => cell.search('ibis');
+      const search = () => cell.uncachedSearch('ibis');
       expectNoErrors(await search());
 
       await proxy.set(mode, { delayMs });
@@ -93,7 +97,10 @@ describe('resilience matrix: documents subgraph', () => {
         ['SUBGRAPH_UNAVAILABLE', ['search', 'hits', 0, 'document']],
       ]);
       expect(open.ms).toBeLessThan(budgets.openSubgraphMs);
-      const documents = await h.stack.graphql(documentsQuery, { token: h.token, variables: { ids: [id] } });
+      const documents = await h.stack.graphql(uncached(documentsQuery), {
+        token: h.token,
+        variables: { ids: [id] },
+      });
       expect(documents.data).toBeNull();
       expect(codes(documents)).toEqual(['SUBGRAPH_UNAVAILABLE']);
 
@@ -121,7 +128,10 @@ describe('resilience matrix: documents subgraph', () => {
     expect(codes(write)).toEqual(['WRITE_OUTCOME_UNKNOWN']);
     expect(h.documentsProxy.accepted() - before).toBe(1);
     before = h.documentsProxy.accepted();
-    const read = await h.stack.graphql(documentsQuery, { token: h.token, variables: { ids: [id] } });
+    const read = await h.stack.graphql(uncached(documentsQuery), {
+      token: h.token,
+      variables: { ids: [id] },
+    });
     expect(codes(read)).toEqual(['SUBGRAPH_UNAVAILABLE']);
     expect(h.documentsProxy.accepted() - before).toBe(2);
   });

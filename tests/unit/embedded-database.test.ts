@@ -1,6 +1,8 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, expect, it } from 'vitest';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { StartupError } from '../../server/startup-error.ts';
@@ -24,6 +26,27 @@ it('reports a full disk as such, not as the failed second rollback it used to ca
   expect(database.statement('SELECT count(*) AS n FROM t').get()).toEqual({ n: 0 });
   database.transaction(() => database.statement('INSERT INTO t VALUES (?)').run(Buffer.alloc(10)));
   database.close();
+});
+
+it('waits for a lock held by another process opening the same file, instead of failing at once', async () => {
+  const path = join(folder, 'shared.db');
+  // Well under the 5 s busy timeout: the other process (a thread here) is still setting the file up.
+  const lockHeldMs = 200;
+  const holder = new Worker(
+    `const { DatabaseSync } = require('node:sqlite');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const database = new DatabaseSync(workerData.path);
+    database.exec('BEGIN EXCLUSIVE; CREATE TABLE t (v)');
+    parentPort.postMessage('locked');
+    setTimeout(() => { database.exec('COMMIT'); database.close(); }, workerData.lockHeldMs);`,
+    { eval: true, workerData: { path, lockHeldMs } },
+  );
+  await once(holder, 'message');
+  // Switching to WAL needs the lock: with no busy timeout yet, this threw "database is locked".
+  const database = new EmbeddedDatabase(path);
+  expect(database.connection.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+  database.close();
+  await once(holder, 'exit');
 });
 
 it('names the database file when it cannot be opened', () => {
