@@ -72,6 +72,12 @@ function isAnswered(error: unknown): boolean {
 }
 
 /**
+ * The connection was refused: no subgraph got the request, so no backend call was made for it.
+ * The only failure the gateway retries; everything else was retried, if at all, by the subgraph.
+ */
+const nothingSent = (error: unknown): boolean => (error as { code?: string } | null)?.code === 'ECONNREFUSED';
+
+/**
  * Every call from the gateway to a subgraph goes through here: it forwards
  * the caller's verified token (subgraphs verify it again and take the tenant
  * from nothing else) over a pooled keep-alive connection, under the
@@ -94,9 +100,13 @@ function isAnswered(error: unknown): boolean {
  * caller's answer. Every waiter parses its own copy of the body, because
  * the gateway merges results into the objects it is given.
  *
- * Only queries are retried or merged. A mutation that timed out may have
- * committed, so retrying it could write twice, and two identical mutations
- * are two writes; its failure goes back to the client.
+ * Only queries are retried or merged, and only when the connection was
+ * refused: reads are retried once, in the subgraph next to its backend
+ * (docs/caching-and-resilience.md), so a slow backend is not called again for
+ * every gateway attempt. An attempt that times out closes its connection, and
+ * the subgraph stops the backend call it had started. A mutation that timed
+ * out may have committed, so retrying it could write twice, and two identical
+ * mutations are two writes; its failure goes back to the client.
  * A failed or refused call becomes SUBGRAPH_UNAVAILABLE, which the gateway
  * reports on the affected paths while returning what the other subgraph gave.
  */
@@ -142,6 +152,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const call = () =>
       this.#policy.run((signal) => this.#post(headers, body, signal), {
         idempotent: !isMutation,
+        retryWhen: nothingSent,
         operation: isMutation ? 'mutation' : 'query',
         isExpected: isAnswered,
         signal: AbortSignal.timeout(this.#timeoutMs),

@@ -199,7 +199,8 @@ const environmentSchema = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'lower-case letters, digits, _ and - only')
       .default('quarry-documents'),
     ELASTICSEARCH_REQUEST_TIMEOUT_MS: positiveInt(5000),
-    ELASTICSEARCH_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+    // 0: reads are retried by the search-index policy, writes by the indexer; a third layer would multiply them.
+    ELASTICSEARCH_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(0),
     ELASTICSEARCH_SHARDS: positiveInt(1),
     ELASTICSEARCH_REPLICAS: z.coerce.number().int().min(0).max(10).default(1),
     ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: z

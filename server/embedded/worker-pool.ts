@@ -50,6 +50,15 @@ export interface WorkerPool<Api extends WorkerApi> {
     ...args: Parameters<Api[M]>
   ): Promise<Awaited<ReturnType<Api[M]>>>;
   /**
+   * `call`, abandoned when `signal` aborts: a queued call leaves the queue, a
+   * running one has its worker killed and replaced. Rejects with the signal's reason.
+   */
+  callUntil<M extends keyof Api & string>(
+    signal: AbortSignal | undefined,
+    method: M,
+    ...args: Parameters<Api[M]>
+  ): Promise<Awaited<ReturnType<Api[M]>>>;
+  /**
    * Starts every worker now rather than on demand, so the first calls do not
    * wait for one; resolves once all are ready, rejects if one fails to start.
    */
@@ -70,6 +79,9 @@ interface Job {
   reject(error: Error): void;
   /** While queued: refuses the call once it has waited a deadline. While running: kills the worker. */
   timer?: NodeJS.Timeout;
+  /** Set while the caller's signal can abandon the call; removed once it settles. */
+  signal?: AbortSignal;
+  onAbort?: () => void;
 }
 
 interface Worker {
@@ -138,7 +150,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
       const job = worker.job;
       worker.job = undefined;
       if (job) {
-        clearTimeout(job.timer);
+        finish(job);
         job.reject(new Error(`${name}: worker exited (${signal ?? code}) during ${job.method}`));
       }
       dispatch();
@@ -155,10 +167,28 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     if (at >= 0) idle.splice(at, 1);
   }
 
+  /** A job is done with its timer and its caller's signal, however it ended. */
+  function finish(job: Job) {
+    clearTimeout(job.timer);
+    if (job.onAbort) job.signal?.removeEventListener('abort', job.onAbort);
+  }
+
+  /** Kills the worker running `job` and starts its replacement at once; settles when that one is ready. */
+  function stop(worker: Worker, job: Job): Promise<void> {
+    finish(job);
+    worker.job = undefined;
+    discard(worker);
+    worker.process.kill('SIGKILL');
+    // Replaced at once, not on the next call: starting a process costs more than most searches.
+    const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
+    dispatch();
+    return replaced;
+  }
+
   function settle(worker: Worker, reply: Exclude<WorkerReply, { ready: true }>) {
     const job = worker.job;
     if (!job || reply.id !== worker.nextId) return;
-    clearTimeout(job.timer);
+    finish(job);
     worker.job = undefined;
     if ('error' in reply)
       job.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
@@ -168,18 +198,21 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
   }
 
   function run(worker: Worker, job: Job) {
-    clearTimeout(job.timer);
+    finish(job);
     worker.job = job;
     worker.nextId += 1;
     job.timer = setTimeout(() => {
-      worker.job = undefined;
-      discard(worker);
-      worker.process.kill('SIGKILL');
-      // Replaced at once, not on the next call: starting a process costs more than most searches.
-      const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
+      const replaced = stop(worker, job);
       job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
-      dispatch();
     }, deadlineMs);
+    if (job.signal) {
+      const { signal } = job;
+      job.onAbort = () => {
+        stop(worker, job);
+        job.reject(signal.reason);
+      };
+      signal.addEventListener('abort', job.onAbort, { once: true });
+    }
     worker.process.send({ id: worker.nextId, method: job.method, args: job.args } satisfies WorkerRequest);
   }
 
@@ -196,19 +229,35 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     while (queue.length > starting && workers.size < size) spawn();
   }
 
+  function callUntil(signal: AbortSignal | undefined, method: string, ...args: unknown[]): Promise<never> {
+    if (closed) return Promise.reject(new Error(`${name}: pool is closed`));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const job: Job = { method, args, resolve: resolve as (value: unknown) => void, reject, signal };
+      const leaveQueue = () => {
+        queue.splice(queue.indexOf(job), 1);
+        finish(job);
+      };
+      job.timer = setTimeout(() => {
+        leaveQueue();
+        reject(new Error(`${name}: no worker free within ${queueTimeoutMs} ms for ${method}`));
+      }, queueTimeoutMs);
+      if (signal) {
+        // Replaced by the running job's own listener once a worker takes it.
+        job.onAbort = () => {
+          leaveQueue();
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      queue.push(job);
+      dispatch();
+    });
+  }
+
   return {
-    call(method, ...args) {
-      if (closed) return Promise.reject(new Error(`${name}: pool is closed`));
-      return new Promise((resolve, reject) => {
-        const job: Job = { method, args, resolve: resolve as (value: unknown) => void, reject };
-        job.timer = setTimeout(() => {
-          queue.splice(queue.indexOf(job), 1);
-          reject(new Error(`${name}: no worker free within ${queueTimeoutMs} ms for ${method}`));
-        }, queueTimeoutMs);
-        queue.push(job);
-        dispatch();
-      });
-    },
+    call: (method, ...args) => callUntil(undefined, method, ...args),
+    callUntil,
     async start() {
       while (!closed && workers.size < size) spawn();
       await Promise.all([...workers].map((worker) => worker.started));
@@ -217,7 +266,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     async close() {
       closed = true;
       for (const job of queue.splice(0)) {
-        clearTimeout(job.timer);
+        finish(job);
         job.reject(new Error(`${name}: pool is closed`));
       }
       const exits = [...workers].map(

@@ -29,8 +29,11 @@ export type Shortcut<TContext> = (
 
 export interface HttpServerOptions<TContext extends BaseContext> {
   apollo: ApolloServer<TContext>;
-  /** Builds the per-request context; throwing a GraphQLError with `extensions.http` rejects the request. */
-  context: (request: IncomingMessage) => Promise<TContext>;
+  /**
+   * Builds the per-request context; throwing a GraphQLError with `extensions.http` rejects the request.
+   * `clientGone` aborts when the client closes the connection before its answer is sent.
+   */
+  context: (request: IncomingMessage, clientGone: AbortSignal) => Promise<TContext>;
   /** Answers some requests without Apollo (the gateway's response cache hits). */
   shortcut?: Shortcut<TContext>;
   /** Extra GET routes by exact path, such as health checks and metrics. */
@@ -256,6 +259,10 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     }
 
     const { method } = request;
+    const clientGone = new AbortController();
+    response.once('close', () => {
+      if (!response.writableFinished) clientGone.abort(new Error('The client closed the connection'));
+    });
     let body: unknown;
     let prepared: TContext | undefined;
     // Apollo on this request, for the client (below) or in the background for a shortcut.
@@ -270,7 +277,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       // observers count it) while the unread body is dropped with the connection.
       let admitted: TContext;
       try {
-        admitted = await context(request);
+        admitted = await context(request, clientGone.signal);
       } catch (error) {
         response.setHeader('connection', 'close');
         const refusal = await runApollo(() => Promise.reject(error));
@@ -318,7 +325,9 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       }
     }
 
-    const result = await runApollo(() => (prepared ? Promise.resolve(prepared) : context(request)));
+    const result = await runApollo(() =>
+      prepared ? Promise.resolve(prepared) : context(request, clientGone.signal),
+    );
     if (result.body.kind === 'complete' && exceedsBytes(result.body.string, maxResponseBytes)) {
       return sendJson(response, publicErrorCodes.RESPONSE_TOO_LARGE, {
         errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],

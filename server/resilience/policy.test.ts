@@ -3,7 +3,9 @@ import { noOperationalEvents } from '../observability/events.ts';
 import { createResilience, DependencyUnavailableError } from './policy.ts';
 
 const failing = () => Promise.reject(new Error('connection refused'));
-const never = () => new Promise<never>(() => {});
+/** A call that never answers, and stops (rejects) when its signal aborts, as every adapter's calls do. */
+const never = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
 
 describe('dependency policy', () => {
   it('retries reads with backoff, never writes', async () => {

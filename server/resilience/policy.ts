@@ -39,6 +39,11 @@ export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 export interface RunOptions {
   /** Reads are retried; writes never are, since a write that timed out may still have happened. */
   idempotent: boolean;
+  /**
+   * Which failures of an idempotent call are worth another attempt; default every one. The gateway
+   * retries a subgraph only when nothing reached it, so a read is retried at one layer, not two.
+   */
+  retryWhen?: (error: unknown) => boolean;
   /** Names the call in events, for instance `findByIds`. */
   operation: string;
   /**
@@ -46,12 +51,19 @@ export interface RunOptions {
    * document): they pass through untouched and never trip the breaker.
    */
   isExpected?: (error: unknown) => boolean;
-  /** Aborts the call from outside, for instance at a request's deadline. */
+  /**
+   * Aborts the call from outside: the request's deadline, or its client gone.
+   * The attempt running then is stopped, none follows, and the breaker does not count it.
+   */
   signal?: AbortSignal;
 }
 
 export interface DependencyPolicy {
   readonly dependency: string;
+  /**
+   * `fn` must stop when its signal aborts (or be bounded by its own client timeout): an attempt
+   * ends only when `fn` does, so a retry never runs beside an abandoned attempt.
+   */
   run<T>(fn: (signal: AbortSignal) => Promise<T>, options: RunOptions): Promise<T>;
   state(): BreakerState;
 }
@@ -77,6 +89,19 @@ export function isDependencyUnavailable(error: unknown): error is DependencyUnav
   return (error as DependencyUnavailableError | null)?.isDependencyUnavailable === true;
 }
 
+/** A failure the call's `retryWhen` declines: it still counts against the breaker. */
+class NotRetriedError extends Error {
+  override name = 'NotRetriedError';
+}
+
+/** An attempt stopped because its caller aborted: neither a failure of the dependency nor worth a retry. */
+class CallerGoneError extends Error {
+  override name = 'CallerGoneError';
+  constructor(cause: unknown) {
+    super('The caller stopped waiting', { cause });
+  }
+}
+
 const stateNames: Record<CircuitState, BreakerState> = {
   [CircuitState.Closed]: 'closed',
   [CircuitState.Open]: 'open',
@@ -93,14 +118,17 @@ type Outcome<T> = { value: T } | { expected: unknown };
 
 function createPolicy(dependency: string, options: ResilienceOptions): DependencyPolicy {
   const events = options.events ?? noOperationalEvents;
+  // Cooperative: at the deadline the attempt's signal aborts and the attempt ends when its call has
+  // stopped, not before, so nothing abandoned keeps running against the backend.
   // abortOnReturn off: aborting a finished call's signal does nothing useful, and builds an
   // AbortError DOMException with a stack trace on every call, visible in a cache hit's profile.
   const attemptTimeout = timeout(pick(options.timeoutMs, dependency, 2000), {
-    strategy: TimeoutStrategy.Aggressive,
+    strategy: TimeoutStrategy.Cooperative,
     abortOnReturn: false,
   });
+  // A caller that went away says nothing about the dependency.
   const breaker = circuitBreaker(
-    handleWhen(() => true),
+    handleWhen((error) => !(error instanceof CallerGoneError)),
     {
       breaker: new ConsecutiveBreaker(pick(options.failureThreshold, dependency, 5)),
       halfOpenAfter: pick(options.halfOpenAfterMs, dependency, 5000),
@@ -111,7 +139,15 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
   const guarded = wrap(breaker, attemptTimeout);
   // Retrying a refused call would only wait for nothing: an open breaker ends the retries at once.
   const retries = retry(
-    handleWhen((error) => !(error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError)),
+    handleWhen(
+      (error) =>
+        !(
+          error instanceof BrokenCircuitError ||
+          error instanceof IsolatedCircuitError ||
+          error instanceof CallerGoneError ||
+          error instanceof NotRetriedError
+        ),
+    ),
     {
       maxAttempts: Math.max(0, pick(options.readAttempts, dependency, 3) - 1),
       backoff: new ExponentialBackoff({
@@ -136,9 +172,13 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
       const started = performance.now();
       const attempt = async ({ signal }: { signal: AbortSignal }): Promise<Outcome<T>> => {
         try {
+          // cockatiel's retry starts the next attempt after its backoff even if the caller left meanwhile.
+          signal.throwIfAborted();
           return { value: await fn(signal) };
         } catch (error) {
           if (run.isExpected?.(error)) return { expected: error };
+          if (run.signal?.aborted) throw new CallerGoneError(error);
+          if (run.retryWhen && !run.retryWhen(error)) throw new NotRetriedError('not retried', { cause: error });
           throw error;
         }
       };
@@ -149,7 +189,7 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
         events.backendCall(dependency, run.operation, (performance.now() - started) / 1000, 'error');
         throw new DependencyUnavailableError(
           dependency,
-          error,
+          error instanceof NotRetriedError || error instanceof CallerGoneError ? error.cause : error,
           error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError,
         );
       }

@@ -26,8 +26,12 @@ export function resilientDocumentStore(
   const read = { idempotent: true, isExpected: isStoreAnswer };
   const write = { idempotent: false, isExpected: isStoreAnswer };
   return {
-    findByIds: (tenantId, ids) =>
-      reads.run(() => store.findByIds(tenantId, ids), { ...read, operation: 'findByIds' }),
+    findByIds: (tenantId, ids, options) =>
+      reads.run((signal) => store.findByIds(tenantId, ids, { signal }), {
+        ...read,
+        operation: 'findByIds',
+        signal: options?.signal,
+      }),
     create: (tenantId, document, id, options) =>
       writes.run(() => store.create(tenantId, document, id, options), { ...write, operation: 'create' }),
     update: (tenantId, id, patch, expectedVersion, options) =>

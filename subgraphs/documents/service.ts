@@ -25,12 +25,13 @@ export function startDocumentsService(options: DocumentsServiceOptions): Promise
     ...options,
     typeDefs: subgraphTypeDefs('documents'),
     resolvers: createDocumentsResolvers(store, tenants),
-    createContext: (principal) => ({
+    createContext: (principal, signal) => ({
       principal,
+      signal,
       documentById: new DataLoader<string, DocumentRecord | null>(
         (ids) => {
           metrics.events.batchLoaded('documentById', ids.length);
-          return store.findByIds(principal.tenantId, ids);
+          return store.findByIds(principal.tenantId, ids, { signal });
         },
         { maxBatchSize: documentLimits.idsPerRequest },
       ),

@@ -21,11 +21,13 @@ const holdingRestarts =
  */
 export function bulkheadedSearchIndex(index: SearchIndex, bulkheads: TenantBulkheads): SearchIndex {
   return {
-    search: (request) =>
-      bulkheads.run(request.tenantId, (holdSlot) => index.search(request).catch(holdingRestarts(holdSlot))),
-    suggest: (tenantId, prefix, first) =>
+    search: (request, options) =>
+      bulkheads.run(request.tenantId, (holdSlot) =>
+        index.search(request, options).catch(holdingRestarts(holdSlot)),
+      ),
+    suggest: (tenantId, prefix, first, options) =>
       bulkheads.run(tenantId, (holdSlot) =>
-        index.suggest(tenantId, prefix, first).catch(holdingRestarts(holdSlot)),
+        index.suggest(tenantId, prefix, first, options).catch(holdingRestarts(holdSlot)),
       ),
     apply: (changes) => index.apply(changes),
     close: () => index.close(),

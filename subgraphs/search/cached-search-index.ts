@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { type Cache, searchGenerationKey, tenantKey } from '../../server/cache/cache.ts';
 import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import type { ReadOptions } from '../../server/read-options.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from './search-index.ts';
 
@@ -54,7 +55,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
   // Until a failed bump lands, this tenant's cached searches may be up to `ttlSeconds` old.
   const bumps = createGenerationBumps({ cache, key: searchGenerationKey, retryMs: retryBumpMs });
 
-  async function search(request: SearchRequest): Promise<SearchPage> {
+  async function search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
     const hash = requestHash(request);
     const staleKey = tenantKey(request.tenantId, 'search-stale', hash);
     let freshKey: string | undefined;
@@ -75,7 +76,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
 
     let page: SearchPage;
     try {
-      page = await index.search(request);
+      page = await index.search(request, options);
     } catch (error) {
       const last = isDependencyUnavailable(error)
         ? await cache.get(staleKey).catch(() => undefined)
@@ -93,7 +94,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
 
   return {
     search,
-    suggest: (tenantId, prefix, first) => index.suggest(tenantId, prefix, first),
+    suggest: (tenantId, prefix, first, options) => index.suggest(tenantId, prefix, first, options),
     async apply(changes) {
       await index.apply(changes);
       await bumps.bump(new Set(changes.map((change) => change.tenantId)));

@@ -10,13 +10,24 @@ import type { SearchIndex } from './search-index.ts';
  * A read stopped at its deadline is the query's own cost, not the index
  * failing: it is neither retried (it would cost the same again) nor counted
  * by the breaker, so one tenant's slow queries never open it for the others.
+ * Each attempt gets its own signal, aborted at its timeout or when the
+ * caller's signal aborts, and the adapter stops its backend call then.
  */
 export function resilientSearchIndex(index: SearchIndex, policy: DependencyPolicy): SearchIndex {
   const read = { idempotent: true, isExpected: isDeadlineExceeded };
   return {
-    search: (request) => policy.run(() => index.search(request), { ...read, operation: 'search' }),
-    suggest: (tenantId, prefix, first) =>
-      policy.run(() => index.suggest(tenantId, prefix, first), { ...read, operation: 'suggest' }),
+    search: (request, options) =>
+      policy.run((signal) => index.search(request, { signal }), {
+        ...read,
+        operation: 'search',
+        signal: options?.signal,
+      }),
+    suggest: (tenantId, prefix, first, options) =>
+      policy.run((signal) => index.suggest(tenantId, prefix, first, { signal }), {
+        ...read,
+        operation: 'suggest',
+        signal: options?.signal,
+      }),
     apply: (changes) => policy.run(() => index.apply(changes), { idempotent: false, operation: 'apply' }),
     close: () => index.close(),
   };

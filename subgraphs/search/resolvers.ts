@@ -147,7 +147,7 @@ export function createSearchResolvers(
             facets: [...new Set(args.facets ?? [])],
             highlights: selects(info, ['hits', 'highlights']),
             typoTolerance,
-          })
+          }, { signal: context.signal })
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.
         if (context.cacheStatus !== 'stale') context.cacheStatus = page.cacheStatus;
@@ -175,7 +175,9 @@ export function createSearchResolvers(
         if (prefix.length > maxPrefixLength)
           invalid('prefix', `must be at most ${maxPrefixLength} characters`);
         return index
-          .suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions))
+          .suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions), {
+            signal: context.signal,
+          })
           .catch(toClientError);
       },
     },

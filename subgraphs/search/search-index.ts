@@ -1,4 +1,5 @@
 import type { DocumentChange, DocumentStatus } from '../../server/documents/model.ts';
+import type { ReadOptions } from '../../server/read-options.ts';
 
 export type SearchSort = 'RELEVANCE' | 'UPDATED_DESC' | 'UPDATED_ASC';
 export type FacetField = 'TAGS' | 'STATUS' | 'AUTHOR';
@@ -75,9 +76,9 @@ export const facetBucketLimit = 10;
 
 /** The search port: the search subgraph and the indexer depend on this, and adapters implement it. */
 export interface SearchIndex {
-  search(request: SearchRequest): Promise<SearchPage>;
+  search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage>;
   /** Distinct titles with a word starting with each word of `prefix`, best first. */
-  suggest(tenantId: string, prefix: string, first: number): Promise<string[]>;
+  suggest(tenantId: string, prefix: string, first: number, options?: ReadOptions): Promise<string[]>;
   /**
    * Applies outbox changes idempotently: a change whose version is not newer
    * than what the index holds for that document (including a deleted one)

@@ -21,7 +21,7 @@ export function startSearchService(options: SearchServiceOptions): Promise<Runni
     ...options,
     typeDefs: subgraphTypeDefs('search'),
     resolvers: createSearchResolvers(options.index, createCursorCodec(options.cursorSecret), options.limits),
-    createContext: (principal) => ({ principal }),
+    createContext: (principal, signal) => ({ principal, signal }),
     plugins: [useStaleMarker()],
   });
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   checkQuota,
@@ -150,10 +151,18 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     await this.#outbox.createIndexes([{ key: { committedAt: 1 }, name: 'committed_at' }]);
   }
 
-  async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
+  async findByIds(
+    tenantId: string,
+    ids: readonly string[],
+    options?: ReadOptions,
+  ): Promise<(DocumentRecord | null)[]> {
     if (ids.length === 0) return [];
+    // `maxTimeMS` bounds the query on the server; the signal stops the driver's wait for an abandoned one.
     const docs = await this.#documents
-      .find({ tenantId, _id: { $in: ids.map((id) => documentKey(tenantId, id)) } }, this.#limit)
+      .find(
+        { tenantId, _id: { $in: ids.map((id) => documentKey(tenantId, id)) } },
+        { ...this.#limit, signal: options?.signal },
+      )
       .toArray();
     const byId = new Map(docs.map((doc) => [doc.id, toRecord(doc)]));
     return ids.map((id) => byId.get(id) ?? null);

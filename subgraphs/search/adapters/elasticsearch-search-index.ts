@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   highlightWindowChars,
@@ -316,9 +317,11 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
     this.#names = names;
   }
 
-  async search(request: SearchRequest): Promise<SearchPage> {
+  async search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
+    // The client aborts the HTTP request on the signal; Elasticsearch cancels a search whose connection closed.
     const response = await this.#client.search<{ doc_id: string }>(
       buildSearchBody(request, this.#names.readAlias),
+      { signal: options?.signal },
     );
     const first = Math.max(0, request.first);
     const hits = response.hits.hits;
@@ -348,10 +351,11 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
     };
   }
 
-  async suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {
+  async suggest(tenantId: string, prefix: string, first: number, options?: ReadOptions): Promise<string[]> {
     if (tokensOf(prefix).length === 0 || first < 1) return [];
     const response = await this.#client.search<{ title: string }>(
       buildSuggestBody(tenantId, prefix, first, this.#names.readAlias),
+      { signal: options?.signal },
     );
     return response.hits.hits.flatMap((hit) => (hit._source ? [hit._source.title] : []));
   }
