@@ -91,6 +91,23 @@ describe('worker pool', () => {
     await expect(stuck).rejects.toBeInstanceOf(DeadlineExceededError);
   });
 
+  it('stops a call whose caller gave up: the running one has its worker killed and replaced, the queued one never runs', async () => {
+    const workers = open(1, { deadlineMs: 60_000 });
+    const stuckPid = await workers.call('pid');
+    const caller = new AbortController();
+    const gone = new Error('caller gone');
+    const running = workers.callUntil(caller.signal, 'spin');
+    const queued = workers.callUntil(caller.signal, 'echo', 'never');
+    caller.abort(gone);
+    await expect(running).rejects.toBe(gone);
+    await expect(queued).rejects.toBe(gone);
+    await vi.waitFor(() => expect(isAlive(stuckPid)).toBe(false), { timeout: startupAllowanceMs });
+    // The replacement serves the next call; an already aborted signal is refused without a worker.
+    expect(await workers.call('pid')).not.toBe(stuckPid);
+    expect(workers.size()).toBe(1);
+    await expect(workers.callUntil(caller.signal, 'pid')).rejects.toBe(gone);
+  });
+
   it('kills its workers on close, even mid-call, and refuses calls after', async () => {
     const workers = open(1, { deadlineMs: 60_000 });
     const pid = await workers.call('pid');

@@ -5,7 +5,10 @@ import { createResilience, DependencyUnavailableError } from './policy.ts';
 const failing = () => Promise.reject(new Error('connection refused'));
 /** A call that never answers, and stops (rejects) when its signal aborts, as every adapter's calls do. */
 const never = (signal: AbortSignal) =>
-  new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+  new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason));
+  });
 
 describe('dependency policy', () => {
   it('retries reads with backoff, never writes', async () => {
@@ -93,6 +96,57 @@ describe('dependency policy', () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
     await expect(policy.run(async () => 'ok', { idempotent: true, operation: 'read' })).resolves.toBe('ok');
     expect(policy.state()).toBe('closed');
+  });
+
+  it('stops the attempt when its caller goes away: no retry after it, and the breaker does not count it', async () => {
+    const policy = createResilience({
+      timeoutMs: 60_000,
+      failureThreshold: 1,
+      readAttempts: 3,
+      retryInitialDelayMs: 1,
+    }).policy('search-index');
+    const caller = new AbortController();
+    let attempts = 0;
+    const call = policy.run(
+      (signal) => {
+        attempts++;
+        caller.abort();
+        return never(signal);
+      },
+      { idempotent: true, operation: 'search', signal: caller.signal },
+    );
+    await expect(call).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(attempts).toBe(1);
+    expect(policy.state()).toBe('closed');
+  });
+
+  it('retries only the failures the call says are worth it, and counts the others', async () => {
+    const policy = createResilience({ readAttempts: 3, retryInitialDelayMs: 1, failureThreshold: 4 }).policy(
+      'subgraph:search',
+    );
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    let attempts = 0;
+    const run = (error: Error) =>
+      policy
+        .run(
+          () => {
+            attempts++;
+            return Promise.reject(error);
+          },
+          {
+            idempotent: true,
+            operation: 'query',
+            retryWhen: (failure) => (failure as { code?: string }).code === 'ECONNREFUSED',
+          },
+        )
+        .catch((failure: DependencyUnavailableError) => failure);
+    expect((await run(refused)).cause).toBe(refused);
+    expect(attempts).toBe(3);
+    attempts = 0;
+    const timedOut = new Error('timed out');
+    expect((await run(timedOut)).cause).toBe(timedOut);
+    expect(attempts).toBe(1);
+    expect(policy.state()).toBe('open');
   });
 
   it('passes expected errors through without counting them as failures', async () => {

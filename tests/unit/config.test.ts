@@ -228,7 +228,7 @@ describe('production backend configuration', () => {
       url: 'http://elasticsearch:9200',
       indexPrefix: 'quarry-documents',
       requestTimeoutMs: 5000,
-      maxRetries: 2,
+      maxRetries: 0,
       shards: 1,
       replicas: 1,
       rolloverMaxPrimaryShardSize: '50gb',
