@@ -178,7 +178,8 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
         } catch (error) {
           if (run.isExpected?.(error)) return { expected: error };
           if (run.signal?.aborted) throw new CallerGoneError(error);
-          if (run.retryWhen && !run.retryWhen(error)) throw new NotRetriedError('not retried', { cause: error });
+          if (run.retryWhen && !run.retryWhen(error))
+            throw new NotRetriedError('not retried', { cause: error });
           throw error;
         }
       };

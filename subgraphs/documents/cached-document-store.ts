@@ -1,7 +1,7 @@
 import { type Cache, parseVersionedValue, tenantKey } from '../../server/cache/cache.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
-import type { ReadOptions } from '../../server/read-options.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import type { ReadOptions } from '../../server/read-options.ts';
 import { type DocumentStore, isStoreAnswer } from './document-store.ts';
 
 export interface DocumentCacheOptions {

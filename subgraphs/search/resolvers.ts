@@ -137,17 +137,20 @@ export function createSearchResolvers(
         const boundTo = fingerprint(text, filter, sort, typoTolerance);
         const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
         const page = await index
-          .search({
-            tenantId,
-            text,
-            filter,
-            sort,
-            first,
-            after,
-            facets: [...new Set(args.facets ?? [])],
-            highlights: selects(info, ['hits', 'highlights']),
-            typoTolerance,
-          }, { signal: context.signal })
+          .search(
+            {
+              tenantId,
+              text,
+              filter,
+              sort,
+              first,
+              after,
+              facets: [...new Set(args.facets ?? [])],
+              highlights: selects(info, ['hits', 'highlights']),
+              typoTolerance,
+            },
+            { signal: context.signal },
+          )
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.
         if (context.cacheStatus !== 'stale') context.cacheStatus = page.cacheStatus;

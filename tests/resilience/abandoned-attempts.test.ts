@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSlowElasticsearch, type SlowElasticsearch } from '../helpers/slow-elasticsearch.ts';
+import { type SlowElasticsearch, startSlowElasticsearch } from '../helpers/slow-elasticsearch.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 /** How long an abandoned backend call may take to see its connection closed, on a loaded machine. */
