@@ -201,6 +201,7 @@ const environmentSchema = z
     ELASTICSEARCH_REQUEST_TIMEOUT_MS: positiveInt(5000),
     // 0: reads are retried by the search-index policy, writes by the indexer; a third layer would multiply them.
     ELASTICSEARCH_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(0),
+    ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS: positiveInt(300),
     ELASTICSEARCH_SHARDS: positiveInt(1),
     ELASTICSEARCH_REPLICAS: z.coerce.number().int().min(0).max(10).default(1),
     ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: z
@@ -288,6 +289,19 @@ const environmentSchema = z
           message: `${cert} and ${key} go together: set both or neither`,
         });
       }
+    }
+    // A first page served from the caches carries its point in time: it must still be open when the client
+    // asks for the next page, or the client would start again into the same cached page.
+    if (
+      env.ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS <=
+      env.CACHE_SEARCH_TTL_SECONDS + env.RESPONSE_CACHE_TTL_SECONDS
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS'],
+        message:
+          'must be more than CACHE_SEARCH_TTL_SECONDS + RESPONSE_CACHE_TTL_SECONDS (a cached page keeps its point in time)',
+      });
     }
     if (
       env.RESPONSE_CACHE_TTL_SECONDS > 0 &&
@@ -461,6 +475,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           indexPrefix: e.ELASTICSEARCH_INDEX_PREFIX,
           requestTimeoutMs: e.ELASTICSEARCH_REQUEST_TIMEOUT_MS,
           maxRetries: e.ELASTICSEARCH_MAX_RETRIES,
+          pointInTimeKeepAliveSeconds: e.ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS,
           shards: e.ELASTICSEARCH_SHARDS,
           replicas: e.ELASTICSEARCH_REPLICAS,
           rolloverMaxPrimaryShardSize: e.ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,

@@ -18,7 +18,7 @@ export interface SearchCacheOptions {
 }
 
 function requestHash(request: SearchRequest): string {
-  const { text, filter, sort, first, after, facets, highlights, typoTolerance } = request;
+  const { text, filter, sort, first, after, session, facets, highlights, typoTolerance } = request;
   const canonical = JSON.stringify([
     text,
     highlights === true,
@@ -26,6 +26,7 @@ function requestHash(request: SearchRequest): string {
     sort,
     first,
     after ?? null,
+    session ?? null,
     [...facets].sort(),
     filter.tags ? [...filter.tags].sort() : null,
     filter.status ? [...filter.status].sort() : null,

@@ -10,7 +10,13 @@ import { isTenantBusy } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
 import { parseQuery, TooManyQueryTermsError } from './query-parser.ts';
-import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
+import {
+  type FacetField,
+  isPagingSessionExpired,
+  type SearchFilter,
+  type SearchIndex,
+  type SearchSort,
+} from './search-index.ts';
 
 export interface SearchContext extends SubgraphContext {
   /** How the search was served, for the request's log line. */
@@ -102,6 +108,8 @@ function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
  * query would be stopped again.
  */
 function toClientError(error: unknown): never {
+  if (isPagingSessionExpired(error))
+    invalid('after', 'the paging session of this cursor has expired; search again from the first page');
   if (isDependencyUnavailable(error))
     throw quarryError('SEARCH_UNAVAILABLE', 'Search temporarily unavailable');
   if (isDeadlineExceeded(error)) throw quarryError('SEARCH_TIMEOUT', 'Search took too long and was stopped');
@@ -135,7 +143,7 @@ export function createSearchResolvers(
         const sort = args.sort ?? 'RELEVANCE';
         const typoTolerance = args.typoTolerance !== false;
         const boundTo = fingerprint(text, filter, sort, typoTolerance);
-        const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
+        const position = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
         const page = await index
           .search(
             {
@@ -144,7 +152,8 @@ export function createSearchResolvers(
               filter,
               sort,
               first,
-              after,
+              after: position?.sortKey,
+              session: position?.session,
               facets: [...new Set(args.facets ?? [])],
               highlights: selects(info, ['hits', 'highlights']),
               typoTolerance,
@@ -164,7 +173,9 @@ export function createSearchResolvers(
           })),
           facets: page.facets,
           pageInfo: {
-            endCursor: last ? cursors.encode(tenantId, boundTo, last.sortKey) : null,
+            endCursor: last
+              ? cursors.encode(tenantId, boundTo, { sortKey: last.sortKey, session: page.session })
+              : null,
             hasNextPage: page.hasNextPage,
           },
           stale: page.stale === true,

@@ -29,6 +29,8 @@ export interface SearchRequest {
   sort: SearchSort;
   first: number;
   after?: SortKey;
+  /** The paging session of the page `after` came from (`SearchPage.session`), if it had one. */
+  session?: string;
   facets: readonly FacetField[];
   /**
    * Whether hits carry highlights. Default false: they cost work per hit, so
@@ -63,10 +65,30 @@ export interface SearchPage {
   hits: SearchHitRecord[];
   facets: { field: FacetField; buckets: FacetBucket[] }[];
   hasNextPage: boolean;
+  /**
+   * A view of the index that the next pages are read from, so writes in
+   * between neither repeat nor skip hits (on Elasticsearch, a point in time).
+   * Opaque; the search subgraph signs it into the cursor with the sort key.
+   * Absent when the adapter pages on the live index, or there is no next page.
+   */
+  session?: string;
   /** Set by the search cache when the backend was unavailable and this page is the last one it saw. */
   stale?: boolean;
   /** How the search cache served this page; absent when no cache was consulted. */
   cacheStatus?: 'hit' | 'miss' | 'stale';
+}
+
+/**
+ * The paging session a cursor belongs to has ended (its point in time expired):
+ * the client starts again from the first page.
+ */
+export class PagingSessionExpiredError extends Error {
+  override name = 'PagingSessionExpiredError';
+  readonly isPagingSessionExpired = true;
+}
+
+export function isPagingSessionExpired(error: unknown): error is PagingSessionExpiredError {
+  return (error as PagingSessionExpiredError | null)?.isPagingSessionExpired === true;
 }
 
 /** Counting every match of a very common term costs more than it tells; past this, totals are a floor. */

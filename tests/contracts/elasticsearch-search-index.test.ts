@@ -11,7 +11,9 @@ import {
   ensureElasticsearchLayout,
 } from '../../subgraphs/search/adapters/elasticsearch-setup.ts';
 import { createElasticsearchClient } from '../../subgraphs/search/adapters/index.ts';
-import type { SearchRequest } from '../../subgraphs/search/search-index.ts';
+import { createCursorCodec } from '../../subgraphs/search/cursor.ts';
+import { createSearchResolvers, type SearchContext } from '../../subgraphs/search/resolvers.ts';
+import { PagingSessionExpiredError, type SearchRequest } from '../../subgraphs/search/search-index.ts';
 import { elasticsearchCluster, mockedElasticsearch } from '../helpers/elasticsearch-mock.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
 
@@ -60,6 +62,18 @@ const request = (fields: Partial<SearchRequest> = {}): SearchRequest => ({
 const emptySearchResponse = {
   hits: { total: { value: 0, relation: 'eq' }, hits: [] },
 };
+
+/** Answers searches, in a point in time or not, with `respond`; opening and closing one always succeed. */
+function answerSearches(es: ReturnType<typeof mockedElasticsearch>, respond: () => object) {
+  es.on('POST', '/:index/_pit', () => ({ id: 'pit-1' }));
+  es.on('DELETE', '/_pit', () => ({ succeeded: true, num_freed: 1 }));
+  es.on('POST', '/_search', respond);
+  es.on('POST', '/:index/_search', respond);
+}
+
+/** The searches the adapter sent, in order, without the point-in-time calls around them. */
+const searchesOf = (es: ReturnType<typeof mockedElasticsearch>) =>
+  es.requests.filter((sent) => sent.path.endsWith('/_search'));
 
 /** Two backing indices after a rollover: the old one is only in the read alias. */
 const rolledOverAliases = {
@@ -151,7 +165,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
 
   it('sends stopword-free optional words, required clauses as must, exclusions as must_not', async () => {
     const es = mockedElasticsearch();
-    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    answerSearches(es, () => emptySearchResponse);
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await index.search(
       request({
@@ -160,7 +174,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
       }),
     );
     const fields = ['title^4', 'tags.text^2', 'body'];
-    const [sent] = es.requests;
+    const [sent] = searchesOf(es);
     expect(sent?.body.query.bool.must).toEqual([
       {
         bool: {
@@ -191,11 +205,11 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
 
   it('sorts by update time with the id as tie-breaker, and drops text-only parts for empty text', async () => {
     const es = mockedElasticsearch();
-    es.on('POST', '/quarry-documents/_search', () => emptySearchResponse);
+    answerSearches(es, () => emptySearchResponse);
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await index.search(request({ text: ' ?! ', sort: 'RELEVANCE' }));
     await index.search(request({ text: 'x', sort: 'UPDATED_ASC' }));
-    const [empty, ascending] = es.requests;
+    const [empty, ascending] = searchesOf(es);
     expect(empty?.body.query.bool.must).toEqual([]);
     expect(empty?.body.highlight).toBeUndefined();
     expect(empty?.body.sort).toEqual([{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }]);
@@ -206,7 +220,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
 
   it('turns a response into a page: escaped highlights, sort keys, capped total, facets', async () => {
     const es = mockedElasticsearch();
-    es.on('POST', '/quarry-documents/_search', () => ({
+    answerSearches(es, () => ({
       hits: {
         total: { value: 10_000, relation: 'gte' },
         hits: [
@@ -696,5 +710,90 @@ describe('the cluster mock itself', () => {
     });
     expect(bulk.items.map((item) => item.delete?.status)).toEqual([409, 200]);
     expect(cluster.indices.get(target)?.size).toBe(0);
+  });
+});
+
+describe('ElasticsearchSearchIndex pages inside a point in time (cluster mock)', () => {
+  const newest = request({ text: '', sort: 'UPDATED_DESC', first: 2 });
+  const seeded = async () => {
+    const cluster = elasticsearchCluster();
+    const index = new ElasticsearchSearchIndex({
+      client: cluster.client,
+      names,
+      pointInTimeKeepAliveSeconds: 120,
+    });
+    await index.apply(['a', 'b', 'c', 'd', 'e'].map((id) => upsert('acme', id, 1)));
+    return { cluster, index };
+  };
+
+  it('reads every page from the view of the first: writes in between neither repeat nor skip hits', async () => {
+    const { cluster, index } = await seeded();
+    const first = await index.search(newest);
+    expect(first.session).toBeDefined();
+    const pit = cluster.es.requests.find((sent) => sent.path.endsWith('/_pit'));
+    expect(pit?.querystring).toEqual({ routing: 'acme', keep_alive: '120s' });
+    // Between pages: a new document that sorts first, one not yet seen deleted, another updated.
+    await index.apply([upsert('acme', 'z', 1), remove('acme', 'b', 2), upsert('acme', 'a', 2, 'Changed')]);
+    const pages = [first];
+    for (let page = pages.at(-1); page?.hasNextPage; page = pages.at(-1)) {
+      const last = page.hits.at(-1);
+      pages.push(await index.search({ ...newest, after: last?.sortKey, session: page.session }));
+    }
+    expect(pages.flatMap((page) => page.hits.map((hit) => hit.documentId))).toEqual([
+      'e',
+      'd',
+      'c',
+      'b',
+      'a',
+    ]);
+    // A search in a point in time names neither indices nor routing, and keeps it alive for another period.
+    const inPit = cluster.es.requests.filter((sent) => sent.path === '/_search');
+    expect(inPit).toHaveLength(3);
+    for (const sent of inPit) {
+      expect(sent.querystring).toEqual({});
+      expect(sent.body.pit).toEqual({ id: first.session, keep_alive: '120s' });
+    }
+    // A new search sees the writes.
+    const fresh = await index.search({ ...newest, first: 10 });
+    expect(fresh.hits.map((hit) => hit.documentId)).toEqual(['z', 'e', 'd', 'c', 'a']);
+  });
+
+  it('closes the point in time of a first page with no next page, and keeps the others open', async () => {
+    const { cluster, index } = await seeded();
+    const all = await index.search({ ...newest, first: 10 });
+    expect(all.hasNextPage).toBe(false);
+    expect(all.session).toBeUndefined();
+    await expect.poll(() => cluster.openPointsInTime()).toEqual([]);
+    const paged = await index.search(newest);
+    expect(cluster.openPointsInTime()).toEqual([paged.session]);
+  });
+
+  it('answers PagingSessionExpiredError once the point in time has expired', async () => {
+    const { cluster, index } = await seeded();
+    const first = await index.search(newest);
+    cluster.expire(first.session ?? '');
+    await expect(
+      index.search({ ...newest, after: first.hits.at(-1)?.sortKey, session: first.session }),
+    ).rejects.toBeInstanceOf(PagingSessionExpiredError);
+  });
+
+  it('tells the client to start again with BAD_USER_INPUT on `after`, from a cursor that carries the point in time', async () => {
+    const { cluster, index } = await seeded();
+    const resolvers = createSearchResolvers(index, createCursorCodec('x'.repeat(32)), { maxFirst: 100 });
+    const search = (resolvers.Query as Record<string, (...args: unknown[]) => Promise<unknown>>).search;
+    const context = { principal: { tenantId: 'acme' } } as SearchContext;
+    const info = { fieldNodes: [], fragments: {} };
+    const args = { query: '', sort: 'UPDATED_DESC', first: 2 };
+    const first = (await search?.({}, args, context, info)) as { pageInfo: { endCursor: string } };
+    const second = (await search?.({}, { ...args, after: first.pageInfo.endCursor }, context, info)) as {
+      pageInfo: { endCursor: string };
+    };
+    for (const id of cluster.openPointsInTime()) cluster.expire(id);
+    await expect(
+      search?.({}, { ...args, after: second.pageInfo.endCursor }, context, info),
+    ).rejects.toMatchObject({
+      message: 'after: the paging session of this cursor has expired; search again from the first page',
+      extensions: { code: 'BAD_USER_INPUT', field: 'after' },
+    });
   });
 });

@@ -23,6 +23,7 @@ import {
   type FacetField,
   facetBucketLimit,
   type Highlight,
+  PagingSessionExpiredError,
   type SearchIndex,
   type SearchPage,
   type SearchRequest,
@@ -35,6 +36,8 @@ export interface ElasticsearchSearchIndexOptions {
   /** Built by the caller with its request timeout and retry limit. */
   client: Client;
   names: ElasticsearchNames;
+  /** How long a paging session's point in time stays open after each page (ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS). Default 300. */
+  pointInTimeKeepAliveSeconds?: number;
 }
 
 /**
@@ -294,6 +297,24 @@ interface StoredCopy {
 
 type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
 
+/** A point in time that expired or was closed: a 404 whose cause is the missing search context. */
+function isSearchContextMissing(error: unknown): boolean {
+  const meta = (
+    error as {
+      meta?: {
+        statusCode?: number;
+        body?: { error?: { type?: string; root_cause?: { type?: string }[] } };
+      };
+    }
+  ).meta;
+  const cause = meta?.body?.error;
+  const missing = 'search_context_missing_exception';
+  return (
+    meta?.statusCode === 404 &&
+    (cause?.type === missing || (cause?.root_cause ?? []).some((root) => root.type === missing))
+  );
+}
+
 /**
  * The search port on Elasticsearch: one shared index family behind a read
  * and a write alias, every query filtered and routed by tenant.
@@ -311,18 +332,70 @@ type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
 export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
+  readonly #keepAlive: string;
 
-  constructor({ client, names }: ElasticsearchSearchIndexOptions) {
+  constructor({ client, names, pointInTimeKeepAliveSeconds = 300 }: ElasticsearchSearchIndexOptions) {
     this.#client = client;
     this.#names = names;
+    this.#keepAlive = `${pointInTimeKeepAliveSeconds}s`;
   }
 
+  /**
+   * Pages in a point in time: the first page opens one (routed to the
+   * tenant's shards) and is read from it, and each later page continues with
+   * `search_after` inside it, so writes meanwhile neither repeat nor skip
+   * hits. The id travels in the page's `session`. A first page with no next
+   * page closes its point in time at once; the others are left to expire,
+   * since a cached first page hands the same one to several clients.
+   * The client aborts the HTTP request on the signal, and Elasticsearch
+   * cancels a search whose connection closed.
+   */
   async search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
-    // The client aborts the HTTP request on the signal; Elasticsearch cancels a search whose connection closed.
-    const response = await this.#client.search<{ doc_id: string }>(
-      buildSearchBody(request, this.#names.readAlias),
-      { signal: options?.signal },
+    const signal = options?.signal;
+    const body = buildSearchBody(request, this.#names.readAlias);
+    if (request.after && request.session)
+      return this.#pageOf(request, await this.#searchIn(request.session, body, signal));
+    // A cursor from a last page, or from before points in time: paged on the live index.
+    if (request.after) return this.#pageOf(request, await this.#client.search(body, { signal }));
+    const opened = await this.#client.openPointInTime(
+      { index: this.#names.readAlias, routing: request.tenantId, keep_alive: this.#keepAlive },
+      { signal },
     );
+    let response: estypes.SearchResponse<{ doc_id: string }>;
+    try {
+      response = await this.#searchIn(opened.id, body, signal);
+    } catch (error) {
+      this.#close(opened.id);
+      throw error;
+    }
+    const page = this.#pageOf(request, response);
+    if (!page.hasNextPage) this.#close(response.pit_id ?? opened.id);
+    return page;
+  }
+
+  /** Closes a point in time nobody will page in; one that fails to close expires on its own. */
+  #close(id: string) {
+    this.#client.closePointInTime({ id }).catch(() => {});
+  }
+
+  /** One page inside a point in time, which this request keeps alive for another keep-alive. */
+  async #searchIn(id: string, body: estypes.SearchRequest, signal: AbortSignal | undefined) {
+    // The point in time names the indices and was opened with the tenant's routing; a search in it takes neither.
+    const { index: _index, routing: _routing, ...inPointInTime } = body;
+    try {
+      const response = await this.#client.search<{ doc_id: string }>(
+        { ...inPointInTime, pit: { id, keep_alive: this.#keepAlive } },
+        { signal },
+      );
+      return { ...response, pit_id: response.pit_id ?? id };
+    } catch (error) {
+      if (isSearchContextMissing(error))
+        throw new PagingSessionExpiredError('The point in time of this paging session has expired');
+      throw error;
+    }
+  }
+
+  #pageOf(request: SearchRequest, response: estypes.SearchResponse<{ doc_id: string }>): SearchPage {
     const first = Math.max(0, request.first);
     const hits = response.hits.hits;
     const total =
@@ -348,6 +421,8 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
         })),
       })),
       hasNextPage: hits.length > first,
+      // Elasticsearch may answer with a new id for the same point in time; the latest is the one to use.
+      ...(hits.length > first && response.pit_id ? { session: response.pit_id } : {}),
     };
   }
 
