@@ -201,8 +201,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     timeouts: options.httpTimeouts,
     tls: options.tls,
     cors: useCors({ allowedOrigins: options.corsOrigins }),
-    context: async (request: IncomingMessage) => ({
+    context: async (request: IncomingMessage, clientGone: AbortSignal) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),
+      clientGone,
     }),
     shortcut:
       responseCache &&

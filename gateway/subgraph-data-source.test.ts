@@ -20,6 +20,8 @@ const principal = (tenantId: string, token: string): Principal => ({
 describe('SubgraphDataSource', () => {
   let server: Server;
   let received: { authorization: string | undefined; body: string }[];
+  /** Per request received: whether, and when, its connection closed before the answer was sent. */
+  let abandoned: { closed: boolean; promise: Promise<void> }[];
   let answerAfterMs = 20;
   const agent = createSubgraphAgent(8);
   let source: SubgraphDataSource;
@@ -29,6 +31,14 @@ describe('SubgraphDataSource', () => {
       let body = '';
       request.on('data', (chunk) => {
         body += chunk;
+      });
+      const closed = Promise.withResolvers<void>();
+      const entry = { closed: false, promise: closed.promise };
+      abandoned.push(entry);
+      response.once('close', () => {
+        if (response.writableFinished) return;
+        entry.closed = true;
+        closed.resolve();
       });
       request.on('end', () => {
         received.push({
@@ -54,6 +64,7 @@ describe('SubgraphDataSource', () => {
   });
   beforeEach(() => {
     received = [];
+    abandoned = [];
     answerAfterMs = 20;
   });
   afterAll(async () => {
@@ -105,6 +116,44 @@ describe('SubgraphDataSource', () => {
     const who = principal('t1', 'token-1');
     await Promise.all([call('mutation { write }', who), call('mutation { write }', who)]);
     expect(received).toHaveLength(2);
+  });
+
+  it('stops a shared query once every client waiting for it has gone, and does not retry it', async () => {
+    answerAfterMs = 60_000;
+    const { port } = server.address() as AddressInfo;
+    // Deadlines far past the test: only the clients leaving can end the call.
+    const patient = new SubgraphDataSource({
+      name: 'search',
+      url: `http://127.0.0.1:${port}/graphql`,
+      agent,
+      timeoutMs: 60_000,
+      policy: createResilience({ timeoutMs: 60_000, failureThreshold: 100 }).policy('subgraph:search'),
+    });
+    const who = principal('t1', 'token-1');
+    const [first, second] = [new AbortController(), new AbortController()];
+    const calls = [first, second].map((client) =>
+      patient.process({
+        kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+        request: { query: 'query { slow }', variables: {} },
+        context: { principal: who, clientGone: client.signal },
+        incomingRequestContext: {} as never,
+      }),
+    );
+    await expect.poll(() => received.length).toBe(1);
+    first.abort();
+    // A round trip to the subgraph after the first client left: the shared call is still open then.
+    answerAfterMs = 0;
+    await call('query { other }', who);
+    expect(abandoned[0]?.closed).toBe(false);
+    second.abort();
+    // Bounded only so that a regression fails rather than hangs: the close follows the abort at once.
+    await expect.poll(() => abandoned[0]?.closed, { timeout: 10_000 }).toBe(true);
+    for (const result of await Promise.all(calls))
+      expect(result.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
+    expect(received.map((sent) => JSON.parse(sent.body).query)).toEqual([
+      'query { slow }',
+      'query { other }',
+    ]);
   });
 
   it('answers SUBGRAPH_UNAVAILABLE when the subgraph misses the deadline', async () => {

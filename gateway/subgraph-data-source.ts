@@ -149,17 +149,22 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     if (requestId) headers[requestIdHeader] = requestId;
     const body = JSON.stringify({ query, variables, operationName });
     const isMutation = /^\s*mutation\b/.test(query);
-    const call = () =>
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const call = (callersGone?: AbortSignal) =>
       this.#policy.run((signal) => this.#post(headers, body, signal), {
         idempotent: !isMutation,
         retryWhen: nothingSent,
         operation: isMutation ? 'mutation' : 'query',
         isExpected: isAnswered,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: callersGone ? AbortSignal.any([deadline, callersGone]) : deadline,
       });
+    // A query stops once every client waiting for it has gone; a mutation is sent to the end regardless.
+    const clientGone = 'clientGone' in options.context ? options.context.clientGone : undefined;
     let text: string;
     try {
-      text = isMutation ? await call() : await this.#inflight.run(`${principal?.token}\n${body}`, call);
+      text = isMutation
+        ? await call()
+        : await this.#inflight.run(`${principal?.token}\n${body}`, call, clientGone);
     } catch (error) {
       if (isAnswered(error)) throw error;
       return this.#unavailable(options);
