@@ -154,6 +154,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       this.#policy.run((signal) => this.#post(headers, body, signal), {
         idempotent: !isMutation,
         retryWhen: nothingSent,
+        stopsOnAbort: true,
         operation: isMutation ? 'mutation' : 'query',
         isExpected: isAnswered,
         signal: callersGone ? AbortSignal.any([deadline, callersGone]) : deadline,

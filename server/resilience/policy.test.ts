@@ -3,8 +3,10 @@ import { noOperationalEvents } from '../observability/events.ts';
 import { createResilience, DependencyUnavailableError } from './policy.ts';
 
 const failing = () => Promise.reject(new Error('connection refused'));
-/** A call that never answers, and stops (rejects) when its signal aborts, as every adapter's calls do. */
-const never = (signal: AbortSignal) =>
+/** A call that never answers and ignores its signal: the timeout still answers its caller. */
+const never = () => new Promise<never>(() => {});
+/** A call that never answers, and stops (rejects) when its signal aborts, as the ports' reads do. */
+const neverUntilAborted = (signal: AbortSignal) =>
   new Promise<never>((_, reject) => {
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener('abort', () => reject(signal.reason));
@@ -111,9 +113,9 @@ describe('dependency policy', () => {
       (signal) => {
         attempts++;
         caller.abort();
-        return never(signal);
+        return neverUntilAborted(signal);
       },
-      { idempotent: true, operation: 'search', signal: caller.signal },
+      { idempotent: true, stopsOnAbort: true, operation: 'search', signal: caller.signal },
     );
     await expect(call).rejects.toBeInstanceOf(DependencyUnavailableError);
     expect(attempts).toBe(1);
@@ -147,6 +149,25 @@ describe('dependency policy', () => {
     expect((await run(timedOut)).cause).toBe(timedOut);
     expect(attempts).toBe(1);
     expect(policy.state()).toBe('open');
+  });
+
+  it('ends an attempt that stops on abort only once it has stopped, and retries after that', async () => {
+    const policy = createResilience({ timeoutMs: 30, readAttempts: 2, retryInitialDelayMs: 1 }).policy('db');
+    const log: string[] = [];
+    await expect(
+      policy.run(
+        async (signal) => {
+          log.push('start');
+          await neverUntilAborted(signal).catch(() => {});
+          // Still cleaning up after the abort: the next attempt must not have started yet.
+          await Promise.resolve();
+          log.push('stopped');
+          throw new Error('aborted');
+        },
+        { idempotent: true, stopsOnAbort: true, operation: 'search' },
+      ),
+    ).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(log).toEqual(['start', 'stopped', 'start', 'stopped']);
   });
 
   it('passes expected errors through without counting them as failures', async () => {

@@ -52,6 +52,12 @@ export interface RunOptions {
    */
   isExpected?: (error: unknown) => boolean;
   /**
+   * `fn` stops when its signal aborts (the ports' reads, the gateway's subgraph calls): an attempt
+   * that times out ends when `fn` has stopped, so nothing abandoned runs beside a retry. Without it
+   * the attempt ends at once at its timeout, and `fn` is left to stop on its own.
+   */
+  stopsOnAbort?: boolean;
+  /**
    * Aborts the call from outside: the request's deadline, or its client gone.
    * The attempt running then is stopped, none follows, and the breaker does not count it.
    */
@@ -60,10 +66,6 @@ export interface RunOptions {
 
 export interface DependencyPolicy {
   readonly dependency: string;
-  /**
-   * `fn` must stop when its signal aborts (or be bounded by its own client timeout): an attempt
-   * ends only when `fn` does, so a retry never runs beside an abandoned attempt.
-   */
   run<T>(fn: (signal: AbortSignal) => Promise<T>, options: RunOptions): Promise<T>;
   state(): BreakerState;
 }
@@ -87,6 +89,14 @@ export class DependencyUnavailableError extends Error {
 
 export function isDependencyUnavailable(error: unknown): error is DependencyUnavailableError {
   return (error as DependencyUnavailableError | null)?.isDependencyUnavailable === true;
+}
+
+/** Settles with `call`, or rejects as soon as `signal` aborts, whichever comes first. */
+function endedByAbort<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
+  const { promise, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return Promise.race([call, promise]).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
 /** A failure the call's `retryWhen` declines: it still counts against the breaker. */
@@ -118,8 +128,8 @@ type Outcome<T> = { value: T } | { expected: unknown };
 
 function createPolicy(dependency: string, options: ResilienceOptions): DependencyPolicy {
   const events = options.events ?? noOperationalEvents;
-  // Cooperative: at the deadline the attempt's signal aborts and the attempt ends when its call has
-  // stopped, not before, so nothing abandoned keeps running against the backend.
+  // Cooperative: at the deadline the attempt's signal aborts, and the attempt itself decides when it
+  // ends (see `stopsOnAbort`), inside the wrapper below that tells a caller gone from a failure.
   // abortOnReturn off: aborting a finished call's signal does nothing useful, and builds an
   // AbortError DOMException with a stack trace on every call, visible in a cache hit's profile.
   const attemptTimeout = timeout(pick(options.timeoutMs, dependency, 2000), {
@@ -174,7 +184,7 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
         try {
           // cockatiel's retry starts the next attempt after its backoff even if the caller left meanwhile.
           signal.throwIfAborted();
-          return { value: await fn(signal) };
+          return { value: await (run.stopsOnAbort ? fn(signal) : endedByAbort(fn(signal), signal)) };
         } catch (error) {
           if (run.isExpected?.(error)) return { expected: error };
           if (run.signal?.aborted) throw new CallerGoneError(error);

@@ -30,6 +30,7 @@ export function resilientDocumentStore(
       reads.run((signal) => store.findByIds(tenantId, ids, { signal }), {
         ...read,
         operation: 'findByIds',
+        stopsOnAbort: true,
         signal: options?.signal,
       }),
     create: (tenantId, document, id, options) =>

@@ -14,7 +14,7 @@ import type { SearchIndex } from './search-index.ts';
  * caller's signal aborts, and the adapter stops its backend call then.
  */
 export function resilientSearchIndex(index: SearchIndex, policy: DependencyPolicy): SearchIndex {
-  const read = { idempotent: true, isExpected: isDeadlineExceeded };
+  const read = { idempotent: true, isExpected: isDeadlineExceeded, stopsOnAbort: true };
   return {
     search: (request, options) =>
       policy.run((signal) => index.search(request, { signal }), {
