@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../server/auth/jwt-verifier.ts';
+import { noOperationalEvents } from '../server/observability/events.ts';
 import { createResilience } from '../server/resilience/policy.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
@@ -45,6 +46,11 @@ describe('SubgraphDataSource', () => {
           authorization: request.headers.authorization,
           body,
         });
+        if (request.url === '/fails') {
+          response.statusCode = 500;
+          response.end('{}');
+          return;
+        }
         setTimeout(() => {
           response.setHeader('content-type', 'application/json');
           response.end(JSON.stringify({ data: { echo: JSON.parse(body).variables ?? null } }));
@@ -154,6 +160,45 @@ describe('SubgraphDataSource', () => {
       'query { slow }',
       'query { other }',
     ]);
+  });
+
+  it('retries a query only when its connection was refused, as nothing reached a subgraph then', async () => {
+    const { port } = server.address() as AddressInfo;
+    let retries = 0;
+    const events = { ...noOperationalEvents, retried: () => retries++ };
+    const sourceAt = (url: string) =>
+      new SubgraphDataSource({
+        name: 'search',
+        url,
+        agent,
+        timeoutMs: 3000,
+        policy: createResilience({
+          readAttempts: 3,
+          retryInitialDelayMs: 1,
+          failureThreshold: 100,
+          events,
+        }).policy('subgraph:search'),
+      });
+    const ask = (target: SubgraphDataSource) =>
+      target.process({
+        kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+        request: { query: 'query { echo }', variables: {} },
+        context: { principal: principal('t1', 'token-1') },
+        incomingRequestContext: {} as never,
+      });
+    // Nothing listens on a port just freed.
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const refused = await ask(sourceAt(`http://127.0.0.1:${closedPort}/graphql`));
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
+    expect(retries).toBe(2);
+    retries = 0;
+    const failing = await ask(sourceAt(`http://127.0.0.1:${port}/fails`));
+    expect(failing.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
+    expect(retries).toBe(0);
+    expect(received).toHaveLength(1);
   });
 
   it('answers SUBGRAPH_UNAVAILABLE when the subgraph misses the deadline', async () => {
