@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BusyWorkerApi } from '../../tests/helpers/busy-sqlite-worker.ts';
-import { createWorkerPool, DeadlineExceededError, type WorkerPool } from './worker-pool.ts';
+import { createWorkerPool, DeadlineExceededError, type WorkerPool, workerRestartOf } from './worker-pool.ts';
 
 const entry = new URL('../../tests/helpers/busy-sqlite-worker.ts', import.meta.url);
 const deadlineMs = 300;
@@ -99,7 +99,9 @@ describe('worker pool', () => {
     const running = workers.callUntil(caller.signal, 'spin');
     const queued = workers.callUntil(caller.signal, 'echo', 'never');
     caller.abort(gone);
-    await expect(running).rejects.toBe(gone);
+    await expect(running).rejects.toMatchObject({ name: 'CallAbandonedError', cause: gone });
+    // The restart it caused, for the tenant's bulkhead to wait on.
+    expect(workerRestartOf(await running.catch((error: unknown) => error))).toBeInstanceOf(Promise);
     await expect(queued).rejects.toBe(gone);
     await vi.waitFor(() => expect(isAlive(stuckPid)).toBe(false), { timeout: startupAllowanceMs });
     // The replacement serves the next call; an already aborted signal is refused without a worker.

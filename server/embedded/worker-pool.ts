@@ -44,14 +44,39 @@ export function isDeadlineExceeded(error: unknown): error is DeadlineExceededErr
   return (error as DeadlineExceededError | null)?.isDeadlineExceeded === true;
 }
 
+/** A running call whose caller stopped waiting: its worker was killed. `cause` is the signal's reason. */
+export class CallAbandonedError extends Error {
+  override name = 'CallAbandonedError';
+  /** Settles once the killed worker's replacement is ready, as for `DeadlineExceededError`. */
+  readonly replaced: Promise<void>;
+  constructor(pool: string, method: string, replaced: Promise<void>, reason: unknown) {
+    super(`${pool}: ${method} was stopped, its caller gone`, { cause: reason });
+    this.replaced = replaced;
+  }
+}
+
+/**
+ * The restart a failed call caused, if it killed its worker (past its deadline, or abandoned),
+ * found on the error or on what it wraps.
+ */
+export function workerRestartOf(error: unknown): Promise<void> | undefined {
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    if (current instanceof DeadlineExceededError || current instanceof CallAbandonedError)
+      return current.replaced;
+    if (typeof current !== 'object') return undefined;
+  }
+  return undefined;
+}
+
 export interface WorkerPool<Api extends WorkerApi> {
   call<M extends keyof Api & string>(
     method: M,
     ...args: Parameters<Api[M]>
   ): Promise<Awaited<ReturnType<Api[M]>>>;
   /**
-   * `call`, abandoned when `signal` aborts: a queued call leaves the queue, a
-   * running one has its worker killed and replaced. Rejects with the signal's reason.
+   * `call`, abandoned when `signal` aborts: a queued call leaves the queue and
+   * rejects with the signal's reason; a running one has its worker killed and
+   * replaced, and rejects with `CallAbandonedError`.
    */
   callUntil<M extends keyof Api & string>(
     signal: AbortSignal | undefined,
@@ -208,8 +233,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     if (job.signal) {
       const { signal } = job;
       job.onAbort = () => {
-        stop(worker, job);
-        job.reject(signal.reason);
+        job.reject(new CallAbandonedError(name, job.method, stop(worker, job), signal.reason));
       };
       signal.addEventListener('abort', job.onAbort, { once: true });
     }

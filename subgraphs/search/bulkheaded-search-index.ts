@@ -1,16 +1,18 @@
-import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
+import { workerRestartOf } from '../../server/embedded/worker-pool.ts';
 import type { HoldSlot, TenantBulkheads } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SearchIndex } from './search-index.ts';
 
 /**
- * A search stopped at its deadline cost a worker. The caller is answered at
- * once, but the tenant's slot stays taken until the replacement is ready: a
- * tenant holds at most its share of the workers, restarting ones included.
+ * A search stopped at its deadline, or abandoned by its caller, cost a
+ * worker. The caller is answered at once, but the tenant's slot stays taken
+ * until the replacement is ready: a tenant holds at most its share of the
+ * workers, restarting ones included.
  */
 const holdingRestarts =
   (holdSlot: HoldSlot) =>
   (error: unknown): never => {
-    if (isDeadlineExceeded(error)) holdSlot(error.replaced);
+    const restart = workerRestartOf(error);
+    if (restart) holdSlot(restart);
     throw error;
   };
 
