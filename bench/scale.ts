@@ -4,6 +4,8 @@
  * `SqliteSearchIndex.apply` (no HTTP, no documents store), then times
  * `search` for rare, mid-frequency and very common terms, rotating over
  * tenants, both as a plain ranked page and as the UI's page with facets.
+ * Natural-language questions (several words, a common one and a misspelled
+ * one among them) are timed with typo tolerance on and off.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -39,6 +41,8 @@ interface SizeResult {
   documentFrequency: Record<TermClass, number>;
   plain: Record<TermClass, Latency>;
   withFacets: Record<TermClass, Latency>;
+  /** Natural-language questions, by typo tolerance. */
+  questions: Record<'typoOn' | 'typoOff', { plain: Latency; withFacets: Latency }>;
 }
 
 const sizesOf = (value: string) =>
@@ -66,6 +70,22 @@ const options = program.opts<ScaleOptions>();
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+
+/** A letter swap inside the word: one edit, so typo tolerance corrects it back. */
+const misspelled = (word: string) => `${word.slice(0, 2)}${word[3] ?? ''}${word[2] ?? ''}${word.slice(4)}`;
+
+/**
+ * Questions as users type them: stopwords, a very common word, mid-frequency
+ * and rare words, a word of the titles, and one mid-frequency word misspelled.
+ */
+function questions(terms: Record<TermClass, string[]>): string[] {
+  return terms.mid.map((mid, i) => {
+    const common = terms.common[i % terms.common.length]!;
+    const rare = terms.rare[i % terms.rare.length]!;
+    const typo = misspelled(terms.mid[(i + 1) % terms.mid.length]!);
+    return `how is the ${common} of ${mid} related to ${typo} in the ${rare} runbook`;
+  });
+}
 
 async function measureSize(documents: number): Promise<SizeResult> {
   const directory = mkdtempSync(join(tmpdir(), 'quarry-scale-'));
@@ -110,42 +130,66 @@ async function measureSize(documents: number): Promise<SizeResult> {
     const buildSeconds = (performance.now() - started) / 1000;
     const indexMb = statSync(path).size / 2 ** 20;
 
-    const time = async (termClass: TermClass, facets: FacetField[]): Promise<Latency> => {
-      const terms = corpus.terms[termClass];
-      const run = async (i: number) => {
-        const t0 = performance.now();
-        const page = await index.search({
-          tenantId: corpus.tenants[i % corpus.tenants.length]!,
-          text: terms[i % terms.length]!,
-          filter: {},
-          sort: 'RELEVANCE',
-          first: 20,
-          facets,
-        });
-        return { ms: performance.now() - t0, total: page.total };
-      };
-      for (let i = 0; i < Math.min(20, options.queries); i += 1) await run(i + 7); // warm caches and statements
-      const samples: number[] = [];
-      let totals = 0;
-      for (let i = 0; i < options.queries; i += 1) {
-        const { ms, total } = await run(i);
-        samples.push(ms);
-        totals += total;
-      }
+    const summary = (samples: number[], totals: number): Latency => {
       samples.sort((a, b) => a - b);
       return {
         p50: percentile(samples, 50),
         p99: percentile(samples, 99),
         mean: samples.reduce((a, b) => a + b, 0) / samples.length,
-        meanTotal: totals / options.queries,
+        meanTotal: totals / samples.length,
       };
+    };
+    /**
+     * One latency per typo-tolerance setting, the settings taking turns on each text (in alternating order),
+     * so a change in the machine's load during the cell weighs on all of them alike.
+     */
+    const time = async (
+      texts: readonly string[],
+      facets: FacetField[],
+      typoTolerances: readonly boolean[] = [true],
+    ): Promise<Latency[]> => {
+      const run = async (i: number, typoTolerance: boolean) => {
+        const t0 = performance.now();
+        const page = await index.search({
+          tenantId: corpus.tenants[i % corpus.tenants.length]!,
+          text: texts[i % texts.length]!,
+          filter: {},
+          sort: 'RELEVANCE',
+          first: 20,
+          facets,
+          typoTolerance,
+        });
+        return { ms: performance.now() - t0, total: page.total };
+      };
+      // Warm caches and statements.
+      for (let i = 0; i < Math.min(20, options.queries); i += 1) {
+        for (const typoTolerance of typoTolerances) await run(i + 7, typoTolerance);
+      }
+      const samples = typoTolerances.map(() => [] as number[]);
+      const totals = typoTolerances.map(() => 0);
+      for (let i = 0; i < options.queries; i += 1) {
+        const turns = typoTolerances.map((typoTolerance, variant) => ({ typoTolerance, variant }));
+        if (i % 2 === 1) turns.reverse();
+        for (const { typoTolerance, variant } of turns) {
+          const { ms, total } = await run(i, typoTolerance);
+          samples[variant]!.push(ms);
+          totals[variant]! += total;
+        }
+      }
+      return samples.map((variantSamples, variant) => summary(variantSamples, totals[variant]!));
     };
     const plain = {} as Record<TermClass, Latency>;
     const withFacets = {} as Record<TermClass, Latency>;
+    const allFacets: FacetField[] = ['TAGS', 'STATUS', 'AUTHOR'];
     for (const termClass of classes) {
-      plain[termClass] = await time(termClass, []);
-      withFacets[termClass] = await time(termClass, ['TAGS', 'STATUS', 'AUTHOR']);
+      [plain[termClass]] = (await time(corpus.terms[termClass], [])) as [Latency];
+      [withFacets[termClass]] = (await time(corpus.terms[termClass], allFacets)) as [Latency];
     }
+    const asked = questions(corpus.terms);
+    const [plainOn, plainOff] = (await time(asked, [], [true, false])) as [Latency, Latency];
+    const [facetsOn, facetsOff] = (await time(asked, allFacets, [true, false])) as [Latency, Latency];
+    const typoOn = { plain: plainOn, withFacets: facetsOn };
+    const typoOff = { plain: plainOff, withFacets: facetsOff };
     return {
       documents,
       buildSeconds,
@@ -157,6 +201,7 @@ async function measureSize(documents: number): Promise<SizeResult> {
       },
       plain,
       withFacets,
+      questions: { typoOn, typoOff },
     };
   } finally {
     database.close();
@@ -197,6 +242,19 @@ for (const r of results) {
       `| ${r.documents.toLocaleString('en-US')} | ${r.indexMb.toFixed(0)} | ${r.buildSeconds.toFixed(0)} | ${termClass} | ${pct(r.documentFrequency[termClass])} | ${Math.round(r.plain[termClass].meanTotal).toLocaleString('en-US')} | ${ms(r.plain[termClass].p50)} / ${ms(r.plain[termClass].p99)} | ${ms(r.withFacets[termClass].p50)} / ${ms(r.withFacets[termClass].p99)} |`,
     );
   }
+}
+lines.push(
+  '',
+  `Natural-language questions ("how is the <common> of <mid> related to <mid, misspelled> in the <rare> runbook": seven words after stopwords), with typo tolerance on and off taking turns on each question:`,
+  '',
+  '| documents | mean total, on / off | plain p50 / p99 ms, on | plain p50 / p99 ms, off | + facets p50 / p99 ms, on | + facets p50 / p99 ms, off |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: |',
+);
+const cell = (latency: Latency) => `${ms(latency.p50)} / ${ms(latency.p99)}`;
+for (const { documents, questions: q } of results) {
+  lines.push(
+    `| ${documents.toLocaleString('en-US')} | ${Math.round(q.typoOn.plain.meanTotal).toLocaleString('en-US')} / ${Math.round(q.typoOff.plain.meanTotal).toLocaleString('en-US')} | ${cell(q.typoOn.plain)} | ${cell(q.typoOff.plain)} | ${cell(q.typoOn.withFacets)} | ${cell(q.typoOff.withFacets)} |`,
+  );
 }
 const markdown = `${lines.join('\n')}\n`;
 mkdirSync(options.out, { recursive: true });

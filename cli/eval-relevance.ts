@@ -26,10 +26,11 @@ const program = new Command('eval:relevance')
   .argument('<dir>', 'a folder with corpus.jsonl, queries.jsonl, qrels.tsv and optionally baseline.json')
   .option('--check', 'fail if nDCG@10 is more than 0.01 below the figure in the report; write nothing', false)
   .option('--report <file>', 'the Markdown file that keeps the figures', 'docs/relevance.md')
+  .option('--no-typo-tolerance', 'send every query with typoTolerance: false, into a block of its own')
   .parse();
 
 const [collectionDir] = program.args as [string];
-const options = program.opts<{ check: boolean; report: string }>();
+const options = program.opts<{ check: boolean; report: string; typoTolerance: boolean }>();
 
 const tenantId = 'relevance-eval';
 /** The deepest metric looks at the top 100, which is also the largest page the API gives. */
@@ -63,8 +64,8 @@ async function readCollection(dir: string): Promise<Collection> {
   };
 }
 
-const searchOperation = `query RelevanceEval($query: String!, $first: Int!) {
-  search(query: $query, first: $first) { hits { document { id } } }
+const searchOperation = `query RelevanceEval($query: String!, $first: Int!, $typoTolerance: Boolean!) {
+  search(query: $query, first: $first, typoTolerance: $typoTolerance) { hits { document { id } } }
 }`;
 
 /** One query as a client sends it: over HTTP to the gateway, with a bearer token. */
@@ -72,7 +73,10 @@ async function rankingOf(gatewayUrl: string, token: string, text: string): Promi
   const response = await fetch(gatewayUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: searchOperation, variables: { query: text, first: depth } }),
+    body: JSON.stringify({
+      query: searchOperation,
+      variables: { query: text, first: depth, typoTolerance: options.typoTolerance },
+    }),
   });
   const payload = (await response.json()) as {
     data?: { search: { hits: { document: { id: string } | null }[] } } | null;
@@ -116,7 +120,7 @@ async function main() {
       RATE_LIMIT_TIERS: 'standard=100000/100000',
       ...backends.env,
     });
-    const backend = config.elasticsearch ? 'elasticsearch' : 'embedded';
+    const backend = `${config.elasticsearch ? 'elasticsearch' : 'embedded'}${options.typoTolerance ? '' : ', typo tolerance off'}`;
     const stack = await startStack({ config, logger: createLogger({ level: 'silent' }) });
     try {
       const imported = await importDocuments({

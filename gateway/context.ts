@@ -1,5 +1,6 @@
 import type { Principal } from '../server/auth/jwt-verifier.ts';
 import type { CacheStatus } from '../server/observability/request-outcome.ts';
+import type { AdmissionVerdict } from './admission/admission.ts';
 import type { StoreTicket } from './response-cache/response-cache.ts';
 
 /** Per-request state at the gateway; created only for a verified token. */
@@ -11,6 +12,10 @@ export interface GatewayContext {
   cacheStatus?: CacheStatus;
   /** Set when the response cache missed this request: where its response may be stored. */
   responseCacheTicket?: StoreTicket;
+  /** Set when the request reaches Apollo already judged by admission (see `AdmissionVerdict`). */
+  admission?: AdmissionVerdict;
+  /** The gateway's own request (a response-cache refresh), not a client's: metrics do not count it. */
+  gatewayInitiated?: boolean;
   /** Set when a subgraph answered with a stale page (`extensions.stale`): such a response is never cached. */
   servedStale?: boolean;
 }

@@ -1,17 +1,16 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ValidationRule } from 'graphql';
-import { useOperationScope } from '../server/auth/operation-scope-plugin.ts';
 import type { Logger } from '../server/logger.ts';
 import type { ServiceMetrics } from '../server/observability/metrics.ts';
 import { useMetrics } from '../server/observability/use-metrics.ts';
 import { useRequestLog } from '../server/observability/use-request-log.ts';
 import { useSpanAttributes } from '../server/observability/use-span-attributes.ts';
+import { type AdmissionCheck, useAdmission } from './admission/index.ts';
 import type { GatewayContext } from './context.ts';
 import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
 import { useOperationResolution } from './plugins/operation-resolution.ts';
 import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
-import { type RateLimitOptions, useRateLimit } from './plugins/rate-limit.ts';
 import type { ResponseCache } from './response-cache/response-cache.ts';
 import { useResponseCache } from './response-cache/use-response-cache.ts';
 
@@ -21,7 +20,8 @@ export interface GatewayPluginOptions {
   metrics: ServiceMetrics;
   persistedOperations: PersistedOperationsOptions;
   limits: OperationLimits;
-  rateLimit: RateLimitOptions;
+  /** Whether this caller may run this request (`gatewayAdmission`). */
+  admission: readonly AdmissionCheck[];
   /** The explorer's landing page (`useExplorer`); absent in production, where GET /graphql serves no page. */
   explorer?: ApolloServerPlugin<GatewayContext>;
   /** Absent when RESPONSE_CACHE_TTL_SECONDS is 0. */
@@ -50,22 +50,18 @@ export interface GatewayPluginOptions {
  *    client text only: a manifest id carries none, and its body was checked
  *    when the manifest loaded. (Depth, aliases and directives are
  *    validation rules: `gatewayValidationRules` below.)
- * 7. Persisted operations: swaps a manifest id for its body, and refuses
- *    partners' free-form text, in `requestDidStart`, which runs before
- *    Apollo's APQ lookup, parsing and validation (so a refused partner costs
- *    nothing more). A manifest body is served from the document store already
- *    parsed and validated.
- * 8. Operation scope: refuses mutations without `documents:write` (and
- *    queries without `documents:read`) before planning any subgraph fetch.
- * 9. Rate limit: before any subgraph fetch, so a refused request costs the
- *    backends nothing. It hooks `didResolveOperation` like the scope check;
- *    Apollo runs those hooks concurrently, so a request refused for its
- *    scope still spends a token (a caller hammering with the wrong scope is
- *    limited too). Malformed requests fail parsing or validation before it.
- * 10. Response cache: stores the answers to queries that missed, and drops
- *    the tenant's cached answers after a mutation. Hits never reach Apollo:
- *    `createResponseCacheShortcut` answers them in front of it, after
- *    repeating the token, partner, scope and rate-limit checks above.
+ * 7. Admission (`admission/`): whether this caller may run this request, the
+ *    one list that response-cache hits also pass (partner policy before
+ *    parsing, then scope and rate limit before planning any subgraph fetch).
+ *    It comes before persisted operations, so a refused partner costs no
+ *    manifest or APQ lookup.
+ * 8. Persisted operations: swaps a manifest id for its body in
+ *    `requestDidStart`, before Apollo's APQ lookup, parsing and validation,
+ *    and keeps APQ registrations per tenant.
+ * 9. Response cache: stores the answers to queries that missed, and drops
+ *    the tenant's cached answers after a mutation that ran. Hits never reach
+ *    Apollo: `createResponseCacheShortcut` answers them in front of it, after
+ *    the same admission.
  *
  * The execution deadline is not a plugin (plugins cannot cut execution
  * short): see `execution-deadline.ts`, which wraps the gateway's executor.
@@ -77,7 +73,7 @@ export function gatewayPlugins({
   metrics,
   persistedOperations,
   limits,
-  rateLimit,
+  admission,
   responseCache,
 }: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
@@ -87,9 +83,8 @@ export function gatewayPlugins({
     useSpanAttributes<GatewayContext>(),
     useOperationResolution<GatewayContext>(),
     useOperationLimits<GatewayContext>({ limits, hideLimits: production }),
+    useAdmission(admission),
     usePersistedOperations(persistedOperations),
-    useOperationScope<GatewayContext>(),
-    useRateLimit(rateLimit),
     ...(responseCache ? [useResponseCache(responseCache)] : []),
   ];
 }

@@ -19,6 +19,7 @@ import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
 import type { Resilience } from '../server/resilience/policy.ts';
+import { gatewayAdmission, type RateLimitOptions } from './admission/index.ts';
 import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { type ExplorerOptions, useExplorer } from './explorer/explorer.ts';
@@ -26,7 +27,6 @@ import { manifestValidation } from './persisted-operations/manifest-validation.t
 import { createFileOperationStore } from './persisted-operations/store.ts';
 import type { OperationLimits } from './plugins/operation-limits.ts';
 import { apolloApqCache, persistedDocumentStore } from './plugins/persisted-operations.ts';
-import type { RateLimitOptions } from './plugins/rate-limit.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
 import {
   createResponseCache,
@@ -152,6 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ttlSeconds: options.apqTtlSeconds ?? 86_400,
     },
   };
+  const admission = gatewayAdmission({ persistedOperations, rateLimit: options.rateLimit });
   const explorer = options.production ? undefined : useExplorer<GatewayContext>(options.explorer);
   const apollo = new ApolloServer<GatewayContext>({
     gateway: withResponseSizeLimit(withExecutionDeadline(gateway, { timeoutMs: options.executionTimeoutMs })),
@@ -176,7 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       logger: options.logger,
       metrics,
       limits: options.limits,
-      rateLimit: options.rateLimit,
+      admission,
       responseCache,
       persistedOperations,
     }),
@@ -210,8 +211,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       createResponseCacheShortcut({
         responseCache,
         verifier: options.verifier,
-        persistedOperations,
-        rateLimit: options.rateLimit,
+        operationStore,
+        admission,
         metrics,
         logger: options.logger,
       }),

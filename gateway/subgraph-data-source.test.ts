@@ -24,6 +24,9 @@ describe('SubgraphDataSource', () => {
   /** Per request received: whether, and when, its connection closed before the answer was sent. */
   let abandoned: { closed: boolean; promise: Promise<void> }[];
   let answerAfterMs = 20;
+  /** The subgraph reads the whole request, then its connection is lost before it answers. */
+  let dropAfterReading = false;
+  let port = 0;
   const agent = createSubgraphAgent(8);
   let source: SubgraphDataSource;
 
@@ -51,6 +54,10 @@ describe('SubgraphDataSource', () => {
           response.end('{}');
           return;
         }
+        if (dropAfterReading) {
+          request.socket.destroy();
+          return;
+        }
         setTimeout(() => {
           response.setHeader('content-type', 'application/json');
           response.end(JSON.stringify({ data: { echo: JSON.parse(body).variables ?? null } }));
@@ -58,7 +65,7 @@ describe('SubgraphDataSource', () => {
       });
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const { port } = server.address() as AddressInfo;
+    ({ port } = server.address() as AddressInfo);
     source = new SubgraphDataSource({
       name: 'search',
       url: `http://127.0.0.1:${port}/graphql`,
@@ -72,6 +79,7 @@ describe('SubgraphDataSource', () => {
     received = [];
     abandoned = [];
     answerAfterMs = 20;
+    dropAfterReading = false;
   });
   afterAll(async () => {
     await agent.close();
@@ -208,5 +216,51 @@ describe('SubgraphDataSource', () => {
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
     // Well before the subgraph's answer at 30 s: the deadline (3 s) ended the wait, with room for a busy machine.
     expect(performance.now() - started).toBeLessThan(15_000);
+  });
+
+  describe('a mutation without an answer', () => {
+    /** A source with its own breaker, opening at the first failure, and a short deadline: the subgraph here never answers in time. */
+    const sourceFor = (url: string) =>
+      new SubgraphDataSource({
+        name: 'documents',
+        url,
+        agent,
+        timeoutMs: 300,
+        policy: createResilience({ timeoutMs: 300, failureThreshold: 1 }).policy('subgraph:documents'),
+      });
+    const mutate = (target: SubgraphDataSource) =>
+      target.process({
+        kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+        request: { query: 'mutation { write }', variables: {} },
+        context: { principal: principal('t1', 'token-1') },
+        incomingRequestContext: {} as never,
+      });
+    const code = (result: Awaited<ReturnType<typeof mutate>>) => result.errors?.[0]?.extensions?.code;
+
+    it('is WRITE_OUTCOME_UNKNOWN when the subgraph got it and the deadline passed, and is sent once', async () => {
+      answerAfterMs = 30_000;
+      const target = sourceFor(`http://127.0.0.1:${port}/graphql`);
+      expect(code(await mutate(target))).toBe('WRITE_OUTCOME_UNKNOWN');
+      expect(received).toHaveLength(1);
+      // Its breaker is open now: the next mutation is refused before it is sent.
+      expect(code(await mutate(target))).toBe('SUBGRAPH_UNAVAILABLE');
+      expect(received).toHaveLength(1);
+    });
+
+    it('is WRITE_OUTCOME_UNKNOWN when the connection is lost after the subgraph read it', async () => {
+      dropAfterReading = true;
+      expect(code(await mutate(sourceFor(`http://127.0.0.1:${port}/graphql`)))).toBe('WRITE_OUTCOME_UNKNOWN');
+      expect(received).toHaveLength(1);
+    });
+
+    it('stays SUBGRAPH_UNAVAILABLE when the connection was refused, so it never left', async () => {
+      const closed = createServer();
+      await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+      const closedPort = (closed.address() as AddressInfo).port;
+      await new Promise((done) => closed.close(done));
+      expect(code(await mutate(sourceFor(`http://127.0.0.1:${closedPort}/graphql`)))).toBe(
+        'SUBGRAPH_UNAVAILABLE',
+      );
+    });
   });
 });

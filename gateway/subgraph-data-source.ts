@@ -8,7 +8,7 @@ import { Agent } from 'undici';
 import { defaultMaxResponseBytes } from '../server/http/http-server.ts';
 import type { ClientTls } from '../server/http/tls.ts';
 import { currentRequestId, requestIdHeader } from '../server/observability/request-id.ts';
-import type { DependencyPolicy } from '../server/resilience/policy.ts';
+import { type DependencyPolicy, isDependencyUnavailable } from '../server/resilience/policy.ts';
 import type { GatewayContext } from './context.ts';
 import { createInflightRequests } from './inflight-requests.ts';
 import { isResponseTooLarge, readAtMost } from './response-size.ts';
@@ -71,11 +71,30 @@ function isAnswered(error: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500;
 }
 
+/** Failures to connect: no byte of the request left, so the subgraph cannot have seen it. */
+const connectFailureCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
 /**
- * The connection was refused: no subgraph got the request, so no backend call was made for it.
+ * The connection could not be made: no subgraph got the request, so no backend call was made for it.
  * The only failure the gateway retries; everything else was retried, if at all, by the subgraph.
  */
-const nothingSent = (error: unknown): boolean => (error as { code?: string } | null)?.code === 'ECONNREFUSED';
+function couldNotConnect(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && connectFailureCodes.has(code);
+}
+
+/** True only when the call certainly never reached the subgraph: its breaker refused it, or it could not connect. */
+function wasNeverSent(error: unknown): boolean {
+  if (isDependencyUnavailable(error) && error.breakerOpen) return true;
+  return couldNotConnect(isDependencyUnavailable(error) ? error.cause : error);
+}
 
 /**
  * Every call from the gateway to a subgraph goes through here: it forwards
@@ -100,15 +119,18 @@ const nothingSent = (error: unknown): boolean => (error as { code?: string } | n
  * caller's answer. Every waiter parses its own copy of the body, because
  * the gateway merges results into the objects it is given.
  *
- * Only queries are retried or merged, and only when the connection was
- * refused: reads are retried once, in the subgraph next to its backend
+ * Only queries are retried or merged, and only when the connection could not
+ * be made: reads are retried once, in the subgraph next to its backend
  * (docs/caching-and-resilience.md), so a slow backend is not called again for
  * every gateway attempt. An attempt that times out closes its connection, and
  * the subgraph stops the backend call it had started. A mutation that timed
  * out may have committed, so retrying it could write twice, and two identical
- * mutations are two writes; its failure goes back to the client.
+ * mutations are two writes; its failure goes back to the client, which can
+ * retry it safely with the mutation's idempotency key.
  * A failed or refused call becomes SUBGRAPH_UNAVAILABLE, which the gateway
- * reports on the affected paths while returning what the other subgraph gave.
+ * reports on the affected paths while returning what the other subgraph gave;
+ * a mutation that may have reached the subgraph (timeout, connection lost,
+ * 5xx) becomes WRITE_OUTCOME_UNKNOWN instead, since it may have been applied.
  */
 export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   readonly name: string;
@@ -153,7 +175,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const call = (callersGone?: AbortSignal) =>
       this.#policy.run((signal) => this.#post(headers, body, signal), {
         idempotent: !isMutation,
-        retryWhen: nothingSent,
+        retryWhen: couldNotConnect,
         stopsOnAbort: true,
         operation: isMutation ? 'mutation' : 'query',
         isExpected: isAnswered,
@@ -168,7 +190,17 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         : await this.#inflight.run(`${principal?.token}\n${body}`, call, clientGone);
     } catch (error) {
       if (isAnswered(error)) throw error;
-      return this.#unavailable(options);
+      if (isMutation && !wasNeverSent(error))
+        return this.#failed(
+          options,
+          'WRITE_OUTCOME_UNKNOWN',
+          `The ${this.name} service did not answer; the mutation may or may not have been applied. Retry it with the same idempotency key`,
+        );
+      return this.#failed(
+        options,
+        'SUBGRAPH_UNAVAILABLE',
+        `The ${this.name} service is temporarily unavailable`,
+      );
     }
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null)
@@ -200,9 +232,12 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
    * the gateway maps onto the client's paths (`search.hits.3.document`),
    * while the data the other subgraph gave is returned alongside.
    */
-  #unavailable(options: GraphQLDataSourceProcessOptions<GatewayContext>): GatewayGraphQLResponse {
-    const message = `The ${this.name} service is temporarily unavailable`;
-    const extensions = { code: 'SUBGRAPH_UNAVAILABLE' };
+  #failed(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+    code: 'SUBGRAPH_UNAVAILABLE' | 'WRITE_OUTCOME_UNKNOWN',
+    message: string,
+  ): GatewayGraphQLResponse {
+    const extensions = { code };
     const representations = options.request.variables?.representations;
     if (Array.isArray(representations) && representations.length > 0) {
       return {

@@ -13,6 +13,13 @@ const timeUnit = (fallback: string) =>
     .string()
     .regex(/^\d+(d|h|m|s)$/, 'a time unit such as 30d')
     .default(fallback);
+const millisecondsPerUnit: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+/** A time unit such as 24h, as milliseconds. */
+const durationMs = (fallback: string) =>
+  timeUnit(fallback).transform((value) => {
+    const unit = value.slice(-1);
+    return Number(value.slice(0, -1)) * (millisecondsPerUnit[unit] ?? Number.NaN);
+  });
 const list = z.string().transform((value) =>
   value
     .split(',')
@@ -176,6 +183,8 @@ const environmentSchema = z
     SEARCH_QUEUE_TIMEOUT_MS: positiveInt(250),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
+    OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+    INDEXER_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
 
     // Production backends: setting the URL selects the backend; without it the embedded one stays in use.
     MONGO_URL: z
@@ -215,6 +224,7 @@ const environmentSchema = z
     QUOTA_MAX_DOCUMENTS: positiveInt(1_000_000),
     QUOTA_MAX_BYTES: byteSize('10gb'),
     QUOTA_TIERS: tierQuotas,
+    IDEMPOTENCY_KEY_RETENTION: durationMs('24h').refine((ms) => ms > 0, 'must be longer than 0'),
 
     METRICS_TENANTS: list.default([]),
     METRICS_MAX_TENANTS: z.coerce.number().int().min(0).max(1000).default(50),
@@ -424,6 +434,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         standard: { maxDocuments: e.QUOTA_MAX_DOCUMENTS, maxBytes: e.QUOTA_MAX_BYTES },
         tiers: e.QUOTA_TIERS,
       },
+      /** How long a mutation's idempotency key, and the outcome it replays, are kept. */
+      idempotencyRetentionMs: e.IDEMPOTENCY_KEY_RETENTION,
     },
     search: {
       port: e.SEARCH_PORT,
@@ -441,7 +453,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         queueTimeoutMs: e.SEARCH_QUEUE_TIMEOUT_MS,
       },
     },
-    indexer: { pollIntervalMs: e.INDEXER_POLL_MS, batchSize: e.INDEXER_BATCH_SIZE, port: e.INDEXER_PORT },
+    indexer: {
+      pollIntervalMs: e.INDEXER_POLL_MS,
+      batchSize: e.INDEXER_BATCH_SIZE,
+      port: e.INDEXER_PORT,
+      /** The outbox's partitions, each held by one indexer at a time under a lease of `leaseMs`. */
+      partitions: e.OUTBOX_PARTITIONS,
+      leaseMs: e.INDEXER_LEASE_MS,
+    },
     metrics: {
       /** A listener of its own for `/metrics` (and health), apart from clients; one service per process. */
       listener: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },

@@ -20,6 +20,13 @@ export const publicErrorCodes = {
   SEARCH_TIMEOUT: 504,
   DOCUMENTS_UNAVAILABLE: 503,
   SUBGRAPH_UNAVAILABLE: 503,
+  /**
+   * A mutation was sent to its subgraph but no answer came back (connection lost, timeout): it may or
+   * may not have been applied. Retry it with the same idempotency key.
+   */
+  WRITE_OUTCOME_UNKNOWN: 503,
+  /** The idempotency key was already used by the tenant for another mutation or input; nothing was written. */
+  IDEMPOTENCY_KEY_REUSED: 409,
   /** No usable keys for the token's issuer: its identity provider is unreachable, not the token bad. */
   AUTH_UNAVAILABLE: 503,
   PERSISTED_QUERY_NOT_FOUND: 200,

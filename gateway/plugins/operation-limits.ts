@@ -97,7 +97,11 @@ export function persistedOperationRules(limits: OperationLimits): ValidationRule
   return [...operationLimitRules(limits), costRule];
 }
 
-/** Counts tokens without building an AST, stopping at the first one over the limit. */
+/**
+ * Counts tokens without building an AST, stopping at the first one over the limit.
+ * Not graphql-armor's max-tokens or Apollo's `parseOptions.maxTokens`: both run at
+ * parse time, after the APQ lookup, and the refusal must precede both on every path.
+ */
 export function exceedsTokenLimit(source: string, maxTokens: number): boolean {
   const lexer = new Lexer(new Source(source));
   let count = 0;

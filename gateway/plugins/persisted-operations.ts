@@ -8,7 +8,6 @@ import type { StringKeyValueCache } from '../../server/cache/key-value-cache.ts'
 import { requestError } from '../../server/errors.ts';
 import type { GatewayContext } from '../context.ts';
 import type { PersistedOperationStore } from '../persisted-operations/store.ts';
-import { refuseBeforeParsing } from './refuse-early.ts';
 
 export interface PersistedOperationsOptions {
   store: PersistedOperationStore;
@@ -74,8 +73,7 @@ export function partnerRefusal(
 /**
  * Safelisted operations. A request that carries a manifest id and no query
  * text runs the manifest's body, whoever sends it. Partners may send nothing
- * else: query text gets PERSISTED_QUERY_ID_REQUIRED and an id outside the
- * manifest PERSISTED_QUERY_NOT_IN_LIST. First-party clients may also send
+ * else (the gateway's admission refuses it, see `partnerPolicy`). First-party clients may also send
  * free-form queries and register them through APQ, which this plugin keeps
  * per tenant (`apq`); Apollo's own APQ cache is left empty (`apolloApqCache`).
  *
@@ -83,7 +81,6 @@ export function partnerRefusal(
  * `request.query` and drops the `persistedQuery` extension, so Apollo neither
  * looks the id up in the APQ cache nor writes the body back to it on every
  * call. Parsing and validation are skipped by `persistedDocumentStore` below.
- * Refusals go through `refuseBeforeParsing` (see there for why).
  */
 export function usePersistedOperations(
   options: PersistedOperationsOptions,
@@ -91,11 +88,6 @@ export function usePersistedOperations(
   return {
     async requestDidStart({ request, contextValue }) {
       const id = persistedQueryHash(request.extensions);
-      const refusal = partnerRefusal(options, contextValue.principal, {
-        query: request.query,
-        persistedId: id,
-      });
-      if (refusal) return refuseBeforeParsing(request, refusal);
       if (id === undefined) return;
       const operation = request.query === undefined ? options.store.get(id) : undefined;
       if (operation) {

@@ -1,7 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import Negotiator from 'negotiator';
 import { authenticate, type JwtVerifier, type Principal } from '../../server/auth/jwt-verifier.ts';
-import { allowsOperation } from '../../server/auth/scopes.ts';
 import type { Shortcut, ShortcutOutcome } from '../../server/http/http-server.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { ServiceMetrics } from '../../server/observability/metrics.ts';
@@ -9,21 +8,19 @@ import type { RequestOutcome } from '../../server/observability/request-outcome.
 import { recordRequest } from '../../server/observability/use-metrics.ts';
 import { createRequestLog } from '../../server/observability/use-request-log.ts';
 import { annotateRequestSpan } from '../../server/observability/use-span-attributes.ts';
+import { type AdmissionCheck, admit } from '../admission/index.ts';
 import type { GatewayContext } from '../context.ts';
-import {
-  type PersistedOperationsOptions,
-  partnerRefusal,
-  persistedQueryHash,
-} from '../plugins/persisted-operations.ts';
-import { type RateLimitOptions, takeToken } from '../plugins/rate-limit.ts';
+import type { PersistedOperationStore } from '../persisted-operations/store.ts';
+import { persistedQueryHash } from '../plugins/persisted-operations.ts';
 import { type ResponseCache, requestIdentity } from './response-cache.ts';
 
 export interface ResponseCacheShortcutOptions {
   responseCache: ResponseCache;
   verifier: JwtVerifier;
-  /** The partner policy: a partner is answered only for a manifest id. */
-  persistedOperations: PersistedOperationsOptions;
-  rateLimit: Pick<RateLimitOptions, 'store' | 'tiers'>;
+  /** The manifest: a safelisted id stands for its text in the cache key. */
+  operationStore: PersistedOperationStore;
+  /** The gateway's admission, the same list Apollo's path runs. */
+  admission: readonly AdmissionCheck[];
   metrics: ServiceMetrics;
   logger: Logger;
 }
@@ -80,29 +77,30 @@ function cacheableRequest(body: unknown): CacheableRequest | undefined {
 const passOn = (context?: GatewayContext): ShortcutOutcome<GatewayContext> => ({ answered: false, context });
 
 /**
- * Answers response cache hits before Apollo Server, which spends about four
+ * Answers response cache hits before Apollo Server, which spends several
  * times a hit's own cost on its request pipeline. A hit is served only after
- * the checks that would have let the request run: a verified token, the
- * partner policy, the read scope, and a token from the tenant's rate limit.
- * The rest of what Apollo checks depends only on the request itself (its
- * text or persisted id, operation name and variables), which is the cache
- * key within the tenant: a request that is in the cache already passed
- * them. Hits are counted, logged and put on the span like any request.
+ * a verified token and the gateway's admission, the same list Apollo's path
+ * runs (`gatewayAdmission`). The rest of what Apollo checks depends only on
+ * the request itself (its text or persisted id, operation name and
+ * variables), which is the cache key within the tenant: a request that is in
+ * the cache already passed it. Hits are counted, logged and put on the span
+ * like any request.
  *
  * A hit in the entry's last RESPONSE_CACHE_REFRESH_SECONDS also runs the
  * request through Apollo in the background, as its caller, so that the
  * response cache plugin stores a fresh entry before this one expires.
  *
- * Anything else (a miss, a refusal, an unusual request) goes on to Apollo,
- * with the verified principal and, on a miss, the ticket under which the
- * response cache plugin stores the answer. Refusals are left to Apollo so
- * that they look and are counted the same whichever path met them.
+ * Anything else goes on to Apollo: a miss, with the verified principal and
+ * the ticket under which the response cache plugin stores the answer; a hit
+ * that admission refused, with the verdict, which Apollo reports as it would
+ * its own (so refusals look and are counted the same on both paths, and
+ * nothing is charged twice); an unusual request, for Apollo to judge.
  */
 export function createResponseCacheShortcut({
   responseCache,
   verifier,
-  persistedOperations,
-  rateLimit,
+  operationStore,
+  admission,
   metrics,
   logger,
 }: ResponseCacheShortcutOptions): Shortcut<GatewayContext> {
@@ -121,12 +119,8 @@ export function createResponseCacheShortcut({
       // Apollo's path authenticates again, and refuses and reports it like any other refusal.
       return passOn();
     }
-    if (partnerRefusal(persistedOperations, principal, cacheable) || !allowsOperation(principal, 'query')) {
-      return passOn({ principal });
-    }
     // A safelisted id stands for its text: dropped from the manifest, it no longer finds its entries.
-    const safelisted =
-      cacheable.query === undefined && persistedOperations.store.get(cacheable.persistedId ?? '');
+    const safelisted = cacheable.query === undefined && operationStore.get(cacheable.persistedId ?? '');
     const identity = requestIdentity(safelisted ? { ...cacheable, query: safelisted.body } : cacheable);
     const lookup = await responseCache.lookup(principal.tenantId, identity);
     if (!('hit' in lookup)) {
@@ -134,10 +128,10 @@ export function createResponseCacheShortcut({
       return passOn({ principal, cacheStatus: 'miss', responseCacheTicket });
     }
     const { hit, refresh } = lookup;
-    if (!(await takeToken(rateLimit, principal)).allowed) {
+    const verdict = await admit(admission, { principal, ...cacheable });
+    if ('refused' in verdict) {
       if (refresh) responseCache.refreshEnded(refresh);
-      // Apollo's path takes a token again, and sends the 429 with its retry-after.
-      return passOn({ principal });
+      return passOn({ principal, admission: verdict });
     }
 
     // As Apollo answers (status, content type, no-store), with a content-length, not chunked.
@@ -153,8 +147,14 @@ export function createResponseCacheShortcut({
     };
     responseCache.events.cacheLookup('response', refresh ? 'refresh' : 'hit');
     if (refresh) {
-      // Not charged to the tenant's rate limit nor counted as a request: the hit that started it was.
-      runInBackground({ principal, cacheStatus: 'refresh', responseCacheTicket: refresh })
+      // Admitted by the hit that started it, which is also the request the metrics count.
+      runInBackground({
+        principal,
+        cacheStatus: 'refresh',
+        responseCacheTicket: refresh,
+        admission: verdict,
+        gatewayInitiated: true,
+      })
         .catch((error: unknown) => logger.warn({ err: error }, 'response cache refresh failed'))
         .finally(() => responseCache.refreshEnded(refresh));
     }

@@ -16,11 +16,12 @@ import type { ResponseCache } from './response-cache.ts';
  */
 /**
  * Fields whose answer hangs on the caller's scopes as well as the tenant
- * (`usage` needs tenant:admin): a cached answer could reach a caller of the
- * same tenant whom the resolver would refuse, so no response holding one is
- * stored. Fragments are followed too, since the search covers the document.
+ * (`usage` needs tenant:admin, `synonyms` search:admin): a cached answer
+ * could reach a caller of the same tenant whom the resolver would refuse, so
+ * no response holding one is stored. Fragments are followed too, since the
+ * search covers the document.
  */
-const scopedFields = new Set(['usage']);
+const scopedFields = new Set(['usage', 'synonyms']);
 
 function selectsScopedField(document: DocumentNode): boolean {
   let found = false;

@@ -6,6 +6,8 @@ export const READ_SCOPE = 'documents:read';
 export const WRITE_SCOPE = 'documents:write';
 /** Reading the tenant's usage and quota. */
 export const TENANT_ADMIN_SCOPE = 'tenant:admin';
+/** Reading and changing the tenant's search settings (synonyms). */
+export const SEARCH_ADMIN_SCOPE = 'search:admin';
 /** Erasing every trace of the tenant: its own scope, never implied by another. */
 export const TENANT_ERASE_SCOPE = 'tenant:erase';
 
@@ -17,10 +19,12 @@ export function allowsOperation(principal: Principal, operation: OperationType):
   return principal.scopes.has(scopeFor(operation));
 }
 
+/** The refusal of an operation the caller's scopes do not cover. */
+export function scopeRefusal(operation: OperationType) {
+  return requestError('FORBIDDEN', `This operation needs the "${scopeFor(operation)}" scope`);
+}
+
 /** Queries need read access, mutations need write access; subscriptions are not served. */
 export function assertOperationAllowed(principal: Principal, operation: OperationType) {
-  if (!allowsOperation(principal, operation)) {
-    const needed = scopeFor(operation);
-    throw requestError('FORBIDDEN', `This operation needs the "${needed}" scope`);
-  }
+  if (!allowsOperation(principal, operation)) throw scopeRefusal(operation);
 }

@@ -1,3 +1,5 @@
+import type { PartitionScope } from './partitions.ts';
+
 /** The document as every service sees it. Shared by the documents store, the indexer and the search index. */
 export const documentStatuses = ['DRAFT', 'PUBLISHED', 'ARCHIVED'] as const;
 export type DocumentStatus = (typeof documentStatuses)[number];
@@ -33,8 +35,8 @@ export interface DocumentChange {
  * order. Consumers must apply changes idempotently (by `version`).
  */
 export interface ChangeFeed {
-  /** The oldest unacknowledged changes, at most `limit`. */
-  pull(limit: number): Promise<DocumentChange[]>;
+  /** The oldest unacknowledged changes, at most `limit`; only those of `scope`'s partitions when given. */
+  pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]>;
   /** Marks changes as applied; they are not delivered again. */
   acknowledge(changes: readonly DocumentChange[]): Promise<void>;
   /** When the oldest unacknowledged change was committed, or null when caught up. */

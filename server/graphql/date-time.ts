@@ -29,7 +29,10 @@ function parseTimestamp(value: unknown): Date {
   return date;
 }
 
-/** ISO-8601 in UTC on the way out; any ISO-8601 timestamp with an explicit zone on the way in. */
+/**
+ * ISO-8601 in UTC on the way out; any ISO-8601 timestamp with an explicit zone on the way in.
+ * Not graphql-scalars' DateTime: it bounds the text, not the UTC year that stored, string-sorted timestamps need.
+ */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
   serialize(value) {

@@ -220,6 +220,8 @@ function toHeaderMap(request: IncomingMessage): HeaderMap {
  * A plain `node:http` integration for Apollo Server: it keeps the request
  * path short (no framework), and gives one place for body limits, security
  * headers and the non-GraphQL routes every service exposes.
+ * Not `startStandaloneServer` or `expressMiddleware`: both read the whole body
+ * before any hook runs, and the token must be checked and the body bounded first.
  */
 export function createHttpServer<TContext extends BaseContext>(options: HttpServerOptions<TContext>): Server {
   const {

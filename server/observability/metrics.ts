@@ -58,6 +58,13 @@ export function createLabelFolder(limit: number, allowed: readonly string[] = []
   };
 }
 
+/** What one indexer reports: its outbox partitions, the leases it lost, the changes it applied. */
+export interface IndexerProgressMetrics {
+  held(count: number): void;
+  lost(partition: number): void;
+  applied(count: number): void;
+}
+
 export interface ServiceMetrics {
   registry: Registry;
   /** The hooks caches, breakers, retries, rate limits and loaders report to. */
@@ -72,6 +79,8 @@ export interface ServiceMetrics {
   observeRequest(request: { operation: string; tenant: string; seconds?: number; codes: string[] }): void;
   /** Reports how far behind the indexer is whenever Prometheus scrapes. */
   trackIndexerLag(oldestPendingAt: () => Promise<Date | null>): void;
+  /** Registers the indexer's own series (only the indexer has them) and returns what it reports to. */
+  indexerProgress(): IndexerProgressMetrics;
   /**
    * Reports the stored documents and bytes of the `METRICS_TENANTS` tenants whenever Prometheus
    * scrapes: a fixed list, so the labels stay bounded however many tenants there are.
@@ -209,6 +218,28 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
           this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
         },
       });
+    },
+    indexerProgress() {
+      const held = new Gauge({
+        name: 'quarry_indexer_partitions_held',
+        help: 'Outbox partitions this indexer holds a lease on; 0 for a standby',
+        registers,
+      });
+      const lost = new Counter({
+        name: 'quarry_indexer_lease_losses_total',
+        help: 'Partition leases that ran out or were taken before this indexer renewed them',
+        registers,
+      });
+      const applied = new Counter({
+        name: 'quarry_indexer_changes_applied_total',
+        help: 'Outbox changes this indexer applied to the search index and acknowledged',
+        registers,
+      });
+      return {
+        held: (count) => held.set(count),
+        lost: () => lost.inc(),
+        applied: (count) => applied.inc(count),
+      };
     },
     trackTenantUsage(usage) {
       const tenants = options.tenantAllowlist ?? [];

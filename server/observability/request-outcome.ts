@@ -26,6 +26,8 @@ export interface ObservedContext {
   principal?: { tenantId: string };
   /** Set by the response cache when it exists; absent means no cache was consulted. */
   cacheStatus?: CacheStatus;
+  /** The service's own request, not a client's (a response-cache refresh). */
+  gatewayInitiated?: boolean;
 }
 
 /** Error codes that count against availability: the service failed, not the caller. */

@@ -27,8 +27,8 @@ export function useMetrics<TContext extends BaseContext & ObservedContext>({
       const startedAt = performance.now();
       return {
         async willSendResponse({ operationName, errors }) {
-          // A response cache refresh is the gateway's own request; the cache metrics count it.
-          if (contextValue.cacheStatus === 'refresh') return;
+          // Not a client's request: the cache metrics count refreshes.
+          if (contextValue.gatewayInitiated) return;
           recordRequest(metrics, {
             tenantId: contextValue.principal?.tenantId,
             operationName,

@@ -12,7 +12,10 @@ export interface FallbackRateLimitOptions {
   fraction?: number;
 }
 
-/** The shared limit when Redis answers; a stricter per-process limit when it does not. Never fails open or closed. */
+/**
+ * The shared limit when Redis answers; a stricter per-process limit when it does not. Never fails open or closed.
+ * rate-limiter-flexible's `insuranceLimiter` does the same for its own limiters only; this is the same idea over our port.
+ */
 export function withLocalFallback(options: FallbackRateLimitOptions): RateLimitStore {
   const { primary, fallback, fraction = 0.25 } = options;
   const stricter = (limit: RateLimit): RateLimit => ({

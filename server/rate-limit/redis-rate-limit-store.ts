@@ -6,6 +6,8 @@ import type { LeasingRateLimitStore } from './rate-limit-store.ts';
  * atomic across gateway replicas. It takes up to ARGV[3] tokens at once
  * (a lease, see `withLeases`). It uses the Redis clock (TIME), so replicas
  * with skewed clocks agree. Idle buckets expire once full again.
+ * Not rate-limiter-flexible: its Redis limiters count fixed windows, and a lease
+ * needs a bucket that grants several tokens at once and refills continuously.
  */
 const tokenBucket = `
 local rate = tonumber(ARGV[1])

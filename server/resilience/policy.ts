@@ -58,8 +58,9 @@ export interface RunOptions {
    */
   stopsOnAbort?: boolean;
   /**
-   * Aborts the call from outside: the request's deadline, or its client gone.
-   * The attempt running then is stopped, none follows, and the breaker does not count it.
+   * Aborts the call from outside: the request's deadline (`AbortSignal.timeout`), or its client gone.
+   * The attempt running then is stopped and none follows. A deadline that passed counts against the
+   * breaker like a timeout; a caller who left does not.
    */
   signal?: AbortSignal;
 }
@@ -98,6 +99,9 @@ function endedByAbort<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
   signal.addEventListener('abort', onAbort, { once: true });
   return Promise.race([call, promise]).finally(() => signal.removeEventListener('abort', onAbort));
 }
+
+/** `AbortSignal.timeout`'s reason: the caller's deadline passed, which says the dependency was slow. */
+const isDeadline = (reason: unknown) => (reason as Error | undefined)?.name === 'TimeoutError';
 
 /** A failure the call's `retryWhen` declines: it still counts against the breaker. */
 class NotRetriedError extends Error {
@@ -187,7 +191,7 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
           return { value: await (run.stopsOnAbort ? fn(signal) : endedByAbort(fn(signal), signal)) };
         } catch (error) {
           if (run.isExpected?.(error)) return { expected: error };
-          if (run.signal?.aborted) throw new CallerGoneError(error);
+          if (run.signal?.aborted && !isDeadline(run.signal.reason)) throw new CallerGoneError(error);
           if (run.retryWhen && !run.retryWhen(error))
             throw new NotRetriedError('not retried', { cause: error });
           throw error;

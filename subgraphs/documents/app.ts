@@ -97,7 +97,11 @@ export async function startDocumentsApp({
     'DOCUMENTS_PORT',
     startDocumentsService({
       store,
-      tenants: { quotas: config.documents.quotas, erasures },
+      tenants: {
+        quotas: config.documents.quotas,
+        erasures,
+        idempotencyRetentionMs: config.documents.idempotencyRetentionMs,
+      },
       verifier: authenticator,
       logger,
       production: config.production,

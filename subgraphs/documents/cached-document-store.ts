@@ -146,15 +146,15 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
         () => store.update(tenantId, id, patch, expectedVersion, writeOptions),
         written,
       ),
-    delete: (tenantId, id) =>
+    delete: (tenantId, id, writeOptions) =>
       write(
         documentKey(tenantId, id),
-        () => store.delete(tenantId, id),
+        () => store.delete(tenantId, id, writeOptions),
         () => fence(documentKey(tenantId, id), { version: closedFence, ttlSeconds }),
       ),
     // Read from the store: the count moves with every write, and a quota check needs it exact.
     usage: (tenantId) => store.usage(tenantId),
-    pull: (limit) => store.pull(limit),
+    pull: (limit, scope) => store.pull(limit, scope),
     acknowledge: (changes) => store.acknowledge(changes),
     oldestPendingAt: () => store.oldestPendingAt(),
     close: () => store.close(),

@@ -37,12 +37,19 @@ export class QuotaExceededError extends Error {
   readonly isQuotaExceeded = true;
 }
 
+/** An idempotency key the tenant already used for a different write; nothing was written. */
+export class IdempotencyKeyReusedError extends Error {
+  override name = 'IdempotencyKeyReusedError';
+  readonly isIdempotencyKeyReused = true;
+}
+
 /** The store's answers, not failures of it: the write certainly did not happen, and the store is healthy. */
 export const isStoreAnswer = (error: unknown): boolean =>
   error instanceof VersionConflictError ||
   error instanceof DocumentNotFoundError ||
   error instanceof DocumentExistsError ||
-  error instanceof QuotaExceededError;
+  error instanceof QuotaExceededError ||
+  error instanceof IdempotencyKeyReusedError;
 
 /** What one tenant may store. */
 export interface TenantQuota {
@@ -74,9 +81,27 @@ export function checkQuota(usage: TenantUsage, quota: TenantQuota | undefined, a
     );
 }
 
-/** Per write: the quota to hold the tenant to, checked in the write's own transaction. */
+/**
+ * A client's idempotency key for one write. The store keeps it, per tenant, in
+ * the write's own transaction together with the write's outcome, so a key is
+ * never recorded without its write nor a write without its key.
+ */
+export interface IdempotentWrite {
+  key: string;
+  /** What the write asked for (operation and input); the same key with another fingerprint is refused. */
+  fingerprint: string;
+  /** Until then a retry with the key gets the first outcome; after it the key may be used afresh. */
+  expiresAt: Date;
+}
+
+/** Per write: the quota to hold the tenant to, and the idempotency key, both handled in the write's own transaction. */
 export interface WriteOptions {
   quota?: TenantQuota;
+  /**
+   * With a key still held: the same fingerprint returns the first outcome and
+   * writes nothing; another fingerprint throws IdempotencyKeyReusedError.
+   */
+  idempotency?: IdempotentWrite;
 }
 
 /**
@@ -115,7 +140,7 @@ export interface DocumentStore extends ChangeFeed {
     options?: WriteOptions,
   ): Promise<DocumentRecord>;
   /** True when the document existed. */
-  delete(tenantId: string, id: string): Promise<boolean>;
+  delete(tenantId: string, id: string, options?: WriteOptions): Promise<boolean>;
   /** Counted in the same transactions as the writes, so it cannot drift from the documents. */
   usage(tenantId: string): Promise<TenantUsage>;
   close(): Promise<void>;

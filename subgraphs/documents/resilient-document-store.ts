@@ -40,9 +40,10 @@ export function resilientDocumentStore(
         ...write,
         operation: 'update',
       }),
-    delete: (tenantId, id) => writes.run(() => store.delete(tenantId, id), { ...write, operation: 'delete' }),
+    delete: (tenantId, id, options) =>
+      writes.run(() => store.delete(tenantId, id, options), { ...write, operation: 'delete' }),
     usage: (tenantId) => reads.run(() => store.usage(tenantId), { ...read, operation: 'usage' }),
-    pull: (limit) => reads.run(() => store.pull(limit), { ...read, operation: 'pull' }),
+    pull: (limit, scope) => reads.run(() => store.pull(limit, scope), { ...read, operation: 'pull' }),
     acknowledge: (changes) =>
       writes.run(() => store.acknowledge(changes), { ...write, operation: 'acknowledge' }),
     oldestPendingAt: () =>

@@ -11,9 +11,11 @@ import {
   DocumentExistsError,
   DocumentNotFoundError,
   type DocumentStore,
+  IdempotencyKeyReusedError,
   QuotaExceededError,
   VersionConflictError,
 } from './document-store.ts';
+import { checkIdempotencyKey, idempotentWrite } from './idempotency.ts';
 import { type QuotaConfig, quotaFor } from './quotas.ts';
 import { validateIds, validateNewDocument, validatePatch } from './validation.ts';
 
@@ -45,6 +47,12 @@ function toClientError(error: unknown): unknown {
   if (error instanceof DocumentExistsError)
     return quarryError('BAD_USER_INPUT', 'Document id already exists');
   if (error instanceof QuotaExceededError) return quarryError('QUOTA_EXCEEDED', error.message);
+  if (error instanceof IdempotencyKeyReusedError)
+    return quarryError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'This idempotency key was already used for a different mutation or input; nothing was written',
+      { field: 'idempotencyKey' },
+    );
   if (isDependencyUnavailable(error))
     return quarryError('DOCUMENTS_UNAVAILABLE', 'Documents temporarily unavailable');
   return error;
@@ -58,6 +66,8 @@ export interface DocumentsResolverOptions {
   quotas: QuotaConfig;
   /** Erasures of whole tenants, run in the background (server/tenants/erasure.ts). */
   erasures: ErasureJobs;
+  /** How long a mutation's idempotency key is held: a retry with it until then gets the first outcome. */
+  idempotencyRetentionMs: number;
 }
 
 function requireScope(context: DocumentsContext, scope: string, what: string) {
@@ -67,9 +77,17 @@ function requireScope(context: DocumentsContext, scope: string, what: string) {
 
 export function createDocumentsResolvers(
   store: DocumentStore,
-  { quotas, erasures }: DocumentsResolverOptions,
+  { quotas, erasures, idempotencyRetentionMs }: DocumentsResolverOptions,
 ): GraphQLResolverMap<DocumentsContext> {
-  const writeOptions = (context: DocumentsContext) => ({ quota: quotaFor(quotas, context.principal.tier) });
+  const writeOptions = (
+    context: DocumentsContext,
+    operation: string,
+    key: string | null | undefined,
+    input: unknown,
+  ) => ({
+    quota: quotaFor(quotas, context.principal.tier),
+    idempotency: idempotentWrite(key, operation, input, idempotencyRetentionMs),
+  });
   return {
     DateTime: DateTimeScalar,
     Query: {
@@ -90,30 +108,69 @@ export function createDocumentsResolvers(
     Mutation: {
       createDocument: async (
         _: unknown,
-        { input }: { input: DocumentInput & { title: string; body: string } },
+        {
+          input,
+          idempotencyKey,
+        }: { input: DocumentInput & { title: string; body: string }; idempotencyKey?: string | null },
         context: DocumentsContext,
-      ) =>
-        store
-          .create(context.principal.tenantId, validateNewDocument(input), undefined, writeOptions(context))
-          .catch(rethrowForClient),
+      ) => {
+        const document = validateNewDocument(input);
+        return store
+          .create(
+            context.principal.tenantId,
+            document,
+            undefined,
+            writeOptions(context, 'createDocument', idempotencyKey, document),
+          )
+          .catch(rethrowForClient);
+      },
       updateDocument: async (
         _: unknown,
-        { id, input, expectedVersion }: { id: string; input: DocumentInput; expectedVersion?: number | null },
+        {
+          id,
+          input,
+          expectedVersion,
+          idempotencyKey,
+        }: {
+          id: string;
+          input: DocumentInput;
+          expectedVersion?: number | null;
+          idempotencyKey?: string | null;
+        },
         context: DocumentsContext,
-      ) =>
-        store
+      ) => {
+        const patch = validatePatch(input);
+        const version = expectedVersion ?? undefined;
+        return store
           .update(
             context.principal.tenantId,
             id,
-            validatePatch(input),
-            expectedVersion ?? undefined,
-            writeOptions(context),
+            patch,
+            version,
+            writeOptions(context, 'updateDocument', idempotencyKey, { id, patch, expectedVersion: version }),
+          )
+          .catch(rethrowForClient);
+      },
+      deleteDocument: (
+        _: unknown,
+        { id, idempotencyKey }: { id: string; idempotencyKey?: string | null },
+        context: DocumentsContext,
+      ) =>
+        store
+          .delete(
+            context.principal.tenantId,
+            id,
+            writeOptions(context, 'deleteDocument', idempotencyKey, { id }),
           )
           .catch(rethrowForClient),
-      deleteDocument: (_: unknown, { id }: { id: string }, context: DocumentsContext) =>
-        store.delete(context.principal.tenantId, id).catch(rethrowForClient),
-      eraseTenantData: async (_: unknown, { tenantId }: { tenantId: string }, context: DocumentsContext) => {
+      eraseTenantData: async (
+        _: unknown,
+        { tenantId, idempotencyKey }: { tenantId: string; idempotencyKey?: string | null },
+        context: DocumentsContext,
+      ) => {
         requireScope(context, TENANT_ERASE_SCOPE, 'Erasing a tenant');
+        // Idempotent by itself (asking again is harmless, and the erasure removes the tenant's keys): the key is only checked.
+        checkIdempotencyKey(idempotencyKey);
         // The caller names its own tenant again: a confirmation, never a way to reach another.
         if (tenantId !== context.principal.tenantId)
           throw quarryError('BAD_USER_INPUT', "tenantId: must be the caller's own tenant", {

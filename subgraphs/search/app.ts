@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createServiceVerifier } from '../../server/auth/cached-verifier.ts';
 import { identityProviderHealth } from '../../server/auth/identity-provider-health.ts';
 import type { JwtVerifier } from '../../server/auth/jwt-verifier.ts';
@@ -17,10 +18,12 @@ import { namingPortVariable } from '../../server/startup-error.ts';
 import { openDocumentStore } from '../documents/adapters/index.ts';
 import { documentStoreDependencies, resilientDocumentStore } from '../documents/resilient-document-store.ts';
 import { openSearchIndex } from './adapters/index.ts';
+import { openPartitionLeases } from './adapters/partition-leases.ts';
 import { bulkheadedSearchIndex } from './bulkheaded-search-index.ts';
-import { cachedSearchIndex } from './cached-search-index.ts';
+import { cachedSearchIndex, searchCacheBumpingSynonyms } from './cached-search-index.ts';
 import { type Indexer, startIndexer } from './indexer.ts';
-import { resilientSearchIndex } from './resilient-search-index.ts';
+import { type PartitionClaimEvents, type PartitionClaims, startPartitionClaims } from './partition-claims.ts';
+import { resilientSearchIndex, resilientSynonymStore } from './resilient-search-index.ts';
 import type { SearchIndex } from './search-index.ts';
 import { startSearchService } from './service.ts';
 
@@ -75,11 +78,20 @@ export async function startSearchApp({
     staleTtlSeconds: config.cache.staleTtlSeconds,
     events,
   });
+  // Beside the searches rather than under `decorateIndex`: a decorated index need not implement them.
+  const synonyms = searchCacheBumpingSynonyms(
+    resilientSynonymStore(
+      instrumentPort(backend.index, { dependency: 'search-index' }),
+      resilience.policy('search-index'),
+    ),
+    { cache: cache.cache },
+  );
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   const service = await namingPortVariable(
     'SEARCH_PORT',
     startSearchService({
       index,
+      synonyms,
       // Configuration requires CURSOR_SECRET in production; a development process may sign with its own.
       cursorSecret: config.search.cursorSecret ?? randomBytes(32).toString('hex'),
       limits: { maxFirst: config.search.maxFirst },
@@ -105,6 +117,7 @@ export async function startSearchApp({
     metrics,
     async stop() {
       await service.stop();
+      synonyms.stop();
       await index.close();
       await backend.close();
       await cache.close();
@@ -127,6 +140,8 @@ export interface IndexerAppOptions {
 
 export interface IndexerApp {
   indexer: Indexer;
+  /** The outbox partitions this indexer holds. */
+  claims: PartitionClaims;
   metrics: ServiceMetrics;
   /** Where the indexer serves `/metrics` and the health routes (INDEXER_PORT). */
   url: string;
@@ -180,6 +195,14 @@ export async function startIndexerApp({
       events,
     },
   );
+  const progress = metrics.indexerProgress();
+  const { claims, closeLeases } = await claimPartitions(config, logger, progress).catch(
+    async (error: unknown) => {
+      await search.close();
+      await documents.close();
+      throw error;
+    },
+  );
   const indexer = startIndexer({
     feed: resilientDocumentStore(feed, {
       reads: resilience.policy(documentStoreDependencies.reads),
@@ -189,9 +212,14 @@ export async function startIndexerApp({
     logger,
     pollIntervalMs: config.indexer.pollIntervalMs,
     batchSize: config.indexer.batchSize,
+    claims,
+    onApplied: progress.applied,
   });
   const stopIndexing = async () => {
     await indexer.stop();
+    // Released only now, after the last batch, so no other indexer starts on a partition this one still applies.
+    await claims.stop();
+    await closeLeases();
     await index.close();
     await search.close();
     await documents.close();
@@ -223,6 +251,7 @@ export async function startIndexerApp({
   });
   return {
     indexer,
+    claims,
     metrics,
     url: server.url,
     async stop() {
@@ -230,4 +259,27 @@ export async function startIndexerApp({
       await stopIndexing();
     },
   };
+}
+
+/**
+ * This process's claim on the outbox partitions, under a name unique to it. A standby (no partition) is
+ * still ready: it takes partitions over when another indexer stops.
+ */
+async function claimPartitions(
+  config: QuarryConfig,
+  logger: Logger,
+  events: PartitionClaimEvents,
+): Promise<{ claims: PartitionClaims; closeLeases(): Promise<void> }> {
+  const opened = await openPartitionLeases(config);
+  const holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  logger.info({ holder, partitions: config.indexer.partitions }, 'claiming outbox partitions');
+  const claims = await startPartitionClaims({
+    leases: opened.leases,
+    holder,
+    count: config.indexer.partitions,
+    leaseMs: config.indexer.leaseMs,
+    logger,
+    events,
+  });
+  return { claims, closeLeases: opened.close };
 }

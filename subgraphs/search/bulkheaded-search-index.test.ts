@@ -7,6 +7,7 @@ import { createCursorCodec } from './cursor.ts';
 import { resilientSearchIndex } from './resilient-search-index.ts';
 import { createSearchResolvers, type SearchContext } from './resolvers.ts';
 import type { SearchIndex, SearchRequest } from './search-index.ts';
+import { noSynonyms } from './synonyms.ts';
 
 const request = (tenantId: string): SearchRequest => ({
   tenantId,
@@ -94,7 +95,13 @@ describe('search isolation between tenants', () => {
       backend.index,
       createTenantBulkheads({ dependency: 'search-index', concurrency: 1, queue: 0 }),
     );
-    const resolvers = createSearchResolvers(index, createCursorCodec('x'.repeat(32)), { maxFirst: 100 });
+    const unusedSynonyms = { synonyms: async () => noSynonyms, replaceSynonyms: async () => {} };
+    const resolvers = createSearchResolvers(
+      index,
+      createCursorCodec('x'.repeat(32)),
+      { maxFirst: 100 },
+      unusedSynonyms,
+    );
     const search = (resolvers.Query as Record<string, (...args: unknown[]) => Promise<unknown>>).search;
     const context = { principal: { tenantId: 'noisy' } } as SearchContext;
     const args = { query: 'the of and', sort: null, first: 10 };

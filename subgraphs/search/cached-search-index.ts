@@ -5,6 +5,7 @@ import { noOperationalEvents, type OperationalEvents } from '../../server/observ
 import type { ReadOptions } from '../../server/read-options.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from './search-index.ts';
+import type { SynonymStore } from './synonyms.ts';
 
 export interface SearchCacheOptions {
   cache: Cache;
@@ -18,11 +19,13 @@ export interface SearchCacheOptions {
 }
 
 function requestHash(request: SearchRequest): string {
-  const { text, filter, sort, first, after, session, facets, highlights, typoTolerance } = request;
+  const { text, filter, sort, first, after, session, facets, highlights, typoTolerance, didYouMean } =
+    request;
   const canonical = JSON.stringify([
     text,
     highlights === true,
     typoTolerance !== false,
+    didYouMean === true,
     sort,
     first,
     after ?? null,
@@ -104,5 +107,30 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
       bumps.stop();
       await index.close();
     },
+  };
+}
+
+/**
+ * Synonyms change what every search of the tenant finds, so replacing them
+ * bumps the tenant's search generation, as applying changes does: pages
+ * cached here and responses cached by the gateway (which hold the search
+ * generation they were computed under) stop being served at once.
+ */
+export function searchCacheBumpingSynonyms(
+  store: SynonymStore,
+  options: Pick<SearchCacheOptions, 'cache' | 'retryBumpMs'>,
+): SynonymStore & { stop(): void } {
+  const bumps = createGenerationBumps({
+    cache: options.cache,
+    key: searchGenerationKey,
+    retryMs: options.retryBumpMs ?? 1000,
+  });
+  return {
+    synonyms: (tenantId) => store.synonyms(tenantId),
+    async replaceSynonyms(tenantId, synonyms) {
+      await store.replaceSynonyms(tenantId, synonyms);
+      await bumps.bump([tenantId]);
+    },
+    stop: () => bumps.stop(),
   };
 }

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeFeed } from '../../server/documents/model.ts';
+import type { PartitionScope } from '../../server/documents/partitions.ts';
 import type { Logger } from '../../server/logger.ts';
+import type { PartitionClaims } from './partition-claims.ts';
 import type { SearchIndex } from './search-index.ts';
 
 export interface IndexerOptions {
@@ -14,6 +16,10 @@ export interface IndexerOptions {
   /** Backoff after a failure doubles from this up to `maxBackoffMs`. Defaults 200 ms and 30 s. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** With claims, only the partitions this indexer holds; without, the whole outbox (one indexer, or a test). */
+  claims?: Pick<PartitionClaims, 'whileHeld'>;
+  /** Told how many changes each batch applied and acknowledged. */
+  onApplied?: (count: number) => void;
 }
 
 export interface Indexer {
@@ -30,15 +36,22 @@ export interface Indexer {
  */
 export function startIndexer(options: IndexerOptions): Indexer {
   const { feed, index, logger, pollIntervalMs = 100, batchSize = 500 } = options;
-  const { initialBackoffMs = 200, maxBackoffMs = 30_000 } = options;
+  const { initialBackoffMs = 200, maxBackoffMs = 30_000, claims, onApplied } = options;
   const stopping = new AbortController();
 
-  async function applyNextBatch(): Promise<number> {
-    const changes = await feed.pull(batchSize);
+  async function applyChanges(scope?: PartitionScope): Promise<number> {
+    const changes = await feed.pull(batchSize, scope);
     if (changes.length === 0) return 0;
     await index.apply(changes);
     await feed.acknowledge(changes);
+    onApplied?.(changes.length);
     return changes.length;
+  }
+
+  /** A standby (no partition held) applies nothing, and polls again like an idle indexer. */
+  async function applyNextBatch(): Promise<number> {
+    if (!claims) return applyChanges();
+    return (await claims.whileHeld(applyChanges)) ?? 0;
   }
 
   // One batch at a time: `drain` and the loop would otherwise pull the same

@@ -21,6 +21,8 @@ export interface QueryTerm {
   prefix: boolean;
   /** Other words that also match it, ranked below the word itself: typo corrections an adapter found. */
   alternatives?: readonly string[];
+  /** The tenant's synonyms of the word (synonyms.ts), also matching it and ranked below it. */
+  synonyms?: readonly string[];
 }
 
 /** One term, or a phrase of several in order. Phrases never hold prefixes. */
@@ -134,11 +136,18 @@ export function parseQuery(text: string): ParsedQuery {
   const content = plain.filter((term) => term.prefix || !stopwords.has(term.word));
   // A query of stopwords only ("to be or not to be") still searches for them.
   const optional = content.length > 0 || required.length > 0 ? content : plain;
-  const distinct = new Set(
-    [...optional, ...[...required, ...excluded].flatMap((clause) => clause.terms)].map(termKey),
-  );
-  if (distinct.size > maxQueryTerms) throw new TooManyQueryTermsError(distinct.size);
-  return { optional, required, excluded };
+  const query = { optional, required, excluded };
+  const distinct = distinctTerms(query).length;
+  if (distinct > maxQueryTerms) throw new TooManyQueryTermsError(distinct);
+  return query;
+}
+
+/** The query's distinct terms, which its cost bound counts. */
+export function distinctTerms(query: ParsedQuery): QueryTerm[] {
+  const terms = new Map<string, QueryTerm>();
+  for (const term of [...query.optional, ...[...query.required, ...query.excluded].flatMap((c) => c.terms)])
+    terms.set(termKey(term), term);
+  return [...terms.values()];
 }
 
 /**
@@ -201,11 +210,12 @@ export function editDistance(a: string, b: string, limit: number): number {
 /** Whether the query narrows by text at all, which is when there is relevance to rank by. */
 export const isRanked = (query: ParsedQuery) => query.optional.length > 0 || query.required.length > 0;
 
-/** Every distinct word to highlight: the optional and required terms, never the excluded ones. */
+/** Every distinct word to highlight: the optional and required terms and their synonyms, never the excluded ones. */
 export function highlightTerms(query: ParsedQuery): QueryTerm[] {
   const terms = new Map<string, QueryTerm>();
   for (const term of [...query.optional, ...query.required.flatMap((clause) => clause.terms)]) {
     terms.set(termKey(term), term);
+    for (const word of term.synonyms ?? []) terms.set(word, { word, prefix: false });
   }
   return [...terms.values()];
 }

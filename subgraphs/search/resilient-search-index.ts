@@ -1,6 +1,7 @@
 import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
 import type { SearchIndex } from './search-index.ts';
+import type { SynonymStore } from './synonyms.ts';
 
 /**
  * Every index call under the search-index policy. Searches and suggestions
@@ -30,5 +31,18 @@ export function resilientSearchIndex(index: SearchIndex, policy: DependencyPolic
       }),
     apply: (changes) => policy.run(() => index.apply(changes), { idempotent: false, operation: 'apply' }),
     close: () => index.close(),
+  };
+}
+
+/** Synonym reads and writes under the same policy; a replace writes the same state again, so it may retry. */
+export function resilientSynonymStore(store: SynonymStore, policy: DependencyPolicy): SynonymStore {
+  return {
+    synonyms: (tenantId) =>
+      policy.run(() => store.synonyms(tenantId), { idempotent: true, operation: 'synonyms' }),
+    replaceSynonyms: (tenantId, synonyms) =>
+      policy.run(() => store.replaceSynonyms(tenantId, synonyms), {
+        idempotent: true,
+        operation: 'replaceSynonyms',
+      }),
   };
 }

@@ -1,5 +1,6 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
+import { SEARCH_ADMIN_SCOPE } from '../../server/auth/scopes.ts';
 import type { DocumentStatus } from '../../server/documents/model.ts';
 import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
 import { quarryError } from '../../server/errors.ts';
@@ -17,6 +18,7 @@ import {
   type SearchIndex,
   type SearchSort,
 } from './search-index.ts';
+import { InvalidSynonymsError, type SynonymStore, type Synonyms, validateSynonyms } from './synonyms.ts';
 
 export interface SearchContext extends SubgraphContext {
   /** How the search was served, for the request's log line. */
@@ -54,6 +56,21 @@ function invalid(field: string, message: string): never {
   throw quarryError('BAD_USER_INPUT', `${field}: ${message}`, { field });
 }
 
+function requireSearchAdmin(context: SearchContext, what: string) {
+  if (!context.principal.scopes.has(SEARCH_ADMIN_SCOPE))
+    throw quarryError('FORBIDDEN', `${what} needs the "${SEARCH_ADMIN_SCOPE}" scope`);
+}
+
+/** Checked before anything is written; a field outside the bounds is named as the client sent it. */
+function checkSynonyms(input: Synonyms): Synonyms {
+  try {
+    return validateSynonyms(input);
+  } catch (error) {
+    if (error instanceof InvalidSynonymsError) invalid(`input.${error.field}`, error.reason);
+    throw error;
+  }
+}
+
 function checkFirst(first: number, max: number): number {
   if (first < 1 || first > max) invalid('first', `must be between 1 and ${max}`);
   return first;
@@ -85,7 +102,7 @@ function fingerprint(text: string, filter: SearchFilter, sort: SearchSort, typoT
 
 /**
  * Whether the operation selects `path` below this field, through aliases and
- * fragments, so work for fields nobody asked for (highlights) is skipped.
+ * fragments, so work for fields nobody asked for (highlights, didYouMean) is skipped.
  */
 function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
   const within = (selectionSet: SelectionSetNode | undefined, rest: readonly string[]): boolean => {
@@ -124,6 +141,7 @@ export function createSearchResolvers(
   index: SearchIndex,
   cursors: CursorCodec,
   limits: SearchLimits,
+  synonyms: SynonymStore,
 ): GraphQLResolverMap<SearchContext> {
   return {
     DateTime: DateTimeScalar,
@@ -157,6 +175,7 @@ export function createSearchResolvers(
               facets: [...new Set(args.facets ?? [])],
               highlights: selects(info, ['hits', 'highlights']),
               typoTolerance,
+              didYouMean: selects(info, ['didYouMean']),
             },
             { signal: context.signal },
           )
@@ -179,6 +198,7 @@ export function createSearchResolvers(
             hasNextPage: page.hasNextPage,
           },
           stale: page.stale === true,
+          didYouMean: page.didYouMean ?? null,
         };
       },
       suggest: async (
@@ -193,6 +213,18 @@ export function createSearchResolvers(
             signal: context.signal,
           })
           .catch(toClientError);
+      },
+      synonyms: async (_: unknown, _args: unknown, context: SearchContext) => {
+        requireSearchAdmin(context, 'Reading synonyms');
+        return synonyms.synonyms(context.principal.tenantId).catch(toClientError);
+      },
+    },
+    Mutation: {
+      setSynonyms: async (_: unknown, { input }: { input: Synonyms }, context: SearchContext) => {
+        requireSearchAdmin(context, 'Changing synonyms');
+        const checked = checkSynonyms(input);
+        await synonyms.replaceSynonyms(context.principal.tenantId, checked).catch(toClientError);
+        return checked;
       },
     },
   };

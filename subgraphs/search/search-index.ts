@@ -39,6 +39,11 @@ export interface SearchRequest {
   highlights?: boolean;
   /** Whether misspelled words also match their corrections. Default true. */
   typoTolerance?: boolean;
+  /**
+   * Whether to look for `didYouMean`. Default false: on Elasticsearch it
+   * costs a second request, so it is computed only when the client selects it.
+   */
+  didYouMean?: boolean;
 }
 
 export interface Highlight {
@@ -72,6 +77,12 @@ export interface SearchPage {
    * Absent when the adapter pages on the live index, or there is no next page.
    */
   session?: string;
+  /**
+   * The query with each plain word that none of the tenant's documents hold
+   * replaced by its closest correction that some do (see did-you-mean.ts);
+   * absent when no word was replaced, typo tolerance is off, or it was not asked for.
+   */
+  didYouMean?: string;
   /** Set by the search cache when the backend was unavailable and this page is the last one it saw. */
   stale?: boolean;
   /** How the search cache served this page; absent when no cache was consulted. */

@@ -8,9 +8,11 @@ import { createCursorCodec } from './cursor.ts';
 import { createSearchResolvers, type SearchContext, type SearchLimits } from './resolvers.ts';
 import type { SearchIndex } from './search-index.ts';
 import { useStaleMarker } from './stale-marker.ts';
+import type { SynonymStore } from './synonyms.ts';
 
 export interface SearchServiceOptions extends SubgraphHostOptions {
   index: SearchIndex;
+  synonyms: SynonymStore;
   /** HMAC key for cursors; every replica must share it. */
   cursorSecret: string;
   limits: SearchLimits;
@@ -20,7 +22,12 @@ export function startSearchService(options: SearchServiceOptions): Promise<Runni
   return startSubgraphServer<SearchContext>({
     ...options,
     typeDefs: subgraphTypeDefs('search'),
-    resolvers: createSearchResolvers(options.index, createCursorCodec(options.cursorSecret), options.limits),
+    resolvers: createSearchResolvers(
+      options.index,
+      createCursorCodec(options.cursorSecret),
+      options.limits,
+      options.synonyms,
+    ),
     createContext: (principal, signal) => ({ principal, signal }),
     plugins: [useStaleMarker()],
   });

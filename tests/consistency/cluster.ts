@@ -4,7 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey, mintDevToken } from '../../server/auth/dev-keys.ts';
+import {
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  type DevTokenOptions,
+  ensureDevSigningKey,
+  mintDevToken,
+} from '../../server/auth/dev-keys.ts';
 import { productionBackendEnvironment } from '../helpers/backends.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 
@@ -25,7 +31,7 @@ const startBoundMs = 120_000;
 export interface Cluster {
   redis: TestRedis;
   gatewayUrls: string[];
-  token(tenantId: string): Promise<string>;
+  token(tenantId: string, options?: Omit<DevTokenOptions, 'tenantId'>): Promise<string>;
   /** SIGKILL, then the same service again on the same port. */
   restart(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   stop(): Promise<void>;
@@ -124,7 +130,7 @@ export async function startCluster(): Promise<Cluster> {
   return {
     redis,
     gatewayUrls: [ports['gateway-a'], ports['gateway-b']].map((port) => `http://127.0.0.1:${port}/graphql`),
-    token: (tenantId) => mintDevToken(devKey, { tenantId }),
+    token: (tenantId, options) => mintDevToken(devKey, { ...options, tenantId }),
     async restart(service, signal) {
       await kill(service, signal);
       await start(service);

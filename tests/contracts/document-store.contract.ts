@@ -1,9 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { partitionOf } from '../../server/documents/partitions.ts';
 import {
   DocumentExistsError,
   DocumentNotFoundError,
   type DocumentScan,
   type DocumentStore,
+  IdempotencyKeyReusedError,
+  type IdempotentWrite,
   type NewDocument,
   QuotaExceededError,
   storedBytes,
@@ -17,6 +20,11 @@ const draft = (title: string, fields: Partial<NewDocument> = {}): NewDocument =>
   author: null,
   status: 'DRAFT',
   ...fields,
+});
+
+/** A key held for an hour unless `expiresAt` says otherwise; the fingerprint stands for the write's input. */
+const keyed = (key: string, fingerprint: string, expiresAt = new Date(Date.now() + 3_600_000)) => ({
+  idempotency: { key, fingerprint, expiresAt } satisfies IdempotentWrite,
 });
 
 /** Drains the whole outbox, acknowledging it, and returns what it held. */
@@ -224,6 +232,33 @@ export function describeDocumentStoreContract(
         expect(await store.pull(10)).toEqual([]);
       });
 
+      it("delivers a partition's changes only to a pull of that partition, and every change to exactly one partition", async () => {
+        const count = 4;
+        const tenants = Array.from({ length: 12 }, (_, i) => `tenant-${i}`);
+        for (const tenant of tenants) await store.create(tenant, draft(tenant), 'd');
+        const byPartition = await Promise.all(
+          Array.from({ length: count }, (_, partition) =>
+            store.pull(100, { count, partitions: [partition] }),
+          ),
+        );
+        byPartition.forEach((changes, partition) => {
+          for (const change of changes) expect(partitionOf(change.tenantId, count)).toBe(partition);
+        });
+        expect(
+          byPartition
+            .flat()
+            .map((change) => change.tenantId)
+            .sort(),
+        ).toEqual([...tenants].sort());
+        // The tenants land in more than one partition, or the split would spread nothing.
+        expect(byPartition.filter((changes) => changes.length > 0).length).toBeGreaterThan(1);
+        const held = [0, 2];
+        expect(
+          (await store.pull(100, { count, partitions: held })).map((change) => change.tenantId).sort(),
+        ).toEqual(tenants.filter((tenant) => held.includes(partitionOf(tenant, count))).sort());
+        expect(await store.pull(100, { count, partitions: [] })).toEqual([]);
+      });
+
       it('tells when the oldest pending change was committed', async () => {
         expect(await store.oldestPendingAt()).toBeNull();
         const created = await store.create('t', draft('Pending'), 'p');
@@ -265,6 +300,91 @@ export function describeDocumentStoreContract(
         ).toEqual(['b/2']);
         expect(await store.count('b')).toBe(2);
         expect(await store.count('nobody')).toBe(0);
+      });
+    });
+
+    describe('idempotency keys', () => {
+      it('answers a retried create with its first outcome, writing nothing again', async () => {
+        const first = await store.create('t', draft('Once'), undefined, keyed('k1', 'create-once'));
+        const retried = await store.create('t', draft('Once'), undefined, keyed('k1', 'create-once'));
+        expect(retried).toEqual(first);
+        expect(await store.count('t')).toBe(1);
+        expect(await store.usage('t')).toMatchObject({ documents: 1 });
+        expect((await drainOutbox(store)).map((change) => change.documentId)).toEqual([first.id]);
+      });
+
+      it('refuses the same key with other input, writing nothing', async () => {
+        await store.create('t', draft('Once'), undefined, keyed('k1', 'create-once'));
+        await drainOutbox(store);
+        await expect(
+          store.create('t', draft('Other'), undefined, keyed('k1', 'create-other')),
+        ).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+        await expect(store.delete('t', 'x', keyed('k1', 'delete-x'))).rejects.toBeInstanceOf(
+          IdempotencyKeyReusedError,
+        );
+        expect(await store.count('t')).toBe(1);
+        expect(await store.pull(10)).toEqual([]);
+      });
+
+      it('keeps keys per tenant', async () => {
+        const mine = await store.create('t1', draft('Mine'), undefined, keyed('shared', 'same-input'));
+        const theirs = await store.create('t2', draft('Mine'), undefined, keyed('shared', 'same-input'));
+        expect(theirs.id).not.toBe(mine.id);
+        expect(theirs.tenantId).toBe('t2');
+        await store.create('t3', draft('Other'), undefined, keyed('shared', 'other-input'));
+        expect([await store.count('t1'), await store.count('t2'), await store.count('t3')]).toEqual([
+          1, 1, 1,
+        ]);
+      });
+
+      it('answers a retried update and delete with their first outcomes', async () => {
+        await store.create('t', draft('Draft'), 'd');
+        const updated = await store.update('t', 'd', { title: 'Edited' }, 1, keyed('u', 'edit'));
+        // The retry carries the same (now stale) expected version, and still gets the first answer.
+        expect(await store.update('t', 'd', { title: 'Edited' }, 1, keyed('u', 'edit'))).toEqual(updated);
+        expect(await store.delete('t', 'd', keyed('del', 'delete-d'))).toBe(true);
+        expect(await store.delete('t', 'd', keyed('del', 'delete-d'))).toBe(true);
+        // A missing document's answer is kept too: creating the id again does not make the retry delete it.
+        expect(await store.delete('t', 'gone', keyed('del-gone', 'delete-gone'))).toBe(false);
+        await store.create('t', draft('Back'), 'gone');
+        expect(await store.delete('t', 'gone', keyed('del-gone', 'delete-gone'))).toBe(false);
+        expect((await drainOutbox(store)).map((change) => [change.documentId, change.version])).toEqual([
+          ['d', 1],
+          ['d', 2],
+          ['d', 3],
+          ['gone', 1],
+        ]);
+      });
+
+      it('keeps nothing for a refused write, so its retry is judged afresh', async () => {
+        await store.create('t', draft('Draft'), 'd');
+        await expect(
+          store.update('t', 'd', { title: 'Late' }, 7, keyed('u', 'stale-edit')),
+        ).rejects.toBeInstanceOf(VersionConflictError);
+        await expect(
+          store.update('t', 'd', { title: 'Late' }, 7, keyed('u', 'stale-edit')),
+        ).rejects.toBeInstanceOf(VersionConflictError);
+        expect((await store.findByIds('t', ['d']))[0]?.version).toBe(1);
+      });
+
+      it('lets a key be used afresh once its retention is over', async () => {
+        const past = new Date(Date.now() - 1000);
+        const first = await store.create('t', draft('Old'), undefined, keyed('k', 'old', past));
+        const again = await store.create('t', draft('New'), undefined, keyed('k', 'new'));
+        expect(again.id).not.toBe(first.id);
+        expect(await store.create('t', draft('New'), undefined, keyed('k', 'new'))).toEqual(again);
+        expect(await store.count('t')).toBe(2);
+      });
+
+      it('writes once when the same keyed write races itself', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            store.create('t', draft('Racing'), undefined, keyed('race', 'racing')),
+          ),
+        );
+        expect(new Set(results.map((result) => result.id)).size).toBe(1);
+        expect(await store.count('t')).toBe(1);
+        expect(await store.pull(10)).toHaveLength(1);
       });
     });
 
@@ -328,6 +448,7 @@ export function describeDocumentStoreContract(
         await store.create('t', draft('Deleted'), 'b');
         await store.delete('t', 'b');
         await store.create('other', draft('Theirs'), 'theirs');
+        const keyedBefore = await store.create('t', draft('Keyed'), undefined, keyed('k', 'keyed'));
         await erasable.eraseTenant('t');
         await erasable.eraseTenant('t');
         expect(await store.findByIds('t', ['a', 'b'])).toEqual([null, null]);
@@ -337,6 +458,9 @@ export function describeDocumentStoreContract(
         expect((await store.create('t', draft('Again'), 'b')).version).toBe(1);
         expect(await store.findByIds('other', ['theirs'])).toMatchObject([{ id: 'theirs' }]);
         expect(await store.usage('other')).toMatchObject({ documents: 1 });
+        // Its idempotency keys went too: the same key writes anew.
+        const keyedAfter = await store.create('t', draft('Keyed'), undefined, keyed('k', 'keyed'));
+        expect(keyedAfter.id).not.toBe(keyedBefore.id);
       });
 
       it('keeps the count exact under concurrent writes at the quota', async () => {

@@ -14,7 +14,11 @@ import { createElasticsearchClient } from '../../subgraphs/search/adapters/index
 import { createCursorCodec } from '../../subgraphs/search/cursor.ts';
 import { createSearchResolvers, type SearchContext } from '../../subgraphs/search/resolvers.ts';
 import { PagingSessionExpiredError, type SearchRequest } from '../../subgraphs/search/search-index.ts';
-import { elasticsearchCluster, mockedElasticsearch } from '../helpers/elasticsearch-mock.ts';
+import {
+  elasticsearchCluster,
+  mockedElasticsearch,
+  type RecordedRequest,
+} from '../helpers/elasticsearch-mock.ts';
 import { describeSearchIndexContract } from './search-index.contract.ts';
 
 const names = elasticsearchNames('quarry-documents');
@@ -64,7 +68,10 @@ const emptySearchResponse = {
 };
 
 /** Answers searches, in a point in time or not, with `respond`; opening and closing one always succeed. */
-function answerSearches(es: ReturnType<typeof mockedElasticsearch>, respond: () => object) {
+function answerSearches(
+  es: ReturnType<typeof mockedElasticsearch>,
+  respond: (sent: RecordedRequest) => object,
+) {
   es.on('POST', '/:index/_pit', () => ({ id: 'pit-1' }));
   es.on('DELETE', '/_pit', () => ({ succeeded: true, num_freed: 1 }));
   es.on('POST', '/_search', respond);
@@ -216,6 +223,127 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(ascending?.body.sort).toEqual([{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]);
     // Highlights cost work per hit: without `highlights` none are asked for, text or not.
     expect(ascending?.body.highlight).toBeUndefined();
+  });
+
+  describe('didYouMean', () => {
+    const termSuggester = (field: string) => ({
+      term: {
+        field,
+        suggest_mode: 'always',
+        max_edits: 2,
+        prefix_length: 1,
+        min_word_length: 1,
+        size: 5,
+        sort: 'score',
+        string_distance: 'damerau_levenshtein',
+      },
+    });
+    const holding = (term: string) => ({
+      bool: {
+        should: [{ term: { title: term } }, { term: { body: term } }, { term: { 'tags.text': term } }],
+        minimum_should_match: 1,
+      },
+    });
+    // The shard's candidates: "flatter" is two edits from "fluttr", more than a 7-letter word may take.
+    const suggest = {
+      did_you_mean_title: [
+        { text: 'fluttr', offset: 0, length: 7, options: [{ text: 'flatter', score: 0.7, freq: 9 }] },
+        { text: 'airodinam', offset: 8, length: 11, options: [] },
+        { text: 'presur', offset: 20, length: 7, options: [{ text: 'pressur', score: 0.8, freq: 2 }] },
+      ],
+      did_you_mean_body: [
+        { text: 'fluttr', offset: 0, length: 7, options: [{ text: 'flutter', score: 0.8, freq: 40 }] },
+        { text: 'airodinam', offset: 8, length: 11, options: [{ text: 'aerodynam', score: 0.8, freq: 5 }] },
+        { text: 'presur', offset: 20, length: 7, options: [] },
+      ],
+      did_you_mean_tags_text: [],
+    };
+
+    function cluster(counts: Record<string, number>) {
+      const es = mockedElasticsearch();
+      answerSearches(es, (sent) =>
+        sent.body.size === 0
+          ? {
+              hits: { hits: [] },
+              aggregations: {
+                did_you_mean: {
+                  buckets: Object.fromEntries(
+                    Object.entries(counts).map(([term, docCount]) => [term, { doc_count: docCount }]),
+                  ),
+                },
+              },
+            }
+          : { ...emptySearchResponse, suggest },
+      );
+      return { es, index: new ElasticsearchSearchIndex({ client: es.client, names }) };
+    }
+
+    it("suggests in the search request, then counts the words and candidates in the tenant's documents", async () => {
+      // "aerodynam" is another tenant's word on this shard: the tenant holds it nowhere.
+      const { es, index } = cluster({
+        fluttr: 0,
+        flutter: 3,
+        airodinam: 0,
+        aerodynam: 0,
+        presur: 0,
+        pressur: 1,
+      });
+      const page = await index.search(
+        request({ text: 'Wing fluttre airodinamic presure', didYouMean: true }),
+      );
+      expect(page.didYouMean).toBe('Wing flutter airodinamic pressure');
+      const [searched, counted] = searchesOf(es);
+      expect(searchesOf(es)).toHaveLength(2);
+      expect(searched?.body.suggest).toEqual({
+        // Words under five letters are never corrected, so they are not sent.
+        text: 'fluttre airodinamic presure',
+        did_you_mean_title: termSuggester('title'),
+        did_you_mean_body: termSuggester('body'),
+        did_you_mean_tags_text: termSuggester('tags.text'),
+      });
+      expect(counted?.querystring).toEqual({ routing: 'acme' });
+      expect(counted?.body).toEqual({
+        size: 0,
+        track_total_hits: false,
+        query: { bool: { filter: [{ term: { tenant_id: 'acme' } }, { term: { deleted: false } }] } },
+        aggs: {
+          did_you_mean: {
+            filters: {
+              filters: {
+                fluttr: holding('fluttr'),
+                flutter: holding('flutter'),
+                airodinam: holding('airodinam'),
+                aerodynam: holding('aerodynam'),
+                presur: holding('presur'),
+                pressur: holding('pressur'),
+              },
+            },
+          },
+        },
+      });
+    });
+
+    it('replaces no word the tenant holds, however close a more frequent word is', async () => {
+      const { index } = cluster({
+        fluttr: 1,
+        flutter: 30,
+        airodinam: 0,
+        aerodynam: 0,
+        presur: 0,
+        pressur: 0,
+      });
+      const page = await index.search(request({ text: 'fluttre airodinamic presure', didYouMean: true }));
+      expect(page.didYouMean).toBeUndefined();
+    });
+
+    it('sends one request and no suggester unless asked for, and none with typo tolerance off', async () => {
+      const { es, index } = cluster({});
+      await index.search(request({ text: 'fluttre' }));
+      await index.search(request({ text: 'fluttre', didYouMean: true, typoTolerance: false }));
+      await index.search(request({ text: 'wing', didYouMean: true }));
+      expect(searchesOf(es)).toHaveLength(3);
+      expect(searchesOf(es).map((sent) => sent.body.suggest)).toEqual([undefined, undefined, undefined]);
+    });
   });
 
   it('turns a response into a page: escaped highlights, sort keys, capped total, facets', async () => {
@@ -451,13 +579,20 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(es.requests).toEqual([]);
   });
 
-  it('erases a tenant with one routed delete-by-query over every backing index, tombstones included', async () => {
+  it('erases a tenant: its synonyms, then one routed delete-by-query over every backing index, tombstones included', async () => {
     const es = mockedElasticsearch();
+    es.on('DELETE', '/quarry-documents.synonyms/_doc/:id', () => es.error(404, 'not_found'));
     es.on('POST', '/:index/_delete_by_query', () => ({ deleted: 3, failures: [] }));
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     await index.eraseTenant('acme');
-    expect(es.requests).toHaveLength(1);
-    const [sent] = es.requests;
+    expect(es.requests).toHaveLength(2);
+    const [synonyms, sent] = es.requests;
+    // A tenant that never set synonyms has no document: that 404 is no failure.
+    expect(synonyms).toMatchObject({
+      method: 'DELETE',
+      path: '/quarry-documents.synonyms/_doc/acme',
+      querystring: { refresh: 'true' },
+    });
     expect(sent?.path).toBe('/quarry-documents/_delete_by_query');
     expect(sent?.querystring).toMatchObject({
       routing: 'acme',
@@ -467,6 +602,100 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     });
     // No `deleted: false` filter: the tombstones go too.
     expect(sent?.body).toEqual({ query: { term: { tenant_id: 'acme' } } });
+  });
+});
+
+describe('ElasticsearchSearchIndex synonyms (elasticsearch-mock)', () => {
+  const fields = ['title^4', 'tags.text^2', 'body'];
+  const stored = {
+    equivalents: [{ words: ['k8s', 'kubernetes'] }],
+    rules: [{ word: 'laptop', synonyms: ['notebook', 'ultrabook'] }],
+  };
+
+  it("reads only the query words' entries of the tenant's synonyms, then adds them as a lower-weighted clause", async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => ({
+      _index: 'quarry-documents.synonyms',
+      _id: 'acme',
+      found: true,
+      _source: { lookup: { laptop: ['notebook', 'ultrabook'] } },
+    }));
+    answerSearches(es, () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: 'Laptops +dock "laptop bag" lapto* -laptop', typoTolerance: false }));
+    const [lookup] = es.requests;
+    const [sent] = searchesOf(es);
+    // Plain words only, as the index stems them: phrases, prefixes, + and - clauses match as typed.
+    expect(lookup).toMatchObject({
+      method: 'GET',
+      path: '/quarry-documents.synonyms/_doc/acme',
+      querystring: { _source_includes: 'lookup.laptop' },
+    });
+    expect(sent?.body.query.bool.must[0].bool.should).toEqual([
+      { multi_match: { query: 'laptops', type: 'cross_fields', fields, minimum_should_match: '1' } },
+      { multi_match: { query: 'notebook ultrabook', type: 'cross_fields', fields, boost: 0.5 } },
+      { multi_match: { query: 'lapto', type: 'phrase_prefix', fields } },
+    ]);
+  });
+
+  it('searches without synonyms when the tenant has none, or no synonyms index exists yet', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => es.error(404, 'index_not_found_exception'));
+    answerSearches(es, () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: 'laptop', typoTolerance: false }));
+    expect(searchesOf(es)[0]?.body.query.bool.must[0].bool.should).toEqual([
+      { multi_match: { query: 'laptop', type: 'cross_fields', fields, minimum_should_match: '1' } },
+    ]);
+    expect(await index.synonyms('acme')).toEqual({ equivalents: [], rules: [] });
+  });
+
+  it('reads nothing for a query without plain words', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/quarry-documents.synonyms/_doc/:id', () => ({ found: false }));
+    answerSearches(es, () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.search(request({ text: '' }));
+    await index.search(request({ text: '"laptop bag" +dock' }));
+    expect(es.requests.filter((sent) => sent.path.startsWith('/quarry-documents.synonyms'))).toEqual([]);
+    expect(searchesOf(es)).toHaveLength(2);
+  });
+
+  it("stores a tenant's synonyms as one document of a stored-only index, with the lookup a search reads", async () => {
+    const es = mockedElasticsearch();
+    let created = 0;
+    es.on('PUT', '/quarry-documents.synonyms', () =>
+      created++ === 0 ? { acknowledged: true } : es.error(400, 'resource_already_exists_exception'),
+    );
+    es.on('PUT', '/quarry-documents.synonyms/_doc/*', () => ({ result: 'created' }));
+    es.on('GET', '/quarry-documents.synonyms/_doc/*', () => ({ found: true, _source: stored }));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await index.replaceSynonyms('a/b', stored);
+    await index.replaceSynonyms('a/b', stored);
+    const [create, write, , again] = es.requests;
+    expect(create?.body).toEqual({
+      settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
+      mappings: {
+        dynamic: 'strict',
+        properties: {
+          tenant_id: { type: 'keyword' },
+          equivalents: { type: 'object', enabled: false },
+          rules: { type: 'object', enabled: false },
+          lookup: { type: 'object', enabled: false },
+        },
+      },
+    });
+    // The tenant id is the document id (the client escapes it in the URL; the mock shows it unescaped).
+    expect(write?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
+    expect(write?.body).toEqual({
+      tenant_id: 'a/b',
+      ...stored,
+      lookup: { k8: ['kubernetes'], kubernet: ['k8s'], laptop: ['notebook', 'ultrabook'] },
+    });
+    // The index already there is no failure: the second write goes through.
+    expect(again?.path).toBe('/quarry-documents.synonyms/_doc/a/b');
+    expect(await index.synonyms('a/b')).toEqual(stored);
+    expect(es.requests.at(-1)?.querystring).toEqual({ _source_includes: 'equivalents,rules' });
   });
 });
 
@@ -575,7 +804,10 @@ describe.skipIf(!elasticsearchUrl)(
         names: realNames,
         index,
         async cleanup() {
-          await client.indices.delete({ index: realNames.indexPattern, ignore_unavailable: true });
+          await client.indices.delete({
+            index: [realNames.indexPattern, realNames.synonymsIndex],
+            ignore_unavailable: true,
+          });
           await client.indices.deleteIndexTemplate({ name: realNames.template });
           await client.ilm.deleteLifecycle({ name: realNames.policy });
           await client.close();
@@ -779,7 +1011,12 @@ describe('ElasticsearchSearchIndex pages inside a point in time (cluster mock)',
 
   it('tells the client to start again with BAD_USER_INPUT on `after`, from a cursor that carries the point in time', async () => {
     const { cluster, index } = await seeded();
-    const resolvers = createSearchResolvers(index, createCursorCodec('x'.repeat(32)), { maxFirst: 100 });
+    const resolvers = createSearchResolvers(
+      index,
+      createCursorCodec('x'.repeat(32)),
+      { maxFirst: 100 },
+      index,
+    );
     const search = (resolvers.Query as Record<string, (...args: unknown[]) => Promise<unknown>>).search;
     const context = { principal: { tenantId: 'acme' } } as SearchContext;
     const info = { fieldNodes: [], fragments: {} };

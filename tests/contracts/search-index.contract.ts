@@ -9,6 +9,7 @@ import {
   type SearchRequest,
   type SearchSort,
 } from '../../subgraphs/search/search-index.ts';
+import type { SynonymStore } from '../../subgraphs/search/synonyms.ts';
 
 type DocumentFields = Partial<Omit<DocumentRecord, 'id' | 'tenantId' | 'version'>>;
 
@@ -68,10 +69,10 @@ const facet = (page: SearchPage, field: string) =>
  */
 export function describeSearchIndexContract(
   backendName: string,
-  createIndex: () => Promise<{ index: SearchIndex; cleanup(): Promise<void> }>,
+  createIndex: () => Promise<{ index: SearchIndex & SynonymStore; cleanup(): Promise<void> }>,
 ) {
   describe(`SearchIndex contract: ${backendName}`, () => {
-    let index: SearchIndex;
+    let index: SearchIndex & SynonymStore;
     let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
@@ -560,6 +561,128 @@ export function describeSearchIndexContract(
         await index.apply([upsert('t', 'clutter', 1, { title: 'Clutter', body: 'Desk clutter.' })]);
         // "clutter" is one edit from "flutter", but as typed it ranks first.
         expect(ids(await search('t', 'clutter'))[0]).toBe('clutter');
+      });
+    });
+
+    describe('synonyms', () => {
+      beforeEach(async () => {
+        await index.apply([
+          upsert('t', 'kube', 1, { title: 'Kubernetes operators', body: 'Reconcile loops.' }),
+          upsert('t', 'k8s', 1, { title: 'K8s upgrades', body: 'Drain the nodes first.' }),
+          upsert('t', 'notebook', 1, { title: 'Notebook batteries', body: 'Charge cycles.' }),
+          upsert('t', 'laptop', 1, { title: 'Laptop stands', body: 'Desk ergonomics.' }),
+        ]);
+        await index.replaceSynonyms('t', {
+          equivalents: [{ words: ['k8s', 'kubernetes'] }],
+          rules: [{ word: 'laptop', synonyms: ['notebook'] }],
+        });
+      });
+
+      it('finds every word of an equivalent set from any one of them', async () => {
+        expect(sortedIds(await search('t', 'k8s'))).toEqual(['k8s', 'kube']);
+        expect(sortedIds(await search('t', 'kubernetes'))).toEqual(['k8s', 'kube']);
+        expect((await search('t', 'kubernetes')).total).toBe(2);
+      });
+
+      it('applies a one-way rule in its direction only', async () => {
+        expect(sortedIds(await search('t', 'laptop'))).toEqual(['laptop', 'notebook']);
+        expect(ids(await search('t', 'notebook'))).toEqual(['notebook']);
+      });
+
+      it('ranks a document with the word as typed above one with its synonym', async () => {
+        expect(ids(await search('t', 'kubernetes'))).toEqual(['kube', 'k8s']);
+        expect(ids(await search('t', 'k8s'))).toEqual(['k8s', 'kube']);
+        expect(ids(await search('t', 'laptop'))).toEqual(['laptop', 'notebook']);
+      });
+
+      it('highlights the synonym a document matched', async () => {
+        const page = await search('t', 'laptop', { highlights: true });
+        const notebook = page.hits.find((hit) => hit.documentId === 'notebook');
+        expect(notebook?.highlights).toEqual([{ field: 'title', snippets: ['<em>Notebook</em> batteries'] }]);
+      });
+
+      it('matches other forms of a synonym word, as the index stems them', async () => {
+        expect(sortedIds(await search('t', 'laptops'))).toEqual(['laptop', 'notebook']);
+      });
+
+      it('leaves phrases, prefixes, required and excluded words as typed', async () => {
+        expect(ids(await search('t', '+laptop'))).toEqual(['laptop']);
+        expect(ids(await search('t', '"laptop stands"'))).toEqual(['laptop']);
+        expect(ids(await search('t', 'lapto*'))).toEqual(['laptop']);
+        expect(sortedIds(await search('t', 'stands -laptop'))).toEqual([]);
+      });
+
+      it('reads back what was set, and uses a replacement from the next search on', async () => {
+        expect(await index.synonyms('t')).toEqual({
+          equivalents: [{ words: ['k8s', 'kubernetes'] }],
+          rules: [{ word: 'laptop', synonyms: ['notebook'] }],
+        });
+        await index.replaceSynonyms('t', {
+          equivalents: [],
+          rules: [{ word: 'notebook', synonyms: ['laptop'] }],
+        });
+        expect(ids(await search('t', 'k8s'))).toEqual(['k8s']);
+        expect(ids(await search('t', 'laptop'))).toEqual(['laptop']);
+        expect(sortedIds(await search('t', 'notebook'))).toEqual(['laptop', 'notebook']);
+      });
+
+      it("never changes another tenant's results", async () => {
+        await index.apply([
+          upsert('other', 'kube', 1, { title: 'Kubernetes operators' }),
+          upsert('other', 'k8s', 1, { title: 'K8s upgrades' }),
+        ]);
+        expect(ids(await search('other', 'k8s'))).toEqual(['k8s']);
+        expect(await index.synonyms('other')).toEqual({ equivalents: [], rules: [] });
+      });
+
+      it(`expands a query only up to ${maxQueryTerms} distinct terms, one synonym per word in turn`, async () => {
+        const targets = Array.from({ length: 5 }, (_, i) => `target${i}`);
+        await index.apply(targets.map((word) => upsert('t', word, 1, { title: `About ${word}` })));
+        await index.replaceSynonyms('t', { equivalents: [], rules: [{ word: 'source', synonyms: targets }] });
+        expect(sortedIds(await search('t', 'source'))).toEqual(targets);
+        // With 29 other words there is room for two of the five synonyms.
+        const filler = Array.from({ length: maxQueryTerms - 3 }, (_, i) => `filler${i}`);
+        expect(sortedIds(await search('t', ['source', ...filler].join(' ')))).toEqual(['target0', 'target1']);
+      });
+    });
+
+    describe('didYouMean', () => {
+      const didYouMean = async (tenantId: string, text: string, request: Partial<SearchRequest> = {}) =>
+        (await search(tenantId, text, { didYouMean: true, ...request })).didYouMean;
+
+      beforeEach(async () => {
+        await index.apply([
+          upsert('t', 'flutter', 1, { title: 'Wing flutter', body: 'Aerodynamic loads on a swept wing.' }),
+          upsert('t', 'pressure', 1, { title: 'Pressure gradients', body: 'Boundary layer pressure.' }),
+          upsert('t', 'clutter', 1, { title: 'Desk clutter', body: 'Clutter on desks.' }),
+          upsert('other', 'o1', 1, { title: 'Fluttre', body: 'A tenant whose word this is.' }),
+        ]);
+      });
+
+      it('replaces each word none of the documents hold by its closest correction, spelled as a word', async () => {
+        // Only the misspelled words change; the rest of the query stays as typed.
+        expect(await didYouMean('t', 'Wing fluttre and the presure')).toBe('Wing flutter and the pressure');
+        expect(await didYouMean('t', 'airodinamic loads')).toBe('aerodynamic loads');
+      });
+
+      it('is absent when every word is in some document, or has no correction', async () => {
+        expect(await didYouMean('t', 'wing flutter')).toBeUndefined();
+        // "clutter" is one edit from "flutter", but the documents hold it: it is never replaced.
+        expect(await didYouMean('t', 'clutter')).toBeUndefined();
+        expect(await didYouMean('t', 'wing zzzzzzz')).toBeUndefined();
+        expect(await didYouMean('t', 'wign')).toBeUndefined();
+      });
+
+      it("takes corrections from the tenant's own documents only", async () => {
+        // Another tenant holds "fluttre": this tenant's typo is still corrected from its own words.
+        expect(await didYouMean('t', 'fluttre')).toBe('flutter');
+        expect(await didYouMean('other', 'fluttre')).toBeUndefined();
+        expect(await didYouMean('empty-tenant', 'fluttre')).toBeUndefined();
+      });
+
+      it('is absent with typo tolerance off, and unless asked for', async () => {
+        expect(await didYouMean('t', 'fluttre', { typoTolerance: false })).toBeUndefined();
+        expect((await search('t', 'fluttre')).didYouMean).toBeUndefined();
       });
     });
 

@@ -73,6 +73,27 @@ describe('SqliteSearchIndex', () => {
       table_no: number;
     }[];
 
+  it("erasing a tenant forgets its synonyms, and keeps another tenant's", async () => {
+    const rule = { equivalents: [], rules: [{ word: 'laptop', synonyms: ['notebook'] }] };
+    for (const tenantId of ['leaving', 'staying']) {
+      await index.apply([upsert(tenantId, 'n', 1, 'Notebook batteries')]);
+      await index.replaceSynonyms(tenantId, rule);
+    }
+    await index.eraseTenant('leaving');
+    const rows = (table: string) =>
+      db.connection
+        .prepare(`SELECT DISTINCT tenant_id FROM ${table}`)
+        .all()
+        .map((row) => row.tenant_id);
+    expect(rows('search_synonyms')).toEqual(['staying']);
+    expect(rows('search_synonym_lookup')).toEqual(['staying']);
+    expect(await index.synonyms('leaving')).toEqual({ equivalents: [], rules: [] });
+    // A tenant of the same name starting again starts without them.
+    await index.apply([upsert('leaving', 'n', 1, 'Notebook batteries')]);
+    expect(await search('leaving', 'laptop')).toMatchObject({ hits: [] });
+    expect((await search('staying', 'laptop')).hits.map((hit) => hit.documentId)).toEqual(['n']);
+  });
+
   const hostileTenants = [
     "acme'; DROP TABLE search_tenants; --",
     'tenant "quoted" ]` [x]',
@@ -83,7 +104,8 @@ describe('SqliteSearchIndex', () => {
   it('gives each tenant numbered tables whose names never contain the tenant id', async () => {
     await index.apply(hostileTenants.map((tenant, i) => upsert(tenant, `doc-${i}`, 1, `Shared words ${i}`)));
     expect(registry()).toEqual(hostileTenants.map((tenant_id, i) => ({ tenant_id, table_no: i + 1 })));
-    const perTenant = tableNames().filter((name) => !['search_tenants', 'search_versions'].includes(name));
+    const shared = ['search_tenants', 'search_versions', 'search_synonyms', 'search_synonym_lookup'];
+    const perTenant = tableNames().filter((name) => !shared.includes(name));
     for (const name of perTenant)
       expect(name).toMatch(/^search_(fts|suggest|docs|tags|vocab)_\d+(_[a-z0-9]+)?$/);
     expect(perTenant).toContain('search_fts_4');

@@ -127,4 +127,50 @@ describe('documents through the gateway', () => {
     expect(first.data).toEqual({ deleteDocument: true });
     expect(second.data).toEqual({ deleteDocument: false });
   });
+
+  it('answers a mutation retried with its idempotency key with the first outcome, and refuses the key for other input', async () => {
+    const createKeyed = (title: string, idempotencyKey: string, who = token) =>
+      stack.graphql<{ createDocument: { id: string; version: number } }>(
+        'mutation ($input: CreateDocumentInput!, $key: String) { createDocument(input: $input, idempotencyKey: $key) { id version } }',
+        { variables: { input: { title, body: 'keyed' }, key: idempotencyKey }, token: who },
+      );
+    const writesBefore = storeCalls.get('create') ?? 0;
+    const first = await createKeyed('Keyed once', 'key-e2e-1');
+    const retried = await createKeyed('Keyed once', 'key-e2e-1');
+    expect(first.errors).toBeUndefined();
+    expect(retried.data).toEqual(first.data);
+
+    const reused = await createKeyed('Something else', 'key-e2e-1');
+    expect(reused.data).toBeNull();
+    expect(reused.errors?.[0]?.extensions).toEqual({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      field: 'idempotencyKey',
+    });
+
+    // Keys are per tenant: another tenant's write under the same key is its own.
+    const theirs = await createKeyed('Keyed once', 'key-e2e-1', await stack.token('tenant-docs-other'));
+    expect(theirs.data?.createDocument.id).not.toBe(first.data?.createDocument.id);
+
+    const tooLong = await createKeyed('Keyed once', 'k'.repeat(256));
+    expect(tooLong.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'idempotencyKey' });
+    // Every keyed call reached the store, and only the first of each tenant wrote.
+    expect((storeCalls.get('create') ?? 0) - writesBefore).toBe(4);
+    const admin = await stack.token('tenant-docs-keyed', {
+      scopes: ['documents:read', 'documents:write', 'tenant:admin'],
+    });
+    await createKeyed('Counted', 'key-e2e-2', admin);
+    await createKeyed('Counted', 'key-e2e-2', admin);
+    const usage = await stack.graphql<{ usage: { documents: number } }>('{ usage { documents } }', {
+      token: admin,
+    });
+    expect(usage.data?.usage.documents).toBe(1);
+
+    const deleteKeyed = () =>
+      stack.graphql('mutation ($id: ID!) { deleteDocument(id: $id, idempotencyKey: "delete-e2e") }', {
+        variables: { id: first.data?.createDocument.id },
+        token,
+      });
+    expect((await deleteKeyed()).data).toEqual({ deleteDocument: true });
+    expect((await deleteKeyed()).data).toEqual({ deleteDocument: true });
+  });
 });

@@ -72,6 +72,17 @@ describe('persisted operations for partners', () => {
     expect(suggest.data).toEqual({ suggest: ['Partner onboarding guide'] });
   });
 
+  it('lets a partner retry a create by id with its idempotency key, writing once', async () => {
+    const variables = {
+      input: { title: 'Partner retry', body: 'Sent twice' },
+      idempotencyKey: 'partner-retry-1',
+    };
+    const first = await byId(idOf('CreateDocumentWithKey'), variables, partner);
+    const retried = await byId(idOf('CreateDocumentWithKey'), variables, partner);
+    expect(first.errors).toBeUndefined();
+    expect(retried.data).toEqual(first.data);
+  });
+
   it('holds client text to the token limit, but not a manifest body (parsed and checked at load)', async () => {
     const body = manifest.operations.find((operation) => operation.name === 'SearchPage')!.body;
     const asText = await stack.graphql(body, { token: firstParty, variables: { query: 'x' } });

@@ -73,6 +73,27 @@ describe('search work follows the request', () => {
     expect(await total(false)).toBe(0);
   });
 
+  it('answers didYouMean through the gateway, and looks for it only when the operation selects it', async () => {
+    const selected = await lastRequest(
+      'query ($query: String!) { search(query: $query) { hits { score } didYouMean } }',
+      'swept fluttre',
+    );
+    expect(selected.request?.didYouMean).toBe(true);
+    expect(selected.result.data).toMatchObject({ search: { didYouMean: 'swept flutter' } });
+
+    const spelledRight = await lastRequest(
+      'query ($query: String!) { search(query: $query) { didYouMean } }',
+      'flutter',
+    );
+    expect(spelledRight.result.data).toEqual({ search: { didYouMean: null } });
+
+    const without = await lastRequest(
+      'query ($query: String!) { search(query: $query) { total } }',
+      'swept fluttre',
+    );
+    expect(without.request?.didYouMean).toBe(false);
+  });
+
   it(`refuses more than ${maxQueryTerms} distinct terms as BAD_USER_INPUT on query, and counts repeats once`, async () => {
     const operation = 'query ($query: String!) { search(query: $query) { total } }';
     const words = Array.from({ length: maxQueryTerms + 1 }, (_, i) => `term${i}`).join(' ');

@@ -106,6 +106,37 @@ describe('tenant isolation', () => {
     expect(asA.data).toEqual({ _entities: [{ id: secretId, title: 'Merger plans' }] });
   });
 
+  it("tenant A's synonyms never change tenant B's results", async () => {
+    const scopes = ['documents:read', 'documents:write', 'search:admin'];
+    const adminA = await stack.token('tenant-a', { scopes });
+    const create =
+      'mutation ($title: String!) { createDocument(input: { title: $title, body: "b" }) { id } }';
+    for (const token of [tokenA, tokenB])
+      for (const title of ['Kubernetes operators', 'K8s upgrades'])
+        await stack.graphql(create, { variables: { title }, token });
+    await stack.settle();
+    const titles = async (token: string) => {
+      const result = await stack.graphql<{ search: { hits: { document: { title: string } }[] } }>(
+        '{ search(query: "k8s") { hits { document { title } } } }',
+        { token },
+      );
+      return result.data?.search.hits.map((hit) => hit.document.title);
+    };
+    expect(await titles(tokenB)).toEqual(['K8s upgrades']);
+
+    const set = await stack.graphql(
+      'mutation { setSynonyms(input: { equivalents: [{ words: ["k8s", "kubernetes"] }], rules: [] }) { rules { word } } }',
+      { token: adminA },
+    );
+    expect(set.errors).toBeUndefined();
+    expect(await titles(tokenA)).toEqual(['K8s upgrades', 'Kubernetes operators']);
+    expect(await titles(tokenB)).toEqual(['K8s upgrades']);
+    const ofB = await stack.graphql('{ synonyms { equivalents { words } } }', {
+      token: await stack.token('tenant-b', { scopes }),
+    });
+    expect(ofB.data).toEqual({ synonyms: { equivalents: [] } });
+  });
+
   it('a cursor issued to tenant A is refused for tenant B', async () => {
     const query =
       'query ($after: String) { search(query: "merger", first: 1, after: $after) { pageInfo { endCursor } } }';

@@ -62,7 +62,7 @@ describe('tenant quotas and erasure through the gateway', () => {
   it("erases the caller's own tenant with tenant:erase, and nobody else's", async () => {
     const erase = 'mutation ($tenantId: ID!) { eraseTenantData(tenantId: $tenantId) }';
     const writerToken = await stack.token('erase-me', { scopes: admin });
-    const eraserToken = await stack.token('erase-me', { scopes: [...admin, 'tenant:erase'] });
+    const eraserToken = await stack.token('erase-me', { scopes: [...admin, 'tenant:erase', 'search:admin'] });
     await stack.graphql(create, {
       variables: { input: { title: 'Doomed note', body: 'b' } },
       token: writerToken,
@@ -71,6 +71,9 @@ describe('tenant quotas and erasure through the gateway', () => {
       variables: { input: { title: 'Kept note', body: 'b' } },
       token: await stack.token('bystander', { scopes: admin }),
     });
+    const setSynonyms =
+      'mutation { setSynonyms(input: { equivalents: [{ words: ["note", "memo"] }], rules: [] }) { rules { word } } }';
+    expect((await stack.graphql(setSynonyms, { token: eraserToken })).errors).toBeUndefined();
     await stack.settle();
 
     const unscoped = await stack.graphql(erase, { variables: { tenantId: 'erase-me' }, token: writerToken });
@@ -83,10 +86,14 @@ describe('tenant quotas and erasure through the gateway', () => {
     // The erasure runs in the background: it is done when the stack's documents service has settled it.
     await stack.erasures.settled();
     const after = await stack.graphql<{ search: { total: number }; usage: { documents: number } }>(
-      '{ search(query: "note") { total } usage { documents } }',
+      '{ search(query: "note") { total } usage { documents } synonyms { equivalents { words } } }',
       { token: eraserToken },
     );
-    expect(after.data).toEqual({ search: { total: 0 }, usage: { documents: 0 } });
+    expect(after.data).toEqual({
+      search: { total: 0 },
+      usage: { documents: 0 },
+      synonyms: { equivalents: [] },
+    });
     const bystander = await stack.graphql<{ search: { total: number } }>(
       '{ search(query: "note") { total } }',
       {

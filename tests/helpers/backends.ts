@@ -39,7 +39,10 @@ export function productionBackendEnvironment(): { env: Record<string, string>; d
       if (config.elasticsearch) {
         const client = createElasticsearchClient(config.elasticsearch);
         const names = elasticsearchNames(config.elasticsearch.indexPrefix);
-        await client.indices.delete({ index: names.indexPattern, ignore_unavailable: true });
+        await client.indices.delete({
+          index: [names.indexPattern, names.synonymsIndex],
+          ignore_unavailable: true,
+        });
         await client.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
         await client.ilm.deleteLifecycle({ name: names.policy }, { ignore: [404] });
         await client.close();

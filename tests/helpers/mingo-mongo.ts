@@ -1,5 +1,5 @@
 import { Query, update } from 'mingo';
-import type { Db, MongoClient } from 'mongodb';
+import { ClientSession, type Db, type MongoClient, MongoServerError } from 'mongodb';
 
 type Doc = Record<string, unknown>;
 type SortSpec = Record<string, 1 | -1>;
@@ -49,36 +49,136 @@ function sortDocs(docs: Doc[], spec: SortSpec | undefined): Doc[] {
   });
 }
 
-class DuplicateKeyError extends Error {
-  readonly code = 11000;
+const duplicateKey = (collection: string) =>
+  new MongoServerError({ message: `E11000 duplicate key error collection: ${collection}`, code: 11000 });
+
+/** What a replica set answers a transaction that writes a document another one changed first. */
+export const writeConflict = () =>
+  new MongoServerError({
+    message:
+      'WriteConflict error: this operation conflicted with another operation. Please retry your operation.',
+    code: 112,
+    codeName: 'WriteConflict',
+    errorLabels: ['TransientTransactionError'],
+  });
+
+/** A document's identity across normalisation: its `_id`, as a string. */
+const keyOf = (id: unknown) => JSON.stringify(normalize(id));
+
+/** One transaction in flight: what it wrote, visible only to itself until it commits. */
+interface Transaction {
+  /** The database's commit count when it started: a document committed after that changed under it. */
+  readonly startedAt: number;
+  /** Per collection, `_id` key to the document as the transaction left it (null: deleted). */
+  readonly writes: Map<MingoCollection, Map<string, Doc | null>>;
+  /** Settles when it commits or aborts, releasing its documents. */
+  readonly finished: Promise<void>;
+  finish(): void;
 }
+
+interface SessionOption {
+  session?: unknown;
+}
+
+const transactionOf = (options: SessionOption | undefined): Transaction | undefined =>
+  options?.session instanceof MingoSession ? options.session.active : undefined;
 
 /**
  * A collection whose filters and updates run through mingo, MongoDB's query
  * and update language in JavaScript, so the adapter's real filters (`$in`,
  * `$or`, `$gt`) and updates (`$set`, `$inc`) are evaluated, not mocked away.
- * It does not emulate indexes, sharding or isolation between transactions.
+ * Writes honour sessions as a replica set does (see MingoDatabase). It does
+ * not emulate indexes or sharding.
  */
 class MingoCollection {
+  /** The committed documents. */
   docs: Doc[] = [];
   readonly indexes: unknown[] = [];
-  readonly #name: string;
+  readonly name: string;
   readonly #database: MingoDatabase;
+  /** Per `_id` key, the commit that last wrote it. */
+  readonly #committedAt = new Map<string, number>();
 
   constructor(name: string, database: MingoDatabase) {
-    this.#name = name;
+    this.name = name;
     this.#database = database;
   }
 
-  #matching(filter: Doc, method: string, options?: { session?: unknown }): Doc[] {
+  /** The documents as `transaction` sees them: the committed ones with its own writes over them. */
+  #view(transaction: Transaction | undefined): Doc[] {
+    const writes = transaction?.writes.get(this);
+    if (!writes) return this.docs;
+    const byKey = new Map(this.docs.map((doc) => [keyOf(doc._id), doc] as const));
+    for (const [key, doc] of writes) {
+      if (doc) byKey.set(key, doc);
+      else byKey.delete(key);
+    }
+    return [...byKey.values()];
+  }
+
+  #record(method: string, filter: Doc, options: SessionOption | undefined) {
     this.#database.calls.push({
-      collection: this.#name,
+      collection: this.name,
       method,
       filter,
       inTransaction: options?.session !== undefined,
     });
+  }
+
+  #matching(filter: Doc, options: SessionOption | undefined): Doc[] {
     const query = new Query(normalize(filter) as Doc);
-    return this.docs.filter((doc) => query.test(normalize(doc) as Doc));
+    return this.#view(transactionOf(options)).filter((doc) => query.test(normalize(doc) as Doc));
+  }
+
+  /**
+   * Applies the changes `plan` computes from what the caller sees. In a transaction: a document another
+   * transaction holds, or one committed since this one started, is a WriteConflict. Outside one: the
+   * write waits until the transaction holding the document ends, then is planned again and committed
+   * at once, so a transaction that aborts later never takes it back.
+   */
+  async #write<R>(
+    options: SessionOption | undefined,
+    plan: (view: Doc[]) => { changes: [string, Doc | null][]; result: R },
+  ): Promise<R> {
+    const transaction = transactionOf(options);
+    for (;;) {
+      const { changes, result } = plan(this.#view(transaction));
+      const holder = changes
+        .map(([key]) => this.#database.holderOf(this, key))
+        .find((held) => held !== undefined && held !== transaction);
+      if (holder) {
+        if (transaction) throw writeConflict();
+        await holder.finished;
+        continue;
+      }
+      if (transaction) {
+        if (changes.some(([key]) => (this.#committedAt.get(key) ?? 0) > transaction.startedAt))
+          throw writeConflict();
+        let writes = transaction.writes.get(this);
+        if (!writes) {
+          writes = new Map();
+          transaction.writes.set(this, writes);
+        }
+        for (const [key, doc] of changes) {
+          this.#database.hold(this, key, transaction);
+          writes.set(key, doc);
+        }
+      } else {
+        this.commit(changes, this.#database.nextCommit());
+      }
+      return result;
+    }
+  }
+
+  /** Makes `changes` the committed state, as of commit number `commit`. */
+  commit(changes: Iterable<[string, Doc | null]>, commit: number) {
+    for (const [key, doc] of changes) {
+      const position = this.docs.findIndex((existing) => keyOf(existing._id) === key);
+      if (doc && position >= 0) this.docs[position] = doc;
+      else if (doc) this.docs.push(doc);
+      else if (position >= 0) this.docs.splice(position, 1);
+      this.#committedAt.set(key, commit);
+    }
   }
 
   async createIndexes(specs: unknown[]) {
@@ -86,8 +186,9 @@ class MingoCollection {
     return [];
   }
 
-  find(filter: Doc, options?: { session?: unknown }) {
-    const matched = this.#matching(filter, 'find', options);
+  find(filter: Doc, options?: SessionOption) {
+    this.#record('find', filter, options);
+    const matched = this.#matching(filter, options);
     let spec: SortSpec | undefined;
     let limit = Number.POSITIVE_INFINITY;
     const cursor = {
@@ -108,85 +209,152 @@ class MingoCollection {
     return cursor;
   }
 
-  async findOne(filter: Doc, options?: { session?: unknown }) {
-    const [doc] = this.#matching(filter, 'findOne', options);
+  async findOne(filter: Doc, options?: SessionOption) {
+    this.#record('findOne', filter, options);
+    const [doc] = this.#matching(filter, options);
     return doc ? clone(doc) : null;
   }
 
-  async countDocuments(filter: Doc) {
-    return this.#matching(filter, 'countDocuments').length;
+  async countDocuments(filter: Doc, options?: SessionOption) {
+    this.#record('countDocuments', filter, options);
+    return this.#matching(filter, options).length;
   }
 
-  async insertOne(doc: Doc, options?: { session?: unknown }) {
-    this.#database.calls.push({
-      collection: this.#name,
-      method: 'insertOne',
-      filter: {},
-      inTransaction: options?.session !== undefined,
+  async insertOne(doc: Doc, options?: SessionOption) {
+    this.#record('insertOne', {}, options);
+    const key = keyOf(doc._id);
+    return this.#write(options, (view) => {
+      if (view.some((existing) => keyOf(existing._id) === key)) throw duplicateKey(this.name);
+      return { changes: [[key, clone(doc)]], result: { acknowledged: true, insertedId: doc._id } };
     });
-    if (this.docs.some((existing) => normalize(existing._id) === normalize(doc._id))) {
-      throw new DuplicateKeyError(`E11000 duplicate key error collection: ${this.#name}`);
-    }
-    this.docs.push(clone(doc));
-    return { acknowledged: true, insertedId: doc._id };
   }
 
   async findOneAndUpdate(
     filter: Doc,
     modifier: Doc,
-    options: { session?: unknown; returnDocument?: 'before' | 'after'; upsert?: boolean },
+    options: SessionOption & { returnDocument?: 'before' | 'after'; upsert?: boolean },
   ) {
-    let [doc] = this.#matching(filter, 'findOneAndUpdate', options);
-    if (!doc && options.upsert) {
-      // As MongoDB does: the filter's equality fields seed the new document, then the update applies.
-      doc = clone(Object.fromEntries(Object.entries(filter).filter(([key]) => !key.startsWith('$'))));
-      this.docs.push(doc);
-      update(doc, modifier);
-      return options.returnDocument === 'after' ? clone(doc) : null;
-    }
-    if (!doc) return null;
-    const before = clone(doc);
-    update(doc, modifier);
-    return clone(options.returnDocument === 'after' ? doc : before);
+    this.#record('findOneAndUpdate', filter, options);
+    return this.#write(options, (view) => {
+      const [doc] = this.#matching(filter, options);
+      if (!doc && !options.upsert) return { changes: [], result: null };
+      // The filter missed an existing document with the `_id` an upsert would insert: the unique index refuses it.
+      if (
+        !doc &&
+        filter._id !== undefined &&
+        view.some((existing) => keyOf(existing._id) === keyOf(filter._id))
+      )
+        throw duplicateKey(this.name);
+      // As MongoDB does on an upsert: the filter's equality fields seed the new document, then the update applies.
+      const next = clone(
+        doc ?? Object.fromEntries(Object.entries(filter).filter(([key]) => !key.startsWith('$'))),
+      );
+      update(next, modifier);
+      const result = options.returnDocument === 'after' ? clone(next) : doc ? clone(doc) : null;
+      return { changes: [[keyOf(next._id), next]], result };
+    });
   }
 
   /** Keeps the matched document's `_id`; with `upsert`, inserts under the filter's `_id` when nothing matches. */
-  async replaceOne(filter: Doc, replacement: Doc, options: { session?: unknown; upsert?: boolean }) {
-    const [doc] = this.#matching(filter, 'replaceOne', options);
-    if (doc) {
-      const _id = doc._id;
-      for (const key of Object.keys(doc)) delete doc[key];
-      Object.assign(doc, clone(replacement), { _id });
-      return { acknowledged: true, matchedCount: 1, upsertedCount: 0 };
-    }
-    if (!options.upsert) return { acknowledged: true, matchedCount: 0, upsertedCount: 0 };
-    this.docs.push(clone({ ...replacement, _id: filter._id }));
-    return { acknowledged: true, matchedCount: 0, upsertedCount: 1 };
+  async replaceOne(filter: Doc, replacement: Doc, options: SessionOption & { upsert?: boolean }) {
+    this.#record('replaceOne', filter, options);
+    return this.#write(options, () => {
+      const [doc] = this.#matching(filter, options);
+      if (!doc && !options.upsert)
+        return { changes: [], result: { acknowledged: true, matchedCount: 0, upsertedCount: 0 } };
+      const _id = doc ? doc._id : filter._id;
+      return {
+        changes: [[keyOf(_id), { ...clone(replacement), _id }]],
+        result: { acknowledged: true, matchedCount: doc ? 1 : 0, upsertedCount: doc ? 0 : 1 },
+      };
+    });
   }
 
-  async findOneAndDelete(filter: Doc, options?: { session?: unknown }) {
-    const [doc] = this.#matching(filter, 'findOneAndDelete', options);
-    if (!doc) return null;
-    this.docs = this.docs.filter((existing) => existing !== doc);
-    return clone(doc);
+  async findOneAndDelete(filter: Doc, options?: SessionOption) {
+    this.#record('findOneAndDelete', filter, options);
+    return this.#write(options, () => {
+      const [doc] = this.#matching(filter, options);
+      return doc ? { changes: [[keyOf(doc._id), null]], result: clone(doc) } : { changes: [], result: null };
+    });
   }
 
-  async deleteMany(filter: Doc, options?: { session?: unknown }) {
-    const doomed = new Set(this.#matching(filter, 'deleteMany', options));
-    this.docs = this.docs.filter((doc) => !doomed.has(doc));
-    return { acknowledged: true, deletedCount: doomed.size };
+  async deleteMany(filter: Doc, options?: SessionOption) {
+    this.#record('deleteMany', filter, options);
+    return this.#write(options, () => {
+      const doomed = this.#matching(filter, options);
+      return {
+        changes: doomed.map((doc) => [keyOf(doc._id), null] as [string, null]),
+        result: { acknowledged: true, deletedCount: doomed.length },
+      };
+    });
   }
 }
 
 /**
- * Transactions run one at a time (a queue stands in for MongoDB's write
- * conflicts) and roll back by restoring a snapshot when the callback throws.
+ * A session as the driver's `ClientSession.withTransaction` drives it: the
+ * driver's own retry loop runs against it (transient errors retried with its
+ * backoff, anything else aborts and is thrown), so the stand-in is held to the
+ * same loop as a replica set.
+ */
+class MingoSession {
+  /** Read by the driver's `withTransaction`. */
+  transaction: { state: string } = { state: 'NO_TRANSACTION' };
+  timeoutContext: unknown = null;
+  active: Transaction | undefined;
+  readonly #database: MingoDatabase;
+
+  constructor(database: MingoDatabase) {
+    this.#database = database;
+  }
+
+  startTransaction() {
+    this.active = this.#database.begin();
+    this.transaction = { state: 'TRANSACTION_IN_PROGRESS' };
+  }
+
+  async commitTransaction() {
+    if (this.active) this.#database.end(this.active, true);
+    this.active = undefined;
+    this.transaction = { state: 'TRANSACTION_COMMITTED' };
+  }
+
+  async abortTransaction() {
+    if (this.active) this.#database.end(this.active, false);
+    this.active = undefined;
+    this.transaction = { state: 'TRANSACTION_ABORTED' };
+  }
+
+  withTransaction<T>(work: (session: unknown) => Promise<T>, options?: unknown): Promise<T> {
+    const driverLoop = ClientSession.prototype.withTransaction as unknown as (
+      this: MingoSession,
+      work: (session: unknown) => Promise<T>,
+      options?: unknown,
+    ) => Promise<T>;
+    return driverLoop.call(this, work, options);
+  }
+
+  async endSession() {
+    await this.abortTransaction();
+  }
+}
+
+/**
+ * Collections with MongoDB's transaction semantics on a replica set, as far
+ * as the adapter relies on them: a transaction's writes are seen by nobody
+ * else until it commits, and vanish if it aborts; a write made without the
+ * session commits at once and stays, whatever the transaction does later;
+ * two transactions writing the same document conflict at once, the second
+ * getting a WriteConflict labelled TransientTransactionError, which the
+ * driver's `withTransaction` retries. Reads inside a transaction see the
+ * latest commits rather than a snapshot taken when it started.
  */
 export class MingoDatabase {
   readonly calls: RecordedCall[] = [];
   readonly collections = new Map<string, MingoCollection>();
-  #queue: Promise<unknown> = Promise.resolve();
+  /** Transaction attempts started, retries included. */
   transactions = 0;
+  #commits = 0;
+  readonly #held = new Map<MingoCollection, Map<string, Transaction>>();
 
   collection(name: string): MingoCollection {
     let collection = this.collections.get(name);
@@ -198,29 +366,46 @@ export class MingoDatabase {
   }
 
   startSession() {
-    const database = this;
-    return {
-      async withTransaction<T>(work: (session: unknown) => Promise<T>): Promise<T> {
-        const run = database.#queue.then(async () => {
-          database.transactions += 1;
-          const snapshot = new Map(
-            [...database.collections].map(([name, collection]) => [name, clone(collection.docs)]),
-          );
-          try {
-            return await work(this);
-          } catch (error) {
-            for (const [name, docs] of snapshot) {
-              const collection = database.collections.get(name);
-              if (collection) collection.docs = docs;
-            }
-            throw error;
-          }
-        });
-        database.#queue = run.catch(() => {});
-        return run;
-      },
-      async endSession() {},
-    };
+    return new MingoSession(this);
+  }
+
+  nextCommit(): number {
+    this.#commits += 1;
+    return this.#commits;
+  }
+
+  holderOf(collection: MingoCollection, key: string): Transaction | undefined {
+    return this.#held.get(collection)?.get(key);
+  }
+
+  hold(collection: MingoCollection, key: string, transaction: Transaction) {
+    let held = this.#held.get(collection);
+    if (!held) {
+      held = new Map();
+      this.#held.set(collection, held);
+    }
+    held.set(key, transaction);
+  }
+
+  begin(): Transaction {
+    this.transactions += 1;
+    let finish = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    return { startedAt: this.#commits, writes: new Map(), finished, finish };
+  }
+
+  /** Commits (or drops) what `transaction` wrote, then releases its documents. */
+  end(transaction: Transaction, commit: boolean) {
+    const number = commit ? this.nextCommit() : 0;
+    for (const [collection, writes] of transaction.writes) {
+      if (commit) collection.commit(writes, number);
+      const held = this.#held.get(collection);
+      for (const key of writes.keys()) if (held?.get(key) === transaction) held.delete(key);
+    }
+    transaction.writes.clear();
+    transaction.finish();
   }
 
   /** The typed views the adapter takes; the casts are the price of a fake that implements only what it uses. */

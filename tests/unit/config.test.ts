@@ -8,6 +8,7 @@ describe('loadConfig', () => {
     const config = loadConfig(minimal);
     expect(config.gateway.port).toBe(4000);
     expect(config.documents.port).toBe(4001);
+    expect(config.documents.idempotencyRetentionMs).toBe(24 * 3_600_000);
     expect(config.search.port).toBe(4002);
     expect(config.jwt.algorithms).toEqual(['RS256', 'ES256']);
     expect(config.production).toBe(false);
@@ -35,6 +36,15 @@ describe('loadConfig', () => {
       standard: { perSecond: 50, burst: 100 },
       premium: { perSecond: 500, burst: 1000 },
     });
+  });
+
+  it('reads the outbox partitions and the indexer lease, naming the variable when one is out of range', () => {
+    expect(loadConfig(minimal).indexer).toMatchObject({ partitions: 16, leaseMs: 15_000 });
+    expect(
+      loadConfig({ ...minimal, OUTBOX_PARTITIONS: '4', INDEXER_LEASE_MS: '3000' }).indexer,
+    ).toMatchObject({ partitions: 4, leaseMs: 3000 });
+    expect(() => loadConfig({ ...minimal, OUTBOX_PARTITIONS: '0' })).toThrow(/OUTBOX_PARTITIONS/);
+    expect(() => loadConfig({ ...minimal, INDEXER_LEASE_MS: '100' })).toThrow(/INDEXER_LEASE_MS/);
   });
 
   it('reads the verified-token cache and the response cache, 0 turning either off', () => {
@@ -106,6 +116,18 @@ describe('loadConfig', () => {
     expect(config.resilience.timeoutMs('subgraph:search')).toBe(3000);
     expect(loadConfig(minimal).resilience.timeoutMs('redis')).toBe(250);
     expect(loadConfig(minimal).resilience.readAttempts('redis')).toBe(1);
+  });
+
+  it('reads the idempotency key retention as a time unit, and names the variable when it is not one', () => {
+    expect(loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '7d' }).documents.idempotencyRetentionMs).toBe(
+      7 * 86_400_000,
+    );
+    expect(() => loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '24 hours' })).toThrow(
+      /IDEMPOTENCY_KEY_RETENTION/,
+    );
+    expect(() => loadConfig({ ...minimal, IDEMPOTENCY_KEY_RETENTION: '0h' })).toThrow(
+      /IDEMPOTENCY_KEY_RETENTION/,
+    );
   });
 
   it('counts an empty variable as unset', () => {

@@ -32,6 +32,7 @@ describe('persisted operations (schema/operations, schema/persisted-query-manife
     const names = loadManifest(readFileSync(manifestPath, 'utf8'), apiSchema);
     expect([...names.values()].map((operation) => operation.name).sort()).toEqual([
       'CreateDocument',
+      'CreateDocumentWithKey',
       'DocumentById',
       'DocumentsByIds',
       'SearchPage',

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
-import { takeToken } from '../../gateway/plugins/rate-limit.ts';
+import { takeToken } from '../../gateway/admission/index.ts';
 import {
   createMemoryRateLimitStore,
   createRedisRateLimitStore,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
 import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
@@ -10,6 +11,8 @@ import {
   type DocumentPatch,
   type DocumentScan,
   type DocumentStore,
+  IdempotencyKeyReusedError,
+  type IdempotentWrite,
   type NewDocument,
   type ScanPosition,
   storedBytes,
@@ -39,11 +42,25 @@ export interface MongoTombstone {
 export interface MongoOutboxEntry {
   _id: ObjectId;
   tenantId: string;
+  /** A hash of the tenant (server/documents/partitions.ts); absent on entries written before partitions existed. */
+  partitionKey?: number;
   documentId: string;
   version: number;
   operation: 'upsert' | 'delete';
   document: Omit<MongoDocument, '_id'> | null;
   committedAt: Date;
+}
+
+/** A client's idempotency key with its write's outcome, written in that write's transaction. */
+export interface MongoIdempotencyKey {
+  /** `documentKey(tenantId, key)`. */
+  _id: string;
+  tenantId: string;
+  fingerprint: string;
+  /** The document written, or whether a delete found its document. */
+  outcome: Omit<MongoDocument, '_id'> | boolean;
+  /** A TTL index removes the record after this. */
+  expiresAt: Date;
 }
 
 /** A tenant's live documents and bytes, updated in every write's transaction. */
@@ -64,6 +81,8 @@ export interface MongoDocumentStoreOptions {
   tombstonesCollection?: string;
   /** Default `tenant_usage`. */
   usageCollection?: string;
+  /** Default `idempotency_keys`. */
+  idempotencyCollection?: string;
   /** Server-side limit (`maxTimeMS`) on every operation and on transaction commits. Default 5000. */
   operationTimeoutMs?: number;
 }
@@ -74,6 +93,16 @@ export const documentKey = (tenantId: string, id: string) => `${encodeURICompone
 const duplicateKeyCode = 11000;
 const isDuplicateKey = (error: unknown) =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === duplicateKeyCode;
+
+/** The entries of `scope`'s partitions; an entry without a key (written before partitions existed) is key 0. */
+function inPartitions({ count, partitions }: PartitionScope): Filter<MongoOutboxEntry> {
+  return {
+    $or: partitions.flatMap((partition): Filter<MongoOutboxEntry>[] => [
+      { partitionKey: { $mod: [count, partition] } },
+      ...(partition === 0 ? [{ partitionKey: { $exists: false } }] : []),
+    ]),
+  };
+}
 
 function toRecord(doc: Omit<MongoDocument, '_id'>): DocumentRecord {
   return {
@@ -103,6 +132,22 @@ const toStored = (record: DocumentRecord): Omit<MongoDocument, '_id'> => ({
   updatedAt: record.updatedAt,
 });
 
+/** How a write's outcome is kept beside its idempotency key, and read back for a retry. */
+interface OutcomeCodec<T> {
+  encode(outcome: T): MongoIdempotencyKey['outcome'];
+  decode(stored: MongoIdempotencyKey['outcome']): T;
+}
+
+const documentOutcome: OutcomeCodec<DocumentRecord> = {
+  encode: toStored,
+  decode: (stored) => toRecord(stored as Omit<MongoDocument, '_id'>),
+};
+
+const deleteOutcome: OutcomeCodec<boolean> = {
+  encode: (existed) => existed,
+  decode: (stored) => stored === true,
+};
+
 /**
  * Documents and their outbox in MongoDB. Every document filter names the
  * tenant. Each write and its outbox entry commit in one transaction (hence a
@@ -117,6 +162,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
   readonly #outbox;
   readonly #tombstones;
   readonly #usage;
+  readonly #idempotencyKeys;
   readonly #limit: { maxTimeMS: number };
 
   constructor({
@@ -126,6 +172,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     outboxCollection = 'document_outbox',
     tombstonesCollection = 'document_tombstones',
     usageCollection = 'tenant_usage',
+    idempotencyCollection = 'idempotency_keys',
     operationTimeoutMs = 5000,
   }: MongoDocumentStoreOptions) {
     this.#client = client;
@@ -134,6 +181,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     this.#outbox = db.collection<MongoOutboxEntry>(outboxCollection);
     this.#tombstones = db.collection<MongoTombstone>(tombstonesCollection);
     this.#usage = db.collection<MongoTenantUsage>(usageCollection);
+    this.#idempotencyKeys = db.collection<MongoIdempotencyKey>(idempotencyCollection);
   }
 
   /**
@@ -149,6 +197,11 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     await this.#tombstones.createIndexes([{ key: { tenantId: 1, _id: 1 }, name: 'tenant_id' }]);
     // The indexer's lag (every scrape) and the documents service's readiness trial read the oldest entry.
     await this.#outbox.createIndexes([{ key: { committedAt: 1 }, name: 'committed_at' }]);
+    // The server removes a key once its retention is over; lookups also ignore one that expired but is not yet removed.
+    await this.#idempotencyKeys.createIndexes([
+      { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+      { key: { expiresAt: 1 }, name: 'expires_at', expireAfterSeconds: 0 },
+    ]);
   }
 
   async findByIds(
@@ -177,20 +230,29 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     const now = new Date();
     const key = documentKey(tenantId, id);
     try {
-      return await this.#transaction(async (session) => {
-        await this.#count(tenantId, { documents: 1, bytes: storedBytes(document) }, session, options);
-        // Taken back if the insert fails: the transaction aborts.
-        const tombstone = await this.#tombstones.findOneAndDelete(
-          { tenantId, _id: key },
-          { session, ...this.#limit },
-        );
-        // After a delete of the same id: the index keeps the delete's version, and would drop anything not newer.
-        const version = (tombstone?.version ?? 0) + 1;
-        const record: DocumentRecord = { ...document, id, tenantId, version, createdAt: now, updatedAt: now };
-        await this.#documents.insertOne({ _id: key, ...toStored(record) }, { session, ...this.#limit });
-        await this.#recordChange(record, 'upsert', session);
-        return record;
-      });
+      return await this.#transaction(async (session) =>
+        this.#once(tenantId, options.idempotency, documentOutcome, session, async () => {
+          await this.#count(tenantId, { documents: 1, bytes: storedBytes(document) }, session, options);
+          // Taken back if the insert fails: the transaction aborts.
+          const tombstone = await this.#tombstones.findOneAndDelete(
+            { tenantId, _id: key },
+            { session, ...this.#limit },
+          );
+          // After a delete of the same id: the index keeps the delete's version, and would drop anything not newer.
+          const version = (tombstone?.version ?? 0) + 1;
+          const record: DocumentRecord = {
+            ...document,
+            id,
+            tenantId,
+            version,
+            createdAt: now,
+            updatedAt: now,
+          };
+          await this.#documents.insertOne({ _id: key, ...toStored(record) }, { session, ...this.#limit });
+          await this.#recordChange(record, 'upsert', session);
+          return record;
+        }),
+      );
     } catch (error) {
       if (isDuplicateKey(error)) throw new DocumentExistsError(`Document ${id} already exists`);
       throw error;
@@ -205,50 +267,92 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     options: WriteOptions = {},
   ): Promise<DocumentRecord> {
     const filter: Filter<MongoDocument> = { tenantId, _id: documentKey(tenantId, id) };
-    return this.#transaction(async (session) => {
-      const current = await this.#documents.findOne(filter, { session, ...this.#limit });
-      if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
-      if (expectedVersion !== undefined && current.version !== expectedVersion) {
-        throw new VersionConflictError(current.version);
-      }
-      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-      // Conditional on the version read above: a write that slipped in between matches nothing here.
-      const updated = await this.#documents.findOneAndUpdate(
-        { ...filter, version: current.version },
-        { $set: { ...defined, updatedAt: new Date() }, $inc: { version: 1 } },
-        { session, returnDocument: 'after', ...this.#limit },
-      );
-      if (!updated) {
-        const latest = await this.#documents.findOne(filter, { session, ...this.#limit });
-        if (!latest) throw new DocumentNotFoundError(`Document ${id} not found`);
-        throw new VersionConflictError(latest.version);
-      }
-      const next = toRecord(updated);
-      const grown = storedBytes(next) - storedBytes(toRecord(current));
-      await this.#count(tenantId, { documents: 0, bytes: grown }, session, options);
-      await this.#recordChange(next, 'upsert', session);
-      return next;
-    });
+    return this.#transaction(async (session) =>
+      this.#once(tenantId, options.idempotency, documentOutcome, session, async () => {
+        const current = await this.#documents.findOne(filter, { session, ...this.#limit });
+        if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
+        if (expectedVersion !== undefined && current.version !== expectedVersion) {
+          throw new VersionConflictError(current.version);
+        }
+        const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+        // Conditional on the version read above: a write that slipped in between matches nothing here.
+        const updated = await this.#documents.findOneAndUpdate(
+          { ...filter, version: current.version },
+          { $set: { ...defined, updatedAt: new Date() }, $inc: { version: 1 } },
+          { session, returnDocument: 'after', ...this.#limit },
+        );
+        if (!updated) {
+          const latest = await this.#documents.findOne(filter, { session, ...this.#limit });
+          if (!latest) throw new DocumentNotFoundError(`Document ${id} not found`);
+          throw new VersionConflictError(latest.version);
+        }
+        const next = toRecord(updated);
+        const grown = storedBytes(next) - storedBytes(toRecord(current));
+        await this.#count(tenantId, { documents: 0, bytes: grown }, session, options);
+        await this.#recordChange(next, 'upsert', session);
+        return next;
+      }),
+    );
   }
 
-  async delete(tenantId: string, id: string): Promise<boolean> {
-    return this.#transaction(async (session) => {
-      const removed = await this.#documents.findOneAndDelete(
-        { tenantId, _id: documentKey(tenantId, id) },
-        { session, ...this.#limit },
-      );
-      if (!removed) return false;
-      await this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(removed)) }, session);
-      // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
-      const version = removed.version + 1;
-      await this.#tombstones.replaceOne(
-        { tenantId, _id: removed._id },
-        { tenantId, version },
-        { upsert: true, session, ...this.#limit },
-      );
-      await this.#recordChange({ ...toRecord(removed), version, updatedAt: new Date() }, 'delete', session);
-      return true;
-    });
+  async delete(tenantId: string, id: string, options: WriteOptions = {}): Promise<boolean> {
+    return this.#transaction(async (session) =>
+      this.#once(tenantId, options.idempotency, deleteOutcome, session, async () => {
+        const removed = await this.#documents.findOneAndDelete(
+          { tenantId, _id: documentKey(tenantId, id) },
+          { session, ...this.#limit },
+        );
+        if (!removed) return false;
+        await this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(removed)) }, session);
+        // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
+        const version = removed.version + 1;
+        await this.#tombstones.replaceOne(
+          { tenantId, _id: removed._id },
+          { tenantId, version },
+          { upsert: true, session, ...this.#limit },
+        );
+        await this.#recordChange({ ...toRecord(removed), version, updatedAt: new Date() }, 'delete', session);
+        return true;
+      }),
+    );
+  }
+
+  /**
+   * In the write's transaction: a key still held replays its outcome (or refuses other input), else the
+   * write runs and its outcome is kept under the key. Two writes racing with one key conflict on its record,
+   * and the retried one replays; a write that throws aborts, key and all.
+   */
+  async #once<T>(
+    tenantId: string,
+    idempotency: IdempotentWrite | undefined,
+    codec: OutcomeCodec<T>,
+    session: ClientSession,
+    write: () => Promise<T>,
+  ): Promise<T> {
+    if (!idempotency) return write();
+    const filter = { tenantId, _id: documentKey(tenantId, idempotency.key) };
+    const held = await this.#idempotencyKeys.findOne(
+      { ...filter, expiresAt: { $gt: new Date() } },
+      { session, ...this.#limit },
+    );
+    if (held) {
+      if (held.fingerprint !== idempotency.fingerprint)
+        throw new IdempotencyKeyReusedError('The idempotency key was used for a different write');
+      return codec.decode(held.outcome);
+    }
+    const outcome = await write();
+    // Replace: an expired record of the same key may not have been removed yet.
+    await this.#idempotencyKeys.replaceOne(
+      filter,
+      {
+        tenantId,
+        fingerprint: idempotency.fingerprint,
+        outcome: codec.encode(outcome),
+        expiresAt: idempotency.expiresAt,
+      },
+      { upsert: true, session, ...this.#limit },
+    );
+    return outcome;
   }
 
   async usage(tenantId: string): Promise<TenantUsage> {
@@ -266,8 +370,14 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     checkQuota({ documents: before?.documents ?? 0, bytes: before?.bytes ?? 0 }, options.quota, added);
   }
 
-  async pull(limit: number): Promise<DocumentChange[]> {
-    const entries = await this.#outbox.find({}, this.#limit).sort({ _id: 1 }).limit(limit).toArray();
+  async pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]> {
+    // MongoDB refuses an empty `$or`.
+    if (scope?.partitions.length === 0) return [];
+    const entries = await this.#outbox
+      .find(scope ? inPartitions(scope) : {}, this.#limit)
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
     return entries.map((entry) => ({
       sequence: entry._id.toHexString(),
       tenantId: entry.tenantId,
@@ -332,6 +442,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     await this.#documents.deleteMany({ tenantId }, this.#limit);
     await this.#tombstones.deleteMany({ tenantId }, this.#limit);
     await this.#usage.deleteMany({ _id: tenantId }, this.#limit);
+    await this.#idempotencyKeys.deleteMany({ tenantId }, this.#limit);
   }
 
   async close(): Promise<void> {
@@ -343,6 +454,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
       {
         _id: new ObjectId(),
         tenantId: record.tenantId,
+        partitionKey: partitionKeyOf(record.tenantId),
         documentId: record.id,
         version: record.version,
         operation,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
+import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
@@ -10,6 +11,8 @@ import {
   type DocumentPatch,
   type DocumentScan,
   type DocumentStore,
+  IdempotencyKeyReusedError,
+  type IdempotentWrite,
   type NewDocument,
   type ScanPosition,
   storedBytes,
@@ -72,6 +75,16 @@ const schema = `
     version INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, id)
   ) WITHOUT ROWID;
+  -- Clients' idempotency keys, each with its write's outcome, written in that write's transaction.
+  CREATE TABLE IF NOT EXISTS idempotency_keys (
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at);
 `;
 
 /** Live documents and their bytes per tenant, kept by every write's own transaction. */
@@ -86,6 +99,13 @@ const usageSchema = `
       + length(CAST(tags AS BLOB)) + coalesce(length(CAST(author AS BLOB)), 0))
     FROM documents GROUP BY tenant_id;
 `;
+
+/** Gives an outbox made before partitions existed its key column; the entries already in it get key 0. */
+function addPartitionKeys(db: EmbeddedDatabase) {
+  const columns = db.connection.prepare('PRAGMA table_info(document_outbox)').all() as { name: string }[];
+  if (!columns.some((column) => column.name === 'partition_key'))
+    db.connection.exec('ALTER TABLE document_outbox ADD COLUMN partition_key INTEGER NOT NULL DEFAULT 0');
+}
 
 function toRecord(row: DocumentRow): DocumentRecord {
   return {
@@ -130,8 +150,33 @@ function toRow(record: DocumentRecord): DocumentRow {
   };
 }
 
+/** How a write's outcome is kept beside its idempotency key, and read back for a retry. */
+interface OutcomeCodec<T> {
+  encode(outcome: T): string;
+  decode(stored: string): T;
+}
+
+const documentOutcome: OutcomeCodec<DocumentRecord> = {
+  encode: (record) => JSON.stringify(toRow(record)),
+  decode: (stored) => toRecord(JSON.parse(stored) as DocumentRow),
+};
+
+const deleteOutcome: OutcomeCodec<boolean> = {
+  encode: (existed) => JSON.stringify(existed),
+  decode: (stored) => JSON.parse(stored) as boolean,
+};
+
+/** Expired keys each keyed write removes: more than the one it adds, so the table stays about one retention's worth. */
+const expiredKeysPerWrite = 2;
+
 /** Every table that holds a tenant's rows, for erasure. */
-const tenantTables = ['documents', 'document_outbox', 'document_tombstones', 'tenant_usage'] as const;
+const tenantTables = [
+  'documents',
+  'document_outbox',
+  'document_tombstones',
+  'tenant_usage',
+  'idempotency_keys',
+] as const;
 
 /** Documents and their outbox in the embedded SQLite database; each write and its outbox row commit together. */
 export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantErasure {
@@ -144,6 +189,7 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
       db.connection.exec(schema);
       // Counted once from the documents when the table is new; every write keeps it after that.
       if (!counted) db.connection.exec(usageSchema);
+      addPartitionKeys(db);
     });
   }
 
@@ -170,36 +216,48 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
     options: WriteOptions = {},
   ): Promise<DocumentRecord> {
     const now = new Date();
-    return this.#db.transaction(() => {
-      this.#count(tenantId, { documents: 1, bytes: storedBytes(document) }, options);
-      const tombstone = this.#db
-        .statement('DELETE FROM document_tombstones WHERE tenant_id = ? AND id = ? RETURNING version')
-        .get(tenantId, id) as { version: number } | undefined;
-      // After a delete of the same id: the index keeps the delete's version, and would drop anything not newer.
-      const version = (tombstone?.version ?? 0) + 1;
-      const record: DocumentRecord = { ...document, id, tenantId, version, createdAt: now, updatedAt: now };
-      const row = toRow(record);
-      const inserted = this.#db
-        .statement(
-          `INSERT INTO documents (tenant_id, id, title, body, tags, author, status, version, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        )
-        .run(
-          row.tenant_id,
-          row.id,
-          row.title,
-          row.body,
-          row.tags,
-          row.author,
-          row.status,
-          row.version,
-          row.created_at,
-          row.updated_at,
-        );
-      if (inserted.changes === 0) throw new DocumentExistsError(`Document ${id} already exists`);
-      this.#recordChange(record, 'upsert');
-      return record;
-    });
+    return this.#db.transaction(() =>
+      this.#once(tenantId, options.idempotency, documentOutcome, () =>
+        this.#create(tenantId, document, id, now, options),
+      ),
+    );
+  }
+
+  #create(
+    tenantId: string,
+    document: NewDocument,
+    id: string,
+    now: Date,
+    options: WriteOptions,
+  ): DocumentRecord {
+    this.#count(tenantId, { documents: 1, bytes: storedBytes(document) }, options);
+    const tombstone = this.#db
+      .statement('DELETE FROM document_tombstones WHERE tenant_id = ? AND id = ? RETURNING version')
+      .get(tenantId, id) as { version: number } | undefined;
+    // After a delete of the same id: the index keeps the delete's version, and would drop anything not newer.
+    const version = (tombstone?.version ?? 0) + 1;
+    const record: DocumentRecord = { ...document, id, tenantId, version, createdAt: now, updatedAt: now };
+    const row = toRow(record);
+    const inserted = this.#db
+      .statement(
+        `INSERT INTO documents (tenant_id, id, title, body, tags, author, status, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .run(
+        row.tenant_id,
+        row.id,
+        row.title,
+        row.body,
+        row.tags,
+        row.author,
+        row.status,
+        row.version,
+        row.created_at,
+        row.updated_at,
+      );
+    if (inserted.changes === 0) throw new DocumentExistsError(`Document ${id} already exists`);
+    this.#recordChange(record, 'upsert');
+    return record;
   }
 
   async update(
@@ -209,59 +267,119 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
     expectedVersion?: number,
     options: WriteOptions = {},
   ): Promise<DocumentRecord> {
-    return this.#db.transaction(() => {
-      const current = this.#current(tenantId, id);
-      if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
-      if (expectedVersion !== undefined && current.version !== expectedVersion) {
-        throw new VersionConflictError(current.version);
-      }
-      const previous = toRecord(current);
-      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-      const next: DocumentRecord = {
-        ...previous,
-        ...defined,
-        version: previous.version + 1,
-        updatedAt: new Date(),
-      };
-      this.#count(tenantId, { documents: 0, bytes: storedBytes(next) - storedBytes(previous) }, options);
-      const row = toRow(next);
-      // The version predicate makes the write conditional even though the read above holds the write lock.
-      this.#db
-        .statement(
-          `UPDATE documents SET title = ?, body = ?, tags = ?, author = ?, status = ?, version = ?, updated_at = ?
-           WHERE tenant_id = ? AND id = ? AND version = ?`,
-        )
-        .run(
-          row.title,
-          row.body,
-          row.tags,
-          row.author,
-          row.status,
-          row.version,
-          row.updated_at,
-          tenantId,
-          id,
-          previous.version,
-        );
-      this.#recordChange(next, 'upsert');
-      return next;
-    });
+    return this.#db.transaction(() =>
+      this.#once(tenantId, options.idempotency, documentOutcome, () =>
+        this.#update(tenantId, id, patch, expectedVersion, options),
+      ),
+    );
   }
 
-  async delete(tenantId: string, id: string): Promise<boolean> {
-    return this.#db.transaction(() => {
-      const current = this.#current(tenantId, id);
-      if (!current) return false;
-      this.#db.statement('DELETE FROM documents WHERE tenant_id = ? AND id = ?').run(tenantId, id);
-      this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(current)) });
-      // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
-      const version = current.version + 1;
-      this.#db
-        .statement('INSERT OR REPLACE INTO document_tombstones (tenant_id, id, version) VALUES (?, ?, ?)')
-        .run(tenantId, id, version);
-      this.#recordChange({ ...toRecord(current), version, updatedAt: new Date() }, 'delete');
-      return true;
-    });
+  #update(
+    tenantId: string,
+    id: string,
+    patch: DocumentPatch,
+    expectedVersion: number | undefined,
+    options: WriteOptions,
+  ): DocumentRecord {
+    const current = this.#current(tenantId, id);
+    if (!current) throw new DocumentNotFoundError(`Document ${id} not found`);
+    if (expectedVersion !== undefined && current.version !== expectedVersion) {
+      throw new VersionConflictError(current.version);
+    }
+    const previous = toRecord(current);
+    const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+    const next: DocumentRecord = {
+      ...previous,
+      ...defined,
+      version: previous.version + 1,
+      updatedAt: new Date(),
+    };
+    this.#count(tenantId, { documents: 0, bytes: storedBytes(next) - storedBytes(previous) }, options);
+    const row = toRow(next);
+    // The version predicate makes the write conditional even though the read above holds the write lock.
+    this.#db
+      .statement(
+        `UPDATE documents SET title = ?, body = ?, tags = ?, author = ?, status = ?, version = ?, updated_at = ?
+         WHERE tenant_id = ? AND id = ? AND version = ?`,
+      )
+      .run(
+        row.title,
+        row.body,
+        row.tags,
+        row.author,
+        row.status,
+        row.version,
+        row.updated_at,
+        tenantId,
+        id,
+        previous.version,
+      );
+    this.#recordChange(next, 'upsert');
+    return next;
+  }
+
+  async delete(tenantId: string, id: string, options: WriteOptions = {}): Promise<boolean> {
+    return this.#db.transaction(() =>
+      this.#once(tenantId, options.idempotency, deleteOutcome, () => this.#delete(tenantId, id)),
+    );
+  }
+
+  #delete(tenantId: string, id: string): boolean {
+    const current = this.#current(tenantId, id);
+    if (!current) return false;
+    this.#db.statement('DELETE FROM documents WHERE tenant_id = ? AND id = ?').run(tenantId, id);
+    this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(current)) });
+    // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
+    const version = current.version + 1;
+    this.#db
+      .statement('INSERT OR REPLACE INTO document_tombstones (tenant_id, id, version) VALUES (?, ?, ?)')
+      .run(tenantId, id, version);
+    this.#recordChange({ ...toRecord(current), version, updatedAt: new Date() }, 'delete');
+    return true;
+  }
+
+  /**
+   * Inside the write's transaction: a key still held replays its outcome (or refuses other input), else
+   * the write runs and its outcome is kept under the key. A write that throws keeps nothing: it rolls back.
+   */
+  #once<T>(
+    tenantId: string,
+    idempotency: IdempotentWrite | undefined,
+    codec: OutcomeCodec<T>,
+    write: () => T,
+  ): T {
+    if (!idempotency) return write();
+    const now = new Date().toISOString();
+    const held = this.#db
+      .statement(
+        'SELECT fingerprint, outcome FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND expires_at > ?',
+      )
+      .get(tenantId, idempotency.key, now) as { fingerprint: string; outcome: string } | undefined;
+    if (held) {
+      if (held.fingerprint !== idempotency.fingerprint)
+        throw new IdempotencyKeyReusedError('The idempotency key was used for a different write');
+      return codec.decode(held.outcome);
+    }
+    const outcome = write();
+    this.#db
+      .statement(
+        `DELETE FROM idempotency_keys WHERE (tenant_id, key) IN
+           (SELECT tenant_id, key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`,
+      )
+      .run(now, expiredKeysPerWrite);
+    // REPLACE: an expired record of the same key may still be there.
+    this.#db
+      .statement(
+        'INSERT OR REPLACE INTO idempotency_keys (tenant_id, key, fingerprint, outcome, expires_at) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(
+        tenantId,
+        idempotency.key,
+        idempotency.fingerprint,
+        codec.encode(outcome),
+        idempotency.expiresAt.toISOString(),
+      );
+    return outcome;
   }
 
   async usage(tenantId: string): Promise<TenantUsage> {
@@ -296,11 +414,12 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
   #recordChange(record: DocumentRecord, operation: 'upsert' | 'delete') {
     this.#db
       .statement(
-        `INSERT INTO document_outbox (tenant_id, document_id, version, operation, payload, committed_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO document_outbox (tenant_id, partition_key, document_id, version, operation, payload, committed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.tenantId,
+        partitionKeyOf(record.tenantId),
         record.id,
         record.version,
         operation,
@@ -309,10 +428,17 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
       );
   }
 
-  async pull(limit: number): Promise<DocumentChange[]> {
-    const rows = this.#db
-      .statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?')
-      .all(limit) as unknown as OutboxRow[];
+  async pull(limit: number, scope?: PartitionScope): Promise<DocumentChange[]> {
+    const rows = (scope
+      ? this.#db
+          .statement(
+            `SELECT * FROM document_outbox WHERE partition_key % ? IN (SELECT value FROM json_each(?))
+               ORDER BY sequence LIMIT ?`,
+          )
+          .all(scope.count, JSON.stringify(scope.partitions), limit)
+      : this.#db
+          .statement('SELECT * FROM document_outbox ORDER BY sequence LIMIT ?')
+          .all(limit)) as unknown as OutboxRow[];
     return rows.map(toChange);
   }
 

@@ -3,6 +3,14 @@ import type { DocumentChange, DocumentRecord } from '../../../server/documents/m
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
+  type CorrectionCandidate,
+  closestFirst,
+  correctableWords,
+  correctionDistance,
+  didYouMeanText,
+  spelledAs,
+} from '../did-you-mean.ts';
+import {
   highlightWindowChars,
   markClose,
   markedToHtml,
@@ -30,7 +38,21 @@ import {
   type SortKey,
   totalLimit,
 } from '../search-index.ts';
-import { type AliasLayout, type ElasticsearchNames, readAliasLayout } from './elasticsearch-setup.ts';
+import {
+  noSynonyms,
+  type SynonymLookup,
+  type SynonymStore,
+  type Synonyms,
+  synonymKeysOf,
+  synonymLookup,
+  withSynonyms,
+} from '../synonyms.ts';
+import {
+  type AliasLayout,
+  type ElasticsearchNames,
+  ensureSynonymsIndex,
+  readAliasLayout,
+} from './elasticsearch-setup.ts';
 
 export interface ElasticsearchSearchIndexOptions {
   /** Built by the caller with its request timeout and retry limit. */
@@ -118,6 +140,14 @@ function tenantFilter(tenantId: string): estypes.QueryDslQueryContainer[] {
 
 /** How much a fuzzy match of the words counts beside the exact one. */
 const fuzzyBoost = 0.5;
+/** How much a synonym counts beside the word as typed: the embedded index counts the word twice. */
+const synonymBoost = 0.5;
+
+/** A tenant's document in the synonyms index, its id the tenant id. */
+interface SynonymsDocument extends Synonyms {
+  tenant_id: string;
+  lookup: SynonymLookup;
+}
 
 /** One required or excluded clause: a word, a prefix or a phrase, in any of the searched fields. */
 function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
@@ -142,6 +172,7 @@ function clauseQuery({ terms }: QueryClause): estypes.QueryDslQueryContainer {
  */
 function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDslBoolQuery {
   const words = query.optional.filter((term) => !term.prefix).map((term) => term.word);
+  const synonyms = query.optional.flatMap((term) => term.synonyms ?? []);
   const should: estypes.QueryDslQueryContainer[] = [
     ...(words.length > 0
       ? [
@@ -172,6 +203,19 @@ function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDsl
           },
         ]
       : []),
+    // The tenant's synonyms of the words, exact, at a lower weight than the words as typed.
+    ...(synonyms.length > 0
+      ? [
+          {
+            multi_match: {
+              query: synonyms.join(' '),
+              type: 'cross_fields' as const,
+              fields: searchFields,
+              boost: synonymBoost,
+            },
+          },
+        ]
+      : []),
     ...query.optional.filter((term) => term.prefix).map((term) => clauseQuery({ terms: [term] })),
   ];
   return {
@@ -181,7 +225,11 @@ function textQuery(query: ParsedQuery, typoTolerance: boolean): estypes.QueryDsl
   };
 }
 
-export function buildSearchBody(request: SearchRequest, readAlias: string): estypes.SearchRequest {
+export function buildSearchBody(
+  request: SearchRequest,
+  readAlias: string,
+  synonyms: SynonymLookup = {},
+): estypes.SearchRequest {
   const filter = tenantFilter(request.tenantId);
   const { tags, status, author, updatedAfter, updatedBefore } = request.filter;
   for (const tag of new Set(tags ?? [])) filter.push({ term: { tags: tag } });
@@ -197,7 +245,7 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
       },
     });
   }
-  const query = parseQuery(request.text);
+  const query = withSynonyms(parseQuery(request.text), synonyms);
   const ranked = isRanked(query);
   const must: estypes.QueryDslQueryContainer[] = ranked
     ? [{ bool: textQuery(query, request.typoTolerance !== false) }]
@@ -211,6 +259,7 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
         ? [{ updated_at: { order: 'asc' } }, { doc_id: { order: 'asc' } }]
         : [{ updated_at: { order: 'desc' } }, { doc_id: { order: 'desc' } }];
   const facets = [...new Set(request.facets)];
+  const correctable = request.didYouMean && request.typoTolerance !== false ? correctableWords(query) : [];
   return {
     index: readAlias,
     routing: request.tenantId,
@@ -252,7 +301,101 @@ export function buildSearchBody(request: SearchRequest, readAlias: string): esty
           ),
         }
       : {}),
+    ...(correctable.length > 0 ? { suggest: correctionSuggester(correctable) } : {}),
   };
+}
+
+/** The analysed fields a correction may come from, as on the embedded index (its vocabulary covers all three). */
+const correctionFields = ['title', 'body', 'tags.text'];
+/** Candidates per word and field; the tenant's own documents then decide which are corrections. */
+const candidatesPerField = 5;
+const suggesterName = (field: string) => `did_you_mean_${field.replace('.', '_')}`;
+
+/**
+ * Candidate corrections for `didYouMean`: a term suggester per field over the
+ * correctable words, in the search request itself. Its candidates are the
+ * shard's words, which other tenants share, so none is used before
+ * `buildCorrectionCountBody` has counted it in this tenant's documents.
+ */
+function correctionSuggester(words: readonly string[]): estypes.SearchSuggester {
+  return {
+    text: words.join(' '),
+    ...Object.fromEntries(
+      correctionFields.map((field) => [
+        suggesterName(field),
+        {
+          term: {
+            field,
+            // Every word: whether the word itself is in the tenant's documents is counted next, not guessed from the shard.
+            suggest_mode: 'always' as const,
+            max_edits: 2,
+            prefix_length: 1,
+            min_word_length: 1,
+            size: candidatesPerField,
+            sort: 'score' as const,
+            string_distance: 'damerau_levenshtein' as const,
+          },
+        },
+      ]),
+    ),
+  };
+}
+
+/** Documents of the tenant holding a term in any correction field. */
+const holding = (term: string): estypes.QueryDslQueryContainer => ({
+  bool: { should: correctionFields.map((field) => ({ term: { [field]: term } })), minimum_should_match: 1 },
+});
+
+/** One request, no hits: how many of the tenant's documents hold each term (the words as typed and their candidates). */
+export function buildCorrectionCountBody(
+  tenantId: string,
+  terms: readonly string[],
+  readAlias: string,
+): estypes.SearchRequest {
+  return {
+    index: readAlias,
+    routing: tenantId,
+    size: 0,
+    track_total_hits: false,
+    query: { bool: { filter: tenantFilter(tenantId) } },
+    aggs: {
+      did_you_mean: { filters: { filters: Object.fromEntries(terms.map((term) => [term, holding(term)])) } },
+    },
+  };
+}
+
+/** A correctable word, its analysed form, and the shard's candidates within its allowed edits. */
+interface WordCandidates {
+  word: string;
+  analysed: string;
+  candidates: Map<string, number>;
+}
+
+type SuggestEntry = { text: string; offset: number; options: { text: string }[] | { text: string } };
+
+function candidatesOf(words: readonly string[], suggest: unknown): WordCandidates[] {
+  const starts: number[] = [];
+  let offset = 0;
+  for (const word of words) {
+    starts.push(offset);
+    offset += word.length + 1;
+  }
+  const byWord = new Map<number, WordCandidates>();
+  const entries = (suggest ?? {}) as Record<string, SuggestEntry[]>;
+  for (const field of correctionFields) {
+    for (const entry of entries[suggesterName(field)] ?? []) {
+      const at = starts.indexOf(entry.offset);
+      const word = words[at];
+      if (word === undefined) continue;
+      const found = byWord.get(at) ?? { word, analysed: entry.text, candidates: new Map() };
+      for (const { text } of [entry.options].flat()) {
+        const distance = correctionDistance(word, entry.text, text);
+        if (distance !== undefined && distance > 0) found.candidates.set(text, distance);
+      }
+      byWord.set(at, found);
+    }
+  }
+  return [...byWord.values()].filter((found) => found.candidates.size > 0);
 }
 
 export function buildSuggestBody(
@@ -329,7 +472,7 @@ function isSearchContextMissing(error: unknown): boolean {
  * external versioning, and deletes the older copies it saw, guarded by their
  * sequence numbers so a concurrent write is never removed.
  */
-export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
+export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, TenantErasure {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
   readonly #keepAlive: string;
@@ -351,12 +494,26 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
    * cancels a search whose connection closed.
    */
   async search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
-    const signal = options?.signal;
-    const body = buildSearchBody(request, this.#names.readAlias);
-    if (request.after && request.session)
-      return this.#pageOf(request, await this.#searchIn(request.session, body, signal));
+    const keys = synonymKeysOf(parseQuery(request.text));
+    const synonyms = keys.length > 0 ? await this.#synonymLookup(request.tenantId, keys) : {};
+    const body = buildSearchBody(request, this.#names.readAlias, synonyms);
+    const response = await this.#pagedSearch(request, body, options?.signal);
+    const didYouMean = body.suggest
+      ? await this.#didYouMean(request, String(body.suggest.text).split(' '), response.suggest)
+      : undefined;
+    const page = this.#pageOf(request, response);
+    return didYouMean === undefined ? page : { ...page, didYouMean };
+  }
+
+  /** The page's search: in the cursor's point in time, in a new one for a first page, or live for an old cursor. */
+  async #pagedSearch(
+    request: SearchRequest,
+    body: estypes.SearchRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<estypes.SearchResponse<{ doc_id: string }>> {
+    if (request.after && request.session) return this.#searchIn(request.session, body, signal);
     // A cursor from a last page, or from before points in time: paged on the live index.
-    if (request.after) return this.#pageOf(request, await this.#client.search(body, { signal }));
+    if (request.after) return this.#client.search<{ doc_id: string }>(body, { signal });
     const opened = await this.#client.openPointInTime(
       { index: this.#names.readAlias, routing: request.tenantId, keep_alive: this.#keepAlive },
       { signal },
@@ -368,9 +525,8 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
       this.#close(opened.id);
       throw error;
     }
-    const page = this.#pageOf(request, response);
-    if (!page.hasNextPage) this.#close(response.pit_id ?? opened.id);
-    return page;
+    if (response.hits.hits.length <= Math.max(0, request.first)) this.#close(response.pit_id ?? opened.id);
+    return response;
   }
 
   /** Closes a point in time nobody will page in; one that fails to close expires on its own. */
@@ -426,6 +582,34 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
     };
   }
 
+  /**
+   * Counts the words as typed and their candidates in the tenant's documents (one request, bounded by
+   * the words and `candidatesPerField`), then replaces each word none of them holds by its closest
+   * candidate that some do, as the embedded index does with its own vocabulary.
+   */
+  async #didYouMean(request: SearchRequest, words: string[], suggest: unknown): Promise<string | undefined> {
+    const found = candidatesOf(words, suggest);
+    if (found.length === 0) return undefined;
+    const terms = [...new Set(found.flatMap(({ analysed, candidates }) => [analysed, ...candidates.keys()]))];
+    const response = await this.#client.search(
+      buildCorrectionCountBody(request.tenantId, terms, this.#names.readAlias),
+    );
+    const buckets =
+      (response.aggregations?.did_you_mean as { buckets?: Record<string, { doc_count: number }> } | undefined)
+        ?.buckets ?? {};
+    const documents = (term: string) => buckets[term]?.doc_count ?? 0;
+    const corrections = new Map<string, string>();
+    for (const { word, analysed, candidates } of found) {
+      if (documents(analysed) > 0) continue;
+      const [best] = [...candidates]
+        .map(([term, distance]): CorrectionCandidate => ({ term, distance, documents: documents(term) }))
+        .filter((candidate) => candidate.documents > 0)
+        .sort(closestFirst);
+      if (best) corrections.set(word, spelledAs(word, best.term));
+    }
+    return didYouMeanText(request.text, corrections);
+  }
+
   async suggest(tenantId: string, prefix: string, first: number, options?: ReadOptions): Promise<string[]> {
     if (tokensOf(prefix).length === 0 || first < 1) return [];
     const response = await this.#client.search<{ title: string }>(
@@ -437,6 +621,27 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
 
   async apply(changes: readonly DocumentChange[]): Promise<void> {
     await this.write(changes, { rewriteEqualVersions: false });
+  }
+
+  async synonyms(tenantId: string): Promise<Synonyms> {
+    const response = await this.#client.get<Partial<SynonymsDocument>>(
+      {
+        index: this.#names.synonymsIndex,
+        id: tenantId,
+        _source_includes: ['equivalents', 'rules'],
+      },
+      // No document (or no index yet) is a tenant that never set synonyms.
+      { ignore: [404] },
+    );
+    const source = response._source;
+    return source ? { equivalents: source.equivalents ?? [], rules: source.rules ?? [] } : noSynonyms;
+  }
+
+  /** A get by id is real-time, so the next search uses the new synonyms without a refresh. */
+  async replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    await ensureSynonymsIndex(this.#client, this.#names);
+    const document: SynonymsDocument = { tenant_id: tenantId, ...synonyms, lookup: synonymLookup(synonyms) };
+    await this.#client.index({ index: this.#names.synonymsIndex, id: tenantId, document });
   }
 
   /**
@@ -507,10 +712,15 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
   }
 
   /**
-   * Every copy of the tenant's documents, tombstones included, in every backing index: one routed
-   * delete-by-query over the read alias, waited for and refreshed so a search right after finds nothing.
+   * The tenant's synonyms document, then every copy of its documents, tombstones included, in every
+   * backing index: one routed delete-by-query over the read alias, waited for and refreshed so a search
+   * right after finds nothing.
    */
   async eraseTenant(tenantId: string): Promise<void> {
+    await this.#client.delete(
+      { index: this.#names.synonymsIndex, id: tenantId, refresh: true },
+      { ignore: [404] },
+    );
     await this.#client.deleteByQuery({
       index: this.#names.readAlias,
       routing: tenantId,
@@ -523,6 +733,19 @@ export class ElasticsearchSearchIndex implements SearchIndex, TenantErasure {
 
   async close(): Promise<void> {
     // The client belongs to whoever built it (openSearchIndex), which closes it.
+  }
+
+  /** The lookup entries of these keys only, read by id in real time: a search pays one small get for synonyms. */
+  async #synonymLookup(tenantId: string, keys: readonly string[]): Promise<SynonymLookup> {
+    const response = await this.#client.get<Partial<SynonymsDocument>>(
+      {
+        index: this.#names.synonymsIndex,
+        id: tenantId,
+        _source_includes: keys.map((key) => `lookup.${key}`),
+      },
+      { ignore: [404] },
+    );
+    return response._source?.lookup ?? {};
   }
 
   /** Every copy of these documents in any backing index, read in real time (not through a search). */

@@ -13,6 +13,8 @@ export interface ElasticsearchNames {
   indexPattern: string;
   /** Where `npm run reindex` keeps its checkpoint; deliberately outside `indexPattern`. */
   stateIndex: string;
+  /** One document per tenant with its synonyms; outside `indexPattern`, so searches never see it. */
+  synonymsIndex: string;
 }
 
 export function elasticsearchNames(prefix: string): ElasticsearchNames {
@@ -23,6 +25,7 @@ export function elasticsearchNames(prefix: string): ElasticsearchNames {
     policy: `${prefix}-policy`,
     indexPattern: `${prefix}-*`,
     stateIndex: `${prefix}.reindex-state`,
+    synonymsIndex: `${prefix}.synonyms`,
   };
 }
 
@@ -139,6 +142,33 @@ export async function ensureElasticsearchLayout(
     });
   } catch (error) {
     // Another replica starting at the same moment created it first; the alias check above lost the race.
+    if (!isAlreadyExists(error)) throw error;
+  }
+}
+
+/**
+ * Creates the synonyms index unless it exists. It is small (a document per
+ * tenant that has synonyms), so one shard with a replica where there is a
+ * node for it. Its fields are stored, never indexed: a search reads one
+ * tenant's document by id.
+ */
+export async function ensureSynonymsIndex(client: Client, names: ElasticsearchNames): Promise<void> {
+  const stored = { type: 'object' as const, enabled: false };
+  try {
+    await client.indices.create({
+      index: names.synonymsIndex,
+      settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
+      mappings: {
+        dynamic: 'strict',
+        properties: {
+          tenant_id: { type: 'keyword' },
+          equivalents: stored,
+          rules: stored,
+          lookup: stored,
+        },
+      },
+    });
+  } catch (error) {
     if (!isAlreadyExists(error)) throw error;
   }
 }

@@ -5,6 +5,7 @@ import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex } from '../search-index.ts';
+import type { SynonymStore } from '../synonyms.ts';
 import { ElasticsearchSearchIndex } from './elasticsearch-search-index.ts';
 import { elasticsearchNames, ensureElasticsearchLayout } from './elasticsearch-setup.ts';
 import { SqliteSearchWorkerPool } from './sqlite-search-worker-pool.ts';
@@ -25,7 +26,7 @@ export async function openSearchIndex(
   config: QuarryConfig,
   /** `writes` for a process that only applies changes (the indexer): it starts no search workers. */
   use: 'reads' | 'writes' = 'reads',
-): Promise<{ index: SearchIndex & TenantErasure; close(): Promise<void> }> {
+): Promise<{ index: SearchIndex & SynonymStore & TenantErasure; close(): Promise<void> }> {
   if (config.elasticsearch) {
     const client = createElasticsearchClient(config.elasticsearch);
     try {

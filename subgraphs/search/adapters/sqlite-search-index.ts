@@ -4,10 +4,10 @@ import type { DocumentChange, DocumentRecord } from '../../../server/documents/m
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
+import { closestFirst, correctionDistance, didYouMeanText, spelledAs } from '../did-you-mean.ts';
 import { createHighlighter, highlightWindowChars, stripMarkers, tokensOf } from '../highlighting.ts';
 import {
   allowedEdits,
-  editDistance,
   highlightTerms,
   isRanked,
   maxCorrections,
@@ -29,6 +29,15 @@ import {
   type SearchRequest,
   totalLimit,
 } from '../search-index.ts';
+import {
+  noSynonyms,
+  type SynonymLookup,
+  type SynonymStore,
+  type Synonyms,
+  synonymKeysOf,
+  synonymLookup,
+  withSynonyms,
+} from '../synonyms.ts';
 
 type Params = Record<string, SQLInputValue>;
 
@@ -81,8 +90,12 @@ const quote = (token: string) => `"${token}"`;
 
 function ftsTerm(term: QueryTerm): string {
   if (term.prefix) return `${quote(stablePrefix(term.word))}*`;
-  if (!term.alternatives?.length) return quote(term.word);
-  return `(${[term.word, ...term.alternatives].map(quote).join(' OR ')})`;
+  const synonyms = term.synonyms ?? [];
+  const others = [...(term.alternatives ?? []), ...synonyms];
+  if (others.length === 0) return quote(term.word);
+  // bm25() sums over every phrase of the expression, so the word named twice counts double beside its synonyms.
+  const own = synonyms.length > 0 ? [term.word, term.word] : [term.word];
+  return `(${[...own, ...others].map(quote).join(' OR ')})`;
 }
 
 /** Vocabulary rows read per misspelled word at most, so a correction's cost does not grow with the tenant. */
@@ -179,7 +192,7 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 });
 
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
-export class SqliteSearchIndex implements SearchIndex, TenantErasure {
+export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasure {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -194,6 +207,17 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
         doc_id TEXT NOT NULL,
         version INTEGER NOT NULL,
         PRIMARY KEY (tenant_id, doc_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS search_synonyms (
+        tenant_id TEXT PRIMARY KEY,
+        synonyms_json TEXT NOT NULL
+      );
+      -- What each synonym key expands to, so a search reads only its own words' rows.
+      CREATE TABLE IF NOT EXISTS search_synonym_lookup (
+        tenant_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        words_json TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key)
       ) WITHOUT ROWID;
     `);
     // Tenants indexed before typo tolerance existed get their vocabulary table here, so searches never write.
@@ -221,10 +245,15 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       };
     }
     const t = tablesFor(tableNo);
-    const corrected = request.typoTolerance === false ? query : this.#withCorrections(t, query);
+    const expanded = this.#withSynonyms(request.tenantId, query);
+    const corrected = request.typoTolerance === false ? expanded : this.#withCorrections(t, expanded);
     const matches = matchesOf(t, corrected, request.filter);
+    const didYouMean =
+      request.didYouMean && request.typoTolerance !== false
+        ? this.#didYouMean(request.text, corrected)
+        : undefined;
     const highlighter =
-      request.highlights && matches.ranked ? createHighlighter(highlightTerms(query)) : undefined;
+      request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
     const rows = this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
@@ -239,6 +268,7 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
           .map((row): FacetBucket => ({ value: row.value, count: row.count })),
       })),
       hasNextPage: hits.length > first,
+      ...(didYouMean === undefined ? {} : { didYouMean }),
     };
   }
 
@@ -265,9 +295,31 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
     });
   }
 
-  /** Drops the tenant's tables and forgets its versions (tombstones included). */
+  async synonyms(tenantId: string): Promise<Synonyms> {
+    const row = this.#db
+      .statement('SELECT synonyms_json FROM search_synonyms WHERE tenant_id = ?')
+      .get(tenantId) as { synonyms_json: string } | undefined;
+    return row ? (JSON.parse(row.synonyms_json) as Synonyms) : noSynonyms;
+  }
+
+  async replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    this.#db.transaction(() => {
+      this.#forgetSynonyms(tenantId);
+      this.#db
+        .statement('INSERT INTO search_synonyms (tenant_id, synonyms_json) VALUES (?, ?)')
+        .run(tenantId, JSON.stringify(synonyms));
+      const insert = this.#db.statement(
+        'INSERT INTO search_synonym_lookup (tenant_id, key, words_json) VALUES (?, ?, ?)',
+      );
+      for (const [key, words] of Object.entries(synonymLookup(synonyms)))
+        insert.run(tenantId, key, JSON.stringify(words));
+    });
+  }
+
+  /** Drops the tenant's tables and forgets its versions (tombstones included) and its synonyms. */
   async eraseTenant(tenantId: string): Promise<void> {
     this.#db.transaction(() => {
+      this.#forgetSynonyms(tenantId);
       const tableNo = this.#tableNo(tenantId);
       if (tableNo !== undefined) {
         for (const table of Object.values(tablesFor(tableNo)))
@@ -362,6 +414,28 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
       FROM ${from} WHERE ${column} IS NOT NULL GROUP BY ${column} ORDER BY 2 LIMIT $buckets`;
   }
 
+  #forgetSynonyms(tenantId: string) {
+    this.#db.statement('DELETE FROM search_synonyms WHERE tenant_id = ?').run(tenantId);
+    this.#db.statement('DELETE FROM search_synonym_lookup WHERE tenant_id = ?').run(tenantId);
+  }
+
+  /** The query's plain words with the tenant's synonyms of them: the rows of those words only. */
+  #withSynonyms(tenantId: string, query: ParsedQuery): ParsedQuery {
+    const keys = synonymKeysOf(query);
+    if (keys.length === 0) return query;
+    const rows = this.#db
+      .statement(
+        `SELECT key, words_json FROM search_synonym_lookup
+         WHERE tenant_id = $tenantId AND key IN (SELECT value FROM json_each($keys))`,
+      )
+      .all({ tenantId, keys: JSON.stringify(keys) }) as { key: string; words_json: string }[];
+    if (rows.length === 0) return query;
+    const lookup: SynonymLookup = Object.fromEntries(
+      rows.map((row) => [row.key, JSON.parse(row.words_json) as string[]]),
+    );
+    return withSynonyms(query, lookup);
+  }
+
   /**
    * Typo tolerance for plain words the tenant's index does not hold: up to
    * `maxCorrections` indexed words within `allowedEdits` of it (sharing its
@@ -389,14 +463,26 @@ export class SqliteSearchIndex implements SearchIndex, TenantErasure {
         longest: stem.length + edits,
       }) as { term: string; doc: number }[];
       const alternatives = rows
-        .map((row) => ({ ...row, distance: editDistance(stem, row.term, edits) }))
-        .filter((row) => row.distance <= edits)
-        .sort((a, b) => a.distance - b.distance || b.doc - a.doc || a.term.localeCompare(b.term))
+        .flatMap(({ term: candidate, doc }) => {
+          const distance = correctionDistance(term.word, stem, candidate);
+          return distance === undefined ? [] : [{ term: candidate, distance, documents: doc }];
+        })
+        .sort(closestFirst)
         .slice(0, maxCorrections)
-        .map((row) => row.term);
+        .map((candidate) => candidate.term);
       return alternatives.length > 0 ? { ...term, alternatives } : term;
     });
     return { ...query, optional };
+  }
+
+  /** The query as typed with each corrected word replaced by its first correction, spelled as a word. */
+  #didYouMean(text: string, corrected: ParsedQuery): string | undefined {
+    const corrections = new Map<string, string>();
+    for (const term of corrected.optional) {
+      const [best] = term.alternatives ?? [];
+      if (best !== undefined) corrections.set(term.word, spelledAs(term.word, best));
+    }
+    return didYouMeanText(text, corrections);
   }
 
   #applyChange(change: DocumentChange) {

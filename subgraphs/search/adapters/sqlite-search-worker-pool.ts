@@ -4,6 +4,7 @@ import { createWorkerPool, type WorkerPool } from '../../../server/embedded/work
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../search-index.ts';
+import type { SynonymStore, Synonyms } from '../synonyms.ts';
 import { SqliteSearchIndex } from './sqlite-search-index.ts';
 
 export interface SqliteSearchWorkerInput {
@@ -30,7 +31,7 @@ export interface SqliteSearchWorkerPoolOptions {
  * writer commits). A read past its deadline is stopped and answers
  * `DeadlineExceededError`. Writes stay on the caller's connection.
  */
-export class SqliteSearchWorkerPool implements SearchIndex, TenantErasure {
+export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, TenantErasure {
   readonly #writer: SqliteSearchIndex;
   readonly #pool: WorkerPool<SearchReads>;
 
@@ -65,6 +66,16 @@ export class SqliteSearchWorkerPool implements SearchIndex, TenantErasure {
 
   apply(changes: readonly DocumentChange[]): Promise<void> {
     return this.#writer.apply(changes);
+  }
+
+  /** A read of one small row, on the main connection: no worker round trip. */
+  synonyms(tenantId: string): Promise<Synonyms> {
+    return this.#writer.synonyms(tenantId);
+  }
+
+  /** A write like `apply`: workers read the new synonyms at their next search. */
+  replaceSynonyms(tenantId: string, synonyms: Synonyms): Promise<void> {
+    return this.#writer.replaceSynonyms(tenantId, synonyms);
   }
 
   /** A write like `apply`: on the main connection. Workers find the tables gone at their next read. */
