@@ -1,48 +1,55 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** One search the server received: when it arrived, and whether its client has closed it yet. */
-export interface HeldSearch {
+/** One call the server received: when it arrived, and whether its client has closed it yet. */
+export interface HeldCall {
+  method: string;
+  path: string;
   startedAt: number;
   closedAt?: number;
 }
 
 export interface SlowElasticsearch {
   url: string;
-  /** Every `_search` received so far, in arrival order. */
-  searches: HeldSearch[];
+  /** Every call held so far, in arrival order. */
+  calls: HeldCall[];
   close(): Promise<void>;
 }
 
+/** What every service sends at startup (`ensureElasticsearchLayout`), answered at once. */
+const layoutCall = /^\/(_ilm|_index_template|_alias)\//;
+
 /**
  * An HTTP server that answers the layout calls Quarry makes at startup as
- * Elasticsearch would, and holds every search open until its client gives up,
- * recording when each arrived and when its connection closed. A stand-in for
- * a backend too slow to answer, not for Elasticsearch's behaviour.
+ * Elasticsearch would, and holds every later call (opening a point in time,
+ * a search) open until its client gives up, recording when each arrived and
+ * when its connection closed. Closing a point in time is answered, as it is
+ * clean-up. A stand-in for a backend too slow to answer, not for
+ * Elasticsearch's behaviour.
  */
 export async function startSlowElasticsearch(): Promise<SlowElasticsearch> {
-  const searches: HeldSearch[] = [];
+  const calls: HeldCall[] = [];
   const server: Server = createServer((request, response) => {
     // The client refuses answers without it.
     response.setHeader('x-elastic-product', 'Elasticsearch');
     response.setHeader('content-type', 'application/json');
-    if (request.url?.includes('/_search')) {
-      const held: HeldSearch = { startedAt: performance.now() };
-      searches.push(held);
-      request.resume();
-      response.once('close', () => {
-        held.closedAt = performance.now();
-      });
+    const path = request.url ?? '/';
+    request.resume();
+    if (layoutCall.test(path) || request.method === 'DELETE') {
+      request.once('end', () => response.end(JSON.stringify({ acknowledged: true, succeeded: true })));
       return;
     }
-    request.resume();
-    request.once('end', () => response.end(JSON.stringify({ acknowledged: true })));
+    const held: HeldCall = { method: request.method ?? 'GET', path, startedAt: performance.now() };
+    calls.push(held);
+    response.once('close', () => {
+      held.closedAt = performance.now();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    searches,
+    calls,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
