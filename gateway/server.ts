@@ -19,6 +19,7 @@ import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
 import type { Resilience } from '../server/resilience/policy.ts';
+import { createTenantBulkheads, type TenantBulkheadOptions } from '../server/resilience/tenant-bulkheads.ts';
 import { gatewayAdmission, type RateLimitOptions } from './admission/index.ts';
 import type { GatewayContext } from './context.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** Request bodies buffered at once, over all connections; past it, 503. */
   maxBufferedBodyBytes: number;
+  /** Each tenant's operations in flight at once, and waiting; past it, 429 RATE_LIMITED. */
+  tenantBulkhead: Omit<TenantBulkheadOptions, 'dependency'>;
   httpTimeouts: HttpTimeouts;
   /** Responses, and each subgraph answer read for one, above this are refused with RESPONSE_TOO_LARGE. */
   maxResponseBytes: number;
@@ -199,6 +202,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     maxBodyBytes: options.maxBodyBytes,
     maxResponseBytes: options.maxResponseBytes,
     maxBufferedBodyBytes: options.maxBufferedBodyBytes,
+    callerBulkheads: {
+      bulkheads: createTenantBulkheads({ dependency: 'gateway', ...options.tenantBulkhead }),
+      callerOf: (context) => context.principal.tenantId,
+    },
     timeouts: options.httpTimeouts,
     tls: options.tls,
     cors: useCors({ allowedOrigins: options.corsOrigins }),

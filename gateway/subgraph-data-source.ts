@@ -100,7 +100,8 @@ function wasNeverSent(error: unknown): boolean {
  * Every call from the gateway to a subgraph goes through here: it forwards
  * the caller's verified token (subgraphs verify it again and take the tenant
  * from nothing else) over a pooled keep-alive connection, under the
- * subgraph's breaker, with a deadline.
+ * subgraph's breaker, with a deadline. A call that times out counts against
+ * the calling tenant's own breaker, never the one every tenant shares.
  *
  * It posts with undici's `request()` on the shared `Agent` rather than
  * `fetch` (or Apollo's `RemoteGraphQLDataSource`, which builds node-fetch
@@ -180,6 +181,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         operation: isMutation ? 'mutation' : 'query',
         isExpected: isAnswered,
         signal: callersGone ? AbortSignal.any([deadline, callersGone]) : deadline,
+        // A slow answer may be the tenant's own costly request: it counts against that tenant's breaker only.
+        ...(principal ? { tenantId: principal.tenantId } : {}),
       });
     // A query stops once every client waiting for it has gone; a mutation is sent to the end regardless.
     const clientGone = 'clientGone' in options.context ? options.context.clientGone : undefined;

@@ -173,6 +173,12 @@ const environmentSchema = z
     CORS_ORIGINS: list.pipe(z.array(origin)).optional(),
     SUBGRAPH_TIMEOUT_MS: positiveInt(5000),
     SUBGRAPH_MAX_SOCKETS: positiveInt(64),
+    GATEWAY_TENANT_CONCURRENCY: positiveInt(4),
+    GATEWAY_TENANT_QUEUE: z.coerce.number().int().min(0).default(64),
+    GATEWAY_QUEUE_TIMEOUT_MS: positiveInt(5000),
+    DOCUMENTS_TENANT_CONCURRENCY: positiveInt(4),
+    DOCUMENTS_TENANT_QUEUE: z.coerce.number().int().min(0).default(8),
+    DOCUMENTS_QUEUE_TIMEOUT_MS: positiveInt(250),
 
     CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     SEARCH_MAX_FIRST: z.coerce.number().int().min(1).max(1000).default(100),
@@ -183,6 +189,10 @@ const environmentSchema = z
     SEARCH_QUEUE_TIMEOUT_MS: positiveInt(250),
     INDEXER_POLL_MS: positiveInt(100),
     INDEXER_BATCH_SIZE: positiveInt(500),
+    INDEXER_MAX_ATTEMPTS: positiveInt(5),
+    TOMBSTONE_RETENTION: durationMs('7d').refine((ms) => ms > 0, 'must be longer than 0'),
+    TOMBSTONE_PRUNE_INTERVAL: durationMs('1h').refine((ms) => ms > 0, 'must be longer than 0'),
+    TOMBSTONE_PRUNE_BATCH_SIZE: positiveInt(1000),
     OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
     INDEXER_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
 
@@ -301,8 +311,10 @@ const environmentSchema = z
       }
     }
     // A first page served from the caches carries its point in time: it must still be open when the client
-    // asks for the next page, or the client would start again into the same cached page.
+    // asks for the next page, or the client would start again into the same cached page. Only Elasticsearch
+    // pages in points in time.
     if (
+      env.ELASTICSEARCH_URL &&
       env.ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS <=
       env.CACHE_SEARCH_TTL_SECONDS + env.RESPONSE_CACHE_TTL_SECONDS
     ) {
@@ -396,6 +408,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBodyBytes: e.MAX_REQUEST_BODY_BYTES,
       maxResponseBytes: e.MAX_RESPONSE_BYTES,
       maxBufferedBodyBytes: e.MAX_BUFFERED_BODY_BYTES,
+      /** Each tenant's share of the gateway: operations in flight, and how many may wait for a slot. */
+      tenantBulkhead: {
+        concurrency: e.GATEWAY_TENANT_CONCURRENCY,
+        queue: e.GATEWAY_TENANT_QUEUE,
+        queueTimeoutMs: e.GATEWAY_QUEUE_TIMEOUT_MS,
+      },
       httpTimeouts: {
         headersMs: e.HTTP_HEADERS_TIMEOUT_MS,
         requestMs: e.HTTP_REQUEST_TIMEOUT_MS,
@@ -436,6 +454,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
       /** How long a mutation's idempotency key, and the outcome it replays, are kept. */
       idempotencyRetentionMs: e.IDEMPOTENCY_KEY_RETENTION,
+      /** Each tenant's share of the document store: reads and writes made for that tenant. */
+      tenantBulkhead: {
+        concurrency: e.DOCUMENTS_TENANT_CONCURRENCY,
+        queue: e.DOCUMENTS_TENANT_QUEUE,
+        queueTimeoutMs: e.DOCUMENTS_QUEUE_TIMEOUT_MS,
+      },
     },
     search: {
       port: e.SEARCH_PORT,
@@ -456,10 +480,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     indexer: {
       pollIntervalMs: e.INDEXER_POLL_MS,
       batchSize: e.INDEXER_BATCH_SIZE,
+      maxAttempts: e.INDEXER_MAX_ATTEMPTS,
       port: e.INDEXER_PORT,
       /** The outbox's partitions, each held by one indexer at a time under a lease of `leaseMs`. */
       partitions: e.OUTBOX_PARTITIONS,
       leaseMs: e.INDEXER_LEASE_MS,
+    },
+    tombstones: {
+      retentionMs: e.TOMBSTONE_RETENTION,
+      pruneIntervalMs: e.TOMBSTONE_PRUNE_INTERVAL,
+      pruneBatchSize: e.TOMBSTONE_PRUNE_BATCH_SIZE,
     },
     metrics: {
       /** A listener of its own for `/metrics` (and health), apart from clients; one service per process. */

@@ -17,7 +17,11 @@
 //   entry still commit together. The outbox stays unsharded on the primary
 //   shard: it is small (drained within a second) and read in _id order.
 // - document_tombstones (the last version of each deleted document) grows with
-//   deletes, so it is sharded on the same key; every query on it names both.
+//   deletes, so it is sharded on the same key; every query a write sends names
+//   both. Pruning (TOMBSTONE_RETENTION) reads the oldest by `deletedAt` on
+//   every shard, in bounded batches, in the background.
+// - document_dead_letters, like the outbox, stays unsharded: it holds only the
+//   changes the indexer parked.
 const dbName = process.env.QUARRY_DB || 'quarry';
 const quarry = db.getSiblingDB(dbName);
 

@@ -68,6 +68,22 @@ export function workerRestartOf(error: unknown): Promise<void> | undefined {
   return undefined;
 }
 
+/**
+ * Every worker stayed busy with other calls for the whole queue wait. The
+ * workers are answering, only all taken, so breakers do not count it either.
+ */
+export class WorkersBusyError extends Error {
+  override name = 'WorkersBusyError';
+  readonly isWorkersBusy = true;
+  constructor(pool: string, method: string, queueTimeoutMs: number) {
+    super(`${pool}: no worker free within ${queueTimeoutMs} ms for ${method}`);
+  }
+}
+
+export function isWorkersBusy(error: unknown): error is WorkersBusyError {
+  return (error as WorkersBusyError | null)?.isWorkersBusy === true;
+}
+
 export interface WorkerPool<Api extends WorkerApi> {
   call<M extends keyof Api & string>(
     method: M,
@@ -227,8 +243,13 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     worker.job = job;
     worker.nextId += 1;
     job.timer = setTimeout(() => {
-      const replaced = stop(worker, job);
-      job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
+      // Timers run before I/O: after a busy stretch of this event loop, a reply that came in time may be
+      // waiting in the pipe. The check phase comes after the poll that reads it, so only a late call is stopped.
+      setImmediate(() => {
+        if (worker.job !== job) return;
+        const replaced = stop(worker, job);
+        job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
+      });
     }, deadlineMs);
     if (job.signal) {
       const { signal } = job;
@@ -264,7 +285,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
       };
       job.timer = setTimeout(() => {
         leaveQueue();
-        reject(new Error(`${name}: no worker free within ${queueTimeoutMs} ms for ${method}`));
+        reject(new WorkersBusyError(name, method, queueTimeoutMs));
       }, queueTimeoutMs);
       if (signal) {
         // Replaced by the running job's own listener once a worker takes it.

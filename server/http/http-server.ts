@@ -5,6 +5,7 @@ import { type ApolloServer, type BaseContext, HeaderMap, type HTTPGraphQLRespons
 import { type ErrorCode, publicErrorCodes } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { withRequestId } from '../observability/request-id.ts';
+import { isTenantBusy, type TenantBulkheads } from '../resilience/tenant-bulkheads.ts';
 import type { ServerTls } from './tls.ts';
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
@@ -58,6 +59,12 @@ export interface HttpServerOptions<TContext extends BaseContext> {
   timeouts?: Partial<HttpTimeouts>;
   /** Serve HTTPS (and require client certificates when `clientCa` is set). Default plain HTTP. */
   tls?: ServerTls;
+  /**
+   * Each caller's share of this server: its requests in flight, and a short
+   * queue, keyed by `callerOf` (the gateway's tenant); past it, 429
+   * RATE_LIMITED. Taken once the token is checked, before the body is read.
+   */
+  callerBulkheads?: { bulkheads: TenantBulkheads; callerOf(context: TContext): string | undefined };
   logger: Logger;
 }
 
@@ -234,6 +241,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     maxBufferedBodyBytes = 64 * 1024 * 1024,
     tls,
     cors,
+    callerBulkheads,
     logger,
   } = options;
   const bodyBudget: BodyBudget = { inFlight: 0, max: maxBufferedBodyBytes };
@@ -266,76 +274,97 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       if (!response.writableFinished) clientGone.abort(new Error('The client closed the connection'));
     });
     let body: unknown;
-    let prepared: TContext | undefined;
     // Apollo on this request, for the client (below) or in the background for a shortcut.
     const runApollo = (buildContext: () => Promise<TContext>) =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers: toHeaderMap(request), search: url.search, body },
         context: buildContext,
       });
-    if (request.method === 'POST') {
-      // The context is built from headers alone, so the token is checked before a byte of the body is
-      // read: a caller without a valid one holds no body buffer, and Apollo refuses it as usual (the
-      // observers count it) while the unread body is dropped with the connection.
-      let admitted: TContext;
-      try {
-        admitted = await context(request, clientGone.signal);
-      } catch (error) {
-        response.setHeader('connection', 'close');
-        const refusal = await runApollo(() => Promise.reject(error));
-        return sendApolloResult(response, refusal);
-      }
-      prepared = admitted;
-      let text: string;
-      try {
-        text = await readBody(request, maxBodyBytes, bodyBudget);
-      } catch (error) {
-        if (error instanceof BodyTooLargeError)
-          return requestFailure(response, 413, 'Request body is too large');
-        if (error instanceof BodiesInFlightError) {
-          response.setHeader('retry-after', '1');
-          response.setHeader('connection', 'close');
-          return requestFailure(
-            response,
-            publicErrorCodes.SERVER_BUSY,
-            'Too many request bodies in flight; retry shortly',
-            'SERVER_BUSY',
-          );
-        }
-        // The client went away mid-body: there is no one to answer, and nothing went wrong here.
-        if (request.destroyed) return;
-        throw error;
-      }
-      if ((request.headers['content-type'] ?? '').includes('application/json')) {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          return requestFailure(response, 400, 'Request body is not valid JSON');
-        }
-        if (nestedDeeperThan(body, maxJsonDepth))
-          return requestFailure(response, 400, 'Request body is nested too deeply');
-        if (shortcut) {
-          const runInBackground = async (backgroundContext: TContext) => {
-            await runApollo(async () => backgroundContext);
-          };
-          const outcome = await shortcut(request, response, body, runInBackground);
-          if (outcome.answered) return;
-          prepared = outcome.context ?? prepared;
-        }
-      } else {
-        body = text;
-      }
+    // The context is built from headers alone, so the token is checked before a byte of the body is
+    // read: a caller without a valid one holds no body buffer, and Apollo refuses it as usual (the
+    // observers count it) while the unread body is dropped with the connection.
+    let admitted: TContext;
+    try {
+      admitted = await context(request, clientGone.signal);
+    } catch (error) {
+      if (method === 'POST') response.setHeader('connection', 'close');
+      const refusal = await runApollo(() => Promise.reject(error));
+      return sendApolloResult(response, refusal);
     }
-
-    const result = await runApollo(() =>
-      prepared ? Promise.resolve(prepared) : context(request, clientGone.signal),
-    );
-    if (result.body.kind === 'complete' && exceedsBytes(result.body.string, maxResponseBytes)) {
-      return sendJson(response, publicErrorCodes.RESPONSE_TOO_LARGE, {
-        errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],
+    const caller = callerBulkheads?.callerOf(admitted);
+    if (!callerBulkheads || caller === undefined) return serve(admitted);
+    // Taken before the body is read, so a caller's queued requests hold no body buffer either.
+    let served = false;
+    try {
+      await callerBulkheads.bulkheads.run(caller, () => {
+        served = true;
+        return serve(admitted);
+      });
+    } catch (error) {
+      if (served || !isTenantBusy(error)) throw error;
+      response.setHeader('retry-after', '1');
+      if (method === 'POST') response.setHeader('connection', 'close');
+      return sendJson(response, publicErrorCodes.RATE_LIMITED, {
+        errors: [
+          {
+            message: 'Too many requests in flight for this tenant; retry shortly',
+            extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 },
+          },
+        ],
       });
     }
-    await sendApolloResult(response, result);
+
+    async function serve(prepared: TContext): Promise<void> {
+      if (request.method === 'POST') {
+        let text: string;
+        try {
+          text = await readBody(request, maxBodyBytes, bodyBudget);
+        } catch (error) {
+          if (error instanceof BodyTooLargeError)
+            return requestFailure(response, 413, 'Request body is too large');
+          if (error instanceof BodiesInFlightError) {
+            response.setHeader('retry-after', '1');
+            response.setHeader('connection', 'close');
+            return requestFailure(
+              response,
+              publicErrorCodes.SERVER_BUSY,
+              'Too many request bodies in flight; retry shortly',
+              'SERVER_BUSY',
+            );
+          }
+          // The client went away mid-body: there is no one to answer, and nothing went wrong here.
+          if (request.destroyed) return;
+          throw error;
+        }
+        if ((request.headers['content-type'] ?? '').includes('application/json')) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            return requestFailure(response, 400, 'Request body is not valid JSON');
+          }
+          if (nestedDeeperThan(body, maxJsonDepth))
+            return requestFailure(response, 400, 'Request body is nested too deeply');
+          if (shortcut) {
+            const runInBackground = async (backgroundContext: TContext) => {
+              await runApollo(async () => backgroundContext);
+            };
+            const outcome = await shortcut(request, response, body, runInBackground);
+            if (outcome.answered) return;
+            prepared = outcome.context ?? prepared;
+          }
+        } else {
+          body = text;
+        }
+      }
+
+      const result = await runApollo(() => Promise.resolve(prepared));
+      if (result.body.kind === 'complete' && exceedsBytes(result.body.string, maxResponseBytes)) {
+        return sendJson(response, publicErrorCodes.RESPONSE_TOO_LARGE, {
+          errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],
+        });
+      }
+      await sendApolloResult(response, result);
+    }
   }
 
   const listener = (request: IncomingMessage, response: ServerResponse) =>

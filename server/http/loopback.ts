@@ -6,3 +6,8 @@ export function isLoopbackHost(host: string): boolean {
   if (bare === 'localhost' || bare === '::1') return true;
   return isIP(bare) === 4 && bare.startsWith('127.');
 }
+
+/** True when a connection's peer is this machine (`::ffff:127.0.0.1` included). */
+export function isLoopbackPeer(remoteAddress: string | undefined): boolean {
+  return remoteAddress !== undefined && isLoopbackHost(remoteAddress.replace(/^::ffff:/, ''));
+}

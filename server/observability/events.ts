@@ -23,3 +23,20 @@ export const noOperationalEvents: OperationalEvents = {
   backendCall() {},
   batchLoaded() {},
 };
+
+/** What the indexer reports: changes parked as dead letters, and tombstones pruned. */
+export interface IndexerEvents {
+  /** `refused`: the index refused the change itself; `attempts`: it kept failing; `expired`: older than the tombstone retention. */
+  changesParked(reason: 'refused' | 'attempts' | 'expired', count: number): void;
+  /** A change the index failed on this time and that stays in the outbox for another attempt. */
+  changesRetrying(count: number): void;
+  tombstonesPruned(store: 'documents' | 'search-index', count: number): void;
+  tombstonePruningFinished(outcome: 'ok' | 'error'): void;
+}
+
+export const noIndexerEvents: IndexerEvents = {
+  changesParked() {},
+  changesRetrying() {},
+  tombstonesPruned() {},
+  tombstonePruningFinished() {},
+};

@@ -165,6 +165,27 @@ describe('createMetrics', () => {
     ).toBe(1);
   });
 
+  it('counts parked changes by reason and pruned tombstones by store, and reads the dead letters at scrape time', async () => {
+    const metrics = createMetrics({ service: 'indexer' });
+    let parked = 2;
+    const events = metrics.trackIndexer(async () => parked);
+    events.changesParked('refused', 2);
+    events.changesParked('attempts', 1);
+    events.tombstonesPruned('search-index', 5);
+    events.tombstonePruningFinished('ok');
+    let samples = await samplesOf(metrics);
+    expect(sampleValue(samples, 'quarry_indexer_dead_letters')).toBe(2);
+    expect(sampleValue(samples, 'quarry_indexer_changes_parked_total', { reason: 'refused' })).toBe(2);
+    expect(sampleValue(samples, 'quarry_indexer_changes_parked_total', { reason: 'attempts' })).toBe(1);
+    expect(sampleValue(samples, 'quarry_tombstones_pruned_total', { store: 'search-index' })).toBe(5);
+    expect(sampleValue(samples, 'quarry_tombstone_pruning_last_success_timestamp_seconds')).toBeGreaterThan(
+      0,
+    );
+    parked = 0;
+    samples = await samplesOf(metrics);
+    expect(sampleValue(samples, 'quarry_indexer_dead_letters')).toBe(0);
+  });
+
   it('keeps each service in its own registry', async () => {
     const first = createMetrics({ service: 'a' });
     const second = createMetrics({ service: 'b' });

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RouteHandler } from '../http/http-server.ts';
-import type { OperationalEvents } from './events.ts';
+import type { IndexerEvents, OperationalEvents } from './events.ts';
 import { classifyRequest } from './request-outcome.ts';
 
 export interface MetricsOptions {
@@ -81,6 +81,11 @@ export interface ServiceMetrics {
   trackIndexerLag(oldestPendingAt: () => Promise<Date | null>): void;
   /** Registers the indexer's own series (only the indexer has them) and returns what it reports to. */
   indexerProgress(): IndexerProgressMetrics;
+  /**
+   * Reports the parked changes whenever Prometheus scrapes, and returns the hooks the indexer and the
+   * tombstone pruner count their work with.
+   */
+  trackIndexer(countDeadLetters: () => Promise<number>): IndexerEvents;
   /**
    * Reports the stored documents and bytes of the `METRICS_TENANTS` tenants whenever Prometheus
    * scrapes: a fixed list, so the labels stay bounded however many tenants there are.
@@ -218,6 +223,54 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
           this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
         },
       });
+    },
+    trackIndexer(countDeadLetters) {
+      new Gauge({
+        name: 'quarry_indexer_dead_letters',
+        help: 'Changes parked as dead letters, waiting for npm run dead-letters to retry or drop them',
+        registers,
+        // As the lag: a store that cannot answer keeps the last value rather than failing the scrape.
+        async collect() {
+          const count = await countDeadLetters().catch(() => undefined);
+          if (count !== undefined) this.set(count);
+        },
+      });
+      const parked = new Counter({
+        name: 'quarry_indexer_changes_parked_total',
+        help: 'Changes parked as dead letters, by reason (refused by the index, out of attempts, older than the tombstone retention)',
+        labelNames: ['reason'] as const,
+        registers,
+      });
+      const retrying = new Counter({
+        name: 'quarry_indexer_change_failures_total',
+        help: 'Changes the index failed on while applying the rest of their batch; they stay in the outbox for another attempt',
+        registers,
+      });
+      const pruned = new Counter({
+        name: 'quarry_tombstones_pruned_total',
+        help: 'Tombstones older than TOMBSTONE_RETENTION removed, by store (documents, search-index)',
+        labelNames: ['store'] as const,
+        registers,
+      });
+      const lastPruned = new Gauge({
+        name: 'quarry_tombstone_pruning_last_success_timestamp_seconds',
+        help: 'When a whole round of tombstone pruning last finished',
+        registers,
+      });
+      const pruningFailures = new Counter({
+        name: 'quarry_tombstone_pruning_failures_total',
+        help: 'Rounds of tombstone pruning that failed',
+        registers,
+      });
+      return {
+        changesParked: (reason, count) => parked.inc({ reason }, count),
+        changesRetrying: (count) => retrying.inc(count),
+        tombstonesPruned: (store, count) => pruned.inc({ store }, count),
+        tombstonePruningFinished(outcome) {
+          if (outcome === 'ok') lastPruned.setToCurrentTime();
+          else pruningFailures.inc();
+        },
+      };
     },
     indexerProgress() {
       const held = new Gauge({

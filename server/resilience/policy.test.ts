@@ -200,4 +200,62 @@ describe('dependency policy', () => {
       .catch(() => {});
     expect(resilience.states()).toEqual({ redis: 'open', db: 'closed' });
   });
+
+  it("charges a tenant's timeouts to that tenant's breaker only: the others keep being served", async () => {
+    const changes: string[] = [];
+    const policy = createResilience({
+      timeoutMs: 50,
+      failureThreshold: 2,
+      readAttempts: 2,
+      retryInitialDelayMs: 1,
+      halfOpenAfterMs: 60_000,
+      events: { ...noOperationalEvents, breakerStateChanged: (_, state) => changes.push(state) },
+    }).policy('subgraph:search');
+    const read = (tenantId: string) => ({ idempotent: true, operation: 'query', tenantId });
+    // The quiet tenant is answered while each of the noisy tenant's calls waits.
+    const answeringQuiet = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await policy.run(async () => 'answer', read('quiet'));
+    };
+    for (let call = 0; call < 5; call++) {
+      const noisy = expect(policy.run(never, read('noisy'))).rejects.toBeInstanceOf(
+        DependencyUnavailableError,
+      );
+      await answeringQuiet();
+      await noisy;
+    }
+    // The noisy tenant's own breaker is open: refused without a call.
+    let reached = 0;
+    const refused = await policy
+      .run(async () => {
+        reached++;
+      }, read('noisy'))
+      .catch((error: DependencyUnavailableError) => error);
+    expect(refused).toMatchObject({ breakerOpen: true });
+    expect(reached).toBe(0);
+    // The shared breaker never saw those timeouts: every other tenant, and calls without one, still run.
+    expect(policy.state()).toBe('closed');
+    expect(changes).toEqual([]);
+    await expect(policy.run(async () => 'answer', read('quiet'))).resolves.toBe('answer');
+    await expect(policy.run(async () => 'answer', { idempotent: true, operation: 'query' })).resolves.toBe(
+      'answer',
+    );
+  });
+
+  it("counts a tenant's connection failures, and timeouts while no one else is answered, on the shared breaker", async () => {
+    const failingPolicy = createResilience({ failureThreshold: 2, readAttempts: 1 }).policy(
+      'subgraph:search',
+    );
+    for (const tenantId of ['a', 'b']) {
+      await failingPolicy.run(failing, { idempotent: true, operation: 'query', tenantId }).catch(() => {});
+    }
+    expect(failingPolicy.state()).toBe('open');
+    const hungPolicy = createResilience({ timeoutMs: 50, failureThreshold: 2, readAttempts: 1 }).policy(
+      'subgraph:search',
+    );
+    for (const tenantId of ['a', 'a']) {
+      await hungPolicy.run(never, { idempotent: true, operation: 'query', tenantId }).catch(() => {});
+    }
+    expect(hungPolicy.state()).toBe('open');
+  });
 });

@@ -1,5 +1,6 @@
 import {
   BrokenCircuitError,
+  type CircuitBreakerPolicy,
   CircuitState,
   ConsecutiveBreaker,
   circuitBreaker,
@@ -12,6 +13,7 @@ import {
   timeout,
   wrap,
 } from 'cockatiel';
+import { LRUCache } from 'lru-cache';
 import { noOperationalEvents, type OperationalEvents } from '../observability/events.ts';
 
 /** An option that is one value for every dependency, or chosen per dependency name (`redis`, `subgraph:search`, …). */
@@ -60,9 +62,17 @@ export interface RunOptions {
   /**
    * Aborts the call from outside: the request's deadline (`AbortSignal.timeout`), or its client gone.
    * The attempt running then is stopped and none follows. A deadline that passed counts against the
-   * breaker like a timeout; a caller who left does not.
+   * breakers like a timeout; a caller who left counts on none, shared or its tenant's.
    */
   signal?: AbortSignal;
+  /**
+   * The tenant the call is made for. Its timeouts count against a breaker of
+   * that tenant's own. They count against the dependency's shared breaker
+   * only when no other caller was answered while the call waited: a slow
+   * answer while others are served is the tenant's own costly request, and
+   * must not refuse the dependency to every other tenant.
+   */
+  tenantId?: string;
 }
 
 export interface DependencyPolicy {
@@ -103,9 +113,20 @@ function endedByAbort<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
 /** `AbortSignal.timeout`'s reason: the caller's deadline passed, which says the dependency was slow. */
 const isDeadline = (reason: unknown) => (reason as Error | undefined)?.name === 'TimeoutError';
 
-/** A failure the call's `retryWhen` declines: it still counts against the breaker. */
+/** A failure the call's `retryWhen` declines: the breakers have counted it already. */
 class NotRetriedError extends Error {
   override name = 'NotRetriedError';
+  constructor(cause: unknown) {
+    super('not retried', { cause });
+  }
+}
+
+/** An attempt ended by its timeout or the caller's deadline: the one failure a tenant's own breaker counts. */
+class AttemptTimeoutError extends Error {
+  override name = 'AttemptTimeoutError';
+  constructor(cause: unknown) {
+    super('the attempt timed out', { cause });
+  }
 }
 
 /** An attempt stopped because its caller aborted: neither a failure of the dependency nor worth a retry. */
@@ -130,6 +151,26 @@ function pick<T>(option: PerDependency<T> | undefined, dependency: string, fallb
 
 type Outcome<T> = { value: T } | { expected: unknown };
 
+/** How many tenants' own breakers one dependency remembers; the least recently used is forgotten. */
+const maxTenantBreakers = 10_000;
+
+/**
+ * A tenant's call timed out while other callers were answered: charged to
+ * that tenant's breaker, so the shared breaker lets it pass uncounted.
+ */
+class TenantTimeoutError extends Error {
+  override name = 'TenantTimeoutError';
+  constructor(cause: unknown) {
+    super('the call timed out', { cause });
+  }
+}
+
+/** What `fn` itself threw, under the errors this policy wraps it in. */
+function thrownByCall(error: unknown): unknown {
+  const wrapped = error instanceof AttemptTimeoutError || error instanceof TenantTimeoutError;
+  return wrapped ? thrownByCall(error.cause) : error;
+}
+
 function createPolicy(dependency: string, options: ResilienceOptions): DependencyPolicy {
   const events = options.events ?? noOperationalEvents;
   // Cooperative: at the deadline the attempt's signal aborts, and the attempt itself decides when it
@@ -140,17 +181,68 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     strategy: TimeoutStrategy.Cooperative,
     abortOnReturn: false,
   });
-  // A caller that went away says nothing about the dependency.
+  const breakerOptions = () => ({
+    breaker: new ConsecutiveBreaker(pick(options.failureThreshold, dependency, 5)),
+    halfOpenAfter: pick(options.halfOpenAfterMs, dependency, 5000),
+  });
+  // Every failure counts here, except a timeout charged to a tenant's own breaker, its refusal, and
+  // a caller that went away, which says nothing about the dependency.
   const breaker = circuitBreaker(
-    handleWhen((error) => !(error instanceof CallerGoneError)),
-    {
-      breaker: new ConsecutiveBreaker(pick(options.failureThreshold, dependency, 5)),
-      halfOpenAfter: pick(options.halfOpenAfterMs, dependency, 5000),
-    },
+    handleWhen(
+      (error) =>
+        !(
+          error instanceof TenantTimeoutError ||
+          error instanceof CallerGoneError ||
+          error instanceof BrokenCircuitError ||
+          error instanceof IsolatedCircuitError
+        ),
+    ),
+    breakerOptions(),
   );
   breaker.onStateChange((state) => events.breakerStateChanged(dependency, stateNames[state]));
-  // The timeout is inside the breaker, so a hung dependency trips it like a failing one.
-  const guarded = wrap(breaker, attemptTimeout);
+  // A tenant's own breaker counts its timeouts; connection failures and 5xx are the dependency's alone.
+  const tenantBreakers = new LRUCache<string, CircuitBreakerPolicy>({ max: maxTenantBreakers });
+  const tenantBreaker = (tenantId: string) => {
+    let tenant = tenantBreakers.get(tenantId);
+    if (!tenant) {
+      tenant = circuitBreaker(
+        handleWhen((error) => error instanceof AttemptTimeoutError),
+        breakerOptions(),
+      );
+      tenantBreakers.set(tenantId, tenant);
+    }
+    return tenant;
+  };
+  // The most recent answers, from two different callers (a tenant, or '' for calls made for none).
+  const answered = { latest: { caller: '', at: -1 }, otherThanLatest: -1 };
+  const noteAnswer = (caller: string) => {
+    const at = performance.now();
+    if (caller !== answered.latest.caller) answered.otherThanLatest = answered.latest.at;
+    answered.latest = { caller, at };
+  };
+  /** Whether a caller other than this one got an answer after `since`: then the dependency is answering. */
+  const answeredOthersSince = (caller: string, since: number) =>
+    (answered.latest.caller === caller ? answered.otherThanLatest : answered.latest.at) > since;
+  // The timeout is inside the breakers, so a hung dependency trips them like a failing one.
+  const once = <T>(
+    fn: (context: { signal: AbortSignal }) => Promise<T>,
+    caller: string,
+    tenant: CircuitBreakerPolicy | undefined,
+    signal: AbortSignal | undefined,
+  ) =>
+    breaker.execute(async ({ signal: outer }) => {
+      const started = performance.now();
+      try {
+        const value = await (tenant ? wrap(tenant, attemptTimeout) : attemptTimeout).execute(fn, outer);
+        noteAnswer(caller);
+        return value;
+      } catch (error) {
+        // Others were answered meanwhile: the slowness is this tenant's own, charged to its breaker only.
+        if (tenant && error instanceof AttemptTimeoutError && answeredOthersSince(caller, started))
+          throw new TenantTimeoutError(error);
+        throw error;
+      }
+    }, signal);
   // Retrying a refused call would only wait for nothing: an open breaker ends the retries at once.
   const retries = retry(
     handleWhen(
@@ -172,7 +264,8 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     },
   );
   retries.onRetry(() => events.retried(dependency));
-  const readPolicy = wrap(retries, guarded);
+  const refusing = (policy: { state: CircuitState }) =>
+    policy.state === CircuitState.HalfOpen || policy.state === CircuitState.Isolated;
 
   return {
     dependency,
@@ -180,7 +273,8 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
     async run<T>(fn: (signal: AbortSignal) => Promise<T>, run: RunOptions): Promise<T> {
       // cockatiel queues callers behind a half-open trial; we refuse them instead, so a slow
       // dependency holds at most one caller (for at most one timeout) while it is being probed.
-      if (breaker.state === CircuitState.HalfOpen || breaker.state === CircuitState.Isolated) {
+      const tenant = run.tenantId === undefined ? undefined : tenantBreaker(run.tenantId);
+      if (refusing(breaker) || (tenant && refusing(tenant))) {
         throw new DependencyUnavailableError(dependency, new BrokenCircuitError(), true);
       }
       const started = performance.now();
@@ -192,14 +286,26 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
         } catch (error) {
           if (run.isExpected?.(error)) return { expected: error };
           if (run.signal?.aborted && !isDeadline(run.signal.reason)) throw new CallerGoneError(error);
-          if (run.retryWhen && !run.retryWhen(error))
-            throw new NotRetriedError('not retried', { cause: error });
+          // The attempt's own signal aborted: its timeout, or the caller's deadline, ended it.
+          if (signal.aborted) throw new AttemptTimeoutError(error);
+          throw error;
+        }
+      };
+      const caller = run.tenantId ?? '';
+      // `retryWhen` is asked after the breakers have counted the failure, about what `fn` threw.
+      const retriedWhenWorthIt = async ({ signal }: { signal: AbortSignal }) => {
+        try {
+          return await once(attempt, caller, tenant, signal);
+        } catch (error) {
+          if (run.retryWhen && !run.retryWhen(thrownByCall(error))) throw new NotRetriedError(error);
           throw error;
         }
       };
       let outcome: Outcome<T>;
       try {
-        outcome = await (run.idempotent ? readPolicy : guarded).execute(attempt, run.signal);
+        outcome = await (run.idempotent
+          ? retries.execute(retriedWhenWorthIt, run.signal)
+          : once(attempt, caller, tenant, run.signal));
       } catch (error) {
         events.backendCall(dependency, run.operation, (performance.now() - started) / 1000, 'error');
         throw new DependencyUnavailableError(

@@ -9,11 +9,12 @@ import type { Logger } from '../../server/logger.ts';
 import type { OperationalEvents } from '../../server/observability/events.ts';
 import { instrumentPort } from '../../server/observability/instrument-port.ts';
 import { createMetrics, type ServiceMetrics } from '../../server/observability/metrics.ts';
-import { resilienceFromConfig } from '../../server/resilience/index.ts';
+import { createTenantBulkheads, resilienceFromConfig } from '../../server/resilience/index.ts';
 import { namingPortVariable } from '../../server/startup-error.ts';
 import { createErasureJobs, type ErasureJobs, eraseTenant } from '../../server/tenants/erasure.ts';
 import { openSearchIndex } from '../search/adapters/index.ts';
 import { openDocumentStore } from './adapters/index.ts';
+import { bulkheadedDocumentStore } from './bulkheaded-document-store.ts';
 import { cachedDocumentStore } from './cached-document-store.ts';
 import type { DocumentStore } from './document-store.ts';
 import { documentStoreDependencies, resilientDocumentStore } from './resilient-document-store.ts';
@@ -46,8 +47,9 @@ export interface DocumentsApp {
 /**
  * The documents service wired from configuration: the one place its
  * dependencies are built. Layers, outermost first: cache (answers hits
- * without the backend), resilience (timeout inside a breaker, retries for
- * reads), then the backend adapter.
+ * without the backend), the tenant's bulkhead (outside the breakers, so a
+ * tenant's refusals never count against them), resilience (timeout inside a
+ * breaker, retries for reads), then the backend adapter.
  */
 export async function startDocumentsApp({
   config,
@@ -69,11 +71,18 @@ export async function startDocumentsApp({
     reads: resilience.policy(documentStoreDependencies.reads),
     writes: resilience.policy(documentStoreDependencies.writes),
   };
-  const store = cachedDocumentStore(resilientDocumentStore(adapter, policies), {
-    cache: cache.cache,
-    ttlSeconds: config.cache.documentTtlSeconds,
-    events,
+  const bulkheads = createTenantBulkheads({
+    dependency: documentStoreDependencies.reads,
+    ...config.documents.tenantBulkhead,
   });
+  const store = cachedDocumentStore(
+    bulkheadedDocumentStore(resilientDocumentStore(adapter, policies), bulkheads),
+    {
+      cache: cache.cache,
+      ttlSeconds: config.cache.documentTtlSeconds,
+      events,
+    },
+  );
   metrics.trackTenantUsage((tenantId) => store.usage(tenantId));
   const authenticator = verifier ?? (await createServiceVerifier(config.jwt, logger));
   // The search index is opened only for an erasure, so the documents service never depends on it otherwise.

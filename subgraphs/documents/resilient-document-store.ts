@@ -18,6 +18,8 @@ export const documentStoreDependencies = {
  * write that timed out may have committed, and a retry could then fail with
  * a conflict or write twice. A failed call surfaces as
  * DependencyUnavailableError, which resolvers show as DOCUMENTS_UNAVAILABLE.
+ * A call made for a tenant carries it, so its timeouts count against that
+ * tenant's breaker only (see `RunOptions.tenantId`).
  */
 export function resilientDocumentStore(
   store: DocumentStore,
@@ -32,17 +34,23 @@ export function resilientDocumentStore(
         operation: 'findByIds',
         stopsOnAbort: true,
         signal: options?.signal,
+        tenantId,
       }),
     create: (tenantId, document, id, options) =>
-      writes.run(() => store.create(tenantId, document, id, options), { ...write, operation: 'create' }),
+      writes.run(() => store.create(tenantId, document, id, options), {
+        ...write,
+        operation: 'create',
+        tenantId,
+      }),
     update: (tenantId, id, patch, expectedVersion, options) =>
       writes.run(() => store.update(tenantId, id, patch, expectedVersion, options), {
         ...write,
         operation: 'update',
+        tenantId,
       }),
     delete: (tenantId, id, options) =>
-      writes.run(() => store.delete(tenantId, id, options), { ...write, operation: 'delete' }),
-    usage: (tenantId) => reads.run(() => store.usage(tenantId), { ...read, operation: 'usage' }),
+      writes.run(() => store.delete(tenantId, id, options), { ...write, operation: 'delete', tenantId }),
+    usage: (tenantId) => reads.run(() => store.usage(tenantId), { ...read, operation: 'usage', tenantId }),
     pull: (limit, scope) => reads.run(() => store.pull(limit, scope), { ...read, operation: 'pull' }),
     acknowledge: (changes) =>
       writes.run(() => store.acknowledge(changes), { ...write, operation: 'acknowledge' }),

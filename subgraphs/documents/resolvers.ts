@@ -4,7 +4,9 @@ import { TENANT_ADMIN_SCOPE, TENANT_ERASE_SCOPE } from '../../server/auth/scopes
 import type { DocumentRecord, DocumentStatus } from '../../server/documents/model.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
+import type { ResponseBudget } from '../../server/graphql/response-budget.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
+import { isTenantBusy } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { ErasureJobs } from '../../server/tenants/erasure.ts';
 import {
@@ -22,6 +24,8 @@ import { validateIds, validateNewDocument, validatePatch } from './validation.ts
 export interface DocumentsContext extends SubgraphContext {
   /** Per request: every `load` in one tick becomes one `findByIds` call. */
   documentById: DataLoader<string, DocumentRecord | null>;
+  /** Bodies are charged to it: the one field whose size a client multiplies with aliases and ids. */
+  responseBytes: ResponseBudget;
 }
 
 interface DocumentInput {
@@ -55,6 +59,10 @@ function toClientError(error: unknown): unknown {
     );
   if (isDependencyUnavailable(error))
     return quarryError('DOCUMENTS_UNAVAILABLE', 'Documents temporarily unavailable');
+  if (isTenantBusy(error))
+    return quarryError('RATE_LIMITED', 'Too many document reads and writes in flight for this tenant', {
+      retryAfterSeconds: 1,
+    });
   return error;
 }
 
@@ -183,6 +191,8 @@ export function createDocumentsResolvers(
     Document: {
       __resolveReference: (reference: { id: string }, context: DocumentsContext) =>
         context.documentById.load(reference.id).catch(rethrowForClient),
+      body: (document: DocumentRecord, _: unknown, context: DocumentsContext) =>
+        context.responseBytes.charge(document.body),
     },
   };
 }

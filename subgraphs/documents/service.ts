@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { subgraphTypeDefs } from '../../schema/subgraphs.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
+import { createResponseBudget, useResponseBudget } from '../../server/graphql/response-budget.ts';
 import {
   type RunningSubgraph,
   type SubgraphHostOptions,
@@ -25,9 +26,11 @@ export function startDocumentsService(options: DocumentsServiceOptions): Promise
     ...options,
     typeDefs: subgraphTypeDefs('documents'),
     resolvers: createDocumentsResolvers(store, tenants),
+    plugins: [useResponseBudget<DocumentsContext>((context) => context.responseBytes)],
     createContext: (principal, signal) => ({
       principal,
       signal,
+      responseBytes: createResponseBudget(),
       documentById: new DataLoader<string, DocumentRecord | null>(
         (ids) => {
           metrics.events.batchLoaded('documentById', ids.length);

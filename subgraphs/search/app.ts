@@ -26,6 +26,7 @@ import { type PartitionClaimEvents, type PartitionClaims, startPartitionClaims }
 import { resilientSearchIndex, resilientSynonymStore } from './resilient-search-index.ts';
 import type { SearchIndex } from './search-index.ts';
 import { startSearchService } from './service.ts';
+import { startTombstonePruner } from './tombstone-pruner.ts';
 
 export interface SearchAppOptions {
   config: QuarryConfig;
@@ -178,6 +179,12 @@ export async function startIndexerApp({
       operation: 'oldestPendingAt',
     }),
   );
+  const indexerEvents = metrics.trackIndexer(() =>
+    storePolicy.run(() => documents.store.countDeadLetters(), {
+      idempotent: true,
+      operation: 'countDeadLetters',
+    }),
+  );
   // A poll every 100 ms with no request behind it would fill the trace store with one-span traces.
   const feed = instrumentPort(documents.store, {
     dependency: 'documents-store',
@@ -210,12 +217,27 @@ export async function startIndexerApp({
     }),
     index,
     logger,
+    deadLetters: feed,
+    events: indexerEvents,
+    maxAttempts: config.indexer.maxAttempts,
+    tombstoneRetentionMs: config.tombstones.retentionMs,
     pollIntervalMs: config.indexer.pollIntervalMs,
     batchSize: config.indexer.batchSize,
     claims,
     onApplied: progress.applied,
   });
+  // The raw adapters: pruning is the indexer's own background work, not a client's call behind a breaker.
+  const pruner = startTombstonePruner({
+    store: documents.store,
+    index: search.index,
+    retentionMs: config.tombstones.retentionMs,
+    intervalMs: config.tombstones.pruneIntervalMs,
+    batchSize: config.tombstones.pruneBatchSize,
+    logger,
+    events: indexerEvents,
+  });
   const stopIndexing = async () => {
+    await pruner.stop();
     await indexer.stop();
     // Released only now, after the last batch, so no other indexer starts on a partition this one still applies.
     await claims.stop();

@@ -29,7 +29,7 @@ function slowForNoisy(replacement: Promise<void>) {
       throw new DeadlineExceededError('sqlite-search', 'search', 1000, replacement);
     },
     suggest: async () => [],
-    apply: async () => {},
+    apply: async () => ({ rejected: [] }),
     close: async () => {},
   };
   return { index, noisyCalls: () => noisyCalls };

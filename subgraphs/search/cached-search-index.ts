@@ -100,8 +100,9 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
     search,
     suggest: (tenantId, prefix, first, options) => index.suggest(tenantId, prefix, first, options),
     async apply(changes) {
-      await index.apply(changes);
+      const result = await index.apply(changes);
       await bumps.bump(new Set(changes.map((change) => change.tenantId)));
+      return result;
     },
     async close() {
       bumps.stop();

@@ -35,20 +35,26 @@ export function correctionDistance(word: string, typed: string, term: string): n
 
 /**
  * How a corrected index term reads in a query: index terms are stems
- * ("aerodynam"), so the term gets back the ending the user typed where that
- * spelling still stems to it ("airodinamic" reads "aerodynamic"), choosing
- * the spelling closest to what was typed.
+ * ("aerodynam", "gatewai"), so the term gets back the ending the user typed,
+ * and a final y the stemmer made an i, where that spelling still stems to it
+ * ("airodinamic" reads "aerodynamic", "gatway" reads "gateway"), choosing the
+ * spelling closest to what was typed.
  */
 export function spelledAs(word: string, term: string): string {
+  // The y first: of two spellings as close to what was typed, the one with the y is the word.
+  const bases = term.endsWith('i') ? [`${term.slice(0, -1)}y`, term] : [term];
+  // The stem itself only when no spelling stems back to it: a stem is rarely a word.
   let best = term;
-  let bestDistance = editDistance(word, term, word.length + term.length);
-  for (let cut = word.length - 1; cut > 0; cut -= 1) {
-    const spelling = term + word.slice(cut);
-    if (stemmer(spelling) !== term) continue;
-    const distance = editDistance(word, spelling, word.length + spelling.length);
-    if (distance < bestDistance) {
-      best = spelling;
-      bestDistance = distance;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const base of bases) {
+    for (let cut = word.length; cut > 0; cut -= 1) {
+      const spelling = base + word.slice(cut);
+      if (stemmer(spelling) !== term) continue;
+      const distance = editDistance(word, spelling, word.length + spelling.length);
+      if (distance < bestDistance) {
+        best = spelling;
+        bestDistance = distance;
+      }
     }
   }
   return best;

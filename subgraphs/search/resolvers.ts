@@ -2,7 +2,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { GraphQLResolveInfo, SelectionSetNode } from 'graphql';
 import { SEARCH_ADMIN_SCOPE } from '../../server/auth/scopes.ts';
 import type { DocumentStatus } from '../../server/documents/model.ts';
-import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
+import { isDeadlineExceeded, isWorkersBusy } from '../../server/embedded/worker-pool.ts';
 import { quarryError } from '../../server/errors.ts';
 import { DateTimeScalar } from '../../server/graphql/date-time.ts';
 import type { CacheStatus } from '../../server/observability/request-outcome.ts';
@@ -127,7 +127,7 @@ function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
 function toClientError(error: unknown): never {
   if (isPagingSessionExpired(error))
     invalid('after', 'the paging session of this cursor has expired; search again from the first page');
-  if (isDependencyUnavailable(error))
+  if (isDependencyUnavailable(error) || isWorkersBusy(error))
     throw quarryError('SEARCH_UNAVAILABLE', 'Search temporarily unavailable');
   if (isDeadlineExceeded(error)) throw quarryError('SEARCH_TIMEOUT', 'Search took too long and was stopped');
   if (isTenantBusy(error))

@@ -107,6 +107,18 @@ export const totalLimit = 10_000;
 /** Facets show the most frequent values only. */
 export const facetBucketLimit = 10;
 
+/** A change the index refused while applying the others of its batch. */
+export interface RejectedChange {
+  change: DocumentChange;
+  error: string;
+  /** True when trying again cannot help (the document itself is refused); false for a passing failure such as a 429. */
+  permanent: boolean;
+}
+
+export interface ApplyResult {
+  rejected: RejectedChange[];
+}
+
 /** The search port: the search subgraph and the indexer depend on this, and adapters implement it. */
 export interface SearchIndex {
   search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage>;
@@ -117,8 +129,10 @@ export interface SearchIndex {
    * than what the index holds for that document (including a deleted one)
    * is ignored, so replays and reordering never regress a document.
    * Resolves only once the changes are visible to `search`: callers
-   * invalidate cached searches then.
+   * invalidate cached searches then. A change the index refuses on its own
+   * is reported in `rejected` while the rest apply; a failure of the whole
+   * call (the backend down) rejects the promise.
    */
-  apply(changes: readonly DocumentChange[]): Promise<void>;
+  apply(changes: readonly DocumentChange[]): Promise<ApplyResult>;
   close(): Promise<void>;
 }

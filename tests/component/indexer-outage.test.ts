@@ -37,7 +37,7 @@ function withOutage(index: SearchIndex) {
         throw new Error('connect ECONNREFUSED (injected)');
       }
       state.appliedChanges += changes.length;
-      await index.apply(changes);
+      return index.apply(changes);
     },
     close: () => index.close(),
   };
@@ -58,6 +58,7 @@ it('loses no write made while the index was down, and catches up once it returns
   const search = withOutage(new SqliteSearchIndex(db));
   indexer = startIndexer({
     feed: store,
+    deadLetters: store,
     index: search.index,
     logger: createLogger({ level: 'silent' }),
     pollIntervalMs: 10,

@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DEV_AUDIENCE,
   DEV_ISSUER,
@@ -13,6 +10,7 @@ import {
 } from '../../server/auth/dev-keys.ts';
 import { productionBackendEnvironment } from '../helpers/backends.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { killAllOnExit, type ServiceProcess, startServiceProcess } from '../helpers/service-process.ts';
 
 /** The services the checker runs, each as its own process, as in production. */
 export type ServiceName = 'documents' | 'search' | 'indexer' | 'gateway-a' | 'gateway-b';
@@ -25,13 +23,14 @@ const entryFiles: Record<ServiceName, string> = {
   'gateway-b': 'gateway/main.ts',
 };
 
-/** How long a process may take to answer `/health/live` after it starts. */
-const startBoundMs = 120_000;
-
 export interface Cluster {
   redis: TestRedis;
   gatewayUrls: string[];
+  /** The search subgraph's origin, for its health routes. */
+  searchOrigin: string;
   token(tenantId: string, options?: Omit<DevTokenOptions, 'tenantId'>): Promise<string>;
+  /** The running process of a service, for instance to read its memory. */
+  process(service: ServiceName): ServiceProcess | undefined;
   /** SIGKILL, then the same service again on the same port. */
   restart(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   stop(): Promise<void>;
@@ -42,9 +41,10 @@ export interface Cluster {
  * each a child process on loopback ports picked free, sharing one DATA_DIR
  * (the embedded backends), or the MongoDB and Elasticsearch of
  * MONGO_URL / ELASTICSEARCH_URL. Every process is the production entry file
- * with the production defaults; only ports, paths and the signing key are set.
+ * with the production defaults; only ports, paths and the signing key are
+ * set, and whatever `env` adds for every process.
  */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(options: { env?: Record<string, string> } = {}): Promise<Cluster> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quarry-consistency-'));
   const devKey = await ensureDevSigningKey(dataDir);
   const backends = productionBackendEnvironment();
@@ -69,52 +69,37 @@ export async function startCluster(): Promise<Cluster> {
     DOCUMENTS_URL: `http://127.0.0.1:${ports.documents}/graphql`,
     SEARCH_URL: `http://127.0.0.1:${ports.search}/graphql`,
     ...backends.env,
+    ...options.env,
   };
   const healthPort = (service: ServiceName) => (service === 'indexer' ? indexerPort : ports[service]);
-  const children = new Map<ServiceName, ChildProcess>();
+  const children = new Map<ServiceName, ServiceProcess>();
   // A test that times out, or a run interrupted, never leaves its processes behind.
-  const killOnExit = () => {
-    for (const child of children.values()) child.kill('SIGKILL');
-    void redis.kill();
-  };
-  process.once('exit', killOnExit);
+  const keepNothingOnExit = killAllOnExit(
+    () => [...children.values()].map((service) => service.child),
+    () => void redis.kill(),
+  );
 
   async function start(service: ServiceName) {
     const env = service.startsWith('gateway') ? { ...base, PORT: String(ports[service]) } : base;
-    const child = spawn(process.execPath, [entryFiles[service]], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // The last of its output (log lines at LOG_LEVEL, and anything it printed on failing), for the error below.
-    let output = '';
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-4000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    children.set(service, child);
-    const deadline = performance.now() + startBoundMs;
-    while (performance.now() < deadline) {
-      if (child.exitCode !== null) break;
-      const live = await fetch(`http://127.0.0.1:${healthPort(service)}/health/live`).catch(() => undefined);
-      if (live?.ok) return;
-      await sleep(50);
-    }
-    child.kill('SIGKILL');
-    throw new Error(`${service} did not start (exit ${child.exitCode}): ${output}`);
+    children.set(
+      service,
+      await startServiceProcess({
+        name: service,
+        entry: entryFiles[service],
+        env,
+        healthUrl: `http://127.0.0.1:${healthPort(service)}/health/live`,
+      }),
+    );
   }
 
   async function kill(service: ServiceName, signal: 'SIGKILL' | 'SIGTERM') {
     const child = children.get(service);
     children.delete(service);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill(signal);
-    await exited;
+    await child?.kill(signal);
   }
 
   const stopAll = async () => {
-    process.off('exit', killOnExit);
+    keepNothingOnExit();
     await Promise.all([...children.keys()].map((service) => kill(service, 'SIGKILL')));
     await redis.stop();
     await backends.drop().catch(() => {});
@@ -130,7 +115,9 @@ export async function startCluster(): Promise<Cluster> {
   return {
     redis,
     gatewayUrls: [ports['gateway-a'], ports['gateway-b']].map((port) => `http://127.0.0.1:${port}/graphql`),
+    searchOrigin: `http://127.0.0.1:${ports.search}`,
     token: (tenantId, options) => mintDevToken(devKey, { ...options, tenantId }),
+    process: (service) => children.get(service),
     async restart(service, signal) {
       await kill(service, signal);
       await start(service);

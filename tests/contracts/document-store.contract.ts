@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DeadLetterStore, TombstonePruning } from '../../server/documents/model.ts';
 import { partitionOf } from '../../server/documents/partitions.ts';
 import {
   DocumentExistsError,
@@ -34,16 +35,18 @@ async function drainOutbox(store: DocumentStore) {
   return changes;
 }
 
+type ContractStore = DocumentStore & DocumentScan & DeadLetterStore & TombstonePruning;
+
 /**
  * What every DocumentStore backend must do, through the port only. Each
  * backend's test file calls this with a factory for a fresh, empty store.
  */
 export function describeDocumentStoreContract(
   backendName: string,
-  createStore: () => Promise<{ store: DocumentStore & DocumentScan; cleanup(): Promise<void> }>,
+  createStore: () => Promise<{ store: ContractStore; cleanup(): Promise<void> }>,
 ) {
   describe(`DocumentStore contract: ${backendName}`, () => {
-    let store: DocumentStore & DocumentScan;
+    let store: ContractStore;
     let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
@@ -268,6 +271,86 @@ export function describeDocumentStoreContract(
       });
     });
 
+    describe('dead letters', () => {
+      /** Creates documents and parks the outbox entry of `parked` with an error. */
+      async function parkOne(ids: string[], parked: string) {
+        for (const id of ids) await store.create('t', draft(`Title ${id}`), id);
+        const change = (await store.pull(10)).find((pending) => pending.documentId === parked);
+        if (!change) throw new Error(`no outbox entry for ${parked}`);
+        await store.park([{ change, error: '400 mapper_parsing_exception: bad field', attempts: 1 }]);
+        return change;
+      }
+
+      it('parks an outbox entry with its error: the outbox stops delivering it, the rest stays', async () => {
+        const change = await parkOne(['a', 'b'], 'a');
+        expect((await store.pull(10)).map((pending) => pending.documentId)).toEqual(['b']);
+        expect(await store.countDeadLetters()).toBe(1);
+        const [letter] = await store.listDeadLetters(10);
+        expect(letter).toMatchObject({
+          id: change.sequence,
+          error: '400 mapper_parsing_exception: bad field',
+          attempts: 1,
+          change: { tenantId: 't', documentId: 'a', version: 1, operation: 'upsert' },
+        });
+        expect(letter?.change.document).toMatchObject({ title: 'Title a', version: 1 });
+        expect(letter?.parkedAt).toBeInstanceOf(Date);
+      });
+
+      it('puts a retried dead letter back in the outbox, same version, once', async () => {
+        const change = await parkOne(['a'], 'a');
+        expect(await store.retryDeadLetter(change.sequence)).toBe(true);
+        expect(await store.retryDeadLetter(change.sequence)).toBe(false);
+        expect(await store.listDeadLetters(10)).toEqual([]);
+        const [again] = await store.pull(10);
+        expect(again).toMatchObject({ tenantId: 't', documentId: 'a', version: 1, operation: 'upsert' });
+        // In its tenant's partition again, where the indexer holding that partition finds it.
+        const count = 8;
+        const scope = { count, partitions: [partitionOf('t', count)] };
+        expect((await store.pull(10, scope)).map((change) => change.documentId)).toEqual(['a']);
+        expect(again?.document).toMatchObject({ title: 'Title a' });
+        expect(again?.committedAt.getTime()).toBe(change.committedAt.getTime());
+      });
+
+      it('drops a dead letter for good', async () => {
+        const change = await parkOne(['a'], 'a');
+        expect(await store.dropDeadLetter(change.sequence)).toBe(true);
+        expect(await store.dropDeadLetter(change.sequence)).toBe(false);
+        expect(await store.countDeadLetters()).toBe(0);
+        expect(await store.pull(10)).toEqual([]);
+      });
+
+      it('parks nothing for an entry another indexer acknowledged meanwhile', async () => {
+        await store.create('t', draft('Done'), 'a');
+        const changes = await store.pull(10);
+        await store.acknowledge(changes);
+        await store.park(changes.map((change) => ({ change, error: 'late', attempts: 5 })));
+        expect(await store.listDeadLetters(10)).toEqual([]);
+      });
+    });
+
+    describe('tombstone pruning', () => {
+      it('prunes tombstones of deletes before the cutoff, a bounded batch at a time; the id then starts again at 1', async () => {
+        for (const id of ['a', 'b', 'c']) {
+          await store.create('t', draft(id), id);
+          await store.delete('t', id);
+        }
+        const later = new Date(Date.now() + 60_000);
+        expect(await store.pruneTombstones(later, 2)).toBe(2);
+        expect(await store.pruneTombstones(later, 2)).toBe(1);
+        expect(await store.pruneTombstones(later, 2)).toBe(0);
+        expect((await store.create('t', draft('New life'), 'a')).version).toBe(1);
+      });
+
+      it('keeps a tombstone until its delete is older than the cutoff', async () => {
+        await store.create('t', draft('Doomed'), 'd');
+        await store.delete('t', 'd');
+        const deleted = (await store.pull(10)).find((change) => change.operation === 'delete');
+        if (!deleted) throw new Error('no delete in the outbox');
+        expect(await store.pruneTombstones(deleted.committedAt, 10)).toBe(0);
+        expect(await store.pruneTombstones(new Date(deleted.committedAt.getTime() + 1), 10)).toBe(1);
+      });
+    });
+
     describe('scan', () => {
       beforeEach(async () => {
         for (const [tenant, id] of [
@@ -442,18 +525,21 @@ export function describeDocumentStoreContract(
         expect(await store.usage('t')).toEqual({ documents: 1, bytes: storedBytes(smaller) });
       });
 
-      it('erases one tenant: documents, tombstones, outbox entries and usage, and nothing of another', async () => {
+      it('erases one tenant: documents, tombstones, outbox entries, dead letters and usage, and nothing of another', async () => {
         const erasable = store as typeof store & { eraseTenant(tenantId: string): Promise<void> };
         await store.create('t', draft('Kept?'), 'a');
         await store.create('t', draft('Deleted'), 'b');
         await store.delete('t', 'b');
         await store.create('other', draft('Theirs'), 'theirs');
+        const parked = (await store.pull(10)).find((change) => change.documentId === 'a');
+        if (parked) await store.park([{ change: parked, error: 'refused', attempts: 1 }]);
         const keyedBefore = await store.create('t', draft('Keyed'), undefined, keyed('k', 'keyed'));
         await erasable.eraseTenant('t');
         await erasable.eraseTenant('t');
         expect(await store.findByIds('t', ['a', 'b'])).toEqual([null, null]);
         expect(await store.usage('t')).toEqual({ documents: 0, bytes: 0 });
         expect((await store.pull(100)).map((change) => change.tenantId)).toEqual(['other']);
+        expect(await store.listDeadLetters(10)).toEqual([]);
         // The tombstone went too: the id starts again at version 1, as for a tenant never seen.
         expect((await store.create('t', draft('Again'), 'b')).version).toBe(1);
         expect(await store.findByIds('other', ['theirs'])).toMatchObject([{ id: 'theirs' }]);

@@ -504,7 +504,14 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
           version_type: 'external',
         },
       },
-      { tenant_id: 'acme', doc_id: 'c', deleted: true, indexed_at: expect.any(String) },
+      // The delete's commit time, which pruning compares with TOMBSTONE_RETENTION.
+      {
+        tenant_id: 'acme',
+        doc_id: 'c',
+        deleted: true,
+        indexed_at: expect.any(String),
+        deleted_at: '2024-05-01T00:00:00.000Z',
+      },
     ]);
   });
 
@@ -537,7 +544,7 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
       es.error(409, 'version_conflict_engine_exception'),
     );
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
-    await expect(index.apply([upsert('acme', 'a', 4)])).resolves.toBeUndefined();
+    await expect(index.apply([upsert('acme', 'a', 4)])).resolves.toEqual({ rejected: [] });
     const put = es.requests.find((sent) => sent.method === 'PUT');
     // The client sends the id URL-encoded (acme%2Fa); the mock hands it over decoded.
     expect(put?.path).toBe(`/quarry-documents-g1-000001/_doc/${indexedId('acme', 'a')}`);
@@ -550,26 +557,51 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     expect(es.requests.some((sent) => sent.path === '/_bulk')).toBe(false);
   });
 
-  it('fails the batch on any bulk error other than a version conflict, so the outbox keeps it', async () => {
+  it('reports each refused bulk item as its own change: a 429 to try again, a mapping error for good', async () => {
     const es = mockedElasticsearch();
     es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => rolledOverAliases);
     es.on('POST', '/_mget', (sent) => ({
       docs: sent.body.docs.map((doc: { _index: string; _id: string }) => ({ ...doc, found: false })),
     }));
-    let items = [
+    let items: object[] = [
       { index: { status: 409, error: { type: 'version_conflict_engine_exception', reason: 'newer' } } },
       { index: { status: 201 } },
     ];
     es.on('POST', '/_bulk', () => ({ errors: true, items }));
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
-    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).resolves.toBeUndefined();
+    // A version conflict is a newer version already there: applied, as idempotency wants.
+    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).resolves.toEqual({ rejected: [] });
     items = [
       { index: { status: 201 } },
       { index: { status: 429, error: { type: 'es_rejected_execution_exception', reason: 'queue full' } } },
+      { index: { status: 400, error: { type: 'mapper_parsing_exception', reason: 'bad field' } } },
     ];
-    await expect(index.apply([upsert('t', 'a', 1), upsert('t', 'b', 1)])).rejects.toThrow(
-      /rejected 1 of 2 operations.*es_rejected_execution_exception/,
+    const [a, b, c] = [upsert('t', 'a', 1), upsert('t', 'b', 1), upsert('t', 'c', 1)];
+    await expect(index.apply([a, b, c])).resolves.toEqual({
+      rejected: [
+        { change: b, error: '429 es_rejected_execution_exception: queue full', permanent: false },
+        { change: c, error: '400 mapper_parsing_exception: bad field', permanent: true },
+      ],
+    });
+  });
+
+  it('reports a single refused write as its change, and fails the call when the cluster is the problem', async () => {
+    const es = mockedElasticsearch();
+    es.on('GET', '/_alias/quarry-documents,quarry-documents-write', () => rolledOverAliases);
+    es.on('POST', '/_mget', (sent) => ({
+      docs: sent.body.docs.map((doc: { _index: string; _id: string }) => ({ ...doc, found: false })),
+    }));
+    let status = 400;
+    es.on('PUT', '/:index/_doc/*', () =>
+      es.error(status, status === 400 ? 'mapper_parsing_exception' : 'unavailable_shards_exception'),
     );
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    const change = upsert('t', 'a', 1);
+    await expect(index.apply([change])).resolves.toEqual({
+      rejected: [{ change, error: expect.stringMatching(/mapper_parsing_exception/), permanent: true }],
+    });
+    status = 503;
+    await expect(index.apply([change])).rejects.toThrow(/unavailable_shards_exception/);
   });
 
   it('does nothing for an empty batch', async () => {
@@ -769,13 +801,17 @@ describe('ensureElasticsearchLayout (elasticsearch-mock)', () => {
     expect(new Set(creates.map((sent) => sent.path))).toEqual(new Set(['/quarry-documents-g0-000001']));
   });
 
-  it('leaves an existing write alias alone', async () => {
+  it('leaves an existing write alias alone, and gives its indices the fields added since they were made', async () => {
     const es = mockedElasticsearch();
     es.on('PUT', '/_ilm/policy/:name', () => ({ acknowledged: true }));
     es.on('PUT', '/_index_template/:name', () => ({ acknowledged: true }));
     es.on('HEAD', '/_alias/:name', () => ({}));
+    es.on('PUT', '/:index/_mapping', () => ({ acknowledged: true }));
     await ensureElasticsearchLayout(es.client, names, settings);
-    expect(es.requests.map((sent) => sent.method)).toEqual(['PUT', 'PUT', 'HEAD']);
+    expect(es.requests.map((sent) => sent.method)).toEqual(['PUT', 'PUT', 'HEAD', 'PUT']);
+    const mapping = es.requests[3];
+    expect(mapping?.path).toBe('/quarry-documents/_mapping');
+    expect(mapping?.body.properties.deleted_at).toEqual({ type: 'date' });
   });
 });
 
@@ -857,9 +893,10 @@ describe('ElasticsearchSearchIndex on a cluster mock that enforces versions and 
     cluster.rollover(second);
     cluster.state.rejectBulkItem = (item) =>
       item.action === 'delete' ? { status: 429, type: 'es_rejected_execution_exception' } : undefined;
-    await expect(index.apply([upsert('acme', 'a', 2, 'New title')])).rejects.toThrow(
-      /rejected 1 of 2 operations.*es_rejected_execution_exception/,
-    );
+    const change = upsert('acme', 'a', 2, 'New title');
+    expect((await index.apply([change])).rejected).toEqual([
+      { change, error: expect.stringMatching(/es_rejected_execution_exception/), permanent: false },
+    ]);
     // The rest of the bulk was applied: the new version is in the write index.
     expect(versionsIn(cluster)).toEqual({ [`${first} acme/a`]: 1, [`${second} acme/a`]: 2 });
     // The outbox keeps the change and the indexer applies it again: its version is there now.

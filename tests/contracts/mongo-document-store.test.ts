@@ -65,14 +65,36 @@ describe('MongoDocumentStore (mingo)', () => {
     ]);
     expect(database.collection('document_tombstones').indexes).toEqual([
       { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+      { key: { deletedAt: 1 }, name: 'deleted_at' },
     ]);
     expect(database.collection('document_outbox').indexes).toEqual([
       { key: { committedAt: 1 }, name: 'committed_at' },
+    ]);
+    expect(database.collection('document_dead_letters').indexes).toEqual([
+      { key: { parkedAt: 1, _id: 1 }, name: 'parked_at' },
     ]);
     // The server removes an idempotency key once its expiry passes.
     expect(database.collection('idempotency_keys').indexes).toEqual([
       { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
       { key: { expiresAt: 1 }, name: 'expires_at', expireAfterSeconds: 0 },
+    ]);
+  });
+
+  it('moves a parked change out of the outbox and into the dead letters in one transaction, and back on retry', async () => {
+    await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'a');
+    const [change] = await store.pull(1);
+    if (!change) throw new Error('no outbox entry');
+    database.calls.length = 0;
+    await store.park([{ change, error: 'refused', attempts: 1 }]);
+    await store.retryDeadLetter(change.sequence);
+    const moves = database.calls.filter((call) =>
+      ['document_outbox', 'document_dead_letters'].includes(call.collection),
+    );
+    expect(moves.map((call) => [call.collection, call.method, call.inTransaction])).toEqual([
+      ['document_outbox', 'findOneAndDelete', true],
+      ['document_dead_letters', 'replaceOne', true],
+      ['document_dead_letters', 'findOneAndDelete', true],
+      ['document_outbox', 'insertOne', true],
     ]);
   });
 
@@ -89,6 +111,15 @@ describe('MongoDocumentStore (mingo)', () => {
     ]);
     const others = Array.from({ length: count - 1 }, (_, i) => i + 1);
     expect(await store.pull(10, { count, partitions: others })).toEqual([]);
+  });
+
+  it('keeps tombstones written before they carried a deletion time', async () => {
+    await database.collection('document_tombstones').insertOne({ _id: 't/old', tenantId: 't', version: 3 });
+    expect(await store.pruneTombstones(new Date(Date.now() + 60_000), 10)).toBe(0);
+    expect(
+      (await store.create('t', { title: 'A', body: '', tags: [], author: null, status: 'DRAFT' }, 'old'))
+        .version,
+    ).toBe(4);
   });
 
   it('names the tenant in every filter on the documents collection', async () => {

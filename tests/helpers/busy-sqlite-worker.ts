@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { serveWorkerCalls } from '../../server/embedded/worker-host.ts';
 
@@ -8,6 +9,8 @@ import { serveWorkerCalls } from '../../server/embedded/worker-host.ts';
  */
 export type BusyWorkerApi = {
   echo(value: unknown): Promise<unknown>;
+  /** Answers `value`, then creates the file `marker` once the answer has been handed to the pipe. */
+  echoAndMark(value: unknown, marker: string): Promise<unknown>;
   fail(message: string): Promise<never>;
   pid(): Promise<number>;
   spin(): Promise<number>;
@@ -20,6 +23,11 @@ serveWorkerCalls((prefix: string) => {
   );
   const api: BusyWorkerApi = {
     echo: async (value) => ({ prefix, value }),
+    echoAndMark: async (value, marker) => {
+      // The reply is sent as this promise settles, within this turn; the check phase comes after it.
+      setImmediate(() => writeFileSync(marker, ''));
+      return { prefix, value };
+    },
     fail: async (message) => {
       throw new RangeError(message);
     },

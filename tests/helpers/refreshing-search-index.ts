@@ -52,6 +52,7 @@ export function refreshingSearchIndex(
     async apply(changes) {
       buffered.push(...changes);
       if (waitForRefresh) await new Promise<void>((resolve) => waiting.push(resolve));
+      return { rejected: [] };
     },
     refresh,
     async close() {

@@ -16,14 +16,16 @@ export interface SlowElasticsearch {
   close(): Promise<void>;
 }
 
-/** What every service sends at startup (`ensureElasticsearchLayout`), answered at once. */
-const layoutCall = /^\/(_ilm|_index_template|_alias)\//;
+/** What every service sends at startup (`ensureElasticsearchLayout`, mappings included), answered at once. */
+const layoutCall = /^\/(_ilm|_index_template|_alias)\/|^\/[^/]+\/_mapping$/;
+/** The indexer's tombstone pruning, no client's request: answered at once, as having found nothing. */
+const maintenanceCall = /^\/[^/]+\/_delete_by_query\b/;
 
 /**
- * An HTTP server that answers the layout calls Quarry makes at startup as
- * Elasticsearch would, and holds every later call (opening a point in time,
- * a search) open until its client gives up, recording when each arrived and
- * when its connection closed. Closing a point in time is answered, as it is
+ * An HTTP server that answers the layout calls Quarry makes at startup, and
+ * the indexer's tombstone pruning, as Elasticsearch would, and holds every
+ * other call (opening a point in time, a search) open until its client gives
+ * up, recording when each arrived and when its connection closed. Closing a point in time is answered, as it is
  * clean-up. A stand-in for a backend too slow to answer, not for
  * Elasticsearch's behaviour.
  */
@@ -35,8 +37,10 @@ export async function startSlowElasticsearch(): Promise<SlowElasticsearch> {
     response.setHeader('content-type', 'application/json');
     const path = request.url ?? '/';
     request.resume();
-    if (layoutCall.test(path) || request.method === 'DELETE') {
-      request.once('end', () => response.end(JSON.stringify({ acknowledged: true, succeeded: true })));
+    if (layoutCall.test(path) || maintenanceCall.test(path) || request.method === 'DELETE') {
+      request.once('end', () =>
+        response.end(JSON.stringify({ acknowledged: true, succeeded: true, deleted: 0 })),
+      );
       return;
     }
     const held: HeldCall = { method: request.method ?? 'GET', path, startedAt: performance.now() };

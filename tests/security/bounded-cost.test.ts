@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchIndex } from '../../subgraphs/search/search-index.ts';
-import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+import { type Cluster, startCluster } from '../consistency/cluster.ts';
+import { naturalText } from '../helpers/natural-text.ts';
+import { postGraphQL, startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 /** Counts calls to a port, so a test can prove a refusal happened before any backend work. */
 function counting<TPort extends object>(counter: { calls: number }) {
@@ -132,4 +135,70 @@ describe('response bytes at the default caps', () => {
       expect(gatewayCacheStatuses()).toEqual(['miss', second]);
     }
   });
+});
+
+/** What a service process may hold at its peak under the attack below (docs/security.md). */
+const servicePeakBoundBytes = 600 * 1024 * 1024;
+
+/** The most memory a process has held since it started (Linux: VmHWM, in kB). */
+async function peakRssBytes(pid: number | undefined): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kilobytes = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (!kilobytes) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(kilobytes) * 1024;
+}
+
+describe('memory under the oversized-response attack, in real processes', () => {
+  let cluster: Cluster;
+  let token: string;
+  const ids: string[] = [];
+  const attack = {
+    documents: 100,
+    bodyLength: 99_000,
+    aliases: 15,
+    inFlight: 3,
+    rounds: 3,
+  };
+  /** Fifteen aliases of a hundred bodies of 100 KB: a 150 MB candidate, cheap by the cost model. */
+  const oversized = `query ($ids: [ID!]!) { ${aliases(attack.aliases, () => 'documents(ids: $ids) { body }')} }`;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    token = await cluster.token('tenant-a');
+    const create = 'mutation ($input: CreateDocumentInput!) { createDocument(input: $input) { id } }';
+    for (let n = 0; n < attack.documents; n++) {
+      const input = { title: `Long ${n}`, body: naturalText(n + 1, attack.bodyLength) };
+      const created = await postGraphQL<{ createDocument: { id: string } }>(
+        cluster.gatewayUrls[0] as string,
+        { query: create, variables: { input } },
+        token,
+      );
+      expect(created.errors).toBeUndefined();
+      ids.push(created.data?.createDocument.id as string);
+    }
+  }, 300_000);
+  afterAll(() => cluster?.stop());
+
+  it('refuses every 150 MB candidate with RESPONSE_TOO_LARGE while the gateway and documents processes stay under 600 MB', async () => {
+    for (let round = 0; round < attack.rounds; round++) {
+      const results = await Promise.all(
+        Array.from({ length: attack.inFlight }, () =>
+          postGraphQL(cluster.gatewayUrls[0] as string, { query: oversized, variables: { ids } }, token),
+        ),
+      );
+      for (const result of results) {
+        expect(result.status).toBe(400);
+        expect(result.errors?.map((error) => error.extensions)).toEqual([{ code: 'RESPONSE_TOO_LARGE' }]);
+      }
+    }
+    const peaks = {
+      gateway: await peakRssBytes(cluster.process('gateway-a')?.child.pid),
+      documents: await peakRssBytes(cluster.process('documents')?.child.pid),
+    };
+    const megabytes = JSON.stringify(
+      Object.fromEntries(Object.entries(peaks).map(([name, bytes]) => [name, Math.round(bytes / 2 ** 20)])),
+    );
+    expect(peaks.gateway, megabytes).toBeLessThan(servicePeakBoundBytes);
+    expect(peaks.documents, megabytes).toBeLessThan(servicePeakBoundBytes);
+  }, 120_000);
 });

@@ -144,7 +144,7 @@ function fakeIndex() {
       return answer;
     },
     suggest: async () => [],
-    async apply() {},
+    apply: async () => ({ rejected: [] }),
     close: async () => {},
   };
   return {

@@ -109,6 +109,25 @@ describe('loadConfig', () => {
     ).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
   });
 
+  it('keeps tombstones 7 days by default, reads a retention with a unit, and refuses one without', () => {
+    expect(loadConfig(minimal).tombstones).toEqual({
+      retentionMs: 7 * 86_400_000,
+      pruneIntervalMs: 3_600_000,
+      pruneBatchSize: 1000,
+    });
+    expect(loadConfig(minimal).indexer.maxAttempts).toBe(5);
+    expect(loadConfig({ ...minimal, TOMBSTONE_RETENTION: '36h' }).tombstones.retentionMs).toBe(
+      36 * 3_600_000,
+    );
+    for (const invalid of ['7', 'a week', '-1d'])
+      expect(() => loadConfig({ ...minimal, TOMBSTONE_RETENTION: invalid }), invalid).toThrow(
+        /TOMBSTONE_RETENTION: a time unit such as 30d/,
+      );
+    expect(() => loadConfig({ ...minimal, TOMBSTONE_RETENTION: '0d' })).toThrow(
+      /TOMBSTONE_RETENTION: must be longer than 0/,
+    );
+  });
+
   it('reads per-dependency options as a default with overrides by name', () => {
     const config = loadConfig({ ...minimal, RESILIENCE_TIMEOUT_MS: '1500, redis=100, subgraph:search=3000' });
     expect(config.resilience.timeoutMs('documents-store')).toBe(1500);
@@ -270,7 +289,12 @@ describe('production backend configuration', () => {
     [{ ...minimal, ELASTICSEARCH_MAX_RETRIES: '99' }, 'ELASTICSEARCH_MAX_RETRIES'],
     // A cached first page must find its point in time still open.
     [
-      { ...minimal, ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS: '120', CACHE_SEARCH_TTL_SECONDS: '60' },
+      {
+        ...minimal,
+        ELASTICSEARCH_URL: 'http://elasticsearch:9200',
+        ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS: '120',
+        CACHE_SEARCH_TTL_SECONDS: '60',
+      },
       'ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS',
     ],
     [{ ...minimal, ELASTICSEARCH_ROLLOVER_MAX_AGE: 'a month' }, 'ELASTICSEARCH_ROLLOVER_MAX_AGE'],

@@ -133,6 +133,42 @@ describe.each(overlays)('the %s overlay', (overlay) => {
     for (const hpa of autoscalers)
       expect(hpa.spec.metrics.map((metric: Any) => metric.type).sort()).toEqual(['Pods', 'Resource']);
   });
+
+  it('scrapes /metrics on the port each process serves it on, never on the client port', () => {
+    const objects = rendered[overlay];
+    const configMaps = new Map(
+      (kinds(objects, 'ConfigMap') as Any[]).map((map) => [map.metadata.name, map.data]),
+    );
+    for (const deployment of kinds(objects, 'Deployment') as Any[]) {
+      const container = deployment.spec.template.spec.containers[0];
+      const env: Record<string, string> = Object.assign(
+        {},
+        ...(container.envFrom ?? []).map((from: Any) => configMaps.get(from.configMapRef?.name) ?? {}),
+        ...(container.env ?? []).map((variable: Any) => ({ [variable.name]: variable.value })),
+      );
+      const metricsPort = container.ports.find((port: Any) => port.name === 'metrics')?.containerPort;
+      const name = deployment.metadata.name as string;
+      // The indexer has no clients: its one port serves metrics and health. The others have METRICS_PORT,
+      // bound beyond loopback so that Prometheus reaches it.
+      if (name.includes('indexer')) expect(Number(env.INDEXER_PORT), name).toBe(metricsPort);
+      else {
+        expect(Number(env.METRICS_PORT), name).toBe(metricsPort);
+        expect(env.METRICS_HOST, name).toBe('0.0.0.0');
+        const client = container.ports.find((port: Any) => port.name === 'http')?.containerPort;
+        expect(client, name).not.toBe(metricsPort);
+      }
+    }
+    for (const service of kinds(objects, 'Service') as Any[]) {
+      const metrics = service.spec.ports.find((port: Any) => port.name === 'metrics');
+      if (metrics) expect(metrics.targetPort, service.metadata.name).toBe('metrics');
+    }
+    const monitors = kinds(objects, 'ServiceMonitor') as Any[];
+    if (kinds(objects, 'Deployment').length > 0) expect(monitors.length).toBeGreaterThan(0);
+    for (const monitor of monitors)
+      expect(monitor.spec.endpoints.map((endpoint: Any) => [endpoint.port, endpoint.path])).toEqual([
+        ['metrics', '/metrics'],
+      ]);
+  });
 });
 
 describe('network policies', () => {

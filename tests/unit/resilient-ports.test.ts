@@ -80,7 +80,7 @@ describe('resilient ports', () => {
     const inner = faults.wrap({
       search: async () => ({ total: 0, hits: [], facets: [], hasNextPage: false }),
       suggest: async () => [],
-      apply: async () => {},
+      apply: async () => ({ rejected: [] }),
       close: async () => {},
     } satisfies SearchIndex);
     const index = resilientSearchIndex(inner, createResilience(options).policy('search-index'));

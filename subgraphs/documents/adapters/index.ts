@@ -1,5 +1,6 @@
 import { MongoClient, MongoServerSelectionError } from 'mongodb';
 import type { MongoConfig, QuarryConfig } from '../../../server/config.ts';
+import type { DeadLetterStore, TombstonePruning } from '../../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
@@ -8,7 +9,7 @@ import { MongoDocumentStore } from './mongo-document-store.ts';
 import { SqliteDocumentStore } from './sqlite-document-store.ts';
 
 export interface OpenedDocumentStore {
-  store: DocumentStore & DocumentScan & TenantErasure;
+  store: DocumentStore & DocumentScan & DeadLetterStore & TombstonePruning & TenantErasure;
   /** Closes the store and the client or database it opened. */
   close(): Promise<void>;
 }

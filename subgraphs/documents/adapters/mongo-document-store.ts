@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
-import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type {
+  DeadLetter,
+  DeadLetterStore,
+  DocumentChange,
+  DocumentRecord,
+  TombstonePruning,
+} from '../../../server/documents/model.ts';
 import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
@@ -36,6 +42,8 @@ export interface MongoTombstone {
   _id: string;
   tenantId: string;
   version: number;
+  /** When the delete committed; absent on tombstones written before pruning existed, which are kept. */
+  deletedAt?: Date;
 }
 
 /** One outbox entry; written in the same transaction as the document it describes. */
@@ -49,6 +57,14 @@ export interface MongoOutboxEntry {
   operation: 'upsert' | 'delete';
   document: Omit<MongoDocument, '_id'> | null;
   committedAt: Date;
+}
+
+/** An outbox entry the indexer gave up on, under the outbox `_id` it had (as hex). */
+export interface MongoDeadLetter extends Omit<MongoOutboxEntry, '_id'> {
+  _id: string;
+  error: string;
+  attempts: number;
+  parkedAt: Date;
 }
 
 /** A client's idempotency key with its write's outcome, written in that write's transaction. */
@@ -79,6 +95,8 @@ export interface MongoDocumentStoreOptions {
   outboxCollection?: string;
   /** Default `document_tombstones`. */
   tombstonesCollection?: string;
+  /** Default `document_dead_letters`. */
+  deadLettersCollection?: string;
   /** Default `tenant_usage`. */
   usageCollection?: string;
   /** Default `idempotency_keys`. */
@@ -119,6 +137,16 @@ function toRecord(doc: Omit<MongoDocument, '_id'>): DocumentRecord {
   };
 }
 
+const toChange = (entry: Omit<MongoOutboxEntry, '_id'>, sequence: string): DocumentChange => ({
+  sequence,
+  tenantId: entry.tenantId,
+  documentId: entry.documentId,
+  version: entry.version,
+  operation: entry.operation,
+  document: entry.document && toRecord(entry.document),
+  committedAt: new Date(entry.committedAt),
+});
+
 const toStored = (record: DocumentRecord): Omit<MongoDocument, '_id'> => ({
   tenantId: record.tenantId,
   id: record.id,
@@ -156,11 +184,14 @@ const deleteOutcome: OutcomeCodec<boolean> = {
  * `acknowledge` deletes exactly the entries it was given rather than
  * "everything up to here", and the index applies changes by version.
  */
-export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantErasure {
+export class MongoDocumentStore
+  implements DocumentStore, DocumentScan, DeadLetterStore, TombstonePruning, TenantErasure
+{
   readonly #client: Pick<MongoClient, 'startSession'>;
   readonly #documents;
   readonly #outbox;
   readonly #tombstones;
+  readonly #deadLetters;
   readonly #usage;
   readonly #idempotencyKeys;
   readonly #limit: { maxTimeMS: number };
@@ -171,6 +202,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     documentsCollection = 'documents',
     outboxCollection = 'document_outbox',
     tombstonesCollection = 'document_tombstones',
+    deadLettersCollection = 'document_dead_letters',
     usageCollection = 'tenant_usage',
     idempotencyCollection = 'idempotency_keys',
     operationTimeoutMs = 5000,
@@ -180,6 +212,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     this.#documents = db.collection<MongoDocument>(documentsCollection);
     this.#outbox = db.collection<MongoOutboxEntry>(outboxCollection);
     this.#tombstones = db.collection<MongoTombstone>(tombstonesCollection);
+    this.#deadLetters = db.collection<MongoDeadLetter>(deadLettersCollection);
     this.#usage = db.collection<MongoTenantUsage>(usageCollection);
     this.#idempotencyKeys = db.collection<MongoIdempotencyKey>(idempotencyCollection);
   }
@@ -194,7 +227,12 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
       { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
       { key: { tenantId: 1, updatedAt: -1 }, name: 'tenant_updated' },
     ]);
-    await this.#tombstones.createIndexes([{ key: { tenantId: 1, _id: 1 }, name: 'tenant_id' }]);
+    await this.#tombstones.createIndexes([
+      { key: { tenantId: 1, _id: 1 }, name: 'tenant_id' },
+      // Pruning reads the oldest tombstones first.
+      { key: { deletedAt: 1 }, name: 'deleted_at' },
+    ]);
+    await this.#deadLetters.createIndexes([{ key: { parkedAt: 1, _id: 1 }, name: 'parked_at' }]);
     // The indexer's lag (every scrape) and the documents service's readiness trial read the oldest entry.
     await this.#outbox.createIndexes([{ key: { committedAt: 1 }, name: 'committed_at' }]);
     // The server removes a key once its retention is over; lookups also ignore one that expired but is not yet removed.
@@ -306,12 +344,14 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
         await this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(removed)) }, session);
         // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
         const version = removed.version + 1;
+        // The tombstone and the outbox entry carry the same time, which the search index's tombstone keeps.
+        const deletedAt = new Date();
         await this.#tombstones.replaceOne(
           { tenantId, _id: removed._id },
-          { tenantId, version },
+          { tenantId, version, deletedAt },
           { upsert: true, session, ...this.#limit },
         );
-        await this.#recordChange({ ...toRecord(removed), version, updatedAt: new Date() }, 'delete', session);
+        await this.#recordChange({ ...toRecord(removed), version, updatedAt: deletedAt }, 'delete', session);
         return true;
       }),
     );
@@ -378,15 +418,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
       .sort({ _id: 1 })
       .limit(limit)
       .toArray();
-    return entries.map((entry) => ({
-      sequence: entry._id.toHexString(),
-      tenantId: entry.tenantId,
-      documentId: entry.documentId,
-      version: entry.version,
-      operation: entry.operation,
-      document: entry.document && toRecord(entry.document),
-      committedAt: new Date(entry.committedAt),
-    }));
+    return entries.map((entry) => toChange(entry, entry._id.toHexString()));
   }
 
   async acknowledge(changes: readonly DocumentChange[]): Promise<void> {
@@ -400,6 +432,74 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
   async oldestPendingAt(): Promise<Date | null> {
     const oldest = await this.#outbox.find({}, this.#limit).sort({ committedAt: 1 }).limit(1).toArray();
     return oldest[0] ? new Date(oldest[0].committedAt) : null;
+  }
+
+  async park(letters: readonly Omit<DeadLetter, 'id' | 'parkedAt'>[]): Promise<void> {
+    if (letters.length === 0) return;
+    const parkedAt = new Date();
+    await this.#transaction(async (session) => {
+      for (const { change, error, attempts } of letters) {
+        // Moved from the outbox entry itself, which another indexer may already have acknowledged.
+        const entry = await this.#outbox.findOneAndDelete(
+          { _id: ObjectId.createFromHexString(change.sequence) },
+          { session, ...this.#limit },
+        );
+        if (!entry) continue;
+        const { _id, ...fields } = entry;
+        await this.#deadLetters.replaceOne(
+          { _id: _id.toHexString() },
+          { ...fields, error, attempts, parkedAt },
+          { upsert: true, session, ...this.#limit },
+        );
+      }
+    });
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    const letters = await this.#deadLetters
+      .find({}, this.#limit)
+      .sort({ parkedAt: 1, _id: 1 })
+      .limit(limit)
+      .toArray();
+    return letters.map((letter) => ({
+      id: letter._id,
+      change: toChange(letter, letter._id),
+      error: letter.error,
+      attempts: letter.attempts,
+      parkedAt: new Date(letter.parkedAt),
+    }));
+  }
+
+  async retryDeadLetter(id: string): Promise<boolean> {
+    return this.#transaction(async (session) => {
+      const letter = await this.#deadLetters.findOneAndDelete({ _id: id }, { session, ...this.#limit });
+      if (!letter) return false;
+      const { _id, error: _error, attempts: _attempts, parkedAt: _parkedAt, ...entry } = letter;
+      // A new entry in the outbox; the index applies it by version, so it never overwrites a newer one.
+      await this.#outbox.insertOne({ ...entry, _id: new ObjectId() }, { session, ...this.#limit });
+      return true;
+    });
+  }
+
+  async dropDeadLetter(id: string): Promise<boolean> {
+    const { deletedCount } = await this.#deadLetters.deleteMany({ _id: id }, this.#limit);
+    return deletedCount > 0;
+  }
+
+  async countDeadLetters(): Promise<number> {
+    return this.#deadLetters.countDocuments({}, this.#limit);
+  }
+
+  async pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    const old = { deletedAt: { $lt: deletedBefore } };
+    const batch = await this.#tombstones.find(old, this.#limit).sort({ deletedAt: 1 }).limit(limit).toArray();
+    if (batch.length === 0) return 0;
+    // The age again in the filter: a tombstone rewritten meanwhile (deleted again) is younger and stays.
+    const { deletedCount } = await this.#tombstones.deleteMany(
+      { _id: { $in: batch.map((tombstone) => tombstone._id) }, ...old },
+      this.#limit,
+    );
+    return deletedCount;
   }
 
   async scan({
@@ -441,6 +541,7 @@ export class MongoDocumentStore implements DocumentStore, DocumentScan, TenantEr
     await this.#outbox.deleteMany({ tenantId }, this.#limit);
     await this.#documents.deleteMany({ tenantId }, this.#limit);
     await this.#tombstones.deleteMany({ tenantId }, this.#limit);
+    await this.#deadLetters.deleteMany({ tenantId }, this.#limit);
     await this.#usage.deleteMany({ _id: tenantId }, this.#limit);
     await this.#idempotencyKeys.deleteMany({ tenantId }, this.#limit);
   }

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { DocumentChange, DocumentRecord, DocumentStatus } from '../../../server/documents/model.ts';
+import type {
+  DeadLetter,
+  DeadLetterStore,
+  DocumentChange,
+  DocumentRecord,
+  DocumentStatus,
+  TombstonePruning,
+} from '../../../server/documents/model.ts';
 import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
@@ -73,8 +80,23 @@ const schema = `
     tenant_id TEXT NOT NULL,
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
+    deleted_at TEXT NOT NULL,
     PRIMARY KEY (tenant_id, id)
   ) WITHOUT ROWID;
+  -- Outbox entries the indexer gave up on, under the outbox sequence they had.
+  CREATE TABLE IF NOT EXISTS document_dead_letters (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    operation TEXT NOT NULL,
+    payload TEXT,
+    committed_at TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    parked_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS document_dead_letters_by_parked ON document_dead_letters (parked_at, id);
   -- Clients' idempotency keys, each with its write's outcome, written in that write's transaction.
   CREATE TABLE IF NOT EXISTS idempotency_keys (
     tenant_id TEXT NOT NULL,
@@ -85,6 +107,15 @@ const schema = `
     PRIMARY KEY (tenant_id, key)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+`;
+
+/**
+ * Tombstones from before pruning existed have no deletion time: they count as deleted now, so they are
+ * kept one whole retention from the upgrade.
+ */
+const tombstoneTimeMigration = `
+  ALTER TABLE document_tombstones ADD COLUMN deleted_at TEXT;
+  UPDATE document_tombstones SET deleted_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now');
 `;
 
 /** Live documents and their bytes per tenant, kept by every write's own transaction. */
@@ -174,12 +205,30 @@ const tenantTables = [
   'documents',
   'document_outbox',
   'document_tombstones',
+  'document_dead_letters',
   'tenant_usage',
   'idempotency_keys',
 ] as const;
 
+interface DeadLetterRow extends Omit<OutboxRow, 'sequence'> {
+  id: string;
+  error: string;
+  attempts: number;
+  parked_at: string;
+}
+
+const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
+  id: row.id,
+  change: toChange({ ...row, sequence: Number(row.id) }),
+  error: row.error,
+  attempts: row.attempts,
+  parkedAt: new Date(row.parked_at),
+});
+
 /** Documents and their outbox in the embedded SQLite database; each write and its outbox row commit together. */
-export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantErasure {
+export class SqliteDocumentStore
+  implements DocumentStore, DocumentScan, DeadLetterStore, TombstonePruning, TenantErasure
+{
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -189,6 +238,13 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
       db.connection.exec(schema);
       // Counted once from the documents when the table is new; every write keeps it after that.
       if (!counted) db.connection.exec(usageSchema);
+      const timed = db.statement(
+        "SELECT 1 FROM pragma_table_info('document_tombstones') WHERE name = 'deleted_at'",
+      );
+      if (!timed.get()) db.connection.exec(tombstoneTimeMigration);
+      db.connection.exec(
+        'CREATE INDEX IF NOT EXISTS document_tombstones_by_deleted ON document_tombstones (deleted_at)',
+      );
       addPartitionKeys(db);
     });
   }
@@ -331,10 +387,14 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
     this.#count(tenantId, { documents: -1, bytes: -storedBytes(toRecord(current)) });
     // A delete is a version of its own, so the index can tell it from (and order it after) the last upsert.
     const version = current.version + 1;
+    // The tombstone and the outbox entry carry the same time, which the search index's tombstone keeps.
+    const deletedAt = new Date();
     this.#db
-      .statement('INSERT OR REPLACE INTO document_tombstones (tenant_id, id, version) VALUES (?, ?, ?)')
-      .run(tenantId, id, version);
-    this.#recordChange({ ...toRecord(current), version, updatedAt: new Date() }, 'delete');
+      .statement(
+        'INSERT OR REPLACE INTO document_tombstones (tenant_id, id, version, deleted_at) VALUES (?, ?, ?, ?)',
+      )
+      .run(tenantId, id, version, deletedAt.toISOString());
+    this.#recordChange({ ...toRecord(current), version, updatedAt: deletedAt }, 'delete');
     return true;
   }
 
@@ -456,6 +516,75 @@ export class SqliteDocumentStore implements DocumentStore, DocumentScan, TenantE
       .statement('SELECT committed_at FROM document_outbox ORDER BY sequence LIMIT 1')
       .get() as { committed_at: string } | undefined;
     return row ? new Date(row.committed_at) : null;
+  }
+
+  async park(letters: readonly Omit<DeadLetter, 'id' | 'parkedAt'>[]): Promise<void> {
+    const parkedAt = new Date().toISOString();
+    this.#db.transaction(() => {
+      for (const { change, error, attempts } of letters) {
+        // Copied from the outbox row itself, which another indexer may already have acknowledged.
+        this.#db
+          .statement(
+            `INSERT OR REPLACE INTO document_dead_letters
+               (id, tenant_id, document_id, version, operation, payload, committed_at, error, attempts, parked_at)
+             SELECT CAST(sequence AS TEXT), tenant_id, document_id, version, operation, payload, committed_at, ?, ?, ?
+             FROM document_outbox WHERE sequence = ?`,
+          )
+          .run(error, attempts, parkedAt, Number(change.sequence));
+        this.#db.statement('DELETE FROM document_outbox WHERE sequence = ?').run(Number(change.sequence));
+      }
+    });
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    const rows = this.#db
+      .statement('SELECT * FROM document_dead_letters ORDER BY parked_at, id LIMIT ?')
+      .all(limit) as unknown as DeadLetterRow[];
+    return rows.map(toDeadLetter);
+  }
+
+  async retryDeadLetter(id: string): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const row = this.#db.statement('DELETE FROM document_dead_letters WHERE id = ? RETURNING *').get(id) as
+        | DeadLetterRow
+        | undefined;
+      if (!row) return false;
+      // A new sequence at the end of the outbox; the index applies it by version, so it never overwrites a newer one.
+      this.#db
+        .statement(
+          `INSERT INTO document_outbox (tenant_id, partition_key, document_id, version, operation, payload, committed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          row.tenant_id,
+          partitionKeyOf(row.tenant_id),
+          row.document_id,
+          row.version,
+          row.operation,
+          row.payload,
+          row.committed_at,
+        );
+      return true;
+    });
+  }
+
+  async dropDeadLetter(id: string): Promise<boolean> {
+    return this.#db.statement('DELETE FROM document_dead_letters WHERE id = ?').run(id).changes > 0;
+  }
+
+  async countDeadLetters(): Promise<number> {
+    return (this.#db.statement('SELECT count(*) AS n FROM document_dead_letters').get() as { n: number }).n;
+  }
+
+  async pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    return Number(
+      this.#db
+        .statement(
+          `DELETE FROM document_tombstones WHERE (tenant_id, id) IN (
+             SELECT tenant_id, id FROM document_tombstones WHERE deleted_at < ? LIMIT ?)`,
+        )
+        .run(deletedBefore.toISOString(), limit).changes,
+    );
   }
 
   async scan({

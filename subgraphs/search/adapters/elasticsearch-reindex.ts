@@ -115,7 +115,7 @@ export class ElasticsearchReindexTarget implements ReindexTarget {
   }
 
   async copy(documents: DocumentRecord[]): Promise<void> {
-    await this.#index.write(
+    const { rejected } = await this.#index.write(
       documents.map((document) => ({
         sequence: 'reindex',
         tenantId: document.tenantId,
@@ -127,6 +127,12 @@ export class ElasticsearchReindexTarget implements ReindexTarget {
       })),
       { rewriteEqualVersions: true },
     );
+    // The reindex resumes from its checkpoint, so a refused document stops it where an operator can see why.
+    const [first] = rejected;
+    if (first)
+      throw new Error(
+        `Elasticsearch refused ${rejected.length} of ${documents.length} documents; first: ${first.change.documentId}: ${first.error}`,
+      );
   }
 
   async finish(checkpoint: ReindexCheckpoint): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
-import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
@@ -28,10 +28,12 @@ import {
   stablePrefix,
 } from '../query-parser.ts';
 import {
+  type ApplyResult,
   type FacetField,
   facetBucketLimit,
   type Highlight,
   PagingSessionExpiredError,
+  type RejectedChange,
   type SearchIndex,
   type SearchPage,
   type SearchRequest,
@@ -77,6 +79,8 @@ interface IndexedDocument {
   doc_id: string;
   deleted: boolean;
   indexed_at: string;
+  /** When the delete committed, on a tombstone: the documents store's tombstone has the same time. */
+  deleted_at?: string;
   title?: string;
   title_suggest?: string;
   body?: string;
@@ -98,7 +102,13 @@ const searchFields = ['title^4', 'tags.text^2', 'body'];
 
 function toIndexed(change: DocumentChange, indexedAt: string): IndexedDocument {
   if (change.operation === 'delete') {
-    return { tenant_id: change.tenantId, doc_id: change.documentId, deleted: true, indexed_at: indexedAt };
+    return {
+      tenant_id: change.tenantId,
+      doc_id: change.documentId,
+      deleted: true,
+      indexed_at: indexedAt,
+      deleted_at: change.committedAt.toISOString(),
+    };
   }
   const document: DocumentRecord | null = change.document;
   if (!document) throw new Error(`Upsert of ${change.documentId} carries no document`);
@@ -305,6 +315,31 @@ export function buildSearchBody(
   };
 }
 
+/** Tombstones of deletes committed before `before` (an ISO time). */
+export function buildTombstoneQuery(before: string): estypes.QueryDslQueryContainer {
+  return {
+    bool: {
+      filter: [
+        { term: { deleted: true } },
+        {
+          bool: {
+            should: [
+              { range: { deleted_at: { lt: before } } },
+              {
+                bool: {
+                  must_not: [{ exists: { field: 'deleted_at' } }],
+                  filter: [{ range: { indexed_at: { lt: before } } }],
+                },
+              },
+            ],
+            minimum_should_match: 1,
+          },
+        },
+      ],
+    },
+  };
+}
+
 /** The analysed fields a correction may come from, as on the embedded index (its vocabulary covers all three). */
 const correctionFields = ['title', 'body', 'tags.text'];
 /** Candidates per word and field; the tenant's own documents then decide which are corrections. */
@@ -431,6 +466,12 @@ export function buildSuggestBody(
   };
 }
 
+/**
+ * A refusal of the document itself (a mapping or parsing error, an immense term): a retry gets the same
+ * answer. Anything else (429, 5xx, a missing index, a forbidden write) is about the cluster, and may pass.
+ */
+const isPermanentStatus = (status: number) => status === 400;
+
 interface StoredCopy {
   index: string;
   version: number;
@@ -472,7 +513,7 @@ function isSearchContextMissing(error: unknown): boolean {
  * external versioning, and deletes the older copies it saw, guarded by their
  * sequence numbers so a concurrent write is never removed.
  */
-export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, TenantErasure {
+export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
   readonly #keepAlive: string;
@@ -619,8 +660,8 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
     return response.hits.hits.flatMap((hit) => (hit._source ? [hit._source.title] : []));
   }
 
-  async apply(changes: readonly DocumentChange[]): Promise<void> {
-    await this.write(changes, { rewriteEqualVersions: false });
+  async apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
+    return this.write(changes, { rewriteEqualVersions: false });
   }
 
   async synonyms(tenantId: string): Promise<Synonyms> {
@@ -653,7 +694,7 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
   async write(
     changes: readonly DocumentChange[],
     { rewriteEqualVersions }: { rewriteEqualVersions: boolean },
-  ) {
+  ): Promise<ApplyResult> {
     // Within one batch only the newest change of each document matters.
     const latest = new Map<string, DocumentChange>();
     for (const change of changes) {
@@ -661,11 +702,21 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
       const seen = latest.get(key);
       if (!seen || change.version > seen.version) latest.set(key, change);
     }
-    if (latest.size === 0) return;
+    if (latest.size === 0) return { rejected: [] };
     const layout = await readAliasLayout(this.#client, this.#names);
     const copies = await this.#copiesOf([...latest.values()], layout);
     const indexedAt = new Date().toISOString();
     const operations: BulkOperation[] = [];
+    // The change each action line belongs to, so a refused bulk item is reported as that change.
+    const owners: DocumentChange[] = [];
+    const push = (
+      change: DocumentChange,
+      action: estypes.BulkOperationContainer,
+      source?: IndexedDocument,
+    ) => {
+      operations.push(action, ...(source ? [source] : []));
+      owners.push(change);
+    };
     for (const [id, change] of latest) {
       const found = copies.get(id) ?? [];
       const newest = found.reduce<StoredCopy | undefined>(
@@ -688,10 +739,11 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
       if (!writes) {
         // Nothing to write, but an older copy may linger: a batch whose write landed and whose delete of
         // the old copy did not (a 429, a timeout) is retried, and must still finish the move.
-        for (const copy of found) if (copy !== newest) operations.push(guardedDelete(copy));
+        for (const copy of found) if (copy !== newest) push(change, guardedDelete(copy));
         continue;
       }
-      operations.push(
+      push(
+        change,
         {
           index: {
             // The write index read above, by name rather than through the alias: if rollover moves the
@@ -706,9 +758,9 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
         },
         toIndexed(change, indexedAt),
       );
-      for (const copy of found) if (copy.index !== layout.writeIndex) operations.push(guardedDelete(copy));
+      for (const copy of found) if (copy.index !== layout.writeIndex) push(change, guardedDelete(copy));
     }
-    await this.#execute(operations);
+    return this.#execute(operations, owners);
   }
 
   /**
@@ -729,6 +781,23 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
       wait_for_completion: true,
       query: { term: { tenant_id: tenantId } },
     });
+  }
+
+  /**
+   * Tombstones of deletes committed before `deletedBefore`, across every backing index. Those written
+   * before tombstones carried `deleted_at` go by `indexed_at`, which is never earlier than the delete.
+   * A tombstone overwritten meanwhile (the id written again) is a version conflict, which is skipped.
+   */
+  async pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    const before = deletedBefore.toISOString();
+    const response = await this.#client.deleteByQuery({
+      index: this.#names.readAlias,
+      conflicts: 'proceed',
+      max_docs: limit,
+      wait_for_completion: true,
+      query: buildTombstoneQuery(before),
+    });
+    return response.deleted ?? 0;
   }
 
   async close(): Promise<void> {
@@ -777,15 +846,19 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
     return copies;
   }
 
-  /** One request either way: a single index call, or a bulk when there is more than one operation. */
-  async #execute(operations: BulkOperation[]) {
-    if (operations.length === 0) return;
+  /**
+   * One request either way: a single index call, or a bulk when there is more than one operation.
+   * An item Elasticsearch refuses is reported as its change's rejection; the other items stand.
+   */
+  async #execute(operations: BulkOperation[], owners: readonly DocumentChange[]): Promise<ApplyResult> {
+    if (operations.length === 0) return { rejected: [] };
     const single =
       operations.length === 2
         ? (operations[0] as estypes.BulkOperationContainer | undefined)?.index
         : undefined;
     const document = operations[1] as IndexedDocument | undefined;
-    if (single && document) {
+    const [owner] = owners;
+    if (single && document && owner) {
       const { _index, _id, routing, version, version_type } = single;
       try {
         await this.#client.index({
@@ -798,23 +871,31 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
           refresh,
         });
       } catch (error) {
+        const meta = (error as { meta?: { statusCode?: number } }).meta;
         // 409: a version at least as new is already there, which is exactly what idempotency wants.
-        if ((error as { meta?: { statusCode?: number } }).meta?.statusCode !== 409) throw error;
+        if (meta?.statusCode === 409) return { rejected: [] };
+        // An answer about this document rather than about the cluster: the change is refused, not the call.
+        if (meta?.statusCode !== undefined && isPermanentStatus(meta.statusCode))
+          return { rejected: [{ change: owner, error: String((error as Error).message), permanent: true }] };
+        throw error;
       }
-      return;
+      return { rejected: [] };
     }
     const response = await this.#client.bulk({ operations, refresh });
-    if (!response.errors) return;
-    // 409 is a newer version already there, or an old copy that changed since we read it: both fine.
-    // A delete of a copy that is already gone answers 404 without an error, so it never gets here.
-    const real = response.items
-      .map((item) => Object.values(item)[0])
-      .filter((result) => result?.error && result.status !== 409);
-    if (real.length > 0) {
-      const first = real[0];
-      throw new Error(
-        `Elasticsearch rejected ${real.length} of ${response.items.length} operations; first: ${first?.status} ${first?.error?.type}: ${first?.error?.reason}`,
-      );
-    }
+    if (!response.errors) return { rejected: [] };
+    const rejected = new Map<DocumentChange, RejectedChange>();
+    response.items.forEach((item, position) => {
+      const result = Object.values(item)[0];
+      const change = owners[position];
+      // 409 is a newer version already there, or an old copy that changed since we read it: both fine.
+      // A delete of a copy that is already gone answers 404 without an error, so it never gets here.
+      if (!result?.error || result.status === 409 || !change || rejected.get(change)?.permanent) return;
+      rejected.set(change, {
+        change,
+        error: `${result.status} ${result.error.type}: ${result.error.reason}`,
+        permanent: isPermanentStatus(result.status),
+      });
+    });
+    return { rejected: [...rejected.values()] };
   }
 }

@@ -77,6 +77,8 @@ export function indexMappings() {
       created_at: { type: 'date' as const },
       updated_at: { type: 'date' as const },
       indexed_at: { type: 'date' as const },
+      // When a tombstone's delete committed: tombstones older than TOMBSTONE_RETENTION are pruned by it.
+      deleted_at: { type: 'date' as const },
     },
   };
 }
@@ -131,7 +133,12 @@ export async function ensureElasticsearchLayout(
       aliases: { [names.readAlias]: {} },
     },
   });
-  if (await client.indices.existsAlias({ name: names.writeAlias })) return;
+  if (await client.indices.existsAlias({ name: names.writeAlias })) {
+    // Indices created before a field existed get it here: with strict mappings a write carrying it would
+    // otherwise be refused. Putting a field again with the same definition changes nothing.
+    await client.indices.putMapping({ index: names.readAlias, properties: indexMappings().properties });
+    return;
+  }
   try {
     await client.indices.create({
       // A fixed name, not a timestamp: replicas starting together on a fresh cluster must all try the same

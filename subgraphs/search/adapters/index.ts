@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
+import type { TombstonePruning } from '../../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
@@ -26,7 +27,10 @@ export async function openSearchIndex(
   config: QuarryConfig,
   /** `writes` for a process that only applies changes (the indexer): it starts no search workers. */
   use: 'reads' | 'writes' = 'reads',
-): Promise<{ index: SearchIndex & SynonymStore & TenantErasure; close(): Promise<void> }> {
+): Promise<{
+  index: SearchIndex & SynonymStore & TenantErasure & TombstonePruning;
+  close(): Promise<void>;
+}> {
   if (config.elasticsearch) {
     const client = createElasticsearchClient(config.elasticsearch);
     try {

@@ -1,6 +1,6 @@
 import type { SQLInputValue } from 'node:sqlite';
 import { stemmer } from 'stemmer';
-import type { DocumentChange, DocumentRecord } from '../../../server/documents/model.ts';
+import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
@@ -18,10 +18,12 @@ import {
   stablePrefix,
 } from '../query-parser.ts';
 import {
+  type ApplyResult,
   type FacetBucket,
   type FacetField,
   facetBucketLimit,
   type Highlight,
+  type RejectedChange,
   type SearchFilter,
   type SearchHitRecord,
   type SearchIndex,
@@ -184,6 +186,13 @@ function highlightsOf(row: ResultRow, highlighter: Highlighter | undefined): Hig
   return highlights;
 }
 
+/** Why the index cannot take this change whatever it retries, or undefined when it can. */
+function refusalOf(change: DocumentChange): string | undefined {
+  if (change.operation === 'upsert' && !change.document)
+    return `Upsert of ${change.documentId} carries no document`;
+  return undefined;
+}
+
 const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitRecord => ({
   documentId: row.value,
   score: row.score,
@@ -192,7 +201,7 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 });
 
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
-export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasure {
+export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #db: EmbeddedDatabase;
 
   constructor(db: EmbeddedDatabase) {
@@ -206,6 +215,8 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         tenant_id TEXT NOT NULL,
         doc_id TEXT NOT NULL,
         version INTEGER NOT NULL,
+        -- When the delete committed, for a tombstone; null while the document lives.
+        deleted_at TEXT,
         PRIMARY KEY (tenant_id, doc_id)
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS search_synonyms (
@@ -220,6 +231,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         PRIMARY KEY (tenant_id, key)
       ) WITHOUT ROWID;
     `);
+    db.transaction(() => this.#timeTombstones());
     // Tenants indexed before typo tolerance existed get their vocabulary table here, so searches never write.
     const tenants = db.connection.prepare('SELECT table_no FROM search_tenants').all() as {
       table_no: number;
@@ -228,6 +240,54 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
       const t = tablesFor(tableNo);
       db.connection.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${t.vocab} USING fts5vocab(${t.fts}, 'row')`);
     }
+  }
+
+  /**
+   * Versions from before pruning existed have no deletion time, so the tombstones among them (versions
+   * with no indexed document) get the oldest time there is: the index forgets them at the first pruning,
+   * never after the documents store, which counts its own from the upgrade.
+   */
+  #timeTombstones() {
+    const timed = this.#db.statement(
+      "SELECT 1 FROM pragma_table_info('search_versions') WHERE name = 'deleted_at'",
+    );
+    if (!timed.get()) {
+      this.#db.connection.exec('ALTER TABLE search_versions ADD COLUMN deleted_at TEXT');
+      const epoch = new Date(0).toISOString();
+      const tenants = this.#db.statement('SELECT tenant_id, table_no FROM search_tenants').all() as {
+        tenant_id: string;
+        table_no: number;
+      }[];
+      for (const { tenant_id: tenantId, table_no: tableNo } of tenants)
+        this.#db
+          .statement(
+            `UPDATE search_versions SET deleted_at = ? WHERE tenant_id = ?
+               AND doc_id NOT IN (SELECT doc_id FROM ${tablesFor(tableNo).docs})`,
+          )
+          .run(epoch, tenantId);
+      this.#db
+        .statement(
+          'UPDATE search_versions SET deleted_at = ? WHERE tenant_id NOT IN (SELECT tenant_id FROM search_tenants)',
+        )
+        .run(epoch);
+    }
+    this.#db.connection.exec(
+      'CREATE INDEX IF NOT EXISTS search_versions_by_deleted ON search_versions (deleted_at) WHERE deleted_at IS NOT NULL',
+    );
+  }
+
+  async pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    return this.#db.transaction(() =>
+      Number(
+        this.#db
+          .statement(
+            `DELETE FROM search_versions WHERE (tenant_id, doc_id) IN (
+               SELECT tenant_id, doc_id FROM search_versions
+               WHERE deleted_at IS NOT NULL AND deleted_at < ? LIMIT ?)`,
+          )
+          .run(deletedBefore.toISOString(), limit).changes,
+      ),
+    );
   }
 
   /** Runs on the caller's thread to its end once started; `SqliteSearchWorkerPool` is what stops one midway. */
@@ -289,10 +349,17 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     return rows.map((row) => row.title);
   }
 
-  async apply(changes: readonly DocumentChange[]): Promise<void> {
+  async apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
+    const rejected: RejectedChange[] = [];
     this.#db.transaction(() => {
-      for (const change of changes) this.#applyChange(change);
+      for (const change of changes) {
+        // Checked before any write, so a refused change leaves nothing behind in the shared transaction.
+        const refusal = refusalOf(change);
+        if (refusal) rejected.push({ change, error: refusal, permanent: true });
+        else this.#applyChange(change);
+      }
     });
+    return { rejected };
   }
 
   async synonyms(tenantId: string): Promise<Synonyms> {
@@ -495,18 +562,23 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     if (change.operation === 'delete') {
       if (tableNo !== undefined) this.#remove(tablesFor(tableNo), change.documentId);
     } else {
-      if (!change.document) throw new Error(`Upsert of ${change.documentId} carries no document`);
       const t = tablesFor(tableNo ?? this.#createTenant(change.tenantId));
       this.#remove(t, change.documentId);
-      this.#insert(t, change.documentId, change.document);
+      this.#insert(t, change.documentId, change.document as DocumentRecord);
     }
     // Kept after a delete too: the tombstone stops a replayed older upsert from resurrecting the document.
+    // The delete's commit time, which the documents store's tombstone has too: both are pruned by it.
     this.#db
       .statement(
-        `INSERT INTO search_versions (tenant_id, doc_id, version) VALUES (?, ?, ?)
-         ON CONFLICT (tenant_id, doc_id) DO UPDATE SET version = excluded.version`,
+        `INSERT INTO search_versions (tenant_id, doc_id, version, deleted_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (tenant_id, doc_id) DO UPDATE SET version = excluded.version, deleted_at = excluded.deleted_at`,
       )
-      .run(change.tenantId, change.documentId, change.version);
+      .run(
+        change.tenantId,
+        change.documentId,
+        change.version,
+        change.operation === 'delete' ? change.committedAt.toISOString() : null,
+      );
   }
 
   #remove(t: TenantTables, docId: string) {

@@ -1,9 +1,9 @@
-import type { DocumentChange } from '../../../server/documents/model.ts';
+import type { DocumentChange, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { createWorkerPool, type WorkerPool } from '../../../server/embedded/worker-pool.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
-import type { SearchIndex, SearchPage, SearchRequest } from '../search-index.ts';
+import type { ApplyResult, SearchIndex, SearchPage, SearchRequest } from '../search-index.ts';
 import type { SynonymStore, Synonyms } from '../synonyms.ts';
 import { SqliteSearchIndex } from './sqlite-search-index.ts';
 
@@ -31,7 +31,7 @@ export interface SqliteSearchWorkerPoolOptions {
  * writer commits). A read past its deadline is stopped and answers
  * `DeadlineExceededError`. Writes stay on the caller's connection.
  */
-export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, TenantErasure {
+export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #writer: SqliteSearchIndex;
   readonly #pool: WorkerPool<SearchReads>;
 
@@ -64,8 +64,13 @@ export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, Tenant
     return this.#pool.callUntil(options?.signal, 'suggest', tenantId, prefix, first);
   }
 
-  apply(changes: readonly DocumentChange[]): Promise<void> {
+  apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
     return this.#writer.apply(changes);
+  }
+
+  /** A write like `apply`: on the main connection. */
+  pruneTombstones(deletedBefore: Date, limit: number): Promise<number> {
+    return this.#writer.pruneTombstones(deletedBefore, limit);
   }
 
   /** A read of one small row, on the main connection: no worker round trip. */
