@@ -122,6 +122,24 @@ describe('dependency policy', () => {
     expect(policy.state()).toBe('closed');
   });
 
+  it("counts a caller who left on no breaker, its tenant's own included", async () => {
+    const policy = createResilience({ timeoutMs: 60_000, failureThreshold: 1, readAttempts: 1 }).policy(
+      'subgraph:search',
+    );
+    const caller = new AbortController();
+    const read = { idempotent: true, stopsOnAbort: true, operation: 'query', tenantId: 'acme' };
+    const left = policy.run(
+      (signal) => {
+        caller.abort();
+        return neverUntilAborted(signal);
+      },
+      { ...read, signal: caller.signal },
+    );
+    await expect(left).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(policy.run(async () => 'answer', read)).resolves.toBe('answer');
+    expect(policy.state()).toBe('closed');
+  });
+
   it('retries only the failures the call says are worth it, and counts the others', async () => {
     const policy = createResilience({ readAttempts: 3, retryInitialDelayMs: 1, failureThreshold: 4 }).policy(
       'subgraph:search',
