@@ -316,7 +316,7 @@ const environmentSchema = z
     if (
       env.ELASTICSEARCH_URL &&
       env.ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS <=
-      env.CACHE_SEARCH_TTL_SECONDS + env.RESPONSE_CACHE_TTL_SECONDS
+        env.CACHE_SEARCH_TTL_SECONDS + env.RESPONSE_CACHE_TTL_SECONDS
     ) {
       context.addIssue({
         code: 'custom',
