@@ -6,6 +6,8 @@ import type { StoreTicket } from './response-cache/response-cache.ts';
 /** Per-request state at the gateway; created only for a verified token. */
 export interface GatewayContext {
   principal: Principal;
+  /** Aborts when the client closes its connection before the answer: its subgraph queries stop. */
+  clientGone?: AbortSignal;
   /** How the response cache served the request, for the request log; unset when it is off. */
   cacheStatus?: CacheStatus;
   /** Set when the response cache missed this request: where its response may be stored. */

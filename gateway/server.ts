@@ -306,8 +306,9 @@ function buildHttpServer(
     timeouts: options.httpTimeouts,
     tls: options.tls,
     cors: useCors({ allowedOrigins: options.corsOrigins }),
-    context: async (request: IncomingMessage) => ({
+    context: async (request: IncomingMessage, clientGone: AbortSignal) => ({
       principal: await authenticate(options.verifier, request.headers.authorization),
+      clientGone,
     }),
     shortcut:
       parts.responseCache &&

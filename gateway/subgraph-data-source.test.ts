@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../server/auth/jwt-verifier.ts';
+import { noOperationalEvents } from '../server/observability/events.ts';
 import { createResilience } from '../server/resilience/policy.ts';
 import { createSubgraphAgent, SubgraphDataSource } from './subgraph-data-source.ts';
 
@@ -20,6 +21,8 @@ const principal = (tenantId: string, token: string): Principal => ({
 describe('SubgraphDataSource', () => {
   let server: Server;
   let received: { authorization: string | undefined; body: string }[];
+  /** Per request received: whether, and when, its connection closed before the answer was sent. */
+  let abandoned: { closed: boolean; promise: Promise<void> }[];
   let answerAfterMs = 20;
   /** The subgraph reads the whole request, then its connection is lost before it answers. */
   let dropAfterReading = false;
@@ -33,11 +36,24 @@ describe('SubgraphDataSource', () => {
       request.on('data', (chunk) => {
         body += chunk;
       });
+      const closed = Promise.withResolvers<void>();
+      const entry = { closed: false, promise: closed.promise };
+      abandoned.push(entry);
+      response.once('close', () => {
+        if (response.writableFinished) return;
+        entry.closed = true;
+        closed.resolve();
+      });
       request.on('end', () => {
         received.push({
           authorization: request.headers.authorization,
           body,
         });
+        if (request.url === '/fails') {
+          response.statusCode = 500;
+          response.end('{}');
+          return;
+        }
         if (dropAfterReading) {
           request.socket.destroy();
           return;
@@ -61,6 +77,7 @@ describe('SubgraphDataSource', () => {
   });
   beforeEach(() => {
     received = [];
+    abandoned = [];
     answerAfterMs = 20;
     dropAfterReading = false;
   });
@@ -113,6 +130,83 @@ describe('SubgraphDataSource', () => {
     const who = principal('t1', 'token-1');
     await Promise.all([call('mutation { write }', who), call('mutation { write }', who)]);
     expect(received).toHaveLength(2);
+  });
+
+  it('stops a shared query once every client waiting for it has gone, and does not retry it', async () => {
+    answerAfterMs = 60_000;
+    const { port } = server.address() as AddressInfo;
+    // Deadlines far past the test: only the clients leaving can end the call.
+    const patient = new SubgraphDataSource({
+      name: 'search',
+      url: `http://127.0.0.1:${port}/graphql`,
+      agent,
+      timeoutMs: 60_000,
+      policy: createResilience({ timeoutMs: 60_000, failureThreshold: 100 }).policy('subgraph:search'),
+    });
+    const who = principal('t1', 'token-1');
+    const [first, second] = [new AbortController(), new AbortController()];
+    const calls = [first, second].map((client) =>
+      patient.process({
+        kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+        request: { query: 'query { slow }', variables: {} },
+        context: { principal: who, clientGone: client.signal },
+        incomingRequestContext: {} as never,
+      }),
+    );
+    await expect.poll(() => received.length).toBe(1);
+    first.abort();
+    // A round trip to the subgraph after the first client left: the shared call is still open then.
+    answerAfterMs = 0;
+    await call('query { other }', who);
+    expect(abandoned[0]?.closed).toBe(false);
+    second.abort();
+    // Bounded only so that a regression fails rather than hangs: the close follows the abort at once.
+    await expect.poll(() => abandoned[0]?.closed, { timeout: 10_000 }).toBe(true);
+    for (const result of await Promise.all(calls))
+      expect(result.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
+    expect(received.map((sent) => JSON.parse(sent.body).query)).toEqual([
+      'query { slow }',
+      'query { other }',
+    ]);
+  });
+
+  it('retries a query only when its connection was refused, as nothing reached a subgraph then', async () => {
+    const { port } = server.address() as AddressInfo;
+    let retries = 0;
+    const events = { ...noOperationalEvents, retried: () => retries++ };
+    const sourceAt = (url: string) =>
+      new SubgraphDataSource({
+        name: 'search',
+        url,
+        agent,
+        timeoutMs: 3000,
+        policy: createResilience({
+          readAttempts: 3,
+          retryInitialDelayMs: 1,
+          failureThreshold: 100,
+          events,
+        }).policy('subgraph:search'),
+      });
+    const ask = (target: SubgraphDataSource) =>
+      target.process({
+        kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+        request: { query: 'query { echo }', variables: {} },
+        context: { principal: principal('t1', 'token-1') },
+        incomingRequestContext: {} as never,
+      });
+    // Nothing listens on a port just freed.
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const refused = await ask(sourceAt(`http://127.0.0.1:${closedPort}/graphql`));
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
+    expect(retries).toBe(2);
+    retries = 0;
+    const failing = await ask(sourceAt(`http://127.0.0.1:${port}/fails`));
+    expect(failing.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
+    expect(retries).toBe(0);
+    expect(received).toHaveLength(1);
   });
 
   it('answers SUBGRAPH_UNAVAILABLE when the subgraph misses the deadline', async () => {

@@ -81,12 +81,19 @@ const connectFailureCodes = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/**
+ * The connection could not be made: no subgraph got the request, so no backend call was made for it.
+ * The only failure the gateway retries; everything else was retried, if at all, by the subgraph.
+ */
+function couldNotConnect(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && connectFailureCodes.has(code);
+}
+
 /** True only when the call certainly never reached the subgraph: its breaker refused it, or it could not connect. */
 function wasNeverSent(error: unknown): boolean {
   if (isDependencyUnavailable(error) && error.breakerOpen) return true;
-  const cause = isDependencyUnavailable(error) ? error.cause : error;
-  const code = (cause as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && connectFailureCodes.has(code);
+  return couldNotConnect(isDependencyUnavailable(error) ? error.cause : error);
 }
 
 /**
@@ -113,10 +120,14 @@ function wasNeverSent(error: unknown): boolean {
  * caller's answer. Every waiter parses its own copy of the body, because
  * the gateway merges results into the objects it is given.
  *
- * Only queries are retried or merged. A mutation that timed out may have
- * committed, so retrying it could write twice, and two identical mutations
- * are two writes; its failure goes back to the client, which can retry it
- * safely with the mutation's idempotency key.
+ * Only queries are retried or merged, and only when the connection could not
+ * be made: reads are retried once, in the subgraph next to its backend
+ * (docs/caching-and-resilience.md), so a slow backend is not called again for
+ * every gateway attempt. An attempt that times out closes its connection, and
+ * the subgraph stops the backend call it had started. A mutation that timed
+ * out may have committed, so retrying it could write twice, and two identical
+ * mutations are two writes; its failure goes back to the client, which can
+ * retry it safely with the mutation's idempotency key.
  * A failed or refused call becomes SUBGRAPH_UNAVAILABLE, which the gateway
  * reports on the affected paths while returning what the other subgraph gave;
  * a mutation that may have reached the subgraph (timeout, connection lost,
@@ -161,18 +172,25 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     if (requestId) headers[requestIdHeader] = requestId;
     const body = JSON.stringify({ query, variables, operationName });
     const isMutation = /^\s*mutation\b/.test(query);
-    const call = () =>
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const call = (callersGone?: AbortSignal) =>
       this.#policy.run((signal) => this.#post(headers, body, signal), {
         idempotent: !isMutation,
+        retryWhen: couldNotConnect,
+        stopsOnAbort: true,
         operation: isMutation ? 'mutation' : 'query',
         isExpected: isAnswered,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: callersGone ? AbortSignal.any([deadline, callersGone]) : deadline,
         // A slow answer may be the tenant's own costly request: it counts against that tenant's breaker only.
         ...(principal ? { tenantId: principal.tenantId } : {}),
       });
+    // A query stops once every client waiting for it has gone; a mutation is sent to the end regardless.
+    const clientGone = 'clientGone' in options.context ? options.context.clientGone : undefined;
     let text: string;
     try {
-      text = isMutation ? await call() : await this.#inflight.run(`${principal?.token}\n${body}`, call);
+      text = isMutation
+        ? await call()
+        : await this.#inflight.run(`${principal?.token}\n${body}`, call, clientGone);
     } catch (error) {
       if (isAnswered(error)) throw error;
       if (isMutation && !wasNeverSent(error))

@@ -21,6 +21,8 @@ import { useSpanAttributes } from './observability/use-span-attributes.ts';
 
 export interface SubgraphContext {
   principal: Principal;
+  /** Aborts when the caller (the gateway) stops waiting: resolvers pass it to the ports' reads. */
+  signal?: AbortSignal;
 }
 
 export interface SubgraphServerOptions<TContext extends SubgraphContext> {
@@ -28,8 +30,8 @@ export interface SubgraphServerOptions<TContext extends SubgraphContext> {
   // biome-ignore lint/suspicious/noExplicitAny: resolver maps are typed by their own modules
   resolvers: GraphQLResolverMap<any>;
   verifier: JwtVerifier;
-  /** Builds per-request state (DataLoaders and the like) for a verified caller. */
-  createContext(principal: Principal): TContext;
+  /** Builds per-request state (DataLoaders and the like) for a verified caller; `signal` aborts when it leaves. */
+  createContext(principal: Principal, signal: AbortSignal): TContext;
   logger: Logger;
   production: boolean;
   port: number;
@@ -99,8 +101,8 @@ export async function startSubgraphServer<TContext extends SubgraphContext>(
     logger: options.logger,
     routes: operations.clientRoutes,
     tls: options.tls,
-    context: async (request: IncomingMessage) =>
-      options.createContext(await authenticate(options.verifier, request.headers.authorization)),
+    context: async (request: IncomingMessage, clientGone: AbortSignal) =>
+      options.createContext(await authenticate(options.verifier, request.headers.authorization), clientGone),
   });
   const listening = await listen(server, options.port, options.host);
   return {

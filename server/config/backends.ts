@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { responseCacheTtlSeconds, searchCacheTtlSeconds } from './cache.ts';
 import { defineConcern } from './concern.ts';
 import { positiveInt, timeUnit } from './variables.ts';
 
@@ -26,7 +27,11 @@ export const backendsConcern = defineConcern({
       .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'lower-case letters, digits, _ and - only')
       .default('quarry-documents'),
     ELASTICSEARCH_REQUEST_TIMEOUT_MS: positiveInt(5000),
-    ELASTICSEARCH_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+    // 0: reads are retried by the search-index policy, writes by the indexer; a third layer would multiply them.
+    ELASTICSEARCH_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(0),
+    ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS: positiveInt(300),
+    CACHE_SEARCH_TTL_SECONDS: searchCacheTtlSeconds,
+    RESPONSE_CACHE_TTL_SECONDS: responseCacheTtlSeconds,
     ELASTICSEARCH_SHARDS: positiveInt(1),
     ELASTICSEARCH_REPLICAS: z.coerce.number().int().min(0).max(10).default(1),
     ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: z
@@ -36,6 +41,23 @@ export const backendsConcern = defineConcern({
     ELASTICSEARCH_ROLLOVER_MAX_AGE: timeUnit('30d'),
     ELASTICSEARCH_WARM_AFTER: timeUnit('7d'),
     ELASTICSEARCH_COLD_AFTER: timeUnit('90d'),
+  },
+  check(env, context) {
+    // A first page served from the caches carries its point in time: it must still be open when the client
+    // asks for the next page, or the client would start again into the same cached page. Only Elasticsearch
+    // pages in points in time.
+    if (
+      env.ELASTICSEARCH_URL &&
+      env.ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS <=
+        env.CACHE_SEARCH_TTL_SECONDS + env.RESPONSE_CACHE_TTL_SECONDS
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS'],
+        message:
+          'must be more than CACHE_SEARCH_TTL_SECONDS + RESPONSE_CACHE_TTL_SECONDS (a cached page keeps its point in time)',
+      });
+    }
   },
   section: (env) => ({
     mongo: env.MONGO_URL
@@ -56,6 +78,7 @@ export const backendsConcern = defineConcern({
           indexPrefix: env.ELASTICSEARCH_INDEX_PREFIX,
           requestTimeoutMs: env.ELASTICSEARCH_REQUEST_TIMEOUT_MS,
           maxRetries: env.ELASTICSEARCH_MAX_RETRIES,
+          pointInTimeKeepAliveSeconds: env.ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS,
           shards: env.ELASTICSEARCH_SHARDS,
           replicas: env.ELASTICSEARCH_REPLICAS,
           rolloverMaxPrimaryShardSize: env.ELASTICSEARCH_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,

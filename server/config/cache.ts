@@ -5,6 +5,10 @@ import { positiveInt } from './variables.ts';
 /** Also read by the gateway concern, which bounds it by MAX_RESPONSE_BYTES. */
 export const responseCacheMaxEntryBytes = positiveInt(1024 * 1024);
 
+/** Also read by the backends concern: a point in time must outlive a first page cached at both levels. */
+export const searchCacheTtlSeconds = positiveInt(60);
+export const responseCacheTtlSeconds = z.coerce.number().int().min(0).max(300).default(60);
+
 /** Redis, the in-process cache, cache lifetimes, persisted-query (APQ) and whole-response caching. */
 export const cacheConcern = defineConcern({
   shape: {
@@ -14,11 +18,11 @@ export const cacheConcern = defineConcern({
     REDIS_CLIENT_TRACKING: z.stringbool().default(true),
     CACHE_MEMORY_MAX_ENTRIES: positiveInt(10_000),
     CACHE_MEMORY_MAX_MB: z.coerce.number().positive().max(65_536).default(64),
-    CACHE_SEARCH_TTL_SECONDS: positiveInt(60),
+    CACHE_SEARCH_TTL_SECONDS: searchCacheTtlSeconds,
     CACHE_STALE_TTL_SECONDS: positiveInt(86_400),
     CACHE_DOCUMENT_TTL_SECONDS: positiveInt(300),
     APQ_TTL_SECONDS: positiveInt(86_400),
-    RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
+    RESPONSE_CACHE_TTL_SECONDS: responseCacheTtlSeconds,
     RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
     RESPONSE_CACHE_NEAR_MAX_MB: z.coerce.number().min(0).max(65_536).default(64),
     RESPONSE_CACHE_MAX_ENTRY_BYTES: responseCacheMaxEntryBytes,

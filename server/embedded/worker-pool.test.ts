@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BusyWorkerApi } from '../../tests/helpers/busy-sqlite-worker.ts';
-import { createWorkerPool, DeadlineExceededError, type WorkerPool, WorkersBusyError } from './worker-pool.ts';
+import {
+  createWorkerPool,
+  DeadlineExceededError,
+  type WorkerPool,
+  WorkersBusyError,
+  workerRestartOf,
+} from './worker-pool.ts';
 
 const entry = new URL('../../tests/helpers/busy-sqlite-worker.ts', import.meta.url);
 const deadlineMs = 300;
@@ -105,6 +111,25 @@ describe('worker pool', () => {
     const stuck = workers.call('spin');
     await expect(workers.call('echo', 'queued')).rejects.toBeInstanceOf(WorkersBusyError);
     await expect(stuck).rejects.toBeInstanceOf(DeadlineExceededError);
+  });
+
+  it('stops a call whose caller gave up: the running one has its worker killed and replaced, the queued one never runs', async () => {
+    const workers = open(1, { deadlineMs: 60_000 });
+    const stuckPid = await workers.call('pid');
+    const caller = new AbortController();
+    const gone = new Error('caller gone');
+    const running = workers.callUntil(caller.signal, 'spin');
+    const queued = workers.callUntil(caller.signal, 'echo', 'never');
+    caller.abort(gone);
+    await expect(running).rejects.toMatchObject({ name: 'CallAbandonedError', cause: gone });
+    // The restart it caused, for the tenant's bulkhead to wait on.
+    expect(workerRestartOf(await running.catch((error: unknown) => error))).toBeInstanceOf(Promise);
+    await expect(queued).rejects.toBe(gone);
+    await vi.waitFor(() => expect(isAlive(stuckPid)).toBe(false), { timeout: startupAllowanceMs });
+    // The replacement serves the next call; an already aborted signal is refused without a worker.
+    expect(await workers.call('pid')).not.toBe(stuckPid);
+    expect(workers.size()).toBe(1);
+    await expect(workers.callUntil(caller.signal, 'pid')).rejects.toBe(gone);
   });
 
   it('kills its workers on close, even mid-call, and refuses calls after', async () => {

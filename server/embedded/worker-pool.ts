@@ -44,6 +44,30 @@ export function isDeadlineExceeded(error: unknown): error is DeadlineExceededErr
   return (error as DeadlineExceededError | null)?.isDeadlineExceeded === true;
 }
 
+/** A running call whose caller stopped waiting: its worker was killed. `cause` is the signal's reason. */
+export class CallAbandonedError extends Error {
+  override name = 'CallAbandonedError';
+  /** Settles once the killed worker's replacement is ready, as for `DeadlineExceededError`. */
+  readonly replaced: Promise<void>;
+  constructor(pool: string, method: string, replaced: Promise<void>, reason: unknown) {
+    super(`${pool}: ${method} was stopped, its caller gone`, { cause: reason });
+    this.replaced = replaced;
+  }
+}
+
+/**
+ * The restart a failed call caused, if it killed its worker (past its deadline, or abandoned),
+ * found on the error or on what it wraps.
+ */
+export function workerRestartOf(error: unknown): Promise<void> | undefined {
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    if (current instanceof DeadlineExceededError || current instanceof CallAbandonedError)
+      return current.replaced;
+    if (typeof current !== 'object') return undefined;
+  }
+  return undefined;
+}
+
 /**
  * Every worker stayed busy with other calls for the whole queue wait. The
  * workers are answering, only all taken, so breakers do not count it either.
@@ -62,6 +86,16 @@ export function isWorkersBusy(error: unknown): error is WorkersBusyError {
 
 export interface WorkerPool<Api extends WorkerApi> {
   call<M extends keyof Api & string>(
+    method: M,
+    ...args: Parameters<Api[M]>
+  ): Promise<Awaited<ReturnType<Api[M]>>>;
+  /**
+   * `call`, abandoned when `signal` aborts: a queued call leaves the queue and
+   * rejects with the signal's reason; a running one has its worker killed and
+   * replaced, and rejects with `CallAbandonedError`.
+   */
+  callUntil<M extends keyof Api & string>(
+    signal: AbortSignal | undefined,
     method: M,
     ...args: Parameters<Api[M]>
   ): Promise<Awaited<ReturnType<Api[M]>>>;
@@ -86,6 +120,9 @@ interface Job {
   reject(error: Error): void;
   /** While queued: refuses the call once it has waited a deadline. While running: kills the worker. */
   timer?: NodeJS.Timeout;
+  /** Set while the caller's signal can abandon the call; removed once it settles. */
+  signal?: AbortSignal;
+  onAbort?: () => void;
 }
 
 interface Worker {
@@ -154,7 +191,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
       const job = worker.job;
       worker.job = undefined;
       if (job) {
-        clearTimeout(job.timer);
+        finish(job);
         job.reject(new Error(`${name}: worker exited (${signal ?? code}) during ${job.method}`));
       }
       dispatch();
@@ -171,10 +208,28 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     if (at >= 0) idle.splice(at, 1);
   }
 
+  /** A job is done with its timer and its caller's signal, however it ended. */
+  function finish(job: Job) {
+    clearTimeout(job.timer);
+    if (job.onAbort) job.signal?.removeEventListener('abort', job.onAbort);
+  }
+
+  /** Kills the worker running `job` and starts its replacement at once; settles when that one is ready. */
+  function stop(worker: Worker, job: Job): Promise<void> {
+    finish(job);
+    worker.job = undefined;
+    discard(worker);
+    worker.process.kill('SIGKILL');
+    // Replaced at once, not on the next call: starting a process costs more than most searches.
+    const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
+    dispatch();
+    return replaced;
+  }
+
   function settle(worker: Worker, reply: Exclude<WorkerReply, { ready: true }>) {
     const job = worker.job;
     if (!job || reply.id !== worker.nextId) return;
-    clearTimeout(job.timer);
+    finish(job);
     worker.job = undefined;
     if ('error' in reply)
       job.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
@@ -184,7 +239,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
   }
 
   function run(worker: Worker, job: Job) {
-    clearTimeout(job.timer);
+    finish(job);
     worker.job = job;
     worker.nextId += 1;
     job.timer = setTimeout(() => {
@@ -192,15 +247,17 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
       // waiting in the pipe. The check phase comes after the poll that reads it, so only a late call is stopped.
       setImmediate(() => {
         if (worker.job !== job) return;
-        worker.job = undefined;
-        discard(worker);
-        worker.process.kill('SIGKILL');
-        // Replaced at once, not on the next call: starting a process costs more than most searches.
-        const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
+        const replaced = stop(worker, job);
         job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
-        dispatch();
       });
     }, deadlineMs);
+    if (job.signal) {
+      const { signal } = job;
+      job.onAbort = () => {
+        job.reject(new CallAbandonedError(name, job.method, stop(worker, job), signal.reason));
+      };
+      signal.addEventListener('abort', job.onAbort, { once: true });
+    }
     worker.process.send({ id: worker.nextId, method: job.method, args: job.args } satisfies WorkerRequest);
   }
 
@@ -217,19 +274,35 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     while (queue.length > starting && workers.size < size) spawn();
   }
 
+  function callUntil(signal: AbortSignal | undefined, method: string, ...args: unknown[]): Promise<never> {
+    if (closed) return Promise.reject(new Error(`${name}: pool is closed`));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const job: Job = { method, args, resolve: resolve as (value: unknown) => void, reject, signal };
+      const leaveQueue = () => {
+        queue.splice(queue.indexOf(job), 1);
+        finish(job);
+      };
+      job.timer = setTimeout(() => {
+        leaveQueue();
+        reject(new WorkersBusyError(name, method, queueTimeoutMs));
+      }, queueTimeoutMs);
+      if (signal) {
+        // Replaced by the running job's own listener once a worker takes it.
+        job.onAbort = () => {
+          leaveQueue();
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      queue.push(job);
+      dispatch();
+    });
+  }
+
   return {
-    call(method, ...args) {
-      if (closed) return Promise.reject(new Error(`${name}: pool is closed`));
-      return new Promise((resolve, reject) => {
-        const job: Job = { method, args, resolve: resolve as (value: unknown) => void, reject };
-        job.timer = setTimeout(() => {
-          queue.splice(queue.indexOf(job), 1);
-          reject(new WorkersBusyError(name, method, queueTimeoutMs));
-        }, queueTimeoutMs);
-        queue.push(job);
-        dispatch();
-      });
-    },
+    call: (method, ...args) => callUntil(undefined, method, ...args),
+    callUntil,
     async start() {
       while (!closed && workers.size < size) spawn();
       await Promise.all([...workers].map((worker) => worker.started));
@@ -238,7 +311,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     async close() {
       closed = true;
       for (const job of queue.splice(0)) {
-        clearTimeout(job.timer);
+        finish(job);
         job.reject(new Error(`${name}: pool is closed`));
       }
       const exits = [...workers].map(

@@ -30,8 +30,11 @@ export type Shortcut<TContext> = (
 
 export interface HttpServerOptions<TContext extends BaseContext> {
   apollo: ApolloServer<TContext>;
-  /** Builds the per-request context; throwing a GraphQLError with `extensions.http` rejects the request. */
-  context: (request: IncomingMessage) => Promise<TContext>;
+  /**
+   * Builds the per-request context; throwing a GraphQLError with `extensions.http` rejects the request.
+   * `clientGone` aborts when the client closes the connection before its answer is sent.
+   */
+  context: (request: IncomingMessage, clientGone: AbortSignal) => Promise<TContext>;
   /** Answers some requests without Apollo (the gateway's response cache hits). */
   shortcut?: Shortcut<TContext>;
   /** Extra GET routes by exact path, such as health checks and metrics. */
@@ -266,6 +269,10 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     }
 
     const { method } = request;
+    const clientGone = new AbortController();
+    response.once('close', () => {
+      if (!response.writableFinished) clientGone.abort(new Error('The client closed the connection'));
+    });
     let body: unknown;
     // Apollo on this request, for the client (below) or in the background for a shortcut.
     const runApollo = (buildContext: () => Promise<TContext>) =>
@@ -278,7 +285,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     // observers count it) while the unread body is dropped with the connection.
     let admitted: TContext;
     try {
-      admitted = await context(request);
+      admitted = await context(request, clientGone.signal);
     } catch (error) {
       if (method === 'POST') response.setHeader('connection', 'close');
       const refusal = await runApollo(() => Promise.reject(error));

@@ -3,7 +3,14 @@ import { noOperationalEvents } from '../observability/events.ts';
 import { createResilience, DependencyUnavailableError } from './policy.ts';
 
 const failing = () => Promise.reject(new Error('connection refused'));
+/** A call that never answers and ignores its signal: the timeout still answers its caller. */
 const never = () => new Promise<never>(() => {});
+/** A call that never answers, and stops (rejects) when its signal aborts, as the ports' reads do. */
+const neverUntilAborted = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason));
+  });
 
 describe('dependency policy', () => {
   it('retries reads with backoff, never writes', async () => {
@@ -91,6 +98,94 @@ describe('dependency policy', () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
     await expect(policy.run(async () => 'ok', { idempotent: true, operation: 'read' })).resolves.toBe('ok');
     expect(policy.state()).toBe('closed');
+  });
+
+  it('stops the attempt when its caller goes away: no retry after it, and the breaker does not count it', async () => {
+    const policy = createResilience({
+      timeoutMs: 60_000,
+      failureThreshold: 1,
+      readAttempts: 3,
+      retryInitialDelayMs: 1,
+    }).policy('search-index');
+    const caller = new AbortController();
+    let attempts = 0;
+    const call = policy.run(
+      (signal) => {
+        attempts++;
+        caller.abort();
+        return neverUntilAborted(signal);
+      },
+      { idempotent: true, stopsOnAbort: true, operation: 'search', signal: caller.signal },
+    );
+    await expect(call).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(attempts).toBe(1);
+    expect(policy.state()).toBe('closed');
+  });
+
+  it("counts a caller who left on no breaker, its tenant's own included", async () => {
+    const policy = createResilience({ timeoutMs: 60_000, failureThreshold: 1, readAttempts: 1 }).policy(
+      'subgraph:search',
+    );
+    const caller = new AbortController();
+    const read = { idempotent: true, stopsOnAbort: true, operation: 'query', tenantId: 'acme' };
+    const left = policy.run(
+      (signal) => {
+        caller.abort();
+        return neverUntilAborted(signal);
+      },
+      { ...read, signal: caller.signal },
+    );
+    await expect(left).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(policy.run(async () => 'answer', read)).resolves.toBe('answer');
+    expect(policy.state()).toBe('closed');
+  });
+
+  it('retries only the failures the call says are worth it, and counts the others', async () => {
+    const policy = createResilience({ readAttempts: 3, retryInitialDelayMs: 1, failureThreshold: 4 }).policy(
+      'subgraph:search',
+    );
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    let attempts = 0;
+    const run = (error: Error) =>
+      policy
+        .run(
+          () => {
+            attempts++;
+            return Promise.reject(error);
+          },
+          {
+            idempotent: true,
+            operation: 'query',
+            retryWhen: (failure) => (failure as { code?: string }).code === 'ECONNREFUSED',
+          },
+        )
+        .catch((failure: DependencyUnavailableError) => failure);
+    expect((await run(refused)).cause).toBe(refused);
+    expect(attempts).toBe(3);
+    attempts = 0;
+    const timedOut = new Error('timed out');
+    expect((await run(timedOut)).cause).toBe(timedOut);
+    expect(attempts).toBe(1);
+    expect(policy.state()).toBe('open');
+  });
+
+  it('ends an attempt that stops on abort only once it has stopped, and retries after that', async () => {
+    const policy = createResilience({ timeoutMs: 30, readAttempts: 2, retryInitialDelayMs: 1 }).policy('db');
+    const log: string[] = [];
+    await expect(
+      policy.run(
+        async (signal) => {
+          log.push('start');
+          await neverUntilAborted(signal).catch(() => {});
+          // Still cleaning up after the abort: the next attempt must not have started yet.
+          await Promise.resolve();
+          log.push('stopped');
+          throw new Error('aborted');
+        },
+        { idempotent: true, stopsOnAbort: true, operation: 'search' },
+      ),
+    ).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(log).toEqual(['start', 'stopped', 'start', 'stopped']);
   });
 
   it('passes expected errors through without counting them as failures', async () => {

@@ -8,7 +8,6 @@ import {
   ExponentialBackoff,
   handleWhen,
   IsolatedCircuitError,
-  isTaskCancelledError,
   retry,
   TimeoutStrategy,
   timeout,
@@ -42,6 +41,11 @@ export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 export interface RunOptions {
   /** Reads are retried; writes never are, since a write that timed out may still have happened. */
   idempotent: boolean;
+  /**
+   * Which failures of an idempotent call are worth another attempt; default every one. The gateway
+   * retries a subgraph only when nothing reached it, so a read is retried at one layer, not two.
+   */
+  retryWhen?: (error: unknown) => boolean;
   /** Names the call in events, for instance `findByIds`. */
   operation: string;
   /**
@@ -49,7 +53,17 @@ export interface RunOptions {
    * document): they pass through untouched and never trip the breaker.
    */
   isExpected?: (error: unknown) => boolean;
-  /** Aborts the call from outside, for instance at a request's deadline. */
+  /**
+   * `fn` stops when its signal aborts (the ports' reads, the gateway's subgraph calls): an attempt
+   * that times out ends when `fn` has stopped, so nothing abandoned runs beside a retry. Without it
+   * the attempt ends at once at its timeout, and `fn` is left to stop on its own.
+   */
+  stopsOnAbort?: boolean;
+  /**
+   * Aborts the call from outside: the request's deadline (`AbortSignal.timeout`), or its client gone.
+   * The attempt running then is stopped and none follows. A deadline that passed counts against the
+   * breakers like a timeout; a caller who left counts on none, shared or its tenant's.
+   */
   signal?: AbortSignal;
   /**
    * The tenant the call is made for. Its timeouts count against a breaker of
@@ -88,6 +102,41 @@ export function isDependencyUnavailable(error: unknown): error is DependencyUnav
   return (error as DependencyUnavailableError | null)?.isDependencyUnavailable === true;
 }
 
+/** Settles with `call`, or rejects as soon as `signal` aborts, whichever comes first. */
+function endedByAbort<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
+  const { promise, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return Promise.race([call, promise]).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+/** `AbortSignal.timeout`'s reason: the caller's deadline passed, which says the dependency was slow. */
+const isDeadline = (reason: unknown) => (reason as Error | undefined)?.name === 'TimeoutError';
+
+/** A failure the call's `retryWhen` declines: the breakers have counted it already. */
+class NotRetriedError extends Error {
+  override name = 'NotRetriedError';
+  constructor(cause: unknown) {
+    super('not retried', { cause });
+  }
+}
+
+/** An attempt ended by its timeout or the caller's deadline: the one failure a tenant's own breaker counts. */
+class AttemptTimeoutError extends Error {
+  override name = 'AttemptTimeoutError';
+  constructor(cause: unknown) {
+    super('the attempt timed out', { cause });
+  }
+}
+
+/** An attempt stopped because its caller aborted: neither a failure of the dependency nor worth a retry. */
+class CallerGoneError extends Error {
+  override name = 'CallerGoneError';
+  constructor(cause: unknown) {
+    super('The caller stopped waiting', { cause });
+  }
+}
+
 const stateNames: Record<CircuitState, BreakerState> = {
   [CircuitState.Closed]: 'closed',
   [CircuitState.Open]: 'open',
@@ -116,24 +165,34 @@ class TenantTimeoutError extends Error {
   }
 }
 
+/** What `fn` itself threw, under the errors this policy wraps it in. */
+function thrownByCall(error: unknown): unknown {
+  const wrapped = error instanceof AttemptTimeoutError || error instanceof TenantTimeoutError;
+  return wrapped ? thrownByCall(error.cause) : error;
+}
+
 function createPolicy(dependency: string, options: ResilienceOptions): DependencyPolicy {
   const events = options.events ?? noOperationalEvents;
+  // Cooperative: at the deadline the attempt's signal aborts, and the attempt itself decides when it
+  // ends (see `stopsOnAbort`), inside the wrapper below that tells a caller gone from a failure.
   // abortOnReturn off: aborting a finished call's signal does nothing useful, and builds an
   // AbortError DOMException with a stack trace on every call, visible in a cache hit's profile.
   const attemptTimeout = timeout(pick(options.timeoutMs, dependency, 2000), {
-    strategy: TimeoutStrategy.Aggressive,
+    strategy: TimeoutStrategy.Cooperative,
     abortOnReturn: false,
   });
   const breakerOptions = () => ({
     breaker: new ConsecutiveBreaker(pick(options.failureThreshold, dependency, 5)),
     halfOpenAfter: pick(options.halfOpenAfterMs, dependency, 5000),
   });
-  // Every failure counts here, except a timeout charged to a tenant's own breaker, or its refusal.
+  // Every failure counts here, except a timeout charged to a tenant's own breaker, its refusal, and
+  // a caller that went away, which says nothing about the dependency.
   const breaker = circuitBreaker(
     handleWhen(
       (error) =>
         !(
           error instanceof TenantTimeoutError ||
+          error instanceof CallerGoneError ||
           error instanceof BrokenCircuitError ||
           error instanceof IsolatedCircuitError
         ),
@@ -146,7 +205,10 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
   const tenantBreaker = (tenantId: string) => {
     let tenant = tenantBreakers.get(tenantId);
     if (!tenant) {
-      tenant = circuitBreaker(handleWhen(isTaskCancelledError), breakerOptions());
+      tenant = circuitBreaker(
+        handleWhen((error) => error instanceof AttemptTimeoutError),
+        breakerOptions(),
+      );
       tenantBreakers.set(tenantId, tenant);
     }
     return tenant;
@@ -176,14 +238,22 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
         return value;
       } catch (error) {
         // Others were answered meanwhile: the slowness is this tenant's own, charged to its breaker only.
-        if (tenant && isTaskCancelledError(error) && answeredOthersSince(caller, started))
+        if (tenant && error instanceof AttemptTimeoutError && answeredOthersSince(caller, started))
           throw new TenantTimeoutError(error);
         throw error;
       }
     }, signal);
   // Retrying a refused call would only wait for nothing: an open breaker ends the retries at once.
   const retries = retry(
-    handleWhen((error) => !(error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError)),
+    handleWhen(
+      (error) =>
+        !(
+          error instanceof BrokenCircuitError ||
+          error instanceof IsolatedCircuitError ||
+          error instanceof CallerGoneError ||
+          error instanceof NotRetriedError
+        ),
+    ),
     {
       maxAttempts: Math.max(0, pick(options.readAttempts, dependency, 3) - 1),
       backoff: new ExponentialBackoff({
@@ -210,23 +280,37 @@ function createPolicy(dependency: string, options: ResilienceOptions): Dependenc
       const started = performance.now();
       const attempt = async ({ signal }: { signal: AbortSignal }): Promise<Outcome<T>> => {
         try {
-          return { value: await fn(signal) };
+          // cockatiel's retry starts the next attempt after its backoff even if the caller left meanwhile.
+          signal.throwIfAborted();
+          return { value: await (run.stopsOnAbort ? fn(signal) : endedByAbort(fn(signal), signal)) };
         } catch (error) {
           if (run.isExpected?.(error)) return { expected: error };
+          if (run.signal?.aborted && !isDeadline(run.signal.reason)) throw new CallerGoneError(error);
+          // The attempt's own signal aborted: its timeout, or the caller's deadline, ended it.
+          if (signal.aborted) throw new AttemptTimeoutError(error);
+          throw error;
+        }
+      };
+      const caller = run.tenantId ?? '';
+      // `retryWhen` is asked after the breakers have counted the failure, about what `fn` threw.
+      const retriedWhenWorthIt = async ({ signal }: { signal: AbortSignal }) => {
+        try {
+          return await once(attempt, caller, tenant, signal);
+        } catch (error) {
+          if (run.retryWhen && !run.retryWhen(thrownByCall(error))) throw new NotRetriedError(error);
           throw error;
         }
       };
       let outcome: Outcome<T>;
       try {
-        const caller = run.tenantId ?? '';
         outcome = await (run.idempotent
-          ? retries.execute(({ signal }) => once(attempt, caller, tenant, signal), run.signal)
+          ? retries.execute(retriedWhenWorthIt, run.signal)
           : once(attempt, caller, tenant, run.signal));
       } catch (error) {
         events.backendCall(dependency, run.operation, (performance.now() - started) / 1000, 'error');
         throw new DependencyUnavailableError(
           dependency,
-          error,
+          error instanceof NotRetriedError || error instanceof CallerGoneError ? error.cause : error,
           error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError,
         );
       }

@@ -1,6 +1,7 @@
 import { type Cache, parseVersionedValue, tenantKey } from '../../server/cache/cache.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import type { ReadOptions } from '../../server/read-options.ts';
 import { type DocumentStore, isStoreAnswer } from './document-store.ts';
 
 export interface DocumentCacheOptions {
@@ -90,7 +91,7 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
     return result;
   }
 
-  async function findByIds(tenantId: string, ids: readonly string[]) {
+  async function findByIds(tenantId: string, ids: readonly string[], options?: ReadOptions) {
     if (owed.size > 0) await fence();
     const keys = ids.map((id) => documentKey(tenantId, id));
     let cached: (string | undefined)[];
@@ -116,7 +117,7 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
     for (let hits = ids.length - missing.length; hits > 0; hits--) events.cacheLookup('documents', 'hit');
     if (missing.length === 0) return results;
     for (let count = missing.length; count > 0; count--) events.cacheLookup('documents', 'miss');
-    const loaded = await store.findByIds(tenantId, missing);
+    const loaded = await store.findByIds(tenantId, missing, options);
     const byId = new Map(missing.map((id, position) => [id, loaded[position] ?? null]));
     for (const [position, id] of ids.entries()) {
       if (cached[position] === undefined) results[position] = byId.get(id) ?? null;

@@ -1,4 +1,5 @@
 import type { ChangeFeed, DocumentRecord, DocumentStatus } from '../../server/documents/model.ts';
+import type { ReadOptions } from '../../server/read-options.ts';
 
 export interface NewDocument {
   title: string;
@@ -110,7 +111,11 @@ export interface WriteOptions {
  */
 export interface DocumentStore extends ChangeFeed {
   /** One backend call for the whole batch; results in `ids` order, null where absent. */
-  findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]>;
+  findByIds(
+    tenantId: string,
+    ids: readonly string[],
+    options?: ReadOptions,
+  ): Promise<(DocumentRecord | null)[]>;
   /**
    * Version 1, or, for an id deleted before, one past the delete's version (the
    * index keeps that version and would drop anything older). Throws

@@ -28,8 +28,14 @@ export function resilientDocumentStore(
   const read = { idempotent: true, isExpected: isStoreAnswer };
   const write = { idempotent: false, isExpected: isStoreAnswer };
   return {
-    findByIds: (tenantId, ids) =>
-      reads.run(() => store.findByIds(tenantId, ids), { ...read, operation: 'findByIds', tenantId }),
+    findByIds: (tenantId, ids, options) =>
+      reads.run((signal) => store.findByIds(tenantId, ids, { signal }), {
+        ...read,
+        operation: 'findByIds',
+        stopsOnAbort: true,
+        signal: options?.signal,
+        tenantId,
+      }),
     create: (tenantId, document, id, options) =>
       writes.run(() => store.create(tenantId, document, id, options), {
         ...write,

@@ -27,13 +27,14 @@ export function startDocumentsService(options: DocumentsServiceOptions): Promise
     typeDefs: subgraphTypeDefs('documents'),
     resolvers: createDocumentsResolvers(store, tenants),
     plugins: [useResponseBudget<DocumentsContext>((context) => context.responseBytes)],
-    createContext: (principal) => ({
+    createContext: (principal, signal) => ({
       principal,
+      signal,
       responseBytes: createResponseBudget(),
       documentById: new DataLoader<string, DocumentRecord | null>(
         (ids) => {
           metrics.events.batchLoaded('documentById', ids.length);
-          return store.findByIds(principal.tenantId, ids);
+          return store.findByIds(principal.tenantId, ids, { signal });
         },
         { maxBatchSize: documentLimits.idsPerRequest },
       ),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadlineExceededError } from '../../server/embedded/worker-pool.ts';
+import { CallAbandonedError, DeadlineExceededError } from '../../server/embedded/worker-pool.ts';
 import { createResilience } from '../../server/resilience/policy.ts';
 import { createTenantBulkheads } from '../../server/resilience/tenant-bulkheads.ts';
 import { bulkheadedSearchIndex } from './bulkheaded-search-index.ts';
@@ -62,6 +62,31 @@ describe('search isolation between tenants', () => {
     await restart.promise;
     await expect(index.search(request('noisy'))).rejects.toBeInstanceOf(DeadlineExceededError);
     expect(backend.noisyCalls()).toBe(2);
+  });
+
+  it("keeps the tenant's slot while a worker killed for a caller who left is replaced", async () => {
+    const restart = Promise.withResolvers<void>();
+    const caller = new AbortController();
+    // The caller leaves while its search runs; the pool kills the worker and starts another.
+    const index: SearchIndex = {
+      ...slowForNoisy(restart.promise).index,
+      search: async () => {
+        caller.abort();
+        throw new CallAbandonedError('sqlite-search', 'search', restart.promise, caller.signal.reason);
+      },
+    };
+    const bulkheads = createTenantBulkheads({ dependency: 'search-index', concurrency: 1, queue: 0 });
+    const guarded = bulkheadedSearchIndex(
+      resilientSearchIndex(index, createResilience({ readAttempts: 3 }).policy('search-index')),
+      bulkheads,
+    );
+    await expect(guarded.search(request('t'), { signal: caller.signal })).rejects.toMatchObject({
+      isDependencyUnavailable: true,
+    });
+    await expect(guarded.search(request('t'))).rejects.toMatchObject({ isTenantBusy: true });
+    restart.resolve();
+    await restart.promise;
+    await expect.poll(() => bulkheads.activeTenants()).toBe(0);
   });
 
   it('answers SEARCH_TIMEOUT for a stopped search and RATE_LIMITED for a refused one', async () => {

@@ -1,16 +1,18 @@
-import { isDeadlineExceeded } from '../../server/embedded/worker-pool.ts';
+import { workerRestartOf } from '../../server/embedded/worker-pool.ts';
 import type { HoldSlot, TenantBulkheads } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SearchIndex } from './search-index.ts';
 
 /**
- * A search stopped at its deadline cost a worker. The caller is answered at
- * once, but the tenant's slot stays taken until the replacement is ready: a
- * tenant holds at most its share of the workers, restarting ones included.
+ * A search stopped at its deadline, or abandoned by its caller, cost a
+ * worker. The caller is answered at once, but the tenant's slot stays taken
+ * until the replacement is ready: a tenant holds at most its share of the
+ * workers, restarting ones included.
  */
 const holdingRestarts =
   (holdSlot: HoldSlot) =>
   (error: unknown): never => {
-    if (isDeadlineExceeded(error)) holdSlot(error.replaced);
+    const restart = workerRestartOf(error);
+    if (restart) holdSlot(restart);
     throw error;
   };
 
@@ -21,11 +23,13 @@ const holdingRestarts =
  */
 export function bulkheadedSearchIndex(index: SearchIndex, bulkheads: TenantBulkheads): SearchIndex {
   return {
-    search: (request) =>
-      bulkheads.run(request.tenantId, (holdSlot) => index.search(request).catch(holdingRestarts(holdSlot))),
-    suggest: (tenantId, prefix, first) =>
+    search: (request, options) =>
+      bulkheads.run(request.tenantId, (holdSlot) =>
+        index.search(request, options).catch(holdingRestarts(holdSlot)),
+      ),
+    suggest: (tenantId, prefix, first, options) =>
       bulkheads.run(tenantId, (holdSlot) =>
-        index.suggest(tenantId, prefix, first).catch(holdingRestarts(holdSlot)),
+        index.suggest(tenantId, prefix, first, options).catch(holdingRestarts(holdSlot)),
       ),
     apply: (changes) => index.apply(changes),
     close: () => index.close(),

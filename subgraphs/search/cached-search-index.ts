@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { type Cache, searchGenerationKey, tenantKey } from '../../server/cache/cache.ts';
 import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
+import type { ReadOptions } from '../../server/read-options.ts';
 import { isDependencyUnavailable } from '../../server/resilience/policy.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from './search-index.ts';
 import type { SynonymStore } from './synonyms.ts';
@@ -18,7 +19,8 @@ export interface SearchCacheOptions {
 }
 
 function requestHash(request: SearchRequest): string {
-  const { text, filter, sort, first, after, facets, highlights, typoTolerance, didYouMean } = request;
+  const { text, filter, sort, first, after, session, facets, highlights, typoTolerance, didYouMean } =
+    request;
   const canonical = JSON.stringify([
     text,
     highlights === true,
@@ -27,6 +29,7 @@ function requestHash(request: SearchRequest): string {
     sort,
     first,
     after ?? null,
+    session ?? null,
     [...facets].sort(),
     filter.tags ? [...filter.tags].sort() : null,
     filter.status ? [...filter.status].sort() : null,
@@ -56,7 +59,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
   // Until a failed bump lands, this tenant's cached searches may be up to `ttlSeconds` old.
   const bumps = createGenerationBumps({ cache, key: searchGenerationKey, retryMs: retryBumpMs });
 
-  async function search(request: SearchRequest): Promise<SearchPage> {
+  async function search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
     const hash = requestHash(request);
     const staleKey = tenantKey(request.tenantId, 'search-stale', hash);
     let freshKey: string | undefined;
@@ -77,7 +80,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
 
     let page: SearchPage;
     try {
-      page = await index.search(request);
+      page = await index.search(request, options);
     } catch (error) {
       const last = isDependencyUnavailable(error)
         ? await cache.get(staleKey).catch(() => undefined)
@@ -95,7 +98,7 @@ export function cachedSearchIndex(index: SearchIndex, options: SearchCacheOption
 
   return {
     search,
-    suggest: (tenantId, prefix, first) => index.suggest(tenantId, prefix, first),
+    suggest: (tenantId, prefix, first, options) => index.suggest(tenantId, prefix, first, options),
     async apply(changes) {
       const result = await index.apply(changes);
       await bumps.bump(new Set(changes.map((change) => change.tenantId)));

@@ -14,17 +14,30 @@ import type { SynonymStore } from './synonyms.ts';
  * Nor is a read refused because every worker was busy: the index answers,
  * it is only full. Reads carry their tenant, so a tenant's timeouts count
  * against that tenant's breaker only (see `RunOptions.tenantId`).
+ * Each attempt gets its own signal, aborted at its timeout or when the
+ * caller's signal aborts, and the adapter stops its backend call then.
  */
 export function resilientSearchIndex(index: SearchIndex, policy: DependencyPolicy): SearchIndex {
   const read = {
     idempotent: true,
     isExpected: (error: unknown) => isDeadlineExceeded(error) || isWorkersBusy(error),
+    stopsOnAbort: true,
   };
   return {
-    search: (request) =>
-      policy.run(() => index.search(request), { ...read, operation: 'search', tenantId: request.tenantId }),
-    suggest: (tenantId, prefix, first) =>
-      policy.run(() => index.suggest(tenantId, prefix, first), { ...read, operation: 'suggest', tenantId }),
+    search: (request, options) =>
+      policy.run((signal) => index.search(request, { signal }), {
+        ...read,
+        operation: 'search',
+        signal: options?.signal,
+        tenantId: request.tenantId,
+      }),
+    suggest: (tenantId, prefix, first, options) =>
+      policy.run((signal) => index.suggest(tenantId, prefix, first, { signal }), {
+        ...read,
+        operation: 'suggest',
+        signal: options?.signal,
+        tenantId,
+      }),
     apply: (changes) => policy.run(() => index.apply(changes), { idempotent: false, operation: 'apply' }),
     close: () => index.close(),
   };

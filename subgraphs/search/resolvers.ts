@@ -11,7 +11,13 @@ import { isTenantBusy } from '../../server/resilience/tenant-bulkheads.ts';
 import type { SubgraphContext } from '../../server/subgraph-server.ts';
 import type { CursorCodec } from './cursor.ts';
 import { parseQuery, TooManyQueryTermsError } from './query-parser.ts';
-import type { FacetField, SearchFilter, SearchIndex, SearchSort } from './search-index.ts';
+import {
+  type FacetField,
+  isPagingSessionExpired,
+  type SearchFilter,
+  type SearchIndex,
+  type SearchSort,
+} from './search-index.ts';
 import { InvalidSynonymsError, type SynonymStore, type Synonyms, validateSynonyms } from './synonyms.ts';
 
 export interface SearchContext extends SubgraphContext {
@@ -119,6 +125,8 @@ function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
  * query would be stopped again.
  */
 function toClientError(error: unknown): never {
+  if (isPagingSessionExpired(error))
+    invalid('after', 'the paging session of this cursor has expired; search again from the first page');
   if (isDependencyUnavailable(error) || isWorkersBusy(error))
     throw quarryError('SEARCH_UNAVAILABLE', 'Search temporarily unavailable');
   if (isDeadlineExceeded(error)) throw quarryError('SEARCH_TIMEOUT', 'Search took too long and was stopped');
@@ -153,20 +161,24 @@ export function createSearchResolvers(
         const sort = args.sort ?? 'RELEVANCE';
         const typoTolerance = args.typoTolerance !== false;
         const boundTo = fingerprint(text, filter, sort, typoTolerance);
-        const after = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
+        const position = args.after ? cursors.decode(tenantId, boundTo, args.after) : undefined;
         const page = await index
-          .search({
-            tenantId,
-            text,
-            filter,
-            sort,
-            first,
-            after,
-            facets: [...new Set(args.facets ?? [])],
-            highlights: selects(info, ['hits', 'highlights']),
-            typoTolerance,
-            didYouMean: selects(info, ['didYouMean']),
-          })
+          .search(
+            {
+              tenantId,
+              text,
+              filter,
+              sort,
+              first,
+              after: position?.sortKey,
+              session: position?.session,
+              facets: [...new Set(args.facets ?? [])],
+              highlights: selects(info, ['hits', 'highlights']),
+              typoTolerance,
+              didYouMean: selects(info, ['didYouMean']),
+            },
+            { signal: context.signal },
+          )
           .catch(toClientError);
         // Sticky: with two searches in one operation, a fresh page after a stale one must not hide it.
         if (context.cacheStatus !== 'stale') context.cacheStatus = page.cacheStatus;
@@ -180,7 +192,9 @@ export function createSearchResolvers(
           })),
           facets: page.facets,
           pageInfo: {
-            endCursor: last ? cursors.encode(tenantId, boundTo, last.sortKey) : null,
+            endCursor: last
+              ? cursors.encode(tenantId, boundTo, { sortKey: last.sortKey, session: page.session })
+              : null,
             hasNextPage: page.hasNextPage,
           },
           stale: page.stale === true,
@@ -195,7 +209,9 @@ export function createSearchResolvers(
         if (prefix.length > maxPrefixLength)
           invalid('prefix', `must be at most ${maxPrefixLength} characters`);
         return index
-          .suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions))
+          .suggest(context.principal.tenantId, prefix.trim(), checkFirst(first, maxSuggestions), {
+            signal: context.signal,
+          })
           .catch(toClientError);
       },
       synonyms: async (_: unknown, _args: unknown, context: SearchContext) => {

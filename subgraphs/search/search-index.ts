@@ -1,4 +1,5 @@
 import type { DocumentChange, DocumentStatus } from '../../server/documents/model.ts';
+import type { ReadOptions } from '../../server/read-options.ts';
 
 export type SearchSort = 'RELEVANCE' | 'UPDATED_DESC' | 'UPDATED_ASC';
 export type FacetField = 'TAGS' | 'STATUS' | 'AUTHOR';
@@ -28,6 +29,8 @@ export interface SearchRequest {
   sort: SearchSort;
   first: number;
   after?: SortKey;
+  /** The paging session of the page `after` came from (`SearchPage.session`), if it had one. */
+  session?: string;
   facets: readonly FacetField[];
   /**
    * Whether hits carry highlights. Default false: they cost work per hit, so
@@ -68,6 +71,13 @@ export interface SearchPage {
   facets: { field: FacetField; buckets: FacetBucket[] }[];
   hasNextPage: boolean;
   /**
+   * A view of the index that the next pages are read from, so writes in
+   * between neither repeat nor skip hits (on Elasticsearch, a point in time).
+   * Opaque; the search subgraph signs it into the cursor with the sort key.
+   * Absent when the adapter pages on the live index, or there is no next page.
+   */
+  session?: string;
+  /**
    * The query with each plain word that none of the tenant's documents hold
    * replaced by its closest correction that some do (see did-you-mean.ts);
    * absent when no word was replaced, typo tolerance is off, or it was not asked for.
@@ -77,6 +87,19 @@ export interface SearchPage {
   stale?: boolean;
   /** How the search cache served this page; absent when no cache was consulted. */
   cacheStatus?: 'hit' | 'miss' | 'stale';
+}
+
+/**
+ * The paging session a cursor belongs to has ended (its point in time expired):
+ * the client starts again from the first page.
+ */
+export class PagingSessionExpiredError extends Error {
+  override name = 'PagingSessionExpiredError';
+  readonly isPagingSessionExpired = true;
+}
+
+export function isPagingSessionExpired(error: unknown): error is PagingSessionExpiredError {
+  return (error as PagingSessionExpiredError | null)?.isPagingSessionExpired === true;
 }
 
 /** Counting every match of a very common term costs more than it tells; past this, totals are a floor. */
@@ -98,9 +121,9 @@ export interface ApplyResult {
 
 /** The search port: the search subgraph and the indexer depend on this, and adapters implement it. */
 export interface SearchIndex {
-  search(request: SearchRequest): Promise<SearchPage>;
+  search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage>;
   /** Distinct titles with a word starting with each word of `prefix`, best first. */
-  suggest(tenantId: string, prefix: string, first: number): Promise<string[]>;
+  suggest(tenantId: string, prefix: string, first: number, options?: ReadOptions): Promise<string[]>;
   /**
    * Applies outbox changes idempotently: a change whose version is not newer
    * than what the index holds for that document (including a deleted one)

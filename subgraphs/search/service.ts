@@ -28,7 +28,7 @@ export function startSearchService(options: SearchServiceOptions): Promise<Runni
       options.limits,
       options.synonyms,
     ),
-    createContext: (principal) => ({ principal }),
+    createContext: (principal, signal) => ({ principal, signal }),
     plugins: [useStaleMarker()],
   });
 }

@@ -720,11 +720,11 @@ export function describeSearchIndexContract(
 
       async function collectPages(text: string, sort: SearchSort) {
         const pages: SearchPage[] = [];
-        let after: SearchRequest['after'];
+        let next: Pick<SearchRequest, 'after' | 'session'> = {};
         for (;;) {
-          const page = await search('t', text, { sort, first: 10, ...(after ? { after } : {}) });
+          const page = await search('t', text, { sort, first: 10, ...next });
           pages.push(page);
-          after = page.hits.at(-1)?.sortKey;
+          next = { after: page.hits.at(-1)?.sortKey, ...(page.session ? { session: page.session } : {}) };
           if (!page.hasNextPage || pages.length > 10) return pages;
         }
       }
@@ -745,6 +745,36 @@ export function describeSearchIndexContract(
           const visited = pages.flatMap(ids);
           expect(new Set(visited).size).toBe(25);
           expect(visited).toEqual(ids(await search('t', text, { sort, first: 25 })));
+        });
+      }
+
+      // The paging guarantee every backend gives (Elasticsearch gives more: pages from one point in time).
+      for (const sort of ['UPDATED_DESC', 'UPDATED_ASC'] as const) {
+        it(`returns every document not written while paging exactly once, in order, whatever is written between pages: ${sort}`, async () => {
+          const before = ids(await search('t', '', { sort, first: 25 }));
+          const first = await search('t', '', { sort, first: 10 });
+          const [seen] = ids(first);
+          const [unseenUpdated, unseenDeleted] = before.slice(15);
+          // A new document, one already seen and one not yet seen updated (both move), one not yet seen deleted.
+          await index.apply([
+            upsert('t', 'doc-new', 1, { updatedAt: minutes(100) }),
+            upsert('t', seen ?? '', 2, { updatedAt: minutes(101) }),
+            upsert('t', unseenUpdated ?? '', 2, { updatedAt: minutes(102) }),
+            remove('t', unseenDeleted ?? '', 2),
+          ]);
+          const pages = [first];
+          for (let page = first; page.hasNextPage && pages.length < 10; ) {
+            page = await search('t', '', {
+              sort,
+              first: 10,
+              after: page.hits.at(-1)?.sortKey,
+              ...(page.session ? { session: page.session } : {}),
+            });
+            pages.push(page);
+          }
+          const written = new Set(['doc-new', seen, unseenUpdated, unseenDeleted]);
+          const visited = pages.flatMap(ids).filter((id) => !written.has(id));
+          expect(visited).toEqual(before.filter((id) => !written.has(id)));
         });
       }
 

@@ -7,7 +7,7 @@ export function upsertChange(
   tenantId: string,
   id: string,
   version: number,
-  fields: Partial<Pick<DocumentRecord, 'title' | 'body'>> = {},
+  fields: Partial<Pick<DocumentRecord, 'title' | 'body' | 'updatedAt'>> = {},
 ): DocumentChange {
   return {
     sequence: `${tenantId}/${id}/${version}`,
@@ -25,7 +25,7 @@ export function upsertChange(
       status: 'PUBLISHED',
       version,
       createdAt: at,
-      updatedAt: at,
+      updatedAt: fields.updatedAt ?? at,
     },
     committedAt: at,
   };

@@ -31,23 +31,32 @@ export function createFaultSwitch(): FaultSwitch & { wrap<T extends object>(targ
   let count = 0;
   let releaseHung = new AbortController();
 
-  async function before() {
+  /** A call given a read's `signal` stops waiting when it aborts, as the drivers do. */
+  async function before(signal: AbortSignal | undefined) {
     count++;
     switch (fault) {
       case 'down':
         throw connectionError('ECONNREFUSED');
       case 'reset':
-        await sleep(5);
+        await sleep(5, undefined, { signal });
         throw connectionError('ECONNRESET');
       case 'slow':
-        await sleep(delayMs);
+        await sleep(delayMs, undefined, { signal });
         return;
-      case 'blackhole':
-        await sleep(3_600_000, undefined, { signal: releaseHung.signal }).catch(() => {});
+      case 'blackhole': {
+        const hung = signal ? AbortSignal.any([releaseHung.signal, signal]) : releaseHung.signal;
+        await sleep(3_600_000, undefined, { signal: hung }).catch(() => {});
+        signal?.throwIfAborted();
         throw connectionError('ETIMEDOUT');
+      }
       default:
     }
   }
+
+  const signalOf = (args: unknown[]) =>
+    args
+      .map((arg) => (arg as { signal?: unknown } | null)?.signal)
+      .find((found) => found instanceof AbortSignal);
 
   return {
     set(next, options = {}) {
@@ -66,7 +75,7 @@ export function createFaultSwitch(): FaultSwitch & { wrap<T extends object>(targ
           const value = Reflect.get(object, property, receiver);
           if (typeof value !== 'function' || property === 'close') return value;
           return async (...args: unknown[]) => {
-            await before();
+            await before(signalOf(args));
             const answer = await value.apply(object, args);
             if (fault === 'late') await sleep(Math.random() * delayMs);
             return answer;

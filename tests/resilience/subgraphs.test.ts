@@ -24,6 +24,11 @@ const faults: { name: string; mode: FaultMode; delayMs?: number }[] = [
   { name: 'reset', mode: 'reset' },
   { name: 'blackhole', mode: 'blackhole' },
 ];
+/**
+ * Requests that open the breaker (BREAKER_FAILURE_THRESHOLD is 3): each fails once, since the gateway
+ * retries a subgraph only when the connection was refused (the subgraph retries its backend itself).
+ */
+const requestsToOpen = 3;
 /** Until the breaker opens, a request waits at most the subgraph deadline. */
 const deadlineBound = budgets.subgraphDeadlineMs + 1000;
 
@@ -38,7 +43,7 @@ describe('resilience matrix: search subgraph', () => {
       expectNoErrors(await search());
 
       await proxy.set(mode, { delayMs });
-      for (let request = 0; request < 2; request++) {
+      for (let request = 0; request < requestsToOpen; request++) {
         const { ms, result } = await timed(search);
         expect(result.status).toBe(200);
         expect(result.data).toBeNull();
@@ -81,7 +86,7 @@ describe('resilience matrix: documents subgraph', () => {
       expectNoErrors(await search());
 
       await proxy.set(mode, { delayMs });
-      for (let request = 0; request < 2; request++) {
+      for (let request = 0; request < requestsToOpen; request++) {
         const { ms, result } = await timed(search);
         expect(result.data!.search.total).toBe(1);
         expect(result.data!.search.hits).toEqual([{ document: null }]);
@@ -114,7 +119,7 @@ describe('resilience matrix: documents subgraph', () => {
     });
   }
 
-  it('retries a failed query once but never a mutation, whose outcome is unknown once it was sent', async () => {
+  it("retries neither a query nor a mutation once the subgraph accepted the connection; the mutation's outcome is unknown", async () => {
     const { h, id } = cell;
     await h.documentsProxy.set('reset');
     let before = h.documentsProxy.accepted();
@@ -133,6 +138,7 @@ describe('resilience matrix: documents subgraph', () => {
       variables: { ids: [id] },
     });
     expect(codes(read)).toEqual(['SUBGRAPH_UNAVAILABLE']);
-    expect(h.documentsProxy.accepted() - before).toBe(2);
+    // The subgraph may have started the read, and retried its backend already: one layer of retries.
+    expect(h.documentsProxy.accepted() - before).toBe(1);
   });
 });

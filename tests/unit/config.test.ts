@@ -280,7 +280,8 @@ describe('production backend configuration', () => {
       url: 'http://elasticsearch:9200',
       indexPrefix: 'quarry-documents',
       requestTimeoutMs: 5000,
-      maxRetries: 2,
+      maxRetries: 0,
+      pointInTimeKeepAliveSeconds: 300,
       shards: 1,
       replicas: 1,
       rolloverMaxPrimaryShardSize: '50gb',
@@ -297,6 +298,16 @@ describe('production backend configuration', () => {
     [{ ...minimal, ELASTICSEARCH_URL: 'elasticsearch:9200' }, 'ELASTICSEARCH_URL'],
     [{ ...minimal, ELASTICSEARCH_INDEX_PREFIX: 'Upper' }, 'ELASTICSEARCH_INDEX_PREFIX'],
     [{ ...minimal, ELASTICSEARCH_MAX_RETRIES: '99' }, 'ELASTICSEARCH_MAX_RETRIES'],
+    // A cached first page must find its point in time still open.
+    [
+      {
+        ...minimal,
+        ELASTICSEARCH_URL: 'http://elasticsearch:9200',
+        ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS: '120',
+        CACHE_SEARCH_TTL_SECONDS: '60',
+      },
+      'ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS',
+    ],
     [{ ...minimal, ELASTICSEARCH_ROLLOVER_MAX_AGE: 'a month' }, 'ELASTICSEARCH_ROLLOVER_MAX_AGE'],
   ])('names the bad backend variable %#', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}:`));

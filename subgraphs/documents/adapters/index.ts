@@ -26,6 +26,8 @@ export function createMongoClient(config: MongoConfig): MongoClient {
     // and a socket timeout as the backstop for a server that stops answering altogether.
     waitQueueTimeoutMS: config.timeoutMs,
     socketTimeoutMS: config.timeoutMs * 2,
+    // Reads are retried by the documents-store policy; the driver's own retry would multiply its attempts.
+    retryReads: false,
   });
 }
 

@@ -8,6 +8,7 @@ import type {
   TombstonePruning,
 } from '../../../server/documents/model.ts';
 import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
+import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   checkQuota,
@@ -241,10 +242,18 @@ export class MongoDocumentStore
     ]);
   }
 
-  async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
+  async findByIds(
+    tenantId: string,
+    ids: readonly string[],
+    options?: ReadOptions,
+  ): Promise<(DocumentRecord | null)[]> {
     if (ids.length === 0) return [];
+    // `maxTimeMS` bounds the query on the server; the signal stops the driver's wait for an abandoned one.
     const docs = await this.#documents
-      .find({ tenantId, _id: { $in: ids.map((id) => documentKey(tenantId, id)) } }, this.#limit)
+      .find(
+        { tenantId, _id: { $in: ids.map((id) => documentKey(tenantId, id)) } },
+        { ...this.#limit, signal: options?.signal },
+      )
       .toArray();
     const byId = new Map(docs.map((doc) => [doc.id, toRecord(doc)]));
     return ids.map((id) => byId.get(id) ?? null);

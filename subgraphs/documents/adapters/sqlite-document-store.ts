@@ -9,6 +9,7 @@ import type {
 } from '../../../server/documents/model.ts';
 import { type PartitionScope, partitionKeyOf } from '../../../server/documents/partitions.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   checkQuota,
@@ -248,7 +249,13 @@ export class SqliteDocumentStore
     });
   }
 
-  async findByIds(tenantId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
+  async findByIds(
+    tenantId: string,
+    ids: readonly string[],
+    options?: ReadOptions,
+  ): Promise<(DocumentRecord | null)[]> {
+    // A statement on this connection runs to its end once started; only one not yet started can be skipped.
+    options?.signal?.throwIfAborted();
     if (ids.length === 0) return [];
     // One JSON parameter rather than a `?` per id: one SQL text, so one prepared statement for every batch size.
     const rows = this.#db

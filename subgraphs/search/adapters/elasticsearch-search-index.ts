@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
+import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import {
   type CorrectionCandidate,
@@ -31,6 +32,7 @@ import {
   type FacetField,
   facetBucketLimit,
   type Highlight,
+  PagingSessionExpiredError,
   type RejectedChange,
   type SearchIndex,
   type SearchPage,
@@ -58,6 +60,8 @@ export interface ElasticsearchSearchIndexOptions {
   /** Built by the caller with its request timeout and retry limit. */
   client: Client;
   names: ElasticsearchNames;
+  /** How long a paging session's point in time stays open after each page (ELASTICSEARCH_PIT_KEEP_ALIVE_SECONDS). Default 300. */
+  pointInTimeKeepAliveSeconds?: number;
 }
 
 /**
@@ -477,6 +481,24 @@ interface StoredCopy {
 
 type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
 
+/** A point in time that expired or was closed: a 404 whose cause is the missing search context. */
+function isSearchContextMissing(error: unknown): boolean {
+  const meta = (
+    error as {
+      meta?: {
+        statusCode?: number;
+        body?: { error?: { type?: string; root_cause?: { type?: string }[] } };
+      };
+    }
+  ).meta;
+  const cause = meta?.body?.error;
+  const missing = 'search_context_missing_exception';
+  return (
+    meta?.statusCode === 404 &&
+    (cause?.type === missing || (cause?.root_cause ?? []).some((root) => root.type === missing))
+  );
+}
+
 /**
  * The search port on Elasticsearch: one shared index family behind a read
  * and a write alias, every query filtered and routed by tenant.
@@ -494,20 +516,83 @@ type BulkOperation = estypes.BulkOperationContainer | IndexedDocument;
 export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #client: Client;
   readonly #names: ElasticsearchNames;
+  readonly #keepAlive: string;
 
-  constructor({ client, names }: ElasticsearchSearchIndexOptions) {
+  constructor({ client, names, pointInTimeKeepAliveSeconds = 300 }: ElasticsearchSearchIndexOptions) {
     this.#client = client;
     this.#names = names;
+    this.#keepAlive = `${pointInTimeKeepAliveSeconds}s`;
   }
 
-  async search(request: SearchRequest): Promise<SearchPage> {
+  /**
+   * Pages in a point in time: the first page opens one (routed to the
+   * tenant's shards) and is read from it, and each later page continues with
+   * `search_after` inside it, so writes meanwhile neither repeat nor skip
+   * hits. The id travels in the page's `session`. A first page with no next
+   * page closes its point in time at once; the others are left to expire,
+   * since a cached first page hands the same one to several clients.
+   * The client aborts the HTTP request on the signal, and Elasticsearch
+   * cancels a search whose connection closed.
+   */
+  async search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
     const keys = synonymKeysOf(parseQuery(request.text));
     const synonyms = keys.length > 0 ? await this.#synonymLookup(request.tenantId, keys) : {};
     const body = buildSearchBody(request, this.#names.readAlias, synonyms);
-    const response = await this.#client.search<{ doc_id: string }>(body);
+    const response = await this.#pagedSearch(request, body, options?.signal);
     const didYouMean = body.suggest
       ? await this.#didYouMean(request, String(body.suggest.text).split(' '), response.suggest)
       : undefined;
+    const page = this.#pageOf(request, response);
+    return didYouMean === undefined ? page : { ...page, didYouMean };
+  }
+
+  /** The page's search: in the cursor's point in time, in a new one for a first page, or live for an old cursor. */
+  async #pagedSearch(
+    request: SearchRequest,
+    body: estypes.SearchRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<estypes.SearchResponse<{ doc_id: string }>> {
+    if (request.after && request.session) return this.#searchIn(request.session, body, signal);
+    // A cursor from a last page, or from before points in time: paged on the live index.
+    if (request.after) return this.#client.search<{ doc_id: string }>(body, { signal });
+    const opened = await this.#client.openPointInTime(
+      { index: this.#names.readAlias, routing: request.tenantId, keep_alive: this.#keepAlive },
+      { signal },
+    );
+    let response: estypes.SearchResponse<{ doc_id: string }>;
+    try {
+      response = await this.#searchIn(opened.id, body, signal);
+    } catch (error) {
+      this.#close(opened.id);
+      throw error;
+    }
+    if (response.hits.hits.length <= Math.max(0, request.first)) this.#close(response.pit_id ?? opened.id);
+    return response;
+  }
+
+  /** Closes a point in time nobody will page in; one that fails to close expires on its own. */
+  #close(id: string) {
+    this.#client.closePointInTime({ id }).catch(() => {});
+  }
+
+  /** One page inside a point in time, which this request keeps alive for another keep-alive. */
+  async #searchIn(id: string, body: estypes.SearchRequest, signal: AbortSignal | undefined) {
+    // The point in time names the indices and was opened with the tenant's routing; a search in it takes neither.
+    const { index: _index, routing: _routing, ...inPointInTime } = body;
+    try {
+      const response = await this.#client.search<{ doc_id: string }>(
+        { ...inPointInTime, pit: { id, keep_alive: this.#keepAlive } },
+        { signal },
+      );
+      return { ...response, pit_id: response.pit_id ?? id };
+    } catch (error) {
+      if (isSearchContextMissing(error))
+        throw new PagingSessionExpiredError('The point in time of this paging session has expired');
+      throw error;
+    }
+  }
+
+  #pageOf(request: SearchRequest, response: estypes.SearchResponse<{ doc_id: string }>): SearchPage {
     const first = Math.max(0, request.first);
     const hits = response.hits.hits;
     const total =
@@ -533,7 +618,8 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
         })),
       })),
       hasNextPage: hits.length > first,
-      ...(didYouMean === undefined ? {} : { didYouMean }),
+      // Elasticsearch may answer with a new id for the same point in time; the latest is the one to use.
+      ...(hits.length > first && response.pit_id ? { session: response.pit_id } : {}),
     };
   }
 
@@ -565,10 +651,11 @@ export class ElasticsearchSearchIndex implements SearchIndex, SynonymStore, Tena
     return didYouMeanText(request.text, corrections);
   }
 
-  async suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {
+  async suggest(tenantId: string, prefix: string, first: number, options?: ReadOptions): Promise<string[]> {
     if (tokensOf(prefix).length === 0 || first < 1) return [];
     const response = await this.#client.search<{ title: string }>(
       buildSuggestBody(tenantId, prefix, first, this.#names.readAlias),
+      { signal: options?.signal },
     );
     return response.hits.hits.flatMap((hit) => (hit._source ? [hit._source.title] : []));
   }

@@ -39,7 +39,11 @@ export async function openSearchIndex(
       const names = elasticsearchNames(config.elasticsearch.indexPrefix);
       // Idempotent, so every service may run it at startup; `npm run es:setup` does the same explicitly.
       await ensureElasticsearchLayout(client, names, config.elasticsearch);
-      const index = new ElasticsearchSearchIndex({ client, names });
+      const index = new ElasticsearchSearchIndex({
+        client,
+        names,
+        pointInTimeKeepAliveSeconds: config.elasticsearch.pointInTimeKeepAliveSeconds,
+      });
       return {
         index,
         async close() {

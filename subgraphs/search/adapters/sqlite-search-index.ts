@@ -2,6 +2,7 @@ import type { SQLInputValue } from 'node:sqlite';
 import { stemmer } from 'stemmer';
 import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import { closestFirst, correctionDistance, didYouMeanText, spelledAs } from '../did-you-mean.ts';
 import { createHighlighter, highlightWindowChars, stripMarkers, tokensOf } from '../highlighting.ts';
@@ -289,7 +290,9 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     );
   }
 
-  async search(request: SearchRequest): Promise<SearchPage> {
+  /** Runs on the caller's thread to its end once started; `SqliteSearchWorkerPool` is what stops one midway. */
+  async search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
+    options?.signal?.throwIfAborted();
     // Parsed first: a query over the term bound is refused whether or not the tenant has documents.
     const query = parseQuery(request.text);
     const tableNo = this.#tableNo(request.tenantId);
@@ -329,7 +332,8 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     };
   }
 
-  async suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {
+  async suggest(tenantId: string, prefix: string, first: number, options?: ReadOptions): Promise<string[]> {
+    options?.signal?.throwIfAborted();
     const tokens = tokensOf(prefix);
     const tableNo = this.#tableNo(tenantId);
     if (tokens.length === 0 || tableNo === undefined) return [];

@@ -1,6 +1,7 @@
 import type { DocumentChange, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { createWorkerPool, type WorkerPool } from '../../../server/embedded/worker-pool.ts';
+import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { ApplyResult, SearchIndex, SearchPage, SearchRequest } from '../search-index.ts';
 import type { SynonymStore, Synonyms } from '../synonyms.ts';
@@ -54,12 +55,13 @@ export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, Tenant
     return this.#pool.start();
   }
 
-  search(request: SearchRequest): Promise<SearchPage> {
-    return this.#pool.call('search', request);
+  /** A search whose caller stops waiting is stopped too: its worker is killed and replaced. */
+  search(request: SearchRequest, options?: ReadOptions): Promise<SearchPage> {
+    return this.#pool.callUntil(options?.signal, 'search', request);
   }
 
-  suggest(tenantId: string, prefix: string, first: number): Promise<string[]> {
-    return this.#pool.call('suggest', tenantId, prefix, first);
+  suggest(tenantId: string, prefix: string, first: number, options?: ReadOptions): Promise<string[]> {
+    return this.#pool.callUntil(options?.signal, 'suggest', tenantId, prefix, first);
   }
 
   apply(changes: readonly DocumentChange[]): Promise<ApplyResult> {
