@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { takeToken } from '../../gateway/admission/index.ts';
+import { createRedisClient } from '../../server/cache/redis-client.ts';
+import { createLogger } from '../../server/logger.ts';
 import {
   createMemoryRateLimitStore,
   createRedisRateLimitStore,
@@ -71,10 +73,21 @@ async function settlesAtOnce(promise: Promise<unknown>): Promise<boolean> {
 
 describe('rate-limit stores', () => {
   const redis = useTestRedis();
+  // The leasing tests count tokens, not timeouts: production's 250 ms command timeout failed a top-up
+  // that a loaded test machine delayed.
+  let patientClient: Redis;
+  beforeAll(() => {
+    patientClient = createRedisClient({
+      url: redis.server.url,
+      commandTimeoutMs: 10_000,
+      logger: createLogger({ level: 'silent' }),
+    });
+  });
+  afterAll(() => patientClient.disconnect());
   const leased = (leaseMs: number, lifetimeMs?: number) =>
     withLeases({
-      store: createRedisRateLimitStore({ redis: redis.client }),
-      policy: createResilience().policy('redis'),
+      store: createRedisRateLimitStore({ redis: patientClient }),
+      policy: createResilience({ timeoutMs: 10_000 }).policy('redis'),
       leaseMs,
       lifetimeMs,
     });
