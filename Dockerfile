@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every Quarry service; the command picks the service
 # (node gateway/main.ts, subgraphs/documents/main.ts, subgraphs/search/main.ts,
-# subgraphs/search/indexer-main.ts). There is no build step: Node 24 runs the
+# indexer/main.ts). There is no build step: Node 24 runs the
 # TypeScript sources directly by stripping types.
 
 # Stage 1: production dependencies only, installed from the lock file.
@@ -20,6 +20,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY cli ./cli
 COPY gateway ./gateway
+COPY indexer ./indexer
 COPY schema ./schema
 COPY server ./server
 COPY subgraphs ./subgraphs

@@ -9,7 +9,7 @@ export default defineConfig({
   // from another module or realm" as soon as one of ours validates against Apollo's schema.
   resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
-    include: ['tests/**/*.test.ts', '{gateway,subgraphs,server}/**/*.test.ts'],
+    include: ['tests/**/*.test.ts', '{gateway,indexer,subgraphs,server}/**/*.test.ts'],
     // They run the whole benchmark (every service, Redis, three gateways) for minutes on a busy machine:
     // `npm run test:bench` runs them (vitest.bench.config.ts).
     exclude: [...configDefaults.exclude, ...benchRunTests],

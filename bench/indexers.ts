@@ -10,9 +10,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
+import { SqlitePartitionLeases } from '../indexer/adapters/sqlite-partition-leases.ts';
 import { EmbeddedDatabase } from '../server/embedded/sqlite.ts';
 import { SqliteDocumentStore } from '../subgraphs/documents/adapters/sqlite-document-store.ts';
-import { SqlitePartitionLeases } from '../subgraphs/search/adapters/sqlite-partition-leases.ts';
 import { createCorpus } from './corpus.ts';
 import { type Child, freePort, startChild, waitUntil } from './processes.ts';
 
@@ -79,7 +79,7 @@ async function measure(indexers: number): Promise<CountResult> {
       const port = await freePort();
       const child = startChild({
         name: `indexer-${n}`,
-        script: join(root, 'subgraphs/search/indexer-main.ts'),
+        script: join(root, 'indexer/main.ts'),
         env: {
           NODE_ENV: 'test',
           LOG_LEVEL: 'warn',

@@ -512,7 +512,7 @@ async function startSubgraphs(
   // The indexer makes the write mix's documents searchable, as in production.
   const indexer = startChild({
     name: 'indexer',
-    script: join(root, 'subgraphs/search/indexer-main.ts'),
+    script: join(root, 'indexer/main.ts'),
     // A free port for its health and metrics: the default is the one `npm start` uses.
     env: { ...env, INDEXER_PORT: '0' },
     logFile: run.logFile('indexer'),

@@ -1,5 +1,7 @@
 import { startGatewayApp } from '../gateway/app.ts';
 import type { ExplorerOptions } from '../gateway/explorer/explorer.ts';
+import { startIndexerApp } from '../indexer/app.ts';
+import type { Indexer } from '../indexer/indexer.ts';
 import { createServiceVerifier } from '../server/auth/cached-verifier.ts';
 import { createMemoryCache } from '../server/cache/index.ts';
 import type { QuarryConfig } from '../server/config.ts';
@@ -8,8 +10,7 @@ import type { OperationalEvents } from '../server/observability/events.ts';
 import type { ErasureJobs } from '../server/tenants/erasure.ts';
 import { startDocumentsApp } from '../subgraphs/documents/app.ts';
 import type { DocumentStore } from '../subgraphs/documents/document-store.ts';
-import { startIndexerApp, startSearchApp } from '../subgraphs/search/app.ts';
-import type { Indexer } from '../subgraphs/search/indexer.ts';
+import { startSearchApp } from '../subgraphs/search/app.ts';
 import type { SearchIndex } from '../subgraphs/search/search-index.ts';
 
 export interface StackOptions {

@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type Indexer, startIndexer } from '../../indexer/indexer.ts';
 import type { DocumentChange } from '../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createLogger } from '../../server/logger.ts';
 import { SqliteDocumentStore } from '../../subgraphs/documents/adapters/sqlite-document-store.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
-import { type Indexer, startIndexer } from '../../subgraphs/search/indexer.ts';
 import type { SearchIndex } from '../../subgraphs/search/search-index.ts';
 
 let directory: string;

@@ -71,7 +71,7 @@ async function kill(indexer: IndexerProcess) {
 
 async function startIndexer(name: string, env: Record<string, string>): Promise<IndexerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['subgraphs/search/indexer-main.ts'], {
+  const child = spawn(process.execPath, ['indexer/main.ts'], {
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'test',

@@ -2,13 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type Indexer, startIndexer } from '../../indexer/indexer.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createLogger } from '../../server/logger.ts';
 import { type IndexerEvents, noIndexerEvents } from '../../server/observability/events.ts';
 import { SqliteDocumentStore } from '../../subgraphs/documents/adapters/sqlite-document-store.ts';
 import type { NewDocument } from '../../subgraphs/documents/document-store.ts';
 import { ElasticsearchSearchIndex } from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
-import { type Indexer, startIndexer } from '../../subgraphs/search/indexer.ts';
 import { clusterNames, elasticsearchCluster, type Refusal } from '../helpers/elasticsearch-cluster.ts';
 
 let directory: string;

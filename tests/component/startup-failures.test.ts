@@ -164,7 +164,7 @@ describe('a service on its own reads only its concerns', () => {
   it(
     'starts the indexer, which verifies no token, without any JWT_* variable',
     async () => {
-      const { child, output } = spawnCli(['subgraphs/search/indexer-main.ts'], { LOG_LEVEL: 'info' });
+      const { child, output } = spawnCli(['indexer/main.ts'], { LOG_LEVEL: 'info' });
       while (!output.stdout.includes('indexer running')) {
         await Promise.race([once(child.stdout!, 'data'), once(child, 'exit')]);
         expect(child.exitCode, output.stderr).toBeNull();

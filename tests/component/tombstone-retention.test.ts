@@ -2,13 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type Indexer, startIndexer } from '../../indexer/indexer.ts';
+import { startTombstonePruner, type TombstonePruner } from '../../indexer/tombstone-pruner.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createLogger } from '../../server/logger.ts';
 import { noIndexerEvents } from '../../server/observability/events.ts';
 import { SqliteDocumentStore } from '../../subgraphs/documents/adapters/sqlite-document-store.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
-import { type Indexer, startIndexer } from '../../subgraphs/search/indexer.ts';
-import { startTombstonePruner, type TombstonePruner } from '../../subgraphs/search/tombstone-pruner.ts';
 
 const day = 86_400_000;
 const retentionMs = 7 * day;

@@ -51,7 +51,7 @@ if (service === 'documents') {
     name: 'indexer',
     loadConfig: loadIndexerConfig,
     importApp: async () => {
-      const { startIndexerApp } = await import('../../subgraphs/search/app.ts');
+      const { startIndexerApp } = await import('../../indexer/app.ts');
       return (dependencies) =>
         startIndexerApp({
           ...dependencies,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PartitionLeases } from '../../subgraphs/search/partition-claims.ts';
+import type { PartitionLeases } from '../../indexer/partition-claims.ts';
 
 const at = (ms: number) => new Date(1_700_000_000_000 + ms);
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe } from 'vitest';
+import { MongoPartitionLeases } from '../../indexer/adapters/mongo-partition-leases.ts';
+import { SqlitePartitionLeases } from '../../indexer/adapters/sqlite-partition-leases.ts';
 import { backendsConcern } from '../../server/config/backends.ts';
 import { configLoader } from '../../server/config/compose.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
-import { MongoPartitionLeases } from '../../subgraphs/search/adapters/mongo-partition-leases.ts';
-import { SqlitePartitionLeases } from '../../subgraphs/search/adapters/sqlite-partition-leases.ts';
 import { MingoDatabase } from '../helpers/mingo-mongo.ts';
 import { describePartitionLeasesContract } from './partition-leases.contract.ts';
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { SqlitePartitionLeases } from '../../indexer/adapters/sqlite-partition-leases.ts';
+import { type PartitionClaims, startPartitionClaims } from '../../indexer/partition-claims.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createLogger } from '../../server/logger.ts';
-import { SqlitePartitionLeases } from '../../subgraphs/search/adapters/sqlite-partition-leases.ts';
-import { type PartitionClaims, startPartitionClaims } from '../../subgraphs/search/partition-claims.ts';
 
 // Rounds (a third of it) come often enough for a quick test; a lease outlasts a loaded machine's timer delays.
 const leaseMs = 2000;

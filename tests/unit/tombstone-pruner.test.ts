@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
+import { startTombstonePruner, type TombstonePruner } from '../../indexer/tombstone-pruner.ts';
 import type { TombstonePruning } from '../../server/documents/model.ts';
 import { createLogger } from '../../server/logger.ts';
-import { startTombstonePruner, type TombstonePruner } from '../../subgraphs/search/tombstone-pruner.ts';
 
 const day = 86_400_000;
 let pruner: TombstonePruner | undefined;

@@ -1,6 +1,6 @@
-import type { QuarryConfig } from '../../../server/config.ts';
-import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
-import { createMongoClient } from '../../documents/adapters/index.ts';
+import type { QuarryConfig } from '../../server/config.ts';
+import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
+import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
 import type { PartitionLeases } from '../partition-claims.ts';
 import { MongoPartitionLeases } from './mongo-partition-leases.ts';
 import { SqlitePartitionLeases } from './sqlite-partition-leases.ts';

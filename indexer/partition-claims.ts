@@ -1,5 +1,5 @@
-import type { PartitionScope } from '../../server/documents/partitions.ts';
-import type { Logger } from '../../server/logger.ts';
+import type { PartitionScope } from '../server/documents/partitions.ts';
+import type { Logger } from '../server/logger.ts';
 
 export interface PartitionLease {
   partition: number;

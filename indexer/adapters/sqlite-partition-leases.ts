@@ -1,4 +1,4 @@
-import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import type { PartitionLease, PartitionLeases } from '../partition-claims.ts';
 
 const schema = `

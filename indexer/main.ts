@@ -1,5 +1,5 @@
-import { loadIndexerConfig } from '../../server/config.ts';
-import { runService } from '../../server/run-service.ts';
+import { loadIndexerConfig } from '../server/config.ts';
+import { runService } from '../server/run-service.ts';
 
 /** The indexer as its own process: it reads the documents outbox and writes the search index. */
 runService({

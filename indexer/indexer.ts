@@ -1,15 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type {
-  ChangeFeed,
-  DeadLetter,
-  DeadLetterStore,
-  DocumentChange,
-} from '../../server/documents/model.ts';
-import type { PartitionScope } from '../../server/documents/partitions.ts';
-import type { Logger } from '../../server/logger.ts';
-import { type IndexerEvents, noIndexerEvents } from '../../server/observability/events.ts';
+import type { ChangeFeed, DeadLetter, DeadLetterStore, DocumentChange } from '../server/documents/model.ts';
+import type { PartitionScope } from '../server/documents/partitions.ts';
+import type { Logger } from '../server/logger.ts';
+import { type IndexerEvents, noIndexerEvents } from '../server/observability/events.ts';
+import type { RejectedChange, SearchIndex } from '../subgraphs/search/search-index.ts';
 import type { PartitionClaims } from './partition-claims.ts';
-import type { RejectedChange, SearchIndex } from './search-index.ts';
 
 export interface IndexerOptions {
   feed: ChangeFeed;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TombstonePruning } from '../../server/documents/model.ts';
-import type { Logger } from '../../server/logger.ts';
-import { type IndexerEvents, noIndexerEvents } from '../../server/observability/events.ts';
+import type { TombstonePruning } from '../server/documents/model.ts';
+import type { Logger } from '../server/logger.ts';
+import { type IndexerEvents, noIndexerEvents } from '../server/observability/events.ts';
 
 export interface TombstonePrunerOptions {
   /** The documents store's tombstones: they make a re-created id continue after the deleted one's version. */
