@@ -3,14 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { backendsConcern } from '../../server/config/backends.ts';
 import { configLoader } from '../../server/config/compose.ts';
 import type { DocumentChange } from '../../server/documents/model.ts';
-import {
-  ElasticsearchSearchIndex,
-  indexedId,
-} from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
+import { ElasticsearchSearchIndex } from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
 import {
   elasticsearchNames,
   ensureElasticsearchLayout,
 } from '../../subgraphs/search/adapters/elasticsearch-setup.ts';
+import { indexedId } from '../../subgraphs/search/adapters/elasticsearch-writes.ts';
 import { createElasticsearchClient } from '../../subgraphs/search/adapters/index.ts';
 import { createCursorCodec } from '../../subgraphs/search/cursor.ts';
 import { createSearchResolvers, type SearchContext } from '../../subgraphs/search/resolvers.ts';
