@@ -9,7 +9,7 @@ import { type IndexerEvents, noIndexerEvents } from '../../server/observability/
 import { SqliteDocumentStore } from '../../subgraphs/documents/adapters/sqlite-document-store.ts';
 import type { NewDocument } from '../../subgraphs/documents/document-store.ts';
 import { ElasticsearchSearchIndex } from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
-import { clusterNames, elasticsearchCluster, type Refusal } from '../helpers/elasticsearch-cluster.ts';
+import { elasticsearchCluster, type Refusal } from '../helpers/elasticsearch-mock.ts';
 
 let directory: string;
 let db: EmbeddedDatabase;
@@ -55,7 +55,7 @@ function indexerOver(refusal: { current?: Refusal }, title?: string) {
   indexer = startIndexer({
     feed: store,
     deadLetters: store,
-    index: new ElasticsearchSearchIndex({ client: cluster.es.client, names: clusterNames }),
+    index: new ElasticsearchSearchIndex({ client: cluster.client, names: cluster.names }),
     logger: createLogger({ level: 'silent' }),
     events: {
       ...noIndexerEvents,

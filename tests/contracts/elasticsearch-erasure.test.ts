@@ -1,7 +1,10 @@
 import { expect, it } from 'vitest';
 import { ElasticsearchSearchIndex } from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
 import { deleteChange, upsertChange } from '../helpers/document-changes.ts';
-import { clusterNames, elasticsearchCluster, olderIndex } from '../helpers/elasticsearch-cluster.ts';
+import { elasticsearchCluster } from '../helpers/elasticsearch-mock.ts';
+
+const olderIndex = 'quarry-documents-g1-000001';
+const newerIndex = 'quarry-documents-g1-000002';
 
 const change = (tenantId: string, id: string, version: number, operation: 'upsert' | 'delete') =>
   operation === 'delete'
@@ -9,13 +12,10 @@ const change = (tenantId: string, id: string, version: number, operation: 'upser
     : upsertChange(tenantId, id, version, { body: 'Body' });
 
 it('erases every copy of a tenant from every backing index, tombstones included, and its synonyms, and nothing of another', async () => {
-  const { es, indices, stored } = elasticsearchCluster();
+  const { es, names, seed, stored } = elasticsearchCluster({ indices: [olderIndex, newerIndex] });
   // One copy already in the older index, as after a rollover.
-  indices[olderIndex]?.set('leaving-tenant/old', {
-    source: { tenant_id: 'leaving-tenant', deleted: false },
-    version: 1,
-  });
-  const index = new ElasticsearchSearchIndex({ client: es.client, names: clusterNames });
+  seed(olderIndex, 'leaving-tenant/old', { tenant_id: 'leaving-tenant', deleted: false }, 1);
+  const index = new ElasticsearchSearchIndex({ client: es.client, names });
   await index.apply([
     change('leaving-tenant', 'a', 1, 'upsert'),
     change('leaving-tenant', 'b', 1, 'upsert'),
@@ -29,6 +29,8 @@ it('erases every copy of a tenant from every backing index, tombstones included,
 
   await index.eraseTenant('leaving-tenant');
 
+  const [erasure] = es.requests.filter((request) => request.path.endsWith('/_delete_by_query'));
+  expect(erasure?.querystring.routing).toBe('leaving-tenant');
   expect(stored().filter((source) => source.tenant_id === 'leaving-tenant')).toEqual([]);
   expect(stored()).toEqual([
     expect.objectContaining({ tenant_id: 'staying', deleted: false }),

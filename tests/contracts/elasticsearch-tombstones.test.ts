@@ -1,7 +1,10 @@
 import { expect, it } from 'vitest';
 import { ElasticsearchSearchIndex } from '../../subgraphs/search/adapters/elasticsearch-search-index.ts';
 import { deleteChange, upsertChange } from '../helpers/document-changes.ts';
-import { clusterNames, elasticsearchCluster, olderIndex } from '../helpers/elasticsearch-cluster.ts';
+import { elasticsearchCluster } from '../helpers/elasticsearch-mock.ts';
+
+const olderIndex = 'quarry-documents-g1-000001';
+const newerIndex = 'quarry-documents-g1-000002';
 
 const deletedAt = (tenantId: string, id: string, version: number, committedAt: string) => ({
   ...deleteChange(tenantId, id, version),
@@ -9,13 +12,15 @@ const deletedAt = (tenantId: string, id: string, version: number, committedAt: s
 });
 
 it('prunes tombstones of deletes before the cutoff from every backing index, a bounded batch at a time', async () => {
-  const { es, indices, stored } = elasticsearchCluster();
+  const { es, names, seed, stored } = elasticsearchCluster({ indices: [olderIndex, newerIndex] });
   // A tombstone from before tombstones carried deleted_at, in the older index: it goes by indexed_at.
-  indices[olderIndex]?.set('acme/legacy', {
-    source: { tenant_id: 'acme', doc_id: 'legacy', deleted: true, indexed_at: '2024-01-01T00:00:00.000Z' },
-    version: 2,
-  });
-  const index = new ElasticsearchSearchIndex({ client: es.client, names: clusterNames });
+  seed(
+    olderIndex,
+    'acme/legacy',
+    { tenant_id: 'acme', doc_id: 'legacy', deleted: true, indexed_at: '2024-01-01T00:00:00.000Z' },
+    2,
+  );
+  const index = new ElasticsearchSearchIndex({ client: es.client, names });
   await index.apply([
     upsertChange('acme', 'live', 1),
     upsertChange('acme', 'old', 1),

@@ -1,6 +1,10 @@
 import { createRequire } from 'node:module';
 import { Client, type errors } from '@elastic/elasticsearch';
 import MockModule from '@elastic/elasticsearch-mock';
+import {
+  type ElasticsearchNames,
+  elasticsearchNames,
+} from '../../subgraphs/search/adapters/elasticsearch-setup.ts';
 
 // The package is CommonJS with `module.exports = ClientMock`; its typings describe an ES default export.
 const Mock = MockModule as unknown as typeof MockModule.default;
@@ -72,6 +76,12 @@ export interface StoredDocument {
   primaryTerm: number;
 }
 
+/** How Elasticsearch answers a write it does not take, for example 400 mapper_parsing_exception or 429. */
+export interface Refusal {
+  status: number;
+  type: string;
+}
+
 /** One item of a bulk, as `rejectBulkItem` sees it. */
 export interface BulkItem {
   action: 'index' | 'delete';
@@ -84,7 +94,7 @@ type Clause = any;
 
 const primaryTerm = 1;
 
-/** Keyword-exact clauses the adapter uses in filter context, evaluated as Elasticsearch would. */
+/** Keyword-exact clauses the adapter uses in filter context (searches, erasure, pruning), evaluated as Elasticsearch would. */
 function matches(source: Record<string, unknown>, query: Clause): boolean {
   if (query.term) {
     return Object.entries(query.term as Record<string, unknown>).every(([field, value]) => {
@@ -98,6 +108,7 @@ function matches(source: Record<string, unknown>, query: Clause): boolean {
       return Array.isArray(stored) ? stored.some((value) => values.includes(value)) : values.includes(stored);
     });
   }
+  if (query.exists) return source[query.exists.field] !== undefined;
   if (query.range) {
     return Object.entries(query.range as Record<string, Record<string, string>>).every(([field, bounds]) => {
       const value = String(source[field]);
@@ -110,10 +121,17 @@ function matches(source: Record<string, unknown>, query: Clause): boolean {
     });
   }
   if (query.bool) {
-    const { filter = [], must = [], must_not: mustNot = [] } = query.bool as Record<string, Clause[]>;
+    const {
+      filter = [],
+      must = [],
+      must_not: mustNot = [],
+      should = [],
+    } = query.bool as Record<string, Clause[]>;
+    const minimumShouldMatch = Number(query.bool.minimum_should_match ?? 0);
     return (
       [...filter, ...must].every((clause) => matches(source, clause)) &&
-      !mustNot.some((clause: Clause) => matches(source, clause))
+      !mustNot.some((clause: Clause) => matches(source, clause)) &&
+      should.filter((clause: Clause) => matches(source, clause)).length >= minimumShouldMatch
     );
   }
   throw new Error(`the cluster mock does not evaluate ${JSON.stringify(query)}: use filters and empty text`);
@@ -128,12 +146,15 @@ const compare = (a: unknown, b: unknown) =>
  * a real cluster enforces, so the adapter's bugs fail here as they would in
  * production:
  *
- * - routing required on every write and real-time read, as Quarry's mappings say;
+ * - routing required on every write and real-time read of a document, as Quarry's mappings say
+ *   (the tenants' synonyms index, outside the aliases, is not routed and exists once created);
  * - external versioning: a write whose version is not newer than the stored
  *   one answers 409 (`external_gte` accepts an equal one);
  * - a sequence number per index that every write increments, and 409 when
  *   `if_seq_no`/`if_primary_term` no longer match;
- * - bulk items that fail on their own (`rejectBulkItem`), the rest applied;
+ * - writes refused for their content (`refuse`, as a mapping refuses a document), single or in a
+ *   bulk, and bulk items that fail on their own (`rejectBulkItem`), the rest of the bulk applied;
+ * - delete-by-query over every index behind the alias, bounded by `max_docs`;
  * - points in time: a frozen copy of the indices behind an alias, searched
  *   with `search_after`, closed or expired (404 `search_context_missing_exception`).
  *
@@ -142,13 +163,23 @@ const compare = (a: unknown, b: unknown) =>
  * `index.gc_deletes`; Quarry keeps its own tombstones for that reason.
  */
 export function elasticsearchCluster(
-  options: { readAlias?: string; writeAlias?: string; indices?: string[]; writeIndex?: string } = {},
+  options: {
+    readAlias?: string;
+    writeAlias?: string;
+    indices?: string[];
+    writeIndex?: string;
+    /** A write of a source this returns a refusal for is refused with it. */
+    refuse?: (source: Record<string, unknown>) => Refusal | undefined;
+  } = {},
 ) {
   const {
     readAlias = 'quarry-documents',
     writeAlias = `${readAlias}-write`,
     indices: names = [`${readAlias}-g1-000001`],
   } = options;
+  /** The names the adapter is given for this cluster. */
+  const clusterNames: ElasticsearchNames = { ...elasticsearchNames(readAlias), writeAlias };
+  const { synonymsIndex } = clusterNames;
   const es = mockedElasticsearch();
   const indices = new Map<string, Map<string, StoredDocument>>(names.map((name) => [name, new Map()]));
   const seqNos = new Map<string, number>(names.map((name) => [name, -1]));
@@ -180,7 +211,8 @@ export function elasticsearchCluster(
     const documents = indices.get(index);
     if (!documents) return { status: 404, type: 'index_not_found_exception' };
     // The mappings require routing (`_routing: required`), as Quarry's template does.
-    if (parameters.routing === undefined) return { status: 400, type: 'routing_missing_exception' };
+    if (parameters.routing === undefined && index !== synonymsIndex)
+      return { status: 400, type: 'routing_missing_exception' };
     const current = documents.get(id);
     if (parameters.if_seq_no !== undefined) {
       const seqNo = Number(parameters.if_seq_no);
@@ -196,6 +228,8 @@ export function elasticsearchCluster(
         return { status: 409, type: 'version_conflict_engine_exception' };
     }
     if (action === 'delete' && !current) return { status: 404 };
+    const refusal = action === 'index' && source ? options.refuse?.(source) : undefined;
+    if (refusal) return refusal;
     const seqNo = (seqNos.get(index) ?? -1) + 1;
     seqNos.set(index, seqNo);
     if (action === 'delete') {
@@ -325,13 +359,28 @@ export function elasticsearchCluster(
       items,
     };
   });
+  es.on('DELETE', '/:index/_doc/*', (sent) => {
+    const [, target = '', , ...id] = sent.path.split('/');
+    const outcome = write('delete', target, id.join('/'), sent.querystring);
+    if (outcome.status !== 200) return es.error(outcome.status, outcome.type ?? 'not_found');
+    return { _index: resolve(target), _id: id.join('/'), result: 'deleted' };
+  });
+  es.on('PUT', '/:index', (sent) => {
+    const index = sent.path.slice(1);
+    if (indices.has(index)) return es.error(400, 'resource_already_exists_exception');
+    indices.set(index, new Map());
+    seqNos.set(index, -1);
+    return { acknowledged: true, index };
+  });
   es.on('POST', '/:index/_delete_by_query', (sent) => {
+    const limit = sent.body.max_docs ?? Number(sent.querystring.max_docs ?? Number.POSITIVE_INFINITY);
     let deleted = 0;
     for (const index of behind(sent.path.split('/')[1] ?? '')) {
       const documents = indices.get(index);
       for (const [id, copy] of documents ?? [])
-        if (matches(copy.source, sent.body.query)) {
+        if (deleted < limit && matches(copy.source, sent.body.query)) {
           documents?.delete(id);
+          seqNos.set(index, (seqNos.get(index) ?? -1) + 1);
           deleted++;
         }
     }
@@ -363,9 +412,24 @@ export function elasticsearchCluster(
   return {
     es,
     client: es.client,
+    names: clusterNames,
     indices,
     layout,
     state,
+    /** Every stored source, in every index, the synonyms index included. */
+    stored: () =>
+      [...indices.values()].flatMap((documents) => [...documents.values()].map((doc) => doc.source)),
+    /** Stores a document in `index` as an earlier write with this external version would have. */
+    seed(index: string, id: string, source: Record<string, unknown>, version: number) {
+      const outcome = write(
+        'index',
+        index,
+        id,
+        { routing: source.tenant_id, version, version_type: 'external' },
+        source,
+      );
+      if (!outcome.stored) throw new Error(`seeding ${id} into ${index}: ${outcome.status} ${outcome.type}`);
+    },
     /** Points in time still open. */
     openPointsInTime: () => [...pits.keys()],
     /** Ends a point in time as its keep-alive running out would. */
