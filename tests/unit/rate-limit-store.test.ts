@@ -192,7 +192,8 @@ describe('rate-limit stores', () => {
   });
 
   it('a top-up that fails leaves the lease serving, and the request that finds it dry sees the failure', async () => {
-    const resilience = createResilience({ failureThreshold: 1, halfOpenAfterMs: 60_000, timeoutMs: 100 });
+    // A second per call: 100 ms failed the first take, before Redis froze, on a loaded machine.
+    const resilience = createResilience({ failureThreshold: 1, halfOpenAfterMs: 60_000, timeoutMs: 1000 });
     const store = withLeases({
       store: createRedisRateLimitStore({ redis: redis.client }),
       policy: resilience.policy('redis'),
@@ -205,7 +206,7 @@ describe('rate-limit stores', () => {
     try {
       // The eighth token leaves two: the top-up starts, and times out against the frozen Redis.
       for (let spent = 1; spent < 8; spent++) expect((await store.consume(key, bucket)).allowed).toBe(true);
-      await vi.waitFor(() => expect(resilience.states().redis).toBe('open'));
+      await vi.waitFor(() => expect(resilience.states().redis).toBe('open'), { timeout: 10_000 });
       for (let spent = 8; spent < 10; spent++) expect((await store.consume(key, bucket)).allowed).toBe(true);
       await expect(store.consume(key, bucket)).rejects.toThrow();
     } finally {
@@ -248,7 +249,9 @@ describe('rate-limit stores', () => {
     ['leased tokens', { perSecond: 100, burst: 40 }, 100],
   ] as const) {
     it(`${name}: falls back to a stricter local limit while Redis is down, and back to Redis after`, async () => {
-      const resilience = createResilience({ failureThreshold: 1, halfOpenAfterMs: 200, timeoutMs: 200 });
+      // Two seconds per call: 200 ms failed takes before Redis was killed, on a loaded machine. A killed
+      // Redis refuses connections at once, so the fallback does not wait for it.
+      const resilience = createResilience({ failureThreshold: 1, halfOpenAfterMs: 200, timeoutMs: 2000 });
       const store = withLocalFallback({
         primary: withLeases({
           store: createRedisRateLimitStore({ redis: redis.client }),
