@@ -54,7 +54,12 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(tenantId: string, events?: OperationalEvents): Promise<Harness> {
+/** `env` adds to `testEnv`, for a test that says why it needs more. */
+export async function startHarness(
+  tenantId: string,
+  events?: OperationalEvents,
+  env: Record<string, string> = {},
+): Promise<Harness> {
   // Stopped in reverse when a later step fails too: a harness that never returned has no stop() to call,
   // and its Redis and services would outlive the test.
   const started: (() => Promise<void>)[] = [];
@@ -72,7 +77,7 @@ export async function startHarness(tenantId: string, events?: OperationalEvents)
     started.push(() => redisProxy.close());
     const proxies: Record<string, FaultProxy> = {};
     const stack = await startTestStack({
-      env: testEnv(`redis://127.0.0.1:${redisProxy.port}`),
+      env: { ...testEnv(`redis://127.0.0.1:${redisProxy.port}`), ...env },
       events,
       decorateStore: (store) => storeFaults.wrap(store),
       decorateIndex: (index) => indexFaults.wrap(index),
