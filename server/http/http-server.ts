@@ -150,6 +150,9 @@ interface BodyBudget {
 function readBody(request: IncomingMessage, maxBytes: number, budget: BodyBudget): Promise<string> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > maxBytes) return Promise.reject(new BodyTooLargeError());
+  // A client that left while the request waited (for its context or a slot) has already closed it, and
+  // a closed request emits none of the events below: waiting for them would hold the slot for good.
+  if (request.destroyed) return Promise.reject(new Error('The request closed before its body was read'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
