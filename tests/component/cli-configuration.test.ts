@@ -1,39 +1,16 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { runCli, useDataDir } from '../helpers/cli-process.ts';
 
-const run = promisify(execFile);
 // Each case starts Node and opens the stores: seconds on a busy 2-core machine.
 vi.setConfig({ testTimeout: 120_000 });
-/** Killed past this, so no CLI outlives its test. */
-const cliTimeoutMs = 60_000;
-let dataDir: string;
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'quarry-cli-configuration-'));
-});
-
-afterEach(async () => {
-  await rm(dataDir, { recursive: true, force: true });
-});
+const dataDir = useDataDir('quarry-cli-configuration');
 
 /**
  * A command-line tool run with nothing but `variables`: production, so no development identity provider
  * fills in JWT_*, and no CURSOR_SECRET, which only the search service needs there.
  */
-async function cli(file: string, args: string[], variables: Record<string, string> = {}) {
-  return run(process.execPath, [`cli/${file}`, ...args], {
-    env: { NODE_ENV: 'production', DATA_DIR: dataDir, ...variables },
-    timeout: cliTimeoutMs,
-    killSignal: 'SIGKILL',
-  }).then(
-    (result) => ({ code: 0, ...result }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
-}
+const cli = (file: string, args: string[], variables: Record<string, string> = {}) =>
+  runCli(file, args, { NODE_ENV: 'production', DATA_DIR: dataDir(), ...variables });
 
 const erase = ['erase', 'acme', '--requested-by', 'cli-configuration-test', '--yes'];
 
