@@ -6,7 +6,7 @@
  * asks for the counts over the IPC channel (`{ type: 'counts' }`).
  */
 import { Server } from 'node:http';
-import { loadConfig } from '../server/config.ts';
+import { loadDocumentsConfig, loadSearchConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
 import { runMain } from '../server/process.ts';
 import { startDocumentsApp } from '../subgraphs/documents/app.ts';
@@ -38,13 +38,20 @@ Server.prototype.emit = function countedEmit(this: Server, event: string | symbo
   return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
 };
 
-runMain(async () => {
-  const config = loadConfig();
+/** The subgraph from its own configuration loader, as its main.ts starts it, with its port counted. */
+async function startCountedSubgraph() {
+  if (which === 'documents') {
+    const config = loadDocumentsConfig();
+    const logger = createLogger({ level: config.logLevel, service: which });
+    return startDocumentsApp({ config, logger, decorateStore: counted });
+  }
+  const config = loadSearchConfig();
   const logger = createLogger({ level: config.logLevel, service: which });
-  const app =
-    which === 'documents'
-      ? await startDocumentsApp({ config, logger, decorateStore: counted })
-      : await startSearchApp({ config, logger, decorateIndex: counted });
+  return startSearchApp({ config, logger, decorateIndex: counted });
+}
+
+runMain(async () => {
+  const app = await startCountedSubgraph();
   process.on('message', (message: { type?: string }) => {
     if (message?.type === 'counts') process.send?.({ type: 'counts', counts: { ...counts } });
   });

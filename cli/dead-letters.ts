@@ -1,16 +1,14 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../server/config.ts';
 import type { DeadLetter } from '../server/documents/model.ts';
 import { openDocumentStore } from '../subgraphs/documents/adapters/index.ts';
-import { withDevelopmentDefaults } from './dev-environment.ts';
+import { loadBackendsConfig } from './config.ts';
 import { runCli } from './run-cli.ts';
 
 /** The documents store, where the dead letters live beside the outbox, for the length of `work`. */
 async function withStore<T>(
   work: (store: Awaited<ReturnType<typeof openDocumentStore>>['store']) => Promise<T>,
 ) {
-  const { env } = await withDevelopmentDefaults(process.env);
-  const documents = await openDocumentStore(loadConfig(env));
+  const documents = await openDocumentStore(loadBackendsConfig());
   try {
     return await work(documents.store);
   } finally {

@@ -1,16 +1,15 @@
-import { ConfigError, loadConfig } from '../server/config.ts';
+import { ConfigError } from '../server/config.ts';
 import {
   elasticsearchNames,
   ensureElasticsearchLayout,
 } from '../subgraphs/search/adapters/elasticsearch-setup.ts';
 import { createElasticsearchClient } from '../subgraphs/search/adapters/index.ts';
-import { withDevelopmentDefaults } from './dev-environment.ts';
+import { loadBackendsConfig } from './config.ts';
 import { runCli } from './run-cli.ts';
 
 /** Creates the ILM policy, index template, first backing index and both aliases; safe to run again. */
 async function main() {
-  const { env } = await withDevelopmentDefaults(process.env);
-  const config = loadConfig(env);
+  const config = loadBackendsConfig();
   if (!config.elasticsearch) {
     throw new ConfigError('Invalid configuration:\n  ELASTICSEARCH_URL: required by es:setup');
   }

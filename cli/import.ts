@@ -3,10 +3,9 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { loadConfig } from '../server/config.ts';
 import { openDocumentStore } from '../subgraphs/documents/adapters/index.ts';
 import { importDocuments } from '../subgraphs/documents/import.ts';
-import { withDevelopmentDefaults } from './dev-environment.ts';
+import { loadBackendsConfig } from './config.ts';
 import { runCli } from './run-cli.ts';
 import { tenantOption } from './tenant-option.ts';
 
@@ -51,8 +50,7 @@ async function countLines(path: string): Promise<number> {
 }
 
 async function main() {
-  const { env } = await withDevelopmentDefaults(process.env);
-  const config = loadConfig(env);
+  const config = loadBackendsConfig();
   const { lines, total } = await openInput();
   const documents = await openDocumentStore(config);
   const bar = new SingleBar({

@@ -7,7 +7,8 @@ import {
 } from '../gateway/persisted-operations/manifest.ts';
 import { manifestValidation } from '../gateway/persisted-operations/manifest-validation.ts';
 import { manifestPath, manifestText, operationsDir, readOperationSources } from '../schema/operations.ts';
-import { ConfigError, loadConfig } from '../server/config.ts';
+import { ConfigError } from '../server/config.ts';
+import { loadOperationLimitsConfig } from './config.ts';
 
 /**
  * Writes schema/persisted-query-manifest.json from schema/operations/*.graphql
@@ -16,15 +17,7 @@ import { ConfigError, loadConfig } from '../server/config.ts';
  * same LIMIT_* and SUPERGRAPH_PATH variables). Nothing is written when one fails.
  */
 function main() {
-  // Only the supergraph and limit settings are used: the identity provider and production-only
-  // requirements are not, so stand-ins fill them when the environment has none.
-  const config = loadConfig({
-    JWT_JWKS_FILE: 'unused-by-pq-build',
-    JWT_ISSUER: 'unused-by-pq-build',
-    JWT_AUDIENCE: 'unused-by-pq-build',
-    ...process.env,
-    NODE_ENV: 'development',
-  });
+  const config = loadOperationLimitsConfig();
   const validation = manifestValidation(
     readFileSync(config.gateway.supergraphPath, 'utf8'),
     config.gateway.limits,

@@ -1,6 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../server/config.ts';
+import { ConfigError } from '../server/config.ts';
 import { openDocumentStore } from '../subgraphs/documents/adapters/index.ts';
 import { ElasticsearchReindexTarget } from '../subgraphs/search/adapters/elasticsearch-reindex.ts';
 import { ElasticsearchSearchIndex } from '../subgraphs/search/adapters/elasticsearch-search-index.ts';
@@ -10,7 +10,7 @@ import {
 } from '../subgraphs/search/adapters/elasticsearch-setup.ts';
 import { createElasticsearchClient } from '../subgraphs/search/adapters/index.ts';
 import { runReindex } from '../subgraphs/search/reindex.ts';
-import { withDevelopmentDefaults } from './dev-environment.ts';
+import { loadBackendsConfig } from './config.ts';
 import { runCli } from './run-cli.ts';
 import { tenantOption } from './tenant-option.ts';
 
@@ -25,8 +25,7 @@ const program = new Command('reindex')
 const options = program.opts<{ tenant?: string; batchSize: string }>();
 
 async function main() {
-  const { env } = await withDevelopmentDefaults(process.env);
-  const config = loadConfig(env);
+  const config = loadBackendsConfig();
   if (!config.elasticsearch) {
     throw new ConfigError(
       'Invalid configuration:\n  ELASTICSEARCH_URL: required by reindex (the embedded index is rebuilt by the indexer from the outbox)',

@@ -3,23 +3,17 @@ import { createWriteStream } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { createRedisClient } from '../server/cache/index.ts';
-import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/logger.ts';
 import { eraseTenant } from '../server/tenants/erasure.ts';
 import { openDocumentStore } from '../subgraphs/documents/adapters/index.ts';
 import { exportDocuments, exportLine } from '../subgraphs/documents/export.ts';
 import { openSearchIndex } from '../subgraphs/search/adapters/index.ts';
-import { withDevelopmentDefaults } from './dev-environment.ts';
+import { loadBackendsConfig, loadErasureConfig } from './config.ts';
 import { runCli } from './run-cli.ts';
 import { tenantOption } from './tenant-option.ts';
 
-async function configured() {
-  const { env } = await withDevelopmentDefaults(process.env);
-  return loadConfig(env);
-}
-
 async function exportTenant(tenantId: string, file: string) {
-  const config = await configured();
+  const config = loadBackendsConfig();
   const documents = await openDocumentStore(config);
   const output = file === '-' ? process.stdout : createWriteStream(file);
   const bar = new SingleBar({ format: 'export {value}/{total} documents', stream: process.stderr });
@@ -41,7 +35,7 @@ async function exportTenant(tenantId: string, file: string) {
 }
 
 async function eraseTenantData(tenantId: string, requestedBy: string) {
-  const config = await configured();
+  const config = loadErasureConfig();
   const logger = createLogger({ level: 'info', service: 'tenant-cli' });
   const documents = await openDocumentStore(config);
   const search = await openSearchIndex(config, 'writes');

@@ -61,7 +61,7 @@ export const loadIndexerConfig = configLoader(
   observabilityConcern,
 );
 
-/** Every concern: the one-process stack (`npm start`) and the command-line tools. */
+/** Every concern: the one-process stack (`npm start`, `eval:relevance`), which runs every service. */
 export const loadConfig = configLoader(
   authConcern,
   cacheConcern,

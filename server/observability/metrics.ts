@@ -1,4 +1,11 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  type CollectFunction,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  Registry,
+} from 'prom-client';
 import type { RouteHandler } from '../http/http-server.ts';
 import type { IndexerEvents, OperationalEvents } from './events.ts';
 import { classifyRequest } from './request-outcome.ts';
@@ -95,6 +102,45 @@ export interface ServiceMetrics {
   routes(): Record<string, RouteHandler>;
 }
 
+/** What each series counts, as its `# HELP` line says: every series a service may have, in one list. */
+const help = {
+  quarry_graphql_requests_total:
+    'GraphQL requests by operation, tenant and result (ok, client_error, server_error)',
+  quarry_graphql_request_duration_seconds:
+    'GraphQL request latency from the first plugin hook to the response',
+  quarry_graphql_errors_total: 'GraphQL errors by extensions.code',
+  quarry_cache_lookups_total:
+    'Cache lookups by cache and outcome (hit, miss, stale, error; refresh: a hit that started a background refresh)',
+  quarry_breaker_state: 'Circuit breaker state per dependency: 1 for the current state, 0 for the others',
+  quarry_breaker_transitions_total: 'Circuit breaker state changes per dependency, by the state entered',
+  quarry_retries_total: 'Retried calls per dependency',
+  quarry_rate_limited_total: 'Requests refused by the rate limit, per tenant',
+  quarry_backend_call_duration_seconds:
+    'Calls to a backend (store, index, cache) per dependency, operation and outcome',
+  quarry_dataloader_batch_size: 'Keys per DataLoader batch',
+  quarry_indexer_lag_seconds: 'Age of the oldest write not yet in the search index; 0 when caught up',
+  quarry_indexer_dead_letters:
+    'Changes parked as dead letters, waiting for npm run dead-letters to retry or drop them',
+  quarry_indexer_changes_parked_total:
+    'Changes parked as dead letters, by reason (refused by the index, out of attempts, older than the tombstone retention)',
+  quarry_indexer_change_failures_total:
+    'Changes the index failed on while applying the rest of their batch; they stay in the outbox for another attempt',
+  quarry_tombstones_pruned_total:
+    'Tombstones older than TOMBSTONE_RETENTION removed, by store (documents, search-index)',
+  quarry_tombstone_pruning_last_success_timestamp_seconds:
+    'When a whole round of tombstone pruning last finished',
+  quarry_tombstone_pruning_failures_total: 'Rounds of tombstone pruning that failed',
+  quarry_indexer_partitions_held: 'Outbox partitions this indexer holds a lease on; 0 for a standby',
+  quarry_indexer_lease_losses_total:
+    'Partition leases that ran out or were taken before this indexer renewed them',
+  quarry_indexer_changes_applied_total:
+    'Outbox changes this indexer applied to the search index and acknowledged',
+  quarry_tenant_documents: 'Live documents of each listed tenant (METRICS_TENANTS)',
+  quarry_tenant_stored_bytes: 'Stored bytes of each listed tenant (METRICS_TENANTS), as quotas count them',
+} as const;
+
+type SeriesName = keyof typeof help;
+
 /**
  * A prom-client Registry for one service, never the global default one: two
  * services in one process (`npm start`, the tests) keep separate counts.
@@ -104,85 +150,98 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   registry.setDefaultLabels({ service: options.service });
   // prom-client's process_* and nodejs_* collectors (CPU, memory, event loop lag, GC, handles), per registry.
   collectDefaultMetrics({ register: registry });
+  const series = seriesIn(registry);
+  const labels = boundedLabels(options);
+  const observeRequest = requestSeries(series, options.latencyBuckets ?? defaultLatencyBuckets);
+  const events = operationalEvents(series, labels.tenant);
+  return {
+    registry,
+    events,
+    tenantLabel: (tenantId) => (tenantId ? labels.tenant(tenantId) : noTenantLabel),
+    operationLabel: labels.operation,
+    observeRequest,
+    trackIndexerLag: (oldestPendingAt) => indexerLagGauge(series, oldestPendingAt),
+    trackIndexer: (countDeadLetters) => ({
+      ...deadLetterSeries(series, countDeadLetters),
+      ...tombstonePruningSeries(series),
+    }),
+    indexerProgress: () => indexerProgressSeries(series),
+    trackTenantUsage: (usage) => tenantUsageGauges(series, options.tenantAllowlist ?? [], usage),
+    routes: () => ({ '/metrics': scrape(registry) }),
+  };
+}
+
+/** Declares series in one service's registry, each with its help line: what every declaration would repeat. */
+function seriesIn(registry: Registry) {
+  const registers = [registry];
+  return {
+    counter: <Label extends string = string>(name: SeriesName, labelNames: readonly Label[] = []) =>
+      new Counter<Label>({ name, help: help[name], labelNames, registers }),
+    gauge: <Label extends string = string>(
+      name: SeriesName,
+      labelNames: readonly Label[] = [],
+      collect?: CollectFunction<Gauge<Label>>,
+    ) => new Gauge<Label>({ name, help: help[name], labelNames, registers, collect }),
+    histogram: <Label extends string>(name: SeriesName, labelNames: readonly Label[], buckets: number[]) =>
+      new Histogram<Label>({ name, help: help[name], labelNames, buckets, registers }),
+  };
+}
+
+type Series = ReturnType<typeof seriesIn>;
+
+/** The tenant and operation labels, each bounded so that no client can grow the series without limit. */
+function boundedLabels(options: MetricsOptions) {
   // A tenant id never starts with `_`, so no tenant can share these labels' series.
-  const tenantLabel = createLabelFolder(options.maxTenantLabels ?? 50, options.tenantAllowlist, '_other');
+  const tenant = createLabelFolder(options.maxTenantLabels ?? 50, options.tenantAllowlist, '_other');
   // One budget per tenant label; tenant labels are bounded themselves, so this map is too.
   const operationLabels = new Map<string, (operationName: string) => string>();
-  const operationLabelFor = (tenant: string) => {
-    let folder = operationLabels.get(tenant);
+  const operationLabelFor = (tenantLabel: string) => {
+    let folder = operationLabels.get(tenantLabel);
     if (!folder) {
       folder = createLabelFolder(options.maxOperationLabels ?? 20);
-      operationLabels.set(tenant, folder);
+      operationLabels.set(tenantLabel, folder);
     }
     return folder;
   };
-  const registers = [registry];
+  const operation: ServiceMetrics['operationLabel'] = (operationName, tenantLabel) => {
+    if (!operationName) return 'anonymous';
+    return operationNamePattern.test(operationName)
+      ? operationLabelFor(tenantLabel)(operationName)
+      : 'invalid';
+  };
+  return { tenant, operation };
+}
 
-  const requests = new Counter({
-    name: 'quarry_graphql_requests_total',
-    help: 'GraphQL requests by operation, tenant and result (ok, client_error, server_error)',
-    labelNames: ['operation', 'tenant', 'result'] as const,
-    registers,
-  });
-  const duration = new Histogram({
-    name: 'quarry_graphql_request_duration_seconds',
-    help: 'GraphQL request latency from the first plugin hook to the response',
-    labelNames: ['operation', 'tenant'] as const,
-    buckets: options.latencyBuckets ?? defaultLatencyBuckets,
-    registers,
-  });
-  const errors = new Counter({
-    name: 'quarry_graphql_errors_total',
-    help: 'GraphQL errors by extensions.code',
-    labelNames: ['operation', 'tenant', 'code'] as const,
-    registers,
-  });
-  const cacheLookups = new Counter({
-    name: 'quarry_cache_lookups_total',
-    help: 'Cache lookups by cache and outcome (hit, miss, stale, error; refresh: a hit that started a background refresh)',
-    labelNames: ['cache', 'outcome'] as const,
-    registers,
-  });
-  const breakerState = new Gauge({
-    name: 'quarry_breaker_state',
-    help: 'Circuit breaker state per dependency: 1 for the current state, 0 for the others',
-    labelNames: ['dependency', 'state'] as const,
-    registers,
-  });
-  const breakerTransitions = new Counter({
-    name: 'quarry_breaker_transitions_total',
-    help: 'Circuit breaker state changes per dependency, by the state entered',
-    labelNames: ['dependency', 'state'] as const,
-    registers,
-  });
-  const retries = new Counter({
-    name: 'quarry_retries_total',
-    help: 'Retried calls per dependency',
-    labelNames: ['dependency'] as const,
-    registers,
-  });
-  const rateLimited = new Counter({
-    name: 'quarry_rate_limited_total',
-    help: 'Requests refused by the rate limit, per tenant',
-    labelNames: ['tenant'] as const,
-    registers,
-  });
-  const backendDuration = new Histogram({
-    name: 'quarry_backend_call_duration_seconds',
-    help: 'Calls to a backend (store, index, cache) per dependency, operation and outcome',
-    labelNames: ['dependency', 'operation', 'outcome'] as const,
-    buckets: backendBuckets,
-    registers,
-  });
-  const batchSizes = new Histogram({
-    name: 'quarry_dataloader_batch_size',
-    help: 'Keys per DataLoader batch',
-    labelNames: ['loader'] as const,
-    buckets: batchSizeBuckets,
-    registers,
-  });
+/** Every GraphQL request: counted by result, timed, and each of its error codes counted. */
+function requestSeries(series: Series, latencyBuckets: number[]): ServiceMetrics['observeRequest'] {
+  const requests = series.counter('quarry_graphql_requests_total', ['operation', 'tenant', 'result']);
+  const duration = series.histogram(
+    'quarry_graphql_request_duration_seconds',
+    ['operation', 'tenant'],
+    latencyBuckets,
+  );
+  const errors = series.counter('quarry_graphql_errors_total', ['operation', 'tenant', 'code']);
+  return ({ operation, tenant, seconds, codes }) => {
+    requests.inc({ operation, tenant, result: classifyRequest(codes) });
+    if (seconds !== undefined) duration.observe({ operation, tenant }, seconds);
+    for (const code of new Set(codes)) errors.inc({ operation, tenant, code });
+  };
+}
 
-  const events: OperationalEvents = {
+/** The series behind the hooks caches, breakers, retries, rate limits, backend calls and loaders report to. */
+function operationalEvents(series: Series, tenantLabel: (tenantId: string) => string): OperationalEvents {
+  const cacheLookups = series.counter('quarry_cache_lookups_total', ['cache', 'outcome']);
+  const breakerState = series.gauge('quarry_breaker_state', ['dependency', 'state']);
+  const breakerTransitions = series.counter('quarry_breaker_transitions_total', ['dependency', 'state']);
+  const retries = series.counter('quarry_retries_total', ['dependency']);
+  const rateLimited = series.counter('quarry_rate_limited_total', ['tenant']);
+  const backendCalls = series.histogram(
+    'quarry_backend_call_duration_seconds',
+    ['dependency', 'operation', 'outcome'],
+    backendBuckets,
+  );
+  const batchSizes = series.histogram('quarry_dataloader_batch_size', ['loader'], batchSizeBuckets);
+  return {
     cacheLookup: (cache, outcome) => cacheLookups.inc({ cache, outcome }),
     breakerStateChanged(dependency, state) {
       for (const candidate of breakerStates) breakerState.set({ dependency, state: candidate }, 0);
@@ -192,148 +251,101 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     retried: (dependency) => retries.inc({ dependency }),
     rateLimited: (tenantId) => rateLimited.inc({ tenant: tenantLabel(tenantId) }),
     backendCall: (dependency, operation, seconds, outcome) =>
-      backendDuration.observe({ dependency, operation, outcome }, seconds),
+      backendCalls.observe({ dependency, operation, outcome }, seconds),
     batchLoaded: (loader, size) => batchSizes.observe({ loader }, size),
   };
+}
 
+/**
+ * A gauge read from its source whenever Prometheus scrapes, so its value is never older than the scrape.
+ * When the source cannot say (its store is down), the last value stays: a failed collect would fail the
+ * whole scrape, and with it the breaker and retry series that explain the outage.
+ */
+function scrapedGauge(series: Series, name: SeriesName, read: () => Promise<number>) {
+  series.gauge(name, [], async function collect() {
+    const value = await read().catch(() => undefined);
+    if (value !== undefined) this.set(value);
+  });
+}
+
+function indexerLagGauge(series: Series, oldestPendingAt: () => Promise<Date | null>) {
+  scrapedGauge(series, 'quarry_indexer_lag_seconds', async () => {
+    const oldest = await oldestPendingAt();
+    return oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0;
+  });
+}
+
+/** The parked changes, read at scrape time, and the changes the indexer parked or will try again. */
+function deadLetterSeries(series: Series, countDeadLetters: () => Promise<number>) {
+  scrapedGauge(series, 'quarry_indexer_dead_letters', countDeadLetters);
+  const parked = series.counter('quarry_indexer_changes_parked_total', ['reason']);
+  const retrying = series.counter('quarry_indexer_change_failures_total');
   return {
-    registry,
-    events,
-    tenantLabel: (tenantId) => (tenantId ? tenantLabel(tenantId) : noTenantLabel),
-    operationLabel(operationName, tenant) {
-      if (!operationName) return 'anonymous';
-      return operationNamePattern.test(operationName) ? operationLabelFor(tenant)(operationName) : 'invalid';
+    changesParked: (reason, count) => parked.inc({ reason }, count),
+    changesRetrying: (count) => retrying.inc(count),
+  } satisfies Partial<IndexerEvents>;
+}
+
+/** The tombstone pruner's rounds: what each removed, when one last finished, and the ones that failed. */
+function tombstonePruningSeries(series: Series) {
+  const pruned = series.counter('quarry_tombstones_pruned_total', ['store']);
+  const lastPruned = series.gauge('quarry_tombstone_pruning_last_success_timestamp_seconds');
+  const pruningFailures = series.counter('quarry_tombstone_pruning_failures_total');
+  return {
+    tombstonesPruned: (store, count) => pruned.inc({ store }, count),
+    tombstonePruningFinished(outcome) {
+      if (outcome === 'ok') lastPruned.setToCurrentTime();
+      else pruningFailures.inc();
     },
-    observeRequest({ operation, tenant, seconds, codes }) {
-      requests.inc({ operation, tenant, result: classifyRequest(codes) });
-      if (seconds !== undefined) duration.observe({ operation, tenant }, seconds);
-      for (const code of new Set(codes)) errors.inc({ operation, tenant, code });
-    },
-    trackIndexerLag(oldestPendingAt) {
-      new Gauge({
-        name: 'quarry_indexer_lag_seconds',
-        help: 'Age of the oldest write not yet in the search index; 0 when caught up',
-        registers,
-        // Computed at scrape time, so the value is never older than the scrape itself. When the store cannot
-        // say (it is down), the last value stays: a failed collect would fail the whole scrape, and with it
-        // the breaker and retry series that explain the outage.
-        async collect() {
-          const oldest = await oldestPendingAt().catch(() => undefined);
-          if (oldest === undefined) return;
-          this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
-        },
-      });
-    },
-    trackIndexer(countDeadLetters) {
-      new Gauge({
-        name: 'quarry_indexer_dead_letters',
-        help: 'Changes parked as dead letters, waiting for npm run dead-letters to retry or drop them',
-        registers,
-        // As the lag: a store that cannot answer keeps the last value rather than failing the scrape.
-        async collect() {
-          const count = await countDeadLetters().catch(() => undefined);
-          if (count !== undefined) this.set(count);
-        },
-      });
-      const parked = new Counter({
-        name: 'quarry_indexer_changes_parked_total',
-        help: 'Changes parked as dead letters, by reason (refused by the index, out of attempts, older than the tombstone retention)',
-        labelNames: ['reason'] as const,
-        registers,
-      });
-      const retrying = new Counter({
-        name: 'quarry_indexer_change_failures_total',
-        help: 'Changes the index failed on while applying the rest of their batch; they stay in the outbox for another attempt',
-        registers,
-      });
-      const pruned = new Counter({
-        name: 'quarry_tombstones_pruned_total',
-        help: 'Tombstones older than TOMBSTONE_RETENTION removed, by store (documents, search-index)',
-        labelNames: ['store'] as const,
-        registers,
-      });
-      const lastPruned = new Gauge({
-        name: 'quarry_tombstone_pruning_last_success_timestamp_seconds',
-        help: 'When a whole round of tombstone pruning last finished',
-        registers,
-      });
-      const pruningFailures = new Counter({
-        name: 'quarry_tombstone_pruning_failures_total',
-        help: 'Rounds of tombstone pruning that failed',
-        registers,
-      });
-      return {
-        changesParked: (reason, count) => parked.inc({ reason }, count),
-        changesRetrying: (count) => retrying.inc(count),
-        tombstonesPruned: (store, count) => pruned.inc({ store }, count),
-        tombstonePruningFinished(outcome) {
-          if (outcome === 'ok') lastPruned.setToCurrentTime();
-          else pruningFailures.inc();
-        },
-      };
-    },
-    indexerProgress() {
-      const held = new Gauge({
-        name: 'quarry_indexer_partitions_held',
-        help: 'Outbox partitions this indexer holds a lease on; 0 for a standby',
-        registers,
-      });
-      const lost = new Counter({
-        name: 'quarry_indexer_lease_losses_total',
-        help: 'Partition leases that ran out or were taken before this indexer renewed them',
-        registers,
-      });
-      const applied = new Counter({
-        name: 'quarry_indexer_changes_applied_total',
-        help: 'Outbox changes this indexer applied to the search index and acknowledged',
-        registers,
-      });
-      return {
-        held: (count) => held.set(count),
-        lost: () => lost.inc(),
-        applied: (count) => applied.inc(count),
-      };
-    },
-    trackTenantUsage(usage) {
-      const tenants = options.tenantAllowlist ?? [];
-      const read = async (tenantId: string) => ({
-        tenantId,
-        usage: await usage(tenantId).catch(() => undefined),
-      });
-      // Each scrape reads the listed tenants once for both gauges; a tenant the store cannot answer for keeps its last values.
-      let reading: Promise<{ tenantId: string; usage?: { documents: number; bytes: number } }[]> | undefined;
-      const readAll = () => {
-        reading ??= Promise.all(tenants.map(read)).finally(() => {
-          reading = undefined;
-        });
-        return reading;
-      };
-      for (const [name, help, field] of [
-        ['quarry_tenant_documents', 'Live documents of each listed tenant (METRICS_TENANTS)', 'documents'],
-        [
-          'quarry_tenant_stored_bytes',
-          'Stored bytes of each listed tenant (METRICS_TENANTS), as quotas count them',
-          'bytes',
-        ],
-      ] as const) {
-        new Gauge({
-          name,
-          help,
-          labelNames: ['tenant'],
-          registers,
-          async collect() {
-            for (const { tenantId, usage: read } of await readAll())
-              if (read) this.set({ tenant: tenantId }, read[field]);
-          },
-        });
-      }
-    },
-    routes: () => ({
-      '/metrics': async (_request, response) => {
-        const body = await registry.metrics();
-        response.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
-        response.end(body);
-      },
-    }),
+  } satisfies Partial<IndexerEvents>;
+}
+
+/** One indexer's share of the outbox: the partitions it holds, the leases it lost, the changes it applied. */
+function indexerProgressSeries(series: Series): IndexerProgressMetrics {
+  const held = series.gauge('quarry_indexer_partitions_held');
+  const lost = series.counter('quarry_indexer_lease_losses_total');
+  const applied = series.counter('quarry_indexer_changes_applied_total');
+  return {
+    held: (count) => held.set(count),
+    lost: () => lost.inc(),
+    applied: (count) => applied.inc(count),
+  };
+}
+
+/** The listed tenants' stored documents and bytes, read at scrape time. */
+function tenantUsageGauges(
+  series: Series,
+  tenants: readonly string[],
+  usage: (tenantId: string) => Promise<{ documents: number; bytes: number }>,
+) {
+  const read = async (tenantId: string) => ({
+    tenantId,
+    usage: await usage(tenantId).catch(() => undefined),
+  });
+  // Each scrape reads the listed tenants once for both gauges; a tenant the store cannot answer for keeps its last values.
+  let reading: Promise<{ tenantId: string; usage?: { documents: number; bytes: number } }[]> | undefined;
+  const readAll = () => {
+    reading ??= Promise.all(tenants.map(read)).finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
+  for (const [name, field] of [
+    ['quarry_tenant_documents', 'documents'],
+    ['quarry_tenant_stored_bytes', 'bytes'],
+  ] as const) {
+    series.gauge(name, ['tenant'], async function collect() {
+      for (const { tenantId, usage: read } of await readAll())
+        if (read) this.set({ tenant: tenantId }, read[field]);
+    });
+  }
+}
+
+/** The `/metrics` route: the registry in Prometheus' text format, never cached on the way. */
+function scrape(registry: Registry): RouteHandler {
+  return async (_request, response) => {
+    const body = await registry.metrics();
+    response.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+    response.end(body);
   };
 }

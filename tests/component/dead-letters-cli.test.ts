@@ -1,43 +1,21 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteDocumentStore } from '../../subgraphs/documents/adapters/sqlite-document-store.ts';
+import { runCli, useDataDir } from '../helpers/cli-process.ts';
 
-const run = promisify(execFile);
 // Each run starts Node and opens the store: seconds on a busy 2-core machine, and a test runs the CLI up to five times.
 vi.setConfig({ testTimeout: 120_000 });
-/** Killed past this, so no CLI outlives its test. */
-const cliTimeoutMs = 60_000;
 const { MONGO_URL: _mongo, ELASTICSEARCH_URL: _elasticsearch, ...embeddedEnvironment } = process.env;
-let dataDir: string;
+const dataDir = useDataDir('quarry-dead-letters');
 
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'quarry-dead-letters-'));
-});
-
-afterEach(async () => {
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-async function deadLetters(...args: string[]) {
-  return run(process.execPath, ['cli/dead-letters.ts', ...args], {
-    // The embedded store, whatever backends the surrounding environment names: this test reads the SQLite file.
-    env: { ...embeddedEnvironment, DATA_DIR: dataDir, NODE_ENV: 'development' },
-    timeout: cliTimeoutMs,
-    killSignal: 'SIGKILL',
-  }).then(
-    (result) => ({ code: 0, ...result }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
-}
+const deadLetters = (...args: string[]) =>
+  // The embedded store, whatever backends the surrounding environment names: this test reads the SQLite file.
+  runCli('dead-letters.ts', args, { ...embeddedEnvironment, DATA_DIR: dataDir(), NODE_ENV: 'development' });
 
 /** The store the CLI opens, for the length of `work`. */
 async function withStore<T>(work: (store: SqliteDocumentStore) => Promise<T>): Promise<T> {
-  const db = new EmbeddedDatabase(join(dataDir, 'quarry.db'));
+  const db = new EmbeddedDatabase(join(dataDir(), 'quarry.db'));
   try {
     return await work(new SqliteDocumentStore(db));
   } finally {

@@ -1,35 +1,17 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { readdir, readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ttlOption } from '../../cli/ttl-option.ts';
 import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSigningKey } from '../../server/auth/dev-keys.ts';
+import { runCli, useDataDir } from '../helpers/cli-process.ts';
 
-const run = promisify(execFile);
 // One start of Node takes seconds on a busy 2-core machine.
 const cliTimeoutMs = 60_000;
-let dataDir: string;
+const dataDir = useDataDir('quarry-token');
 
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'quarry-token-'));
-});
-
-afterEach(async () => {
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-async function token(...args: string[]) {
-  return run(process.execPath, ['cli/token.ts', '--tenant', 'acme', ...args], {
-    env: { ...process.env, DATA_DIR: dataDir },
-  }).then(
-    (result) => ({ code: 0, ...result }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
-}
+const token = (...args: string[]) =>
+  runCli('token.ts', ['--tenant', 'acme', ...args], { ...process.env, DATA_DIR: dataDir() });
 
 describe('--ttl', () => {
   it.each(['15m', '1h', '90s', '1.5h', '7d', '2 days'])('accepts %s', (value) => {
@@ -43,7 +25,7 @@ describe('--ttl', () => {
   it(
     'refuses 0 in one line, without a stack, and prints no token',
     async () => {
-      await ensureDevSigningKey(dataDir);
+      await ensureDevSigningKey(dataDir());
       const result = await token('--ttl', '0');
       expect(result).toMatchObject({ code: 1, stdout: '' });
       expect(result.stderr.trim().split('\n')).toEqual([
@@ -57,7 +39,7 @@ describe('--ttl', () => {
 it(
   'signs with the key the services use, for the lifetime asked',
   async () => {
-    const key = await ensureDevSigningKey(dataDir);
+    const key = await ensureDevSigningKey(dataDir());
     const result = await token('--ttl', '15m');
     expect(result.code).toBe(0);
     const jwks = createLocalJWKSet(JSON.parse(await readFile(key.jwksPath, 'utf8')));
@@ -77,9 +59,9 @@ it(
     const result = await token();
     expect(result).toMatchObject({ code: 1, stdout: '' });
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain(`token: no development signing key in ${dataDir}`);
+    expect(result.stderr).toContain(`token: no development signing key in ${dataDir()}`);
     expect(result.stderr).toContain('npm start');
-    expect(await readdir(dataDir)).toEqual([]);
+    expect(await readdir(dataDir())).toEqual([]);
     expect(() => decodeJwt(result.stdout)).toThrow();
   },
   cliTimeoutMs,
@@ -90,7 +72,7 @@ it(
   async () => {
     const result = await token('--create-key');
     expect(result.code).toBe(0);
-    const key = await ensureDevSigningKey(dataDir);
+    const key = await ensureDevSigningKey(dataDir());
     const jwks = createLocalJWKSet(JSON.parse(await readFile(key.jwksPath, 'utf8')));
     await jwtVerify(result.stdout.trim(), jwks, { issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
   },

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Supergraph } from '@apollo/federation-internals';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { loadOperationLimitsConfig } from '../../cli/config.ts';
 import {
   buildManifest,
   loadManifest,
@@ -11,10 +12,10 @@ import {
 import { persistedOperationRules } from '../../gateway/plugins/operation-limits.ts';
 import { manifestPath, manifestText, readOperationSources } from '../../schema/operations.ts';
 import { supergraphPath } from '../../schema/subgraphs.ts';
-import { loadConfig } from '../../server/config.ts';
 
 const apiSchema = Supergraph.build(readFileSync(supergraphPath, 'utf8')).apiSchema().toGraphQLJSSchema();
-const defaultLimits = loadConfig({ JWT_JWKS_FILE: 'x', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }).gateway.limits;
+// The limits pq:build checks operations against, at their defaults.
+const defaultLimits = loadOperationLimitsConfig({}).gateway.limits;
 
 describe('persisted operations (schema/operations, schema/persisted-query-manifest.json)', () => {
   it.each(readOperationSources().map((source) => [source.file, source.text]))(

@@ -2,7 +2,7 @@ import { MongoClient, MongoServerSelectionError } from 'mongodb';
 import type { MongoConfig, QuarryConfig } from '../../../server/config.ts';
 import type { DeadLetterStore, TombstonePruning } from '../../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
-import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
+import { type Backend, openOnClient } from '../../../server/open-backend.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { DocumentScan, DocumentStore } from '../document-store.ts';
 import { MongoDocumentStore } from './mongo-document-store.ts';
@@ -31,34 +31,31 @@ export function createMongoClient(config: MongoConfig): MongoClient {
   });
 }
 
+/** MongoDB as a failed start names it: a client that selected no server in time found it not answering. */
+const mongoBackend = (url: string): Backend => ({
+  name: 'MongoDB',
+  variable: 'MONGO_URL',
+  url,
+  unreachable: [MongoServerSelectionError],
+});
+
 /** The document store that configuration selects (`MONGO_URL` means MongoDB), and how to release it. */
 export async function openDocumentStore(
   config: Pick<QuarryConfig, 'mongo' | 'embeddedDatabasePath'>,
 ): Promise<OpenedDocumentStore> {
-  if (config.mongo) {
-    const client = createMongoClient(config.mongo);
-    try {
+  const { mongo } = config;
+  if (mongo) {
+    const client = createMongoClient(mongo);
+    const { adapter: store, close } = await openOnClient(client, mongoBackend(mongo.url), async () => {
       const store = new MongoDocumentStore({
         client,
-        db: client.db(config.mongo.database),
-        operationTimeoutMs: config.mongo.timeoutMs,
+        db: client.db(mongo.database),
+        operationTimeoutMs: mongo.timeoutMs,
       });
       await store.ensureIndexes();
-      return {
-        store,
-        async close() {
-          await store.close();
-          await client.close();
-        },
-      };
-    } catch (error) {
-      await client.close();
-      if (error instanceof MongoServerSelectionError)
-        throw new StartupError(
-          `MongoDB at ${redactedAddress(config.mongo.url)} (MONGO_URL) did not answer: ${error.message}`,
-        );
-      throw error;
-    }
+      return store;
+    });
+    return { store, close };
   }
   const database = new EmbeddedDatabase(config.embeddedDatabasePath);
   const store = new SqliteDocumentStore(database);

@@ -3,7 +3,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
 import type { TombstonePruning } from '../../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
-import { redactedAddress, StartupError } from '../../../server/startup-error.ts';
+import { type Backend, openOnClient } from '../../../server/open-backend.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex } from '../search-index.ts';
 import type { SynonymStore } from '../synonyms.ts';
@@ -22,6 +22,14 @@ export function createElasticsearchClient(config: ElasticsearchConfig): Client {
   });
 }
 
+/** Elasticsearch as a failed start names it: no connection, or no answer within the request timeout. */
+const elasticsearchBackend = (url: string): Backend => ({
+  name: 'Elasticsearch',
+  variable: 'ELASTICSEARCH_URL',
+  url,
+  unreachable: [errors.ConnectionError, errors.TimeoutError],
+});
+
 /** The search index that configuration selects (`ELASTICSEARCH_URL` means Elasticsearch), and how to release it. */
 export async function openSearchIndex(
   config: Pick<QuarryConfig, 'elasticsearch' | 'embeddedDatabasePath'> & {
@@ -33,32 +41,21 @@ export async function openSearchIndex(
   index: SearchIndex & SynonymStore & TenantErasure & TombstonePruning;
   close(): Promise<void>;
 }> {
-  if (config.elasticsearch) {
-    const client = createElasticsearchClient(config.elasticsearch);
-    try {
-      const names = elasticsearchNames(config.elasticsearch.indexPrefix);
+  const { elasticsearch } = config;
+  if (elasticsearch) {
+    const client = createElasticsearchClient(elasticsearch);
+    const backend = elasticsearchBackend(elasticsearch.url);
+    const { adapter: index, close } = await openOnClient(client, backend, async () => {
+      const names = elasticsearchNames(elasticsearch.indexPrefix);
       // Idempotent, so every service may run it at startup; `npm run es:setup` does the same explicitly.
-      await ensureElasticsearchLayout(client, names, config.elasticsearch);
-      const index = new ElasticsearchSearchIndex({
+      await ensureElasticsearchLayout(client, names, elasticsearch);
+      return new ElasticsearchSearchIndex({
         client,
         names,
-        pointInTimeKeepAliveSeconds: config.elasticsearch.pointInTimeKeepAliveSeconds,
+        pointInTimeKeepAliveSeconds: elasticsearch.pointInTimeKeepAliveSeconds,
       });
-      return {
-        index,
-        async close() {
-          await index.close();
-          await client.close();
-        },
-      };
-    } catch (error) {
-      await client.close();
-      if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError)
-        throw new StartupError(
-          `Elasticsearch at ${redactedAddress(config.elasticsearch.url)} (ELASTICSEARCH_URL) did not answer: ${error.message}`,
-        );
-      throw error;
-    }
+    });
+    return { index, close };
   }
   const database = new EmbeddedDatabase(config.embeddedDatabasePath);
   const index = new SqliteSearchWorkerPool({
