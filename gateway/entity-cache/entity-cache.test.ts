@@ -6,6 +6,7 @@ import type { Principal } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, responseGenerationKey } from '../../server/cache/cache.ts';
 import { createGenerationBumps, type GenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { createMemoryCache } from '../../server/cache/memory-cache.ts';
+import { noOperationalEvents } from '../../server/observability/events.ts';
 import type { GatewayContext } from '../context.ts';
 import { createEntityCache } from './entity-cache.ts';
 import { withEntityCache } from './entity-cache-data-source.ts';
@@ -41,14 +42,14 @@ interface Backend {
 /** A documents subgraph as the gateway sees it: `_entities` answered from `backend`, in order. */
 function fakeDocuments(backend: Backend) {
   return {
-    async process(options: { request: { variables?: Record<string, unknown> }; context: GatewayContext }) {
+    async process(options: { request: { variables: Record<string, unknown> }; context: GatewayContext }) {
       const tenantId = options.context.principal.tenantId;
-      const ids = (options.request.variables?.representations as { id: string }[]).map(({ id }) => id);
+      const ids = (options.request.variables.representations as { id: string }[]).map(({ id }) => id);
       backend.calls.push({ tenantId, ids });
-      const errors: NonNullable<GatewayGraphQLResponse['errors']> = [];
+      const errors: { message: string; path: (string | number)[] }[] = [];
       const entities = ids.map((id, position) => {
         if (backend.failing.has(id)) {
-          errors.push({ message: `cannot load ${id}`, path: ['_entities', position, 'title'] } as never);
+          errors.push({ message: `cannot load ${id}`, path: ['_entities', position, 'title'] });
           return null;
         }
         const title = backend.titles[tenantId]?.[id];
@@ -80,7 +81,12 @@ describe('entity cache in front of the documents subgraph', () => {
       ttlSeconds: 60,
       maxEntryBytes: 1024,
       bumps,
-      events: { cacheLookup: (name, outcome) => lookups.push(`${name}:${outcome}`) } as never,
+      events: {
+        ...noOperationalEvents,
+        cacheLookup: (name, outcome) => {
+          lookups.push(`${name}:${outcome}`);
+        },
+      },
     });
     source = withEntityCache(fakeDocuments(backend) as never, { entityCache, typename: 'Document' });
   });
