@@ -4,7 +4,8 @@ import type {
   GraphQLDataSourceProcessOptions,
 } from '@apollo/gateway/dist/datasources/types.js';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { type DocumentNode, Kind, print } from 'graphql';
+import { type DocumentNode, Kind, parse, print } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import type { GatewayContext } from '../context.ts';
 import type { EntityCache, EntityScope } from './entity-cache.ts';
 
@@ -33,15 +34,21 @@ function entityIds(representations: unknown, typename: string): string[] | undef
  * A hash of an entity fetch's query with its operation name left out (the
  * gateway names each fetch after the client's operation), so every plan
  * asking the same fields shares entries and plans asking others never do.
- * Null for anything but a query whose one field is `_entities`.
+ * Empty for anything but a query whose one field is `_entities`.
  */
-function entitySelection(document: DocumentNode): string | null {
+function entitySelection(query: string): string {
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch {
+    return '';
+  }
   const operations = document.definitions.filter((node) => node.kind === Kind.OPERATION_DEFINITION);
   const [operation] = operations;
-  if (operations.length !== 1 || !operation || operation.operation !== 'query') return null;
+  if (operations.length !== 1 || !operation || operation.operation !== 'query') return '';
   const [field, ...others] = operation.selectionSet.selections;
   if (others.length > 0 || field?.kind !== Kind.FIELD || field.name.value !== '_entities' || field.alias)
-    return null;
+    return '';
   const unnamed = {
     ...document,
     definitions: document.definitions.map((node) =>
@@ -76,13 +83,14 @@ export function withEntityCache(
   source: GraphQLDataSource<GatewayContext>,
   { entityCache, typename }: EntityCachingOptions,
 ): GraphQLDataSource<GatewayContext> {
-  // Plans, and their fetch documents, are cached by the gateway: each selection is hashed once.
-  const selections = new WeakMap<DocumentNode, string | null>();
-  const selectionOf = (document: DocumentNode) => {
-    let selection = selections.get(document);
+  // Fetch texts come from the gateway's cached plans: each is parsed and hashed once while it is in use.
+  // (By text: the planner hands fetch documents over only when configured to keep one per fetch node.)
+  const selections = new LRUCache<string, string>({ max: 1000 });
+  const selectionOf = (query: string) => {
+    let selection = selections.get(query);
     if (selection === undefined) {
-      selection = entitySelection(document);
-      selections.set(document, selection);
+      selection = entitySelection(query);
+      selections.set(query, selection);
     }
     return selection;
   };
@@ -96,13 +104,13 @@ export function withEntityCache(
   async function scopeOf(
     options: GraphQLDataSourceProcessOptions<GatewayContext>,
   ): Promise<{ scope: EntityScope; ids: string[] } | undefined> {
-    if (!('incomingRequestContext' in options) || !options.document) return;
+    if (!('incomingRequestContext' in options) || !options.request.query) return;
     if (options.incomingRequestContext.operation?.operation !== 'query') return;
     const context = options.context;
     if (!context.principal) return;
     const { representations, ...others } = options.request.variables ?? {};
     const ids = entityIds(representations, typename);
-    const query = ids && selectionOf(options.document);
+    const query = ids && selectionOf(options.request.query);
     if (!ids || !query) return;
     const generations = await generationsOf(context);
     if (generations === undefined) return;

@@ -1,6 +1,5 @@
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { parse } from 'graphql';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../server/auth/jwt-verifier.ts';
 import { type Cache, responseGenerationKey } from '../../server/cache/cache.ts';
@@ -22,15 +21,12 @@ const principal = (tenantId: string): Principal => ({
   expiresAt: Date.now() + 60_000,
 });
 
-const titles = parse(
-  'query Page__documents__1($representations:[_Any!]!){_entities(representations:$representations){...on Document{id title}}}',
-);
-const titlesOfAnotherOperation = parse(
-  'query Other__documents__1($representations:[_Any!]!){_entities(representations:$representations){...on Document{id title}}}',
-);
-const bodies = parse(
-  'query Page__documents__1($representations:[_Any!]!){_entities(representations:$representations){...on Document{id body}}}',
-);
+const titles =
+  'query Page__documents__1($representations:[_Any!]!){_entities(representations:$representations){...on Document{id title}}}';
+const titlesOfAnotherOperation =
+  'query Other__documents__1($representations:[_Any!]!){_entities(representations:$representations){...on Document{id title}}}';
+const bodies =
+  'query Page__documents__1($representations:[_Any!]!){_entities(representations:$representations){...on Document{id body}}}';
 
 /** What the documents subgraph holds, per tenant; `failing` ids answer null with an error. */
 interface Backend {
@@ -95,7 +91,7 @@ describe('entity cache in front of the documents subgraph', () => {
     tenantId: string,
     ids: string[],
     {
-      document = titles,
+      query = titles,
       operation = 'query' as 'query' | 'mutation',
       context = {} as Partial<GatewayContext>,
     } = {},
@@ -103,10 +99,9 @@ describe('entity cache in front of the documents subgraph', () => {
     source.process({
       kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
       request: {
-        query: 'unused: the document is what the cache reads',
+        query,
         variables: { representations: ids.map((id) => ({ __typename: 'Document', id })) },
       },
-      document,
       context: Object.assign(context, { principal: principal(tenantId) }),
       incomingRequestContext: { operation: { operation } } as never,
     });
@@ -175,10 +170,10 @@ describe('entity cache in front of the documents subgraph', () => {
 
   it('keys by the selection: other fields miss, another operation with the same fields hits', async () => {
     backend.titles.acme = { a: 'Alpha' };
-    await fetchEntities('acme', ['a'], { document: titles });
+    await fetchEntities('acme', ['a'], { query: titles });
     await storesLanded();
-    await fetchEntities('acme', ['a'], { document: bodies });
-    await fetchEntities('acme', ['a'], { document: titlesOfAnotherOperation });
+    await fetchEntities('acme', ['a'], { query: bodies });
+    await fetchEntities('acme', ['a'], { query: titlesOfAnotherOperation });
     expect(backend.calls).toHaveLength(2);
   });
 

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+
+interface LogLine {
+  msg: string;
+  service?: string;
+  operation?: string | null;
+}
+
+interface Page {
+  search: { hits: { document: { id: string; title: string } }[] };
+}
+
+/** A named operation, so the gateway's `_entities` fetches to the documents subgraph are named after it. */
+const page = `query EntityPage($query: String!, $first: Int!) {
+  search(query: $query, first: $first) { hits { document { id title } } }
+}`;
+
+/**
+ * The gateway's entity cache, through the whole stack: with the response
+ * cache off (every search reaches the gateway's plan) and on (the entity
+ * cache then takes the generations the response cache read).
+ */
+describe.each([
+  { responseCache: 'off', ttl: '0' },
+  { responseCache: 'on', ttl: '30' },
+])('entity cache at the gateway, response cache $responseCache', ({ ttl }) => {
+  const raw: string[] = [];
+  let stack: TestStack;
+  let token: string;
+
+  /** `_entities` calls the documents subgraph answered, as its request log counts them. */
+  const entityFetches = () =>
+    raw
+      .map((line) => JSON.parse(line) as LogLine)
+      .filter(
+        (line) =>
+          line.service === 'documents' &&
+          line.msg === 'request' &&
+          line.operation?.startsWith('EntityPage__documents__'),
+      ).length;
+
+  const search = async (query: string, first: number, as = token) => {
+    const result = await stack.graphql<Page>(page, { variables: { query, first }, token: as });
+    expect(result.errors).toBeUndefined();
+    return result.data!.search.hits.map((hit) => hit.document);
+  };
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      env: { RESPONSE_CACHE_TTL_SECONDS: ttl, ENTITY_CACHE_TTL_SECONDS: '60' },
+      logDestination: { write: (line: string) => raw.push(line) },
+    });
+    token = await stack.token('tenant-entities');
+    for (const title of ['Quartz one', 'Quartz two', 'Quartz three']) {
+      await stack.graphql(
+        `mutation { createDocument(input: { title: "${title}", body: "quartz" }) { id } }`,
+        {
+          token,
+        },
+      );
+    }
+    await stack.settle();
+  });
+  afterAll(() => stack.stop());
+
+  it('a second page of the same documents makes no _entities call to the documents subgraph', async () => {
+    const before = entityFetches();
+    const first = await search('quartz', 10);
+    expect(first.map((document) => document.title).sort()).toEqual([
+      'Quartz one',
+      'Quartz three',
+      'Quartz two',
+    ]);
+    expect(entityFetches() - before).toBe(1);
+    // Other variables: a different request to the response cache, the same documents to the entity cache.
+    const second = await search('quartz', 20);
+    expect(second).toEqual(first);
+    expect(entityFetches() - before).toBe(1);
+  });
+
+  it('after a document is updated, the next search page shows the new title', async () => {
+    const [target] = await search('quartz', 10);
+    const cached = await search('quartz', 11);
+    expect(cached[0]).toEqual(target);
+    const updated = await stack.graphql(
+      'mutation ($id: ID!) { updateDocument(id: $id, input: { title: "Quartz renamed" }) { version } }',
+      { variables: { id: target!.id }, token },
+    );
+    expect(updated.errors).toBeUndefined();
+    // The very next page, without waiting for the indexer: the hits are the same ids, their titles new.
+    for (const first of [10, 11]) {
+      const next = await search('quartz', first);
+      expect(next.find((document) => document.id === target!.id)?.title).toBe('Quartz renamed');
+    }
+  });
+
+  it('two tenants with the same document id never share an entry', async () => {
+    const tenants = ['tenant-entities-x', 'tenant-entities-y'];
+    for (const tenantId of tenants) {
+      const document = { title: `Basalt of ${tenantId}`, body: 'basalt', tags: [], author: null };
+      await stack.store.create(tenantId, { ...document, status: 'PUBLISHED' }, 'shared-id');
+    }
+    await stack.settle();
+    for (const first of [5, 6, 7]) {
+      for (const tenantId of tenants) {
+        const hits = await search('basalt', first, await stack.token(tenantId));
+        expect(hits).toEqual([{ id: 'shared-id', title: `Basalt of ${tenantId}` }]);
+      }
+    }
+  });
+});
