@@ -2,7 +2,7 @@ import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/t
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../server/auth/jwt-verifier.ts';
-import { type Cache, responseGenerationKey } from '../../server/cache/cache.ts';
+import { type Cache, responseGenerationKey, searchGenerationKey } from '../../server/cache/cache.ts';
 import { createGenerationBumps, type GenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { createMemoryCache } from '../../server/cache/memory-cache.ts';
 import { noOperationalEvents } from '../../server/observability/events.ts';
@@ -158,6 +158,10 @@ describe('entity cache in front of the documents subgraph', () => {
   it('never shares an entry between tenants with the same document id', async () => {
     backend.titles.acme = { same: 'Acme plans' };
     backend.titles.globex = { same: 'Globex plans' };
+    // The same generations for both: only the tenant part of the key keeps their entries apart.
+    for (const tenantId of ['acme', 'globex'])
+      for (const key of [responseGenerationKey(tenantId), searchGenerationKey(tenantId)])
+        await cache.set(key, '7', 60);
     await fetchEntities('acme', ['same']);
     await storesLanded();
     const globex = await fetchEntities('globex', ['same']);
