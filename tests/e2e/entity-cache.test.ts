@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleValue, scrape } from '../helpers/prometheus.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 interface LogLine {
@@ -40,6 +41,16 @@ describe.each([
           line.operation?.startsWith('EntityPage__documents__'),
       ).length;
 
+  const entityLookups = async (outcome: 'hit' | 'miss') =>
+    sampleValue(
+      await scrape(stack.gatewayUrl.replace(/\/graphql$/, '/metrics')),
+      'quarry_cache_lookups_total',
+      {
+        cache: 'entity',
+        outcome,
+      },
+    ) ?? 0;
+
   const search = async (query: string, first: number, as = token) => {
     const result = await stack.graphql<Page>(page, { variables: { query, first }, token: as });
     expect(result.errors).toBeUndefined();
@@ -66,6 +77,7 @@ describe.each([
 
   it('a second page of the same documents makes no _entities call to the documents subgraph', async () => {
     const before = entityFetches();
+    const [hitsBefore, missesBefore] = [await entityLookups('hit'), await entityLookups('miss')];
     const first = await search('quartz', 10);
     expect(first.map((document) => document.title).sort()).toEqual([
       'Quartz one',
@@ -77,6 +89,8 @@ describe.each([
     const second = await search('quartz', 20);
     expect(second).toEqual(first);
     expect(entityFetches() - before).toBe(1);
+    expect((await entityLookups('miss')) - missesBefore).toBe(3);
+    expect((await entityLookups('hit')) - hitsBefore).toBe(3);
   });
 
   it('after a document is updated, the next search page shows the new title', async () => {
