@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../../gateway/server.ts';
+import { startGatewayReplica } from '../helpers/gateway-replica.ts';
 import { sampleValue, scrape } from '../helpers/prometheus.ts';
+import { useTestRedis } from '../helpers/redis-server.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 interface LogLine {
@@ -122,5 +125,66 @@ describe.each([
         expect(hits).toEqual([{ id: 'shared-id', title: `Basalt of ${tenantId}` }]);
       }
     }
+  });
+});
+
+/**
+ * Two gateway replicas over one real redis-server: entities cached through
+ * one are in Redis for both, and a write through the other ends them before
+ * it is acknowledged.
+ */
+describe('entity cache across gateway replicas (real redis-server)', () => {
+  const env = {
+    RESPONSE_CACHE_TTL_SECONDS: '30',
+    ENTITY_CACHE_TTL_SECONDS: '60',
+    // Kept generations count as current while the tracking connection was heard from within a heartbeat
+    // plus a command timeout; a starved test machine must not drop tracking between two requests.
+    REDIS_COMMAND_TIMEOUT_MS: '2000',
+  };
+  const redis = useTestRedis();
+  let stack: TestStack;
+  let second: RunningGateway;
+  let token: string;
+
+  const titleOf = async (url: string, id: string, first: number) => {
+    const result = await stack.graphql<Page>(page, { variables: { query: 'obsidian', first }, token, url });
+    expect(result.errors).toBeUndefined();
+    return result.data!.search.hits.find((hit) => hit.document.id === id)?.document.title;
+  };
+
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { ...env, REDIS_URL: redis.server.url } });
+    second = await startGatewayReplica(stack, { ...env, REDIS_URL: redis.server.url });
+    token = await stack.token('tenant-entity-replicas');
+  });
+  afterAll(async () => {
+    await second.stop();
+    await stack.stop();
+  });
+
+  it('a write through one replica is seen through the other on the next page', async () => {
+    const created = await stack.graphql<{ createDocument: { id: string } }>(
+      'mutation { createDocument(input: { title: "Obsidian 1", body: "obsidian" }) { id } }',
+      { token },
+    );
+    const id = created.data!.createDocument.id;
+    await stack.settle();
+    let first = 1;
+    for (let version = 2; version <= 6; version++) {
+      // Cached in Redis through the second replica, then read from there under new variables.
+      expect(await titleOf(second.url, id, first++)).toBe(`Obsidian ${version - 1}`);
+      expect(await titleOf(second.url, id, first++)).toBe(`Obsidian ${version - 1}`);
+      const updated = await stack.graphql(
+        `mutation { updateDocument(id: "${id}", input: { title: "Obsidian ${version}" }) { id } }`,
+        { token },
+      );
+      expect(updated.errors).toBeUndefined();
+      // No waiting: the first replica's generation bump reached the second before the write was acknowledged.
+      expect(await titleOf(second.url, id, first)).toBe(`Obsidian ${version}`);
+      // The indexer's bump of the search generation, which also ends entries, lands before the next pair.
+      await stack.settle();
+    }
+    const metrics = await scrape(second.url.replace(/\/graphql$/, '/metrics'));
+    expect(sampleValue(metrics, 'quarry_cache_lookups_total', { cache: 'entity', outcome: 'hit' })).toBe(5);
   });
 });
