@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
+import type { QueryPlanCache } from '@apollo/query-planner';
 import { ApolloServer } from '@apollo/server';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
@@ -39,6 +40,7 @@ import {
   persistedDocumentStore,
 } from './plugins/persisted-operations.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
+import { createQueryPlanCache, warmQueryPlans } from './query-plan-warming.ts';
 import {
   createResponseCache,
   deploymentFingerprint,
@@ -126,7 +128,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     options.entityCache &&
     responseGenerations &&
     createEntityCache({ ...options.entityCache, bumps: responseGenerations });
-  const gateway = buildApolloGateway(options, supergraphSdl, agent, entityCache);
+  const queryPlans = createQueryPlanCache();
+  const gateway = buildApolloGateway(options, { supergraphSdl, agent, entityCache, queryPlans });
   const { operationStore, persistedOperations } = buildPersistedOperations(options, supergraphSdl);
   const responseCache = buildResponseCache(options, supergraphSdl, responseGenerations);
   const admission = gatewayAdmission({ persistedOperations, rateLimit: options.rateLimit });
@@ -142,6 +145,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     metrics,
   });
   await apollo.start();
+  await warmPersistedOperationPlans(options, { supergraphSdl, operationStore, queryPlans });
   const operations = await splitOperationsRoutes({
     health: healthRoutes({ ...subgraphHealth(options), ...options.health }),
     metrics: metrics.routes(),
@@ -203,9 +207,17 @@ function buildResponseGenerations(options: GatewayOptions): GenerationBumps | un
 /** The query planner and executor, calling each subgraph through its breaker (and the entity cache). */
 function buildApolloGateway(
   options: GatewayOptions,
-  supergraphSdl: string,
-  agent: ReturnType<typeof createSubgraphAgent>,
-  entityCache: EntityCache | undefined,
+  {
+    supergraphSdl,
+    agent,
+    entityCache,
+    queryPlans,
+  }: {
+    supergraphSdl: string;
+    agent: ReturnType<typeof createSubgraphAgent>;
+    entityCache: EntityCache | undefined;
+    queryPlans: QueryPlanCache;
+  },
 ): ApolloGateway {
   // @apollo/gateway otherwise pushes usage metrics to Apollo's servers. It reads only this variable
   // (in its constructor), so it is set here, the one place a gateway is built, rather than trusted to
@@ -229,10 +241,33 @@ function buildApolloGateway(
         : source;
     },
     logger: options.logger,
+    // Given rather than the gateway's own, so that the persisted operations' plans can be put in it at start.
+    queryPlannerConfig: { cache: queryPlans },
     // gateway.request, .plan, .fetch spans go to whatever tracer provider is registered (none: no-ops).
     // The operation document stays out of spans: literals in it can be document text.
     telemetry: { includeDocument: false, recordExceptions: false },
   });
+}
+
+/**
+ * Plans the manifest's operations once the gateway has loaded its
+ * supergraph, so no persisted operation's first request waits for its plan.
+ * An optimisation only: if it fails, each is planned on its first request.
+ */
+async function warmPersistedOperationPlans(
+  options: GatewayOptions,
+  parts: { supergraphSdl: string; operationStore: PersistedOperationStore; queryPlans: QueryPlanCache },
+): Promise<void> {
+  try {
+    const planned = await warmQueryPlans({
+      supergraphSdl: parts.supergraphSdl,
+      operations: parts.operationStore.operations(),
+      cache: parts.queryPlans,
+    });
+    options.logger.info({ operations: planned }, 'query plans of the persisted operations warmed');
+  } catch (error) {
+    options.logger.warn({ err: error }, 'query plans of the persisted operations not warmed');
+  }
 }
 
 /** The safelisted operations from the manifest, and where automatic persisted queries are kept. */
