@@ -66,14 +66,33 @@ describe('entity cache in front of the documents subgraph', () => {
   let backend: Backend;
   let source: ReturnType<typeof withEntityCache>;
   const lookups: string[] = [];
+  /** Which of the cache's calls fail, as when Redis is unreachable: the entries' or every call. */
+  let cacheFails: 'none' | 'entries' | 'all';
+
+  /** The cache as the entity cache sees it, failing as `cacheFails` says. */
+  const failing = (target: Cache): Cache =>
+    new Proxy(target, {
+      get(object, property, receiver) {
+        const value = Reflect.get(object, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const keys = [args[0]].flat().map(String);
+          const fails =
+            cacheFails === 'all' ||
+            (cacheFails === 'entries' && keys.some((key) => key.includes(':entity:')));
+          return fails ? Promise.reject(new Error('cache unreachable')) : value.apply(object, args);
+        };
+      },
+    });
 
   beforeEach(() => {
     cache = createMemoryCache();
+    cacheFails = 'none';
     bumps = createGenerationBumps({ cache, key: responseGenerationKey });
     backend = { titles: {}, failing: new Set(), calls: [] };
     lookups.length = 0;
     const entityCache = createEntityCache({
-      cache,
+      cache: failing(cache),
       ttlSeconds: 60,
       maxEntryBytes: 1024,
       bumps,
@@ -205,6 +224,21 @@ describe('entity cache in front of the documents subgraph', () => {
     expect(backend.calls).toHaveLength(1);
     await fetchEntities('acme', ['a']);
     expect(backend.calls).toHaveLength(2);
+  });
+
+  it('answers from the subgraph when the cache fails, its entries or its generations', async () => {
+    backend.titles.acme = { a: 'Alpha' };
+    for (const fails of ['entries', 'all'] as const) {
+      cacheFails = fails;
+      for (let request = 0; request < 2; request++) {
+        const answer = await fetchEntities('acme', ['a']);
+        expect(answer.data).toEqual({ _entities: [{ id: 'a', title: 'Alpha' }] });
+        await storesLanded();
+      }
+    }
+    expect(backend.calls).toHaveLength(4);
+    // Counted where the lookup failed; without generations nothing is looked up.
+    expect(lookups).toEqual(['entity:error', 'entity:error']);
   });
 
   it("neither reads nor stores during a mutation's fetches", async () => {
