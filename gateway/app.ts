@@ -99,6 +99,15 @@ export async function startGatewayApp({
               events,
             }
           : undefined,
+      entityCache:
+        config.cache.entityTtlSeconds > 0
+          ? {
+              cache: cache.cache,
+              ttlSeconds: config.cache.entityTtlSeconds,
+              maxEntryBytes: config.cache.entityMaxEntryBytes,
+              events,
+            }
+          : undefined,
       apqCache: createKeyValueCache(cache.cache),
       apqTtlSeconds: config.cache.apqTtlSeconds,
       health: {

@@ -16,6 +16,8 @@ export interface GatewayContext {
   admission?: AdmissionVerdict;
   /** The gateway's own request (a response-cache refresh), not a client's: metrics do not count it. */
   gatewayInitiated?: boolean;
+  /** The tenant's generations, read at the first entity fetch when the response cache did not read them. */
+  entityGenerations?: Promise<string | undefined>;
   /** Set when a subgraph answered with a stale page (`extensions.stale`): such a response is never cached. */
   servedStale?: boolean;
 }

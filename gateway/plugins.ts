@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { ValidationRule } from 'graphql';
+import type { GenerationBumps } from '../server/cache/generation-bumps.ts';
 import type { Logger } from '../server/logger.ts';
 import type { ServiceMetrics } from '../server/observability/metrics.ts';
 import { useMetrics } from '../server/observability/use-metrics.ts';
@@ -11,6 +12,7 @@ import type { GatewayContext } from './context.ts';
 import { type OperationLimits, operationLimitRules, useOperationLimits } from './plugins/operation-limits.ts';
 import { useOperationResolution } from './plugins/operation-resolution.ts';
 import { type PersistedOperationsOptions, usePersistedOperations } from './plugins/persisted-operations.ts';
+import { useWriteInvalidation } from './plugins/write-invalidation.ts';
 import type { ResponseCache } from './response-cache/response-cache.ts';
 import { useResponseCache } from './response-cache/use-response-cache.ts';
 
@@ -26,6 +28,8 @@ export interface GatewayPluginOptions {
   explorer?: ApolloServerPlugin<GatewayContext>;
   /** Absent when RESPONSE_CACHE_TTL_SECONDS is 0. */
   responseCache?: ResponseCache;
+  /** The tenants' response generation, which the response and entity caches key on; absent when both are off. */
+  responseGenerations?: GenerationBumps;
 }
 
 /**
@@ -58,10 +62,11 @@ export interface GatewayPluginOptions {
  * 8. Persisted operations: swaps a manifest id for its body in
  *    `requestDidStart`, before Apollo's APQ lookup, parsing and validation,
  *    and keeps APQ registrations per tenant.
- * 9. Response cache: stores the answers to queries that missed, and drops
- *    the tenant's cached answers after a mutation that ran. Hits never reach
- *    Apollo: `createResponseCacheShortcut` answers them in front of it, after
- *    the same admission.
+ * 9. Response cache: stores the answers to queries that missed. Hits never
+ *    reach Apollo: `createResponseCacheShortcut` answers them in front of it,
+ *    after the same admission.
+ * 10. Write invalidation: after a mutation that ran, bumps the tenant's
+ *    response generation, which ends its cached responses and entities.
  *
  * The execution deadline is not a plugin (plugins cannot cut execution
  * short): see `execution-deadline.ts`, which wraps the gateway's executor.
@@ -75,6 +80,7 @@ export function gatewayPlugins({
   limits,
   admission,
   responseCache,
+  responseGenerations,
 }: GatewayPluginOptions): ApolloServerPlugin<GatewayContext>[] {
   return [
     explorer && !production ? explorer : ApolloServerPluginLandingPageDisabled(),
@@ -86,6 +92,7 @@ export function gatewayPlugins({
     useAdmission(admission),
     usePersistedOperations(persistedOperations),
     ...(responseCache ? [useResponseCache(responseCache)] : []),
+    ...(responseGenerations ? [useWriteInvalidation(responseGenerations)] : []),
   ];
 }
 

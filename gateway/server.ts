@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
+import type { QueryPlanCache } from '@apollo/query-planner';
 import { ApolloServer } from '@apollo/server';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { authenticate, type JwtVerifier } from '../server/auth/jwt-verifier.ts';
+import { type Cache, responseGenerationKey } from '../server/cache/cache.ts';
+import { createGenerationBumps, type GenerationBumps } from '../server/cache/generation-bumps.ts';
 import type { StringKeyValueCache } from '../server/cache/key-value-cache.ts';
 import { createErrorFormatter } from '../server/errors.ts';
 import { useCors } from '../server/http/cors.ts';
@@ -18,11 +21,14 @@ import {
 import { type OperationsListener, splitOperationsRoutes } from '../server/http/operations-server.ts';
 import type { ClientTls, ServerTls } from '../server/http/tls.ts';
 import type { Logger } from '../server/logger.ts';
+import type { OperationalEvents } from '../server/observability/events.ts';
 import { createMetrics, type ServiceMetrics } from '../server/observability/metrics.ts';
 import type { Resilience } from '../server/resilience/policy.ts';
 import { createTenantBulkheads, type TenantBulkheadOptions } from '../server/resilience/tenant-bulkheads.ts';
 import { type AdmissionCheck, gatewayAdmission, type RateLimitOptions } from './admission/index.ts';
 import type { GatewayContext } from './context.ts';
+import { createEntityCache, type EntityCache } from './entity-cache/entity-cache.ts';
+import { withEntityCache } from './entity-cache/entity-cache-data-source.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { type ExplorerOptions, useExplorer } from './explorer/explorer.ts';
 import { manifestValidation } from './persisted-operations/manifest-validation.ts';
@@ -34,6 +40,7 @@ import {
   persistedDocumentStore,
 } from './plugins/persisted-operations.ts';
 import { gatewayPlugins, gatewayValidationRules } from './plugins.ts';
+import { createQueryPlanCache, warmQueryPlans } from './query-plan-warming.ts';
 import {
   createResponseCache,
   deploymentFingerprint,
@@ -81,6 +88,8 @@ export interface GatewayOptions {
   rateLimit: RateLimitOptions;
   /** Whole query responses per tenant; off when absent. */
   responseCache?: ResponseCacheOptions;
+  /** `Document` entities fetched from the documents subgraph, per tenant; off when absent. */
+  entityCache?: EntityCacheSettings;
   /** Where automatic persisted queries are kept, under per-tenant keys; in process when absent. */
   apqCache?: StringKeyValueCache;
   apqTtlSeconds?: number;
@@ -91,6 +100,17 @@ export interface GatewayOptions {
   /** Extra readiness entries (Redis); the subgraphs are added here. */
   health?: Record<string, DependencyHealth>;
 }
+
+export interface EntityCacheSettings {
+  /** The same cache as the response cache's, whose per-tenant generations both key on. */
+  cache: Cache;
+  ttlSeconds: number;
+  maxEntryBytes: number;
+  events?: OperationalEvents;
+}
+
+/** The entity type the entity cache holds, and the subgraph that owns it. */
+const cachedEntities = { subgraph: 'documents', typename: 'Document' };
 
 export interface RunningGateway extends ListeningServer {
   metrics: ServiceMetrics;
@@ -103,9 +123,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const metrics = options.metrics ?? createMetrics({ service: 'gateway' });
   const agent = createSubgraphAgent(options.subgraphMaxSockets, options.subgraphClientTls);
   const supergraphSdl = await readFile(options.supergraphPath, 'utf8');
-  const gateway = buildApolloGateway(options, supergraphSdl, agent);
+  const responseGenerations = buildResponseGenerations(options);
+  const entityCache =
+    options.entityCache &&
+    responseGenerations &&
+    createEntityCache({ ...options.entityCache, bumps: responseGenerations });
+  const queryPlans = createQueryPlanCache();
+  const gateway = buildApolloGateway(options, { supergraphSdl, agent, entityCache, queryPlans });
   const { operationStore, persistedOperations } = buildPersistedOperations(options, supergraphSdl);
-  const responseCache = buildResponseCache(options, supergraphSdl);
+  const responseCache = buildResponseCache(options, supergraphSdl, responseGenerations);
   const admission = gatewayAdmission({ persistedOperations, rateLimit: options.rateLimit });
   const explorer = options.production ? undefined : useExplorer<GatewayContext>(options.explorer);
   const apollo = buildApolloServer(options, {
@@ -113,11 +139,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     operationStore,
     persistedOperations,
     responseCache,
+    responseGenerations,
     admission,
     explorer,
     metrics,
   });
   await apollo.start();
+  await warmPersistedOperationPlans(options, { supergraphSdl, operationStore, queryPlans });
   const operations = await splitOperationsRoutes({
     health: healthRoutes({ ...subgraphHealth(options), ...options.health }),
     metrics: metrics.routes(),
@@ -142,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await listening.close(options.executionTimeoutMs + 1000);
       await apollo.stop();
       responseCache?.close();
+      responseGenerations?.stop();
       operationStore.close();
       await agent.close();
       await operations.stop();
@@ -166,11 +195,29 @@ function subgraphHealth(options: GatewayOptions): Record<string, DependencyHealt
   return health;
 }
 
-/** The query planner and executor, calling each subgraph through its breaker. */
+/**
+ * The bumps of the tenants' response generation, which the response cache
+ * and the entity cache key on, shared so one bump after a write ends both.
+ */
+function buildResponseGenerations(options: GatewayOptions): GenerationBumps | undefined {
+  const cache = options.responseCache?.cache ?? options.entityCache?.cache;
+  return cache && createGenerationBumps({ cache, key: responseGenerationKey });
+}
+
+/** The query planner and executor, calling each subgraph through its breaker (and the entity cache). */
 function buildApolloGateway(
   options: GatewayOptions,
-  supergraphSdl: string,
-  agent: ReturnType<typeof createSubgraphAgent>,
+  {
+    supergraphSdl,
+    agent,
+    entityCache,
+    queryPlans,
+  }: {
+    supergraphSdl: string;
+    agent: ReturnType<typeof createSubgraphAgent>;
+    entityCache: EntityCache | undefined;
+    queryPlans: QueryPlanCache;
+  },
 ): ApolloGateway {
   // @apollo/gateway otherwise pushes usage metrics to Apollo's servers. It reads only this variable
   // (in its constructor), so it is set here, the one place a gateway is built, rather than trusted to
@@ -181,7 +228,7 @@ function buildApolloGateway(
     buildService: ({ name, url }) => {
       const subgraphUrl = options.subgraphUrls[name] ?? url;
       if (!subgraphUrl) throw new Error(`No URL configured for subgraph "${name}"`);
-      return new SubgraphDataSource({
+      const source = new SubgraphDataSource({
         name,
         url: subgraphUrl,
         agent,
@@ -189,12 +236,38 @@ function buildApolloGateway(
         policy: options.resilience.policy(`subgraph:${name}`),
         maxResponseBytes: options.maxResponseBytes,
       });
+      return entityCache && name === cachedEntities.subgraph
+        ? withEntityCache(source, { entityCache, typename: cachedEntities.typename })
+        : source;
     },
     logger: options.logger,
+    // Given rather than the gateway's own, so that the persisted operations' plans can be put in it at start.
+    queryPlannerConfig: { cache: queryPlans },
     // gateway.request, .plan, .fetch spans go to whatever tracer provider is registered (none: no-ops).
     // The operation document stays out of spans: literals in it can be document text.
     telemetry: { includeDocument: false, recordExceptions: false },
   });
+}
+
+/**
+ * Plans the manifest's operations once the gateway has loaded its
+ * supergraph, so no persisted operation's first request waits for its plan.
+ * An optimisation only: if it fails, each is planned on its first request.
+ */
+async function warmPersistedOperationPlans(
+  options: GatewayOptions,
+  parts: { supergraphSdl: string; operationStore: PersistedOperationStore; queryPlans: QueryPlanCache },
+): Promise<void> {
+  try {
+    const planned = await warmQueryPlans({
+      supergraphSdl: parts.supergraphSdl,
+      operations: parts.operationStore.operations(),
+      cache: parts.queryPlans,
+    });
+    options.logger.info({ operations: planned }, 'query plans of the persisted operations warmed');
+  } catch (error) {
+    options.logger.warn({ err: error }, 'query plans of the persisted operations not warmed');
+  }
 }
 
 /** The safelisted operations from the manifest, and where automatic persisted queries are kept. */
@@ -220,11 +293,16 @@ function buildPersistedOperations(
 }
 
 /** Whole responses per tenant, keyed also by this deployment's supergraph and validation rules. */
-function buildResponseCache(options: GatewayOptions, supergraphSdl: string): ResponseCache | undefined {
+function buildResponseCache(
+  options: GatewayOptions,
+  supergraphSdl: string,
+  bumps: GenerationBumps | undefined,
+): ResponseCache | undefined {
   return (
     options.responseCache &&
     createResponseCache({
       ...options.responseCache,
+      bumps,
       deployment: deploymentFingerprint({
         supergraphSdl,
         validation: { production: options.production, limits: options.limits },
@@ -240,6 +318,7 @@ function buildApolloServer(
     operationStore: PersistedOperationStore;
     persistedOperations: PersistedOperationsOptions;
     responseCache: ResponseCache | undefined;
+    responseGenerations: GenerationBumps | undefined;
     admission: AdmissionCheck[];
     explorer: ReturnType<typeof useExplorer<GatewayContext>> | undefined;
     metrics: ServiceMetrics;
@@ -272,6 +351,7 @@ function buildApolloServer(
       limits: options.limits,
       admission: parts.admission,
       responseCache: parts.responseCache,
+      responseGenerations: parts.responseGenerations,
       persistedOperations: parts.persistedOperations,
     }),
     // Registered and looked up per tenant by usePersistedOperations; Apollo only checks a registration's hash.

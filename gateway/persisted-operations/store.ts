@@ -7,6 +7,8 @@ import { loadManifest, type PersistedOperation } from './manifest.ts';
 /** Where the gateway looks up safelisted operations by id. */
 export interface PersistedOperationStore {
   get(id: string): PersistedOperation | undefined;
+  /** Every operation of the manifest now in service. */
+  operations(): Iterable<PersistedOperation>;
   close(): void;
 }
 
@@ -64,6 +66,7 @@ export function createFileOperationStore({
   logger.info({ path, operations: operations.size }, 'persisted query manifest loaded');
   return {
     get: (id) => operations.get(id),
+    operations: () => operations.values(),
     close: () => clearInterval(timer),
   };
 }

@@ -10,6 +10,7 @@ const body = 'query Suggest { suggest(prefix: "a") }';
 const operation = { id: sha256(body), name: 'Suggest', body, document: parse(body) };
 const store: PersistedOperationStore = {
   get: (id) => (id === operation.id ? operation : undefined),
+  operations: () => [operation],
   close: () => {},
 };
 

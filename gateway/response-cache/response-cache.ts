@@ -6,7 +6,7 @@ import {
   searchGenerationKey,
   tenantKey,
 } from '../../server/cache/cache.ts';
-import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
+import { createGenerationBumps, type GenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 
 export interface ResponseCacheOptions {
@@ -53,6 +53,12 @@ export interface ResponseCacheOptions {
   deployment?: string;
   /** Where failed lookups are reported, and hits and misses by the shortcut and the plugin. Default: nowhere. */
   events?: OperationalEvents;
+  /**
+   * The bumps of the tenants' response generation, shared with the entity
+   * cache so that one bump after a write ends both caches' entries, and an
+   * owed bump makes both read around the tenant. Default: its own.
+   */
+  bumps?: GenerationBumps;
 }
 
 /** A complete response as the client received it, and the operation it answered (for metrics and logs). */
@@ -174,6 +180,7 @@ export function createResponseCache({
   maxEntryBytes = 1024 * 1024,
   deployment = '',
   events = noOperationalEvents,
+  bumps = createGenerationBumps({ cache, key: responseGenerationKey }),
 }: ResponseCacheOptions): ResponseCache {
   const near =
     nearMaxBytes > 0
@@ -187,7 +194,6 @@ export function createResponseCache({
     const ttl = refreshAt - Date.now();
     if (near && ttl > 0) near.set(key, entry, { ttl });
   };
-  const bumps = createGenerationBumps({ cache, key: responseGenerationKey });
   const refreshing = new Set<string>();
   const refreshTicket = (ticket: StoreTicket, refreshAt: number): StoreTicket | undefined => {
     if (refreshSeconds <= 0 || Date.now() < refreshAt || refreshing.has(ticket.key)) return;
@@ -203,7 +209,7 @@ export function createResponseCache({
         return { failed: true };
       }
       const key = tenantKey(tenantId, 'response', deployment, identity);
-      const generationKeys = [responseGenerationKey(tenantId), searchGenerationKey(tenantId)];
+      const generationKeys = tenantGenerationKeys(tenantId);
       const nearby = near?.get(key);
       let values: (string | undefined)[];
       try {
@@ -240,6 +246,24 @@ export function createResponseCache({
     invalidate: (tenantId) => bumps.bump([tenantId]),
     close: () => bumps.stop(),
   };
+}
+
+/** A tenant's two generations, in the order `StoreTicket.generations` lists them. */
+const tenantGenerationKeys = (tenantId: string) => [
+  responseGenerationKey(tenantId),
+  searchGenerationKey(tenantId),
+];
+
+/**
+ * The tenant's current generations, as a `StoreTicket` records them: for a
+ * request the response cache did not look up, read on its own. Throws when
+ * the cache does.
+ */
+export async function readGenerations(cache: Cache, tenantId: string): Promise<string> {
+  const keys = tenantGenerationKeys(tenantId);
+  const values = await cache.getMany(keys);
+  await startMissingCounters(cache, keys, values);
+  return values.join('.');
 }
 
 /**

@@ -5,7 +5,8 @@ import type { ResponseCache } from './response-cache.ts';
 
 /**
  * The response cache's part inside Apollo: it stores what a missed query
- * produced, and drops a tenant's cached responses after every mutation that ran.
+ * produced. A tenant's cached responses are dropped after every mutation
+ * that ran by `useWriteInvalidation`, which the entity cache shares.
  * Hits never get here: `createResponseCacheShortcut` answers them before
  * Apollo, after repeating the checks that would have let the request run.
  *
@@ -38,13 +39,7 @@ function selectsScopedField(document: DocumentNode): boolean {
 export function useResponseCache(responseCache: ResponseCache): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
-      // A mutation refused before execution (scope, rate limit, validation) changed nothing, so the
-      // tenant's cached responses stay.
-      let executed = false;
       return {
-        async executionDidStart() {
-          executed = true;
-        },
         // Set here, before any `willSendResponse`, so the request log sees it.
         async didResolveOperation({ contextValue, operation }) {
           if (operation?.operation !== 'query') contextValue.cacheStatus = 'bypass';
@@ -53,13 +48,6 @@ export function useResponseCache(responseCache: ResponseCache): ApolloServerPlug
           else contextValue.cacheStatus ??= 'bypass';
         },
         async willSendResponse({ contextValue, document, operation, operationName, response }) {
-          if (operation?.operation === 'mutation') {
-            if (!executed) return;
-            // Awaited, so the writer's next read cannot find a response cached before its write. If
-            // Redis is down the bump is retried until it lands, and this replica reads around the cache.
-            await responseCache.invalidate(contextValue.principal.tenantId);
-            return;
-          }
           const ticket = contextValue.responseCacheTicket;
           if (operation?.operation !== 'query' || !ticket || response.body.kind !== 'single') return;
           if (document && selectsScopedField(document)) return;

@@ -9,7 +9,7 @@ export const responseCacheMaxEntryBytes = positiveInt(1024 * 1024);
 export const searchCacheTtlSeconds = positiveInt(60);
 export const responseCacheTtlSeconds = z.coerce.number().int().min(0).max(300).default(60);
 
-/** Redis, the in-process cache, cache lifetimes, persisted-query (APQ) and whole-response caching. */
+/** Redis, the in-process cache, cache lifetimes, persisted-query (APQ), whole-response and entity caching. */
 export const cacheConcern = defineConcern({
   shape: {
     REDIS_URL: z.url().optional(),
@@ -26,6 +26,8 @@ export const cacheConcern = defineConcern({
     RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
     RESPONSE_CACHE_NEAR_MAX_MB: z.coerce.number().min(0).max(65_536).default(64),
     RESPONSE_CACHE_MAX_ENTRY_BYTES: responseCacheMaxEntryBytes,
+    ENTITY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
+    ENTITY_CACHE_MAX_ENTRY_BYTES: positiveInt(64 * 1024),
   },
   check(env, context) {
     if (
@@ -61,6 +63,10 @@ export const cacheConcern = defineConcern({
       responseNearMaxBytes: env.RESPONSE_CACHE_NEAR_MAX_MB * 1024 * 1024,
       /** Larger responses are sent but not cached, in Redis or in process. */
       responseMaxEntryBytes: env.RESPONSE_CACHE_MAX_ENTRY_BYTES,
+      /** `Document` entities at the gateway; 0 turns the entity cache off. */
+      entityTtlSeconds: env.ENTITY_CACHE_TTL_SECONDS,
+      /** Larger entities are used but not cached. */
+      entityMaxEntryBytes: env.ENTITY_CACHE_MAX_ENTRY_BYTES,
     },
   }),
 });

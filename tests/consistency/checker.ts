@@ -22,8 +22,12 @@ export interface CheckOptions {
   log?: (line: string) => void;
 }
 
-/** What the workload's clients do; the probe's refused mutations are apart. */
-type ClientKind = 'create' | 'update' | 'delete' | 'read' | 'search';
+/**
+ * What the workload's clients do; the probe's refused mutations are apart.
+ * A `page` is a search whose hits' versions come from the documents
+ * subgraph through the gateway's entity cache: read like `read`, per hit.
+ */
+type ClientKind = 'create' | 'update' | 'delete' | 'read' | 'search' | 'page';
 type Kind = ClientKind | 'refused';
 const faultKinds = [
   'redis-flushall',
@@ -155,7 +159,9 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
             ? 'delete'
             : roll < 0.7
               ? 'read'
-              : 'search';
+              : roll < 0.85
+                ? 'search'
+                : 'page';
     return { kind, gateway: Math.floor(random() * 2), roll: random(), hot: random() < 0.5 };
   };
 
@@ -177,7 +183,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
       const browsing = operations.filter((operation) => operation.client === number).length < browseFirst;
       const kind = browsing
         ? 'search'
-        : target || step.kind === 'create' || step.kind === 'search'
+        : target || step.kind === 'create' || step.kind === 'search' || step.kind === 'page'
           ? step.kind
           : 'create';
       const tenantWord =
@@ -188,6 +194,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
         delete: `mutation { deleteDocument(id: "${target?.id}") }`,
         read: `{ documents(ids: ["${target?.id}"]) { id version } }`,
         search: `{ search(query: "${tenantWord}", first: 100) { total stale hits { document { id } } } }`,
+        page: `{ search(query: "${tenantWord}", first: 100) { hits { document { id version } } } }`,
       }[kind];
       const invokedAt = performance.now();
       const response = await call(step.gateway, tokens[tenant], query);
@@ -337,6 +344,14 @@ function recordResult(
     operation.ids = [target ?? ''];
     const [document] = (data?.documents ?? [null]) as ({ id: string; version: number } | null)[];
     if (operation.ok) versions.set(target ?? '', document?.version ?? null);
+  } else if (kind === 'page') {
+    // A hit whose document is null names no id (deleted since it was indexed): only the others are reads.
+    const search = data?.search as
+      | { hits: { document: { id: string; version: number } | null }[] }
+      | undefined;
+    for (const hit of search?.hits ?? [])
+      if (hit.document) versions.set(hit.document.id, hit.document.version);
+    operation.ids = [...versions.keys()];
   } else {
     // Only the id, which the gateway takes from the search index itself: selecting more would resolve
     // each hit through the documents subgraph, which answers null for a deleted one and would hide it.
@@ -417,8 +432,7 @@ export function checkHistory(
           operations: [operation],
         });
     }
-    if (operation.kind === 'read') {
-      const id = operation.ids[0] ?? '';
+    for (const id of operation.kind === 'read' || operation.kind === 'page' ? operation.ids : []) {
       const read = operation.versions.get(id) ?? null;
       // Read your writes (across replicas, after the invalidation bound).
       const acknowledged = acknowledgedBefore(id, operation.invokedAt - options.replicaBoundMs);

@@ -1,10 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayApp } from '../../gateway/app.ts';
 import type { RunningGateway } from '../../gateway/server.ts';
-import { DEV_AUDIENCE, DEV_ISSUER } from '../../server/auth/dev-keys.ts';
-import { loadConfig } from '../../server/config.ts';
-import { createLogger } from '../../server/logger.ts';
+import { startGatewayReplica } from '../helpers/gateway-replica.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
 import { eventually, readiness } from '../resilience/harness.ts';
@@ -44,21 +41,7 @@ describe('response cache across gateway replicas (real redis-server)', () => {
 
   /** Another gateway replica on the same Redis and subgraphs; `overrides` make it a different deployment. */
   const startReplica = (overrides: Record<string, string> = {}) =>
-    startGatewayApp({
-      config: loadConfig({
-        NODE_ENV: 'test',
-        DATA_DIR: stack.dataDir,
-        JWT_JWKS_FILE: stack.devKey.jwksPath,
-        JWT_ISSUER: DEV_ISSUER,
-        JWT_AUDIENCE: DEV_AUDIENCE,
-        PORT: '0',
-        REDIS_URL: redis.server.url,
-        ...env,
-        ...overrides,
-      }),
-      logger: createLogger({ level: 'silent' }),
-      subgraphUrls: { documents: stack.documentsUrl, search: stack.searchUrl },
-    });
+    startGatewayReplica(stack, { REDIS_URL: redis.server.url, ...env, ...overrides });
 
   beforeAll(async () => {
     stack = await startTestStack({ env: { ...env, REDIS_URL: redis.server.url } });

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +136,32 @@ describe('one search through the gateway is one trace', () => {
       'FindTraced__documents__1',
       'FindTraced__search__0',
     ]);
+  });
+
+  it("plans a query on its first request, but finds a persisted operation's plan warmed at start", async () => {
+    expect(spans.filter((span) => span.name === 'gateway.plan')).toHaveLength(1);
+    const { manifestPath } = await import('../../schema/operations.ts');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
+      operations: { id: string; name: string }[];
+    };
+    // Both subgraphs and an entity fetch: the warmed plan is executed as the gateway's own would be.
+    const searchPage = manifest.operations.find((operation) => operation.name === 'SearchPage');
+    exporter.reset();
+    const { postGraphQL } = await import('../helpers/test-stack.ts');
+    const result = await postGraphQL<{ search: { hits: { document: { title: string } }[] } }>(
+      stack.gatewayUrl,
+      {
+        operationName: 'SearchPage',
+        variables: { query: 'traced' },
+        extensions: { persistedQuery: { version: 1, sha256Hash: searchPage!.id } },
+      },
+      token,
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.search.hits.map((hit) => hit.document.title)).toEqual(['Traced']);
+    const persisted = exporter.getFinishedSpans();
+    expect(persisted.filter((span) => span.name === 'gateway.request')).toHaveLength(1);
+    expect(persisted.filter((span) => span.name === 'gateway.plan')).toHaveLength(0);
   });
 
   it('records neither the token nor document text in any span', () => {

@@ -71,6 +71,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, JWT_CACHE_MAX_ENTRIES: '0' })).toThrow(/JWT_CACHE_MAX_ENTRIES/);
   });
 
+  it('caches entities at the gateway for 60 s by default, up to 64 KiB each; 0 turns it off', () => {
+    const defaults = loadConfig(minimal);
+    expect(defaults.cache.entityTtlSeconds).toBe(60);
+    expect(defaults.cache.entityMaxEntryBytes).toBe(64 * 1024);
+    expect(loadConfig({ ...minimal, ENTITY_CACHE_TTL_SECONDS: '0' }).cache.entityTtlSeconds).toBe(0);
+    expect(() => loadConfig({ ...minimal, ENTITY_CACHE_TTL_SECONDS: '301' })).toThrow(
+      /ENTITY_CACHE_TTL_SECONDS/,
+    );
+    expect(() => loadConfig({ ...minimal, ENTITY_CACHE_MAX_ENTRY_BYTES: '0' })).toThrow(
+      /ENTITY_CACHE_MAX_ENTRY_BYTES/,
+    );
+  });
+
   it('refreshes responses in the last 2 s of their TTL by default, and refuses a window as long as the TTL', () => {
     expect(loadConfig(minimal).cache.responseRefreshSeconds).toBe(2);
     expect(loadConfig({ ...minimal, RESPONSE_CACHE_REFRESH_SECONDS: '0' }).cache.responseRefreshSeconds).toBe(
