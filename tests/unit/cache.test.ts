@@ -16,7 +16,7 @@ import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
 import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
-import { cachedSearchIndex } from '../../subgraphs/search/cached-search-index.ts';
+import { cachedSearchIndex, searchCacheBumpingSynonyms } from '../../subgraphs/search/cached-search-index.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
 import { refreshingSearchIndex } from '../helpers/refreshing-search-index.ts';
@@ -255,6 +255,170 @@ describe('search cache', () => {
     await expect(index.search(request('a', 'other'))).rejects.toBeInstanceOf(DependencyUnavailableError);
     fake.fail(new Error('a bug, not an outage'));
     await expect(index.search(request('a'))).rejects.toThrow('a bug');
+  });
+});
+
+describe('search cache keys and lifetimes', () => {
+  const base = request('a');
+  const variants: [string, SearchRequest][] = [
+    ['text', { ...base, text: 'other' }],
+    ['highlights', { ...base, highlights: true }],
+    ['typo tolerance', { ...base, typoTolerance: false }],
+    ['did you mean', { ...base, didYouMean: true }],
+    ['sort', { ...base, sort: 'UPDATED_DESC' }],
+    ['page size', { ...base, first: 20 }],
+    ['cursor', { ...base, after: [1, 'd'] }],
+    ['paging session', { ...base, session: 'pit-1' }],
+    ['facets', { ...base, facets: ['TAGS'] }],
+    ['tags', { ...base, filter: { tags: ['x'] } }],
+    ['status', { ...base, filter: { status: ['PUBLISHED'] } }],
+    ['author', { ...base, filter: { author: 'ada' } }],
+    ['updated after', { ...base, filter: { updatedAfter: new Date(1000) } }],
+    ['updated before', { ...base, filter: { updatedBefore: new Date(1000) } }],
+  ];
+
+  it('keeps a page per request: whatever changes the answer is in the key, the order of a set is not', async () => {
+    const fake = fakeIndex();
+    const index = cachedSearchIndex(fake.index, { cache: createMemoryCache() });
+    await index.search(base);
+    for (const [what, variant] of variants) {
+      const before = fake.state.calls;
+      await index.search(variant);
+      expect(fake.state.calls, what).toBe(before + 1);
+    }
+    const before = fake.state.calls;
+    for (const [what, variant] of variants)
+      expect((await index.search(variant)).cacheStatus, what).toBe('hit');
+    // The defaults spelled out are the same request.
+    await index.search({ ...base, highlights: false, typoTolerance: true, didYouMean: false });
+    const twoOfEach = {
+      ...base,
+      facets: ['TAGS', 'STATUS'] as const,
+      filter: { tags: ['x', 'y'], status: ['DRAFT', 'PUBLISHED'] as const },
+    };
+    await index.search(twoOfEach);
+    await index.search({
+      ...twoOfEach,
+      facets: ['STATUS', 'TAGS'],
+      filter: { tags: ['y', 'x'], status: ['PUBLISHED', 'DRAFT'] },
+    });
+    expect(fake.state.calls).toBe(before + 1);
+  });
+
+  it('keeps a fresh page for ttlSeconds and the last page for staleTtlSeconds, by default a minute and a day', async () => {
+    const lifetimes = (cache: Cache) => {
+      const kept: [string, number][] = [];
+      return {
+        kept,
+        cache: {
+          ...cache,
+          set: (key: string, value: string, ttl: number) => {
+            kept.push([key.includes(':search-stale:') ? 'stale' : 'fresh', ttl]);
+            return cache.set(key, value, ttl);
+          },
+        } as Cache,
+      };
+    };
+    const defaults = lifetimes(createMemoryCache());
+    await cachedSearchIndex(fakeIndex().index, { cache: defaults.cache }).search(base);
+    expect(defaults.kept.sort()).toEqual([
+      ['fresh', 60],
+      ['stale', 86_400],
+    ]);
+    const chosen = lifetimes(createMemoryCache());
+    await cachedSearchIndex(fakeIndex().index, {
+      cache: chosen.cache,
+      ttlSeconds: 5,
+      staleTtlSeconds: 50,
+    }).search(base);
+    expect(chosen.kept.sort()).toEqual([
+      ['fresh', 5],
+      ['stale', 50],
+    ]);
+  });
+
+  it('searches the index when the cache fails, and counts the lookup as an error', async () => {
+    const fake = fakeIndex();
+    const lookups: string[] = [];
+    const events = {
+      ...noOperationalEvents,
+      cacheLookup: (_cache: string, outcome: string) => lookups.push(outcome),
+    };
+    const failing = { ...createMemoryCache(), get: () => Promise.reject(new Error('redis down')) } as Cache;
+    const index = cachedSearchIndex(fake.index, { cache: failing, events });
+    const page = await index.search(base);
+    expect(hitId(page)).toBe('v1');
+    expect(page.cacheStatus).toBe('miss');
+    expect(lookups).toEqual(['error']);
+    // With the stale copy unreadable too, an outage is the index's own error.
+    fake.fail(new DependencyUnavailableError('search-index', new Error('down')));
+    await expect(index.search(base)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(lookups).toEqual(['error', 'error']);
+  });
+
+  it('marks each page with how it was served, and counts hits', async () => {
+    const fake = fakeIndex();
+    const lookups: string[] = [];
+    const events = {
+      ...noOperationalEvents,
+      cacheLookup: (_cache: string, outcome: string) => lookups.push(outcome),
+    };
+    const index = cachedSearchIndex(fake.index, { cache: createMemoryCache(), events });
+    const first = await index.search(base);
+    const second = await index.search(base);
+    expect([first.cacheStatus, second.cacheStatus]).toEqual(['miss', 'hit']);
+    expect(second.stale).toBeUndefined();
+    expect(second.hits).toEqual(first.hits);
+    expect(lookups).toEqual(['miss', 'hit']);
+    fake.fail(new DependencyUnavailableError('search-index', new Error('down')));
+    // Past its generation, the page is served only as the last known one.
+    await index.apply(change('a'));
+    expect((await index.search(base)).cacheStatus).toBe('stale');
+  });
+
+  it("bumps only the applied tenants' generations, and passes suggestions and close through", async () => {
+    const fake = fakeIndex();
+    let closed = 0;
+    const inner = {
+      ...fake.index,
+      suggest: async (tenantId: string, prefix: string, first: number) => [`${tenantId}:${prefix}:${first}`],
+      close: async () => {
+        closed++;
+      },
+    };
+    const index = cachedSearchIndex(inner, { cache: createMemoryCache() });
+    await index.search(request('a'));
+    await index.search(request('b'));
+    expect(await index.apply(change('a'))).toEqual({ rejected: [] });
+    expect((await index.search(request('b'))).cacheStatus).toBe('hit');
+    expect((await index.search(request('a'))).cacheStatus).toBe('miss');
+    expect(await index.suggest('a', 'gra', 3)).toEqual(['a:gra:3']);
+    await index.close();
+    expect(closed).toBe(1);
+  });
+
+  it('stops serving cached pages of a tenant whose synonyms were replaced', async () => {
+    const fake = fakeIndex();
+    const cache = createMemoryCache();
+    const index = cachedSearchIndex(fake.index, { cache });
+    const replaced: string[] = [];
+    const synonyms = searchCacheBumpingSynonyms(
+      {
+        synonyms: async () => ({ equivalents: [], rules: [] }),
+        replaceSynonyms: async (tenantId) => {
+          replaced.push(tenantId);
+        },
+      },
+      { cache },
+    );
+    await index.search(request('a'));
+    await index.search(request('b'));
+    await synonyms.replaceSynonyms('a', { equivalents: [], rules: [] });
+    expect(replaced).toEqual(['a']);
+    expect((await index.search(request('a'))).cacheStatus).toBe('miss');
+    expect((await index.search(request('b'))).cacheStatus).toBe('hit');
+    expect(await synonyms.synonyms('a')).toEqual({ equivalents: [], rules: [] });
+    synonyms.stop();
   });
 });
 
