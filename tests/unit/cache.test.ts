@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { parseVersionedValue } from '../../server/cache/cache.ts';
 import {
   type Cache,
   createKeyValueCache,
@@ -14,7 +15,7 @@ import { createLogger } from '../../server/logger.ts';
 import { noOperationalEvents } from '../../server/observability/events.ts';
 import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
-import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
+import { type DocumentStore, VersionConflictError } from '../../subgraphs/documents/document-store.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { cachedSearchIndex, searchCacheBumpingSynonyms } from '../../subgraphs/search/cached-search-index.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
@@ -627,5 +628,196 @@ describe('document cache', () => {
     await cached.update('t', '1', { title: 'written while Redis was down' });
     cache.down = false;
     expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('written while Redis was down');
+  });
+
+  /** The fake store with every other port method: deletes, creates under a chosen id, and the outbox calls. */
+  function fullStore() {
+    const { store, state } = fakeStore();
+    const calls: string[] = [];
+    const full = {
+      ...store,
+      async create(tenantId: string, document: { title: string }, id = 'generated') {
+        const created = { ...(await store.findByIds('t', ['1']))[0]!, ...document, id, tenantId, version: 1 };
+        return created;
+      },
+      async delete() {
+        return true;
+      },
+      usage: async (tenantId: string) => {
+        calls.push(`usage:${tenantId}`);
+        return { documents: 1, bytes: 2 };
+      },
+      pull: async (limit: number) => {
+        calls.push(`pull:${limit}`);
+        return [];
+      },
+      acknowledge: async (changes: readonly unknown[]) => {
+        calls.push(`acknowledge:${changes.length}`);
+      },
+      oldestPendingAt: async () => {
+        calls.push('oldestPendingAt');
+        return null;
+      },
+      close: async () => {
+        calls.push('close');
+      },
+    } as unknown as DocumentStore;
+    return { store: full, state, calls };
+  }
+
+  /** A memory cache recording the TTL of every `setNewer`, by whether it stored a fence or a document. */
+  function ttlRecording() {
+    const inner = createMemoryCache();
+    const stored: [string, number][] = [];
+    const cache: Cache = {
+      ...inner,
+      setNewer: (key, version, value, ttl) => {
+        stored.push([
+          value === '' ? `fence@${version === Number.MAX_SAFE_INTEGER ? 'closed' : version}` : 'document',
+          ttl,
+        ]);
+        return inner.setNewer(key, version, value, ttl);
+      },
+    };
+    return { cache, stored };
+  }
+
+  it('keeps documents and write fences for ttlSeconds, five minutes by default, and an uncertain write closed for its window', async () => {
+    const { store } = fakeStore();
+    const failing = {
+      ...store,
+      update: () => Promise.reject(new DependencyUnavailableError('documents-store', new Error('timed out'))),
+    } as DocumentStore;
+    const byDefault = ttlRecording();
+    const cached = cachedDocumentStore(failing, { cache: byDefault.cache });
+    await cached.findByIds('t', ['1']);
+    await expect(cached.update('t', '1', { title: 'x' })).rejects.toThrow();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(byDefault.stored).toEqual([
+      ['document', 300],
+      ['fence@closed', 125],
+    ]);
+    const chosen = ttlRecording();
+    const written = cachedDocumentStore(store, { cache: chosen.cache, ttlSeconds: 30 });
+    await written.update('t', '1', { title: 'y' });
+    await written.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(chosen.stored).toEqual([
+      ['fence@2', 30],
+      ['document', 30],
+    ]);
+    const uncertain = ttlRecording();
+    await expect(
+      cachedDocumentStore(failing, { cache: uncertain.cache, uncertainWriteMs: 2500 }).update('t', '1', {}),
+    ).rejects.toThrow();
+    expect(uncertain.stored).toEqual([['fence@closed', 3]]);
+  });
+
+  it('keeps a deleted document out: a read that fetched it before the delete cannot put it back', async () => {
+    const { store } = fullStore();
+    const cache = createMemoryCache();
+    const cached = cachedDocumentStore(store, { cache });
+    const before = (await store.findByIds('t', ['1']))[0]!;
+    expect(await cached.delete('t', '1')).toBe(true);
+    // The read that raced the delete stores the version it fetched.
+    await cache.setNewer(
+      tenantKey('t', 'versioned-document', '1'),
+      before.version,
+      JSON.stringify(before),
+      60,
+    );
+    let reads = 0;
+    const counting = cachedDocumentStore(
+      {
+        ...store,
+        findByIds: async () => {
+          reads++;
+          return [null];
+        },
+      },
+      { cache },
+    );
+    expect(await counting.findByIds('t', ['1'])).toEqual([null]);
+    expect(reads).toBe(1);
+  });
+
+  it("fences a create under a chosen id that failed, and passes the store's answers through without a fence", async () => {
+    const { store } = fullStore();
+    const cache = createMemoryCache();
+    const refusing = {
+      ...store,
+      create: () => Promise.reject(new DependencyUnavailableError('documents-store', new Error('timed out'))),
+      update: () => Promise.reject(new VersionConflictError(1)),
+    } as DocumentStore;
+    const cached = cachedDocumentStore(refusing, { cache });
+    await expect(
+      cached.create('t', { title: 'x', body: '', tags: [], author: null, status: 'DRAFT' }, 'chosen'),
+    ).rejects.toThrow();
+    expect(await cache.get(tenantKey('t', 'versioned-document', 'chosen'))).toBe(
+      `${Number.MAX_SAFE_INTEGER}:`,
+    );
+    await expect(
+      cached.create('t', { title: 'x', body: '', tags: [], author: null, status: 'DRAFT' }),
+    ).rejects.toThrow();
+    expect(await cache.get(tenantKey('t', 'versioned-document', 'generated'))).toBeUndefined();
+    // A conflict wrote nothing: the cached document is still good.
+    await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(cached.update('t', '1', { title: 'x' }, 0)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(
+      parseVersionedValue((await cache.get(tenantKey('t', 'versioned-document', '1')))!)?.value,
+    ).not.toBe('');
+  });
+
+  it('creates with the store, fencing the new id at its version, and passes the outbox calls and usage through', async () => {
+    const { store, calls } = fullStore();
+    const cache = createMemoryCache();
+    const cached = cachedDocumentStore(store, { cache });
+    const created = await cached.create(
+      't',
+      { title: 'new', body: '', tags: [], author: null, status: 'DRAFT' },
+      'n1',
+    );
+    expect(created).toMatchObject({ id: 'n1', title: 'new', version: 1 });
+    expect(await cache.get(tenantKey('t', 'versioned-document', 'n1'))).toBe('1:');
+    expect(await cached.usage('t')).toEqual({ documents: 1, bytes: 2 });
+    expect(await cached.pull(7)).toEqual([]);
+    await cached.acknowledge([]);
+    expect(await cached.oldestPendingAt()).toBeNull();
+    await cached.close();
+    expect(calls).toEqual(['usage:t', 'pull:7', 'acknowledge:0', 'oldestPendingAt', 'close']);
+  });
+
+  it('answers a batch of hits and misses in the order asked, per tenant, and counts each lookup', async () => {
+    const { store, state } = fakeStore();
+    const lookups: string[] = [];
+    const events = {
+      ...noOperationalEvents,
+      cacheLookup: (_: string, outcome: string) => lookups.push(outcome),
+    };
+    const cached = cachedDocumentStore(store, { cache: createMemoryCache(), events });
+    await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    const batch = await cached.findByIds('t', ['missing', '1', 'also missing']);
+    expect(batch.map((document) => document?.title ?? null)).toEqual([null, 'first', null]);
+    expect(lookups.slice(1).sort()).toEqual(['hit', 'miss', 'miss']);
+    expect(state.reads).toBe(2);
+    // Another tenant's id is another key.
+    expect(await cached.findByIds('u', ['1'])).toEqual([null]);
+  });
+
+  it('reads from the store when the cache fails, and counts each lookup as an error', async () => {
+    const { store, state } = fakeStore();
+    const lookups: string[] = [];
+    const events = {
+      ...noOperationalEvents,
+      cacheLookup: (_: string, outcome: string) => lookups.push(outcome),
+    };
+    const cache = switchableCache();
+    const cached = cachedDocumentStore(store, { cache, events });
+    cache.down = true;
+    expect((await cached.findByIds('t', ['1']))[0]?.title).toBe('first');
+    expect(state.reads).toBe(1);
+    expect(lookups[0]).toBe('error');
   });
 });
