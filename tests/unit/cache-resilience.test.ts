@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { type Cache, createMemoryCache, resilientCache } from '../../server/cache/index.ts';
+import { noOperationalEvents } from '../../server/observability/events.ts';
 import { createResilience, DependencyUnavailableError } from '../../server/resilience/index.ts';
 
 const policyOptions = { readAttempts: 3, retryInitialDelayMs: 1, failureThreshold: 100, timeoutMs: 200 };
@@ -58,6 +59,30 @@ describe('the cache under the redis policy', () => {
     await cache.setNewer('v', 2, 'two', 60);
     await cache.setNewer('v', 1, 'one', 60);
     expect(await inner.get('v')).toBe('2:two');
+  });
+
+  it('reports each call to Redis under its own operation, for the backend-call metrics', async () => {
+    const reported: string[] = [];
+    const events = {
+      ...noOperationalEvents,
+      backendCall: (dependency: string, operation: string) => reported.push(`${dependency}.${operation}`),
+    };
+    const cache = resilientCache(
+      createMemoryCache(),
+      createResilience({ ...policyOptions, events }).policy('redis'),
+    );
+    await cache.get('k');
+    await cache.getMany(['k']);
+    await cache.set('k', 'v', 60);
+    await cache.delete(['k']);
+    await cache.increment('n');
+    await cache.readCounter('n');
+    await cache.setNewer('v', 1, 'v', 60);
+    expect(reported).toEqual(
+      ['get', 'getMany', 'set', 'delete', 'increment', 'readCounter', 'setNewer'].map(
+        (operation) => `redis.${operation}`,
+      ),
+    );
   });
 
   it('stops calling a cache that keeps failing: the open breaker answers instead', async () => {

@@ -239,6 +239,14 @@ describe('response cache entries', () => {
     }
   });
 
+  it('stores a response of exactly maxEntryBytes, and none larger', async () => {
+    const responses = createResponseCache({ cache: createMemoryCache(), maxEntryBytes: 10 });
+    await missThenStore(responses, 't', 'fits', 'x'.repeat(10));
+    await missThenStore(responses, 't', 'too large', 'x'.repeat(11));
+    expect(bodyOf(await responses.lookup('t', 'fits'))).toBe('x'.repeat(10));
+    expect(await responses.lookup('t', 'too large')).toHaveProperty('miss');
+  });
+
   it('stores each entry for ttlSeconds, a minute by default', async () => {
     for (const [ttlSeconds, expected] of [
       [undefined, 60],
@@ -319,6 +327,11 @@ describe('response cache entries', () => {
     expect(reads).toEqual([2]);
     await otherReplica.invalidate('t');
     expect(await responses.lookup('t', 'page')).toHaveProperty('miss');
+    // A stale near copy gives way to what another replica stored under the current generations.
+    await missThenStore(responses, 't', 'page', 'near again');
+    await otherReplica.invalidate('t');
+    await missThenStore(otherReplica, 't', 'page', 'stored after the write');
+    expect(bodyOf(await responses.lookup('t', 'page'))).toBe('stored after the write');
     // Without a near copy every lookup reads the entry too.
     const { cache: plain, reads: plainReads } = recordingCache();
     const far = createResponseCache({ cache: plain });
