@@ -11,6 +11,7 @@ export default defineConfig({
       'tests/unit/cache.test.ts',
       'tests/unit/cache-resilience.test.ts',
       'tests/unit/redis-client.test.ts',
+      'tests/unit/data-store-tls.test.ts',
       'tests/unit/client-side-cache.test.ts',
       'tests/unit/response-cache.test.ts',
       'tests/unit/resilient-ports.test.ts',

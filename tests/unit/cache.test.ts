@@ -102,7 +102,7 @@ describe('redis eviction policy', () => {
   it('logs an error when Redis may evict keys without a TTL, such as the generation counters', async () => {
     const policyAfterConnect = async (policy: string) => {
       await redis.client.config('SET', 'maxmemory-policy', policy);
-      const lines: { level: string; maxmemoryPolicy?: string }[] = [];
+      const lines: { level: string; msg: string; maxmemoryPolicy?: string }[] = [];
       const logger = createLogger({
         level: 'info',
         destination: { write: (line: string) => lines.push(JSON.parse(line)) },
@@ -111,7 +111,10 @@ describe('redis eviction policy', () => {
       await once(client, 'ready');
       await client.ping();
       client.disconnect();
-      return lines.filter((line) => line.level === 'error').map((line) => line.maxmemoryPolicy);
+      const errors = lines.filter((line) => line.level === 'error');
+      // The line tells the operator what to change it to.
+      for (const line of errors) expect(line.msg).toMatch(/use volatile-lru or noeviction/);
+      return errors.map((line) => line.maxmemoryPolicy);
     };
     expect(await policyAfterConnect('allkeys-lru')).toEqual(['allkeys-lru']);
     expect(await policyAfterConnect('volatile-lru')).toEqual([]);
