@@ -162,6 +162,7 @@ describe('response cache keys and refresh points', () => {
     // A short TTL keeps the window it always had: the first half of the last `refreshSeconds`.
     const short = Array.from({ length: 2000 }, () => drawRefreshPoint(5, 2));
     expect(Math.min(...short)).toBeGreaterThanOrEqual(3);
+    expect(Math.min(...short)).toBeLessThan(3.25);
     expect(Math.max(...short)).toBeLessThanOrEqual(4);
     expect(drawRefreshPoint(60, 0)).toBe(60);
   });
@@ -262,7 +263,7 @@ describe('response cache entries', () => {
     const outcomes: string[] = [];
     const events = {
       ...noOperationalEvents,
-      cacheLookup: (_: string, outcome: string) => outcomes.push(outcome),
+      cacheLookup: (name: string, outcome: string) => outcomes.push(name === 'response' ? outcome : name),
     };
     const inner = createMemoryCache();
     const state = { down: false };
@@ -309,7 +310,7 @@ describe('response cache entries', () => {
     const start = Date.now();
     const responses = createResponseCache({ cache: createMemoryCache(), ttlSeconds: 60 });
     await missThenStore(responses, 't', 'page', 'body');
-    vi.setSystemTime(start + 59_900);
+    vi.setSystemTime(start + 60_500);
     const late = await responses.lookup('t', 'page');
     expect(bodyOf(late)).toBe('body');
     expect(refreshOf(late)).toBeUndefined();
@@ -339,6 +340,37 @@ describe('response cache entries', () => {
     plainReads.length = 0;
     expect(bodyOf(await far.lookup('t', 'page'))).toBe('far body');
     expect(plainReads).toEqual([3]);
+  });
+
+  it('keeps near copies within nearMaxBytes, the least recently used going first', async () => {
+    const { cache, reads } = recordingCache();
+    const responses = createResponseCache({ cache, nearMaxBytes: 100 });
+    await missThenStore(responses, 't', 'first', 'a'.repeat(60));
+    await missThenStore(responses, 't', 'second', 'b'.repeat(60));
+    reads.length = 0;
+    await responses.lookup('t', 'second');
+    await responses.lookup('t', 'first');
+    // The second is near; the first no longer fitted beside it and is read from the cache.
+    expect(reads).toEqual([2, 3]);
+  });
+
+  it('stops retrying an owed invalidation once closed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let attempts = 0;
+    const cache: Cache = {
+      ...createMemoryCache(),
+      increment: () => {
+        attempts++;
+        return Promise.reject(new Error('redis down'));
+      },
+    };
+    const responses = createResponseCache({ cache });
+    await responses.invalidate('t');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(attempts).toBe(2);
+    responses.close();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(attempts).toBe(2);
   });
 
   it('keeps a response read from the cache near', async () => {
