@@ -176,5 +176,11 @@ describe('generation bumps', () => {
     state.down = false;
     await vi.advanceTimersByTimeAsync(1000);
     expect(bumps.owed('a')).toBe(true);
+    // Stopped before anything failed, as when the cache closes first.
+    state.down = true;
+    const closedFirst = createGenerationBumps({ cache, key: (tenantId) => tenantId });
+    closedFirst.stop();
+    await closedFirst.bump(['c']);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
