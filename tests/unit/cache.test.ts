@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseVersionedValue } from '../../server/cache/cache.ts';
 import {
   type Cache,
@@ -127,6 +127,13 @@ it('keeps tenant ids from forging each other’s key prefix', () => {
   expect(tenantKey('a', 'b:c')).toBe('quarry:a:b:c');
 });
 
+/** Events that record each lookup's outcome, and any lookup counted under another cache's name with that name. */
+const lookupsOf = (lookups: string[], cacheName: string) => ({
+  ...noOperationalEvents,
+  cacheLookup: (name: string, outcome: string) =>
+    lookups.push(name === cacheName ? outcome : `${name}:${outcome}`),
+});
+
 /** A search index whose results the test controls, counting calls. */
 function fakeIndex() {
   let version = 'v1';
@@ -242,10 +249,7 @@ describe('search cache', () => {
   it('keeps tenants apart and serves the last page as stale only when the backend is unavailable', async () => {
     const fake = fakeIndex();
     const lookups: string[] = [];
-    const events = {
-      ...noOperationalEvents,
-      cacheLookup: (_cache: string, outcome: string) => lookups.push(outcome),
-    };
+    const events = lookupsOf(lookups, 'search');
     const index = cachedSearchIndex(fake.index, { cache: createMemoryCache(), events });
     await index.search(request('a'));
     await index.apply(change('a'));
@@ -275,7 +279,9 @@ describe('search cache keys and lifetimes', () => {
     ['paging session', { ...base, session: 'pit-1' }],
     ['facets', { ...base, facets: ['TAGS'] }],
     ['tags', { ...base, filter: { tags: ['x'] } }],
+    ['other tags', { ...base, filter: { tags: ['y'] } }],
     ['status', { ...base, filter: { status: ['PUBLISHED'] } }],
+    ['other status', { ...base, filter: { status: ['DRAFT'] } }],
     ['author', { ...base, filter: { author: 'ada' } }],
     ['updated after', { ...base, filter: { updatedAfter: new Date(1000) } }],
     ['updated before', { ...base, filter: { updatedBefore: new Date(1000) } }],
@@ -344,10 +350,7 @@ describe('search cache keys and lifetimes', () => {
   it('searches the index when the cache fails, and counts the lookup as an error', async () => {
     const fake = fakeIndex();
     const lookups: string[] = [];
-    const events = {
-      ...noOperationalEvents,
-      cacheLookup: (_cache: string, outcome: string) => lookups.push(outcome),
-    };
+    const events = lookupsOf(lookups, 'search');
     const failing = { ...createMemoryCache(), get: () => Promise.reject(new Error('redis down')) } as Cache;
     const index = cachedSearchIndex(fake.index, { cache: failing, events });
     const page = await index.search(base);
@@ -363,10 +366,7 @@ describe('search cache keys and lifetimes', () => {
   it('marks each page with how it was served, and counts hits', async () => {
     const fake = fakeIndex();
     const lookups: string[] = [];
-    const events = {
-      ...noOperationalEvents,
-      cacheLookup: (_cache: string, outcome: string) => lookups.push(outcome),
-    };
+    const events = lookupsOf(lookups, 'search');
     const index = cachedSearchIndex(fake.index, { cache: createMemoryCache(), events });
     const first = await index.search(base);
     const second = await index.search(base);
@@ -423,6 +423,52 @@ describe('search cache keys and lifetimes', () => {
     expect((await index.search(request('b'))).cacheStatus).toBe('hit');
     expect(await synonyms.synonyms('a')).toEqual({ equivalents: [], rules: [] });
     synonyms.stop();
+  });
+});
+
+describe('search cache retries', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A memory cache whose increments fail, counting them. */
+  function failingBumps() {
+    const state = { increments: 0 };
+    const cache: Cache = {
+      ...createMemoryCache(),
+      increment: () => {
+        state.increments++;
+        return Promise.reject(new Error('redis down'));
+      },
+    };
+    return { cache, state };
+  }
+
+  it('retries a failed bump after retryBumpMs, and stops when closed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { cache, state } = failingBumps();
+    const index = cachedSearchIndex(fakeIndex().index, { cache, retryBumpMs: 100 });
+    await index.apply(change('a'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(state.increments).toBe(2);
+    await index.close();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(state.increments).toBe(2);
+  });
+
+  it("retries a failed bump of a tenant's synonyms after retryBumpMs, and stops when stopped", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { cache, state } = failingBumps();
+    const synonyms = searchCacheBumpingSynonyms(
+      { synonyms: async () => ({ equivalents: [], rules: [] }), replaceSynonyms: async () => {} },
+      { cache, retryBumpMs: 100 },
+    );
+    await synonyms.replaceSynonyms('a', { equivalents: [], rules: [] });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(state.increments).toBe(2);
+    synonyms.stop();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(state.increments).toBe(2);
   });
 });
 
@@ -794,10 +840,7 @@ describe('document cache', () => {
   it('answers a batch of hits and misses in the order asked, per tenant, and counts each lookup', async () => {
     const { store, state } = fakeStore();
     const lookups: string[] = [];
-    const events = {
-      ...noOperationalEvents,
-      cacheLookup: (_: string, outcome: string) => lookups.push(outcome),
-    };
+    const events = lookupsOf(lookups, 'documents');
     const cached = cachedDocumentStore(store, { cache: createMemoryCache(), events });
     await cached.findByIds('t', ['1']);
     await new Promise((resolve) => setImmediate(resolve));
@@ -812,15 +855,78 @@ describe('document cache', () => {
   it('reads from the store when the cache fails, and counts each lookup as an error', async () => {
     const { store, state } = fakeStore();
     const lookups: string[] = [];
-    const events = {
-      ...noOperationalEvents,
-      cacheLookup: (_: string, outcome: string) => lookups.push(outcome),
-    };
+    const events = lookupsOf(lookups, 'documents');
     const cache = switchableCache();
     const cached = cachedDocumentStore(store, { cache, events });
     cache.down = true;
     expect((await cached.findByIds('t', ['1']))[0]?.title).toBe('first');
     expect(state.reads).toBe(1);
     expect(lookups[0]).toBe('error');
+  });
+
+  /** One document, updated and deleted for real, so two replicas' caches can be checked against it. */
+  function liveStore() {
+    const { store } = fakeStore();
+    let deleted = false;
+    return {
+      ...store,
+      findByIds: async (tenantId: string, ids: readonly string[]) =>
+        deleted ? ids.map(() => null) : store.findByIds(tenantId, ids),
+      async delete() {
+        deleted = true;
+        return true;
+      },
+    } as DocumentStore;
+  }
+
+  it('pays a fence owed while Redis was down before its next read, so other replicas stop serving the old version', async () => {
+    const store = liveStore();
+    const cache = switchableCache();
+    const writer = cachedDocumentStore(store, { cache });
+    const otherReplica = cachedDocumentStore(store, { cache });
+    await otherReplica.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    cache.down = true;
+    await writer.update('t', '1', { title: 'written while Redis was down' });
+    cache.down = false;
+    await writer.findByIds('t', ['1']);
+    expect((await otherReplica.findByIds('t', ['1']))[0]!.title).toBe('written while Redis was down');
+  });
+
+  it('reads around the cache while a fence is still owed, even when the cache answers reads', async () => {
+    const store = liveStore();
+    const inner = switchableCache();
+    const state = { writesFail: false };
+    const cache: Cache = {
+      ...inner,
+      setNewer: (...args) =>
+        state.writesFail ? Promise.reject(new Error('READONLY')) : inner.setNewer(...args),
+    };
+    const cached = cachedDocumentStore(store, { cache });
+    await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    state.writesFail = true;
+    await cached.update('t', '1', { title: 'second' });
+    // The fence could not be set, and the cache still holds the first version.
+    expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('second');
+  });
+
+  it('owes the stronger fence when a delete follows an update whose fence was not set', async () => {
+    const store = liveStore();
+    const cache = switchableCache();
+    const cached = cachedDocumentStore(store, { cache });
+    cache.down = true;
+    const updated = await cached.update('t', '1', { title: 'second' });
+    await cached.delete('t', '1');
+    cache.down = false;
+    expect(await cached.findByIds('t', ['1'])).toEqual([null]);
+    // A replica whose read of the update raced the delete stores it now: the delete's fence keeps it out.
+    await cache.setNewer(
+      tenantKey('t', 'versioned-document', '1'),
+      updated.version,
+      JSON.stringify(updated),
+      60,
+    );
+    expect(await cachedDocumentStore(store, { cache }).findByIds('t', ['1'])).toEqual([null]);
   });
 });
