@@ -902,13 +902,17 @@ describe('document cache', () => {
       setNewer: (...args) =>
         state.writesFail ? Promise.reject(new Error('READONLY')) : inner.setNewer(...args),
     };
-    const cached = cachedDocumentStore(store, { cache });
+    const lookups: string[] = [];
+    const cached = cachedDocumentStore(store, { cache, events: lookupsOf(lookups, 'documents') });
     await cached.findByIds('t', ['1']);
     await new Promise((resolve) => setImmediate(resolve));
     state.writesFail = true;
     await cached.update('t', '1', { title: 'second' });
     // The fence could not be set, and the cache still holds the first version.
+    lookups.length = 0;
     expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('second');
+    // Counted as a cache that could not be used.
+    expect(lookups[0]).toBe('error');
   });
 
   it('owes the stronger fence when a delete follows an update whose fence was not set', async () => {
