@@ -211,6 +211,20 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     expect((await readCalls(redis.client)) - before).toBe(0);
   });
 
+  it("forgets only the written key's copy: another tenant's generation is still read from memory", async () => {
+    const cache = await open();
+    const written = searchGenerationKey('invalidated');
+    const untouched = searchGenerationKey('untouched');
+    await redis.client.set(written, '1');
+    await redis.client.set(untouched, '1');
+    expect(await cache.getMany([written, untouched])).toEqual(['1', '1']);
+    await redis.client.set(written, '2');
+    await until(async () => (await cache.get(written)) === '2', 1000);
+    const before = await readCalls(redis.client);
+    expect(await cache.get(untouched)).toBe('1');
+    expect((await readCalls(redis.client)) - before).toBe(0);
+  });
+
   it('forgets every kept value when the database is flushed', async () => {
     const cache = await open();
     const key = responseGenerationKey('flushed');
