@@ -9,6 +9,9 @@ export default defineConfig({
     include: [
       'tests/contracts/**/*.test.ts',
       'tests/unit/cache.test.ts',
+      'tests/unit/cache-resilience.test.ts',
+      'tests/unit/redis-client.test.ts',
+      'tests/unit/data-store-tls.test.ts',
       'tests/unit/client-side-cache.test.ts',
       'tests/unit/response-cache.test.ts',
       'tests/unit/resilient-ports.test.ts',

@@ -21,8 +21,8 @@ export const publicErrorCodes = {
   DOCUMENTS_UNAVAILABLE: 503,
   SUBGRAPH_UNAVAILABLE: 503,
   /**
-   * A mutation was sent to its subgraph but no answer came back (connection lost, timeout): it may or
-   * may not have been applied. Retry it with the same idempotency key.
+   * A mutation was sent (to its subgraph, or by it to its store) but no answer came back (connection
+   * lost, timeout): it may or may not have been applied. Retry it with the same idempotency key.
    */
   WRITE_OUTCOME_UNKNOWN: 503,
   /** The idempotency key was already used by the tenant for another mutation or input; nothing was written. */

@@ -212,6 +212,8 @@ describe('classifying a request by the codes its client saw', () => {
     expect(
       classifyRequest(errorCodes([requestError('GATEWAY_TIMEOUT', 'The operation took too long')])),
     ).toBe('server_error');
+    // The service could not say whether a write happened: its failure, not the client's.
+    expect(classifyRequest(['WRITE_OUTCOME_UNKNOWN'])).toBe('server_error');
     expect(classifyRequest(errorCodes([requestError('BAD_USER_INPUT', 'first')]))).toBe('client_error');
   });
 });

@@ -37,6 +37,7 @@ export const serverErrorCodes: ReadonlySet<string> = new Set([
   'SEARCH_UNAVAILABLE',
   'DOCUMENTS_UNAVAILABLE',
   'SUBGRAPH_UNAVAILABLE',
+  'WRITE_OUTCOME_UNKNOWN',
 ]);
 
 export type RequestResult = 'ok' | 'client_error' | 'server_error';

@@ -91,10 +91,13 @@ export class DependencyUnavailableError extends Error {
   readonly dependency: string;
   /** True when the breaker refused the call without trying it. */
   readonly breakerOpen: boolean;
+  /** True when the attempt was abandoned at its timeout or the caller's deadline: it may still be running. */
+  readonly timedOut: boolean;
   constructor(dependency: string, cause: unknown, breakerOpen = false) {
     super(`${dependency} is unavailable`, { cause });
     this.dependency = dependency;
     this.breakerOpen = breakerOpen;
+    this.timedOut = cause instanceof AttemptTimeoutError || cause instanceof TenantTimeoutError;
   }
 }
 

@@ -43,6 +43,16 @@ export class IdempotencyKeyReusedError extends Error {
   readonly isIdempotencyKeyReused = true;
 }
 
+/**
+ * A write that reached the store but whose answer was lost (a commit that timed out or lost its
+ * connection, an attempt abandoned at its timeout): it may or may not have been applied. A retry with
+ * the write's idempotency key tells which, without writing twice.
+ */
+export class WriteOutcomeUnknownError extends Error {
+  override name = 'WriteOutcomeUnknownError';
+  readonly isWriteOutcomeUnknown = true;
+}
+
 /** The store's answers, not failures of it: the write certainly did not happen, and the store is healthy. */
 export const isStoreAnswer = (error: unknown): boolean =>
   error instanceof VersionConflictError ||

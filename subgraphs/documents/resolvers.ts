@@ -16,6 +16,7 @@ import {
   IdempotencyKeyReusedError,
   QuotaExceededError,
   VersionConflictError,
+  WriteOutcomeUnknownError,
 } from './document-store.ts';
 import { checkIdempotencyKey, idempotentWrite } from './idempotency.ts';
 import { type QuotaConfig, quotaFor } from './quotas.ts';
@@ -56,6 +57,11 @@ function toClientError(error: unknown): unknown {
       'IDEMPOTENCY_KEY_REUSED',
       'This idempotency key was already used for a different mutation or input; nothing was written',
       { field: 'idempotencyKey' },
+    );
+  if (error instanceof WriteOutcomeUnknownError)
+    return quarryError(
+      'WRITE_OUTCOME_UNKNOWN',
+      'The documents store did not confirm the write; it may or may not have been applied. Retry it with the same idempotency key',
     );
   if (isDependencyUnavailable(error))
     return quarryError('DOCUMENTS_UNAVAILABLE', 'Documents temporarily unavailable');

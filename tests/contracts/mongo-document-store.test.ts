@@ -5,7 +5,14 @@ import { configLoader } from '../../server/config/compose.ts';
 import { partitionKeyOf } from '../../server/documents/partitions.ts';
 import { createMongoClient } from '../../subgraphs/documents/adapters/index.ts';
 import { MongoDocumentStore } from '../../subgraphs/documents/adapters/mongo-document-store.ts';
-import { MingoDatabase, writeConflict } from '../helpers/mingo-mongo.ts';
+import { WriteOutcomeUnknownError } from '../../subgraphs/documents/document-store.ts';
+import { idempotentWrite } from '../../subgraphs/documents/idempotency.ts';
+import {
+  commitConnectionTimedOut,
+  commitTimedOut,
+  MingoDatabase,
+  writeConflict,
+} from '../helpers/mingo-mongo.ts';
 import { describeDocumentStoreContract } from './document-store.contract.ts';
 
 // Here: the adapter's real filters and updates, evaluated by mingo. No MongoDB server is involved.
@@ -193,6 +200,55 @@ describe('MongoDocumentStore (mingo)', () => {
     await store.create('a', { title: 'Y', body: '', tags: [], author: null, status: 'DRAFT' }, 'b/c');
     const ids = database.collection('documents').docs.map((doc) => doc._id);
     expect(ids).toEqual(['a%2Fb/c', 'a/b/c']);
+  });
+
+  describe('a commit whose answer is lost', () => {
+    const draft = { title: 'Sent', body: '', tags: [], author: null, status: 'DRAFT' as const };
+    const keyed = (key: string, input: unknown) => ({
+      idempotency: idempotentWrite(key, 'createDocument', input, 60_000),
+    });
+
+    it('is an unknown outcome when maxTimeMS expired on it, and the retry with its key replays the write once', async () => {
+      database.lostCommitAnswers.push(commitTimedOut());
+      const lost = store.create('t', draft, 'a', keyed('k1', draft));
+      await expect(lost).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+      // It was applied: the client's retry with the same key must get it back, not write it again.
+      const retried = await store.create('t', draft, 'a', keyed('k1', draft));
+      expect(retried).toMatchObject({ id: 'a', version: 1 });
+      expect(database.collection('documents').docs).toHaveLength(1);
+      expect(await store.pull(10)).toHaveLength(1);
+      expect(await store.usage('t')).toEqual({ documents: 1, bytes: expect.any(Number) });
+    });
+
+    it('is an unknown outcome for an update and a delete too', async () => {
+      await store.create('t', draft, 'a');
+      database.lostCommitAnswers.push(commitTimedOut());
+      await expect(store.update('t', 'a', { title: 'Changed' })).rejects.toBeInstanceOf(
+        WriteOutcomeUnknownError,
+      );
+      database.lostCommitAnswers.push(commitTimedOut());
+      await expect(store.delete('t', 'a')).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+      expect(await store.findByIds('t', ['a'])).toEqual([null]);
+    });
+
+    it('is retried by the driver when the connection timed out, and then answers the write, applied once', async () => {
+      database.lostCommitAnswers.push(commitConnectionTimedOut());
+      expect(await store.create('t', draft, 'a')).toMatchObject({ id: 'a', version: 1 });
+      expect(database.collection('documents').docs).toHaveLength(1);
+    });
+
+    it('is not claimed for a write that failed before its commit: nothing of it was applied', async () => {
+      const outbox = database.collection('document_outbox');
+      const insert = outbox.insertOne.bind(outbox);
+      outbox.insertOne = async () => {
+        outbox.insertOne = insert;
+        throw new Error('server selection timed out');
+      };
+      const failed = store.create('t', draft, 'a');
+      await expect(failed).rejects.toThrow('server selection timed out');
+      await expect(failed).rejects.not.toBeInstanceOf(WriteOutcomeUnknownError);
+      expect(await store.findByIds('t', ['a'])).toEqual([null]);
+    });
   });
 
   describe("the tombstone is taken in the create's transaction", () => {

@@ -1,16 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DocumentStore, WriteOutcomeUnknownError } from '../../subgraphs/documents/document-store.ts';
 import { type CallCounts, countCalls } from '../helpers/counting.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 const documentFields = 'id title body tags author status version createdAt updatedAt';
 
+/** While `lose.next` is set, the next create is applied and then fails as a commit whose answer was lost. */
+function losingAnswers<T extends DocumentStore>(store: T, lose: { next: boolean }): T {
+  const create: DocumentStore['create'] = async (...args) => {
+    const created = await store.create(...args);
+    if (!lose.next) return created;
+    lose.next = false;
+    throw new WriteOutcomeUnknownError('commit unconfirmed');
+  };
+  return new Proxy(store, {
+    get(object, property) {
+      if (property === 'create') return create;
+      const value = Reflect.get(object, property);
+      // Bound: the adapter's methods read its private fields, which a proxy as `this` does not have.
+      return typeof value === 'function' ? value.bind(object) : value;
+    },
+  });
+}
+
 describe('documents through the gateway', () => {
   let stack: TestStack;
   let token: string;
   const storeCalls: CallCounts = new Map();
+  const lose = { next: false };
 
   beforeAll(async () => {
-    stack = await startTestStack({ decorateStore: (store) => countCalls(store, storeCalls) });
+    stack = await startTestStack({
+      decorateStore: (store) => countCalls(losingAnswers(store, lose), storeCalls),
+    });
     token = await stack.token('tenant-docs');
   });
   afterAll(() => stack.stop());
@@ -172,5 +194,23 @@ describe('documents through the gateway', () => {
       });
     expect((await deleteKeyed()).data).toEqual({ deleteDocument: true });
     expect((await deleteKeyed()).data).toEqual({ deleteDocument: true });
+  });
+
+  it('answers WRITE_OUTCOME_UNKNOWN when the store lost the answer to an applied write, and the keyed retry returns it once', async () => {
+    const createKeyed = () =>
+      stack.graphql<{ createDocument: { id: string; version: number } }>(
+        'mutation ($input: CreateDocumentInput!) { createDocument(input: $input, idempotencyKey: "lost-e2e") { id version } }',
+        { variables: { input: { title: 'Lost answer', body: 'applied' } }, token },
+      );
+    lose.next = true;
+    const lost = await createKeyed();
+    expect(lost.errors?.map((error) => error.extensions?.code)).toEqual(['WRITE_OUTCOME_UNKNOWN']);
+    const retried = await createKeyed();
+    expect(retried.errors).toBeUndefined();
+    const read = await stack.graphql<{ document: { title: string } | null }>(
+      'query ($id: ID!) { document(id: $id) { title } }',
+      { variables: { id: retried.data?.createDocument.id }, token },
+    );
+    expect(read.data?.document).toEqual({ title: 'Lost answer' });
   });
 });

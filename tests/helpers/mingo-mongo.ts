@@ -1,5 +1,12 @@
 import { Query, update } from 'mingo';
-import { ClientSession, type Db, type MongoClient, MongoServerError } from 'mongodb';
+import {
+  ClientSession,
+  type Db,
+  type MongoClient,
+  MongoErrorLabel,
+  MongoNetworkTimeoutError,
+  MongoServerError,
+} from 'mongodb';
 
 type Doc = Record<string, unknown>;
 type SortSpec = Record<string, 1 | -1>;
@@ -61,6 +68,25 @@ export const writeConflict = () =>
     codeName: 'WriteConflict',
     errorLabels: ['TransientTransactionError'],
   });
+
+/**
+ * A commit the server applied but whose answer ran past `maxCommitTimeMS`, as the driver's
+ * `commitTransaction` surfaces it: code 50, labelled UnknownTransactionCommitResult.
+ */
+export const commitTimedOut = () =>
+  new MongoServerError({
+    message: 'operation exceeded time limit',
+    code: 50,
+    codeName: 'MaxTimeMSExpired',
+    errorLabels: [MongoErrorLabel.UnknownTransactionCommitResult],
+  });
+
+/** A commit whose connection timed out after it was sent, as the driver's `commitTransaction` surfaces it. */
+export function commitConnectionTimedOut() {
+  const error = new MongoNetworkTimeoutError('connection 3 to 127.0.0.1:27017 timed out');
+  error.addErrorLabel(MongoErrorLabel.UnknownTransactionCommitResult);
+  return error;
+}
 
 /** A document's identity across normalisation: its `_id`, as a string. */
 const keyOf = (id: unknown) => JSON.stringify(normalize(id));
@@ -312,10 +338,13 @@ class MingoSession {
     this.transaction = { state: 'TRANSACTION_IN_PROGRESS' };
   }
 
+  /** Committing again what is already committed succeeds, as it does on a replica set. */
   async commitTransaction() {
     if (this.active) this.#database.end(this.active, true);
     this.active = undefined;
     this.transaction = { state: 'TRANSACTION_COMMITTED' };
+    const lostAnswer = this.#database.lostCommitAnswers.shift();
+    if (lostAnswer) throw lostAnswer;
   }
 
   async abortTransaction() {
@@ -353,6 +382,11 @@ export class MingoDatabase {
   readonly collections = new Map<string, MingoCollection>();
   /** Transaction attempts started, retries included. */
   transactions = 0;
+  /**
+   * Each commit takes the first of these, if any: the commit is applied, then answers this error
+   * instead of success (see `commitTimedOut`, `commitConnectionTimedOut`).
+   */
+  readonly lostCommitAnswers: Error[] = [];
   #commits = 0;
   readonly #held = new Map<MingoCollection, Map<string, Transaction>>();
 

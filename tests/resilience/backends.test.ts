@@ -79,7 +79,7 @@ describe('resilience matrix: documents backend', () => {
   const cell = matrixHarness('tenant-documents-backend');
 
   for (const { fault, delayMs } of faults) {
-    it(`${fault}: reads and writes fail with DOCUMENTS_UNAVAILABLE, search returns partial data, then it recovers`, async () => {
+    it(`${fault}: reads fail with DOCUMENTS_UNAVAILABLE, writes with it or WRITE_OUTCOME_UNKNOWN, search returns partial data, then it recovers`, async () => {
       const { h } = cell;
       const word = `okapi${fault}`;
       const created = await h.stack.graphql<{ createDocument: { id: string } }>(
@@ -105,7 +105,9 @@ describe('resilience matrix: documents backend', () => {
         `mutation { createDocument(input: { title: "Lost ${word}", body: "never" }) { id } }`,
         { token: h.token },
       );
-      expect(codes(write)).toEqual(['DOCUMENTS_UNAVAILABLE']);
+      // A write that reached the store and ran past its timeout may still be applied; one that failed did nothing.
+      const sentAndUnanswered = fault === 'slow' || fault === 'blackhole';
+      expect(codes(write)).toEqual([sentAndUnanswered ? 'WRITE_OUTCOME_UNKNOWN' : 'DOCUMENTS_UNAVAILABLE']);
       expect(await breakerOf(h.stack.documentsUrl, 'documents-store')).toBe('open');
       // The documents service cannot serve without its store.
       expect((await readiness(h.stack.documentsUrl)).status).toBe(503);
@@ -131,10 +133,12 @@ describe('resilience matrix: documents backend', () => {
         expect(again.data!.document!.id).toBe(id);
       });
       expect(await breakerOf(h.stack.documentsUrl, 'documents-store')).toBe('closed');
-      // The refused write left nothing behind.
-      await h.stack.settle();
-      const lost = await cell.search(`"Lost ${word}"`);
-      expect(lost.data!.search.total).toBe(0);
+      // The failed write left nothing behind; the slow one runs on and is applied, which is why its outcome was unknown.
+      if (fault !== 'slow') {
+        await h.stack.settle();
+        const lost = await cell.search(`"Lost ${word}"`);
+        expect(lost.data!.search.total).toBe(0);
+      }
     });
   }
 });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseVersionedValue } from '../../server/cache/cache.ts';
 import {
   type Cache,
   createKeyValueCache,
@@ -14,9 +15,9 @@ import { createLogger } from '../../server/logger.ts';
 import { noOperationalEvents } from '../../server/observability/events.ts';
 import { DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
-import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
+import { type DocumentStore, VersionConflictError } from '../../subgraphs/documents/document-store.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
-import { cachedSearchIndex } from '../../subgraphs/search/cached-search-index.ts';
+import { cachedSearchIndex, searchCacheBumpingSynonyms } from '../../subgraphs/search/cached-search-index.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
 import { refreshingSearchIndex } from '../helpers/refreshing-search-index.ts';
@@ -101,7 +102,7 @@ describe('redis eviction policy', () => {
   it('logs an error when Redis may evict keys without a TTL, such as the generation counters', async () => {
     const policyAfterConnect = async (policy: string) => {
       await redis.client.config('SET', 'maxmemory-policy', policy);
-      const lines: { level: string; maxmemoryPolicy?: string }[] = [];
+      const lines: { level: string; msg: string; maxmemoryPolicy?: string }[] = [];
       const logger = createLogger({
         level: 'info',
         destination: { write: (line: string) => lines.push(JSON.parse(line)) },
@@ -110,7 +111,10 @@ describe('redis eviction policy', () => {
       await once(client, 'ready');
       await client.ping();
       client.disconnect();
-      return lines.filter((line) => line.level === 'error').map((line) => line.maxmemoryPolicy);
+      const errors = lines.filter((line) => line.level === 'error');
+      // The line tells the operator what to change it to.
+      for (const line of errors) expect(line.msg).toMatch(/use volatile-lru or noeviction/);
+      return errors.map((line) => line.maxmemoryPolicy);
     };
     expect(await policyAfterConnect('allkeys-lru')).toEqual(['allkeys-lru']);
     expect(await policyAfterConnect('volatile-lru')).toEqual([]);
@@ -121,6 +125,13 @@ describe('redis eviction policy', () => {
 it('keeps tenant ids from forging each other’s key prefix', () => {
   expect(tenantKey('a:b', 'c')).not.toBe(tenantKey('a', 'b:c'));
   expect(tenantKey('a', 'b:c')).toBe('quarry:a:b:c');
+});
+
+/** Events that record each lookup's outcome, and any lookup counted under another cache's name with that name. */
+const lookupsOf = (lookups: string[], cacheName: string) => ({
+  ...noOperationalEvents,
+  cacheLookup: (name: string, outcome: string) =>
+    lookups.push(name === cacheName ? outcome : `${name}:${outcome}`),
 });
 
 /** A search index whose results the test controls, counting calls. */
@@ -238,10 +249,7 @@ describe('search cache', () => {
   it('keeps tenants apart and serves the last page as stale only when the backend is unavailable', async () => {
     const fake = fakeIndex();
     const lookups: string[] = [];
-    const events = {
-      ...noOperationalEvents,
-      cacheLookup: (_cache: string, outcome: string) => lookups.push(outcome),
-    };
+    const events = lookupsOf(lookups, 'search');
     const index = cachedSearchIndex(fake.index, { cache: createMemoryCache(), events });
     await index.search(request('a'));
     await index.apply(change('a'));
@@ -255,6 +263,212 @@ describe('search cache', () => {
     await expect(index.search(request('a', 'other'))).rejects.toBeInstanceOf(DependencyUnavailableError);
     fake.fail(new Error('a bug, not an outage'));
     await expect(index.search(request('a'))).rejects.toThrow('a bug');
+  });
+});
+
+describe('search cache keys and lifetimes', () => {
+  const base = request('a');
+  const variants: [string, SearchRequest][] = [
+    ['text', { ...base, text: 'other' }],
+    ['highlights', { ...base, highlights: true }],
+    ['typo tolerance', { ...base, typoTolerance: false }],
+    ['did you mean', { ...base, didYouMean: true }],
+    ['sort', { ...base, sort: 'UPDATED_DESC' }],
+    ['page size', { ...base, first: 20 }],
+    ['cursor', { ...base, after: [1, 'd'] }],
+    ['paging session', { ...base, session: 'pit-1' }],
+    ['facets', { ...base, facets: ['TAGS'] }],
+    ['tags', { ...base, filter: { tags: ['x'] } }],
+    ['other tags', { ...base, filter: { tags: ['y'] } }],
+    ['status', { ...base, filter: { status: ['PUBLISHED'] } }],
+    ['other status', { ...base, filter: { status: ['DRAFT'] } }],
+    ['author', { ...base, filter: { author: 'ada' } }],
+    ['updated after', { ...base, filter: { updatedAfter: new Date(1000) } }],
+    ['updated before', { ...base, filter: { updatedBefore: new Date(1000) } }],
+  ];
+
+  it('keeps a page per request: whatever changes the answer is in the key, the order of a set is not', async () => {
+    const fake = fakeIndex();
+    const index = cachedSearchIndex(fake.index, { cache: createMemoryCache() });
+    await index.search(base);
+    for (const [what, variant] of variants) {
+      const before = fake.state.calls;
+      await index.search(variant);
+      expect(fake.state.calls, what).toBe(before + 1);
+    }
+    const before = fake.state.calls;
+    for (const [what, variant] of variants)
+      expect((await index.search(variant)).cacheStatus, what).toBe('hit');
+    // The defaults spelled out are the same request.
+    await index.search({ ...base, highlights: false, typoTolerance: true, didYouMean: false });
+    const twoOfEach = {
+      ...base,
+      facets: ['TAGS', 'STATUS'] as const,
+      filter: { tags: ['x', 'y'], status: ['DRAFT', 'PUBLISHED'] as const },
+    };
+    await index.search(twoOfEach);
+    await index.search({
+      ...twoOfEach,
+      facets: ['STATUS', 'TAGS'],
+      filter: { tags: ['y', 'x'], status: ['PUBLISHED', 'DRAFT'] },
+    });
+    expect(fake.state.calls).toBe(before + 1);
+  });
+
+  it('keeps a fresh page for ttlSeconds and the last page for staleTtlSeconds, by default a minute and a day', async () => {
+    const lifetimes = (cache: Cache) => {
+      const kept: [string, number][] = [];
+      return {
+        kept,
+        cache: {
+          ...cache,
+          set: (key: string, value: string, ttl: number) => {
+            kept.push([key.includes(':search-stale:') ? 'stale' : 'fresh', ttl]);
+            return cache.set(key, value, ttl);
+          },
+        } as Cache,
+      };
+    };
+    const defaults = lifetimes(createMemoryCache());
+    await cachedSearchIndex(fakeIndex().index, { cache: defaults.cache }).search(base);
+    expect(defaults.kept.sort()).toEqual([
+      ['fresh', 60],
+      ['stale', 86_400],
+    ]);
+    const chosen = lifetimes(createMemoryCache());
+    await cachedSearchIndex(fakeIndex().index, {
+      cache: chosen.cache,
+      ttlSeconds: 5,
+      staleTtlSeconds: 50,
+    }).search(base);
+    expect(chosen.kept.sort()).toEqual([
+      ['fresh', 5],
+      ['stale', 50],
+    ]);
+  });
+
+  it('searches the index when the cache fails, and counts the lookup as an error', async () => {
+    const fake = fakeIndex();
+    const lookups: string[] = [];
+    const events = lookupsOf(lookups, 'search');
+    const failing = { ...createMemoryCache(), get: () => Promise.reject(new Error('redis down')) } as Cache;
+    const index = cachedSearchIndex(fake.index, { cache: failing, events });
+    const page = await index.search(base);
+    expect(hitId(page)).toBe('v1');
+    expect(page.cacheStatus).toBe('miss');
+    expect(lookups).toEqual(['error']);
+    // With the stale copy unreadable too, an outage is the index's own error.
+    fake.fail(new DependencyUnavailableError('search-index', new Error('down')));
+    await expect(index.search(base)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(lookups).toEqual(['error', 'error']);
+  });
+
+  it('marks each page with how it was served, and counts hits', async () => {
+    const fake = fakeIndex();
+    const lookups: string[] = [];
+    const events = lookupsOf(lookups, 'search');
+    const index = cachedSearchIndex(fake.index, { cache: createMemoryCache(), events });
+    const first = await index.search(base);
+    const second = await index.search(base);
+    expect([first.cacheStatus, second.cacheStatus]).toEqual(['miss', 'hit']);
+    expect(second.stale).toBeUndefined();
+    expect(second.hits).toEqual(first.hits);
+    expect(lookups).toEqual(['miss', 'hit']);
+    fake.fail(new DependencyUnavailableError('search-index', new Error('down')));
+    // Past its generation, the page is served only as the last known one.
+    await index.apply(change('a'));
+    expect((await index.search(base)).cacheStatus).toBe('stale');
+  });
+
+  it("bumps only the applied tenants' generations, and passes suggestions and close through", async () => {
+    const fake = fakeIndex();
+    let closed = 0;
+    const inner = {
+      ...fake.index,
+      suggest: async (tenantId: string, prefix: string, first: number) => [`${tenantId}:${prefix}:${first}`],
+      close: async () => {
+        closed++;
+      },
+    };
+    const index = cachedSearchIndex(inner, { cache: createMemoryCache() });
+    await index.search(request('a'));
+    await index.search(request('b'));
+    expect(await index.apply(change('a'))).toEqual({ rejected: [] });
+    expect((await index.search(request('b'))).cacheStatus).toBe('hit');
+    expect((await index.search(request('a'))).cacheStatus).toBe('miss');
+    expect(await index.suggest('a', 'gra', 3)).toEqual(['a:gra:3']);
+    await index.close();
+    expect(closed).toBe(1);
+  });
+
+  it('stops serving cached pages of a tenant whose synonyms were replaced', async () => {
+    const fake = fakeIndex();
+    const cache = createMemoryCache();
+    const index = cachedSearchIndex(fake.index, { cache });
+    const replaced: string[] = [];
+    const synonyms = searchCacheBumpingSynonyms(
+      {
+        synonyms: async () => ({ equivalents: [], rules: [] }),
+        replaceSynonyms: async (tenantId) => {
+          replaced.push(tenantId);
+        },
+      },
+      { cache },
+    );
+    await index.search(request('a'));
+    await index.search(request('b'));
+    await synonyms.replaceSynonyms('a', { equivalents: [], rules: [] });
+    expect(replaced).toEqual(['a']);
+    expect((await index.search(request('a'))).cacheStatus).toBe('miss');
+    expect((await index.search(request('b'))).cacheStatus).toBe('hit');
+    expect(await synonyms.synonyms('a')).toEqual({ equivalents: [], rules: [] });
+    synonyms.stop();
+  });
+});
+
+describe('search cache retries', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A memory cache whose increments fail, counting them. */
+  function failingBumps() {
+    const state = { increments: 0 };
+    const cache: Cache = {
+      ...createMemoryCache(),
+      increment: () => {
+        state.increments++;
+        return Promise.reject(new Error('redis down'));
+      },
+    };
+    return { cache, state };
+  }
+
+  it('retries a failed bump after retryBumpMs, and stops when closed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { cache, state } = failingBumps();
+    const index = cachedSearchIndex(fakeIndex().index, { cache, retryBumpMs: 100 });
+    await index.apply(change('a'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(state.increments).toBe(2);
+    await index.close();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(state.increments).toBe(2);
+  });
+
+  it("retries a failed bump of a tenant's synonyms after retryBumpMs, and stops when stopped", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { cache, state } = failingBumps();
+    const synonyms = searchCacheBumpingSynonyms(
+      { synonyms: async () => ({ equivalents: [], rules: [] }), replaceSynonyms: async () => {} },
+      { cache, retryBumpMs: 100 },
+    );
+    await synonyms.replaceSynonyms('a', { equivalents: [], rules: [] });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(state.increments).toBe(2);
+    synonyms.stop();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(state.increments).toBe(2);
   });
 });
 
@@ -463,5 +677,260 @@ describe('document cache', () => {
     await cached.update('t', '1', { title: 'written while Redis was down' });
     cache.down = false;
     expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('written while Redis was down');
+  });
+
+  /** The fake store with every other port method: deletes, creates under a chosen id, and the outbox calls. */
+  function fullStore() {
+    const { store, state } = fakeStore();
+    const calls: string[] = [];
+    const full = {
+      ...store,
+      async create(tenantId: string, document: { title: string }, id = 'generated') {
+        const created = { ...(await store.findByIds('t', ['1']))[0]!, ...document, id, tenantId, version: 1 };
+        return created;
+      },
+      async delete() {
+        return true;
+      },
+      usage: async (tenantId: string) => {
+        calls.push(`usage:${tenantId}`);
+        return { documents: 1, bytes: 2 };
+      },
+      pull: async (limit: number) => {
+        calls.push(`pull:${limit}`);
+        return [];
+      },
+      acknowledge: async (changes: readonly unknown[]) => {
+        calls.push(`acknowledge:${changes.length}`);
+      },
+      oldestPendingAt: async () => {
+        calls.push('oldestPendingAt');
+        return null;
+      },
+      close: async () => {
+        calls.push('close');
+      },
+    } as unknown as DocumentStore;
+    return { store: full, state, calls };
+  }
+
+  /** A memory cache recording the TTL of every `setNewer`, by whether it stored a fence or a document. */
+  function ttlRecording() {
+    const inner = createMemoryCache();
+    const stored: [string, number][] = [];
+    const cache: Cache = {
+      ...inner,
+      setNewer: (key, version, value, ttl) => {
+        stored.push([
+          value === '' ? `fence@${version === Number.MAX_SAFE_INTEGER ? 'closed' : version}` : 'document',
+          ttl,
+        ]);
+        return inner.setNewer(key, version, value, ttl);
+      },
+    };
+    return { cache, stored };
+  }
+
+  it('keeps documents and write fences for ttlSeconds, five minutes by default, and an uncertain write closed for its window', async () => {
+    const { store } = fakeStore();
+    const failing = {
+      ...store,
+      update: () => Promise.reject(new DependencyUnavailableError('documents-store', new Error('timed out'))),
+    } as DocumentStore;
+    const byDefault = ttlRecording();
+    const cached = cachedDocumentStore(failing, { cache: byDefault.cache });
+    await cached.findByIds('t', ['1']);
+    await expect(cached.update('t', '1', { title: 'x' })).rejects.toThrow();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(byDefault.stored).toEqual([
+      ['document', 300],
+      ['fence@closed', 125],
+    ]);
+    const chosen = ttlRecording();
+    const written = cachedDocumentStore(store, { cache: chosen.cache, ttlSeconds: 30 });
+    await written.update('t', '1', { title: 'y' });
+    await written.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(chosen.stored).toEqual([
+      ['fence@2', 30],
+      ['document', 30],
+    ]);
+    const uncertain = ttlRecording();
+    await expect(
+      cachedDocumentStore(failing, { cache: uncertain.cache, uncertainWriteMs: 2500 }).update('t', '1', {}),
+    ).rejects.toThrow();
+    expect(uncertain.stored).toEqual([['fence@closed', 3]]);
+  });
+
+  it('keeps a deleted document out: a read that fetched it before the delete cannot put it back', async () => {
+    const { store } = fullStore();
+    const cache = createMemoryCache();
+    const cached = cachedDocumentStore(store, { cache });
+    const before = (await store.findByIds('t', ['1']))[0]!;
+    expect(await cached.delete('t', '1')).toBe(true);
+    // The read that raced the delete stores the version it fetched.
+    await cache.setNewer(
+      tenantKey('t', 'versioned-document', '1'),
+      before.version,
+      JSON.stringify(before),
+      60,
+    );
+    let reads = 0;
+    const counting = cachedDocumentStore(
+      {
+        ...store,
+        findByIds: async () => {
+          reads++;
+          return [null];
+        },
+      },
+      { cache },
+    );
+    expect(await counting.findByIds('t', ['1'])).toEqual([null]);
+    expect(reads).toBe(1);
+  });
+
+  it("fences a create under a chosen id that failed, and passes the store's answers through without a fence", async () => {
+    const { store } = fullStore();
+    const cache = createMemoryCache();
+    const refusing = {
+      ...store,
+      create: () => Promise.reject(new DependencyUnavailableError('documents-store', new Error('timed out'))),
+      update: () => Promise.reject(new VersionConflictError(1)),
+    } as DocumentStore;
+    const cached = cachedDocumentStore(refusing, { cache });
+    await expect(
+      cached.create('t', { title: 'x', body: '', tags: [], author: null, status: 'DRAFT' }, 'chosen'),
+    ).rejects.toThrow();
+    expect(await cache.get(tenantKey('t', 'versioned-document', 'chosen'))).toBe(
+      `${Number.MAX_SAFE_INTEGER}:`,
+    );
+    await expect(
+      cached.create('t', { title: 'x', body: '', tags: [], author: null, status: 'DRAFT' }),
+    ).rejects.toThrow();
+    expect(await cache.get(tenantKey('t', 'versioned-document', 'generated'))).toBeUndefined();
+    // A conflict wrote nothing: the cached document is still good.
+    await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(cached.update('t', '1', { title: 'x' }, 0)).rejects.toBeInstanceOf(VersionConflictError);
+    expect(
+      parseVersionedValue((await cache.get(tenantKey('t', 'versioned-document', '1')))!)?.value,
+    ).not.toBe('');
+  });
+
+  it('creates with the store, fencing the new id at its version, and passes the outbox calls and usage through', async () => {
+    const { store, calls } = fullStore();
+    const cache = createMemoryCache();
+    const cached = cachedDocumentStore(store, { cache });
+    const created = await cached.create(
+      't',
+      { title: 'new', body: '', tags: [], author: null, status: 'DRAFT' },
+      'n1',
+    );
+    expect(created).toMatchObject({ id: 'n1', title: 'new', version: 1 });
+    expect(await cache.get(tenantKey('t', 'versioned-document', 'n1'))).toBe('1:');
+    expect(await cached.usage('t')).toEqual({ documents: 1, bytes: 2 });
+    expect(await cached.pull(7)).toEqual([]);
+    await cached.acknowledge([]);
+    expect(await cached.oldestPendingAt()).toBeNull();
+    await cached.close();
+    expect(calls).toEqual(['usage:t', 'pull:7', 'acknowledge:0', 'oldestPendingAt', 'close']);
+  });
+
+  it('answers a batch of hits and misses in the order asked, per tenant, and counts each lookup', async () => {
+    const { store, state } = fakeStore();
+    const lookups: string[] = [];
+    const events = lookupsOf(lookups, 'documents');
+    const cached = cachedDocumentStore(store, { cache: createMemoryCache(), events });
+    await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    const batch = await cached.findByIds('t', ['missing', '1', 'also missing']);
+    expect(batch.map((document) => document?.title ?? null)).toEqual([null, 'first', null]);
+    expect(lookups.slice(1).sort()).toEqual(['hit', 'miss', 'miss']);
+    expect(state.reads).toBe(2);
+    // Another tenant's id is another key.
+    expect(await cached.findByIds('u', ['1'])).toEqual([null]);
+  });
+
+  it('reads from the store when the cache fails, and counts each lookup as an error', async () => {
+    const { store, state } = fakeStore();
+    const lookups: string[] = [];
+    const events = lookupsOf(lookups, 'documents');
+    const cache = switchableCache();
+    const cached = cachedDocumentStore(store, { cache, events });
+    cache.down = true;
+    expect((await cached.findByIds('t', ['1']))[0]?.title).toBe('first');
+    expect(state.reads).toBe(1);
+    expect(lookups[0]).toBe('error');
+  });
+
+  /** One document, updated and deleted for real, so two replicas' caches can be checked against it. */
+  function liveStore() {
+    const { store } = fakeStore();
+    let deleted = false;
+    return {
+      ...store,
+      findByIds: async (tenantId: string, ids: readonly string[]) =>
+        deleted ? ids.map(() => null) : store.findByIds(tenantId, ids),
+      async delete() {
+        deleted = true;
+        return true;
+      },
+    } as DocumentStore;
+  }
+
+  it('pays a fence owed while Redis was down before its next read, so other replicas stop serving the old version', async () => {
+    const store = liveStore();
+    const cache = switchableCache();
+    const writer = cachedDocumentStore(store, { cache });
+    const otherReplica = cachedDocumentStore(store, { cache });
+    await otherReplica.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    cache.down = true;
+    await writer.update('t', '1', { title: 'written while Redis was down' });
+    cache.down = false;
+    await writer.findByIds('t', ['1']);
+    expect((await otherReplica.findByIds('t', ['1']))[0]!.title).toBe('written while Redis was down');
+  });
+
+  it('reads around the cache while a fence is still owed, even when the cache answers reads', async () => {
+    const store = liveStore();
+    const inner = switchableCache();
+    const state = { writesFail: false };
+    const cache: Cache = {
+      ...inner,
+      setNewer: (...args) =>
+        state.writesFail ? Promise.reject(new Error('READONLY')) : inner.setNewer(...args),
+    };
+    const lookups: string[] = [];
+    const cached = cachedDocumentStore(store, { cache, events: lookupsOf(lookups, 'documents') });
+    await cached.findByIds('t', ['1']);
+    await new Promise((resolve) => setImmediate(resolve));
+    state.writesFail = true;
+    await cached.update('t', '1', { title: 'second' });
+    // The fence could not be set, and the cache still holds the first version.
+    lookups.length = 0;
+    expect((await cached.findByIds('t', ['1']))[0]!.title).toBe('second');
+    // Counted as a cache that could not be used.
+    expect(lookups[0]).toBe('error');
+  });
+
+  it('owes the stronger fence when a delete follows an update whose fence was not set', async () => {
+    const store = liveStore();
+    const cache = switchableCache();
+    const cached = cachedDocumentStore(store, { cache });
+    cache.down = true;
+    const updated = await cached.update('t', '1', { title: 'second' });
+    await cached.delete('t', '1');
+    cache.down = false;
+    expect(await cached.findByIds('t', ['1'])).toEqual([null]);
+    // A replica whose read of the update raced the delete stores it now: the delete's fence keeps it out.
+    await cache.setNewer(
+      tenantKey('t', 'versioned-document', '1'),
+      updated.version,
+      JSON.stringify(updated),
+      60,
+    );
+    expect(await cachedDocumentStore(store, { cache }).findByIds('t', ['1'])).toEqual([null]);
   });
 });

@@ -170,4 +170,74 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     await until(() => cache.tracking, 3000);
     expect(await cache.get(key)).toBe('3');
   });
+
+  it('passes every write through to Redis, and reads each back at once, kept key or not', async () => {
+    const cache = await open();
+    expect(cache.name).toBe('redis');
+    const kept = responseGenerationKey('writes');
+    const other = tenantKey('writes', 'versioned', 'doc');
+    await cache.set(kept, '10', 60);
+    expect(await cache.get(kept)).toBe('10');
+    expect(await redis.client.get(kept)).toBe('10');
+    expect(await cache.increment(kept)).toBe(11);
+    await cache.delete([kept]);
+    expect(await cache.get(kept)).toBeUndefined();
+    const started = await cache.readCounter(kept);
+    expect(await redis.client.get(kept)).toBe(started);
+    expect(await cache.get(kept)).toBe(started);
+    await cache.setNewer(other, 2, 'two', 60);
+    await cache.setNewer(other, 1, 'one', 60);
+    expect(await cache.get(other)).toBe('2:two');
+  });
+
+  it('answers a read of kept copies, kept misses and other keys in the order asked', async () => {
+    const cache = await open();
+    const heldKey = searchGenerationKey('mixed-held');
+    const missKey = searchGenerationKey('mixed-miss');
+    const other = tenantKey('mixed', 'response', 'page');
+    await redis.client.set(heldKey, '1');
+    await redis.client.set(missKey, '2');
+    await redis.client.set(other, 'body');
+    expect(await cache.get(heldKey)).toBe('1');
+    expect(await cache.getMany([other, missKey, heldKey, searchGenerationKey('absent')])).toEqual([
+      'body',
+      '2',
+      '1',
+      undefined,
+    ]);
+    // The kept miss was kept on the way: it is served from memory now.
+    const before = await readCalls(redis.client);
+    expect(await cache.getMany([missKey, heldKey])).toEqual(['2', '1']);
+    expect((await readCalls(redis.client)) - before).toBe(0);
+  });
+
+  it("forgets only the written key's copy: another tenant's generation is still read from memory", async () => {
+    const cache = await open();
+    const written = searchGenerationKey('invalidated');
+    const untouched = searchGenerationKey('untouched');
+    await redis.client.set(written, '1');
+    await redis.client.set(untouched, '1');
+    expect(await cache.getMany([written, untouched])).toEqual(['1', '1']);
+    await redis.client.set(written, '2');
+    await until(async () => (await cache.get(written)) === '2', 1000);
+    const before = await readCalls(redis.client);
+    expect(await cache.get(untouched)).toBe('1');
+    expect((await readCalls(redis.client)) - before).toBe(0);
+  });
+
+  it('forgets every kept value when the database is flushed', async () => {
+    const cache = await open();
+    const key = responseGenerationKey('flushed');
+    await redis.client.set(key, '4');
+    expect(await cache.get(key)).toBe('4');
+    await redis.client.flushall();
+    await until(async () => (await cache.get(key)) === undefined, 1000);
+  });
+
+  it('stops following invalidations once closed', async () => {
+    const cache = await open();
+    await cache.close();
+    opened.splice(opened.indexOf(cache), 1);
+    expect(cache.tracking).toBe(false);
+  });
 });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createResilience, DependencyUnavailableError } from '../../server/resilience/index.ts';
-import { type DocumentStore, VersionConflictError } from '../../subgraphs/documents/document-store.ts';
+import {
+  type DocumentStore,
+  VersionConflictError,
+  WriteOutcomeUnknownError,
+} from '../../subgraphs/documents/document-store.ts';
 import { resilientDocumentStore } from '../../subgraphs/documents/resilient-document-store.ts';
 import { resilientSearchIndex } from '../../subgraphs/search/resilient-search-index.ts';
 import type { SearchIndex } from '../../subgraphs/search/search-index.ts';
@@ -72,6 +76,48 @@ describe('resilient ports', () => {
     expect(resilience.states()).toMatchObject({ 'documents-store-writes': 'open' });
     await expect(store.findByIds('t', ['1'])).resolves.toEqual([null]);
     expect(resilience.states()['documents-store']).toBe('closed');
+  });
+
+  describe("a client's write that may have been applied", () => {
+    const draft = { title: 't', body: '', tags: [], author: null, status: 'DRAFT' as const };
+    const storeOf = (inner: Partial<DocumentStore>, resilience = createResilience(options)) =>
+      resilientDocumentStore(inner as DocumentStore, {
+        reads: resilience.policy('documents-store'),
+        writes: resilience.policy('documents-store-writes'),
+      });
+
+    it('is WriteOutcomeUnknownError when the attempt was abandoned at its timeout, still running', async () => {
+      const hung = Promise.withResolvers<never>();
+      const store = storeOf({
+        create: () => hung.promise,
+        update: () => hung.promise,
+        delete: () => hung.promise,
+      });
+      try {
+        await expect(store.create('t', draft)).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+        await expect(store.update('t', '1', { title: 'x' })).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+        await expect(store.delete('t', '1')).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+      } finally {
+        hung.reject(new Error('released'));
+      }
+    });
+
+    it("is the store's own WriteOutcomeUnknownError, counted against the write breaker", async () => {
+      const resilience = createResilience({ ...options, failureThreshold: 2 });
+      const lost = new WriteOutcomeUnknownError('commit unconfirmed');
+      const store = storeOf({ create: async () => Promise.reject(lost) }, resilience);
+      await expect(store.create('t', draft)).rejects.toBe(lost);
+      await expect(store.create('t', draft)).rejects.toBe(lost);
+      expect(resilience.states()['documents-store-writes']).toBe('open');
+      // Refused by the open breaker: never sent, so the outage it is.
+      await expect(store.create('t', draft)).rejects.toMatchObject({ breakerOpen: true });
+      await expect(store.create('t', draft)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    });
+
+    it('is not claimed for a write the store refused outright', async () => {
+      const store = storeOf({ create: async () => Promise.reject(new Error('ECONNREFUSED')) });
+      await expect(store.create('t', draft)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    });
   });
 
   it('retries searches and never applies', async () => {

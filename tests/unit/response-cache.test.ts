@@ -1,11 +1,16 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createResponseCache,
+  deploymentFingerprint,
   drawRefreshPoint,
   type Lookup,
+  type ResponseCache,
+  requestIdentity,
+  type StoreTicket,
 } from '../../gateway/response-cache/response-cache.ts';
+import { type Cache, searchGenerationKey } from '../../server/cache/cache.ts';
 import {
   createMemoryCache,
   createRedisCache,
@@ -13,11 +18,13 @@ import {
   resilientCache,
 } from '../../server/cache/index.ts';
 import { createLogger } from '../../server/logger.ts';
+import { noOperationalEvents } from '../../server/observability/events.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
 
 const bodyOf = (lookup: Lookup) => ('hit' in lookup ? lookup.hit.body.toString('utf8') : undefined);
+const refreshOf = (lookup: Lookup) => ('hit' in lookup ? lookup.refresh : undefined);
 
 describe('response cache invalidation while Redis is unreachable (real redis-server)', () => {
   const redis = useTestRedis();
@@ -155,7 +162,257 @@ describe('response cache keys and refresh points', () => {
     // A short TTL keeps the window it always had: the first half of the last `refreshSeconds`.
     const short = Array.from({ length: 2000 }, () => drawRefreshPoint(5, 2));
     expect(Math.min(...short)).toBeGreaterThanOrEqual(3);
+    expect(Math.min(...short)).toBeLessThan(3.25);
     expect(Math.max(...short)).toBeLessThanOrEqual(4);
     expect(drawRefreshPoint(60, 0)).toBe(60);
+  });
+});
+
+/** Looks the request up, which must miss, and stores `body` as its response. */
+async function missThenStore(
+  responses: ResponseCache,
+  tenantId: string,
+  identity: string,
+  body: string,
+  operationName: string | null = null,
+): Promise<StoreTicket> {
+  const lookup = await responses.lookup(tenantId, identity);
+  if (!('miss' in lookup)) throw new Error(`expected a miss, got ${JSON.stringify(lookup)}`);
+  await responses.store(lookup.miss, { operationName, body });
+  return lookup.miss;
+}
+
+/** A cache that records the keys each `getMany` read and the TTL of each `set`. */
+function recordingCache(inner: Cache = createMemoryCache()) {
+  const reads: number[] = [];
+  const ttls: number[] = [];
+  const cache: Cache = {
+    ...inner,
+    getMany: (keys) => {
+      reads.push(keys.length);
+      return inner.getMany(keys);
+    },
+    set: (key, value, ttl) => {
+      ttls.push(ttl);
+      return inner.set(key, value, ttl);
+    },
+  };
+  return { cache, reads, ttls };
+}
+
+describe('response cache entries', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('serves a response only under the generations it was looked up with, per tenant and request', async () => {
+    const cache = createMemoryCache();
+    const responses = createResponseCache({ cache });
+    await missThenStore(responses, 'acme', 'page', '{"data":1}', 'Search');
+    await missThenStore(responses, 'globex', 'page', 'globex page');
+    expect(await responses.lookup('acme', 'page')).toMatchObject({
+      hit: { operationName: 'Search', body: Buffer.from('{"data":1}') },
+    });
+    expect(await responses.lookup('acme', 'other page')).toHaveProperty('miss');
+    // A mutation by the tenant: its entries stop, another tenant's stay.
+    await responses.invalidate('acme');
+    expect(await responses.lookup('acme', 'page')).toHaveProperty('miss');
+    expect(bodyOf(await responses.lookup('globex', 'page'))).toBe('globex page');
+    // The indexer made a write searchable.
+    await missThenStore(responses, 'acme', 'page', 'after the write');
+    expect(bodyOf(await responses.lookup('acme', 'page'))).toBe('after the write');
+    await cache.increment(searchGenerationKey('acme'));
+    expect(await responses.lookup('acme', 'page')).toHaveProperty('miss');
+    expect(bodyOf(await responses.lookup('globex', 'page'))).toBe('globex page');
+    responses.close();
+  });
+
+  it('keeps a response without an operation name as one, and an entry it cannot read as a miss', async () => {
+    const cache = createMemoryCache();
+    const responses = createResponseCache({ cache });
+    const ticket = await missThenStore(responses, 't', 'anonymous', 'body\nwith\nnewlines');
+    expect(await responses.lookup('t', 'anonymous')).toMatchObject({
+      hit: { operationName: null, body: Buffer.from('body\nwith\nnewlines') },
+    });
+    for (const foreign of ['no newlines', `${ticket.generations}\n1`, `${ticket.generations}\n1\nOp`]) {
+      await cache.set(ticket.key, foreign, 60);
+      expect(await responses.lookup('t', 'anonymous'), foreign).toHaveProperty('miss');
+    }
+  });
+
+  it('stores a response of exactly maxEntryBytes, and none larger', async () => {
+    const responses = createResponseCache({ cache: createMemoryCache(), maxEntryBytes: 10 });
+    await missThenStore(responses, 't', 'fits', 'x'.repeat(10));
+    await missThenStore(responses, 't', 'too large', 'x'.repeat(11));
+    expect(bodyOf(await responses.lookup('t', 'fits'))).toBe('x'.repeat(10));
+    expect(await responses.lookup('t', 'too large')).toHaveProperty('miss');
+  });
+
+  it('stores each entry for ttlSeconds, a minute by default', async () => {
+    for (const [ttlSeconds, expected] of [
+      [undefined, 60],
+      [5, 5],
+    ] as const) {
+      const { cache, ttls } = recordingCache();
+      await missThenStore(createResponseCache({ cache, ttlSeconds }), 't', 'page', 'body');
+      expect(ttls).toEqual([expected]);
+    }
+  });
+
+  it('fails a lookup the cache cannot answer, counts it as an error, and reads around an owed bump', async () => {
+    const outcomes: string[] = [];
+    const events = {
+      ...noOperationalEvents,
+      cacheLookup: (name: string, outcome: string) => outcomes.push(name === 'response' ? outcome : name),
+    };
+    const inner = createMemoryCache();
+    const state = { down: false };
+    const cache: Cache = {
+      ...inner,
+      getMany: (keys) => (state.down ? Promise.reject(new Error('redis down')) : inner.getMany(keys)),
+      increment: (key) => (state.down ? Promise.reject(new Error('redis down')) : inner.increment(key)),
+    };
+    const responses = createResponseCache({ cache, events });
+    await missThenStore(responses, 't', 'page', 'before');
+    state.down = true;
+    expect(await responses.lookup('t', 'page')).toEqual({ failed: true });
+    expect(outcomes).toEqual(['error']);
+    await responses.invalidate('t');
+    state.down = false;
+    // The bump is owed: the entry, still under current generations in the cache, must not be served.
+    expect(await responses.lookup('t', 'page')).toEqual({ failed: true });
+    expect(outcomes).toEqual(['error', 'error']);
+    expect(bodyOf(await responses.lookup('other', 'page'))).toBeUndefined();
+    responses.close();
+  });
+
+  it('hands out one refresh ticket per entry, once its refresh point has passed, and again once it ended', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.now();
+    const responses = createResponseCache({ cache: createMemoryCache(), ttlSeconds: 60, refreshSeconds: 2 });
+    await missThenStore(responses, 't', 'page', 'body');
+    // The earliest refresh point of a 60 s entry with a 2 s window is 45 s in.
+    vi.setSystemTime(start + 44_000);
+    expect(refreshOf(await responses.lookup('t', 'page'))).toBeUndefined();
+    vi.setSystemTime(start + 59_500);
+    const due = await responses.lookup('t', 'page');
+    if (!('hit' in due) || !due.refresh) throw new Error('expected a hit with a refresh ticket');
+    expect(bodyOf(due)).toBe('body');
+    // One refresh at a time.
+    expect(refreshOf(await responses.lookup('t', 'page'))).toBeUndefined();
+    responses.refreshEnded(due.refresh);
+    expect(refreshOf(await responses.lookup('t', 'page'))).toEqual(due.refresh);
+    responses.close();
+  });
+
+  it('never hands out a refresh ticket when refreshing is off', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.now();
+    const responses = createResponseCache({ cache: createMemoryCache(), ttlSeconds: 60 });
+    await missThenStore(responses, 't', 'page', 'body');
+    vi.setSystemTime(start + 60_500);
+    const late = await responses.lookup('t', 'page');
+    expect(bodyOf(late)).toBe('body');
+    expect(refreshOf(late)).toBeUndefined();
+  });
+
+  it('serves a near entry after reading only the generations, and never past a generation another replica moved', async () => {
+    const shared = createMemoryCache();
+    const { cache, reads } = recordingCache(shared);
+    const responses = createResponseCache({ cache, nearMaxBytes: 1_000_000 });
+    const otherReplica = createResponseCache({ cache: shared });
+    await missThenStore(responses, 't', 'page', 'near body');
+    reads.length = 0;
+    expect(bodyOf(await responses.lookup('t', 'page'))).toBe('near body');
+    // The two generations, not the entry.
+    expect(reads).toEqual([2]);
+    await otherReplica.invalidate('t');
+    expect(await responses.lookup('t', 'page')).toHaveProperty('miss');
+    // A stale near copy gives way to what another replica stored under the current generations.
+    await missThenStore(responses, 't', 'page', 'near again');
+    await otherReplica.invalidate('t');
+    await missThenStore(otherReplica, 't', 'page', 'stored after the write');
+    expect(bodyOf(await responses.lookup('t', 'page'))).toBe('stored after the write');
+    // Without a near copy every lookup reads the entry too.
+    const { cache: plain, reads: plainReads } = recordingCache();
+    const far = createResponseCache({ cache: plain });
+    await missThenStore(far, 't', 'page', 'far body');
+    plainReads.length = 0;
+    expect(bodyOf(await far.lookup('t', 'page'))).toBe('far body');
+    expect(plainReads).toEqual([3]);
+  });
+
+  it('keeps near copies within nearMaxBytes, the least recently used going first', async () => {
+    const { cache, reads } = recordingCache();
+    const responses = createResponseCache({ cache, nearMaxBytes: 100 });
+    await missThenStore(responses, 't', 'first', 'a'.repeat(60));
+    await missThenStore(responses, 't', 'second', 'b'.repeat(60));
+    reads.length = 0;
+    await responses.lookup('t', 'second');
+    await responses.lookup('t', 'first');
+    // The second is near; the first no longer fitted beside it and is read from the cache.
+    expect(reads).toEqual([2, 3]);
+  });
+
+  it('stops retrying an owed invalidation once closed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let attempts = 0;
+    const cache: Cache = {
+      ...createMemoryCache(),
+      increment: () => {
+        attempts++;
+        return Promise.reject(new Error('redis down'));
+      },
+    };
+    const responses = createResponseCache({ cache });
+    await responses.invalidate('t');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(attempts).toBe(2);
+    responses.close();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(attempts).toBe(2);
+  });
+
+  it('keeps a response read from the cache near', async () => {
+    const shared = createMemoryCache();
+    await missThenStore(createResponseCache({ cache: shared }), 't', 'page', 'stored by another replica');
+    const { cache, reads } = recordingCache(shared);
+    const reader = createResponseCache({ cache, nearMaxBytes: 1_000_000 });
+    expect(bodyOf(await reader.lookup('t', 'page'))).toBe('stored by another replica');
+    expect(bodyOf(await reader.lookup('t', 'page'))).toBe('stored by another replica');
+    expect(reads).toEqual([3, 2]);
+  });
+});
+
+describe('response cache identities', () => {
+  it('tells requests apart by operation text or persisted id, operation name and variables', () => {
+    const base = { query: '{ a }', operationName: 'A', variables: { x: 1 } };
+    const identities = [
+      requestIdentity(base),
+      requestIdentity({ ...base, query: '{ b }' }),
+      requestIdentity({ ...base, query: undefined, persistedId: 'abc' }),
+      requestIdentity({ ...base, query: undefined, persistedId: 'abd' }),
+      requestIdentity({ ...base, operationName: 'B' }),
+      requestIdentity({ ...base, operationName: '' }),
+      requestIdentity({ ...base, operationName: null }),
+      requestIdentity({ ...base, variables: { x: 2 } }),
+      requestIdentity({ ...base, variables: null }),
+    ];
+    expect(new Set(identities).size).toBe(identities.length);
+    expect(requestIdentity({ ...base })).toBe(identities[0]);
+    // Absent and empty are the same request.
+    expect(requestIdentity({ query: '{ a }', variables: {} })).toBe(requestIdentity({ query: '{ a }' }));
+    expect(requestIdentity({ query: '{ a }', operationName: null })).toBe(
+      requestIdentity({ query: '{ a }' }),
+    );
+  });
+
+  it('fingerprints a deployment by its supergraph and its validation rules', () => {
+    const base = { supergraphSdl: 'type Query { a: Int }', validation: { maxDepth: 10 } };
+    const fingerprint = deploymentFingerprint(base);
+    expect(deploymentFingerprint({ ...base })).toBe(fingerprint);
+    expect(deploymentFingerprint({ ...base, supergraphSdl: 'type Query { b: Int }' })).not.toBe(fingerprint);
+    expect(deploymentFingerprint({ ...base, validation: { maxDepth: 11 } })).not.toBe(fingerprint);
+    expect(fingerprint).toMatch(/^[\w-]{16}$/);
   });
 });

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { type ClientSession, type Db, type Filter, type MongoClient, ObjectId } from 'mongodb';
+import {
+  type ClientSession,
+  type Db,
+  type Filter,
+  type MongoClient,
+  MongoError,
+  MongoErrorLabel,
+  ObjectId,
+} from 'mongodb';
 import type {
   DeadLetter,
   DeadLetterStore,
@@ -25,6 +33,7 @@ import {
   type TenantUsage,
   VersionConflictError,
   type WriteOptions,
+  WriteOutcomeUnknownError,
 } from '../document-store.ts';
 
 /**
@@ -111,6 +120,15 @@ export const documentKey = (tenantId: string, id: string) => `${encodeURICompone
 const duplicateKeyCode = 11000;
 const isDuplicateKey = (error: unknown) =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === duplicateKeyCode;
+
+/**
+ * A commit whose result the driver could not learn: the server's maxTimeMS expired on it, or the
+ * connection was lost or timed out after it was sent (the driver labels each so). A statement that
+ * fails before the commit aborts the transaction, so nothing of it was applied: that failure stays
+ * an outage.
+ */
+const isCommitOutcomeUnknown = (error: unknown) =>
+  error instanceof MongoError && error.hasErrorLabel(MongoErrorLabel.UnknownTransactionCommitResult);
 
 /** The entries of `scope`'s partitions; an entry without a key (written before partitions existed) is key 0. */
 function inPartitions({ count, partitions }: PartitionScope): Filter<MongoOutboxEntry> {
@@ -566,11 +584,20 @@ export class MongoDocumentStore
     );
   }
 
-  /** withTransaction retries the whole callback on transient errors (write conflicts, elections). */
+  /**
+   * withTransaction retries the whole callback on transient errors (write conflicts, elections), and a
+   * commit whose result is unknown while it has time; one still unknown after that may have been applied.
+   */
   async #transaction<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
     const session = this.#client.startSession();
     try {
       return await session.withTransaction(work, { maxCommitTimeMS: this.#limit.maxTimeMS });
+    } catch (error) {
+      if (isCommitOutcomeUnknown(error))
+        throw new WriteOutcomeUnknownError('MongoDB did not confirm the commit; it may have been applied', {
+          cause: error,
+        });
+      throw error;
     } finally {
       await session.endSession();
     }
