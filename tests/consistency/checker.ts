@@ -163,6 +163,8 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const started = performance.now();
   const done = () =>
     performance.now() - started > options.durationMs || operations.length >= options.maxOperations;
+  /** Until the workload's time is up: the fault injector waits no longer, so the run ends with it. */
+  const timeLeft = () => Math.max(0, options.durationMs - (performance.now() - started));
   // Each client and the fault injector draw from their own generator, seeded from the run's seed: each
   // one's sequence of choices is fixed by the seed, whatever the interleaving.
   const plan = (random: () => number, writeShare: number) => {
@@ -250,10 +252,13 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
             : writeShare > 0
               ? 'create'
               : 'search';
+      // A create names no document: a failed one must not count as a write of another.
       const ids =
         kind === 'read'
           ? pick(random, targets, step.readCount).map((document) => document.id)
-          : [target?.id ?? ''];
+          : kind === 'create' || !target
+            ? []
+            : [target.id];
       const word = tenantWords[Math.floor(step.roll * tenantWords.length)] ?? '';
       const request = { kind, gateway: step.gateway, ids, word, pageSize: step.pageSize };
       const operation = await perform({ number, tenant }, request);
@@ -313,7 +318,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     let round: Fault[] = [];
     const random = seededRandom(faultSeed(options.seed));
     while (!done()) {
-      await sleep(meanGapMs * (0.5 + random()));
+      await sleep(Math.min(meanGapMs * (0.5 + random()), timeLeft()));
       if (done()) return;
       // Each kind once per round, in a seeded order, so a short run still meets every kind.
       if (round.length === 0) round = [...faultKinds].sort(() => random() - 0.5);
@@ -327,7 +332,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
         await redisCommand(cluster.redis.port, ['FLUSHALL']);
       } else if (fault === 'documents-slow') {
         cluster.setDocumentsFault({ fault: 'late', delayMs: slowStoreDelayMs });
-        await sleep(slowStoreForMs);
+        await sleep(Math.min(slowStoreForMs, timeLeft()));
         cluster.setDocumentsFault({ fault: 'none' });
       } else if (fault === 'indexer-kill') await cluster.restart('indexer', 'SIGKILL');
       else await cluster.restart(fault === 'search-restart' ? 'search' : 'documents', 'SIGTERM');
