@@ -452,12 +452,12 @@ export function checkHistory(
       ? acknowledged
       : begun.filter((write) => !write.ok && write.kind !== 'delete');
   };
-  // Only faults that stop indexing or searching delay the search bound: the documents subgraph's faults
-  // and Redis's must not.
+  // Faults that stop processes or slow them delay the search bound (a restart's start-up starves the
+  // indexer on a loaded machine); Redis faults must not.
   const outageBetween = (from: number, to: number) =>
     faults.some(
       (fault) =>
-        (fault.fault === 'indexer-kill' || fault.fault === 'search-restart') &&
+        !fault.fault.startsWith('redis') &&
         fault.startedAt < to &&
         fault.endedAt + options.searchBoundMs > from,
     );
