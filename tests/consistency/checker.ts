@@ -353,6 +353,8 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
 }
 
 const redisCommandBoundMs = 5000;
+/** INDEXER_LEASE_MS's default, which the cluster runs with. */
+const indexerLeaseMs = 15_000;
 
 /**
  * One command over a plain socket, answering a simple or bulk string (null
@@ -453,13 +455,14 @@ export function checkHistory(
       : begun.filter((write) => !write.ok && write.kind !== 'delete');
   };
   // Faults that stop processes or slow them delay the search bound (a restart's start-up starves the
-  // indexer on a loaded machine); Redis faults must not.
+  // indexer on a loaded machine); Redis faults must not. A killed indexer's successor applies nothing
+  // until the partition leases it left expire.
   const outageBetween = (from: number, to: number) =>
     faults.some(
       (fault) =>
         !fault.fault.startsWith('redis') &&
         fault.startedAt < to &&
-        fault.endedAt + options.searchBoundMs > from,
+        fault.endedAt + (fault.fault === 'indexer-kill' ? indexerLeaseMs : 0) + options.searchBoundMs > from,
     );
 
   const redisFaultBetween = (from: number, to: number) =>

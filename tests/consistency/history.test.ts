@@ -101,6 +101,12 @@ describe('the consistency checker: the search bound', () => {
       expect(guarantees([created, search(5000, [])], [fault(kind)])).toEqual(['search-bound']);
   });
 
+  it("waits for a killed indexer's partition leases to expire before holding a search to the bound", () => {
+    const lateCreate = operation('create', [16_000, 16_010], { [id]: 1 }, { word: 'w' });
+    expect(guarantees([lateCreate, search(19_100, [])], [fault('indexer-kill')])).toEqual([]);
+    expect(guarantees([lateCreate, search(19_100, [])], [fault('search-restart')])).toEqual(['search-bound']);
+  });
+
   it('does not hold a search to the bound across a restart or a slow backend', () => {
     for (const kind of ['indexer-kill', 'search-restart', 'documents-restart', 'documents-slow'] as const)
       expect(guarantees([created, search(5000, [])], [fault(kind)])).toEqual([]);
