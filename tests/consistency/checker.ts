@@ -105,14 +105,17 @@ export async function runConsistencyCheck(options: CheckOptions): Promise<CheckR
 }
 
 /**
- * A busy tenant, and a quiet one that mostly reads a few words: its
- * generation counters stay low for long, so counters restarted from 0 after
- * a loss would soon repeat values that copies of its searches kept in
- * process were stored under, and its searches often find its writes.
+ * A busy tenant, and a quiet one where one client writes, seldom, and the
+ * others only read and search. The quiet tenant's generation counters stay
+ * low and change only when its writer writes, so counters restarted from 0
+ * after a loss would soon repeat values that copies kept in process were
+ * stored under; and nothing else moves its search generation while its
+ * writer looks for what it wrote.
  */
 const tenants = ['consistency-a', 'consistency-b'];
 const quiet = (tenant: string) => tenant === 'consistency-b';
-const writeShareOf = (tenant: string) => (quiet(tenant) ? 0.1 : 1);
+/** A client's share of writes: `member` is its place among its tenant's clients. */
+const writeShareOf = (tenant: string, member: number) => (quiet(tenant) ? (member === 0 ? 0.1 : 0) : 1);
 /** Only refused mutations run here, so its response generation must never move (issue #9). */
 const probeTenant = 'consistency-probe';
 /** Enough words that many searches are asked once, and their cached answer is not replaced soon after. */
@@ -121,9 +124,29 @@ const wordsOf = (tenant: string) => (quiet(tenant) ? 6 : 60);
 const browseFirst = 4;
 /** Half the reads and writes go to the tenant's latest documents, so reads race writes of the same one. */
 const hotDocuments = 3;
+/** Documents one read names at most. */
+const readMaxDocuments = 3;
+/**
+ * Page sizes a search asks for: 91 to 100. One search then has many cache
+ * entries, each asked seldom, as a long tail of queries does: an entry kept
+ * in process is still there, unreplaced, when the tenant's counters next
+ * read the generations it was stored under.
+ */
+const pageSizes = 10;
+/** How long after the search bound the quiet tenant's writer still looks for a document it created. */
+const lookForWriteMarginMs = 1000;
 /** The slow backend: how late the documents store answers at most, under its 2 s attempt timeout, and for how long. */
 const slowStoreDelayMs = 500;
 const slowStoreForMs = 8000;
+
+/** Up to `count` distinct items of `from`, in a seeded order. */
+function pick<T>(random: () => number, from: readonly T[], count: number): T[] {
+  const pool = [...from];
+  const picked: T[] = [];
+  while (picked.length < count && pool.length > 0)
+    picked.push(...pool.splice(Math.floor(random() * pool.length), 1));
+  return picked;
+}
 
 async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const tokens = Object.fromEntries(
@@ -144,6 +167,8 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const started = performance.now();
   const done = () =>
     performance.now() - started > options.durationMs || operations.length >= options.maxOperations;
+  /** Until the workload's time is up: the fault injector waits no longer, so the run ends with it. */
+  const timeLeft = () => Math.max(0, options.durationMs - (performance.now() - started));
   // Each client and the fault injector draw from their own generator, seeded from the run's seed: each
   // one's sequence of choices is fixed by the seed, whatever the interleaving.
   const plan = (random: () => number, writeShare: number) => {
@@ -162,7 +187,14 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
               : roll < 0.85
                 ? 'search'
                 : 'page';
-    return { kind, gateway: Math.floor(random() * 2), roll: random(), hot: random() < 0.5 };
+    return {
+      kind,
+      gateway: Math.floor(random() * 2),
+      roll: random(),
+      hot: random() < 0.5,
+      readCount: 1 + Math.floor(random() * readMaxDocuments),
+      pageSize: 100 - Math.floor(random() * pageSizes),
+    };
   };
 
   async function call(gateway: number, token: string | undefined, query: string) {
@@ -171,54 +203,87 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     );
   }
 
-  async function client(number: number, tenant: string) {
+  /** Sends one operation of a client, and records it with its times and response. */
+  async function perform(
+    client: { number: number; tenant: string },
+    request: { kind: ClientKind; gateway: number; ids: string[]; word: string; pageSize: number },
+  ): Promise<Operation> {
+    const { kind, ids, word } = request;
+    const query = {
+      create: `mutation { createDocument(input: { title: "${word}", body: "${word}" }) { id version } }`,
+      update: `mutation { updateDocument(id: "${ids[0]}", input: { author: "c${client.number}" }) { id version } }`,
+      delete: `mutation { deleteDocument(id: "${ids[0]}") }`,
+      read: `{ documents(ids: ${JSON.stringify(ids)}) { id version } }`,
+      search: `{ search(query: "${word}", first: ${request.pageSize}) { total stale hits { document { id } } } }`,
+      page: `{ search(query: "${word}", first: ${request.pageSize}) { hits { document { id version } } } }`,
+    }[kind];
+    const invokedAt = performance.now();
+    const response = await call(request.gateway, tokens[client.tenant], query);
+    const completedAt = performance.now();
+    const operation: Operation = {
+      client: client.number,
+      tenant: client.tenant,
+      gateway: request.gateway,
+      kind,
+      ids: [],
+      word: kind === 'create' || kind === 'search' ? word : undefined,
+      invokedAt,
+      completedAt,
+      ok: response.status === 200 && !response.errors && !!response.data,
+      versions: new Map(),
+      response,
+    };
+    recordResult(operation, response.data, ids);
+    operations.push(operation);
+    return operation;
+  }
+
+  async function client(number: number, tenant: string, member: number) {
     const mine = known.get(tenant) ?? [];
     const random = seededRandom(options.seed * 31 + number + 1);
+    const writeShare = writeShareOf(tenant, member);
+    const tenantWords = words.filter((w) => w.tenant === tenant).map((w) => w.word);
+    let performed = 0;
     while (!done()) {
-      const step = plan(random, writeShareOf(tenant));
+      const step = plan(random, writeShare);
       const targets = step.hot ? mine.slice(-hotDocuments) : mine;
       const target = targets[Math.floor(step.roll * targets.length)];
       // Each client browses before it writes, as users do: searches cached before a tenant's first write
-      // are what a lost generation counter would bring back.
-      const browsing = operations.filter((operation) => operation.client === number).length < browseFirst;
-      const kind = browsing
-        ? 'search'
-        : target || step.kind === 'create' || step.kind === 'search' || step.kind === 'page'
-          ? step.kind
-          : 'create';
-      const tenantWord =
-        words.filter((w) => w.tenant === tenant)[Math.floor(step.roll * wordsOf(tenant))]?.word ?? '';
-      const query = {
-        create: `mutation { createDocument(input: { title: "${tenantWord}", body: "${tenantWord}" }) { id version } }`,
-        update: `mutation { updateDocument(id: "${target?.id}", input: { author: "c${number}" }) { id version } }`,
-        delete: `mutation { deleteDocument(id: "${target?.id}") }`,
-        read: `{ documents(ids: ["${target?.id}"]) { id version } }`,
-        search: `{ search(query: "${tenantWord}", first: 100) { total stale hits { document { id } } } }`,
-        page: `{ search(query: "${tenantWord}", first: 100) { hits { document { id version } } } }`,
-      }[kind];
-      const invokedAt = performance.now();
-      const response = await call(step.gateway, tokens[tenant], query);
-      const completedAt = performance.now();
-      const ok = response.status === 200 && !response.errors && !!response.data;
-      const operation: Operation = {
-        client: number,
-        tenant,
-        gateway: step.gateway,
-        kind,
-        ids: [],
-        word: kind === 'create' || kind === 'search' ? tenantWord : undefined,
-        invokedAt,
-        completedAt,
-        ok,
-        versions: new Map(),
-        response,
-      };
-      recordResult(operation, response.data, target?.id);
-      if (kind === 'create' && ok) {
-        const id = operation.ids[0];
-        if (id) mine.push({ id, word: tenantWord });
+      // are what a lost generation counter would bring back. With no document yet, a client that writes
+      // creates one, and one that only reads searches.
+      const kind =
+        performed < browseFirst
+          ? 'search'
+          : target || step.kind === 'create' || step.kind === 'search' || step.kind === 'page'
+            ? step.kind
+            : writeShare > 0
+              ? 'create'
+              : 'search';
+      // A create names no document: a failed one must not count as a write of another.
+      const ids =
+        kind === 'read'
+          ? pick(random, targets, step.readCount).map((document) => document.id)
+          : kind === 'create' || !target
+            ? []
+            : [target.id];
+      const word = tenantWords[Math.floor(step.roll * tenantWords.length)] ?? '';
+      const request = { kind, gateway: step.gateway, ids, word, pageSize: step.pageSize };
+      const operation = await perform({ number, tenant }, request);
+      performed++;
+      const created = kind === 'create' && operation.ok ? operation.ids[0] : undefined;
+      if (!created) continue;
+      mine.push({ id: created, word });
+      // The quiet tenant's writer looks for what it wrote, through either gateway, until it shows: a
+      // search cached between the write and its becoming searchable would hide it from every look after.
+      if (quiet(tenant)) {
+        const lookUntil = operation.completedAt + options.searchBoundMs + lookForWriteMarginMs;
+        while (!done() && performance.now() < lookUntil) {
+          const look = { ...request, kind: 'search' as const, gateway: Math.floor(random() * 2) };
+          const found = await perform({ number, tenant }, look);
+          performed++;
+          if (found.versions.has(created)) break;
+        }
       }
-      operations.push(operation);
     }
   }
 
@@ -260,7 +325,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     let round: Fault[] = [];
     const random = seededRandom(faultSeed(options.seed));
     while (!done()) {
-      await sleep(meanGapMs * (0.5 + random()));
+      await sleep(Math.min(meanGapMs * (0.5 + random()), timeLeft()));
       if (done()) return;
       // Each kind once per round, in a seeded order, so a short run still meets every kind.
       if (round.length === 0) round = [...faultKinds].sort(() => random() - 0.5);
@@ -274,7 +339,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
         await redisCommand(cluster.redis.port, ['FLUSHALL']);
       } else if (fault === 'documents-slow') {
         cluster.setDocumentsFault({ fault: 'late', delayMs: slowStoreDelayMs });
-        await sleep(slowStoreForMs);
+        await sleep(Math.min(slowStoreForMs, timeLeft()));
         cluster.setDocumentsFault({ fault: 'none' });
       } else if (fault === 'indexer-kill') await cluster.restart('indexer', 'SIGKILL');
       else await cluster.restart(fault === 'search-restart' ? 'search' : 'documents', 'SIGTERM');
@@ -285,7 +350,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   await Promise.all([
     ...tenants.flatMap((tenant, t) =>
       Array.from({ length: options.clientsPerTenant }, (_, n) =>
-        client(t * options.clientsPerTenant + n, tenant),
+        client(t * options.clientsPerTenant + n, tenant, n),
       ),
     ),
     probe(),
@@ -295,6 +360,8 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
 }
 
 const redisCommandBoundMs = 5000;
+/** INDEXER_LEASE_MS's default, which the cluster runs with. */
+const indexerLeaseMs = 15_000;
 
 /**
  * One command over a plain socket, answering a simple or bulk string (null
@@ -328,22 +395,26 @@ async function redisCommand(port: number, args: string[]): Promise<string | null
 function recordResult(
   operation: Operation,
   data: Record<string, unknown> | null | undefined,
-  target?: string,
+  /** The documents the request named: the one written, or the ones read. */
+  named: string[],
 ) {
   const { kind, versions } = operation;
+  const [target = ''] = named;
   if (kind === 'create' || kind === 'update') {
     const written = (data?.createDocument ?? data?.updateDocument) as
       | { id: string; version: number }
       | undefined;
-    operation.ids = [written?.id ?? target ?? ''].filter(Boolean);
+    operation.ids = [written?.id ?? target].filter(Boolean);
     if (written) versions.set(written.id, written.version);
   } else if (kind === 'delete') {
-    operation.ids = [target ?? ''];
-    versions.set(target ?? '', Number.POSITIVE_INFINITY);
+    operation.ids = [target];
+    versions.set(target, Number.POSITIVE_INFINITY);
   } else if (kind === 'read') {
-    operation.ids = [target ?? ''];
-    const [document] = (data?.documents ?? [null]) as ({ id: string; version: number } | null)[];
-    if (operation.ok) versions.set(target ?? '', document?.version ?? null);
+    operation.ids = named;
+    // One entry per id asked, in order, null for an absent one.
+    const documents = (data?.documents ?? []) as ({ id: string; version: number } | null)[];
+    if (operation.ok)
+      for (const [index, id] of named.entries()) versions.set(id, documents[index]?.version ?? null);
   } else if (kind === 'page') {
     // A hit whose document is null names no id (deleted since it was indexed): only the others are reads.
     const search = data?.search as
@@ -385,13 +456,28 @@ export function checkHistory(
     (writes.get(id) ?? []).some((write) => write.kind === 'delete' && write.invokedAt < time);
   const latestVersion = (acknowledged: Operation[], id: string) =>
     Math.max(0, ...acknowledged.map((write) => write.versions.get(id) ?? 0));
-  // Only faults that stop indexing or searching delay the search bound; Redis faults must not.
+  /**
+   * The writes that may have produced what a read saw: the deletes begun before it, for a document
+   * read as absent (none: not yet created); for a version, its acknowledged write or, if none
+   * answered it, the unacknowledged creates and updates begun before the read.
+   */
+  const producersOf = (id: string, seen: number | null, read: Operation) => {
+    const begun = (writes.get(id) ?? []).filter((write) => write.invokedAt < read.completedAt);
+    if (seen === null) return begun.filter((write) => write.kind === 'delete');
+    const acknowledged = begun.filter((write) => write.ok && write.versions.get(id) === seen);
+    return acknowledged.length > 0
+      ? acknowledged
+      : begun.filter((write) => !write.ok && write.kind !== 'delete');
+  };
+  // Faults that stop processes or slow them delay the search bound (a restart's start-up starves the
+  // indexer on a loaded machine); Redis faults must not. A killed indexer's successor applies nothing
+  // until the partition leases it left expire.
   const outageBetween = (from: number, to: number) =>
     faults.some(
       (fault) =>
         !fault.fault.startsWith('redis') &&
         fault.startedAt < to &&
-        fault.endedAt + options.searchBoundMs > from,
+        fault.endedAt + (fault.fault === 'indexer-kill' ? indexerLeaseMs : 0) + options.searchBoundMs > from,
     );
 
   const redisFaultBetween = (from: number, to: number) =>
@@ -432,33 +518,44 @@ export function checkHistory(
           operations: [operation],
         });
     }
-    for (const id of operation.kind === 'read' || operation.kind === 'page' ? operation.ids : []) {
-      const read = operation.versions.get(id) ?? null;
-      // Read your writes (across replicas, after the invalidation bound).
-      const acknowledged = acknowledgedBefore(id, operation.invokedAt - options.replicaBoundMs);
-      const expected = latestVersion(acknowledged, id);
-      const deleted = deleteInvokedBefore(id, operation.completedAt);
-      if (expected === Number.POSITIVE_INFINITY ? read !== null : read === null ? !deleted : read < expected)
-        violations.push({
-          guarantee: 'read-your-writes',
-          detail: `read ${id} as ${read} after version ${expected} was acknowledged`,
-          operations: [...acknowledged.slice(-2), operation],
-        });
-      // Monotonic reads per client.
-      const key = `${operation.client}/${id}`;
-      const previous = lastSeen.get(key);
-      const regressed =
-        previous &&
-        ((previous.version === null && read !== null) ||
-          (previous.version !== null && read !== null && read < previous.version));
-      if (previous && regressed)
-        violations.push({
-          guarantee: 'monotonic-reads',
-          detail: `client ${operation.client} read ${id} as ${read} after ${previous.version}`,
-          // The writes of the document too, so the report shows which were in flight.
-          operations: [...(writes.get(id) ?? []), previous.operation, operation],
-        });
-      lastSeen.set(key, { version: read, operation });
+    if (operation.kind === 'read' || operation.kind === 'page') {
+      for (const id of operation.ids) {
+        const read = operation.versions.get(id) ?? null;
+        // Read your writes (across replicas, after the invalidation bound).
+        const acknowledged = acknowledgedBefore(id, operation.invokedAt - options.replicaBoundMs);
+        const expected = latestVersion(acknowledged, id);
+        const deleted = deleteInvokedBefore(id, operation.completedAt);
+        if (
+          expected === Number.POSITIVE_INFINITY ? read !== null : read === null ? !deleted : read < expected
+        )
+          violations.push({
+            guarantee: 'read-your-writes',
+            detail: `read ${id} as ${read} after version ${expected} was acknowledged`,
+            operations: [...acknowledged.slice(-2), operation],
+          });
+        // Monotonic reads per client, once the write of what it saw has completed (plus the invalidation
+        // bound): while that write is in flight, a layer it has reached and one it has not yet may disagree.
+        const key = `${operation.client}/${id}`;
+        const previous = lastSeen.get(key);
+        const regressed =
+          previous &&
+          ((previous.version === null && read !== null) ||
+            (previous.version !== null && read !== null && read < previous.version));
+        const producers = previous ? producersOf(id, previous.version, previous.operation) : [];
+        if (
+          previous &&
+          regressed &&
+          producers.length > 0 &&
+          producers.every((write) => write.completedAt < operation.invokedAt - options.replicaBoundMs)
+        )
+          violations.push({
+            guarantee: 'monotonic-reads',
+            detail: `client ${operation.client} read ${id} as ${read} after ${previous.version}`,
+            // The writes of the document too, so the report shows which were in flight.
+            operations: [...(writes.get(id) ?? []), previous.operation, operation],
+          });
+        lastSeen.set(key, { version: read, operation });
+      }
     }
     if (operation.kind === 'search' && !operation.stale) {
       const settledAt = operation.invokedAt - options.searchBoundMs;
