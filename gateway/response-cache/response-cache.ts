@@ -56,7 +56,8 @@ export interface ResponseCacheOptions {
   /**
    * The bumps of the tenants' response generation, shared with the entity
    * cache so that one bump after a write ends both caches' entries, and an
-   * owed bump makes both read around the tenant. Default: its own.
+   * owed bump makes both read around the tenant; whoever passes them stops
+   * them. Default: its own, stopped by `close`.
    */
   bumps?: GenerationBumps;
 }
@@ -106,7 +107,7 @@ export interface ResponseCache {
    * lands, and this process reads around the cache for the tenant until then.
    */
   invalidate(tenantId: string): Promise<void>;
-  /** Stops retrying owed invalidations. */
+  /** Stops retrying owed invalidations, when the bumps are its own. */
   close(): void;
   readonly events: OperationalEvents;
 }
@@ -180,8 +181,9 @@ export function createResponseCache({
   maxEntryBytes = 1024 * 1024,
   deployment = '',
   events = noOperationalEvents,
-  bumps = createGenerationBumps({ cache, key: responseGenerationKey }),
+  bumps: sharedBumps,
 }: ResponseCacheOptions): ResponseCache {
+  const bumps = sharedBumps ?? createGenerationBumps({ cache, key: responseGenerationKey });
   const near =
     nearMaxBytes > 0
       ? new LRUCache<string, NearEntry>({
@@ -244,7 +246,9 @@ export function createResponseCache({
       refreshing.delete(ticket.key);
     },
     invalidate: (tenantId) => bumps.bump([tenantId]),
-    close: () => bumps.stop(),
+    close: () => {
+      if (!sharedBumps) bumps.stop();
+    },
   };
 }
 

@@ -40,7 +40,6 @@ export class QuotaExceededError extends Error {
 /** An idempotency key the tenant already used for a different write; nothing was written. */
 export class IdempotencyKeyReusedError extends Error {
   override name = 'IdempotencyKeyReusedError';
-  readonly isIdempotencyKeyReused = true;
 }
 
 /**
@@ -50,7 +49,6 @@ export class IdempotencyKeyReusedError extends Error {
  */
 export class WriteOutcomeUnknownError extends Error {
   override name = 'WriteOutcomeUnknownError';
-  readonly isWriteOutcomeUnknown = true;
 }
 
 /** The store's answers, not failures of it: the write certainly did not happen, and the store is healthy. */
