@@ -19,6 +19,7 @@ import {
   ensureDevSigningKey,
   mintDevToken,
 } from '../server/auth/dev-keys.ts';
+import { defaultRateLimitTiers } from '../server/config/rate-limits.ts';
 import { type Corpus, createCorpus, probeDocuments } from './corpus.ts';
 import type { PhaseHooks, RunnerRequest, RunnerResult, RunnerSpec } from './load-runner.ts';
 import {
@@ -47,6 +48,9 @@ import {
   type Tokens,
 } from './scenarios.ts';
 import { seedDocuments } from './seed.ts';
+
+/** The rate-limit tier of every bench token but the noisy neighbour's: Quarry never refuses it. */
+const unlimitedTier = 'bench';
 
 export const gatewayNames = [
   'quarry',
@@ -545,12 +549,21 @@ async function mintTokens(
 ): Promise<{ tokens: Tokens; probeTokens: Partial<Record<GatewayName, string>> }> {
   const ttl = '6h';
   const tokens: Tokens = {
-    user: await Promise.all(corpus.tenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl }))),
+    user: await Promise.all(
+      corpus.tenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl, tier: unlimitedTier })),
+    ),
     partner: await Promise.all(
       corpus.tenants.map((tenantId) =>
-        mintDevToken(devKey, { tenantId, ttl, partner: true, scopes: ['documents:read'] }),
+        mintDevToken(devKey, {
+          tenantId,
+          ttl,
+          tier: unlimitedTier,
+          partner: true,
+          scopes: ['documents:read'],
+        }),
       ),
     ),
+    rateLimited: await Promise.all(corpus.tenants.map((tenantId) => mintDevToken(devKey, { tenantId, ttl }))),
   };
   const probeTokens = Object.fromEntries(
     await Promise.all(
@@ -888,10 +901,11 @@ function startGateway(
         // One replica without Redis: response cache and rate limit in process, as `npm start` runs.
         ...(context.redisUrl && name !== 'quarry-local' ? { REDIS_URL: context.redisUrl } : {}),
         // The peers have no rate limit, and the cached and persisted scenarios send far more than a
-        // standard tenant's 50 requests per second. The limiter still runs (at this tier a replica leases
-        // 10,000 tokens per Redis call, as a busy production tenant would); it just never refuses, so the
-        // bench measures serving, not 429s.
-        RATE_LIMIT_TIERS: 'standard=1000000/1000000',
+        // standard tenant's 50 requests per second, so their tokens carry an unlimited tier. The limiter
+        // still runs (at this tier a replica leases 10,000 tokens per Redis call, as a busy production
+        // tenant would); it just never refuses, so the bench measures serving, not 429s. The noisy
+        // neighbour's tokens keep the production tiers: a flood meets Quarry as deployed.
+        RATE_LIMIT_TIERS: `${defaultRateLimitTiers},${unlimitedTier}=1000000/1000000`,
         // Partners run only safelisted operations in Quarry; the peers take the same hash through APQ.
         PERSISTED_QUERY_MANIFEST: manifestPath,
       });

@@ -87,6 +87,11 @@ export interface Tokens {
   user: string[];
   /** Partner tokens (`client_type: partner`, read only), one per tenant. */
   partner: string[];
+  /**
+   * First-party tokens under Quarry's production rate limit (the `standard` tier), one per tenant:
+   * the noisy neighbour measures Quarry as deployed. The other tokens carry the bench's unlimited tier.
+   */
+  rateLimited: string[];
 }
 
 /** How many distinct requests each scenario cycles through. */
@@ -228,24 +233,24 @@ function noisyNeighbour(corpus: Corpus, tokens: Tokens): ScenarioLoad {
   const common = corpus.vocabulary.slice(0, 16);
   const flood = [
     // Every common word, and one repeated, over many long bodies, first from a variable.
-    post(tokens.user[0]!, {
+    post(tokens.rateLimited[0]!, {
       operationName: 'SearchPage',
       query: searchPageQuery,
       variables: { query: common.join(' ') },
     }),
-    post(tokens.user[0]!, {
+    post(tokens.rateLimited[0]!, {
       operationName: 'Flood',
       query: floodQuery,
       variables: { query: Array.from({ length: 124 }, () => common[0]).join(' '), first: 100 },
     }),
-    post(tokens.user[0]!, {
+    post(tokens.rateLimited[0]!, {
       operationName: 'Flood',
       query: floodQuery,
       variables: { query: common.slice(0, 10).join(' '), first: 100 },
     }),
   ];
   return {
-    requests: [searchPage(tokens.user[victim]!, '__UNIQUE__')],
+    requests: [searchPage(tokens.rateLimited[victim]!, '__UNIQUE__')],
     unique: uniqueWords(corpus),
     flood: { connections: floodConnections, requests: flood },
   };

@@ -85,6 +85,7 @@ export async function startGatewayApp({
         store,
         tiers: config.rateLimit.tiers,
         events,
+        hold: config.rateLimit.refusalHold,
       },
       responseCache:
         config.cache.responseTtlSeconds > 0

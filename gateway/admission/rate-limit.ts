@@ -17,6 +17,38 @@ export interface RateLimitOptions {
   tiers: Record<string, RateLimit> & { standard: RateLimit };
   /** Default: nowhere. */
   events?: OperationalEvents;
+  /** Refusals answered late, per replica. Default: none (every refusal answered at once). */
+  hold?: RefusalHold;
+}
+
+/**
+ * How long a refusal is held before it is answered, and for how many of a
+ * tenant's requests at once. A client that ignores `retry-after` and sends
+ * again as soon as it is answered then sends at most `perTenant` requests per
+ * `ms`, instead of keeping the gateway busy refusing it; past `perTenant`,
+ * refusals are answered at once, so held requests stay bounded.
+ */
+export interface RefusalHold {
+  ms: number;
+  perTenant: number;
+}
+
+/** Holds each refusal for the hold time or until the bucket refills, whichever is sooner. */
+function holdRefusals({ ms, perTenant }: RefusalHold) {
+  const held = new Map<string, number>();
+  return async (tenantId: string, retryAfterSeconds: number): Promise<void> => {
+    const holding = held.get(tenantId) ?? 0;
+    if (holding >= perTenant) return;
+    held.set(tenantId, holding + 1);
+    try {
+      const holdMs = Math.min(ms, retryAfterSeconds * 1000);
+      await new Promise((resolve) => setTimeout(resolve, holdMs));
+    } finally {
+      const left = (held.get(tenantId) ?? 1) - 1;
+      if (left === 0) held.delete(tenantId);
+      else held.set(tenantId, left);
+    }
+  };
 }
 
 /** Takes one token from the caller's tenant bucket. */
@@ -32,10 +64,16 @@ export function takeToken(
 /**
  * One token per operation from the tenant's bucket, before any subgraph is
  * called. Over the limit, the request fails with RATE_LIMITED, HTTP 429, a
- * `retry-after` header and `extensions.retryAfterSeconds`. Malformed requests
+ * `retry-after` header and `extensions.retryAfterSeconds`, after the hold. Malformed requests
  * fail parsing or validation before this stage and spend nothing.
  */
-export function rateLimit({ store, tiers, events = noOperationalEvents }: RateLimitOptions): AdmissionCheck {
+export function rateLimit({
+  store,
+  tiers,
+  events = noOperationalEvents,
+  hold = { ms: 0, perTenant: 0 },
+}: RateLimitOptions): AdmissionCheck {
+  const held = holdRefusals(hold);
   return {
     name: 'rate-limit',
     stage: 'operation',
@@ -43,6 +81,7 @@ export function rateLimit({ store, tiers, events = noOperationalEvents }: RateLi
       const decision = await takeToken({ store, tiers }, principal);
       if (decision.allowed) return undefined;
       events.rateLimited(principal.tenantId);
+      await held(principal.tenantId, decision.retryAfterSeconds);
       // Typed loosely on purpose: Apollo reads `http.headers` as a HeaderMap, while graphql-yoga
       // (installed for the benchmark's Hive peer) augments the same extension with another shape.
       const extensions: Record<string, unknown> = {

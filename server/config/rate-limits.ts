@@ -38,18 +38,24 @@ const tierLimits = (fallback: string) =>
       return { ...tiers, standard };
     });
 
+/** The tiers a deployment gets when `RATE_LIMIT_TIERS` is unset. */
+export const defaultRateLimitTiers = 'standard=50/100,premium=500/1000';
+
 /** The gateway's per-tenant request budgets, and how it limits when Redis is away. */
 export const rateLimitConcern = defineConcern({
   shape: {
-    RATE_LIMIT_TIERS: tierLimits('standard=50/100,premium=500/1000'),
+    RATE_LIMIT_TIERS: tierLimits(defaultRateLimitTiers),
     RATE_LIMIT_FALLBACK_FRACTION: z.coerce.number().gt(0).max(1).default(0.25),
     RATE_LIMIT_LEASE_MS: z.coerce.number().min(0).max(1000).default(10),
+    RATE_LIMIT_REFUSAL_HOLD_MS: z.coerce.number().int().min(0).max(1000).default(1000),
+    RATE_LIMIT_HELD_REFUSALS: z.coerce.number().int().min(0).default(64),
   },
   section: (env) => ({
     rateLimit: {
       tiers: env.RATE_LIMIT_TIERS,
       fallbackFraction: env.RATE_LIMIT_FALLBACK_FRACTION,
       leaseMs: env.RATE_LIMIT_LEASE_MS,
+      refusalHold: { ms: env.RATE_LIMIT_REFUSAL_HOLD_MS, perTenant: env.RATE_LIMIT_HELD_REFUSALS },
     },
   }),
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCorpus, zipfTenantSizes } from '../../bench/corpus.ts';
-import { uniqueQuery } from '../../bench/load-runner.ts';
+import { type RunnerRequest, uniqueQuery } from '../../bench/load-runner.ts';
 import {
   buildScenario,
   floodConnections,
@@ -13,7 +13,9 @@ const corpus = createCorpus({ documents: 2000, tenants: 20, tenantSizes: 'zipf',
 const tokens = {
   user: corpus.tenants.map((tenant) => `user-${tenant}`),
   partner: corpus.tenants.map((tenant) => `partner-${tenant}`),
+  rateLimited: corpus.tenants.map((tenant) => `rate-limited-${tenant}`),
 };
+const bearer = (request: RunnerRequest) => request.headers.authorization?.replace('Bearer ', '');
 const variables = (body: string) => (JSON.parse(body) as { variables: { query: string } }).variables;
 
 describe('bench scenarios', () => {
@@ -62,12 +64,14 @@ describe('bench scenarios', () => {
     }
   });
 
-  it("floods from another tenant than the victim's, at concurrency 20", () => {
+  it("floods from another tenant than the victim's, at concurrency 20, both under the production rate limit", () => {
     const load = buildScenario('noisy-neighbour', corpus, tokens);
     expect(load.flood?.connections).toBe(floodConnections);
     expect(floodConnections).toBe(20);
     const victim = new Set(load.requests.map((request) => request.headers.authorization));
     for (const request of load.flood!.requests) expect(victim.has(request.headers.authorization)).toBe(false);
+    const everyRequest = [...load.requests, ...load.flood!.requests];
+    for (const request of everyRequest) expect(tokens.rateLimited).toContain(bearer(request));
     expect(load.unique).toBeDefined();
   });
 });
