@@ -73,6 +73,7 @@ export interface BenchOptions {
   seed: number;
   duration: number;
   fixedDuration: number;
+  victimDuration: number;
   warmup: number;
   connections: number;
   rate: number;
@@ -188,6 +189,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       '--fixed-duration <s>',
       'seconds of each fixed-rate run, rounded up to whole seconds; 0 skips it (default: --duration)',
       nonNegative,
+    )
+    .option(
+      '--victim-duration <s>',
+      "seconds of the noisy neighbour's victim alone and again flooded: a p99 needs hundreds of samples",
+      positive,
+      20,
     )
     .option('--warmup <s>', 'seconds of discarded warm-up before each scenario', positive, 3)
     .option('--connections <n>', 'concurrent connections', positive, 32)
@@ -713,8 +720,7 @@ async function measureScenarios(
   for (const scenario of options.scenarios) {
     const load = context.loads[scenario];
     // The noisy neighbour is measured at a fixed rate, so it always has one.
-    const fixedSeconds =
-      scenario === 'noisy-neighbour' ? options.fixedDuration || options.duration : options.fixedDuration;
+    const fixedSeconds = scenario === 'noisy-neighbour' ? options.victimDuration : options.fixedDuration;
     for (const gateway of context.running) {
       if (gateway.name === 'ceiling' && !ceilingScenarios.includes(scenario)) continue;
       cell += 1;

@@ -32,8 +32,17 @@ describe('npm run bench (smoke)', () => {
       [
         'bench/run.ts',
         // The fixed-rate phase is skipped here to stay near a minute; the tests below cover it.
-        ...['--documents', '300', '--duration', '1', '--fixed-duration', '0', '--warmup', '0.2'],
-        ...['--connections', '4', '--gateways', 'quarry,apollo,hive-rust,ceiling', '--out', out],
+        ...['--documents', '300', '--duration', '1', '--fixed-duration', '0', '--victim-duration', '1'],
+        ...[
+          '--warmup',
+          '0.2',
+          '--connections',
+          '4',
+          '--gateways',
+          'quarry,apollo,hive-rust,ceiling',
+          '--out',
+          out,
+        ],
       ],
       { timeout: 590_000 },
     );
