@@ -1,6 +1,6 @@
 import type { PhaseResult } from './load-runner.ts';
 import type { BenchResult, GatewayName, ScenarioResult } from './run.ts';
-import { type ScenarioName, scenarioTitles } from './scenarios.ts';
+import { type ScenarioName, scenarioTitles, victimRate } from './scenarios.ts';
 
 const gatewayLabels: Record<GatewayName, string> = {
   quarry: 'Quarry',
@@ -249,7 +249,7 @@ export function renderMarkdown(result: BenchResult): string {
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB, Node ${m.node}`,
     `- Load average (1/5/15 min) before: ${m.loadBefore.map(fixed1).join(' / ')}, after: ${m.loadAfter.map(fixed1).join(' / ')}`,
     `- Corpus: ${whole(result.corpus.documents)} documents across ${result.corpus.tenants} tenants (seeded in ${fixed1(result.corpus.seedSeconds)} s, ${whole(result.corpus.databaseMb)} MiB SQLite)`,
-    `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum, open loop (requests sent on schedule, latency from the scheduled time; \`bench/open-loop.ts\`), from a separate process; the noisy neighbour's victim ${o.victimDuration} s alone and ${o.victimDuration} s flooded`,
+    `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum, open loop (requests sent on schedule, latency from the scheduled time; \`bench/open-loop.ts\`), from a separate process; the noisy neighbour's victim at ${victimRate} req/s, ${o.victimDuration} s alone and ${o.victimDuration} s flooded`,
     '- Errors count non-2xx responses, GraphQL `errors` in a 2xx body, and socket errors or timeouts.',
     "- Gateway CPU ms/req is the gateway process's user + system CPU over the measured phases (the warm-up excluded) divided by their responses: it moves less than req/s when the machine is busy. Subgraph CPU and backend calls per request are counted over the same phases.",
     "- Fixed req/s is answers over the phase's span, from the first scheduled send to the last answer: a gateway that could not keep up answers below the target, and its latencies include the queue.",

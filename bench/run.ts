@@ -46,6 +46,7 @@ import {
   scenarioNames,
   subgraphWarmup,
   type Tokens,
+  victimRate,
 } from './scenarios.ts';
 import { seedDocuments } from './seed.ts';
 
@@ -720,7 +721,8 @@ async function measureScenarios(
   for (const scenario of options.scenarios) {
     const load = context.loads[scenario];
     // The noisy neighbour is measured at a fixed rate, so it always has one.
-    const fixedSeconds = scenario === 'noisy-neighbour' ? options.victimDuration : options.fixedDuration;
+    const noisy = scenario === 'noisy-neighbour';
+    const fixedSeconds = noisy ? options.victimDuration : options.fixedDuration;
     for (const gateway of context.running) {
       if (gateway.name === 'ceiling' && !ceilingScenarios.includes(scenario)) continue;
       cell += 1;
@@ -734,9 +736,11 @@ async function measureScenarios(
             ? undefined
             : {
                 durationSeconds: fixedSeconds,
-                ...(quarryMax[scenario]
-                  ? { rate: quarryMax[scenario] * options.rate }
-                  : { fraction: options.rate }),
+                ...(noisy
+                  ? { rate: victimRate }
+                  : quarryMax[scenario]
+                    ? { rate: quarryMax[scenario] * options.rate }
+                    : { fraction: options.rate }),
               },
         requests: load.requests,
         // Each cell its own stretch of the sequence, so no gateway finds another's queries in the subgraphs' caches.

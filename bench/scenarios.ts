@@ -38,6 +38,14 @@ export interface ScenarioLoad {
   flood?: { connections: number; requests: RunnerRequest[] };
 }
 
+/**
+ * The noisy neighbour's victim sends this many searches a second: an ordinary
+ * tenant's pace, well within the standard tier, and the same on every
+ * gateway, however fast the machine (half a fast gateway's maximum would
+ * make the victim itself exceed its own tenant's bounds).
+ */
+export const victimRate = 15;
+
 /** Connections the noisy neighbour floods with. */
 export const floodConnections = 20;
 /** Distinct queries in the realistic mix, and the share of its requests that are writes. */
