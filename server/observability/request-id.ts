@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { trace } from '@opentelemetry/api';
 
@@ -25,7 +25,8 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
   if (traceparent?.[1] && traceparent[1] !== zeroTraceId) return traceparent[1];
   const callerId = headers[requestIdHeader];
   if (typeof callerId === 'string' && callerIdPattern.test(callerId)) return callerId;
-  return randomBytes(16).toString('hex');
+  // A UUID's 122 random bits from Node's buffered entropy: a fraction of the cost of fresh random bytes.
+  return randomUUID().replaceAll('-', '');
 }
 
 // Ambient per-request context, like the active span the logger also reads: async context is per
