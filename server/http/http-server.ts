@@ -162,6 +162,9 @@ function readBody(request: IncomingMessage, maxBytes: number, budget: BodyBudget
       settled = true;
       budget.inFlight -= size;
       request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', settle);
+      request.off('close', onClose);
       if (!error) return resolve(Buffer.concat(chunks).toString('utf8'));
       // Drained, not read: the refusal is sent without waiting for the rest of the body.
       request.resume();
@@ -174,12 +177,15 @@ function readBody(request: IncomingMessage, maxBytes: number, budget: BodyBudget
       if (budget.inFlight > budget.max) return settle(new BodiesInFlightError());
       chunks.push(chunk);
     };
+    const onEnd = () => settle();
+    // Every request closes, after its response too: the error (and its stack) is made only if unread.
+    const onClose = () => settle(new Error('The request closed before its body ended'));
     request.on('data', onData);
-    request.once('end', () => settle());
+    request.once('end', onEnd);
     // Also a client that goes away mid-body: the request then emits 'error' (aborted). 'close' as well,
     // so that however a body ends, its bytes leave the shared budget.
     request.once('error', settle);
-    request.once('close', () => settle(new Error('The request closed before its body ended')));
+    request.once('close', onClose);
   });
 }
 
