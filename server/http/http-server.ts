@@ -305,11 +305,17 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     // Taken before the body is read, so a caller's queued requests hold no body buffer either.
     let served = false;
     try {
-      await callerBulkheads.bulkheads.run(caller, () => {
-        served = true;
-        return serve(admitted);
-      });
+      await callerBulkheads.bulkheads.run(
+        caller,
+        () => {
+          served = true;
+          return serve(admitted);
+        },
+        clientGone.signal,
+      );
     } catch (error) {
+      // Left while it waited for a slot: there is no one to answer.
+      if (!served && clientGone.signal.aborted) return;
       if (served || !isTenantBusy(error)) throw error;
       response.setHeader('retry-after', '1');
       if (method === 'POST') response.setHeader('connection', 'close');

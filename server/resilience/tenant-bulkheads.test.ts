@@ -61,6 +61,38 @@ describe('tenant bulkheads', () => {
     expect(ran).toBe(false);
   });
 
+  it('lets a caller that has gone leave the queue at once, so its place goes to the next caller', async () => {
+    const bulkheads = createTenantBulkheads({
+      dependency: 'gateway',
+      concurrency: 1,
+      queue: 1,
+      queueTimeoutMs: 60_000,
+    });
+    const holder = gate();
+    const held = bulkheads.run('t', holder.fn);
+    const gone = new AbortController();
+    let ran = false;
+    const leaving = bulkheads.run(
+      't',
+      async () => {
+        ran = true;
+      },
+      gone.signal,
+    );
+    gone.abort(new Error('The client closed the connection'));
+    await expect(leaving).rejects.toThrow('The client closed the connection');
+    // The queue's one place is free again: the next caller waits for the slot rather than being refused.
+    const next = bulkheads.run('t', async () => 'next');
+    holder.release();
+    await held;
+    await expect(next).resolves.toBe('next');
+    expect(ran).toBe(false);
+    // A caller already gone never queues.
+    await expect(bulkheads.run('t', async () => 'never', gone.signal)).rejects.toThrow(
+      'closed the connection',
+    );
+  });
+
   it('keeps a slot taken after its call returns, for as long as the call asks', async () => {
     const bulkheads = createTenantBulkheads({ dependency: 'search-index', concurrency: 1, queue: 0 });
     const restart = Promise.withResolvers<void>();

@@ -30,8 +30,12 @@ export function isTenantBusy(error: unknown): error is TenantBusyError {
 export type HoldSlot = (until: Promise<unknown>) => void;
 
 export interface TenantBulkheads {
-  /** Runs `fn` within the tenant's share, or throws `TenantBusyError`. */
-  run<T>(tenantId: string, fn: (holdSlot: HoldSlot) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` within the tenant's share, or throws `TenantBusyError`. A call
+   * whose `signal` aborts while it waits leaves the queue at once, with the
+   * signal's reason, so a caller that has gone holds no place in it.
+   */
+  run<T>(tenantId: string, fn: (holdSlot: HoldSlot) => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Tenants with calls running or waiting now. */
   activeTenants(): number;
 }
@@ -64,7 +68,8 @@ export function createTenantBulkheads(options: TenantBulkheadOptions): TenantBul
   }
 
   /** Resolves once the caller holds a slot: at once, or when one is handed over from a finished call. */
-  function acquire(tenantId: string): Promise<TenantShare> | TenantShare {
+  function acquire(tenantId: string, signal?: AbortSignal): Promise<TenantShare> | TenantShare {
+    signal?.throwIfAborted();
     let share = shares.get(tenantId);
     if (!share) {
       share = { running: 0, waiting: [] };
@@ -77,21 +82,27 @@ export function createTenantBulkheads(options: TenantBulkheadOptions): TenantBul
     if (share.waiting.length >= queue) throw new TenantBusyError(dependency);
     const waiting = share;
     return new Promise((resolve, reject) => {
+      const leave = (reason: unknown) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        waiting.waiting.splice(waiting.waiting.indexOf(handOver), 1);
+        reject(reason);
+      };
+      const onAbort = () => leave(signal?.reason);
       const handOver = () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         resolve(waiting);
       };
-      const timer = setTimeout(() => {
-        waiting.waiting.splice(waiting.waiting.indexOf(handOver), 1);
-        reject(new TenantBusyError(dependency));
-      }, queueTimeoutMs);
+      const timer = setTimeout(() => leave(new TenantBusyError(dependency)), queueTimeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
       waiting.waiting.push(handOver);
     });
   }
 
   return {
-    async run(tenantId, fn) {
-      const share = await acquire(tenantId);
+    async run(tenantId, fn, signal) {
+      const share = await acquire(tenantId, signal);
       let held: Promise<unknown> | undefined;
       try {
         return await fn((until) => {
