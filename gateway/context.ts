@@ -12,6 +12,12 @@ export interface GatewayContext {
   cacheStatus?: CacheStatus;
   /** Set when the response cache missed this request: where its response may be stored. */
   responseCacheTicket?: StoreTicket;
+  /**
+   * Set with the ticket. Apollo runs on a copy of this object but shares what
+   * it holds: its plugin sets `keep` once the response may be stored, and
+   * the HTTP server calls it with the body it sends.
+   */
+  responseToKeep?: { keep?: (body: string) => void };
   /** Set when the request reaches Apollo already judged by admission (see `AdmissionVerdict`). */
   admission?: AdmissionVerdict;
   /** The gateway's own request (a response-cache refresh), not a client's: metrics do not count it. */

@@ -390,6 +390,7 @@ function buildHttpServer(
       principal: await authenticate(options.verifier, request.headers.authorization),
       clientGone,
     }),
+    onAnswered: (context, body) => context.responseToKeep?.keep?.(body),
     shortcut:
       parts.responseCache &&
       createResponseCacheShortcut({

@@ -125,7 +125,7 @@ export function createResponseCacheShortcut({
     const lookup = await responseCache.lookup(principal.tenantId, identity);
     if (!('hit' in lookup)) {
       const responseCacheTicket = 'miss' in lookup ? lookup.miss : undefined;
-      return passOn({ principal, cacheStatus: 'miss', responseCacheTicket });
+      return passOn({ principal, cacheStatus: 'miss', responseCacheTicket, responseToKeep: {} });
     }
     const { hit, refresh } = lookup;
     const verdict = await admit(admission, { principal, ...cacheable });
@@ -152,6 +152,7 @@ export function createResponseCacheShortcut({
         principal,
         cacheStatus: 'refresh',
         responseCacheTicket: refresh,
+        responseToKeep: {},
         admission: verdict,
         gatewayInitiated: true,
       })

@@ -48,14 +48,22 @@ export function useResponseCache(responseCache: ResponseCache): ApolloServerPlug
           else contextValue.cacheStatus ??= 'bypass';
         },
         async willSendResponse({ contextValue, document, operation, operationName, response }) {
-          const ticket = contextValue.responseCacheTicket;
-          if (operation?.operation !== 'query' || !ticket || response.body.kind !== 'single') return;
+          const { responseCacheTicket: ticket, responseToKeep } = contextValue;
+          if (
+            operation?.operation !== 'query' ||
+            !ticket ||
+            !responseToKeep ||
+            response.body.kind !== 'single'
+          )
+            return;
           if (document && selectsScopedField(document)) return;
           const { singleResult } = response.body;
           if (singleResult.errors || !singleResult.data || contextValue.servedStale) return;
-          // The bytes Apollo sends (its field order and trailing newline), so a hit is indistinguishable.
-          const body = `${JSON.stringify({ data: singleResult.data, extensions: singleResult.extensions })}\n`;
-          void responseCache.store(ticket, { operationName: operationName ?? null, body }).catch(() => {});
+          // Kept from the bytes the HTTP server sends, so a hit is indistinguishable and the result is
+          // serialized once.
+          responseToKeep.keep = (body) => {
+            void responseCache.store(ticket, { operationName: operationName ?? null, body }).catch(() => {});
+          };
         },
       };
     },

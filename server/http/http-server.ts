@@ -37,6 +37,12 @@ export interface HttpServerOptions<TContext extends BaseContext> {
   context: (request: IncomingMessage, clientGone: AbortSignal) => Promise<TContext>;
   /** Answers some requests without Apollo (the gateway's response cache hits). */
   shortcut?: Shortcut<TContext>;
+  /**
+   * Called with the exact body of each complete Apollo answer, just before it
+   * is sent, or once run in the background for the shortcut: what keeps it
+   * (the response cache) then need not serialize the result a second time.
+   */
+  onAnswered?: (context: TContext, body: string) => void;
   /** Extra GET routes by exact path, such as health checks and metrics. */
   routes?: Record<string, RouteHandler>;
   /** Bodies above this are refused with 413 before they are parsed. Default 1 MiB (MAX_REQUEST_BODY_BYTES). */
@@ -244,6 +250,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
     apollo,
     context,
     shortcut,
+    onAnswered,
     routes = {},
     maxBodyBytes = 1024 * 1024,
     maxResponseBytes = defaultMaxResponseBytes,
@@ -361,7 +368,8 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
             return requestFailure(response, 400, 'Request body is nested too deeply');
           if (shortcut) {
             const runInBackground = async (backgroundContext: TContext) => {
-              await runApollo(async () => backgroundContext);
+              const result = await runApollo(async () => backgroundContext);
+              if (result.body.kind === 'complete') onAnswered?.(backgroundContext, result.body.string);
             };
             const outcome = await shortcut(request, response, body, runInBackground);
             if (outcome.answered) return;
@@ -378,6 +386,8 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
           errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],
         });
       }
+      // Before sending: a client that asks again as soon as it is answered finds what was kept.
+      if (result.body.kind === 'complete') onAnswered?.(prepared, result.body.string);
       await sendApolloResult(response, result);
     }
   }
