@@ -231,12 +231,12 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     };
   };
 
-  const pacers = new Map<string, () => Promise<void>>();
+  const pacers = new Map(
+    [...tenants, probeTenant].map((tenant) => [tenant, pacer(tenantOperationsPerSecond)]),
+  );
   /** Sends one request, at the pace its tenant keeps (`tenantOperationsPerSecond`). */
   async function call(tenant: string, gateway: number, token: string | undefined, query: string) {
-    let pace = pacers.get(tenant);
-    if (!pace) pacers.set(tenant, (pace = pacer(tenantOperationsPerSecond)));
-    await pace();
+    await pacers.get(tenant)?.();
     return postGraphQL<Record<string, unknown>>(cluster.gatewayUrls[gateway] ?? '', { query }, token).catch(
       (error: Error) => ({ status: 0, errors: [{ message: error.message }], data: undefined }),
     );
