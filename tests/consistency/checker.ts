@@ -157,9 +157,9 @@ const tenantOperationsPerSecond = 40;
  */
 const browsePageSize = 90;
 /** A busy client's share of steps that race a read of its latest document with a write of it. */
-const raceShare = 0.1;
-/** How long after a racing write's answer, past the invalidation bound, its client keeps reading the document. */
-const readAfterWriteMs = 500;
+const raceShare = 0.15;
+/** About how long a racing write waits after the read it races: long enough for the read to reach the store first. */
+const writeAfterReadMs = 100;
 /** How long the fault injector waits at most for the gateways to follow Redis again after a restart. */
 const redisRecoveryBoundMs = 15_000;
 /** How long after the search bound the quiet tenant's writer still looks for a document it created. */
@@ -234,9 +234,10 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   const pacers = new Map(
     [...tenants, probeTenant].map((tenant) => [tenant, pacer(tenantOperationsPerSecond)]),
   );
-  /** Sends one request, at the pace its tenant keeps (`tenantOperationsPerSecond`). */
-  async function call(tenant: string, gateway: number, token: string | undefined, query: string) {
-    await pacers.get(tenant)?.();
+  /** Waits for the tenant's next slot: its operations keep to `tenantOperationsPerSecond`. */
+  const pace = async (tenant: string) => pacers.get(tenant)?.();
+
+  async function call(gateway: number, token: string | undefined, query: string) {
     return postGraphQL<Record<string, unknown>>(cluster.gatewayUrls[gateway] ?? '', { query }, token).catch(
       (error: Error) => ({ status: 0, errors: [{ message: error.message }], data: undefined }),
     );
@@ -256,8 +257,9 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
       search: `{ search(query: "${word}", first: ${request.pageSize}) { total stale hits { document { id } } } }`,
       page: `{ search(query: "${word}", first: ${request.pageSize}) { hits { document { id version } } } }`,
     }[kind];
+    await pace(client.tenant);
     const invokedAt = performance.now();
-    const response = await call(client.tenant, request.gateway, tokens[client.tenant], query);
+    const response = await call(request.gateway, tokens[client.tenant], query);
     const completedAt = performance.now();
     const operation: Operation = {
       client: client.number,
@@ -291,21 +293,25 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
   }
 
   /**
-   * A write of the client's latest document, then a read of it and, a pacing
-   * slot later, another write of it, both in flight at once; then reads of it
-   * through either gateway until past the invalidation bound after the second
-   * write's answer. The first write leaves a fence, so the read misses the
-   * document cache and reads the store: while the store answers late, the
-   * read's answer can reach the cache after the second write's fence.
+   * A write of the client's latest document, then a read of it and, a moment
+   * later, another write of it, both in flight at once; then reads of it
+   * through either gateway until one starts past the invalidation bound after
+   * the second write's answer. The first write leaves a fence, so the read
+   * misses the document cache and reads the store: while the store answers
+   * late, the read's answer can reach the cache after the second write's fence.
    */
   async function race(self: Client, id: string, random: () => number) {
     const gateway = Math.floor(random() * 2);
     const request = (kind: 'read' | 'update', on: number) =>
       perform(self, { kind, gateway: on, ids: [id], word: '', pageSize: 0 });
     if (!(await request('update', gateway)).ok) return;
-    const [, second] = await Promise.all([request('read', gateway), request('update', 1 - gateway)]);
-    const readUntil = second.completedAt + options.replicaBoundMs + readAfterWriteMs;
-    while (!done() && performance.now() < readUntil) await request('read', Math.floor(random() * 2));
+    const reading = request('read', gateway);
+    await sleep(writeAfterReadMs * (0.2 + random()));
+    const [, second] = await Promise.all([reading, request('update', 1 - gateway)]);
+    const readFrom = second.completedAt + options.replicaBoundMs;
+    let last: Operation | undefined;
+    while (!done() && !(last && last.invokedAt > readFrom))
+      last = await request('read', Math.floor(random() * 2));
   }
 
   async function client(number: number, tenant: string, member: number) {
@@ -390,11 +396,12 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     const generation = () => redisCommand(cluster.redis.port, ['GET', generationKey]).catch(() => undefined);
     while (!done()) {
       const gateway = Math.floor(random() * 2);
-      await call(probeTenant, gateway, tokens[probeTenant], '{ search(query: "probe", first: 1) { total } }');
+      await pace(probeTenant);
+      await call(gateway, tokens[probeTenant], '{ search(query: "probe", first: 1) { total } }');
+      await pace(probeTenant);
       const invokedAt = performance.now();
       const before = await generation();
       const response = await call(
-        probeTenant,
         gateway,
         readOnlyToken,
         'mutation { createDocument(input: { title: "refused", body: "refused" }) { id version } }',
