@@ -30,13 +30,15 @@ export interface CheckOptions {
 type ClientKind = 'create' | 'update' | 'delete' | 'read' | 'search' | 'page';
 type Kind = ClientKind | 'refused';
 /**
- * The faults whose races the workload sets up: a loss of Redis's data (the
- * quiet tenant browses again after it) and the slow store (busy clients race
- * reads with writes). They lead every round, so a short run meets them.
+ * The faults whose races the workload sets up lead every round, so a short
+ * run meets them: the losses of Redis's data first (the quiet tenant browses
+ * again after each, and an outage before them would excuse the searches
+ * that show a page from before its first write), then the slow store (busy
+ * clients race reads with writes); the restarts follow.
  */
-const leadingFaults = ['redis-flushall', 'redis-restart', 'documents-slow'] as const;
+const dataLossFaults = ['redis-flushall', 'redis-restart'] as const;
 const restartFaults = ['indexer-kill', 'search-restart', 'documents-restart'] as const;
-type Fault = (typeof leadingFaults)[number] | (typeof restartFaults)[number];
+type Fault = (typeof dataLossFaults)[number] | 'documents-slow' | (typeof restartFaults)[number];
 
 /** A workload client: its number, and the tenant it acts for. */
 interface Client {
@@ -433,8 +435,9 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     while (!done()) {
       await sleep(Math.min(meanGapMs * (0.5 + random()), timeLeft()));
       if (done()) return;
-      // Each kind once per round, in a seeded order, the leading ones first (popped from the end).
-      if (round.length === 0) round = [...shuffled(restartFaults), ...shuffled(leadingFaults)];
+      // Each kind once per round, in a seeded order after the leading ones (popped from the end).
+      if (round.length === 0)
+        round = [...shuffled(restartFaults), 'documents-slow', ...shuffled(dataLossFaults)];
       const fault = round.pop() as Fault;
       const startedAt = performance.now();
       options.log?.(`fault ${fault}`);
