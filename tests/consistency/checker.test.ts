@@ -3,8 +3,10 @@ import { describeViolation, runConsistencyCheck } from './checker.ts';
 
 /**
  * The workload's length; starting six Node processes before it takes most of
- * the run on a busy machine. With `faultsPerMinute` below, the seed's first two
- * faults (a Redis restart, then a documents subgraph restart) land inside it.
+ * the run on a busy machine. With `faultsPerMinute` below, the seed's first
+ * fault (a Redis FLUSHALL, after the quiet tenant's writer has browsed and
+ * written) lands inside it, and on a machine not starved the next (a Redis
+ * restart) too.
  */
 const workloadMs = 10_000;
 const faultsPerMinute = 18;

@@ -29,15 +29,22 @@ export interface CheckOptions {
  */
 type ClientKind = 'create' | 'update' | 'delete' | 'read' | 'search' | 'page';
 type Kind = ClientKind | 'refused';
-const faultKinds = [
-  'redis-flushall',
-  'redis-restart',
-  'indexer-kill',
-  'search-restart',
-  'documents-restart',
-  'documents-slow',
-] as const;
-type Fault = (typeof faultKinds)[number];
+/**
+ * The faults whose races the workload sets up lead every round, so a short
+ * run meets them: the losses of Redis's data first (the quiet tenant browses
+ * again after each, and an outage before them would excuse the searches
+ * that show a page from before its first write), then the slow store (busy
+ * clients race reads with writes); the restarts follow.
+ */
+const dataLossFaults = ['redis-flushall', 'redis-restart'] as const;
+const restartFaults = ['indexer-kill', 'search-restart', 'documents-restart'] as const;
+type Fault = (typeof dataLossFaults)[number] | 'documents-slow' | (typeof restartFaults)[number];
+
+/** A workload client: its number, and the tenant it acts for. */
+interface Client {
+  number: number;
+  tenant: string;
+}
 
 /** One operation as a client saw it: what it asked, when, through which gateway, and what came back. */
 export interface Operation {
@@ -80,6 +87,12 @@ export interface CheckResult {
   faults: FaultEvent[];
   violations: Violation[];
 }
+
+/** Whether the gateway refused the operation for its tenant's rate limit. */
+export const isRateLimited = (operation: Operation): boolean =>
+  (operation.response as { errors?: { extensions?: { code?: string } }[] } | undefined)?.errors?.some(
+    (error) => error.extensions?.code === 'RATE_LIMITED',
+  ) ?? false;
 
 /** The fault injector's seed, from the run's. */
 export const faultSeed = (seed: number) => (seed ^ 0x9e3779b9) >>> 0;
@@ -133,6 +146,24 @@ const readMaxDocuments = 3;
  * read the generations it was stored under.
  */
 const pageSizes = 10;
+/**
+ * Each tenant's operations a second, all its clients together: under the
+ * standard tier's limit of 50 (RATE_LIMIT_TIERS), so that nearly every
+ * operation is answered rather than refused with RATE_LIMITED.
+ */
+const tenantOperationsPerSecond = 40;
+/**
+ * The page size of the quiet tenant's browsing (below), which no other
+ * search asks for: its copies kept in process are never replaced by a later
+ * ask, until a loss of Redis's data has the tenant's clients browse again.
+ */
+const browsePageSize = 90;
+/** A busy client's share of steps that race a read of its latest document with a write of it. */
+const raceShare = 0.15;
+/** About how long a racing write waits after the read it races: long enough for the read to reach the store first. */
+const writeAfterReadMs = 100;
+/** How long the fault injector waits at most for the gateways to follow Redis again after a restart. */
+const redisRecoveryBoundMs = 15_000;
 /** How long after the search bound the quiet tenant's writer still looks for a document it created. */
 const lookForWriteMarginMs = 1000;
 /** The slow backend: how late the documents store answers at most, under its 2 s attempt timeout, and for how long. */
@@ -164,6 +195,10 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
       word: `w${options.seed.toString(36)}x${tenant.at(-1)}${n}`,
     })),
   );
+  /** Losses of Redis's data (FLUSHALL, a restart) so far: the quiet tenant's clients browse again after each. */
+  let dataLosses = 0;
+  /** The quiet tenant's writer has browsed and written: the faults may begin. */
+  const warmedUp = Promise.withResolvers<void>();
   const started = performance.now();
   const done = () =>
     performance.now() - started > options.durationMs || operations.length >= options.maxOperations;
@@ -189,6 +224,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
                 : 'page';
     return {
       kind,
+      race: random() < raceShare,
       gateway: Math.floor(random() * 2),
       roll: random(),
       hot: random() < 0.5,
@@ -196,6 +232,12 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
       pageSize: 100 - Math.floor(random() * pageSizes),
     };
   };
+
+  const pacers = new Map(
+    [...tenants, probeTenant].map((tenant) => [tenant, pacer(tenantOperationsPerSecond)]),
+  );
+  /** Waits for the tenant's next slot: its operations keep to `tenantOperationsPerSecond`. */
+  const pace = async (tenant: string) => pacers.get(tenant)?.();
 
   async function call(gateway: number, token: string | undefined, query: string) {
     return postGraphQL<Record<string, unknown>>(cluster.gatewayUrls[gateway] ?? '', { query }, token).catch(
@@ -205,7 +247,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
 
   /** Sends one operation of a client, and records it with its times and response. */
   async function perform(
-    client: { number: number; tenant: string },
+    client: Client,
     request: { kind: ClientKind; gateway: number; ids: string[]; word: string; pageSize: number },
   ): Promise<Operation> {
     const { kind, ids, word } = request;
@@ -217,6 +259,7 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
       search: `{ search(query: "${word}", first: ${request.pageSize}) { total stale hits { document { id } } } }`,
       page: `{ search(query: "${word}", first: ${request.pageSize}) { hits { document { id version } } } }`,
     }[kind];
+    await pace(client.tenant);
     const invokedAt = performance.now();
     const response = await call(request.gateway, tokens[client.tenant], query);
     const completedAt = performance.now();
@@ -238,18 +281,82 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     return operation;
   }
 
+  /**
+   * Every word of the tenant searched for through each gateway, at the page
+   * size only browsing asks for: copies kept in process on both replicas,
+   * which a lost generation counter that came back at a value it had would
+   * serve again. All at once (at the tenant's pace), so that it is over
+   * before the tenant's next write.
+   */
+  async function browse(self: Client, tenantWords: string[]) {
+    await Promise.all(
+      tenantWords.flatMap((word) =>
+        [...cluster.gatewayUrls.keys()].map((gateway) =>
+          perform(self, { kind: 'search', gateway, ids: [], word, pageSize: browsePageSize }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * A write of the client's latest document, then a read of it and, a moment
+   * later, another write of it, both in flight at once; then reads of it
+   * through either gateway until one starts past the invalidation bound after
+   * the second write's answer. The first write leaves a fence, so the read
+   * misses the document cache and reads the store: while the store answers
+   * late, the read's answer can reach the cache after the second write's fence.
+   */
+  async function race(self: Client, id: string, random: () => number) {
+    const gateway = Math.floor(random() * 2);
+    const request = (kind: 'read' | 'update', on: number) =>
+      perform(self, { kind, gateway: on, ids: [id], word: '', pageSize: 0 });
+    if (!(await request('update', gateway)).ok) return;
+    const reading = request('read', gateway);
+    await sleep(writeAfterReadMs * (0.2 + random()));
+    const [, second] = await Promise.all([reading, request('update', 1 - gateway)]);
+    const readFrom = second.completedAt + options.replicaBoundMs;
+    let last: Operation | undefined;
+    while (!done() && !(last && last.invokedAt > readFrom))
+      last = await request('read', Math.floor(random() * 2));
+  }
+
   async function client(number: number, tenant: string, member: number) {
+    const self = { number, tenant };
     const mine = known.get(tenant) ?? [];
+    /** The documents this client created: its races are on its latest, which the others seldom write. */
+    const own: string[] = [];
     const random = seededRandom(options.seed * 31 + number + 1);
     const writeShare = writeShareOf(tenant, member);
     const tenantWords = words.filter((w) => w.tenant === tenant).map((w) => w.word);
     let performed = 0;
+    let lossesBrowsed = 0;
+    // The quiet tenant's writer browses before the tenant's first write, then writes a document for each
+    // word: browsing again after a loss of Redis's data then asks for pages that must now hold one.
+    if (quiet(tenant) && writeShare > 0) {
+      await browse(self, tenantWords);
+      const creates = tenantWords.map((word) =>
+        perform(self, { kind: 'create', gateway: 0, ids: [], word, pageSize: 0 }),
+      );
+      for (const [index, operation] of (await Promise.all(creates)).entries())
+        if (operation.ok) mine.push({ id: operation.ids[0] ?? '', word: tenantWords[index] ?? '' });
+      warmedUp.resolve();
+    }
     while (!done()) {
+      // After a loss of Redis's data, the quiet tenant's clients browse again, through the same gateways.
+      if (quiet(tenant) && lossesBrowsed < dataLosses) {
+        lossesBrowsed = dataLosses;
+        await browse(self, tenantWords);
+        continue;
+      }
       const step = plan(random, writeShare);
+      const racing = own.at(-1);
+      if (writeShare === 1 && step.race && racing) {
+        await race(self, racing, random);
+        continue;
+      }
       const targets = step.hot ? mine.slice(-hotDocuments) : mine;
       const target = targets[Math.floor(step.roll * targets.length)];
-      // Each client browses before it writes, as users do: searches cached before a tenant's first write
-      // are what a lost generation counter would bring back. With no document yet, a client that writes
+      // Each client searches before it writes, as users do. With no document yet, a client that writes
       // creates one, and one that only reads searches.
       const kind =
         performed < browseFirst
@@ -268,18 +375,19 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
             : [target.id];
       const word = tenantWords[Math.floor(step.roll * tenantWords.length)] ?? '';
       const request = { kind, gateway: step.gateway, ids, word, pageSize: step.pageSize };
-      const operation = await perform({ number, tenant }, request);
+      const operation = await perform(self, request);
       performed++;
       const created = kind === 'create' && operation.ok ? operation.ids[0] : undefined;
       if (!created) continue;
       mine.push({ id: created, word });
+      own.push(created);
       // The quiet tenant's writer looks for what it wrote, through either gateway, until it shows: a
       // search cached between the write and its becoming searchable would hide it from every look after.
       if (quiet(tenant)) {
         const lookUntil = operation.completedAt + options.searchBoundMs + lookForWriteMarginMs;
         while (!done() && performance.now() < lookUntil) {
           const look = { ...request, kind: 'search' as const, gateway: Math.floor(random() * 2) };
-          const found = await perform({ number, tenant }, look);
+          const found = await perform(self, look);
           performed++;
           if (found.versions.has(created)) break;
         }
@@ -294,7 +402,9 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     const generation = () => redisCommand(cluster.redis.port, ['GET', generationKey]).catch(() => undefined);
     while (!done()) {
       const gateway = Math.floor(random() * 2);
+      await pace(probeTenant);
       await call(gateway, tokens[probeTenant], '{ search(query: "probe", first: 1) { total } }');
+      await pace(probeTenant);
       const invokedAt = performance.now();
       const before = await generation();
       const response = await call(
@@ -324,19 +434,27 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     const meanGapMs = 60_000 / options.faultsPerMinute;
     let round: Fault[] = [];
     const random = seededRandom(faultSeed(options.seed));
+    const shuffled = (kinds: readonly Fault[]) => [...kinds].sort(() => random() - 0.5);
+    await warmedUp.promise;
     while (!done()) {
       await sleep(Math.min(meanGapMs * (0.5 + random()), timeLeft()));
       if (done()) return;
-      // Each kind once per round, in a seeded order, so a short run still meets every kind.
-      if (round.length === 0) round = [...faultKinds].sort(() => random() - 0.5);
+      // Each kind once per round, in a seeded order after the leading ones (popped from the end).
+      if (round.length === 0)
+        round = [...shuffled(restartFaults), 'documents-slow', ...shuffled(dataLossFaults)];
       const fault = round.pop() as Fault;
       const startedAt = performance.now();
       options.log?.(`fault ${fault}`);
       if (fault === 'redis-restart') {
+        // Down until both gateways have seen it go, and over once they follow the new, empty one.
         await cluster.redis.kill();
+        await gatewaysTracking(false);
         await cluster.redis.restart();
+        await gatewaysTracking(true);
+        dataLosses++;
       } else if (fault === 'redis-flushall') {
         await redisCommand(cluster.redis.port, ['FLUSHALL']);
+        dataLosses++;
       } else if (fault === 'documents-slow') {
         cluster.setDocumentsFault({ fault: 'late', delayMs: slowStoreDelayMs });
         await sleep(Math.min(slowStoreForMs, timeLeft()));
@@ -345,6 +463,18 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
       else await cluster.restart(fault === 'search-restart' ? 'search' : 'documents', 'SIGTERM');
       faults.push({ fault, startedAt, endedAt: performance.now() });
     }
+  }
+
+  /** Waits, within `redisRecoveryBoundMs`, until every gateway's readiness reports client tracking on or off. */
+  async function gatewaysTracking(on: boolean) {
+    const until = performance.now() + redisRecoveryBoundMs;
+    const tracking = (url: string) =>
+      fetch(new URL('/health/ready', url))
+        .then((response) => response.json())
+        .then((body) => body?.dependencies?.redis?.detail?.clientTracking === true)
+        .catch(() => false);
+    for (const url of cluster.gatewayUrls)
+      while (performance.now() < until && (await tracking(url)) !== on) await sleep(trackingPollMs);
   }
 
   await Promise.all([
@@ -360,6 +490,24 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
 }
 
 const redisCommandBoundMs = 5000;
+const trackingPollMs = 50;
+
+/**
+ * Spaces the calls that await it `1000 / perSecond` ms apart: each waits for
+ * the next free slot. Hand-written: a few lines, where p-throttle would be a
+ * dependency for the checker alone.
+ */
+function pacer(perSecond: number): () => Promise<void> {
+  const gapMs = 1000 / perSecond;
+  let nextAt = 0;
+  return async () => {
+    const now = performance.now();
+    const at = Math.max(now, nextAt);
+    nextAt = at + gapMs;
+    if (at > now) await sleep(at - now);
+  };
+}
+
 /** INDEXER_LEASE_MS's default, which the cluster runs with. */
 const indexerLeaseMs = 15_000;
 

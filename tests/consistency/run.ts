@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { describeViolation, runConsistencyCheck } from './checker.ts';
+import { describeViolation, isRateLimited, runConsistencyCheck } from './checker.ts';
 
 /**
  * `npm run check:consistency -- [--seed N] [--minutes M] [--operations K] [--refresh-ms R] [--faults-per-minute F]`:
@@ -53,8 +53,9 @@ const result = await runConsistencyCheck({
   log: (line) => console.log(line),
 });
 const acknowledged = result.operations.filter((operation) => operation.ok).length;
+const rateLimited = result.operations.filter(isRateLimited).length;
 console.log(
-  `${result.operations.length} operations (${acknowledged} acknowledged), ${result.faults.length} faults, ${result.violations.length} violations`,
+  `${result.operations.length} operations (${acknowledged} acknowledged, ${rateLimited} RATE_LIMITED), ${result.faults.length} faults, ${result.violations.length} violations`,
 );
 const byGuarantee = Map.groupBy(result.violations, (violation) => violation.guarantee);
 for (const [guarantee, violations] of byGuarantee) console.log(`${guarantee}: ${violations.length}`);
