@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   isGenerationKey,
@@ -8,10 +8,11 @@ import {
   tenantKey,
 } from '../../server/cache/cache.ts';
 import { type ClientSideCache, withClientSideCaching } from '../../server/cache/client-side-cache.ts';
-import { createRedisCache, resilientCache } from '../../server/cache/index.ts';
+import { type Cache, createRedisCache, createRedisClient, resilientCache } from '../../server/cache/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -239,5 +240,106 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     await cache.close();
     opened.splice(opened.indexOf(cache), 1);
     expect(cache.tracking).toBe(false);
+  });
+});
+
+describe('client-side caching with each of its connections behind a fault proxy of its own (real redis-server)', () => {
+  const redis = useTestRedis();
+  const opened: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const resource of opened.splice(0).reverse()) await resource.close();
+  });
+
+  /**
+   * A cache whose tracked reads and whose invalidation link (the RESP2 pub/sub connection) each reach
+   * Redis through their own proxy, so a test can cut or slow one of them. Writes and other readers go
+   * straight to Redis. The silence bound is long: what these tests prove happens at once, not after it.
+   */
+  async function openBehindProxies(
+    options: { invalidationDelayMs?: number; around?: (cache: Cache) => Cache } = {},
+  ) {
+    const target = { host: '127.0.0.1', port: redis.server.port };
+    const reads = await startFaultProxy(target);
+    const invalidations = await startFaultProxy(target);
+    opened.push(reads, invalidations);
+    if (options.invalidationDelayMs)
+      await invalidations.set('delay', { delayMs: options.invalidationDelayMs });
+    // A command timeout that a delayed link does not run into.
+    const direct = createRedisClient({ url: redis.server.url, commandTimeoutMs: 10_000, logger });
+    opened.push({ close: async () => direct.disconnect() });
+    const shared = Object.create(direct, {
+      duplicate: {
+        value: (override: Partial<RedisOptions>) =>
+          direct.duplicate({ ...override, port: (override.protocol === 2 ? invalidations : reads).port }),
+      },
+    }) as Redis;
+    const policy = createResilience({ timeoutMs: 10_000 }).policy('redis');
+    const around = options.around ?? ((cache) => cache);
+    const cache = withClientSideCaching({
+      cache: around(resilientCache(createRedisCache({ redis: direct }), policy)),
+      redis: shared,
+      maxSilenceMs: 60_000,
+      isKept: isGenerationKey,
+      policy,
+      logger,
+    });
+    opened.push(cache);
+    await until(() => cache.tracking, 5000);
+    return { cache, reads, invalidations };
+  }
+
+  it('reads its own write at once when a read during the write kept the old value and the push is late', async () => {
+    let duringWrite = async () => {};
+    const { cache } = await openBehindProxies({
+      invalidationDelayMs: 300,
+      around: (inner) => ({
+        ...inner,
+        increment: async (key) => {
+          await duringWrite();
+          return inner.increment(key);
+        },
+      }),
+    });
+    const key = responseGenerationKey('read-during-write');
+    await redis.client.set(key, '1');
+    duringWrite = async () => {
+      expect(await cache.get(key)).toBe('1');
+    };
+    expect(await cache.increment(key)).toBe(2);
+    // Redis's push of the change is still held back by the proxy: only the write itself can drop the copy.
+    expect(await cache.get(key)).toBe('2');
+  });
+
+  it('stops serving kept values as soon as the tracked connection drops, and keeps them again once it is back', async () => {
+    const { cache, reads } = await openBehindProxies();
+    const key = searchGenerationKey('reader-dropped');
+    await redis.client.set(key, '1');
+    expect(await cache.get(key)).toBe('1');
+    // Redis forgets what a closed connection read, so it would never push a change to that copy.
+    await reads.set('refuse');
+    await until(() => !cache.tracking);
+    await redis.client.set(key, '2');
+    expect(await cache.get(key)).toBe('2');
+    await reads.set('pass');
+    await until(() => cache.tracking, 5000);
+    expect(await cache.get(key)).toBe('2');
+    await redis.client.set(key, '3');
+    await until(async () => (await cache.get(key)) === '3', 1000);
+  });
+
+  it('stops serving kept values as soon as the invalidation link drops, and keeps them again once it is back', async () => {
+    const { cache, invalidations } = await openBehindProxies();
+    const key = searchGenerationKey('link-dropped');
+    await redis.client.set(key, '1');
+    expect(await cache.get(key)).toBe('1');
+    await invalidations.set('refuse');
+    await until(() => !cache.tracking);
+    await redis.client.set(key, '2');
+    expect(await cache.get(key)).toBe('2');
+    await invalidations.set('pass');
+    await until(() => cache.tracking, 5000);
+    expect(await cache.get(key)).toBe('2');
+    await redis.client.set(key, '3');
+    await until(async () => (await cache.get(key)) === '3', 1000);
   });
 });
