@@ -12,7 +12,7 @@ import { type Cache, createRedisCache, createRedisClient, resilientCache } from 
 import { createLogger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
 
 const logger = createLogger({ level: 'silent' });
