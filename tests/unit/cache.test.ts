@@ -75,11 +75,28 @@ describe.each([
     expect(await cache.get(key)).toBe(`${Number.MAX_SAFE_INTEGER}:`);
   });
 
+  it('answers an empty batch with nothing, and deletes nothing when given no keys', async () => {
+    const cache = make();
+    const key = tenantKey('t1', 'k', String(Math.random()));
+    await cache.set(key, 'kept', 60);
+    expect(await cache.getMany([])).toEqual([]);
+    await cache.delete([]);
+    expect(await cache.get(key)).toBe('kept');
+  });
+
   it('backs the APQ KeyValueCache', async () => {
     const kv = createKeyValueCache(make(), 'quarry:apq');
     await kv.set('hash', '{ a }', { ttl: 60 });
     expect(await kv.get('hash')).toBe('{ a }');
   });
+});
+
+it('keeps a lifetime under a second in Redis for a second rather than refusing it', async () => {
+  const cache = createRedisCache({ redis: redis.client });
+  const key = tenantKey('t1', 'short', String(Math.random()));
+  await cache.set(key, 'brief', 0.4);
+  await cache.setNewer(`${key}-versioned`, 1, 'brief', 0.4);
+  expect(await cache.getMany([key, `${key}-versioned`])).toEqual(['brief', '1:brief']);
 });
 
 it('keeps in-process generation counters however many entries push others out', async () => {
