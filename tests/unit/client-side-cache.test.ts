@@ -13,17 +13,9 @@ import { createLogger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
-import { useTestRedis } from '../helpers/redis-server.ts';
+import { redisReadCalls, useTestRedis } from '../helpers/redis-server.ts';
 
 const logger = createLogger({ level: 'silent' });
-
-/** Reads Redis has answered so far, by command. */
-async function readCalls(redis: Redis): Promise<number> {
-  const stats = await redis.info('commandstats');
-  return ['get', 'mget']
-    .map((command) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0))
-    .reduce((sum, calls) => sum + calls, 0);
-}
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -66,10 +58,10 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     const key = searchGenerationKey('memory');
     await redis.client.set(key, '7');
     expect(await cache.get(key)).toBe('7');
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     for (let read = 0; read < 10; read++) expect(await cache.getMany([key])).toEqual(['7']);
     // The only read Redis saw is INFO's own count, which is not a GET.
-    expect((await readCalls(redis.client)) - before).toBe(0);
+    expect((await redisReadCalls(redis.client)) - before).toBe(0);
   });
 
   it('sees a write made through another connection, pushed by Redis', async () => {
@@ -92,10 +84,10 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     const cache = await open();
     const key = tenantKey('other', 'response', 'abc');
     await cache.set(key, 'body', 60);
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     expect(await cache.getMany([responseGenerationKey('other'), key])).toEqual([undefined, 'body']);
     expect(await cache.get(key)).toBe('body');
-    expect((await readCalls(redis.client)) - before).toBe(3);
+    expect((await redisReadCalls(redis.client)) - before).toBe(3);
   });
 
   it('does not keep a value read while an invalidation crossed it', async () => {
@@ -207,9 +199,9 @@ describe('client-side caching of generation counters (real redis-server)', () =>
       undefined,
     ]);
     // The kept miss was kept on the way: it is served from memory now.
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     expect(await cache.getMany([missKey, heldKey])).toEqual(['2', '1']);
-    expect((await readCalls(redis.client)) - before).toBe(0);
+    expect((await redisReadCalls(redis.client)) - before).toBe(0);
   });
 
   it("forgets only the written key's copy: another tenant's generation is still read from memory", async () => {
@@ -221,9 +213,9 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     expect(await cache.getMany([written, untouched])).toEqual(['1', '1']);
     await redis.client.set(written, '2');
     await until(async () => (await cache.get(written)) === '2', 1000);
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     expect(await cache.get(untouched)).toBe('1');
-    expect((await readCalls(redis.client)) - before).toBe(0);
+    expect((await redisReadCalls(redis.client)) - before).toBe(0);
   });
 
   it('forgets every kept value when the database is flushed', async () => {
