@@ -9,7 +9,7 @@ import {
 } from '../../server/cache/cache.ts';
 import { type ClientSideCache, withClientSideCaching } from '../../server/cache/client-side-cache.ts';
 import { type Cache, createRedisCache, createRedisClient, resilientCache } from '../../server/cache/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger, type Logger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
@@ -202,6 +202,10 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     const before = await redisReadCalls(redis.client);
     expect(await cache.getMany([missKey, heldKey])).toEqual(['2', '1']);
     expect((await redisReadCalls(redis.client)) - before).toBe(0);
+    // Asked beside another key, a kept copy still comes from memory: one read, of the other key.
+    const beside = await redisReadCalls(redis.client);
+    expect(await cache.getMany([heldKey, other])).toEqual(['1', 'body']);
+    expect((await redisReadCalls(redis.client)) - beside).toBe(1);
   });
 
   it("forgets only the written key's copy: another tenant's generation is still read from memory", async () => {
@@ -227,11 +231,35 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     await until(async () => (await cache.get(key)) === undefined, 1000);
   });
 
-  it('stops following invalidations once closed', async () => {
+  it('stops following invalidations once closed, and closes both of its connections', async () => {
+    const connections = async () =>
+      String(await redis.client.client('LIST'))
+        .trim()
+        .split('\n').length;
+    const before = await connections();
     const cache = await open();
+    expect(await connections()).toBe(before + 2);
     await cache.close();
     opened.splice(opened.indexOf(cache), 1);
     expect(cache.tracking).toBe(false);
+    await expect.poll(connections, { timeout: 5000 }).toBe(before);
+  });
+
+  it('reads kept keys under the shared policy as idempotent reads, so they are retried as the shared cache reads are', async () => {
+    const base = createResilience().policy('redis');
+    const asked: unknown[] = [];
+    const recording: DependencyPolicy = {
+      dependency: 'redis',
+      state: () => base.state(),
+      run(fn, options) {
+        asked.push(options);
+        return base.run(fn, options);
+      },
+    };
+    const cache = await open(recording);
+    asked.length = 0;
+    expect(await cache.getMany([searchGenerationKey('policy')])).toEqual([undefined]);
+    expect(asked).toEqual([{ idempotent: true, operation: 'getMany' }]);
   });
 });
 
@@ -248,7 +276,7 @@ describe('client-side caching with each of its connections behind a fault proxy 
    * straight to Redis. The silence bound is long: what these tests prove happens at once, not after it.
    */
   async function openBehindProxies(
-    options: { invalidationDelayMs?: number; around?: (cache: Cache) => Cache } = {},
+    options: { invalidationDelayMs?: number; around?: (cache: Cache) => Cache; logger?: Logger } = {},
   ) {
     const target = { host: '127.0.0.1', port: redis.server.port };
     const reads = await startFaultProxy(target);
@@ -273,7 +301,7 @@ describe('client-side caching with each of its connections behind a fault proxy 
       maxSilenceMs: 60_000,
       isKept: isGenerationKey,
       policy,
-      logger,
+      logger: options.logger ?? logger,
     });
     opened.push(cache);
     await until(() => cache.tracking, 5000);
@@ -333,5 +361,30 @@ describe('client-side caching with each of its connections behind a fault proxy 
     expect(await cache.get(key)).toBe('2');
     await redis.client.set(key, '3');
     await until(async () => (await cache.get(key)) === '3', 1000);
+  });
+  it('reads its own set, counter start, versioned write and delete at once while the push is late', async () => {
+    const { cache } = await openBehindProxies({ invalidationDelayMs: 300 });
+    const key = searchGenerationKey('own-writes');
+    await redis.client.set(key, '1');
+    expect(await cache.get(key)).toBe('1');
+    await cache.set(key, '5', 60);
+    expect(await cache.get(key)).toBe('5');
+    await cache.delete([key]);
+    expect(await cache.get(key)).toBeUndefined();
+    const started = await cache.readCounter(key);
+    expect(await cache.get(key)).toBe(started);
+    await cache.setNewer(key, 9, 'newer', 60);
+    expect(await cache.get(key)).toBe('9:newer');
+  });
+
+  it('logs no warning when nothing is wrong, though the invalidation link opens after the tracked one', async () => {
+    const warnings: string[] = [];
+    const capturing = createLogger({
+      level: 'warn',
+      destination: { write: (line: string) => warnings.push(JSON.parse(line).msg) },
+    });
+    const { cache } = await openBehindProxies({ invalidationDelayMs: 200, logger: capturing });
+    expect(cache.tracking).toBe(true);
+    expect(warnings).toEqual([]);
   });
 });
