@@ -131,7 +131,8 @@ describe('the APQ key-value cache', () => {
 
   it('reads a failing cache as a miss and drops writes to it, so the client just sends the full query', async () => {
     const failing = createMemoryCache();
-    const down = () => Promise.reject(new DependencyUnavailableError('redis'));
+    const down = () =>
+      Promise.reject(new DependencyUnavailableError('redis', new Error('connection refused')));
     const kv = createKeyValueCache({ ...failing, get: down, set: down, delete: down });
     expect(await kv.get('hash')).toBeUndefined();
     await kv.set('hash', '{ a }');

@@ -66,8 +66,9 @@ describe('the Redis client', () => {
     await server.kill();
     // The fifth attempt onwards waits the longest; two of them show the cap and the jitter.
     while (waits.length < 6) await next('reconnecting');
-    expect(waits[0]).toBeLessThanOrEqual(100);
-    expect(Math.min(...waits.slice(3))).toBeGreaterThan(waits[0]);
+    const [first = Number.POSITIVE_INFINITY] = waits;
+    expect(first).toBeLessThanOrEqual(100);
+    expect(Math.min(...waits.slice(3))).toBeGreaterThan(first);
     for (const waitMs of waits) expect(waitMs).toBeLessThanOrEqual(1000);
     // Replicas that lost Redis together do not all come back in the same instant.
     expect(new Set(waits.slice(4)).size).toBe(2);
