@@ -400,7 +400,9 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
     const index = new ElasticsearchSearchIndex({ client: es.client, names });
     expect(await index.suggest('acme', 'data', 5)).toEqual(['Database guide']);
     expect(await index.suggest('acme', '  ', 5)).toEqual([]);
+    expect(await index.suggest('acme', 'data', 0)).toEqual([]);
     expect(es.requests).toHaveLength(1);
+    expect(await index.suggest('acme', 'data', 1)).toEqual(['Database guide']);
     const [sent] = es.requests;
     expect(sent?.querystring).toEqual({ routing: 'acme' });
     expect(sent?.body).toMatchObject({
@@ -422,6 +424,20 @@ describe('ElasticsearchSearchIndex request shapes (elasticsearch-mock)', () => {
         },
       },
     });
+  });
+
+  it('sends nothing for a caller that has gone: the signal reaches first pages, later pages and suggestions', async () => {
+    const es = mockedElasticsearch();
+    answerSearches(es, () => emptySearchResponse);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    const gone = { signal: AbortSignal.abort() };
+    const newest = request({ text: '', sort: 'UPDATED_DESC' });
+    const after = { ...newest, after: ['2024-05-01T00:00:00.000Z', 'a'] };
+    await expect(index.search(newest, gone)).rejects.toThrow(/aborted/);
+    await expect(index.search(after, gone)).rejects.toThrow(/aborted/);
+    await expect(index.search({ ...after, session: 'pit-1' }, gone)).rejects.toThrow(/aborted/);
+    await expect(index.suggest('acme', 'data', 5, gone)).rejects.toThrow(/aborted/);
+    expect(es.requests).toEqual([]);
   });
 
   it('writes newer versions to the write index with external versioning and removes older copies after a rollover', async () => {
@@ -1029,8 +1045,37 @@ describe('ElasticsearchSearchIndex pages inside a point in time (cluster mock)',
     expect(all.hasNextPage).toBe(false);
     expect(all.session).toBeUndefined();
     await expect.poll(() => cluster.openPointsInTime()).toEqual([]);
+    const exact = await index.search({ ...newest, first: 5 });
+    expect(exact.hasNextPage).toBe(false);
+    await expect.poll(() => cluster.openPointsInTime()).toEqual([]);
     const paged = await index.search(newest);
     expect(cluster.openPointsInTime()).toEqual([paged.session]);
+  });
+
+  it('reads an expired point in time from the cause itself as well as from a root cause', async () => {
+    const es = mockedElasticsearch();
+    answerSearches(es, () => es.error(404, 'search_context_missing_exception'));
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    await expect(
+      index.search({ ...newest, after: ['2024-05-01T00:00:00.000Z', 'a'], session: 'pit-1' }),
+    ).rejects.toBeInstanceOf(PagingSessionExpiredError);
+  });
+
+  it('passes on any other failure of a page as the cluster failing, not as a session to start again', async () => {
+    const es = mockedElasticsearch();
+    const failures = [
+      es.error(404, 'index_not_found_exception'),
+      es.error(503, 'search_phase_execution_exception', 'no_shard_available_action_exception'),
+      es.error(429, 'es_rejected_execution_exception'),
+    ];
+    let failure = failures[0];
+    answerSearches(es, () => failure as object);
+    const index = new ElasticsearchSearchIndex({ client: es.client, names });
+    for (failure of failures) {
+      const page = index.search({ ...newest, after: ['2024-05-01T00:00:00.000Z', 'a'], session: 'pit-1' });
+      await expect(page).rejects.not.toBeInstanceOf(PagingSessionExpiredError);
+      await expect(page).rejects.toMatchObject({ meta: { statusCode: failure?.meta.statusCode } });
+    }
   });
 
   it('answers PagingSessionExpiredError once the point in time has expired', async () => {

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PartitionLeases } from '../../indexer/partition-claims.ts';
 
-const at = (ms: number) => new Date(1_700_000_000_000 + ms);
+/** A time `ms` after a fixed start: leases are judged by the times passed in, never by the clock. */
+export const at = (ms: number) => new Date(1_700_000_000_000 + ms);
 
 /** What every lease store must do, through the port only; each backend's test file calls it with a fresh store. */
 export function describePartitionLeasesContract(

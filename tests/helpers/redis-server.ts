@@ -146,3 +146,11 @@ export function useTestRedis(): TestRedisConnection {
   });
   return connection;
 }
+
+/** Reads (GET and MGET) Redis has answered so far, from its command statistics. */
+export async function redisReadCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return ['get', 'mget']
+    .map((command) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0))
+    .reduce((sum, calls) => sum + calls, 0);
+}

@@ -1,25 +1,28 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseVersionedValue } from '../../server/cache/cache.ts';
+import { isGenerationKey, parseVersionedValue, searchGenerationKey } from '../../server/cache/cache.ts';
 import {
   type Cache,
   createKeyValueCache,
   createMemoryCache,
   createRedisCache,
   createRedisClient,
+  openCache,
   tenantKey,
 } from '../../server/cache/index.ts';
+import { cacheConcern } from '../../server/config/cache.ts';
+import { configLoader } from '../../server/config/compose.ts';
 import type { DocumentRecord } from '../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { createLogger } from '../../server/logger.ts';
 import { noOperationalEvents } from '../../server/observability/events.ts';
-import { DependencyUnavailableError } from '../../server/resilience/index.ts';
+import { createResilience, DependencyUnavailableError } from '../../server/resilience/index.ts';
 import { cachedDocumentStore } from '../../subgraphs/documents/cached-document-store.ts';
 import { type DocumentStore, VersionConflictError } from '../../subgraphs/documents/document-store.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { cachedSearchIndex, searchCacheBumpingSynonyms } from '../../subgraphs/search/cached-search-index.ts';
 import type { SearchIndex, SearchPage, SearchRequest } from '../../subgraphs/search/search-index.ts';
-import { useTestRedis } from '../helpers/redis-server.ts';
+import { redisReadCalls, useTestRedis } from '../helpers/redis-server.ts';
 import { refreshingSearchIndex } from '../helpers/refreshing-search-index.ts';
 
 const redis = useTestRedis();
@@ -75,10 +78,117 @@ describe.each([
     expect(await cache.get(key)).toBe(`${Number.MAX_SAFE_INTEGER}:`);
   });
 
+  it('answers an empty batch with nothing, and deletes nothing when given no keys', async () => {
+    const cache = make();
+    const key = tenantKey('t1', 'k', String(Math.random()));
+    await cache.set(key, 'kept', 60);
+    expect(await cache.getMany([])).toEqual([]);
+    await cache.delete([]);
+    expect(await cache.get(key)).toBe('kept');
+  });
+
   it('backs the APQ KeyValueCache', async () => {
     const kv = createKeyValueCache(make(), 'quarry:apq');
     await kv.set('hash', '{ a }', { ttl: 60 });
     expect(await kv.get('hash')).toBe('{ a }');
+  });
+});
+
+it('keeps a lifetime under a second in Redis for a second rather than refusing it', async () => {
+  const cache = createRedisCache({ redis: redis.client });
+  const key = tenantKey('t1', 'short', String(Math.random()));
+  await cache.set(key, 'brief', 0.4);
+  await cache.setNewer(`${key}-versioned`, 1, 'brief', 0.4);
+  expect(await cache.getMany([key, `${key}-versioned`])).toEqual(['brief', '1:brief']);
+});
+
+describe('the APQ key-value cache', () => {
+  /** A memory cache that remembers the lifetime each write asked for. */
+  function recordingLifetimes() {
+    const memory = createMemoryCache();
+    const lifetimes = new Map<string, number>();
+    const cache: Cache = {
+      ...memory,
+      set: (key, value, ttlSeconds) => {
+        lifetimes.set(key, ttlSeconds);
+        return memory.set(key, value, ttlSeconds);
+      },
+    };
+    return { cache, lifetimes };
+  }
+
+  it('keeps each query under its prefix for the lifetime Apollo asks, five minutes when it asks none, and deletes it', async () => {
+    const { cache, lifetimes } = recordingLifetimes();
+    const kv = createKeyValueCache(cache, 'quarry:apq');
+    await kv.set('short', '{ a }', { ttl: 60 });
+    await kv.set('default', '{ b }');
+    expect(await cache.getMany(['quarry:apq:short', 'quarry:apq:default'])).toEqual(['{ a }', '{ b }']);
+    expect(Object.fromEntries(lifetimes)).toEqual({ 'quarry:apq:short': 60, 'quarry:apq:default': 300 });
+    expect(await kv.delete('short')).toBe(true);
+    expect(await kv.get('short')).toBeUndefined();
+    expect(await kv.get('default')).toBe('{ b }');
+  });
+
+  it('reads a failing cache as a miss and drops writes to it, so the client just sends the full query', async () => {
+    const failing = createMemoryCache();
+    const down = () =>
+      Promise.reject(new DependencyUnavailableError('redis', new Error('connection refused')));
+    const kv = createKeyValueCache({ ...failing, get: down, set: down, delete: down });
+    expect(await kv.get('hash')).toBeUndefined();
+    await kv.set('hash', '{ a }');
+    expect(await kv.delete('hash')).toBe(true);
+  });
+});
+
+describe('the cache the configuration opens', () => {
+  const logger = createLogger({ level: 'silent' });
+  const configured = configLoader(cacheConcern);
+
+  it('is an in-process LRU of CACHE_MEMORY_MAX_ENTRIES without REDIS_URL, or the one the services in this process share', async () => {
+    const opened = openCache(configured({ CACHE_MEMORY_MAX_ENTRIES: '2' }).cache, createResilience(), logger);
+    expect(opened.redis).toBeUndefined();
+    expect(opened.clientTracking).toBeUndefined();
+    for (const key of ['a', 'b', 'c']) await opened.cache.set(tenantKey('t', key), key, 60);
+    expect(await opened.cache.getMany(['a', 'b', 'c'].map((key) => tenantKey('t', key)))).toEqual([
+      undefined,
+      'b',
+      'c',
+    ]);
+    await opened.close();
+    const shared = createMemoryCache();
+    const sharing = openCache(configured({}).cache, createResilience(), logger, shared);
+    await sharing.cache.set(tenantKey('t', 'shared'), 'one copy', 60);
+    expect(await shared.get(tenantKey('t', 'shared'))).toBe('one copy');
+  });
+
+  it('is Redis with REDIS_URL, keeping generations in process while tracking is on, and closes its connections', async () => {
+    const opened = openCache(configured({ REDIS_URL: redis.server.url }).cache, createResilience(), logger);
+    const { clientTracking } = opened;
+    if (!clientTracking) throw new Error('client tracking is on by default');
+    await expect.poll(clientTracking).toBe(true);
+    const generation = searchGenerationKey('opened');
+    expect(isGenerationKey(generation)).toBe(true);
+    await redis.client.set(generation, '3');
+    expect(await opened.cache.get(generation)).toBe('3');
+    const before = await redisReadCalls(redis.client);
+    expect(await opened.cache.get(generation)).toBe('3');
+    expect(await redisReadCalls(redis.client)).toBe(before);
+    await opened.close();
+    await expect.poll(() => opened.redis?.status, { timeout: 5000 }).toBe('end');
+    expect(clientTracking()).toBe(false);
+  });
+
+  it('reads every key from Redis with REDIS_CLIENT_TRACKING=false, and closes its connection', async () => {
+    const opened = openCache(
+      configured({ REDIS_URL: redis.server.url, REDIS_CLIENT_TRACKING: 'false' }).cache,
+      createResilience(),
+      logger,
+    );
+    expect(opened.clientTracking).toBeUndefined();
+    await redis.client.set(tenantKey('t', 'plain'), 'from redis');
+    expect(await opened.cache.get(tenantKey('t', 'plain'))).toBe('from redis');
+    await opened.close();
+    await expect.poll(() => opened.redis?.status, { timeout: 5000 }).toBe('end');
   });
 });
 

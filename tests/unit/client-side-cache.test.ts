@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   isGenerationKey,
@@ -8,21 +8,14 @@ import {
   tenantKey,
 } from '../../server/cache/cache.ts';
 import { type ClientSideCache, withClientSideCaching } from '../../server/cache/client-side-cache.ts';
-import { createRedisCache, resilientCache } from '../../server/cache/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { type Cache, createRedisCache, createRedisClient, resilientCache } from '../../server/cache/index.ts';
+import { createLogger, type Logger } from '../../server/logger.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import type { DependencyPolicy } from '../../server/resilience/policy.ts';
-import { useTestRedis } from '../helpers/redis-server.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
+import { redisReadCalls, useTestRedis } from '../helpers/redis-server.ts';
 
 const logger = createLogger({ level: 'silent' });
-
-/** Reads Redis has answered so far, by command. */
-async function readCalls(redis: Redis): Promise<number> {
-  const stats = await redis.info('commandstats');
-  return ['get', 'mget']
-    .map((command) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0))
-    .reduce((sum, calls) => sum + calls, 0);
-}
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -65,10 +58,10 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     const key = searchGenerationKey('memory');
     await redis.client.set(key, '7');
     expect(await cache.get(key)).toBe('7');
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     for (let read = 0; read < 10; read++) expect(await cache.getMany([key])).toEqual(['7']);
     // The only read Redis saw is INFO's own count, which is not a GET.
-    expect((await readCalls(redis.client)) - before).toBe(0);
+    expect((await redisReadCalls(redis.client)) - before).toBe(0);
   });
 
   it('sees a write made through another connection, pushed by Redis', async () => {
@@ -91,10 +84,10 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     const cache = await open();
     const key = tenantKey('other', 'response', 'abc');
     await cache.set(key, 'body', 60);
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     expect(await cache.getMany([responseGenerationKey('other'), key])).toEqual([undefined, 'body']);
     expect(await cache.get(key)).toBe('body');
-    expect((await readCalls(redis.client)) - before).toBe(3);
+    expect((await redisReadCalls(redis.client)) - before).toBe(3);
   });
 
   it('does not keep a value read while an invalidation crossed it', async () => {
@@ -206,9 +199,13 @@ describe('client-side caching of generation counters (real redis-server)', () =>
       undefined,
     ]);
     // The kept miss was kept on the way: it is served from memory now.
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     expect(await cache.getMany([missKey, heldKey])).toEqual(['2', '1']);
-    expect((await readCalls(redis.client)) - before).toBe(0);
+    expect((await redisReadCalls(redis.client)) - before).toBe(0);
+    // Asked beside another key, a kept copy still comes from memory: one read, of the other key.
+    const beside = await redisReadCalls(redis.client);
+    expect(await cache.getMany([heldKey, other])).toEqual(['1', 'body']);
+    expect((await redisReadCalls(redis.client)) - beside).toBe(1);
   });
 
   it("forgets only the written key's copy: another tenant's generation is still read from memory", async () => {
@@ -220,9 +217,9 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     expect(await cache.getMany([written, untouched])).toEqual(['1', '1']);
     await redis.client.set(written, '2');
     await until(async () => (await cache.get(written)) === '2', 1000);
-    const before = await readCalls(redis.client);
+    const before = await redisReadCalls(redis.client);
     expect(await cache.get(untouched)).toBe('1');
-    expect((await readCalls(redis.client)) - before).toBe(0);
+    expect((await redisReadCalls(redis.client)) - before).toBe(0);
   });
 
   it('forgets every kept value when the database is flushed', async () => {
@@ -234,10 +231,160 @@ describe('client-side caching of generation counters (real redis-server)', () =>
     await until(async () => (await cache.get(key)) === undefined, 1000);
   });
 
-  it('stops following invalidations once closed', async () => {
+  it('stops following invalidations once closed, and closes both of its connections', async () => {
+    const connections = async () =>
+      String(await redis.client.client('LIST'))
+        .trim()
+        .split('\n').length;
+    const before = await connections();
     const cache = await open();
+    expect(await connections()).toBe(before + 2);
     await cache.close();
     opened.splice(opened.indexOf(cache), 1);
     expect(cache.tracking).toBe(false);
+    await expect.poll(connections, { timeout: 5000 }).toBe(before);
+  });
+
+  it('reads kept keys under the shared policy as idempotent reads, so they are retried as the shared cache reads are', async () => {
+    const base = createResilience().policy('redis');
+    const asked: unknown[] = [];
+    const recording: DependencyPolicy = {
+      dependency: 'redis',
+      state: () => base.state(),
+      run(fn, options) {
+        asked.push(options);
+        return base.run(fn, options);
+      },
+    };
+    const cache = await open(recording);
+    asked.length = 0;
+    expect(await cache.getMany([searchGenerationKey('policy')])).toEqual([undefined]);
+    expect(asked).toEqual([{ idempotent: true, operation: 'getMany' }]);
+  });
+});
+
+describe('client-side caching with each of its connections behind a fault proxy of its own (real redis-server)', () => {
+  const redis = useTestRedis();
+  const opened: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const resource of opened.splice(0).reverse()) await resource.close();
+  });
+
+  /**
+   * A cache whose tracked reads and whose invalidation link (the RESP2 pub/sub connection) each reach
+   * Redis through their own proxy, so a test can cut or slow one of them. Writes and other readers go
+   * straight to Redis. The silence bound is long: what these tests prove happens at once, not after it.
+   */
+  async function openBehindProxies(
+    options: { invalidationDelayMs?: number; around?: (cache: Cache) => Cache; logger?: Logger } = {},
+  ) {
+    const target = { host: '127.0.0.1', port: redis.server.port };
+    const reads = await startFaultProxy(target);
+    const invalidations = await startFaultProxy(target);
+    opened.push(reads, invalidations);
+    if (options.invalidationDelayMs)
+      await invalidations.set('delay', { delayMs: options.invalidationDelayMs });
+    // A command timeout that a delayed link does not run into.
+    const direct = createRedisClient({ url: redis.server.url, commandTimeoutMs: 10_000, logger });
+    opened.push({ close: async () => direct.disconnect() });
+    const shared = Object.create(direct, {
+      duplicate: {
+        value: (override: Partial<RedisOptions>) =>
+          direct.duplicate({ ...override, port: (override.protocol === 2 ? invalidations : reads).port }),
+      },
+    }) as Redis;
+    const policy = createResilience({ timeoutMs: 10_000 }).policy('redis');
+    const around = options.around ?? ((cache) => cache);
+    const cache = withClientSideCaching({
+      cache: around(resilientCache(createRedisCache({ redis: direct }), policy)),
+      redis: shared,
+      maxSilenceMs: 60_000,
+      isKept: isGenerationKey,
+      policy,
+      logger: options.logger ?? logger,
+    });
+    opened.push(cache);
+    await until(() => cache.tracking, 5000);
+    return { cache, reads, invalidations };
+  }
+
+  it('reads its own write at once when a read during the write kept the old value and the push is late', async () => {
+    let duringWrite = async () => {};
+    const { cache } = await openBehindProxies({
+      invalidationDelayMs: 300,
+      around: (inner) => ({
+        ...inner,
+        increment: async (key) => {
+          await duringWrite();
+          return inner.increment(key);
+        },
+      }),
+    });
+    const key = responseGenerationKey('read-during-write');
+    await redis.client.set(key, '1');
+    duringWrite = async () => {
+      expect(await cache.get(key)).toBe('1');
+    };
+    expect(await cache.increment(key)).toBe(2);
+    // Redis's push of the change is still held back by the proxy: only the write itself can drop the copy.
+    expect(await cache.get(key)).toBe('2');
+  });
+
+  it('stops serving kept values as soon as the tracked connection drops, and keeps them again once it is back', async () => {
+    const { cache, reads } = await openBehindProxies();
+    const key = searchGenerationKey('reader-dropped');
+    await redis.client.set(key, '1');
+    expect(await cache.get(key)).toBe('1');
+    // Redis forgets what a closed connection read, so it would never push a change to that copy.
+    await reads.set('refuse');
+    await until(() => !cache.tracking);
+    await redis.client.set(key, '2');
+    expect(await cache.get(key)).toBe('2');
+    await reads.set('pass');
+    await until(() => cache.tracking, 5000);
+    expect(await cache.get(key)).toBe('2');
+    await redis.client.set(key, '3');
+    await until(async () => (await cache.get(key)) === '3', 1000);
+  });
+
+  it('stops serving kept values as soon as the invalidation link drops, and keeps them again once it is back', async () => {
+    const { cache, invalidations } = await openBehindProxies();
+    const key = searchGenerationKey('link-dropped');
+    await redis.client.set(key, '1');
+    expect(await cache.get(key)).toBe('1');
+    await invalidations.set('refuse');
+    await until(() => !cache.tracking);
+    await redis.client.set(key, '2');
+    expect(await cache.get(key)).toBe('2');
+    await invalidations.set('pass');
+    await until(() => cache.tracking, 5000);
+    expect(await cache.get(key)).toBe('2');
+    await redis.client.set(key, '3');
+    await until(async () => (await cache.get(key)) === '3', 1000);
+  });
+  it('reads its own set, counter start, versioned write and delete at once while the push is late', async () => {
+    const { cache } = await openBehindProxies({ invalidationDelayMs: 300 });
+    const key = searchGenerationKey('own-writes');
+    await redis.client.set(key, '1');
+    expect(await cache.get(key)).toBe('1');
+    await cache.set(key, '5', 60);
+    expect(await cache.get(key)).toBe('5');
+    await cache.delete([key]);
+    expect(await cache.get(key)).toBeUndefined();
+    const started = await cache.readCounter(key);
+    expect(await cache.get(key)).toBe(started);
+    await cache.setNewer(key, 9, 'newer', 60);
+    expect(await cache.get(key)).toBe('9:newer');
+  });
+
+  it('logs no warning when nothing is wrong, though the invalidation link opens after the tracked one', async () => {
+    const warnings: string[] = [];
+    const capturing = createLogger({
+      level: 'warn',
+      destination: { write: (line: string) => warnings.push(JSON.parse(line).msg) },
+    });
+    const { cache } = await openBehindProxies({ invalidationDelayMs: 200, logger: capturing });
+    expect(cache.tracking).toBe(true);
+    expect(warnings).toEqual([]);
   });
 });

@@ -59,6 +59,21 @@ describe('the Redis client', () => {
     expect(await client.get('k')).toBe('back');
   });
 
+  it('retries a dropped connection soon, then backs off, jittered, never waiting more than a second', async () => {
+    await connect();
+    const waits: number[] = [];
+    client.on('reconnecting', (waitMs: number) => waits.push(waitMs));
+    await server.kill();
+    // The fifth attempt onwards waits the longest; two of them show the cap and the jitter.
+    while (waits.length < 6) await next('reconnecting');
+    const [first = Number.POSITIVE_INFINITY] = waits;
+    expect(first).toBeLessThanOrEqual(100);
+    expect(Math.min(...waits.slice(3))).toBeGreaterThan(first);
+    for (const waitMs of waits) expect(waitMs).toBeLessThanOrEqual(1000);
+    // Replicas that lost Redis together do not all come back in the same instant.
+    expect(new Set(waits.slice(4)).size).toBe(2);
+  });
+
   it('fails a command that Redis does not answer within the command timeout', async () => {
     await connect({ commandTimeoutMs: 100 });
     server.freeze();
