@@ -15,6 +15,13 @@ function gate() {
   };
 }
 
+/** Bulkheads of one slot, already taken by a call of tenant `t` that runs until released. */
+function oneSlotTaken(queue: { queue: number; queueTimeoutMs: number }) {
+  const bulkheads = createTenantBulkheads({ dependency: 'search-index', concurrency: 1, ...queue });
+  const holder = gate();
+  return { bulkheads, holder, held: bulkheads.run('t', holder.fn) };
+}
+
 describe('tenant bulkheads', () => {
   it("caps one tenant's calls in flight and queue, and refuses the rest at once, while other tenants run", async () => {
     const bulkheads = createTenantBulkheads({
@@ -40,14 +47,7 @@ describe('tenant bulkheads', () => {
   });
 
   it('refuses a call that waited too long for a slot, and never runs it', async () => {
-    const bulkheads = createTenantBulkheads({
-      dependency: 'search-index',
-      concurrency: 1,
-      queue: 4,
-      queueTimeoutMs: 50,
-    });
-    const holder = gate();
-    const held = bulkheads.run('t', holder.fn);
+    const { bulkheads, holder, held } = oneSlotTaken({ queue: 4, queueTimeoutMs: 50 });
     let ran = false;
     await expect(
       bulkheads.run('t', async () => {
@@ -62,14 +62,7 @@ describe('tenant bulkheads', () => {
   });
 
   it('lets a caller that has gone leave the queue at once, so its place goes to the next caller', async () => {
-    const bulkheads = createTenantBulkheads({
-      dependency: 'gateway',
-      concurrency: 1,
-      queue: 1,
-      queueTimeoutMs: 60_000,
-    });
-    const holder = gate();
-    const held = bulkheads.run('t', holder.fn);
+    const { bulkheads, holder, held } = oneSlotTaken({ queue: 1, queueTimeoutMs: 60_000 });
     const gone = new AbortController();
     let ran = false;
     const leaving = bulkheads.run(
