@@ -330,38 +330,30 @@ describe('client-side caching with each of its connections behind a fault proxy 
     expect(await cache.get(key)).toBe('2');
   });
 
-  it('stops serving kept values as soon as the tracked connection drops, and keeps them again once it is back', async () => {
-    const { cache, reads } = await openBehindProxies();
-    const key = searchGenerationKey('reader-dropped');
-    await redis.client.set(key, '1');
-    expect(await cache.get(key)).toBe('1');
-    // Redis forgets what a closed connection read, so it would never push a change to that copy.
-    await reads.set('refuse');
-    await until(() => !cache.tracking);
-    await redis.client.set(key, '2');
-    expect(await cache.get(key)).toBe('2');
-    await reads.set('pass');
-    await until(() => cache.tracking, 5000);
-    expect(await cache.get(key)).toBe('2');
-    await redis.client.set(key, '3');
-    await until(async () => (await cache.get(key)) === '3', 1000);
-  });
+  it.each([
+    ['tracked connection', 'reads', 'reader-dropped'],
+    ['invalidation link', 'invalidations', 'link-dropped'],
+  ] as const)(
+    'stops serving kept values as soon as the %s drops, and keeps them again once it is back',
+    async (_, link, name) => {
+      const proxies = await openBehindProxies();
+      const { cache } = proxies;
+      const key = searchGenerationKey(name);
+      await redis.client.set(key, '1');
+      expect(await cache.get(key)).toBe('1');
+      // Redis forgets what a closed connection read, so it would never push a change to that copy.
+      await proxies[link].set('refuse');
+      await until(() => !cache.tracking);
+      await redis.client.set(key, '2');
+      expect(await cache.get(key)).toBe('2');
+      await proxies[link].set('pass');
+      await until(() => cache.tracking, 5000);
+      expect(await cache.get(key)).toBe('2');
+      await redis.client.set(key, '3');
+      await until(async () => (await cache.get(key)) === '3', 1000);
+    },
+  );
 
-  it('stops serving kept values as soon as the invalidation link drops, and keeps them again once it is back', async () => {
-    const { cache, invalidations } = await openBehindProxies();
-    const key = searchGenerationKey('link-dropped');
-    await redis.client.set(key, '1');
-    expect(await cache.get(key)).toBe('1');
-    await invalidations.set('refuse');
-    await until(() => !cache.tracking);
-    await redis.client.set(key, '2');
-    expect(await cache.get(key)).toBe('2');
-    await invalidations.set('pass');
-    await until(() => cache.tracking, 5000);
-    expect(await cache.get(key)).toBe('2');
-    await redis.client.set(key, '3');
-    await until(async () => (await cache.get(key)) === '3', 1000);
-  });
   it('reads its own set, counter start, versioned write and delete at once while the push is late', async () => {
     const { cache } = await openBehindProxies({ invalidationDelayMs: 300 });
     const key = searchGenerationKey('own-writes');
