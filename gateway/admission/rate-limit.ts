@@ -24,21 +24,22 @@ export interface RateLimitOptions {
 /**
  * How long a refusal is held before it is answered, and for how many of a
  * tenant's requests at once. A client that ignores `retry-after` and sends
- * again as soon as it is answered then sends at most `perTenant` requests per
- * `ms`, instead of keeping the gateway busy refusing it; past `perTenant`,
- * refusals are answered at once, so held requests stay bounded.
+ * again as soon as it is answered then gets at most `perTenant` answers per
+ * `ms` from this replica (fewer with fewer gateway slots), instead of keeping
+ * the gateway busy refusing it; past `perTenant`, refusals are answered at
+ * once, so held requests stay bounded.
  */
 export interface RefusalHold {
   ms: number;
   perTenant: number;
 }
 
-/** Holds each refusal for the hold time or until the bucket refills, whichever is sooner. */
+/** Holds each refusal for the hold time or until the `retry-after` it names, whichever is sooner. */
 function holdRefusals({ ms, perTenant }: RefusalHold) {
   const held = new Map<string, number>();
   return async (tenantId: string, retryAfterSeconds: number): Promise<void> => {
     const holding = held.get(tenantId) ?? 0;
-    if (holding >= perTenant) return;
+    if (ms === 0 || holding >= perTenant) return;
     held.set(tenantId, holding + 1);
     try {
       const holdMs = Math.min(ms, retryAfterSeconds * 1000);
