@@ -435,7 +435,8 @@ async function runWorkload(cluster: Cluster, options: CheckOptions) {
     let round: Fault[] = [];
     const random = seededRandom(faultSeed(options.seed));
     const shuffled = (kinds: readonly Fault[]) => [...kinds].sort(() => random() - 0.5);
-    await warmedUp.promise;
+    // Bounded by the run: a run whose quiet writer never warms up still ends on time.
+    await Promise.race([warmedUp.promise, sleep(timeLeft(), undefined, { ref: false })]);
     while (!done()) {
       await sleep(Math.min(meanGapMs * (0.5 + random()), timeLeft()));
       if (done()) return;
