@@ -46,6 +46,11 @@ export interface PhaseResult {
   requests: number;
   seconds: number;
   rps: number;
+  /**
+   * Responses without an error per second. A refusal is answered faster than
+   * a page, so an overloaded gateway's req/s counts its failures as work done.
+   */
+  goodRps: number;
   /** The rate asked for, in a fixed-rate phase. */
   targetRate?: number;
   latencyMs: { p50: number; p95: number; p99: number; mean: number; max: number };
@@ -88,10 +93,13 @@ function summarise(
 ): PhaseResult {
   const sorted = Float64Array.from(latencies).sort();
   const sum = latencies.reduce((total, value) => total + value, 0);
+  // A socket error or timeout has no response, so no latency: only the other two are among `latencies`.
+  const good = latencies.length - counts.non2xx - counts.graphqlErrors;
   return {
     requests: latencies.length,
     seconds,
     rps: seconds > 0 ? latencies.length / seconds : 0,
+    goodRps: seconds > 0 ? good / seconds : 0,
     targetRate,
     latencyMs: {
       p50: percentile(sorted, 50),

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -139,17 +139,52 @@ function statusField(pid: number, field: string): number {
 export const rssMb = (pid: number) => statusField(pid, 'VmRSS');
 export const peakRssMb = (pid: number) => statusField(pid, 'VmHWM');
 
-/** User plus system CPU time the process has used so far, in milliseconds. */
-export function cpuMs(pid: number): number {
+/** The fields of `/proc/<pid>/stat` after the command name, which is in parentheses and may contain spaces. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return undefined;
   }
+}
+
+const ticksToMs = (ticks: number) => (ticks * 1000) / 100; // USER_HZ is 100 on Linux.
+
+/** User plus system CPU time the process has used so far, in milliseconds. */
+export function cpuMs(pid: number): number {
+  const fields = statFields(pid);
+  return fields ? ticksToMs(Number(fields[11]) + Number(fields[12])) : 0;
+}
+
+/**
+ * CPU time of a process and everything it started, in milliseconds: its own,
+ * its children's that have ended (cutime and cstime), and its live
+ * descendants'. The embedded search runs its queries in worker processes,
+ * which a subgraph's own figure would leave out.
+ */
+export function processTreeCpuMs(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const child = Number(entry);
+    const parent = Number.isInteger(child) ? Number(statFields(child)?.[1]) : Number.NaN;
+    if (Number.isInteger(parent)) children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  const treeMs = (root: number): number => {
+    const fields = statFields(root);
+    if (!fields) return 0;
+    const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    return (
+      ticksToMs(utime + stime + cutime + cstime) +
+      (children.get(root) ?? []).reduce((sum, child) => sum + treeMs(child), 0)
+    );
+  };
+  return treeMs(pid);
 }
 
 /** Samples a process's resident memory every `intervalMs` until stopped; returns the maximum (MiB). */

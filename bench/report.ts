@@ -32,8 +32,8 @@ function calls(result: ScenarioResult): string {
 
 function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
   const rows = [
-    '| gateway | max req/s | p50 / p95 / p99 ms at max | fixed req/s (target) | p50 / p95 / p99 ms at fixed (open loop) | p50 / p99 ms at fixed, in the request handler | errors | hit rate | peak RSS MiB | gateway CPU ms/req | subgraph CPU ms/req (docs + search) | backend calls/req |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| gateway | max req/s | good req/s at max | p50 / p95 / p99 ms at max | fixed req/s (target) | p50 / p95 / p99 ms at fixed (open loop) | p50 / p99 ms at fixed, in the request handler | errors | hit rate | peak RSS MiB | gateway CPU ms/req | subgraph CPU ms/req (docs + search) | backend calls/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const [name, gateway] of Object.entries(result.gateways) as [
     GatewayName,
@@ -44,7 +44,7 @@ function scenarioTable(result: BenchResult, scenario: ScenarioName): string {
     const fixed = r.fixed;
     const errorCount = failures(r.max) + (fixed ? failures(fixed) : 0);
     rows.push(
-      `| ${gatewayLabels[name]} | ${whole(r.max.rps)} | ${latency(r.max)} | ${fixed ? `${whole(fixed.rps)} (${whole(fixed.targetRate ?? 0)})` : '–'} | ${fixed ? latency(fixed) : '–'} | ${inGateway(r)} | ${errorCount} | ${r.hitRate === undefined ? '–' : `${(r.hitRate * 100).toFixed(0)}%`} | ${whole(r.peakRssMb)} | ${r.cpuMsPerRequest.toFixed(2)} | ${r.subgraphCpuMsPerRequest.documents.toFixed(2)} + ${r.subgraphCpuMsPerRequest.search.toFixed(2)} | ${calls(r)} |`,
+      `| ${gatewayLabels[name]} | ${whole(r.max.rps)} | ${whole(r.max.goodRps)} | ${latency(r.max)} | ${fixed ? `${whole(fixed.rps)} (${whole(fixed.targetRate ?? 0)})` : '–'} | ${fixed ? latency(fixed) : '–'} | ${inGateway(r)} | ${errorCount} | ${r.hitRate === undefined ? '–' : `${(r.hitRate * 100).toFixed(0)}%`} | ${whole(r.peakRssMb)} | ${r.cpuMsPerRequest.toFixed(2)} | ${r.subgraphCpuMsPerRequest.documents.toFixed(2)} + ${r.subgraphCpuMsPerRequest.search.toFixed(2)} | ${calls(r)} |`,
     );
   }
   return rows.join('\n');
@@ -61,7 +61,8 @@ function summaryTable(result: BenchResult): string {
       const r = result.gateways[name]?.scenarios[scenario];
       if (!r) return '–';
       const p99 = r.fixed ? ` · p99 ${fixed1(r.fixed.latencyMs.p99)}` : '';
-      return `${whole(r.max.rps)}${p99} · ${r.cpuMsPerRequest.toFixed(2)} ms CPU`;
+      const failing = r.max.goodRps < r.max.rps - 0.5 ? ` (of ${whole(r.max.rps)})` : '';
+      return `${whole(r.max.goodRps)}${failing}${p99} · ${r.cpuMsPerRequest.toFixed(2)} ms CPU`;
     });
     rows.push(`| ${scenario} | ${cells.join(' | ')} |`);
   }
@@ -77,8 +78,8 @@ function targets(result: BenchResult): string[] {
   const ratioTo = (peer: GatewayName, scenario: ScenarioName, target: number, label: string) => {
     const ours = quarry.scenarios[scenario];
     const theirs = result.gateways[peer]?.scenarios[scenario];
-    if (!ours || !theirs || theirs.max.rps === 0) return;
-    const ratio = ours.max.rps / theirs.max.rps;
+    if (!ours || !theirs || theirs.max.goodRps === 0) return;
+    const ratio = ours.max.goodRps / theirs.max.goodRps;
     const short = ratio >= target ? '' : `, short by ${((1 - ratio / target) * 100).toFixed(0)}%`;
     lines.push(`- ${label}: ${ratio.toFixed(2)}× (${check(ratio >= target)}${short})`);
   };
@@ -105,11 +106,11 @@ function targets(result: BenchResult): string[] {
   const cached = quarry.scenarios['search-cached'];
   const ceiling = result.gateways.ceiling?.scenarios['search-cached'];
   if (cached && ceiling) {
-    const ratio = cached.max.rps / ceiling.max.rps;
+    const ratio = cached.max.goodRps / ceiling.max.goodRps;
     lines.push(`- Cached search ≥ 0.5× the bare-HTTP ceiling: ${ratio.toFixed(2)}× (${check(ratio >= 0.5)})`);
     const local = result.gateways['quarry-local']?.scenarios['search-cached'];
     if (local) {
-      const localRatio = local.max.rps / ceiling.max.rps;
+      const localRatio = local.max.goodRps / ceiling.max.goodRps;
       lines.push(
         `  - one replica without Redis (in-process cache and rate limit): ${localRatio.toFixed(2)}× (${check(localRatio >= 0.5)})`,
       );
@@ -229,7 +230,7 @@ function peerWins(result: BenchResult): string[] {
     if (peer === 'ceiling' || peer.startsWith('quarry')) continue;
     for (const [scenario, ratio] of Object.entries(ratios ?? {})) {
       const how = [
-        ...(ratio.rps < 1 ? [`${(1 / ratio.rps).toFixed(2)}× Quarry's req/s`] : []),
+        ...(ratio.goodRps < 1 ? [`${(1 / ratio.goodRps).toFixed(2)}× Quarry's good req/s`] : []),
         ...(ratio.p99Fixed !== undefined && ratio.p99Fixed > 1
           ? [`a fixed-rate p99 ${ratio.p99Fixed.toFixed(2)}× lower`]
           : []),
@@ -251,7 +252,8 @@ export function renderMarkdown(result: BenchResult): string {
     `- Corpus: ${whole(result.corpus.documents)} documents across ${result.corpus.tenants} tenants (seeded in ${fixed1(result.corpus.seedSeconds)} s, ${whole(result.corpus.databaseMb)} MiB SQLite)`,
     `- Load: ${o.connections} connections, ${o.warmup} s warm-up (discarded), ${o.duration} s at maximum throughput, then ${o.fixedDuration} s at ${Math.round(o.rate * 100)}% of Quarry's maximum, open loop (requests sent on schedule, latency from the scheduled time; \`bench/open-loop.ts\`), from a separate process; the noisy neighbour's victim at ${victimRate} req/s, ${o.victimDuration} s alone and ${o.victimDuration} s flooded`,
     '- Errors count non-2xx responses, GraphQL `errors` in a 2xx body, and socket errors or timeouts.',
-    "- Gateway CPU ms/req is the gateway process's user + system CPU over the measured phases (the warm-up excluded) divided by their responses: it moves less than req/s when the machine is busy. Subgraph CPU and backend calls per request are counted over the same phases.",
+    "- Good req/s counts only answers without an error: a refusal is answered faster than a page, so an overloaded gateway's req/s counts its failures as work done. Ratios to the peers compare good req/s.",
+    "- Gateway CPU ms/req is the gateway process's user + system CPU over the measured phases (the warm-up excluded) divided by their responses: it moves less than req/s when the machine is busy. Subgraph CPU (each subgraph's process with the worker processes it starts, such as the embedded search's) and backend calls per request are counted over the same phases.",
     "- Fixed req/s is answers over the phase's span, from the first scheduled send to the last answer: a gateway that could not keep up answers below the target, and its latencies include the queue.",
     '- Hit rate is the share of reads answered without a search subgraph request, the same count for every gateway.',
     '',
@@ -260,7 +262,7 @@ export function renderMarkdown(result: BenchResult): string {
   out.push(
     '## Summary',
     '',
-    'Max req/s, then p99 ms at the fixed rate, then gateway CPU ms per request.',
+    'Good req/s at maximum throughput (of all answers, where some failed), then p99 ms at the fixed rate, then gateway CPU ms per request.',
     '',
     summaryTable(result),
     '',
@@ -274,7 +276,7 @@ export function renderMarkdown(result: BenchResult): string {
     out.push(
       '## Quarry relative to each peer',
       '',
-      '(max req/s: above 1 means Quarry is faster; fixed-rate p99: below 1 means Quarry is faster)',
+      '(good req/s at maximum throughput: above 1 means Quarry is faster; fixed-rate p99: below 1 means Quarry is faster)',
       '',
     );
     out.push(`| scenario | ${peers.map(([name]) => gatewayLabels[name]).join(' | ')} |`);
@@ -283,7 +285,7 @@ export function renderMarkdown(result: BenchResult): string {
       const cells = peers.map(([, ratios]) => {
         const r = ratios?.[scenario];
         if (!r) return '–';
-        return `${r.rps.toFixed(2)}× req/s${r.p99Fixed ? `, p99 ${r.p99Fixed.toFixed(2)}×` : ''}`;
+        return `${r.goodRps.toFixed(2)}× good req/s${r.p99Fixed ? `, p99 ${r.p99Fixed.toFixed(2)}×` : ''}`;
       });
       out.push(`| ${scenario} | ${cells.join(' | ')} |`);
     }
@@ -294,7 +296,7 @@ export function renderMarkdown(result: BenchResult): string {
     out.push(
       '## Where a peer wins (this run)',
       '',
-      'Cells where a peer served more req/s than Quarry, or had a lower fixed-rate p99; docs/benchmarks.md says why.',
+      'Cells where a peer served more good req/s than Quarry, or had a lower fixed-rate p99; docs/benchmarks.md says why.',
       '',
       ...wins,
       '',

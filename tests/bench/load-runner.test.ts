@@ -39,6 +39,33 @@ describe('load runner', () => {
     expect(max).toMatchObject({ non2xx: max.requests, graphqlErrors: 0, socketErrors: 0 });
   });
 
+  it('counts only answers without an error as good req/s, in the closed and the open loop', async () => {
+    // Every other answer is a fast failure, as an overloaded subgraph's refusals are.
+    let answered = 0;
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        answered += 1;
+        res.end(answered % 2 ? '{"data":{}}' : '{"errors":[{"message":"busy"}]}');
+      });
+    });
+    const result = await runSpec({
+      url,
+      connections: 2,
+      warmupSeconds: 0.2,
+      durationSeconds: 0.5,
+      fixed: { durationSeconds: 1, rate: 40 },
+      requests: [request],
+    });
+    for (const phase of [result.max, result.fixed!]) {
+      expect(phase.graphqlErrors).toBeGreaterThan(0);
+      expect(phase.goodRps).toBeCloseTo(
+        ((phase.requests - phase.graphqlErrors) / phase.requests) * phase.rps,
+      );
+      expect(phase.goodRps).toBeLessThan(phase.rps);
+    }
+  }, 30_000);
+
   it('reports what a gateway that cannot keep up served at the fixed rate, not more', async () => {
     // One answer every 20 ms, whatever the concurrency: at most 50 a second.
     let queue = Promise.resolve();
