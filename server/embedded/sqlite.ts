@@ -72,6 +72,16 @@ export class EmbeddedDatabase {
     }
   }
 
+  /** Runs `work` in one read transaction: its statements all see the database as of the first one. */
+  read<T>(work: () => T): T {
+    this.connection.exec('BEGIN');
+    try {
+      return work();
+    } finally {
+      if (this.connection.isTransaction) this.connection.exec('COMMIT');
+    }
+  }
+
   close() {
     this.#statements.clear();
     if (this.connection.isOpen) this.connection.close();

@@ -38,6 +38,19 @@ describeSearchIndexContract('SQLite FTS5', async () => {
   };
 });
 
+// Again with every word's facet counts kept between searches, so that every facet case above takes that path too.
+describeSearchIndexContract('SQLite FTS5, facet counts kept for every word', async () => {
+  const { db, cleanup } = await openDatabase();
+  const index = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
+  return {
+    index,
+    async cleanup() {
+      await index.close();
+      await cleanup();
+    },
+  };
+});
+
 const upsert = (tenantId: string, id: string, version: number, title: string, body = ''): DocumentChange =>
   upsertChange(tenantId, id, version, { title, body });
 
@@ -108,6 +121,7 @@ describe('SqliteSearchIndex', () => {
       'search_tenants',
       'search_versions',
       'search_versions_by_deleted',
+      'search_generations',
       'search_synonyms',
       'search_synonym_lookup',
     ];
@@ -249,44 +263,103 @@ describe('SqliteSearchIndex', () => {
     expect(db.connection.isOpen).toBe(true);
   });
 
-  it('takes hits, total and facets from one snapshot while the indexer writes on another connection', async () => {
-    const size = 20;
-    await index.apply(
-      Array.from({ length: size }, (_, i) => upsert('t', `g0-${i}`, 1, 'Steady 0')).map((change) => ({
-        ...change,
-        document: change.document && { ...change.document, tags: ['g0'] },
-      })),
-    );
-    const control = new Int32Array(new SharedArrayBuffer(8));
-    const writerData: WriterData = { path: databasePath(), tenantId: 't', size, control };
-    const writer = new Worker(new URL('../helpers/search-index-writer.ts', import.meta.url), {
-      workerData: writerData,
-    });
-    const exited = new Promise((resolve, reject) => writer.once('exit', resolve).once('error', reject));
-    const generations = new Set<string>();
-    try {
-      // Until the reads have met several of the writer's generations: on a busy machine the worker alone
-      // took more than a second to start, so the bound only stops a writer that never writes.
-      const deadline = performance.now() + 15_000;
-      while (performance.now() < deadline && (generations.size < 5 || Atomics.load(control, 1) < 20)) {
-        const page = await search('t', 'steady', { first: size * 2, facets: ['TAGS', 'STATUS'] });
-        const seen = new Set(page.hits.map((hit) => hit.documentId.split('-')[0]));
-        expect(page.hits).toHaveLength(size);
-        expect(page.total).toBe(size);
-        expect(seen.size).toBe(1);
-        const [generation] = seen;
-        expect(page.facets).toEqual([
-          { field: 'TAGS', buckets: [{ value: generation, count: size }] },
-          { field: 'STATUS', buckets: [{ value: 'PUBLISHED', count: size }] },
-        ]);
-        generations.add(String(generation));
+  for (const kept of [false, true]) {
+    it(`takes hits, total and facets from one snapshot while the indexer writes on another connection${kept ? ', with facet counts kept between searches' : ''}`, async () => {
+      const reader = kept ? new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 }) : index;
+      const size = 20;
+      await index.apply(
+        Array.from({ length: size }, (_, i) => upsert('t', `g0-${i}`, 1, 'Steady 0')).map((change) => ({
+          ...change,
+          document: change.document && { ...change.document, tags: ['g0'] },
+        })),
+      );
+      const control = new Int32Array(new SharedArrayBuffer(8));
+      const writerData: WriterData = { path: databasePath(), tenantId: 't', size, control };
+      const writer = new Worker(new URL('../helpers/search-index-writer.ts', import.meta.url), {
+        workerData: writerData,
+      });
+      const exited = new Promise((resolve, reject) => writer.once('exit', resolve).once('error', reject));
+      const generations = new Set<string>();
+      try {
+        // Until the reads have met several of the writer's generations: on a busy machine the worker alone
+        // took more than a second to start, so the bound only stops a writer that never writes.
+        const deadline = performance.now() + 15_000;
+        while (performance.now() < deadline && (generations.size < 5 || Atomics.load(control, 1) < 20)) {
+          const page = await reader.search({
+            tenantId: 't',
+            text: 'steady',
+            filter: {},
+            sort: 'RELEVANCE',
+            first: size * 2,
+            facets: ['TAGS', 'STATUS'],
+          });
+          const seen = new Set(page.hits.map((hit) => hit.documentId.split('-')[0]));
+          expect(page.hits).toHaveLength(size);
+          expect(page.total).toBe(size);
+          expect(seen.size).toBe(1);
+          const [generation] = seen;
+          expect(page.facets).toEqual([
+            { field: 'TAGS', buckets: [{ value: generation, count: size }] },
+            { field: 'STATUS', buckets: [{ value: 'PUBLISHED', count: size }] },
+          ]);
+          generations.add(String(generation));
+        }
+      } finally {
+        Atomics.store(control, 0, 1);
+        await exited;
       }
-    } finally {
-      Atomics.store(control, 0, 1);
-      await exited;
-    }
-    // Without several generations the writer never overlapped the reads, and the test would prove nothing.
-    expect(generations.size).toBeGreaterThan(2);
+      // Without several generations the writer never overlapped the reads, and the test would prove nothing.
+      expect(generations.size).toBeGreaterThan(2);
+    });
+  }
+
+  it('counts facets of a common word kept between searches exactly as over every match, through writes', async () => {
+    // A small vocabulary with one word in most documents, so the kept counts are the common case here.
+    const words = ['common', 'alpha', 'beta', 'gamma', 'delta'];
+    const document = fc.record({
+      id: fc.integer({ min: 0, max: 40 }),
+      words: fc.subarray(words, { minLength: 1 }),
+      tags: fc.subarray(['red', 'green', 'blue', 'ünï', '𝒳'], { maxLength: 3 }),
+      status: fc.constantFrom('DRAFT', 'PUBLISHED', 'ARCHIVED'),
+      author: fc.option(fc.constantFrom('ada', 'bob', 'cy')),
+    });
+    const step = fc.oneof(
+      fc.record({ write: document }),
+      fc.record({ remove: fc.integer({ min: 0, max: 40 }) }),
+      fc.record({ search: fc.subarray(words, { minLength: 1, maxLength: 3 }) }),
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+        const tenantId = `prop-${run++}`;
+        const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
+        const counted = new SqliteSearchIndex(db, { keptFacetsMinDocuments: Number.POSITIVE_INFINITY });
+        let version = 0;
+        for (const next of steps) {
+          version += 1;
+          if ('write' in next) {
+            const { id, words: body, tags, status, author } = next.write;
+            const change = upsert(tenantId, `d${id}`, version, 'Note', body.join(' '));
+            await index.apply([
+              { ...change, document: change.document && { ...change.document, tags, status, author } },
+            ]);
+          } else if ('remove' in next)
+            await index.apply([deleteChange(tenantId, `d${next.remove}`, version)]);
+          else {
+            const request: SearchRequest = {
+              tenantId,
+              text: next.search.join(' '),
+              filter: {},
+              sort: 'RELEVANCE',
+              first: 3,
+              facets: ['TAGS', 'STATUS', 'AUTHOR'],
+            };
+            expect(await kept.search(request)).toEqual(await counted.search(request));
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 

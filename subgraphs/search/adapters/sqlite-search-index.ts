@@ -1,4 +1,5 @@
 import type { SQLInputValue } from 'node:sqlite';
+import { LRUCache } from 'lru-cache';
 import { stemmer } from 'stemmer';
 import type { DocumentChange, DocumentRecord, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
@@ -76,6 +77,36 @@ type ResultRow = {
 };
 
 const facetColumns = { STATUS: 'status', AUTHOR: 'author' } as const;
+
+/** Distinct values of one field that kept counts hold at most; a field with more is counted per search. */
+const keptFacetsMaxValues = 1_000;
+/** Values (a bucket each) that kept counts hold at most per process, least recently used dropped first. */
+const keptFacetsMaxBuckets = 200_000;
+
+export interface SqliteSearchIndexOptions {
+  /**
+   * A word in at least this many of a tenant's documents has its facet
+   * counts kept between searches (see `#queryWithKeptFacets`): counting them
+   * is most of what a search with such a word costs, and below this
+   * counting is cheap. Default 2,000.
+   */
+  keptFacetsMinDocuments?: number;
+}
+
+/** One word's facet counts in one field; undefined past `keptFacetsMaxValues`. */
+interface KeptFacets {
+  counts: Map<string, number> | undefined;
+}
+
+const noFilter = (filter: SearchFilter) =>
+  !filter.tags?.length &&
+  !filter.status?.length &&
+  filter.author === undefined &&
+  !filter.updatedAfter &&
+  !filter.updatedBefore;
+
+/** SQLite orders text by its UTF-8 bytes; JavaScript's `<` by UTF-16 units, which differs above U+FFFF. */
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 const tablesFor = (tableNo: number): TenantTables => ({
   fts: `search_fts_${tableNo}`,
@@ -203,9 +234,16 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 /** The search port on the embedded database: one FTS5 table set per tenant, so a tenant's cost ignores the others. */
 export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #db: EmbeddedDatabase;
+  /** Keyed by tenant, table, field, word and the tenant's generation, so a change to the tenant is never counted from before it. */
+  readonly #keptFacets = new LRUCache<string, KeptFacets>({
+    maxSize: keptFacetsMaxBuckets,
+    sizeCalculation: (kept) => 1 + (kept.counts?.size ?? 0),
+  });
+  readonly #keptFacetsMinDocuments: number;
 
-  constructor(db: EmbeddedDatabase) {
+  constructor(db: EmbeddedDatabase, { keptFacetsMinDocuments = 2_000 }: SqliteSearchIndexOptions = {}) {
     this.#db = db;
+    this.#keptFacetsMinDocuments = keptFacetsMinDocuments;
     db.connection.exec(`
       CREATE TABLE IF NOT EXISTS search_tenants (
         tenant_id TEXT PRIMARY KEY,
@@ -218,6 +256,11 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         -- When the delete committed, for a tombstone; null while the document lives.
         deleted_at TEXT,
         PRIMARY KEY (tenant_id, doc_id)
+      ) WITHOUT ROWID;
+      -- Counts each tenant's changes, so a reader can tell whether what it kept of the tenant still holds.
+      CREATE TABLE IF NOT EXISTS search_generations (
+        tenant_id TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS search_synonyms (
         tenant_id TEXT PRIMARY KEY,
@@ -316,7 +359,14 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
       request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
-    const rows = this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
+    const common = facets.length > 0 ? this.#commonWord(t, corrected, request.filter) : undefined;
+    const rows = common
+      ? this.#db.read(() =>
+          this.#queryWithKeptFacets(request.tenantId, t, corrected, common, facets, (facetsOfAll) =>
+            this.#query(t, matches, request, first + 1, facetsOfAll, highlighter !== undefined),
+          ),
+        )
+      : this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
     const hits = rows.filter((row) => row.kind === 'hit');
     return {
       total: rows.find((row) => row.kind === 'total')?.count ?? 0,
@@ -394,7 +444,18 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         this.#db.statement('DELETE FROM search_tenants WHERE tenant_id = ?').run(tenantId);
       }
       this.#db.statement('DELETE FROM search_versions WHERE tenant_id = ?').run(tenantId);
+      // Counted on, not forgotten: a tenant indexed again must not find what a reader kept of it before.
+      this.#nextGeneration(tenantId);
     });
+  }
+
+  #nextGeneration(tenantId: string) {
+    this.#db
+      .statement(
+        `INSERT INTO search_generations (tenant_id, generation) VALUES (?, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET generation = generation + 1`,
+      )
+      .run(tenantId);
   }
 
   async close(): Promise<void> {
@@ -467,6 +528,111 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
          ORDER BY kind, position`,
       )
       .all(params) as unknown as ResultRow[];
+  }
+
+  /**
+   * The word of a plain query whose matches its facets are worth keeping:
+   * the most frequent of its words, if it is in `keptFacetsMinDocuments` or
+   * more of the tenant's documents. Only for queries of optional words with
+   * no filter, whose matches are that word's plus the others'.
+   */
+  #commonWord(t: TenantTables, query: ParsedQuery, filter: SearchFilter): QueryTerm | undefined {
+    if (query.required.length > 0 || query.excluded.length > 0 || !noFilter(filter)) return undefined;
+    const documentsWith = this.#db.statement(`SELECT doc FROM ${t.vocab} WHERE term = ?`);
+    let common: { term: QueryTerm; documents: number } | undefined;
+    for (const term of query.optional) {
+      if (term.prefix || term.alternatives?.length || term.synonyms?.length) continue;
+      const documents = (documentsWith.get(stemmer(term.word)) as { doc: number } | undefined)?.doc ?? 0;
+      if (documents >= this.#keptFacetsMinDocuments && documents > (common?.documents ?? 0))
+        common = { term, documents };
+    }
+    return common?.term;
+  }
+
+  /**
+   * The search statement's rows with the facets counted in two parts: the
+   * common word's matches, kept from an earlier search while the tenant's
+   * generation is unchanged, plus the other words' matches that lack it,
+   * which are few. The two sets are disjoint and together are every match,
+   * so the sums are the counts one pass over every match would give. Runs in
+   * one read transaction, so the page, the generation and the counts come
+   * from one snapshot. `query` asks for the page and the total (and the
+   * facets, when a field has too many values to keep).
+   */
+  #queryWithKeptFacets(
+    tenantId: string,
+    t: TenantTables,
+    parsed: ParsedQuery,
+    common: QueryTerm,
+    facets: FacetField[],
+    query: (facets: FacetField[]) => ResultRow[],
+  ): ResultRow[] {
+    const generation =
+      (
+        this.#db.statement('SELECT generation FROM search_generations WHERE tenant_id = ?').get(tenantId) as
+          | { generation: number }
+          | undefined
+      )?.generation ?? 0;
+    const ofCommon = this.#countsOf(t, { optional: [common], required: [], excluded: [] }, facets, (field) =>
+      JSON.stringify([tenantId, t.fts, field, common.word, generation]),
+    );
+    const others = parsed.optional.filter((term) => term !== common);
+    const ofOthers =
+      others.length > 0
+        ? this.#countsOf(t, { optional: others, required: [], excluded: [{ terms: [common] }] }, facets)
+        : new Map<FacetField, Map<string, number> | undefined>();
+    const counted = facets.filter(
+      (field) => ofCommon.get(field) && (others.length === 0 || ofOthers.get(field)),
+    );
+    const rows = query(facets.filter((field) => !counted.includes(field)));
+    for (const field of counted) {
+      const sums = new Map(ofCommon.get(field));
+      for (const [value, count] of ofOthers.get(field) ?? []) sums.set(value, (sums.get(value) ?? 0) + count);
+      const buckets = [...sums].sort(([a, countA], [b, countB]) => countB - countA || byBytes(a, b));
+      for (const [value, count] of buckets.slice(0, facetBucketLimit))
+        rows.push({ kind: field, value, count, score: 0, sort_value: 0, title_text: null, body_text: null });
+    }
+    return rows;
+  }
+
+  /**
+   * Every value of each field over a query's matches with its count, or
+   * undefined for a field with more than `keptFacetsMaxValues` values. With
+   * `keyOf`, counts are kept under its key and read back while it stands.
+   */
+  #countsOf(
+    t: TenantTables,
+    query: ParsedQuery,
+    facets: FacetField[],
+    keyOf?: (field: FacetField) => string,
+  ): Map<FacetField, Map<string, number> | undefined> {
+    const counts = new Map<FacetField, Map<string, number> | undefined>();
+    const missing: FacetField[] = [];
+    for (const field of facets) {
+      const kept = keyOf && this.#keptFacets.get(keyOf(field));
+      if (kept) counts.set(field, kept.counts);
+      else missing.push(field);
+    }
+    if (missing.length === 0) return counts;
+    const matches = matchesOf(t, query, {});
+    const rows = this.#db
+      .statement(
+        `WITH matches AS MATERIALIZED (SELECT d.rowid AS rowid, d.status AS status, d.author AS author ${whereOf(matches)}),
+         counted (kind, position, value, score, sort_value, title_text, body_text, count) AS (
+           ${missing.map((field) => `SELECT * FROM (${this.#facet(t, field)})`).join(' UNION ALL ')})
+         SELECT kind, value, count FROM counted`,
+      )
+      .all({ ...matches.params, buckets: keptFacetsMaxValues + 1 }) as unknown as ResultRow[];
+    for (const field of missing) {
+      const values = rows.filter((row) => row.kind === field);
+      const fieldCounts =
+        values.length > keptFacetsMaxValues
+          ? undefined
+          : new Map(values.map((row) => [row.value, row.count]));
+      counts.set(field, fieldCounts);
+      if (keyOf) this.#keptFacets.set(keyOf(field), { counts: fieldCounts });
+    }
+    return counts;
   }
 
   /** One facet's buckets as rows of the search statement, counted over every match. */
@@ -558,6 +724,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
       .get(change.tenantId, change.documentId) as { version: number } | undefined;
     if (stored && stored.version >= change.version) return;
 
+    this.#nextGeneration(change.tenantId);
     const tableNo = this.#tableNo(change.tenantId);
     if (change.operation === 'delete') {
       if (tableNo !== undefined) this.#remove(tablesFor(tableNo), change.documentId);
