@@ -71,9 +71,10 @@ describe('the HTTP server with per-caller bulkheads', () => {
       '127.0.0.1',
     );
 
-    await sendAndLeave(server.url, firstStarted.promise);
+    const { url } = server;
+    await sendAndLeave(url, firstStarted.promise);
     await firstLeft.promise;
     // The abandoned request frees its slot on its own; the caller's next request is served.
-    await expect.poll(() => post(server!.url).then((answer) => answer.status), { timeout: 10_000 }).toBe(200);
+    await expect.poll(() => post(url).then((answer) => answer.status), { timeout: 10_000 }).toBe(200);
   });
 });

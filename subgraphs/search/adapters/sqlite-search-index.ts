@@ -93,9 +93,10 @@ export interface SqliteSearchIndexOptions {
   keptFacetsMinDocuments?: number;
 }
 
-/** One word's facet counts in one field; undefined past `keptFacetsMaxValues`. */
-interface KeptFacets {
+/** The facet counts of one query's matches in one field (undefined past `keptFacetsMaxValues`), and how many matches. */
+interface FieldCounts {
   counts: Map<string, number> | undefined;
+  matched: number;
 }
 
 const noFilter = (filter: SearchFilter) =>
@@ -235,7 +236,7 @@ const hitOf = (row: ResultRow, highlighter: Highlighter | undefined): SearchHitR
 export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasure, TombstonePruning {
   readonly #db: EmbeddedDatabase;
   /** Keyed by tenant, table, field, word and the tenant's generation, so a change to the tenant is never counted from before it. */
-  readonly #keptFacets = new LRUCache<string, KeptFacets>({
+  readonly #keptFacets = new LRUCache<string, FieldCounts>({
     maxSize: keptFacetsMaxBuckets,
     sizeCalculation: (kept) => 1 + (kept.counts?.size ?? 0),
   });
@@ -366,7 +367,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
             this.#query(t, matches, request, first + 1, facetsOfAll, highlighter !== undefined),
           ),
         )
-      : this.#query(t, matches, request, first + 1, facets, highlighter !== undefined);
+      : this.#query(t, matches, request, first + 1, { facets, total: true }, highlighter !== undefined);
     const hits = rows.filter((row) => row.kind === 'hit');
     return {
       total: rows.find((row) => row.kind === 'total')?.count ?? 0,
@@ -479,7 +480,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     matches: Matches,
     request: SearchRequest,
     limit: number,
-    facets: FacetField[],
+    { facets, total }: { facets: FacetField[]; total: boolean },
     highlights: boolean,
   ) {
     const { ranked } = matches;
@@ -487,7 +488,8 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
     const direction = request.sort === 'UPDATED_ASC' || byRank ? 'ASC' : 'DESC';
     const order = `sort_value ${direction}, doc_id ${direction}`;
-    const params: Params = { ...matches.params, limit, cap: totalLimit };
+    const params: Params = { ...matches.params, limit };
+    if (total) params.cap = totalLimit;
     let keyset = '';
     if (request.after) {
       // bm25 moves with every write to the tenant (its document count and average length), so a score kept
@@ -512,7 +514,11 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     if (highlights) params.window = highlightWindowChars;
     const parts = [
       hits,
-      "SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, count(*) FROM (SELECT 1 FROM matches LIMIT $cap)",
+      ...(total
+        ? [
+            "SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, count(*) FROM (SELECT 1 FROM matches LIMIT $cap)",
+          ]
+        : []),
       ...facets.map((field) => `SELECT * FROM (${this.#facet(t, field)})`),
     ];
     if (facets.length > 0) params.buckets = facetBucketLimit;
@@ -550,14 +556,14 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
   }
 
   /**
-   * The search statement's rows with the facets counted in two parts: the
-   * common word's matches, kept from an earlier search while the tenant's
-   * generation is unchanged, plus the other words' matches that lack it,
-   * which are few. The two sets are disjoint and together are every match,
-   * so the sums are the counts one pass over every match would give. Runs in
+   * The search statement's rows with the total and the facets counted in two
+   * parts: the common word's matches, kept from an earlier search while the
+   * tenant's generation is unchanged, plus the other words' matches that lack
+   * it, which are few. The two sets are disjoint and together are every
+   * match, so the sums are what one count over every match gives. Runs in
    * one read transaction, so the page, the generation and the counts come
-   * from one snapshot. `query` asks for the page and the total (and the
-   * facets, when a field has too many values to keep).
+   * from one snapshot. `query` asks for the page (and for the facets of a
+   * field with too many values to keep).
    */
   #queryWithKeptFacets(
     tenantId: string,
@@ -565,7 +571,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     parsed: ParsedQuery,
     common: QueryTerm,
     facets: FacetField[],
-    query: (facets: FacetField[]) => ResultRow[],
+    query: (counts: { facets: FacetField[]; total: boolean }) => ResultRow[],
   ): ResultRow[] {
     const generation =
       (
@@ -580,14 +586,26 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     const ofOthers =
       others.length > 0
         ? this.#countsOf(t, { optional: others, required: [], excluded: [{ terms: [common] }] }, facets)
-        : new Map<FacetField, Map<string, number> | undefined>();
-    const counted = facets.filter(
-      (field) => ofCommon.get(field) && (others.length === 0 || ofOthers.get(field)),
+        : undefined;
+    const summed = facets.filter(
+      (field) => ofCommon.get(field)?.counts && (!ofOthers || ofOthers.get(field)?.counts),
     );
-    const rows = query(facets.filter((field) => !counted.includes(field)));
-    for (const field of counted) {
-      const sums = new Map(ofCommon.get(field));
-      for (const [value, count] of ofOthers.get(field) ?? []) sums.set(value, (sums.get(value) ?? 0) + count);
+    const rows = query({ facets: facets.filter((field) => !summed.includes(field)), total: false });
+    const matched = (counts: Map<FacetField, FieldCounts> | undefined) =>
+      counts?.values().next().value?.matched ?? 0;
+    rows.push({
+      kind: 'total',
+      value: '',
+      count: Math.min(totalLimit, matched(ofCommon) + matched(ofOthers)),
+      score: 0,
+      sort_value: 0,
+      title_text: null,
+      body_text: null,
+    });
+    for (const field of summed) {
+      const sums = new Map(ofCommon.get(field)?.counts);
+      for (const [value, count] of ofOthers?.get(field)?.counts ?? [])
+        sums.set(value, (sums.get(value) ?? 0) + count);
       const buckets = [...sums].sort(([a, countA], [b, countB]) => countB - countA || byBytes(a, b));
       for (const [value, count] of buckets.slice(0, facetBucketLimit))
         rows.push({ kind: field, value, count, score: 0, sort_value: 0, title_text: null, body_text: null });
@@ -596,21 +614,21 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
   }
 
   /**
-   * Every value of each field over a query's matches with its count, or
-   * undefined for a field with more than `keptFacetsMaxValues` values. With
-   * `keyOf`, counts are kept under its key and read back while it stands.
+   * How many documents a query matches and, for each field, every value
+   * over them with its count. With `keyOf`, each field's counts are kept
+   * under its key and read back while it stands.
    */
   #countsOf(
     t: TenantTables,
     query: ParsedQuery,
     facets: FacetField[],
     keyOf?: (field: FacetField) => string,
-  ): Map<FacetField, Map<string, number> | undefined> {
-    const counts = new Map<FacetField, Map<string, number> | undefined>();
+  ): Map<FacetField, FieldCounts> {
+    const counts = new Map<FacetField, FieldCounts>();
     const missing: FacetField[] = [];
     for (const field of facets) {
       const kept = keyOf && this.#keptFacets.get(keyOf(field));
-      if (kept) counts.set(field, kept.counts);
+      if (kept) counts.set(field, kept);
       else missing.push(field);
     }
     if (missing.length === 0) return counts;
@@ -619,18 +637,23 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
       .statement(
         `WITH matches AS MATERIALIZED (SELECT d.rowid AS rowid, d.status AS status, d.author AS author ${whereOf(matches)}),
          counted (kind, position, value, score, sort_value, title_text, body_text, count) AS (
-           ${missing.map((field) => `SELECT * FROM (${this.#facet(t, field)})`).join(' UNION ALL ')})
+           SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, count(*) FROM matches
+           UNION ALL ${missing.map((field) => `SELECT * FROM (${this.#facet(t, field)})`).join(' UNION ALL ')})
          SELECT kind, value, count FROM counted`,
       )
       .all({ ...matches.params, buckets: keptFacetsMaxValues + 1 }) as unknown as ResultRow[];
+    const matched = rows.find((row) => row.kind === 'total')?.count ?? 0;
     for (const field of missing) {
       const values = rows.filter((row) => row.kind === field);
-      const fieldCounts =
-        values.length > keptFacetsMaxValues
-          ? undefined
-          : new Map(values.map((row) => [row.value, row.count]));
+      const fieldCounts: FieldCounts = {
+        counts:
+          values.length > keptFacetsMaxValues
+            ? undefined
+            : new Map(values.map((row) => [row.value, row.count])),
+        matched,
+      };
       counts.set(field, fieldCounts);
-      if (keyOf) this.#keptFacets.set(keyOf(field), { counts: fieldCounts });
+      if (keyOf) this.#keptFacets.set(keyOf(field), fieldCounts);
     }
     return counts;
   }
