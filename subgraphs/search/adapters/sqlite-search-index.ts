@@ -360,14 +360,15 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
       request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
-    const common = facets.length > 0 ? this.#commonWord(t, corrected, request.filter) : undefined;
-    const rows = common
-      ? this.#db.read(() =>
-          this.#queryWithKeptFacets(request.tenantId, t, corrected, common, facets, (facetsOfAll) =>
-            this.#query(t, matches, request, first + 1, facetsOfAll, highlighter !== undefined),
-          ),
-        )
-      : this.#query(t, matches, request, first + 1, { facets, total: true }, highlighter !== undefined);
+    const common = facets.length > 0 ? this.#commonWords(t, corrected, request.filter) : [];
+    const rows =
+      common.length > 0
+        ? this.#db.read(() =>
+            this.#queryWithKeptFacets(request.tenantId, t, corrected, common, facets, (facetsOfAll) =>
+              this.#query(t, matches, request, first + 1, facetsOfAll, highlighter !== undefined),
+            ),
+          )
+        : this.#query(t, matches, request, first + 1, { facets, total: true }, highlighter !== undefined);
     const hits = rows.filter((row) => row.kind === 'hit');
     return {
       total: rows.find((row) => row.kind === 'total')?.count ?? 0,
@@ -537,27 +538,27 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
   }
 
   /**
-   * The word of a plain query whose matches its facets are worth keeping:
-   * the most frequent of its words, if it is in `keptFacetsMinDocuments` or
-   * more of the tenant's documents. Only for queries of optional words with
-   * no filter, whose matches are that word's plus the others'.
+   * The words of a plain query whose matches' facets are worth keeping:
+   * those in `keptFacetsMinDocuments` or more of the tenant's documents.
+   * Only for queries of optional words with no filter, whose matches are
+   * those words' plus the others'.
    */
-  #commonWord(t: TenantTables, query: ParsedQuery, filter: SearchFilter): QueryTerm | undefined {
-    if (query.required.length > 0 || query.excluded.length > 0 || !noFilter(filter)) return undefined;
+  #commonWords(t: TenantTables, query: ParsedQuery, filter: SearchFilter): QueryTerm[] {
+    if (query.required.length > 0 || query.excluded.length > 0 || !noFilter(filter)) return [];
     const documentsWith = this.#db.statement(`SELECT doc FROM ${t.vocab} WHERE term = ?`);
-    let common: { term: QueryTerm; documents: number } | undefined;
-    for (const term of query.optional) {
-      if (term.prefix || term.alternatives?.length || term.synonyms?.length) continue;
-      const documents = (documentsWith.get(stemmer(term.word)) as { doc: number } | undefined)?.doc ?? 0;
-      if (documents >= this.#keptFacetsMinDocuments && documents > (common?.documents ?? 0))
-        common = { term, documents };
-    }
-    return common?.term;
+    return query.optional.filter(
+      (term) =>
+        !term.prefix &&
+        !term.alternatives?.length &&
+        !term.synonyms?.length &&
+        ((documentsWith.get(stemmer(term.word)) as { doc: number } | undefined)?.doc ?? 0) >=
+          this.#keptFacetsMinDocuments,
+    );
   }
 
   /**
    * The search statement's rows with the total and the facets counted in two
-   * parts: the common word's matches, kept from an earlier search while the
+   * parts: the common words' matches, kept from an earlier search while the
    * tenant's generation is unchanged, plus the other words' matches that lack
    * it, which are few. The two sets are disjoint and together are every
    * match, so the sums are what one count over every match gives. Runs in
@@ -569,7 +570,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     tenantId: string,
     t: TenantTables,
     parsed: ParsedQuery,
-    common: QueryTerm,
+    common: QueryTerm[],
     facets: FacetField[],
     query: (counts: { facets: FacetField[]; total: boolean }) => ResultRow[],
   ): ResultRow[] {
@@ -579,13 +580,18 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
           | { generation: number }
           | undefined
       )?.generation ?? 0;
-    const ofCommon = this.#countsOf(t, { optional: [common], required: [], excluded: [] }, facets, (field) =>
-      JSON.stringify([tenantId, t.fts, field, common.word, generation]),
+    const words = common.map((term) => term.word).sort();
+    const ofCommon = this.#countsOf(t, { optional: common, required: [], excluded: [] }, facets, (field) =>
+      JSON.stringify([tenantId, t.fts, field, words, generation]),
     );
-    const others = parsed.optional.filter((term) => term !== common);
+    const others = parsed.optional.filter((term) => !common.includes(term));
     const ofOthers =
       others.length > 0
-        ? this.#countsOf(t, { optional: others, required: [], excluded: [{ terms: [common] }] }, facets)
+        ? this.#countsOf(
+            t,
+            { optional: others, required: [], excluded: common.map((term) => ({ terms: [term] })) },
+            facets,
+          )
         : undefined;
     const summed = facets.filter(
       (field) => ofCommon.get(field)?.counts && (!ofOthers || ofOthers.get(field)?.counts),
