@@ -313,6 +313,30 @@ describe('SqliteSearchIndex', () => {
     });
   }
 
+  it('keeps no facet counts for a tenant whose changes an indexer that does not count them applied', async () => {
+    const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
+    // What an indexer from before generations leaves: the change applied, no generation counted.
+    const applyUncounted = async (change: DocumentChange, tag: string) => {
+      await index.apply([{ ...change, document: change.document && { ...change.document, tags: [tag] } }]);
+      db.connection.prepare('DELETE FROM search_generations WHERE tenant_id = ?').run('old');
+    };
+    const tags = async () =>
+      (
+        await kept.search({
+          tenantId: 'old',
+          text: 'steady',
+          filter: {},
+          sort: 'RELEVANCE',
+          first: 5,
+          facets: ['TAGS'],
+        })
+      ).facets;
+    await applyUncounted(upsert('old', 'a', 1, 'Steady'), 'first');
+    expect(await tags()).toEqual([{ field: 'TAGS', buckets: [{ value: 'first', count: 1 }] }]);
+    await applyUncounted(upsert('old', 'a', 2, 'Steady'), 'second');
+    expect(await tags()).toEqual([{ field: 'TAGS', buckets: [{ value: 'second', count: 1 }] }]);
+  });
+
   it('counts facets of common words kept between searches exactly as over every match, through writes', async () => {
     // A small vocabulary with one word in most documents, so the kept counts are the common case here.
     const words = ['common', 'alpha', 'beta', 'gamma', 'delta'];

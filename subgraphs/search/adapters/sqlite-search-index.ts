@@ -574,16 +574,18 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     facets: FacetField[],
     query: (counts: { facets: FacetField[]; total: boolean }) => ResultRow[],
   ): ResultRow[] {
-    const generation =
-      (
-        this.#db.statement('SELECT generation FROM search_generations WHERE tenant_id = ?').get(tenantId) as
-          | { generation: number }
-          | undefined
-      )?.generation ?? 0;
+    const generation = (
+      this.#db.statement('SELECT generation FROM search_generations WHERE tenant_id = ?').get(tenantId) as
+        | { generation: number }
+        | undefined
+    )?.generation;
     const words = common.map((term) => term.word).sort();
-    const ofCommon = this.#countsOf(t, { optional: common, required: [], excluded: [] }, facets, (field) =>
-      JSON.stringify([tenantId, t.fts, field, words, generation]),
-    );
+    // No generation yet: the tenant's changes so far may come from an indexer that does not count them.
+    const keyOf =
+      generation === undefined
+        ? undefined
+        : (field: FacetField) => JSON.stringify([tenantId, t.fts, field, words, generation]);
+    const ofCommon = this.#countsOf(t, { optional: common, required: [], excluded: [] }, facets, keyOf);
     const others = parsed.optional.filter((term) => !common.includes(term));
     const ofOthers =
       others.length > 0
