@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,20 +13,21 @@ afterEach(() => {
   server = undefined;
 });
 
-async function serve(listener: RequestListener): Promise<string> {
-  server = createServer(listener);
+/** A server that answers each request with `answer` once its body has arrived; resolves to its URL. */
+async function serve(answer: (response: ServerResponse) => void): Promise<string> {
+  server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => answer(res));
+  });
   await new Promise<void>((done) => server?.listen(0, '127.0.0.1', done));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
 
 describe('load runner', () => {
   it('counts a refused request once: a non-2xx status with a GraphQL errors body is not also a 2xx error', async () => {
-    const url = await serve((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(400, { 'content-type': 'application/json' });
-        res.end('{"errors":[{"message":"bad request"}]}');
-      });
+    const url = await serve((res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"errors":[{"message":"bad request"}]}');
     });
     const { max } = await runSpec({
       url,
@@ -42,12 +43,9 @@ describe('load runner', () => {
   it('counts only answers without an error as good req/s, in the closed and the open loop', async () => {
     // Every other answer is a fast failure, as an overloaded subgraph's refusals are.
     let answered = 0;
-    const url = await serve((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        answered += 1;
-        res.end(answered % 2 ? '{"data":{}}' : '{"errors":[{"message":"busy"}]}');
-      });
+    const url = await serve((res) => {
+      answered += 1;
+      res.end(answered % 2 ? '{"data":{}}' : '{"errors":[{"message":"busy"}]}');
     });
     const result = await runSpec({
       url,
@@ -69,15 +67,12 @@ describe('load runner', () => {
   it('reports what a gateway that cannot keep up served at the fixed rate, not more', async () => {
     // One answer every 20 ms, whatever the concurrency: at most 50 a second.
     let queue = Promise.resolve();
-    const url = await serve((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        queue = queue
-          .then(() => sleep(20))
-          .then(() => {
-            res.end('{"data":{}}');
-          });
-      });
+    const url = await serve((res) => {
+      queue = queue
+        .then(() => sleep(20))
+        .then(() => {
+          res.end('{"data":{}}');
+        });
     });
     const result = await runSpec({
       url,
