@@ -12,6 +12,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
+import { Redis } from 'ioredis';
 import {
   DEV_AUDIENCE,
   DEV_ISSUER,
@@ -343,7 +344,14 @@ export async function runBench(
       registration: persistedRegistration(tokens, corpus.terms.mid[0]!),
       gateways: result.gateways,
     });
-    await measureScenarios(options, { loads, running, subgraphs, runLoad, gateways: result.gateways });
+    await measureScenarios(options, {
+      loads,
+      running,
+      subgraphs,
+      runLoad,
+      gateways: result.gateways,
+      emptyRedis: () => emptyRedis(redisUrl),
+    });
     await stopGateways(run, running, result.gateways);
     result.ratios = quarryRatios(result.gateways, order, options.scenarios);
     result.machine.loadAfter = loadavg();
@@ -471,6 +479,18 @@ function serviceEnv(run: {
     SEARCH_URL: run.searchUrl,
     SUPERGRAPH_PATH: run.supergraphPath,
   };
+}
+
+/** Empties the bench's Redis (a no-op without one). */
+async function emptyRedis(redisUrl: string | undefined): Promise<void> {
+  if (!redisUrl) return;
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await redis.flushall();
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** A throwaway redis-server when one is installed; without it, everything runs without REDIS_URL. */
@@ -715,6 +735,7 @@ async function measureScenarios(
     subgraphs: Subgraphs;
     runLoad: RunLoad;
     gateways: BenchResult['gateways'];
+    emptyRedis: () => Promise<void>;
   },
 ): Promise<void> {
   machineSpeed(300); // The probe's own JIT warm-up, so the first reading is not low.
@@ -750,6 +771,9 @@ async function measureScenarios(
         ...(load.flood ? { flood: load.flood } : {}),
       };
       log(`${scenario} / ${gateway.name}`);
+      // Every cell starts with Redis empty: the subgraphs' caches are shared, so a gateway measured after
+      // another would otherwise find the pages of the scenario's queries already cached for it.
+      await context.emptyRedis();
       const measured = await measureCell(gateway, spec, load, context);
       context.gateways[gateway.name]!.scenarios[scenario] = measured;
       if (gateway.name === 'quarry') quarryMax[scenario] = measured.max.rps;
