@@ -313,6 +313,31 @@ describe('SqliteSearchIndex', () => {
     });
   }
 
+  it('never counts facets kept from before an erasure for the tenant indexed again', async () => {
+    const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
+    const indexTagged = (tag: string) => {
+      const change = upsert('again', 'a', 1, 'Steady');
+      return index.apply([{ ...change, document: change.document && { ...change.document, tags: [tag] } }]);
+    };
+    const tags = async () =>
+      (
+        await kept.search({
+          tenantId: 'again',
+          text: 'steady',
+          filter: {},
+          sort: 'RELEVANCE',
+          first: 5,
+          facets: ['TAGS'],
+        })
+      ).facets;
+    await indexTagged('before');
+    expect(await tags()).toEqual([{ field: 'TAGS', buckets: [{ value: 'before', count: 1 }] }]);
+    // The tenant had the last table number, so indexed again it gets the same number and tables.
+    await index.eraseTenant('again');
+    await indexTagged('after');
+    expect(await tags()).toEqual([{ field: 'TAGS', buckets: [{ value: 'after', count: 1 }] }]);
+  });
+
   it('keeps no facet counts for a tenant whose changes an indexer that does not count them applied', async () => {
     const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
     // What an indexer from before generations leaves: the change applied, no generation counted.

@@ -258,11 +258,13 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         deleted_at TEXT,
         PRIMARY KEY (tenant_id, doc_id)
       ) WITHOUT ROWID;
-      -- Counts each tenant's changes, so a reader can tell whether what it kept of the tenant still holds.
+      -- A new generation for each change to a tenant, so a reader can tell whether what it kept of the
+      -- tenant still holds. AUTOINCREMENT never hands out a number twice, not even after an erasure
+      -- deleted the tenant's row, so a tenant indexed again never meets what was kept before.
       CREATE TABLE IF NOT EXISTS search_generations (
-        tenant_id TEXT PRIMARY KEY,
-        generation INTEGER NOT NULL
-      ) WITHOUT ROWID;
+        generation INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id TEXT NOT NULL UNIQUE
+      );
       CREATE TABLE IF NOT EXISTS search_synonyms (
         tenant_id TEXT PRIMARY KEY,
         synonyms_json TEXT NOT NULL
@@ -446,16 +448,15 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         this.#db.statement('DELETE FROM search_tenants WHERE tenant_id = ?').run(tenantId);
       }
       this.#db.statement('DELETE FROM search_versions WHERE tenant_id = ?').run(tenantId);
-      // Counted on, not forgotten: a tenant indexed again must not find what a reader kept of it before.
-      this.#nextGeneration(tenantId);
+      this.#db.statement('DELETE FROM search_generations WHERE tenant_id = ?').run(tenantId);
     });
   }
 
   #nextGeneration(tenantId: string) {
     this.#db
       .statement(
-        `INSERT INTO search_generations (tenant_id, generation) VALUES (?, 1)
-         ON CONFLICT (tenant_id) DO UPDATE SET generation = generation + 1`,
+        // REPLACE deletes the tenant's row and inserts it anew, with the next number.
+        'INSERT OR REPLACE INTO search_generations (tenant_id) VALUES (?)',
       )
       .run(tenantId);
   }
