@@ -313,6 +313,59 @@ describe('SqliteSearchIndex', () => {
     });
   }
 
+  it('sums the kept counts of the common word and the counts of the matches without it', async () => {
+    // "common" is in four documents, "rare" in three, one of which also has "common".
+    const documents: [string, string, string[], 'DRAFT' | 'PUBLISHED'][] = [
+      ['c1', 'common', ['red'], 'PUBLISHED'],
+      ['c2', 'common', ['red', 'blue'], 'PUBLISHED'],
+      ['c3', 'common', ['blue'], 'DRAFT'],
+      ['both', 'common rare', ['green'], 'DRAFT'],
+      ['r1', 'rare', ['green', 'red'], 'DRAFT'],
+      ['r2', 'rare', ['green'], 'DRAFT'],
+    ];
+    await index.apply(
+      documents.map(([id, body, tags, status]) => {
+        const change = upsert('sums', id, 1, 'Note', body);
+        return { ...change, document: change.document && { ...change.document, tags, status } };
+      }),
+    );
+    const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 4 });
+    const request: SearchRequest = {
+      tenantId: 'sums',
+      text: 'rare common',
+      filter: {},
+      sort: 'RELEVANCE',
+      first: 2,
+      facets: ['TAGS', 'STATUS'],
+    };
+    const expected = {
+      total: 6,
+      facets: [
+        {
+          field: 'TAGS',
+          buckets: [
+            { value: 'green', count: 3 },
+            { value: 'red', count: 3 },
+            { value: 'blue', count: 2 },
+          ],
+        },
+        {
+          field: 'STATUS',
+          buckets: [
+            { value: 'DRAFT', count: 4 },
+            { value: 'PUBLISHED', count: 2 },
+          ],
+        },
+      ],
+    };
+    // Twice: first counting the common word's matches, then from what was kept.
+    for (const _ of [1, 2]) {
+      const page = await kept.search(request);
+      expect({ total: page.total, facets: page.facets }).toEqual(expected);
+      expect(page).toEqual(await index.search(request));
+    }
+  });
+
   it('never counts facets kept from before an erasure for the tenant indexed again', async () => {
     const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
     const indexTagged = (tag: string) => {
