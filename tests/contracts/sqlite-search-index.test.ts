@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DocumentChange } from '../../server/documents/model.ts';
+import type { DocumentChange, DocumentRecord } from '../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
 import { TooManyQueryTermsError } from '../../subgraphs/search/query-parser.ts';
@@ -53,6 +53,25 @@ describeSearchIndexContract('SQLite FTS5, facet counts kept for every word', asy
 
 const upsert = (tenantId: string, id: string, version: number, title: string, body = ''): DocumentChange =>
   upsertChange(tenantId, id, version, { title, body });
+
+/** The change with these fields set on its document. */
+const withFields = (change: DocumentChange, fields: Partial<DocumentRecord>): DocumentChange => ({
+  ...change,
+  document: change.document && { ...change.document, ...fields },
+});
+
+/** The tenant's TAGS facet for the word "steady", as `reader` counts it. */
+const steadyTags = async (reader: SqliteSearchIndex, tenantId: string) =>
+  (
+    await reader.search({
+      tenantId,
+      text: 'steady',
+      filter: {},
+      sort: 'RELEVANCE',
+      first: 5,
+      facets: ['TAGS'],
+    })
+  ).facets;
 
 describe('SqliteSearchIndex', () => {
   let db: EmbeddedDatabase;
@@ -268,10 +287,9 @@ describe('SqliteSearchIndex', () => {
       const reader = kept ? new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 }) : index;
       const size = 20;
       await index.apply(
-        Array.from({ length: size }, (_, i) => upsert('t', `g0-${i}`, 1, 'Steady 0')).map((change) => ({
-          ...change,
-          document: change.document && { ...change.document, tags: ['g0'] },
-        })),
+        Array.from({ length: size }, (_, i) =>
+          withFields(upsert('t', `g0-${i}`, 1, 'Steady 0'), { tags: ['g0'] }),
+        ),
       );
       const control = new Int32Array(new SharedArrayBuffer(8));
       const writerData: WriterData = { path: databasePath(), tenantId: 't', size, control };
@@ -326,7 +344,7 @@ describe('SqliteSearchIndex', () => {
     await index.apply(
       documents.map(([id, body, tags, status]) => {
         const change = upsert('sums', id, 1, 'Note', body);
-        return { ...change, document: change.document && { ...change.document, tags, status } };
+        return withFields(change, { tags, status });
       }),
     );
     const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 4 });
@@ -368,21 +386,9 @@ describe('SqliteSearchIndex', () => {
 
   it('never counts facets kept from before an erasure for the tenant indexed again', async () => {
     const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
-    const indexTagged = (tag: string) => {
-      const change = upsert('again', 'a', 1, 'Steady');
-      return index.apply([{ ...change, document: change.document && { ...change.document, tags: [tag] } }]);
-    };
-    const tags = async () =>
-      (
-        await kept.search({
-          tenantId: 'again',
-          text: 'steady',
-          filter: {},
-          sort: 'RELEVANCE',
-          first: 5,
-          facets: ['TAGS'],
-        })
-      ).facets;
+    const indexTagged = (tag: string) =>
+      index.apply([withFields(upsert('again', 'a', 1, 'Steady'), { tags: [tag] })]);
+    const tags = () => steadyTags(kept, 'again');
     await indexTagged('before');
     expect(await tags()).toEqual([{ field: 'TAGS', buckets: [{ value: 'before', count: 1 }] }]);
     // The tenant had the last table number, so indexed again it gets the same number and tables.
@@ -395,20 +401,10 @@ describe('SqliteSearchIndex', () => {
     const kept = new SqliteSearchIndex(db, { keptFacetsMinDocuments: 1 });
     // What an indexer from before generations leaves: the change applied, no generation counted.
     const applyUncounted = async (change: DocumentChange, tag: string) => {
-      await index.apply([{ ...change, document: change.document && { ...change.document, tags: [tag] } }]);
+      await index.apply([withFields(change, { tags: [tag] })]);
       db.connection.prepare('DELETE FROM search_generations WHERE tenant_id = ?').run('old');
     };
-    const tags = async () =>
-      (
-        await kept.search({
-          tenantId: 'old',
-          text: 'steady',
-          filter: {},
-          sort: 'RELEVANCE',
-          first: 5,
-          facets: ['TAGS'],
-        })
-      ).facets;
+    const tags = () => steadyTags(kept, 'old');
     await applyUncounted(upsert('old', 'a', 1, 'Steady'), 'first');
     expect(await tags()).toEqual([{ field: 'TAGS', buckets: [{ value: 'first', count: 1 }] }]);
     await applyUncounted(upsert('old', 'a', 2, 'Steady'), 'second');
@@ -446,9 +442,7 @@ describe('SqliteSearchIndex', () => {
             if ('write' in next) {
               const { id, words: body, tags, status, author } = next.write;
               const change = upsert(tenantId, `d${id}`, version, 'Note', body.join(' '));
-              await index.apply([
-                { ...change, document: change.document && { ...change.document, tags, status, author } },
-              ]);
+              await index.apply([withFields(change, { tags, status, author })]);
             } else if ('remove' in next)
               await index.apply([deleteChange(tenantId, `d${next.remove}`, version)]);
             else {
