@@ -31,6 +31,7 @@ import { createEntityCache, type EntityCache } from './entity-cache/entity-cache
 import { withEntityCache } from './entity-cache/entity-cache-data-source.ts';
 import { withExecutionDeadline } from './execution-deadline.ts';
 import { type ExplorerOptions, useExplorer } from './explorer/explorer.ts';
+import type { PersistedOperation } from './persisted-operations/manifest.ts';
 import { manifestValidation } from './persisted-operations/manifest-validation.ts';
 import { createFileOperationStore, type PersistedOperationStore } from './persisted-operations/store.ts';
 import type { OperationLimits } from './plugins/operation-limits.ts';
@@ -130,7 +131,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     createEntityCache({ ...options.entityCache, bumps: responseGenerations });
   const queryPlans = createQueryPlanCache();
   const gateway = buildApolloGateway(options, { supergraphSdl, agent, entityCache, queryPlans });
-  const { operationStore, persistedOperations } = buildPersistedOperations(options, supergraphSdl);
+  const warmPlans = (operations: Iterable<PersistedOperation>) =>
+    warmPersistedOperationPlans(options, { supergraphSdl, operations, queryPlans });
+  const { operationStore, persistedOperations } = buildPersistedOperations(options, supergraphSdl, warmPlans);
   const responseCache = buildResponseCache(options, supergraphSdl, responseGenerations);
   const admission = gatewayAdmission({ persistedOperations, rateLimit: options.rateLimit });
   const explorer = options.production ? undefined : useExplorer<GatewayContext>(options.explorer);
@@ -145,7 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     metrics,
   });
   await apollo.start();
-  await warmPersistedOperationPlans(options, { supergraphSdl, operationStore, queryPlans });
+  await warmPlans(operationStore.operations());
   const operations = await splitOperationsRoutes({
     health: healthRoutes({ ...subgraphHealth(options), ...options.health }),
     metrics: metrics.routes(),
@@ -250,18 +253,19 @@ function buildApolloGateway(
 }
 
 /**
- * Plans the manifest's operations once the gateway has loaded its
- * supergraph, so no persisted operation's first request waits for its plan.
- * An optimisation only: if it fails, each is planned on its first request.
+ * Plans persisted operations (the manifest's once the gateway has loaded its
+ * supergraph, and those a reload adds), so no persisted operation's first
+ * request waits for its plan. An optimisation only: if it fails, each is
+ * planned on its first request.
  */
 async function warmPersistedOperationPlans(
   options: GatewayOptions,
-  parts: { supergraphSdl: string; operationStore: PersistedOperationStore; queryPlans: QueryPlanCache },
+  parts: { supergraphSdl: string; operations: Iterable<PersistedOperation>; queryPlans: QueryPlanCache },
 ): Promise<void> {
   try {
     const planned = await warmQueryPlans({
       supergraphSdl: parts.supergraphSdl,
-      operations: parts.operationStore.operations(),
+      operations: parts.operations,
       cache: parts.queryPlans,
     });
     options.logger.info({ operations: planned }, 'query plans of the persisted operations warmed');
@@ -274,10 +278,14 @@ async function warmPersistedOperationPlans(
 function buildPersistedOperations(
   options: GatewayOptions,
   supergraphSdl: string,
+  warmPlans: (added: PersistedOperation[]) => Promise<void>,
 ): { operationStore: PersistedOperationStore; persistedOperations: PersistedOperationsOptions } {
   const operationStore = createFileOperationStore({
     path: options.persistedOperations.manifestPath,
     reloadIntervalMs: options.persistedOperations.reloadIntervalMs,
+    onReload: (added) => {
+      if (added.length > 0) void warmPlans(added);
+    },
     ...manifestValidation(supergraphSdl, options.limits),
     logger: options.logger,
   });

@@ -21,6 +21,8 @@ export interface FileOperationStoreOptions {
   rules?: readonly ValidationRule[];
   /** How often the file's stat is polled for changes. Default 2000 ms. */
   reloadIntervalMs?: number;
+  /** Called after each reload with the operations the previous manifest did not have. */
+  onReload?: (added: PersistedOperation[]) => void;
   logger: Logger;
 }
 
@@ -36,6 +38,7 @@ export function createFileOperationStore({
   schema,
   rules = [],
   reloadIntervalMs = 2000,
+  onReload,
   logger,
 }: FileOperationStoreOptions): PersistedOperationStore {
   const signatureOf = (stats: { ino: number; size: number; mtimeMs: number }) =>
@@ -52,8 +55,10 @@ export function createFileOperationStore({
       const next = signatureOf(await stat(path));
       if (next === signature) return;
       signature = next;
+      const previous = operations;
       operations = loadManifest(await readFile(path, 'utf8'), schema, rules);
       logger.info({ path, operations: operations.size }, 'persisted query manifest reloaded');
+      onReload?.([...operations.values()].filter((operation) => !previous.has(operation.id)));
     } catch (error) {
       logger.error({ err: error, path }, 'persisted query manifest not reloaded; keeping the previous one');
     } finally {

@@ -17,7 +17,7 @@ describe('persisted operations for partners', () => {
   let localManifest: string;
   let partner: string;
   let firstParty: string;
-  const logLines: { level: string; msg: string }[] = [];
+  const logLines: { level: string; msg: string; operations?: number }[] = [];
   const idOf = (name: string) => manifest.operations.find((operation) => operation.name === name)!.id;
   const byId = (id: string, variables: Record<string, unknown>, token: string) =>
     postGraphQL(
@@ -162,7 +162,7 @@ describe('persisted operations for partners', () => {
     expect((await byId(hash, {}, partner)).errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
   });
 
-  it('reloads a changed manifest without a restart, and keeps the last good one when a new one is bad', async () => {
+  it('reloads a changed manifest without a restart, plans what it adds, and keeps the last good one when a new one is bad', async () => {
     const body = 'query PartnerTotal($query: String!) { search(query: $query) { total } }';
     const id = sha256(body);
     expect((await byId(id, { query: 'x' }, partner)).errors?.[0]?.extensions?.code).toBe(
@@ -176,6 +176,12 @@ describe('persisted operations for partners', () => {
     // Written beside it and renamed over it, as deploy tools do.
     await writeFile(`${localManifest}.tmp`, JSON.stringify(next));
     await rename(`${localManifest}.tmp`, localManifest);
+    // The added operation is planned before its first request, and only it.
+    const warmed = (line: { msg: string }) => line.msg === 'query plans of the persisted operations warmed';
+    const warmedAtStart = logLines.filter(warmed).length;
+    await expect
+      .poll(() => logLines.filter(warmed).slice(warmedAtStart), { timeout: 5000, interval: 50 })
+      .toEqual([expect.objectContaining({ operations: 1 })]);
     await expect
       .poll(async () => (await byId(id, { query: 'x' }, partner)).data, { timeout: 5000, interval: 50 })
       .toEqual({ search: { total: 0 } });
