@@ -88,7 +88,8 @@ export interface GatewayOptions {
   resilience: Resilience;
   rateLimit: RateLimitOptions;
   /** Whole query responses per tenant; off when absent. */
-  responseCache?: ResponseCacheOptions;
+  /** The gateway makes the generation bumps it shares with the entity cache. */
+  responseCache?: Omit<ResponseCacheOptions, 'bumps' | 'deployment'>;
   /** `Document` entities fetched from the documents subgraph, per tenant; off when absent. */
   entityCache?: EntityCacheSettings;
   /** Where automatic persisted queries are kept, under per-tenant keys; in process when absent. */
@@ -172,7 +173,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       // Long enough for a request that started just before to reach its execution deadline and answer.
       await listening.close(options.executionTimeoutMs + 1000);
       await apollo.stop();
-      responseCache?.close();
       responseGenerations?.stop();
       operationStore.close();
       await agent.close();
@@ -308,6 +308,7 @@ function buildResponseCache(
 ): ResponseCache | undefined {
   return (
     options.responseCache &&
+    bumps &&
     createResponseCache({
       ...options.responseCache,
       bumps,

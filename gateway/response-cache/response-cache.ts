@@ -6,7 +6,7 @@ import {
   searchGenerationKey,
   tenantKey,
 } from '../../server/cache/cache.ts';
-import { createGenerationBumps, type GenerationBumps } from '../../server/cache/generation-bumps.ts';
+import type { GenerationBumps } from '../../server/cache/generation-bumps.ts';
 import { noOperationalEvents, type OperationalEvents } from '../../server/observability/events.ts';
 
 export interface ResponseCacheOptions {
@@ -54,12 +54,12 @@ export interface ResponseCacheOptions {
   /** Where failed lookups are reported, and hits and misses by the shortcut and the plugin. Default: nowhere. */
   events?: OperationalEvents;
   /**
-   * The bumps of the tenants' response generation, shared with the entity
-   * cache so that one bump after a write ends both caches' entries, and an
-   * owed bump makes both read around the tenant; whoever passes them stops
-   * them. Default: its own, stopped by `close`.
+   * The bumps of the tenants' response generation, which the gateway's
+   * write invalidation makes and shares with the entity cache, so that one
+   * bump after a write ends both caches' entries, and an owed bump makes
+   * both read around the tenant. Whoever passes them stops them.
    */
-  bumps?: GenerationBumps;
+  bumps: GenerationBumps;
 }
 
 /** A complete response as the client received it, and the operation it answered (for metrics and logs). */
@@ -101,14 +101,6 @@ export interface ResponseCache {
   store(ticket: StoreTicket, response: CachedResponse): Promise<void>;
   /** A refresh handed out by `lookup` has ended, stored or not: the entry may be refreshed again. */
   refreshEnded(ticket: StoreTicket): void;
-  /**
-   * Every response cached for the tenant so far stops being served. If the
-   * bump fails (Redis unreachable), it is retried every second until it
-   * lands, and this process reads around the cache for the tenant until then.
-   */
-  invalidate(tenantId: string): Promise<void>;
-  /** Stops retrying owed invalidations, when the bumps are its own. */
-  close(): void;
   readonly events: OperationalEvents;
 }
 
@@ -181,9 +173,8 @@ export function createResponseCache({
   maxEntryBytes = 1024 * 1024,
   deployment = '',
   events = noOperationalEvents,
-  bumps: sharedBumps,
+  bumps,
 }: ResponseCacheOptions): ResponseCache {
-  const bumps = sharedBumps ?? createGenerationBumps({ cache, key: responseGenerationKey });
   const near =
     nearMaxBytes > 0
       ? new LRUCache<string, NearEntry>({
@@ -244,10 +235,6 @@ export function createResponseCache({
     },
     refreshEnded(ticket) {
       refreshing.delete(ticket.key);
-    },
-    invalidate: (tenantId) => bumps.bump([tenantId]),
-    close: () => {
-      if (!sharedBumps) bumps.stop();
     },
   };
 }

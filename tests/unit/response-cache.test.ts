@@ -7,10 +7,12 @@ import {
   drawRefreshPoint,
   type Lookup,
   type ResponseCache,
+  type ResponseCacheOptions,
   requestIdentity,
   type StoreTicket,
 } from '../../gateway/response-cache/response-cache.ts';
-import { type Cache, searchGenerationKey } from '../../server/cache/cache.ts';
+import { type Cache, responseGenerationKey, searchGenerationKey } from '../../server/cache/cache.ts';
+import { createGenerationBumps } from '../../server/cache/generation-bumps.ts';
 import {
   createMemoryCache,
   createRedisCache,
@@ -22,6 +24,19 @@ import { noOperationalEvents } from '../../server/observability/events.ts';
 import { createResilience } from '../../server/resilience/index.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { useTestRedis } from '../helpers/redis-server.ts';
+
+/**
+ * A response cache with the generation bumps the gateway gives it, and what a
+ * write does to it: `invalidate` bumps the tenant's response generation, as
+ * the write-invalidation plugin does; `close` stops retrying owed bumps.
+ */
+function createTestResponseCache(options: Omit<ResponseCacheOptions, 'bumps'>) {
+  const bumps = createGenerationBumps({ cache: options.cache, key: responseGenerationKey });
+  return Object.assign(createResponseCache({ ...options, bumps }), {
+    invalidate: (tenantId: string) => bumps.bump([tenantId]),
+    close: () => bumps.stop(),
+  });
+}
 
 const bodyOf = (lookup: Lookup) => ('hit' in lookup ? lookup.hit.body.toString('utf8') : undefined);
 const refreshOf = (lookup: Lookup) => ('hit' in lookup ? lookup.refresh : undefined);
@@ -41,10 +56,10 @@ describe('response cache invalidation while Redis is unreachable (real redis-ser
       logger: createLogger({ level: 'silent' }),
     });
     const policy = createResilience({ failureThreshold: 100, readAttempts: 1 }).policy('redis');
-    const writer = createResponseCache({
+    const writer = createTestResponseCache({
       cache: resilientCache(createRedisCache({ redis: client }), policy),
     });
-    const other = createResponseCache({
+    const other = createTestResponseCache({
       cache: resilientCache(createRedisCache({ redis: redis.client }), policy),
     });
     try {
@@ -85,7 +100,11 @@ describe('response cache entry size (real redis-server and in process)', () => {
     ['redis', () => createRedisCache({ redis: redis.client })],
     ['memory', () => createMemoryCache()],
   ] as const)('never stores a response above maxEntryBytes, in %s or near', async (_name, make) => {
-    const responses = createResponseCache({ cache: make(), maxEntryBytes: 1024, nearMaxBytes: 1024 * 1024 });
+    const responses = createTestResponseCache({
+      cache: make(),
+      maxEntryBytes: 1024,
+      nearMaxBytes: 1024 * 1024,
+    });
     try {
       for (const [identity, body] of [
         ['small', 'x'.repeat(1000)],
@@ -115,7 +134,7 @@ describe('response cache after Redis loses its counters (real redis-server)', ()
     'never serves a near copy stored before a write once the counters are lost (%s)',
     async (loss) => {
       const policy = createResilience({ failureThreshold: 100 }).policy('redis');
-      const responses = createResponseCache({
+      const responses = createTestResponseCache({
         cache: resilientCache(createRedisCache({ redis: redis.client }), policy),
         nearMaxBytes: 1_000_000,
       });
@@ -145,8 +164,8 @@ describe('response cache after Redis loses its counters (real redis-server)', ()
 describe('response cache keys and refresh points', () => {
   it('keeps the entries of gateways deployed differently apart, over one shared cache', async () => {
     const cache = createMemoryCache({ maxEntries: 100 });
-    const current = createResponseCache({ cache, deployment: 'supergraph-1' });
-    const next = createResponseCache({ cache, deployment: 'supergraph-2' });
+    const current = createTestResponseCache({ cache, deployment: 'supergraph-1' });
+    const next = createTestResponseCache({ cache, deployment: 'supergraph-2' });
     const miss = await current.lookup('tenant', 'page');
     if (!('miss' in miss)) throw new Error('expected a miss');
     await current.store(miss.miss, { operationName: null, body: 'from the current deployment' });
@@ -207,7 +226,7 @@ describe('response cache entries', () => {
 
   it('serves a response only under the generations it was looked up with, per tenant and request', async () => {
     const cache = createMemoryCache();
-    const responses = createResponseCache({ cache });
+    const responses = createTestResponseCache({ cache });
     await missThenStore(responses, 'acme', 'page', '{"data":1}', 'Search');
     await missThenStore(responses, 'globex', 'page', 'globex page');
     expect(await responses.lookup('acme', 'page')).toMatchObject({
@@ -229,7 +248,7 @@ describe('response cache entries', () => {
 
   it('keeps a response without an operation name as one, and an entry it cannot read as a miss', async () => {
     const cache = createMemoryCache();
-    const responses = createResponseCache({ cache });
+    const responses = createTestResponseCache({ cache });
     const ticket = await missThenStore(responses, 't', 'anonymous', 'body\nwith\nnewlines');
     expect(await responses.lookup('t', 'anonymous')).toMatchObject({
       hit: { operationName: null, body: Buffer.from('body\nwith\nnewlines') },
@@ -241,7 +260,7 @@ describe('response cache entries', () => {
   });
 
   it('stores a response of exactly maxEntryBytes, and none larger', async () => {
-    const responses = createResponseCache({ cache: createMemoryCache(), maxEntryBytes: 10 });
+    const responses = createTestResponseCache({ cache: createMemoryCache(), maxEntryBytes: 10 });
     await missThenStore(responses, 't', 'fits', 'x'.repeat(10));
     await missThenStore(responses, 't', 'too large', 'x'.repeat(11));
     expect(bodyOf(await responses.lookup('t', 'fits'))).toBe('x'.repeat(10));
@@ -254,7 +273,7 @@ describe('response cache entries', () => {
       [5, 5],
     ] as const) {
       const { cache, ttls } = recordingCache();
-      await missThenStore(createResponseCache({ cache, ttlSeconds }), 't', 'page', 'body');
+      await missThenStore(createTestResponseCache({ cache, ttlSeconds }), 't', 'page', 'body');
       expect(ttls).toEqual([expected]);
     }
   });
@@ -272,7 +291,7 @@ describe('response cache entries', () => {
       getMany: (keys) => (state.down ? Promise.reject(new Error('redis down')) : inner.getMany(keys)),
       increment: (key) => (state.down ? Promise.reject(new Error('redis down')) : inner.increment(key)),
     };
-    const responses = createResponseCache({ cache, events });
+    const responses = createTestResponseCache({ cache, events });
     await missThenStore(responses, 't', 'page', 'before');
     state.down = true;
     expect(await responses.lookup('t', 'page')).toEqual({ failed: true });
@@ -289,7 +308,11 @@ describe('response cache entries', () => {
   it('hands out one refresh ticket per entry, once its refresh point has passed, and again once it ended', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const start = Date.now();
-    const responses = createResponseCache({ cache: createMemoryCache(), ttlSeconds: 60, refreshSeconds: 2 });
+    const responses = createTestResponseCache({
+      cache: createMemoryCache(),
+      ttlSeconds: 60,
+      refreshSeconds: 2,
+    });
     await missThenStore(responses, 't', 'page', 'body');
     // The earliest refresh point of a 60 s entry with a 2 s window is 45 s in.
     vi.setSystemTime(start + 44_000);
@@ -308,7 +331,7 @@ describe('response cache entries', () => {
   it('never hands out a refresh ticket when refreshing is off', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const start = Date.now();
-    const responses = createResponseCache({ cache: createMemoryCache(), ttlSeconds: 60 });
+    const responses = createTestResponseCache({ cache: createMemoryCache(), ttlSeconds: 60 });
     await missThenStore(responses, 't', 'page', 'body');
     vi.setSystemTime(start + 60_500);
     const late = await responses.lookup('t', 'page');
@@ -319,8 +342,8 @@ describe('response cache entries', () => {
   it('serves a near entry after reading only the generations, and never past a generation another replica moved', async () => {
     const shared = createMemoryCache();
     const { cache, reads } = recordingCache(shared);
-    const responses = createResponseCache({ cache, nearMaxBytes: 1_000_000 });
-    const otherReplica = createResponseCache({ cache: shared });
+    const responses = createTestResponseCache({ cache, nearMaxBytes: 1_000_000 });
+    const otherReplica = createTestResponseCache({ cache: shared });
     await missThenStore(responses, 't', 'page', 'near body');
     reads.length = 0;
     expect(bodyOf(await responses.lookup('t', 'page'))).toBe('near body');
@@ -335,7 +358,7 @@ describe('response cache entries', () => {
     expect(bodyOf(await responses.lookup('t', 'page'))).toBe('stored after the write');
     // Without a near copy every lookup reads the entry too.
     const { cache: plain, reads: plainReads } = recordingCache();
-    const far = createResponseCache({ cache: plain });
+    const far = createTestResponseCache({ cache: plain });
     await missThenStore(far, 't', 'page', 'far body');
     plainReads.length = 0;
     expect(bodyOf(await far.lookup('t', 'page'))).toBe('far body');
@@ -344,7 +367,7 @@ describe('response cache entries', () => {
 
   it('keeps near copies within nearMaxBytes, the least recently used going first', async () => {
     const { cache, reads } = recordingCache();
-    const responses = createResponseCache({ cache, nearMaxBytes: 100 });
+    const responses = createTestResponseCache({ cache, nearMaxBytes: 100 });
     await missThenStore(responses, 't', 'first', 'a'.repeat(60));
     await missThenStore(responses, 't', 'second', 'b'.repeat(60));
     reads.length = 0;
@@ -364,7 +387,7 @@ describe('response cache entries', () => {
         return Promise.reject(new Error('redis down'));
       },
     };
-    const responses = createResponseCache({ cache });
+    const responses = createTestResponseCache({ cache });
     await responses.invalidate('t');
     await vi.advanceTimersByTimeAsync(1000);
     expect(attempts).toBe(2);
@@ -375,9 +398,9 @@ describe('response cache entries', () => {
 
   it('keeps a response read from the cache near', async () => {
     const shared = createMemoryCache();
-    await missThenStore(createResponseCache({ cache: shared }), 't', 'page', 'stored by another replica');
+    await missThenStore(createTestResponseCache({ cache: shared }), 't', 'page', 'stored by another replica');
     const { cache, reads } = recordingCache(shared);
-    const reader = createResponseCache({ cache, nearMaxBytes: 1_000_000 });
+    const reader = createTestResponseCache({ cache, nearMaxBytes: 1_000_000 });
     expect(bodyOf(await reader.lookup('t', 'page'))).toBe('stored by another replica');
     expect(bodyOf(await reader.lookup('t', 'page'))).toBe('stored by another replica');
     expect(reads).toEqual([3, 2]);
