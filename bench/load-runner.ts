@@ -202,12 +202,25 @@ function startingAt(requests: RunnerRequest[], offset: number): RunnerRequest[] 
 }
 
 /**
+ * The requests a phase sends, given how many the phases before it sent. A
+ * long sequence (the realistic mix, the natural-language questions) goes on
+ * where the last phase stopped: started over, the measured phase would
+ * replay the warm-up's requests into the caches they had just filled, and a
+ * gateway that answered more of them during the warm-up would find more of
+ * its measured requests cached. A short list is cycled through in every
+ * phase anyway.
+ */
+export function continuing(requests: RunnerRequest[], sentBefore: number): RunnerRequest[] {
+  return requests.length > longSequence ? startingAt(requests, sentBefore % requests.length) : requests;
+}
+
+/**
  * A closed-loop phase: one single-connection autocannon instance per
  * connection, each starting at its own place in the scenario's requests, so
  * that the connections never send the same request in lockstep (which
- * in-flight deduplication would flatter). A long sequence (the realistic mix)
- * is dealt out instead, every connection-th request to each, since every
- * instance holds the bytes of all its requests.
+ * in-flight deduplication would flatter). A long sequence is dealt out
+ * instead, every connection-th request to each, since every instance holds
+ * the bytes of all its requests.
  */
 async function phase(
   spec: RunnerSpec,
@@ -238,6 +251,7 @@ async function fixedPhase(
   spec: RunnerSpec,
   seconds: number,
   rate: number,
+  sentBefore: number,
 ): Promise<{ result: PhaseResult; sendLagP99Ms: number }> {
   const requests = spec.unique
     ? // Built up front, so no send pays for building its query.
@@ -245,7 +259,7 @@ async function fixedPhase(
         const request = spec.requests[i % spec.requests.length]!;
         return { ...request, body: withUnique(spec, request.body) };
       })
-    : spec.requests;
+    : continuing(spec.requests, sentBefore);
   const outcome = await runOpenLoop({
     url: spec.url,
     rate,
@@ -278,19 +292,20 @@ export async function runSpec(spec: RunnerSpec, hooks: PhaseHooks = {}): Promise
   machineSpeed(200); // The probe's own JIT warm-up, so the first reading is not low.
   const speedAtMax = machineSpeed();
   hooks.onMeasured?.();
-  const max = await phase(spec, spec.durationSeconds);
+  const max = await phase(spec, spec.durationSeconds, continuing(spec.requests, warmup.requests));
   const output: RunnerResult = { warmup, max, phaseMachineSpeed: { max: speedAtMax } };
   if (spec.fixed) {
     const rate = Math.max(1, Math.round(spec.fixed.rate ?? max.rps * (spec.fixed.fraction ?? 0.5)));
     output.phaseMachineSpeed.fixed = machineSpeed();
     hooks.onFixedPhase?.();
-    const solo = await fixedPhase(spec, spec.fixed.durationSeconds, rate);
+    const sentBefore = warmup.requests + max.requests;
+    const solo = await fixedPhase(spec, spec.fixed.durationSeconds, rate, sentBefore);
     output.fixed = solo.result;
     output.fixedSendLagP99Ms = solo.sendLagP99Ms;
     if (spec.flood) {
       const { connections, requests } = spec.flood;
       const [victim, flood] = await Promise.all([
-        fixedPhase(spec, spec.fixed.durationSeconds, rate),
+        fixedPhase(spec, spec.fixed.durationSeconds, rate, sentBefore + solo.result.requests),
         phase(spec, spec.fixed.durationSeconds, requests, connections),
       ]);
       output.underFlood = victim.result;
