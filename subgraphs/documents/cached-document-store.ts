@@ -91,36 +91,37 @@ export function cachedDocumentStore(store: DocumentStore, options: DocumentCache
     return result;
   }
 
+  /** The cached JSON of each key (undefined where absent or fenced), or undefined if the cache failed. */
+  async function readCached(keys: string[]): Promise<(string | undefined)[] | undefined> {
+    try {
+      return (await cache.getMany(keys)).map((stored) => {
+        const entry = stored === undefined ? undefined : parseVersionedValue(stored);
+        return entry?.value ? entry.value : undefined;
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
   async function findByIds(tenantId: string, ids: readonly string[], options?: ReadOptions) {
     if (owed.size > 0) await fence();
     const keys = ids.map((id) => documentKey(tenantId, id));
-    let cached: (string | undefined)[];
     // A cache with writes still owed could answer stale: read around it until they are done.
-    if (owed.size > 0) {
-      cached = keys.map(() => undefined);
-      events.cacheLookup('documents', 'error');
-    } else {
-      try {
-        cached = (await cache.getMany(keys)).map((stored) => {
-          const entry = stored === undefined ? undefined : parseVersionedValue(stored);
-          return entry?.value ? entry.value : undefined;
-        });
-      } catch {
-        cached = keys.map(() => undefined);
-        events.cacheLookup('documents', 'error');
-      }
-    }
-    const results: (DocumentRecord | null)[] = cached.map((text) =>
+    const cached = owed.size > 0 ? undefined : await readCached(keys);
+    // One outcome per document: `error` for each when the cache could not be used, else hit or miss.
+    if (cached)
+      for (const text of cached) events.cacheLookup('documents', text === undefined ? 'miss' : 'hit');
+    else for (const _ of ids) events.cacheLookup('documents', 'error');
+    const texts = cached ?? keys.map(() => undefined);
+    const results: (DocumentRecord | null)[] = texts.map((text) =>
       text === undefined ? null : revive(text),
     );
-    const missing = ids.filter((_, position) => cached[position] === undefined);
-    for (let hits = ids.length - missing.length; hits > 0; hits--) events.cacheLookup('documents', 'hit');
+    const missing = ids.filter((_, position) => texts[position] === undefined);
     if (missing.length === 0) return results;
-    for (let count = missing.length; count > 0; count--) events.cacheLookup('documents', 'miss');
     const loaded = await store.findByIds(tenantId, missing, options);
     const byId = new Map(missing.map((id, position) => [id, loaded[position] ?? null]));
     for (const [position, id] of ids.entries()) {
-      if (cached[position] === undefined) results[position] = byId.get(id) ?? null;
+      if (texts[position] === undefined) results[position] = byId.get(id) ?? null;
     }
     for (const record of loaded) {
       // Not owed if it fails: a read-through is an optimisation, unlike a write's fence.
