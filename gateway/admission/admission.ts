@@ -10,6 +10,8 @@ export interface AdmissionRequest {
   principal: Principal;
   query?: string;
   persistedId?: string;
+  /** Aborts when the client closes the connection before its answer is sent. */
+  clientGone?: AbortSignal;
 }
 
 /**
@@ -90,6 +92,7 @@ export function useAdmission(checks: readonly AdmissionCheck[]): ApolloServerPlu
         principal: contextValue.principal,
         query: request.query,
         persistedId: persistedQueryHash(request.extensions),
+        clientGone: contextValue.clientGone,
       };
       const atRequest =
         verdict === undefined

@@ -19,11 +19,11 @@ const principal = (tenantId: string): Principal => ({
 });
 
 /** One request's admission, and whether it has been answered yet. */
-function ask(check: AdmissionCheck, tenantId: string) {
+function ask(check: AdmissionCheck, tenantId: string, clientGone?: AbortSignal) {
   if (check.stage !== 'operation') throw new Error('the rate limit is an operation check');
   const answer = { settled: false, code: undefined as unknown };
   const done = Promise.resolve(
-    check.refusal({ principal: principal(tenantId) }, OperationTypeNode.QUERY),
+    check.refusal({ principal: principal(tenantId), clientGone }, OperationTypeNode.QUERY),
   ).then((refusal) => {
     answer.settled = true;
     answer.code = refusal?.extensions.code;
@@ -81,6 +81,29 @@ describe('the rate limit holds refusals', () => {
     expect(heldAgain.answer.settled).toBe(false);
     await vi.advanceTimersByTimeAsync(holdMs);
     await heldAgain.done;
+  });
+
+  it('ends the hold when the client leaves, so a request nobody waits for keeps no slot and no place', async () => {
+    const check = limited(1);
+    await ask(check, 'flooder').done;
+    const client = new AbortController();
+    const left = ask(check, 'flooder', client.signal);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(left.answer.settled).toBe(false);
+    client.abort();
+    // No timer advanced: the refusal is settled by the client leaving, not by the hold's end.
+    await left.done;
+    expect(left.answer).toEqual({ settled: true, code: 'RATE_LIMITED' });
+    // Its place among the tenant's held refusals is free again.
+    const next = ask(check, 'flooder');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next.answer.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(holdMs);
+    await next.done;
+    // A client already gone is not held at all.
+    const gone = ask(check, 'flooder', AbortSignal.abort());
+    await gone.done;
+    expect(gone.answer).toEqual({ settled: true, code: 'RATE_LIMITED' });
   });
 
   it('answers at once without a hold', async () => {

@@ -34,16 +34,29 @@ export interface RefusalHold {
   perTenant: number;
 }
 
-/** Holds each refusal for the hold time or until the `retry-after` it names, whichever is sooner. */
+/**
+ * Holds each refusal for the hold time or until the `retry-after` it names,
+ * whichever is sooner, or until its client leaves: a held request keeps its
+ * tenant's gateway slot, which nobody waiting for the answer should cost.
+ */
 function holdRefusals({ ms, perTenant }: RefusalHold) {
   const held = new Map<string, number>();
-  return async (tenantId: string, retryAfterSeconds: number): Promise<void> => {
+  return async (tenantId: string, retryAfterSeconds: number, clientGone?: AbortSignal): Promise<void> => {
     const holding = held.get(tenantId) ?? 0;
-    if (ms === 0 || holding >= perTenant) return;
+    if (ms === 0 || holding >= perTenant || clientGone?.aborted) return;
     held.set(tenantId, holding + 1);
     try {
       const holdMs = Math.min(ms, retryAfterSeconds * 1000);
-      await new Promise((resolve) => setTimeout(resolve, holdMs));
+      // The global timer rather than timers/promises' abortable one, which test clocks do not drive.
+      await new Promise<void>((resolve) => {
+        const end = () => {
+          clearTimeout(timer);
+          clientGone?.removeEventListener('abort', end);
+          resolve();
+        };
+        const timer = setTimeout(end, holdMs);
+        clientGone?.addEventListener('abort', end, { once: true });
+      });
     } finally {
       const left = (held.get(tenantId) ?? 1) - 1;
       if (left === 0) held.delete(tenantId);
@@ -78,11 +91,11 @@ export function rateLimit({
   return {
     name: 'rate-limit',
     stage: 'operation',
-    async refusal({ principal }) {
+    async refusal({ principal, clientGone }) {
       const decision = await takeToken({ store, tiers }, principal);
       if (decision.allowed) return undefined;
       events.rateLimited(principal.tenantId);
-      await held(principal.tenantId, decision.retryAfterSeconds);
+      await held(principal.tenantId, decision.retryAfterSeconds, clientGone);
       // Typed loosely on purpose: Apollo reads `http.headers` as a HeaderMap, while graphql-yoga
       // (installed for the benchmark's Hive peer) augments the same extension with another shape.
       const extensions: Record<string, unknown> = {

@@ -105,7 +105,7 @@ export function createResponseCacheShortcut({
   logger,
 }: ResponseCacheShortcutOptions): Shortcut<GatewayContext> {
   const logRequest = createRequestLog(logger, 'info');
-  return async (request, response, body, runInBackground) => {
+  return async (request, response, body, runInBackground, clientGone) => {
     const startedAt = performance.now();
     // Exactly JSON: any other type (`text/plain; x=application/json`) is Apollo's to refuse as a possible CSRF.
     const mediaType = request.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
@@ -128,7 +128,7 @@ export function createResponseCacheShortcut({
       return passOn({ principal, cacheStatus: 'miss', responseCacheTicket, responseToKeep: {} });
     }
     const { hit, refresh } = lookup;
-    const verdict = await admit(admission, { principal, ...cacheable });
+    const verdict = await admit(admission, { principal, ...cacheable, clientGone });
     if ('refused' in verdict) {
       if (refresh) responseCache.refreshEnded(refresh);
       return passOn({ principal, admission: verdict });

@@ -20,12 +20,14 @@ export type ShortcutOutcome<TContext> = { answered: true } | { answered: false; 
  * Runs before Apollo on every POST of a JSON body to /graphql, with the
  * parsed body. `runInBackground` runs the same request through Apollo with
  * the given context and drops the answer (the response cache's refreshes).
+ * `clientGone` aborts when the client closes the connection before its answer is sent.
  */
 export type Shortcut<TContext> = (
   request: IncomingMessage,
   response: ServerResponse,
   body: unknown,
   runInBackground: (context: TContext) => Promise<void>,
+  clientGone: AbortSignal,
 ) => Promise<ShortcutOutcome<TContext>>;
 
 export interface HttpServerOptions<TContext extends BaseContext> {
@@ -371,7 +373,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
               const result = await runApollo(async () => backgroundContext);
               if (result.body.kind === 'complete') onAnswered?.(backgroundContext, result.body.string);
             };
-            const outcome = await shortcut(request, response, body, runInBackground);
+            const outcome = await shortcut(request, response, body, runInBackground, clientGone.signal);
             if (outcome.answered) return;
             prepared = outcome.context ?? prepared;
           }
