@@ -18,9 +18,14 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, topArg] = process.argv.slice(2);
-if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [top]');
+const usage = 'usage: node bench/profile-summary.ts <file.cpuprofile> [top]: one profile at a time';
+const [file, topArg, ...rest] = process.argv.slice(2);
 const top = Number(topArg ?? 25);
+// A glob that matched two profiles would otherwise read the second as `top` and print nothing.
+if (!file || rest.length > 0 || !Number.isInteger(top) || top < 1) {
+  console.error(usage);
+  process.exit(2);
+}
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfMs = new Map<number, number>();
