@@ -87,8 +87,7 @@ export interface GatewayOptions {
   /** Breakers for `subgraph:<name>` (and `redis`, when the caller put the cache under it). */
   resilience: Resilience;
   rateLimit: RateLimitOptions;
-  /** Whole query responses per tenant; off when absent. */
-  /** The gateway makes the generation bumps it shares with the entity cache. */
+  /** Whole query responses per tenant; off when absent. The gateway makes the bumps it shares with the entity cache. */
   responseCache?: Omit<ResponseCacheOptions, 'bumps' | 'deployment'>;
   /** `Document` entities fetched from the documents subgraph, per tenant; off when absent. */
   entityCache?: EntityCacheSettings;
