@@ -210,7 +210,7 @@ function startingAt(requests: RunnerRequest[], offset: number): RunnerRequest[] 
  * its measured requests cached. A short list is cycled through in every
  * phase anyway.
  */
-export function continuing(requests: RunnerRequest[], sentBefore: number): RunnerRequest[] {
+function continuing(requests: RunnerRequest[], sentBefore: number): RunnerRequest[] {
   return requests.length > longSequence ? startingAt(requests, sentBefore % requests.length) : requests;
 }
 
