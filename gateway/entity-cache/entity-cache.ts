@@ -85,11 +85,10 @@ export function createEntityCache({
     },
     async store(scope, entities) {
       if (bumps.owed(scope.tenantId)) return;
-      await Promise.all(
-        entities
-          .filter(({ json }) => Buffer.byteLength(json, 'utf8') <= maxEntryBytes)
-          .map(({ id, json }) => cache.set(keyOf(scope, id), json, ttlSeconds)),
-      );
+      const stored = entities
+        .filter(({ json }) => Buffer.byteLength(json, 'utf8') <= maxEntryBytes)
+        .map(({ id, json }) => ({ key: keyOf(scope, id), value: json }));
+      if (stored.length > 0) await cache.setMany(stored, ttlSeconds);
     },
   };
 }

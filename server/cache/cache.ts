@@ -14,6 +14,8 @@ export interface Cache {
   get(key: string): Promise<string | undefined>;
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Stores every entry under the same TTL in one command: a page's worth of entities costs one call, not one each. */
+  setMany(entries: readonly CacheEntry[], ttlSeconds: number): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
   /** Atomically adds one and returns the new value; a missing counter first starts at a random epoch. */
   increment(key: string): Promise<number>;
@@ -31,6 +33,11 @@ export interface Cache {
    * writer stored after it read.
    */
   setNewer(key: string, version: number, value: string, ttlSeconds: number): Promise<void>;
+}
+
+export interface CacheEntry {
+  key: string;
+  value: string;
 }
 
 /** A random start for a missing counter: far from any value a counter reaches by increments. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.ts';
 import type { DependencyPolicy } from '../resilience/policy.ts';
@@ -73,6 +73,11 @@ export function withClientSideCaching(options: ClientSideCachingOptions): Client
     get: async (key) => (await getMany([key]))[0],
     getMany,
     set: (key, value, ttlSeconds) => write([key], () => cache.set(key, value, ttlSeconds)),
+    setMany: (entries, ttlSeconds) =>
+      write(
+        entries.map(({ key }) => key),
+        () => cache.setMany(entries, ttlSeconds),
+      ),
     delete: (keys) => write(keys, () => cache.delete(keys)),
     increment: (key) => write([key], () => cache.increment(key)),
     readCounter: (key) => write([key], () => cache.readCounter(key)),
@@ -167,15 +172,38 @@ function followInvalidations(connections: {
   let subscriberId: number | undefined;
   let closing = false;
 
+  // One warning per run of failures: a setup retried while Redis is slow should not log every attempt.
+  let warned = false;
+  /**
+   * A setup command that failed without Redis refusing it (a reply slower than the command timeout,
+   * as while this process is busy starting) leaves the connection in an unknown state: it is
+   * reconnected, and its ready handler starts over. A refusal (no CLIENT TRACKING before Redis 6,
+   * an ACL) is final: generations are read from Redis.
+   */
+  function setupFailed(connection: Redis, error: unknown, refused: string, retrying: string) {
+    const final = error instanceof ReplyError;
+    if (!warned || final) logger.warn({ err: error }, final ? refused : retrying);
+    warned = true;
+    if (!final && !closing && connection.status === 'ready') connection.disconnect(true);
+  }
+
   async function startTracking() {
     const id = subscriberId;
     if (id === undefined || closing || reader.status !== 'ready') return;
     try {
       await reader.client('TRACKING', 'ON', 'REDIRECT', id);
       // Only if nothing changed while the command was out: a newer subscriber redoes this.
-      if (subscriberId === id && reader.status === 'ready') copies.trackingStarted();
+      if (subscriberId === id && reader.status === 'ready') {
+        copies.trackingStarted();
+        warned = false;
+      }
     } catch (error) {
-      logger.warn({ err: error }, 'redis client tracking unavailable; generations are read from redis');
+      setupFailed(
+        reader,
+        error,
+        'redis client tracking unavailable; generations are read from redis',
+        'redis client tracking failed to start; generations are read from redis until a retry succeeds',
+      );
     }
   }
 
@@ -187,7 +215,12 @@ function followInvalidations(connections: {
       subscriberId = id;
       await startTracking();
     } catch (error) {
-      logger.warn({ err: error }, 'redis invalidation subscription failed');
+      setupFailed(
+        subscriber,
+        error,
+        'redis invalidation subscription refused; generations are read from redis',
+        'redis invalidation subscription failed; generations are read from redis until a retry succeeds',
+      );
     }
   });
   subscriber.on('close', () => {

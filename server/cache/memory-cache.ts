@@ -41,6 +41,9 @@ export function createMemoryCache({
     async set(key, value, ttlSeconds) {
       entries.set(key, value, { ttl: ttlSeconds * 1000 });
     },
+    async setMany(stored, ttlSeconds) {
+      for (const { key, value } of stored) entries.set(key, value, { ttl: ttlSeconds * 1000 });
+    },
     async delete(keys) {
       for (const key of keys) {
         entries.delete(key);

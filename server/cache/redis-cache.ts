@@ -10,6 +10,11 @@ const scripts = {
   quarryReadCounter: `
     redis.call('SET', KEYS[1], ARGV[1], 'NX')
     return redis.call('GET', KEYS[1])`,
+  // KEYS entries; ARGV[i] the value of KEYS[i], then the TTL in seconds. One command for a page of entities.
+  quarrySetMany: `
+    local ttl = ARGV[#KEYS + 1]
+    for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
+    return #KEYS`,
   // KEYS[1] entry; ARGV version, value, TTL in seconds. Stored as "version:value" (see versionedValue).
   quarrySetNewer: `
     local current = redis.call('GET', KEYS[1])
@@ -25,13 +30,16 @@ type ScriptedRedis = Redis & {
   quarryIncrement(key: string, epoch: number): Promise<number>;
   quarryReadCounter(key: string, epoch: number): Promise<string>;
   quarrySetNewer(key: string, version: number, value: string, ttlSeconds: number): Promise<number>;
+  quarrySetMany(keyCount: number, ...keysThenValuesThenTtl: (string | number)[]): Promise<number>;
 };
 
 /** The cache on a Redis client that the caller built (see `createRedisClient`) and closes. */
 export function createRedisCache({ redis }: { redis: Redis }): Cache {
   // defineCommand sends EVALSHA, and the script itself only when the server does not know it yet.
   for (const [name, lua] of Object.entries(scripts)) {
-    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+    // quarrySetMany takes its key count as its first argument.
+    if (!(name in redis))
+      redis.defineCommand(name, { lua, ...(name === 'quarrySetMany' ? {} : { numberOfKeys: 1 }) });
   }
   const scripted = redis as ScriptedRedis;
   const ttl = (seconds: number) => Math.max(1, Math.round(seconds));
@@ -46,6 +54,15 @@ export function createRedisCache({ redis }: { redis: Redis }): Cache {
     },
     async set(key, value, ttlSeconds) {
       await redis.set(key, value, 'EX', ttl(ttlSeconds));
+    },
+    async setMany(entries, ttlSeconds) {
+      if (entries.length === 0) return;
+      await scripted.quarrySetMany(
+        entries.length,
+        ...entries.map(({ key }) => key),
+        ...entries.map(({ value }) => value),
+        ttl(ttlSeconds),
+      );
     },
     async delete(keys) {
       if (keys.length > 0) await redis.del(...keys);

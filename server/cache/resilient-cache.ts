@@ -14,6 +14,8 @@ export function resilientCache(cache: Cache, policy: DependencyPolicy): Cache {
     getMany: (keys) => policy.run(() => cache.getMany(keys), { idempotent: true, operation: 'getMany' }),
     set: (key, value, ttl) =>
       policy.run(() => cache.set(key, value, ttl), { idempotent: false, operation: 'set' }),
+    setMany: (entries, ttl) =>
+      policy.run(() => cache.setMany(entries, ttl), { idempotent: false, operation: 'setMany' }),
     delete: (keys) => policy.run(() => cache.delete(keys), { idempotent: false, operation: 'delete' }),
     increment: (key) => policy.run(() => cache.increment(key), { idempotent: false, operation: 'increment' }),
     // Idempotent: a retry that finds the counter started reads the same value.

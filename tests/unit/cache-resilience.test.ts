@@ -28,6 +28,7 @@ describe('the cache under the redis policy', () => {
       () => cache.getMany(['k']),
       () => cache.readCounter('k'),
       () => cache.set('k', 'v', 60),
+      () => cache.setMany([{ key: 'k', value: 'v' }], 60),
       () => cache.delete(['k']),
       () => cache.increment('k'),
       () => cache.setNewer('k', 1, 'v', 60),
@@ -39,6 +40,7 @@ describe('the cache under the redis policy', () => {
       ...['getMany', 'getMany', 'getMany'],
       ...['readCounter', 'readCounter', 'readCounter'],
       'set',
+      'setMany',
       'delete',
       'increment',
       'setNewer',
@@ -51,6 +53,8 @@ describe('the cache under the redis policy', () => {
     expect(cache.name).toBe(inner.name);
     await cache.set('a', '1', 60);
     expect(await cache.get('a')).toBe('1');
+    await cache.setMany([{ key: 'c', value: '3' }], 60);
+    expect(await inner.get('c')).toBe('3');
     expect(await cache.getMany(['a', 'b'])).toEqual(['1', undefined]);
     await cache.delete(['a']);
     expect(await inner.get('a')).toBeUndefined();
@@ -74,12 +78,13 @@ describe('the cache under the redis policy', () => {
     await cache.get('k');
     await cache.getMany(['k']);
     await cache.set('k', 'v', 60);
+    await cache.setMany([{ key: 'k', value: 'v' }], 60);
     await cache.delete(['k']);
     await cache.increment('n');
     await cache.readCounter('n');
     await cache.setNewer('v', 1, 'v', 60);
     expect(reported).toEqual(
-      ['get', 'getMany', 'set', 'delete', 'increment', 'readCounter', 'setNewer'].map(
+      ['get', 'getMany', 'set', 'setMany', 'delete', 'increment', 'readCounter', 'setNewer'].map(
         (operation) => `redis.${operation}`,
       ),
     );

@@ -87,11 +87,43 @@ describe.each([
     expect(await cache.get(key)).toBe('kept');
   });
 
+  it('stores a batch of entries, each under its own key, and nothing for an empty batch', async () => {
+    const cache = make();
+    const prefix = tenantKey('t1', 'batch', String(Math.random()));
+    const entries = ['{"a":1}', 'with: colon\nand newline', 'ünïcödé', ''].map((value, index) => ({
+      key: `${prefix}:${index}`,
+      value,
+    }));
+    await cache.setMany(entries, 60);
+    await cache.setMany([], 60);
+    expect(await cache.getMany(entries.map(({ key }) => key))).toEqual(entries.map(({ value }) => value));
+  });
+
   it('backs the APQ KeyValueCache', async () => {
     const kv = createKeyValueCache(make(), 'quarry:apq');
     await kv.set('hash', '{ a }', { ttl: 60 });
     expect(await kv.get('hash')).toBe('{ a }');
   });
+});
+
+it('stores a batch in Redis in one command, every entry under the TTL', async () => {
+  const cache = createRedisCache({ redis: redis.client });
+  const prefix = tenantKey('t1', 'batch', String(Math.random()));
+  const keys = Array.from({ length: 20 }, (_, index) => `${prefix}:${index}`);
+  await cache.setMany([{ key: `${prefix}:loads-the-script`, value: '' }], 60);
+  const sent = vi.spyOn(redis.client, 'sendCommand');
+  try {
+    await cache.setMany(
+      keys.map((key) => ({ key, value: key })),
+      60,
+    );
+    expect(sent.mock.calls.map(([command]) => command.name)).toEqual(['evalsha']);
+  } finally {
+    sent.mockRestore();
+  }
+  const lifetimes = await Promise.all(keys.map((key) => redis.client.pttl(key)));
+  for (const lifetime of lifetimes) expect(lifetime).toBeGreaterThan(50_000);
+  for (const lifetime of lifetimes) expect(lifetime).toBeLessThanOrEqual(60_000);
 });
 
 it('keeps a lifetime under a second in Redis for a second rather than refusing it', async () => {
@@ -679,6 +711,7 @@ describe('document cache', () => {
       get: guard(inner.get),
       getMany: guard(inner.getMany),
       set: guard(inner.set),
+      setMany: guard(inner.setMany),
       delete: guard(inner.delete),
       increment: guard(inner.increment),
       readCounter: guard(inner.readCounter),
