@@ -1,22 +1,35 @@
 import type { Redis } from 'ioredis';
 import { type Cache, counterEpoch } from './cache.ts';
 
-/** Lua, so that each runs atomically on the server: no other client's command lands between its steps. */
-const scripts = {
+/**
+ * Lua, so that each runs atomically on the server: no other client's command lands between its steps.
+ * `numberOfKeys` undefined: the caller passes the key count as the first argument.
+ */
+const scripts: Record<string, { numberOfKeys?: number; lua: string }> = {
   // KEYS[1] counter; ARGV[1] epoch for a missing counter.
-  quarryIncrement: `
+  quarryIncrement: {
+    numberOfKeys: 1,
+    lua: `
     redis.call('SET', KEYS[1], ARGV[1], 'NX')
     return redis.call('INCR', KEYS[1])`,
-  quarryReadCounter: `
+  },
+  quarryReadCounter: {
+    numberOfKeys: 1,
+    lua: `
     redis.call('SET', KEYS[1], ARGV[1], 'NX')
     return redis.call('GET', KEYS[1])`,
+  },
   // KEYS entries; ARGV[i] the value of KEYS[i], then the TTL in seconds. One command for a page of entities.
-  quarrySetMany: `
+  quarrySetMany: {
+    lua: `
     local ttl = ARGV[#KEYS + 1]
     for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
     return #KEYS`,
+  },
   // KEYS[1] entry; ARGV version, value, TTL in seconds. Stored as "version:value" (see versionedValue).
-  quarrySetNewer: `
+  quarrySetNewer: {
+    numberOfKeys: 1,
+    lua: `
     local current = redis.call('GET', KEYS[1])
     if current then
       local held = tonumber(string.match(current, '^(%d+):'))
@@ -24,6 +37,7 @@ const scripts = {
     end
     redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
     return 1`,
+  },
 };
 
 type ScriptedRedis = Redis & {
@@ -36,10 +50,8 @@ type ScriptedRedis = Redis & {
 /** The cache on a Redis client that the caller built (see `createRedisClient`) and closes. */
 export function createRedisCache({ redis }: { redis: Redis }): Cache {
   // defineCommand sends EVALSHA, and the script itself only when the server does not know it yet.
-  for (const [name, lua] of Object.entries(scripts)) {
-    // quarrySetMany takes its key count as its first argument.
-    if (!(name in redis))
-      redis.defineCommand(name, { lua, ...(name === 'quarrySetMany' ? {} : { numberOfKeys: 1 }) });
+  for (const [name, script] of Object.entries(scripts)) {
+    if (!(name in redis)) redis.defineCommand(name, script);
   }
   const scripted = redis as ScriptedRedis;
   const ttl = (seconds: number) => Math.max(1, Math.round(seconds));
