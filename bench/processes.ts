@@ -1,6 +1,6 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { openSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,6 +16,21 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** util-linux's setpriv, on every Linux this runs on; absent elsewhere. */
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+
+/**
+ * `command` with `args`, run so that the kernel kills it when the process
+ * that started it dies, however it dies: SIGKILL, a test runner's timeout,
+ * the OOM killer. `setpriv --pdeathsig` sets the parent-death signal and
+ * execs the command under the same pid, so signals and `exitCode` are the
+ * command's own. Without setpriv the command runs as given, and only an
+ * orderly exit of its parent stops it.
+ */
+export function tiedToParent(command: string, args: readonly string[]): [string, string[]] {
+  return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, [...args]];
 }
 
 export interface Child {
@@ -47,18 +62,13 @@ export interface StartChildOptions {
 export function startChild(options: StartChildOptions): Child {
   const log = openSync(options.logFile, 'a');
   const env = { ...process.env, ...options.env };
-  const child = options.script
-    ? options.ipc
-      ? fork(options.script, options.args ?? [], {
-          env,
-          stdio: ['ignore', log, log, 'ipc'],
-          execArgv: options.nodeArgs ?? [],
-        })
-      : spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
-          env,
-          stdio: ['ignore', log, log],
-        })
-    : spawn(options.command ?? 'false', options.args ?? [], { env, stdio: ['ignore', log, log] });
+  const [command, args] = options.script
+    ? tiedToParent(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])])
+    : tiedToParent(options.command ?? 'false', options.args ?? []);
+  const child = spawn(command, args, {
+    env,
+    stdio: ['ignore', log, log, ...(options.ipc ? ['ipc' as const] : [])],
+  });
   if (child.pid === undefined) throw new Error(`${options.name} did not start`);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = options.ipc

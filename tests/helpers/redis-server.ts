@@ -4,6 +4,7 @@ import { createServer, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
+import { tiedToParent } from '../../bench/processes.ts';
 import { createRedisClient } from '../../server/cache/index.ts';
 import { createLogger } from '../../server/logger.ts';
 
@@ -17,7 +18,7 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function ping(port: number): Promise<boolean> {
+export async function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     const done = (ok: boolean) => {
@@ -64,7 +65,8 @@ async function answersPing(port: number): Promise<void> {
 /**
  * A real redis-server on a free loopback port, without persistence, that a
  * test can kill and restart. Never a mock: the adapters' behaviour on a dead
- * connection is what the resilience tests are about.
+ * connection is what the resilience tests are about. It dies with the
+ * process that started it, even one killed outright.
  */
 export async function startTestRedis({
   command = 'redis-server',
@@ -74,8 +76,7 @@ export async function startTestRedis({
 
   async function start() {
     const running = spawn(
-      command,
-      [
+      ...tiedToParent(command, [
         '--port',
         String(port),
         '--bind',
@@ -86,17 +87,22 @@ export async function startTestRedis({
         'no',
         '--loglevel',
         'warning',
-      ],
+      ]),
       { stdio: 'ignore' },
     );
     child = running;
-    // A missing binary fails now, by name, rather than as a PING timeout seconds later.
+    // A missing binary fails now, by name, rather than as a PING timeout seconds later:
+    // spawn's ENOENT, or setpriv's 127 (command not found) when tied to this process.
+    const notInstalled = new Error(`${command} is not installed: ${redisInstallHint}`);
     const spawnFailed = once(running, 'error').then(([error]: Error[]) => {
-      throw (error as NodeJS.ErrnoException).code === 'ENOENT'
-        ? new Error(`${command} is not installed: ${redisInstallHint}`)
-        : error;
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? notInstalled : error;
     });
-    await Promise.race([answersPing(port), spawnFailed]);
+    const exitedEarly = once(running, 'exit').then(([code]: (number | null)[]) => {
+      throw code === 127 ? notInstalled : new Error(`${command} exited (${code}) before answering PING`);
+    });
+    // Only a rejection before PING answers matters; a later exit is the test's own kill.
+    exitedEarly.catch(() => {});
+    await Promise.race([answersPing(port), spawnFailed, exitedEarly]);
   }
 
   async function kill() {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { tiedToParent } from '../../bench/processes.ts';
 
 /** How long a process may take to answer `/health/live` after it starts (two minutes were short at a load of 40). */
 const startBoundMs = 300_000;
@@ -15,7 +16,8 @@ export interface ServiceProcess {
  * One Quarry service as its own process (its production entry file, run by
  * this Node), resolved once `healthUrl` answers. A process that exits or
  * does not answer in time is killed and reported with the end of its output.
- * The caller kills it; `killAllOnExit` covers a run that ends first.
+ * The caller kills it; `killAllOnExit` covers a run that ends first, and
+ * the kernel one killed outright (`tiedToParent`).
  */
 export async function startServiceProcess(options: {
   name: string;
@@ -25,7 +27,7 @@ export async function startServiceProcess(options: {
   env: Record<string, string>;
   healthUrl: string;
 }): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [options.entry, ...(options.args ?? [])], {
+  const child = spawn(...tiedToParent(process.execPath, [options.entry, ...(options.args ?? [])]), {
     env: options.env,
     // An IPC channel, over which a test may switch a fault in a service of its own (a production entry ignores it).
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -377,58 +377,74 @@ describe('client-side caching with each of its connections behind a fault proxy 
     expect(await cache.get(key)).toBe('9:newer');
   });
 
-  it('keeps generations in process once set up, though its first setup timed out while the process was busy', async () => {
-    const warnings: string[] = [];
-    const capturing = createLogger({
-      level: 'warn',
-      destination: { write: (line: string) => warnings.push(JSON.parse(line).msg) },
-    });
-    const direct = createRedisClient({ url: redis.server.url, commandTimeoutMs: 100, logger });
-    opened.push({ close: async () => direct.disconnect() });
-    let stalled = false;
-    const shared = Object.create(direct, {
-      duplicate: {
-        value: (override: Partial<RedisOptions>) => {
-          const connection = direct.duplicate(override);
-          if (override.protocol !== 2) return connection;
-          const client = connection.client.bind(connection) as (...args: string[]) => Promise<unknown>;
-          Object.assign(connection, {
-            client: (...args: string[]) => {
-              const reply = client(...args);
-              // As while a process is busy starting: the reply is read only after the command timed out.
-              if (!stalled && args[0] === 'ID') {
-                stalled = true;
-                const busyUntil = performance.now() + 300;
-                while (performance.now() < busyUntil);
-              }
-              return reply;
-            },
-          });
-          return connection;
+  it.each([
+    {
+      connection: 'invalidation',
+      isIt: (override: Partial<RedisOptions>) => override.protocol === 2,
+      command: 'ID',
+      warning:
+        'redis invalidation subscription failed; generations are read from redis until a retry succeeds',
+    },
+    {
+      connection: 'tracked',
+      isIt: (override: Partial<RedisOptions>) => override.protocol !== 2,
+      command: 'TRACKING',
+      warning:
+        'redis client tracking failed to start; generations are read from redis until a retry succeeds',
+    },
+  ])(
+    "keeps generations in process once set up, though the $connection connection's first setup timed out while the process was busy",
+    async ({ isIt, command, warning }) => {
+      const warnings: string[] = [];
+      const capturing = createLogger({
+        level: 'warn',
+        destination: { write: (line: string) => warnings.push(JSON.parse(line).msg) },
+      });
+      const direct = createRedisClient({ url: redis.server.url, commandTimeoutMs: 100, logger });
+      opened.push({ close: async () => direct.disconnect() });
+      let stalled = false;
+      const shared = Object.create(direct, {
+        duplicate: {
+          value: (override: Partial<RedisOptions>) => {
+            const connection = direct.duplicate(override);
+            if (!isIt(override)) return connection;
+            const client = connection.client.bind(connection) as (...args: string[]) => Promise<unknown>;
+            Object.assign(connection, {
+              client: (...args: string[]) => {
+                const reply = client(...args);
+                // As while a process is busy starting: the reply is read only after the command timed out.
+                if (!stalled && args[0] === command) {
+                  stalled = true;
+                  const busyUntil = performance.now() + 300;
+                  while (performance.now() < busyUntil);
+                }
+                return reply;
+              },
+            });
+            return connection;
+          },
         },
-      },
-    }) as Redis;
-    const policy = createResilience().policy('redis');
-    const cache = withClientSideCaching({
-      cache: resilientCache(createRedisCache({ redis: direct }), policy),
-      redis: shared,
-      isKept: isGenerationKey,
-      policy,
-      logger: capturing,
-    });
-    opened.push(cache);
-    await until(() => cache.tracking, 5000);
-    expect(stalled).toBe(true);
-    expect(warnings).toEqual([
-      'redis invalidation subscription failed; generations are read from redis until a retry succeeds',
-    ]);
-    const key = searchGenerationKey('busy-start');
-    await redis.client.set(key, '1');
-    expect(await cache.get(key)).toBe('1');
-    const reads = await redisReadCalls(redis.client);
-    expect(await cache.get(key)).toBe('1');
-    expect(await redisReadCalls(redis.client)).toBe(reads);
-  });
+      }) as Redis;
+      const policy = createResilience().policy('redis');
+      const cache = withClientSideCaching({
+        cache: resilientCache(createRedisCache({ redis: direct }), policy),
+        redis: shared,
+        isKept: isGenerationKey,
+        policy,
+        logger: capturing,
+      });
+      opened.push(cache);
+      await until(() => cache.tracking, 5000);
+      expect(stalled).toBe(true);
+      expect(warnings).toEqual([warning]);
+      const key = searchGenerationKey(`busy-start-${command}`);
+      await redis.client.set(key, '1');
+      expect(await cache.get(key)).toBe('1');
+      const reads = await redisReadCalls(redis.client);
+      expect(await cache.get(key)).toBe('1');
+      expect(await redisReadCalls(redis.client)).toBe(reads);
+    },
+  );
 
   it('logs no warning when nothing is wrong, though the invalidation link opens after the tracked one', async () => {
     const warnings: string[] = [];
