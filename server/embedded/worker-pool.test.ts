@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BusyWorkerApi } from '../../tests/helpers/busy-sqlite-worker.ts';
+import type { WorkerLoss } from '../observability/events.ts';
 import {
   createWorkerPool,
   DeadlineExceededError,
@@ -28,8 +29,11 @@ const isAlive = (pid: number) => {
 
 describe('worker pool', () => {
   let pool: WorkerPool<BusyWorkerApi> | undefined;
+  /** What the pool reported losing, in order (`onWorkerLost`, counted as a metric in production). */
+  let lost: WorkerLoss[] = [];
   afterEach(async () => {
     await pool?.close();
+    lost = [];
   });
   const open = (size: number, options: { deadlineMs?: number; queueTimeoutMs?: number } = {}) => {
     pool = createWorkerPool<BusyWorkerApi>({
@@ -39,6 +43,7 @@ describe('worker pool', () => {
       deadlineMs,
       queueTimeoutMs: startupAllowanceMs,
       name: 'test',
+      onWorkerLost: (reason) => lost.push(reason),
       ...options,
     });
     return pool;
@@ -90,6 +95,7 @@ describe('worker pool', () => {
     const replacementPid = await workers.call('pid');
     expect(replacementPid).not.toBe(stuckPid);
     expect(workers.size()).toBe(1);
+    expect(lost).toEqual(['deadline']);
   });
 
   it('answers a call whose reply came in time but was read late, because this event loop was busy', async () => {
@@ -130,6 +136,17 @@ describe('worker pool', () => {
     expect(await workers.call('pid')).not.toBe(stuckPid);
     expect(workers.size()).toBe(1);
     await expect(workers.callUntil(caller.signal, 'pid')).rejects.toBe(gone);
+    expect(lost).toEqual(['abandoned']);
+  });
+
+  it('reports a worker that died on its own, and serves the next call from a new one', async () => {
+    const workers = open(1, { deadlineMs: startupAllowanceMs });
+    const pid = await workers.call('pid');
+    // As the OOM killer would: from outside the pool.
+    process.kill(pid, 'SIGKILL');
+    await vi.waitFor(() => expect(lost).toEqual(['exited']), { timeout: startupAllowanceMs });
+    expect(await workers.call('pid')).not.toBe(pid);
+    expect(lost).toEqual(['exited']);
   });
 
   it('kills its workers on close, even mid-call, and refuses calls after', async () => {
@@ -141,5 +158,7 @@ describe('worker pool', () => {
     // Its exit event has fired: the process is gone, not just signalled.
     expect(isAlive(pid)).toBe(false);
     await expect(workers.call('pid')).rejects.toThrow(/closed/);
+    // Closing is no loss.
+    expect(lost).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { WorkerLoss } from '../observability/events.ts';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
 /** The calls a worker serves: each method takes structured-cloneable arguments and returns a promise. */
@@ -18,8 +19,10 @@ export interface WorkerPoolOptions {
   deadlineMs: number;
   /** How long a call may wait for a free worker (one starting included) before it is refused. Default `deadlineMs`. */
   queueTimeoutMs?: number;
-  /** Names the pool in errors, for instance `sqlite-search`. */
+  /** Names the pool in errors and metrics, for instance `sqlite-search`. */
   name: string;
+  /** Told each time a worker is lost and replaced, so operators see a pool restarting its workers. */
+  onWorkerLost?: (reason: WorkerLoss) => void;
 }
 
 /**
@@ -133,6 +136,8 @@ interface Worker {
   started: Promise<void>;
   job?: Job;
   nextId: number;
+  /** Killed by the pool (deadline, abandoned call, close), so its exit is not a loss of its own. */
+  killed?: boolean;
 }
 
 /**
@@ -145,7 +150,7 @@ interface Worker {
  * A process is killed at once with SIGKILL.
  */
 export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptions): WorkerPool<Api> {
-  const { entry, input, size, deadlineMs, name, queueTimeoutMs = deadlineMs } = options;
+  const { entry, input, size, deadlineMs, name, queueTimeoutMs = deadlineMs, onWorkerLost } = options;
   const workers = new Set<Worker>();
   const idle: Worker[] = [];
   let starting = 0;
@@ -187,6 +192,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
         onFailedStart(new Error(`${name}: worker exited (${signal ?? code}) before it was ready`));
       }
       worker.ready = true;
+      if (!worker.killed && !closed) onWorkerLost?.('exited');
       discard(worker);
       const job = worker.job;
       worker.job = undefined;
@@ -215,11 +221,13 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
   }
 
   /** Kills the worker running `job` and starts its replacement at once; settles when that one is ready. */
-  function stop(worker: Worker, job: Job): Promise<void> {
+  function stop(worker: Worker, job: Job, reason: WorkerLoss): Promise<void> {
     finish(job);
     worker.job = undefined;
+    worker.killed = true;
     discard(worker);
     worker.process.kill('SIGKILL');
+    if (!closed) onWorkerLost?.(reason);
     // Replaced at once, not on the next call: starting a process costs more than most searches.
     const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
     dispatch();
@@ -247,14 +255,14 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
       // waiting in the pipe. The check phase comes after the poll that reads it, so only a late call is stopped.
       setImmediate(() => {
         if (worker.job !== job) return;
-        const replaced = stop(worker, job);
+        const replaced = stop(worker, job, 'deadline');
         job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
       });
     }, deadlineMs);
     if (job.signal) {
       const { signal } = job;
       job.onAbort = () => {
-        job.reject(new CallAbandonedError(name, job.method, stop(worker, job), signal.reason));
+        job.reject(new CallAbandonedError(name, job.method, stop(worker, job, 'abandoned'), signal.reason));
       };
       signal.addEventListener('abort', job.onAbort, { once: true });
     }

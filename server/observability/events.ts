@@ -12,7 +12,14 @@ export interface OperationalEvents {
   rateLimited(tenantId: string): void;
   backendCall(dependency: string, operation: string, seconds: number, outcome: 'ok' | 'error'): void;
   batchLoaded(loader: string, size: number): void;
+  /**
+   * A worker process of `pool` was lost: killed because a call ran past its deadline (`deadline`) or
+   * its caller stopped waiting (`abandoned`), or it died on its own (`exited`).
+   */
+  workerLost(pool: string, reason: WorkerLoss): void;
 }
+
+export type WorkerLoss = 'deadline' | 'abandoned' | 'exited';
 
 /** For wiring that has nobody listening (unit tests, tools). */
 export const noOperationalEvents: OperationalEvents = {
@@ -22,6 +29,7 @@ export const noOperationalEvents: OperationalEvents = {
   rateLimited() {},
   backendCall() {},
   batchLoaded() {},
+  workerLost() {},
 };
 
 /** What the indexer reports: changes parked as dead letters, and tombstones pruned. */

@@ -98,7 +98,7 @@ describe('createMetrics', () => {
     expect(samples.every((sample) => sample.labels.service === 'test')).toBe(true);
   });
 
-  it('implements the operational events: caches, breakers, retries, rate limits, backend calls, batches', async () => {
+  it('implements the operational events: caches, breakers, retries, rate limits, backend calls, batches, lost workers', async () => {
     const metrics = createMetrics({ service: 'test' });
     const { events } = metrics;
     events.cacheLookup('response', 'miss');
@@ -112,6 +112,9 @@ describe('createMetrics', () => {
     events.backendCall('search-index', 'search', 0.004, 'ok');
     events.backendCall('search-index', 'search', 0.5, 'error');
     events.batchLoaded('documentById', 7);
+    events.workerLost('sqlite-search', 'deadline');
+    events.workerLost('sqlite-search', 'deadline');
+    events.workerLost('sqlite-search', 'exited');
     const samples = await samplesOf(metrics);
     expect(sampleValue(samples, 'quarry_cache_lookups_total', { cache: 'response', outcome: 'hit' })).toBe(2);
     expect(sampleValue(samples, 'quarry_cache_lookups_total', { cache: 'response', outcome: 'miss' })).toBe(
@@ -135,6 +138,9 @@ describe('createMetrics', () => {
       sampleValue(samples, 'quarry_backend_call_duration_seconds_count', { ...call, outcome: 'error' }),
     ).toBe(1);
     expect(sampleValue(samples, 'quarry_dataloader_batch_size_sum', { loader: 'documentById' })).toBe(7);
+    const pool = { pool: 'sqlite-search' };
+    expect(sampleValue(samples, 'quarry_worker_losses_total', { ...pool, reason: 'deadline' })).toBe(2);
+    expect(sampleValue(samples, 'quarry_worker_losses_total', { ...pool, reason: 'exited' })).toBe(1);
   });
 
   it('reports the indexer lag as the age of the oldest pending write, measured at scrape time', async () => {

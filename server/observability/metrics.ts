@@ -118,6 +118,8 @@ const help = {
   quarry_backend_call_duration_seconds:
     'Calls to a backend (store, index, cache) per dependency, operation and outcome',
   quarry_dataloader_batch_size: 'Keys per DataLoader batch',
+  quarry_worker_losses_total:
+    'Worker processes lost, by pool and reason: killed past a deadline or for a caller gone (replaced at once), or exited on their own',
   quarry_indexer_lag_seconds: 'Age of the oldest write not yet in the search index; 0 when caught up',
   quarry_indexer_dead_letters:
     'Changes parked as dead letters, waiting for npm run dead-letters to retry or drop them',
@@ -241,6 +243,7 @@ function operationalEvents(series: Series, tenantLabel: (tenantId: string) => st
     backendBuckets,
   );
   const batchSizes = series.histogram('quarry_dataloader_batch_size', ['loader'], batchSizeBuckets);
+  const workerLosses = series.counter('quarry_worker_losses_total', ['pool', 'reason']);
   return {
     cacheLookup: (cache, outcome) => cacheLookups.inc({ cache, outcome }),
     breakerStateChanged(dependency, state) {
@@ -253,6 +256,7 @@ function operationalEvents(series: Series, tenantLabel: (tenantId: string) => st
     backendCall: (dependency, operation, seconds, outcome) =>
       backendCalls.observe({ dependency, operation, outcome }, seconds),
     batchLoaded: (loader, size) => batchSizes.observe({ loader }, size),
+    workerLost: (pool, reason) => workerLosses.inc({ pool, reason }),
   };
 }
 

@@ -58,7 +58,7 @@ export async function startSearchApp({
 }: SearchAppOptions): Promise<SearchApp> {
   const resilience = resilienceFromConfig(config, events);
   const cache = openCache(config.cache, resilience, logger, memoryCache);
-  const backend = await openSearchIndex(config);
+  const backend = await openSearchIndex(config, 'reads', events);
   const adapter = instrumentPort(decorateIndex ? decorateIndex(backend.index) : backend.index, {
     dependency: 'search-index',
   });

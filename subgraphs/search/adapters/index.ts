@@ -3,6 +3,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig, QuarryConfig } from '../../../server/config.ts';
 import type { TombstonePruning } from '../../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
+import type { OperationalEvents } from '../../../server/observability/events.ts';
 import { type Backend, openOnClient } from '../../../server/open-backend.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { SearchIndex } from '../search-index.ts';
@@ -37,6 +38,8 @@ export async function openSearchIndex(
   },
   /** `writes` for a process that only applies changes (the indexer): it starts no search workers. */
   use: 'reads' | 'writes' = 'reads',
+  /** Where the embedded index's lost search workers are counted. */
+  events?: Pick<OperationalEvents, 'workerLost'>,
 ): Promise<{
   index: SearchIndex & SynonymStore & TenantErasure & TombstonePruning;
   close(): Promise<void>;
@@ -63,6 +66,7 @@ export async function openSearchIndex(
     workers: config.search.workers,
     deadlineMs: config.search.queryTimeoutMs,
     queueTimeoutMs: config.search.queueTimeoutMs,
+    events,
   });
   // A writer-only process never searches; a reader has its workers ready before it takes requests.
   if (use === 'reads') {

@@ -1,6 +1,7 @@
 import type { DocumentChange, TombstonePruning } from '../../../server/documents/model.ts';
 import type { EmbeddedDatabase } from '../../../server/embedded/sqlite.ts';
 import { createWorkerPool, type WorkerPool } from '../../../server/embedded/worker-pool.ts';
+import type { OperationalEvents } from '../../../server/observability/events.ts';
 import type { ReadOptions } from '../../../server/read-options.ts';
 import type { TenantErasure } from '../../../server/tenants/erasure.ts';
 import type { ApplyResult, SearchIndex, SearchPage, SearchRequest } from '../search-index.ts';
@@ -13,6 +14,8 @@ export interface SqliteSearchWorkerInput {
 
 type SearchReads = Pick<SearchIndex, 'search' | 'suggest'>;
 
+const poolName = 'sqlite-search';
+
 export interface SqliteSearchWorkerPoolOptions {
   /** The writer: it creates the schema and applies changes on the main connection. Its file is what workers read. */
   database: EmbeddedDatabase;
@@ -22,6 +25,8 @@ export interface SqliteSearchWorkerPoolOptions {
   deadlineMs: number;
   /** How long one may wait for a free worker before it is refused. */
   queueTimeoutMs: number;
+  /** Where lost workers are counted (`pool="sqlite-search"`). Default: nowhere. */
+  events?: Pick<OperationalEvents, 'workerLost'>;
 }
 
 /**
@@ -35,7 +40,7 @@ export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, Tenant
   readonly #writer: SqliteSearchIndex;
   readonly #pool: WorkerPool<SearchReads>;
 
-  constructor({ database, workers, deadlineMs, queueTimeoutMs }: SqliteSearchWorkerPoolOptions) {
+  constructor({ database, workers, deadlineMs, queueTimeoutMs, events }: SqliteSearchWorkerPoolOptions) {
     const databasePath = database.connection.location();
     if (!databasePath) throw new Error('Search workers need a database file; an in-memory database has none');
     // Created first, so the schema exists before any read-only worker opens the file.
@@ -46,7 +51,8 @@ export class SqliteSearchWorkerPool implements SearchIndex, SynonymStore, Tenant
       size: workers,
       deadlineMs,
       queueTimeoutMs,
-      name: 'sqlite-search',
+      name: poolName,
+      onWorkerLost: (reason) => events?.workerLost(poolName, reason),
     });
   }
 

@@ -1,0 +1,50 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseExposition, sampleValue } from '../helpers/prometheus.ts';
+import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+
+/** Children of this process that run the embedded search's worker: the stack runs in this process. */
+function searchWorkers(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state, then the parent's pid.
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (parent === process.pid && command.includes('sqlite-search-worker')) found.push(Number(entry));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return found;
+}
+
+describe('lost search workers', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(() => stack.stop());
+
+  it("counts a search worker that died on its own in the search subgraph's metrics, and searches go on", async () => {
+    const token = await stack.token('tenant-workers');
+    const workers = searchWorkers();
+    expect(workers.length).toBeGreaterThan(0);
+    // As the OOM killer would.
+    process.kill(workers[0] as number, 'SIGKILL');
+    const metricsUrl = stack.searchUrl.replace(/\/graphql$/, '/metrics');
+    await vi.waitFor(
+      async () => {
+        const samples = parseExposition(await (await fetch(metricsUrl)).text());
+        expect(
+          sampleValue(samples, 'quarry_worker_losses_total', { pool: 'sqlite-search', reason: 'exited' }),
+        ).toBe(1);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    const searched = await stack.graphql('query Find { search(query: "anything") { total } }', { token });
+    expect(searched.errors).toBeUndefined();
+  });
+});
