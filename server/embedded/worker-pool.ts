@@ -21,7 +21,7 @@ export interface WorkerPoolOptions {
   queueTimeoutMs?: number;
   /** Names the pool in errors and metrics, for instance `sqlite-search`. */
   name: string;
-  /** Told each time a worker is lost and replaced, so operators see a pool restarting its workers. */
+  /** Told each time a worker is lost (killed by the pool, or died on its own), so operators see it. */
   onWorkerLost?: (reason: WorkerLoss) => void;
 }
 
