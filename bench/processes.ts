@@ -167,6 +167,20 @@ export function cpuMs(pid: number): number {
   return fields ? ticksToMs(Number(fields[11]) + Number(fields[12])) : 0;
 }
 
+/** Every live process's children, by parent pid, from `/proc`. */
+function liveChildren(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const child = Number(entry);
+    const parent = Number.isInteger(child) ? Number(statFields(child)?.[1]) : Number.NaN;
+    if (Number.isInteger(parent)) children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  return children;
+}
+
+/** The live children of a process, by pid. */
+export const childrenOf = (pid: number): number[] => liveChildren().get(pid) ?? [];
+
 /**
  * CPU time of a process and everything it started, in milliseconds: its own,
  * its children's that have ended (cutime and cstime), and its live
@@ -174,12 +188,7 @@ export function cpuMs(pid: number): number {
  * which a subgraph's own figure would leave out.
  */
 export function processTreeCpuMs(pid: number): number {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    const child = Number(entry);
-    const parent = Number.isInteger(child) ? Number(statFields(child)?.[1]) : Number.NaN;
-    if (Number.isInteger(parent)) children.set(parent, [...(children.get(parent) ?? []), child]);
-  }
+  const children = liveChildren();
   const treeMs = (root: number): number => {
     const fields = statFields(root);
     if (!fields) return 0;

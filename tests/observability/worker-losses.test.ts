@@ -1,24 +1,18 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { childrenOf } from '../../bench/processes.ts';
 import { parseExposition, sampleValue } from '../helpers/prometheus.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
 
 /** Children of this process that run the embedded search's worker: the stack runs in this process. */
 function searchWorkers(): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  return childrenOf(process.pid).filter((pid) => {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the parenthesised command name: state, then the parent's pid.
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (parent === process.pid && command.includes('sqlite-search-worker')) found.push(Number(entry));
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sqlite-search-worker');
     } catch {
-      // Gone between the listing and the read.
+      return false; // Gone between the listing and the read.
     }
-  }
-  return found;
+  });
 }
 
 describe('lost search workers', () => {
