@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DocumentChange, DocumentRecord } from '../../server/documents/model.ts';
 import { EmbeddedDatabase } from '../../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../../subgraphs/search/adapters/sqlite-search-index.ts';
@@ -50,6 +50,42 @@ describeSearchIndexContract('SQLite FTS5, facet counts kept for every word', asy
     },
   };
 });
+
+// Again with every word but a query's rarest left out of its page's candidates where the bound allows, so that every
+// ranked case above takes that path or its fallback.
+describeSearchIndexContract('SQLite FTS5, pages ranked from the rarer words', async () => {
+  const { db, cleanup } = await openDatabase();
+  const index = new SqliteSearchIndex(db, { prunedWordMinDocuments: 1, prunedWordMinShare: 0 });
+  return {
+    index,
+    async cleanup() {
+      await index.close();
+      await cleanup();
+    },
+  };
+});
+
+/** How each search of `db` found its page: from pruned candidates alone, or (also) over every match. */
+function pagePaths(db: EmbeddedDatabase) {
+  let statements: string[] = [];
+  const statement = db.statement.bind(db);
+  vi.spyOn(db, 'statement').mockImplementation((sql) => {
+    statements.push(sql);
+    return statement(sql);
+  });
+  return {
+    /** The paths the searches since the last call took. */
+    taken() {
+      const pruned = statements.some((sql) => sql.includes('candidates AS'));
+      const full = statements.some((sql) => sql.includes('page AS') && !sql.includes('candidates AS'));
+      statements = [];
+      return { pruned, full };
+    },
+  };
+}
+
+const unpruned = (db: EmbeddedDatabase) =>
+  new SqliteSearchIndex(db, { prunedWordMinDocuments: Number.POSITIVE_INFINITY });
 
 const upsert = (tenantId: string, id: string, version: number, title: string, body = ''): DocumentChange =>
   upsertChange(tenantId, id, version, { title, body });
@@ -201,6 +237,16 @@ describe('SqliteSearchIndex', () => {
     await index.apply([upsert('t', 'other', 1, 'Unrelated', 'nothing to see here')]);
     const next = await search('t', 'alpha', { first: 5, after: first.hits.at(-1)?.sortKey });
     expect(next.hits.map((hit) => hit.documentId)).toEqual(['d05', 'd06', 'd07', 'd08', 'd09']);
+  });
+
+  it('takes a word as known from the moment a document with it is indexed, though counts are kept', async () => {
+    await index.apply([upsert('known', 'a', 1, 'Pressure gauge')]);
+    // "presure" is not in the index yet: corrected to "pressure", and the count of its documents (none) is kept.
+    expect((await search('known', 'presure', { didYouMean: true })).didYouMean).toBe('pressure');
+    await index.apply([upsert('known', 'b', 1, 'Presure valve')]);
+    const page = await search('known', 'presure', { didYouMean: true });
+    expect(page.didYouMean).toBeUndefined();
+    expect(page.hits.map((hit) => hit.documentId)).toEqual(['b']);
   });
 
   it('matches everything when the text has no words', async () => {
@@ -461,6 +507,146 @@ describe('SqliteSearchIndex', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('SqliteSearchIndex ranks a page from the rarer words when that is provably the same page', () => {
+  let db: EmbeddedDatabase;
+  let cleanup: () => Promise<void>;
+  let index: SqliteSearchIndex;
+
+  beforeEach(async () => {
+    ({ db, cleanup } = await openDatabase());
+    index = new SqliteSearchIndex(db);
+  });
+
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await cleanup();
+  });
+
+  const request = (tenantId: string, text: string, first: number): SearchRequest => ({
+    tenantId,
+    text,
+    filter: {},
+    sort: 'RELEVANCE',
+    first,
+    facets: [],
+  });
+
+  it('leaves out the matches of a word in every document when a full page of the rare word outscores them', async () => {
+    const documents = Array.from({ length: 40 }, (_, i) =>
+      upsert('skip', `d${i}`, 1, 'Note', i < 6 ? `common rare body ${i}` : `common body ${i}`),
+    );
+    await index.apply(documents);
+    const pruning = new SqliteSearchIndex(db, { prunedWordMinDocuments: 1 });
+    const paths = pagePaths(db);
+    const page = await pruning.search(request('skip', 'common rare', 3));
+    expect(paths.taken()).toEqual({ pruned: true, full: false });
+    expect(page).toEqual(await unpruned(db).search(request('skip', 'common rare', 3)));
+    expect(page.hits.map((hit) => hit.documentId).every((id) => Number(id.slice(1)) < 6)).toBe(true);
+    expect(page.total).toBe(40);
+  });
+
+  it('ranks over every match when a document with only the common word could outscore the page', async () => {
+    // "alpha" is in a quarter of the documents, so it adds real weight; "beta" is in four long ones, once each.
+    const filler = Array.from({ length: 60 }, (_, i) => `filler${i}`).join(' ');
+    const documents = Array.from({ length: 40 }, (_, i) => {
+      if (i === 0) return upsert('fallback', 'loud', 1, 'alpha alpha alpha', 'short');
+      if (i < 10) return upsert('fallback', `a${i}`, 1, 'Note', `alpha ${filler}`);
+      if (i < 14) return upsert('fallback', `b${i}`, 1, 'Note', `beta ${filler}`);
+      return upsert('fallback', `o${i}`, 1, 'Note', filler);
+    });
+    await index.apply(documents);
+    const pruning = new SqliteSearchIndex(db, { prunedWordMinDocuments: 1, prunedWordMinShare: 0 });
+    const paths = pagePaths(db);
+    const page = await pruning.search(request('fallback', 'alpha beta', 3));
+    expect(paths.taken()).toEqual({ pruned: true, full: true });
+    expect(page.hits[0]?.documentId).toBe('loud');
+    expect(page).toEqual(await unpruned(db).search(request('fallback', 'alpha beta', 3)));
+  });
+
+  it('gives the same pages, cursors, totals and facets as ranking every match, through writes', async () => {
+    const words = ['common', 'often', 'alpha', 'beta', 'gamma'];
+    const document = fc.record({
+      id: fc.integer({ min: 0, max: 30 }),
+      title: fc.array(fc.constantFrom(...words), { maxLength: 3 }),
+      // "common" in most documents, as stopwords are, so that pages from the rarer words are often provably right.
+      body: fc.array(
+        fc.oneof(
+          { arbitrary: fc.constant('common'), weight: 6 },
+          fc.constantFrom(...words, 'filler', 'padding'),
+        ),
+        { minLength: 1, maxLength: 12 },
+      ),
+      status: fc.constantFrom('DRAFT', 'PUBLISHED'),
+    });
+    const step = fc.oneof(
+      fc.record({ write: document }),
+      fc.record({ remove: fc.integer({ min: 0, max: 30 }) }),
+      fc.record({
+        search: fc.record({
+          words: fc.uniqueArray(fc.constantFrom(...words), { minLength: 2, maxLength: 4 }),
+          first: fc.integer({ min: 0, max: 4 }),
+          published: fc.boolean(),
+          facets: fc.boolean(),
+        }),
+      }),
+    );
+    const taken = { pruned: 0, fellBack: 0 };
+    const paths = pagePaths(db);
+    let run = 0;
+    await fc.assert(
+      // The thresholds decide which words are left out: the most frequent ones, or all but the rarest.
+      fc.asyncProperty(
+        fc.array(document, { minLength: 8, maxLength: 30 }),
+        fc.array(step, { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.constantFrom(0, 0.25, 0.5),
+        async (initial, steps, minDocuments, minShare) => {
+          const tenantId = `prop-${run++}`;
+          const pruning = new SqliteSearchIndex(db, {
+            prunedWordMinDocuments: minDocuments,
+            prunedWordMinShare: minShare,
+          });
+          const everyMatch = unpruned(db);
+          let version = 0;
+          for (const next of [...initial.map((write) => ({ write })), ...steps]) {
+            version += 1;
+            if ('write' in next) {
+              const { id, title, body, status } = next.write;
+              const change = upsert(tenantId, `d${id}`, version, title.join(' ') || 'Note', body.join(' '));
+              await index.apply([withFields(change, { status })]);
+            } else if ('remove' in next)
+              await index.apply([deleteChange(tenantId, `d${next.remove}`, version)]);
+            else {
+              const { words: chosen, first, published, facets } = next.search;
+              let wanted: SearchRequest = {
+                ...request(tenantId, chosen.join(' '), first),
+                filter: published ? { status: ['PUBLISHED'] } : {},
+                facets: facets ? ['STATUS'] : [],
+                highlights: true,
+              };
+              // The first page and up to two more after its cursor.
+              for (let pageNo = 0; pageNo < 3; pageNo += 1) {
+                paths.taken();
+                const page = await pruning.search(wanted);
+                const path = paths.taken();
+                if (path.pruned) taken[path.full ? 'fellBack' : 'pruned'] += 1;
+                expect(page).toEqual(await everyMatch.search(wanted));
+                const last = page.hits.at(-1);
+                if (!page.hasNextPage || !last) break;
+                wanted = { ...wanted, after: last.sortKey };
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+    // Both ways of answering were checked, not only the fallback.
+    expect(taken.pruned).toBeGreaterThan(0);
+    expect(taken.fellBack).toBeGreaterThan(0);
   });
 });
 

@@ -78,6 +78,50 @@ type ResultRow = {
 
 const facetColumns = { STATUS: 'status', AUTHOR: 'author' } as const;
 
+/** What a search statement counts over every match. */
+interface Counts {
+  facets: FacetField[];
+  total: boolean;
+}
+const noCounts: Counts = { facets: [], total: false };
+
+/** A search statement's page: how many hits, whether highlighted, and from which candidates if not every match. */
+interface PageRequest {
+  limit: number;
+  highlights: boolean;
+  candidates?: readonly Matches[];
+}
+
+/** How a ranked page may skip the matches with only common words (see `#ranking`). */
+interface Pruning {
+  /** The matches with a rarer word: with a common word too, and without. */
+  candidates: readonly Matches[];
+  /** No match with only common words scores above this. */
+  bound: number;
+}
+
+const noWords: ParsedQuery = { optional: [], required: [], excluded: [] };
+
+/** A word without synonyms, corrections or a prefix: one phrase, whose document count bounds its score. */
+const isPlain = (term: QueryTerm) => !term.prefix && !term.alternatives?.length && !term.synonyms?.length;
+
+/**
+ * The most one phrase adds to FTS5's bm25() of any row: its idf, computed
+ * and floored as FTS5 does, times k1 + 1 (FTS5's k1 is 1.2), which the
+ * saturating term-frequency factor never reaches.
+ */
+function maxScoreOf(rows: number, hits: number): number {
+  const idf = Math.log((rows - hits + 0.5) / (hits + 0.5));
+  return (idf <= 0 ? 1e-6 : idf) * 2.2;
+}
+/** Documents of the tenant matching an FTS5 expression, or all of them for `null`, in the search's snapshot. */
+type DocumentCounter = (match: string | null) => number;
+/** Document counts (a number each) kept per process at most. */
+const keptCountsMax = 100_000;
+
+/** Headroom over the bound for floating-point rounding between this sum and FTS5's. */
+const boundMargin = 1.001;
+
 /** Distinct values of one field that kept counts hold at most; a field with more is counted per search. */
 const keptFacetsMaxValues = 1_000;
 /** Values (a bucket each) that kept counts hold at most per process, least recently used dropped first. */
@@ -91,6 +135,15 @@ export interface SqliteSearchIndexOptions {
    * counting is cheap. Default 2,000.
    */
   keptFacetsMinDocuments?: number;
+  /**
+   * A word in at least this many of a tenant's documents, and in at least
+   * `prunedWordMinShare` of them, may be left out of a ranked page's
+   * candidates when the query has a rarer word (see `#ranking`). Defaults
+   * 2,000 and a quarter: below those, ranking every match is cheap, or the
+   * word's score could pass the rarer words'.
+   */
+  prunedWordMinDocuments?: number;
+  prunedWordMinShare?: number;
 }
 
 /** The facet counts of one query's matches in one field (undefined past `keptFacetsMaxValues`), and how many matches. */
@@ -163,15 +216,19 @@ const ftsExclusion = (query: ParsedQuery): string | null =>
 const whereOf = (matches: Matches, ...extra: string[]) =>
   `${matches.from} WHERE ${[...matches.conditions, ...extra].join(' AND ') || 'TRUE'}`;
 
-function matchesOf(t: TenantTables, query: ParsedQuery, filter: SearchFilter): Matches {
+function matchesOf(
+  t: TenantTables,
+  query: ParsedQuery,
+  filter: SearchFilter,
+  { match = ftsMatch(query), parameter = 'match' }: { match?: string | null; parameter?: string } = {},
+): Matches {
   const conditions: string[] = [];
   const params: Params = {};
   let from = `FROM ${t.docs} AS d`;
-  const match = ftsMatch(query);
   if (match !== null) {
     from = `FROM ${t.fts} JOIN ${t.docs} AS d ON d.rowid = ${t.fts}.rowid`;
-    conditions.push(`${t.fts} MATCH $match`);
-    params.match = match;
+    conditions.push(`${t.fts} MATCH $${parameter}`);
+    params[parameter] = match;
   }
   const exclusion = ftsExclusion(query);
   if (exclusion !== null) {
@@ -240,11 +297,24 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     maxSize: keptFacetsMaxBuckets,
     sizeCalculation: (kept) => 1 + (kept.counts?.size ?? 0),
   });
+  /** Keyed by table, generation and expression, as `#keptFacets` is. */
+  readonly #keptCounts = new LRUCache<string, number>({ max: keptCountsMax });
   readonly #keptFacetsMinDocuments: number;
+  readonly #prunedWordMinDocuments: number;
+  readonly #prunedWordMinShare: number;
 
-  constructor(db: EmbeddedDatabase, { keptFacetsMinDocuments = 2_000 }: SqliteSearchIndexOptions = {}) {
+  constructor(
+    db: EmbeddedDatabase,
+    {
+      keptFacetsMinDocuments = 2_000,
+      prunedWordMinDocuments = 2_000,
+      prunedWordMinShare = 0.25,
+    }: SqliteSearchIndexOptions = {},
+  ) {
     this.#db = db;
     this.#keptFacetsMinDocuments = keptFacetsMinDocuments;
+    this.#prunedWordMinDocuments = prunedWordMinDocuments;
+    this.#prunedWordMinShare = prunedWordMinShare;
     db.connection.exec(`
       CREATE TABLE IF NOT EXISTS search_tenants (
         tenant_id TEXT PRIMARY KEY,
@@ -351,26 +421,35 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
       };
     }
     const t = tablesFor(tableNo);
-    const expanded = this.#withSynonyms(request.tenantId, query);
-    const corrected = request.typoTolerance === false ? expanded : this.#withCorrections(t, expanded);
-    const matches = matchesOf(t, corrected, request.filter);
-    const didYouMean =
-      request.didYouMean && request.typoTolerance !== false
-        ? this.#didYouMean(request.text, corrected)
-        : undefined;
-    const highlighter =
-      request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
     const first = Math.max(0, request.first);
     const facets = [...new Set(request.facets)];
-    const common = facets.length > 0 ? this.#commonWords(t, corrected, request.filter) : [];
-    const rows =
-      common.length > 0
-        ? this.#db.read(() =>
-            this.#queryWithKeptFacets(request.tenantId, t, corrected, common, facets, (facetsOfAll) =>
-              this.#query(t, matches, request, first + 1, facetsOfAll, highlighter !== undefined),
-            ),
-          )
-        : this.#query(t, matches, request, first + 1, { facets, total: true }, highlighter !== undefined);
+    // One read transaction: the words' counts, the page and the facets all come from one snapshot.
+    const { rows, highlighter, didYouMean } = this.#db.read(() => {
+      const generation = this.#generationOf(request.tenantId);
+      const documents: DocumentCounter = (match) => this.#documentsMatching(t, generation, match);
+      const expanded = this.#withSynonyms(request.tenantId, query);
+      const corrected =
+        request.typoTolerance === false ? expanded : this.#withCorrections(t, expanded, documents);
+      const { query: ranked, pruning } = this.#ranking(t, corrected, request, documents);
+      const matches = matchesOf(t, ranked, request.filter);
+      const highlighter =
+        request.highlights && matches.ranked ? createHighlighter(highlightTerms(expanded)) : undefined;
+      const page: PageRequest = { limit: first + 1, highlights: highlighter !== undefined };
+      const rowsOf = (counts: Counts) =>
+        pruning
+          ? this.#prunedOrFull(t, matches, request, page, counts, pruning)
+          : this.#query(t, matches, request, page, counts);
+      const common = facets.length > 0 ? this.#commonWords(ranked, request.filter, documents) : [];
+      const rows =
+        common.length > 0
+          ? this.#queryWithKeptFacets(request.tenantId, t, generation, ranked, common, facets, rowsOf)
+          : rowsOf({ facets, total: true });
+      const didYouMean =
+        request.didYouMean && request.typoTolerance !== false
+          ? this.#didYouMean(request.text, corrected)
+          : undefined;
+      return { rows, highlighter, didYouMean };
+    });
     const hits = rows.filter((row) => row.kind === 'hit');
     return {
       total: rows.find((row) => row.kind === 'total')?.count ?? 0,
@@ -475,67 +554,156 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
    * bm25() (a common term at 50k documents per tenant: about 60 ms
    * materialized, 46 ms inlined), and without text, scanning the documents
    * again costs less than copying them (an empty query with facets at 50k
-   * documents per tenant: about 95 ms materialized, 80 ms inlined).
+   * documents per tenant: about 95 ms materialized, 80 ms inlined). Without
+   * `page`, only the counts, and no bm25().
    */
   #query(
     t: TenantTables,
     matches: Matches,
     request: SearchRequest,
-    limit: number,
-    { facets, total }: { facets: FacetField[]; total: boolean },
-    highlights: boolean,
+    page: PageRequest | undefined,
+    { facets, total }: Counts,
   ) {
-    const { ranked } = matches;
+    const ranked = matches.ranked && page !== undefined;
     const byRank = ranked && request.sort === 'RELEVANCE';
     // Empty text has no relevance to speak of, so RELEVANCE falls back to newest first.
     const direction = request.sort === 'UPDATED_ASC' || byRank ? 'ASC' : 'DESC';
     const order = `sort_value ${direction}, doc_id ${direction}`;
-    const params: Params = { ...matches.params, limit };
-    if (total) params.cap = totalLimit;
-    let keyset = '';
-    if (request.after) {
-      // bm25 moves with every write to the tenant (its document count and average length), so a score kept
-      // in a cursor goes stale and the next page would repeat or skip hits: continue from the last hit's
-      // score as it is now, and from the kept one only if that hit no longer matches.
-      const anchor = byRank
-        ? `coalesce((SELECT ${rankOf(t)} FROM ${t.fts} WHERE ${t.fts} MATCH $match
-             AND rowid = (SELECT rowid FROM ${t.docs} WHERE doc_id = $afterId)), $afterValue)`
-        : '$afterValue';
-      keyset = `WHERE (sort_value, doc_id) ${direction === 'ASC' ? '>' : '<'} (${anchor}, $afterId)`;
-      params.afterValue = request.after[0] ?? null;
-      params.afterId = request.after[1] ?? null;
-    }
-    // Highlighting reads a bounded start of the text, for the page's rows only, and marks it in JS.
-    const hits = highlights
-      ? `SELECT 'hit' AS kind, position, doc_id AS value, score, sort_value,
-           substr(${t.fts}.title, 1, $window) AS title_text, substr(${t.fts}.body, 1, $window) AS body_text,
-           NULL AS count
-         FROM page JOIN ${t.fts} ON ${t.fts}.rowid = page.rowid`
-      : `SELECT 'hit' AS kind, position, doc_id AS value, score,
-           sort_value, NULL AS title_text, NULL AS body_text, NULL AS count FROM page`;
-    if (highlights) params.window = highlightWindowChars;
-    const parts = [
-      hits,
-      ...(total
-        ? [
-            "SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, count(*) FROM (SELECT 1 FROM matches LIMIT $cap)",
-          ]
-        : []),
-      ...facets.map((field) => `SELECT * FROM (${this.#facet(t, field)})`),
+    const params: Params = { ...matches.params };
+    const columns = `d.rowid AS rowid, d.doc_id AS doc_id, ${ranked ? `-${rankOf(t)}` : '0.0'} AS score,
+      ${byRank ? rankOf(t) : 'd.updated_at'} AS sort_value, d.status AS status, d.author AS author`;
+    const tables = [
+      `matches AS ${ranked && facets.length > 0 ? 'MATERIALIZED' : 'NOT MATERIALIZED'} (SELECT ${columns} ${whereOf(matches)})`,
     ];
+    const parts: string[] = [];
+    if (page) {
+      let keyset = '';
+      if (request.after) {
+        // bm25 moves with every write to the tenant (its document count and average length), so a score kept
+        // in a cursor goes stale and the next page would repeat or skip hits: continue from the last hit's
+        // score as it is now, and from the kept one only if that hit no longer matches.
+        const anchor = byRank
+          ? `coalesce((SELECT ${rankOf(t)} FROM ${t.fts} WHERE ${t.fts} MATCH $match
+               AND rowid = (SELECT rowid FROM ${t.docs} WHERE doc_id = $afterId)), $afterValue)`
+          : '$afterValue';
+        keyset = `WHERE (sort_value, doc_id) ${direction === 'ASC' ? '>' : '<'} (${anchor}, $afterId)`;
+        params.afterValue = request.after[0] ?? null;
+        params.afterId = request.after[1] ?? null;
+      }
+      let source = 'matches';
+      if (page.candidates) {
+        source = 'candidates';
+        tables.push(
+          `candidates AS (${page.candidates.map((candidates) => `SELECT ${columns} ${whereOf(candidates)}`).join(' UNION ALL ')})`,
+        );
+        for (const candidates of page.candidates) Object.assign(params, candidates.params);
+      }
+      tables.push(`page AS (SELECT *, row_number() OVER (ORDER BY ${order}) AS position
+        FROM (SELECT * FROM ${source} ${keyset} ORDER BY ${order} LIMIT $limit))`);
+      params.limit = page.limit;
+      // Highlighting reads a bounded start of the text, for the page's rows only, and marks it in JS.
+      parts.push(
+        page.highlights
+          ? `SELECT 'hit' AS kind, position, doc_id AS value, score, sort_value,
+               substr(${t.fts}.title, 1, $window) AS title_text, substr(${t.fts}.body, 1, $window) AS body_text,
+               NULL AS count
+             FROM page JOIN ${t.fts} ON ${t.fts}.rowid = page.rowid`
+          : `SELECT 'hit' AS kind, position, doc_id AS value, score,
+               sort_value, NULL AS title_text, NULL AS body_text, NULL AS count FROM page`,
+      );
+      if (page.highlights) params.window = highlightWindowChars;
+    }
+    if (total) {
+      parts.push(
+        `SELECT 'total' AS kind, 0 AS position, NULL AS value, NULL AS score, NULL AS sort_value,
+           NULL AS title_text, NULL AS body_text, count(*) AS count FROM (SELECT 1 FROM matches LIMIT $cap)`,
+      );
+      params.cap = totalLimit;
+    }
+    for (const field of facets) parts.push(`SELECT * FROM (${this.#facet(t, field)})`);
     if (facets.length > 0) params.buckets = facetBucketLimit;
     return this.#db
-      .statement(
-        `WITH matches AS ${ranked && facets.length > 0 ? 'MATERIALIZED' : 'NOT MATERIALIZED'} (
-           SELECT d.rowid AS rowid, d.doc_id AS doc_id, ${ranked ? `-${rankOf(t)}` : '0.0'} AS score,
-             ${byRank ? rankOf(t) : 'd.updated_at'} AS sort_value, d.status AS status, d.author AS author
-           ${whereOf(matches)}),
-         page AS (SELECT *, row_number() OVER (ORDER BY ${order}) AS position
-           FROM (SELECT * FROM matches ${keyset} ORDER BY ${order} LIMIT $limit))
-         ${parts.join(' UNION ALL ')}
-         ORDER BY kind, position`,
-      )
+      .statement(`WITH ${tables.join(', ')} ${parts.join(' UNION ALL ')} ORDER BY kind, position`)
       .all(params) as unknown as ResultRow[];
+  }
+
+  /**
+   * The page from the pruned candidates when that is provably the page over
+   * every match (a full page scoring above the bound, which no match left out
+   * reaches), else the page over every match; the counts over every match
+   * either way.
+   */
+  #prunedOrFull(
+    t: TenantTables,
+    matches: Matches,
+    request: SearchRequest,
+    page: PageRequest,
+    counts: Counts,
+    pruning: Pruning,
+  ) {
+    const hits = this.#query(t, matches, request, { ...page, candidates: pruning.candidates }, noCounts);
+    const last = hits.at(-1);
+    if (hits.length < page.limit || last === undefined || last.score <= pruning.bound)
+      return this.#query(t, matches, request, page, counts);
+    const counted = counts.total || counts.facets.length > 0;
+    return counted ? [...hits, ...this.#query(t, matches, request, undefined, counts)] : hits;
+  }
+
+  /**
+   * A ranked query of optional words, reordered so that it scores the same
+   * however its page is found, and how that page can skip the matches that
+   * have only the tenant's most common words. FTS5 runs bm25() over every
+   * match, with no top-k pruning such as WAND or MaxScore, so a word in most
+   * documents is most of what such a search costs, though it adds almost
+   * nothing to any score. bm25() sums one term per phrase, in the order the
+   * expression names them, and a word in `hits` of `rows` documents adds at
+   * most its idf × (k1 + 1) to any score (`maxScoreOf`), so a document with
+   * only common words scores below the sum of theirs: the bound. The page is
+   * then taken from the candidates with a rarer word, split by FTS5 into
+   * those with a common word too and those without, each scored with the
+   * phrases of the whole query in the same order, so every score equals the
+   * one over every match to the bit. That order is the same whether or not a
+   * search prunes: words with synonyms, corrections or a prefix first, then
+   * plain words from the fewest documents to the most (OR matches the same
+   * in any order).
+   */
+  #ranking(
+    t: TenantTables,
+    query: ParsedQuery,
+    request: SearchRequest,
+    documents: DocumentCounter,
+  ): { query: ParsedQuery; pruning?: Pruning } {
+    const prunable = query.required.length === 0 && query.excluded.length === 0 && query.optional.length > 1;
+    if (request.sort !== 'RELEVANCE' || !prunable) return { query };
+    const counted = new Map(query.optional.filter(isPlain).map((term) => [term, documents(ftsTerm(term))]));
+    const documentsWith = (term: QueryTerm) => counted.get(term) ?? 0;
+    const plain = query.optional.filter(isPlain).sort((a, b) => documentsWith(a) - documentsWith(b));
+    const ordered = [...query.optional.filter((term) => !isPlain(term)), ...plain];
+    const rows = documents(null);
+    const floor = Math.max(this.#prunedWordMinDocuments, this.#prunedWordMinShare * rows);
+    const isCommon = (term: QueryTerm) => isPlain(term) && documentsWith(term) >= floor;
+    // The most frequent plain words from the floor up, and never every word: one at least stays a candidate's.
+    let rarerCount = ordered.length;
+    while (rarerCount > 1 && isCommon(ordered[rarerCount - 1] as QueryTerm)) rarerCount -= 1;
+    const reordered = { ...query, optional: ordered };
+    if (rarerCount === ordered.length) return { query: reordered };
+    const rarer = ordered.slice(0, rarerCount);
+    const common = ordered.slice(rarerCount);
+    const bound = boundMargin * common.reduce((sum, term) => sum + maxScoreOf(rows, documentsWith(term)), 0);
+    const rarerMatch = rarer.map(ftsTerm).join(' OR ');
+    const commonMatch = common.map(ftsTerm).join(' OR ');
+    const candidatesOf = (match: string, parameter: string) =>
+      matchesOf(t, noWords, request.filter, { match, parameter });
+    return {
+      query: reordered,
+      pruning: {
+        candidates: [
+          candidatesOf(`(${rarerMatch}) AND (${commonMatch})`, 'withCommon'),
+          candidatesOf(`(${rarerMatch}) NOT (${commonMatch})`, 'withoutCommon'),
+        ],
+        bound,
+      },
+    };
   }
 
   /**
@@ -544,17 +712,39 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
    * Only for queries of optional words with no filter, whose matches are
    * those words' plus the others'.
    */
-  #commonWords(t: TenantTables, query: ParsedQuery, filter: SearchFilter): QueryTerm[] {
+  #commonWords(query: ParsedQuery, filter: SearchFilter, documents: DocumentCounter): QueryTerm[] {
     if (query.required.length > 0 || query.excluded.length > 0 || !noFilter(filter)) return [];
-    const documentsWith = this.#db.statement(`SELECT doc FROM ${t.vocab} WHERE term = ?`);
     return query.optional.filter(
-      (term) =>
-        !term.prefix &&
-        !term.alternatives?.length &&
-        !term.synonyms?.length &&
-        ((documentsWith.get(stemmer(term.word)) as { doc: number } | undefined)?.doc ?? 0) >=
-          this.#keptFacetsMinDocuments,
+      (term) => isPlain(term) && documents(ftsTerm(term)) >= this.#keptFacetsMinDocuments,
     );
+  }
+
+  #generationOf(tenantId: string): number | undefined {
+    return (
+      this.#db.statement('SELECT generation FROM search_generations WHERE tenant_id = ?').get(tenantId) as
+        | { generation: number }
+        | undefined
+    )?.generation;
+  }
+
+  /**
+   * How many of the tenant's documents match an FTS5 expression (all of them
+   * for `null`), counted as bm25() counts them, and kept while the tenant's
+   * generation stands, as facet counts are: each count of a common word
+   * reads its whole list of documents.
+   */
+  #documentsMatching(t: TenantTables, generation: number | undefined, match: string | null): number {
+    // No generation yet: the tenant's changes so far may come from an indexer that does not take one.
+    const key = generation === undefined ? undefined : JSON.stringify([t.fts, generation, match]);
+    const kept = key === undefined ? undefined : this.#keptCounts.get(key);
+    if (kept !== undefined) return kept;
+    const { n } = (
+      match === null
+        ? this.#db.statement(`SELECT count(*) AS n FROM ${t.docs}`).get()
+        : this.#db.statement(`SELECT count(*) AS n FROM ${t.fts} WHERE ${t.fts} MATCH ?`).get(match)
+    ) as { n: number };
+    if (key !== undefined) this.#keptCounts.set(key, n);
+    return n;
   }
 
   /**
@@ -563,23 +753,19 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
    * tenant's generation is unchanged, plus the other words' matches that lack
    * it, which are few. The two sets are disjoint and together are every
    * match, so the sums are what one count over every match gives. Runs in
-   * one read transaction, so the page, the generation and the counts come
-   * from one snapshot. `query` asks for the page (and for the facets of a
+   * the caller's read transaction, which read `generation`, so the page, the
+   * generation and the counts come from one snapshot. `query` asks for the page (and for the facets of a
    * field with too many values to keep).
    */
   #queryWithKeptFacets(
     tenantId: string,
     t: TenantTables,
+    generation: number | undefined,
     parsed: ParsedQuery,
     common: QueryTerm[],
     facets: FacetField[],
-    query: (counts: { facets: FacetField[]; total: boolean }) => ResultRow[],
+    query: (counts: Counts) => ResultRow[],
   ): ResultRow[] {
-    const generation = (
-      this.#db.statement('SELECT generation FROM search_generations WHERE tenant_id = ?').get(tenantId) as
-        | { generation: number }
-        | undefined
-    )?.generation;
     const words = common.map((term) => term.word).sort();
     // No generation yet: the tenant's changes so far may come from an indexer that does not count them.
     const keyOf =
@@ -674,8 +860,8 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
         ? // CROSS JOIN fixes the loop order: left to the planner, it scans every tag of the tenant even for three matches.
           ['tag', `matches CROSS JOIN ${t.tags} ON ${t.tags}.doc_rowid = matches.rowid`]
         : [facetColumns[field], 'matches'];
-    return `SELECT '${field}', row_number() OVER (ORDER BY count(*) DESC, ${column} ASC), ${column}, NULL, NULL,
-        NULL, NULL, count(*)
+    return `SELECT '${field}' AS kind, row_number() OVER (ORDER BY count(*) DESC, ${column} ASC) AS position,
+        ${column} AS value, NULL AS score, NULL AS sort_value, NULL AS title_text, NULL AS body_text, count(*) AS count
       FROM ${from} WHERE ${column} IS NOT NULL GROUP BY ${column} ORDER BY 2 LIMIT $buckets`;
   }
 
@@ -708,8 +894,7 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
    * first. A word the index holds is never corrected, so exact matches
    * always rank on their own.
    */
-  #withCorrections(t: TenantTables, query: ParsedQuery): ParsedQuery {
-    const known = this.#db.statement(`SELECT 1 FROM ${t.vocab} WHERE term = ?`);
+  #withCorrections(t: TenantTables, query: ParsedQuery, documents: DocumentCounter): ParsedQuery {
     const near = this.#db.statement(
       `SELECT term, doc FROM (SELECT term, doc FROM ${t.vocab} WHERE term >= $from AND term < $to LIMIT $scan)
        WHERE length(term) BETWEEN $shortest AND $longest`,
@@ -717,8 +902,8 @@ export class SqliteSearchIndex implements SearchIndex, SynonymStore, TenantErasu
     const optional = query.optional.map((term): QueryTerm => {
       const edits = allowedEdits(term.word);
       if (term.prefix || edits === 0) return term;
+      if (documents(quote(term.word)) > 0) return term;
       const stem = stemmer(term.word);
-      if (known.get(stem)) return term;
       const first = stem.slice(0, 1);
       const rows = near.all({
         from: first,
