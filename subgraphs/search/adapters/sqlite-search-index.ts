@@ -117,7 +117,7 @@ function maxScoreOf(rows: number, hits: number): number {
 /** Documents of the tenant matching an FTS5 expression, or all of them for `null`, in the search's snapshot. */
 type DocumentCounter = (match: string | null) => number;
 /** Document counts (a number each) kept per process at most. */
-const keptCountsMax = 100_000;
+const keptCountsMax = 20_000;
 
 /** Headroom over the bound for floating-point rounding between this sum and FTS5's. */
 const boundMargin = 1.001;
