@@ -566,6 +566,33 @@ describe('SqliteSearchIndex ranks a page from the rarer words when that is prova
     expect(page).toEqual(await unpruned(db).search(request('fallback', 'alpha beta', 3)));
   });
 
+  it('never leaves out a common word with synonyms, whose rare synonym can outscore the page', async () => {
+    const documents = Array.from({ length: 36 }, (_, i) => {
+      if (i === 0) return upsert('synonyms', 'usual', 1, 'usual usual', 'short');
+      const body = `common ${Array.from({ length: 40 }, (_, n) => `filler${n}`).join(' ')}`;
+      return upsert('synonyms', `d${i}`, 1, 'Note', i < 6 ? `rare ${body}` : body);
+    });
+    await index.apply(documents);
+    await index.replaceSynonyms('synonyms', { equivalents: [{ words: ['common', 'usual'] }], rules: [] });
+    const pruning = new SqliteSearchIndex(db, { prunedWordMinDocuments: 1 });
+    const page = await pruning.search(request('synonyms', 'rare common', 3));
+    expect(page.hits[0]?.documentId).toBe('usual');
+    expect(page).toEqual(await unpruned(db).search(request('synonyms', 'rare common', 3)));
+  });
+
+  it('keeps no document counts for a tenant whose changes an indexer that does not take a generation applied', async () => {
+    const applyUncounted = async (change: DocumentChange) => {
+      await index.apply([change]);
+      db.connection.prepare('DELETE FROM search_generations WHERE tenant_id = ?').run('old');
+    };
+    const didYouMean = async () =>
+      (await index.search({ ...request('old', 'presure', 5), didYouMean: true })).didYouMean;
+    await applyUncounted(upsert('old', 'a', 1, 'Pressure gauge'));
+    expect(await didYouMean()).toBe('pressure');
+    await applyUncounted(upsert('old', 'b', 1, 'Presure valve'));
+    expect(await didYouMean()).toBeUndefined();
+  });
+
   it('gives the same pages, cursors, totals and facets as ranking every match, through writes', async () => {
     const words = ['common', 'often', 'alpha', 'beta', 'gamma'];
     const document = fc.record({
@@ -587,6 +614,9 @@ describe('SqliteSearchIndex ranks a page from the rarer words when that is prova
       fc.record({
         search: fc.record({
           words: fc.uniqueArray(fc.constantFrom(...words), { minLength: 2, maxLength: 4 }),
+          // Required and excluded words, and the other sorts, must never take the pruned path's shortcut.
+          modifier: fc.constantFrom('', '', '', '+', '-'),
+          sort: fc.constantFrom('RELEVANCE', 'RELEVANCE', 'RELEVANCE', 'UPDATED_DESC', 'UPDATED_ASC'),
           first: fc.integer({ min: 0, max: 4 }),
           published: fc.boolean(),
           facets: fc.boolean(),
@@ -620,9 +650,10 @@ describe('SqliteSearchIndex ranks a page from the rarer words when that is prova
             } else if ('remove' in next)
               await index.apply([deleteChange(tenantId, `d${next.remove}`, version)]);
             else {
-              const { words: chosen, first, published, facets } = next.search;
+              const { words: chosen, modifier, sort, first, published, facets } = next.search;
               let wanted: SearchRequest = {
-                ...request(tenantId, chosen.join(' '), first),
+                ...request(tenantId, [`${modifier}${chosen[0]}`, ...chosen.slice(1)].join(' '), first),
+                sort,
                 filter: published ? { status: ['PUBLISHED'] } : {},
                 facets: facets ? ['STATUS'] : [],
                 highlights: true,
