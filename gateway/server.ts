@@ -403,7 +403,6 @@ function buildHttpServer(
       parts.responseCache &&
       createResponseCacheShortcut({
         responseCache: parts.responseCache,
-        verifier: options.verifier,
         operationStore: parts.operationStore,
         admission: parts.admission,
         metrics: parts.metrics,

@@ -1,7 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import Negotiator from 'negotiator';
-import { authenticate, type JwtVerifier, type Principal } from '../../server/auth/jwt-verifier.ts';
-import type { Shortcut, ShortcutOutcome } from '../../server/http/http-server.ts';
+import type { Shortcut } from '../../server/http/http-server.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { ServiceMetrics } from '../../server/observability/metrics.ts';
 import type { RequestOutcome } from '../../server/observability/request-outcome.ts';
@@ -16,7 +15,6 @@ import { type ResponseCache, requestIdentity } from './response-cache.ts';
 
 export interface ResponseCacheShortcutOptions {
   responseCache: ResponseCache;
-  verifier: JwtVerifier;
   /** The manifest: a safelisted id stands for its text in the cache key. */
   operationStore: PersistedOperationStore;
   /** The gateway's admission, the same list Apollo's path runs. */
@@ -74,8 +72,6 @@ function cacheableRequest(body: unknown): CacheableRequest | undefined {
   };
 }
 
-const passOn = (context?: GatewayContext): ShortcutOutcome<GatewayContext> => ({ answered: false, context });
-
 /**
  * Answers response cache hits before Apollo Server, which spends several
  * times a hit's own cost on its request pipeline. A hit is served only after
@@ -90,48 +86,45 @@ const passOn = (context?: GatewayContext): ShortcutOutcome<GatewayContext> => ({
  * request through Apollo in the background, as its caller, so that the
  * response cache plugin stores a fresh entry before this one expires.
  *
- * Anything else goes on to Apollo: a miss, with the verified principal and
- * the ticket under which the response cache plugin stores the answer; a hit
+ * Anything else goes on to Apollo, in the request's context (so a client
+ * that leaves still stops its subgraph queries): a miss, with the ticket
+ * under which the response cache plugin stores the answer; a hit
  * that admission refused, with the verdict, which Apollo reports as it would
  * its own (so refusals look and are counted the same on both paths, and
  * nothing is charged twice); an unusual request, for Apollo to judge.
  */
 export function createResponseCacheShortcut({
   responseCache,
-  verifier,
   operationStore,
   admission,
   metrics,
   logger,
 }: ResponseCacheShortcutOptions): Shortcut<GatewayContext> {
   const logRequest = createRequestLog(logger, 'info');
-  return async (request, response, body, runInBackground, clientGone) => {
+  return async (request, response, body, context, runInBackground) => {
     const startedAt = performance.now();
     // Exactly JSON: any other type (`text/plain; x=application/json`) is Apollo's to refuse as a possible CSRF.
     const mediaType = request.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
     const cacheable = mediaType === 'application/json' ? cacheableRequest(body) : undefined;
     const contentType = cacheable && contentTypeFor(request.headers.accept);
-    if (!cacheable || !contentType) return passOn();
-    let principal: Principal;
-    try {
-      principal = await authenticate(verifier, request.headers.authorization);
-    } catch {
-      // Apollo's path authenticates again, and refuses and reports it like any other refusal.
-      return passOn();
-    }
+    if (!cacheable || !contentType) return { answered: false };
+    const { principal, clientGone } = context;
     // A safelisted id stands for its text: dropped from the manifest, it no longer finds its entries.
     const safelisted = cacheable.query === undefined && operationStore.get(cacheable.persistedId ?? '');
     const identity = requestIdentity(safelisted ? { ...cacheable, query: safelisted.body } : cacheable);
     const lookup = await responseCache.lookup(principal.tenantId, identity);
     if (!('hit' in lookup)) {
       const responseCacheTicket = 'miss' in lookup ? lookup.miss : undefined;
-      return passOn({ principal, cacheStatus: 'miss', responseCacheTicket, responseToKeep: {} });
+      return {
+        answered: false,
+        context: { ...context, cacheStatus: 'miss', responseCacheTicket, responseToKeep: {} },
+      };
     }
     const { hit, refresh } = lookup;
     const verdict = await admit(admission, { principal, ...cacheable, clientGone });
     if ('refused' in verdict) {
       if (refresh) responseCache.refreshEnded(refresh);
-      return passOn({ principal, admission: verdict });
+      return { answered: false, context: { ...context, admission: verdict } };
     }
 
     // As Apollo answers (status, content type, no-store), with a content-length, not chunked.

@@ -12,22 +12,22 @@ export type RouteHandler = (request: IncomingMessage, response: ServerResponse) 
 
 /**
  * What a shortcut did with a request: answered it, or passed it on to Apollo,
- * with the context it already built (so the token is not verified twice).
+ * with the context it was given or one it built from that.
  */
 export type ShortcutOutcome<TContext> = { answered: true } | { answered: false; context?: TContext };
 
 /**
  * Runs before Apollo on every POST of a JSON body to /graphql, with the
- * parsed body. `runInBackground` runs the same request through Apollo with
- * the given context and drops the answer (the response cache's refreshes).
- * `clientGone` aborts when the client closes the connection before its answer is sent.
+ * parsed body and the request's context (built from its headers, its token
+ * already verified). `runInBackground` runs the same request through Apollo
+ * with the given context and drops the answer (the response cache's refreshes).
  */
 export type Shortcut<TContext> = (
   request: IncomingMessage,
   response: ServerResponse,
   body: unknown,
+  context: TContext,
   runInBackground: (context: TContext) => Promise<void>,
-  clientGone: AbortSignal,
 ) => Promise<ShortcutOutcome<TContext>>;
 
 export interface HttpServerOptions<TContext extends BaseContext> {
@@ -373,7 +373,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
               const result = await runApollo(async () => backgroundContext);
               if (result.body.kind === 'complete') onAnswered?.(backgroundContext, result.body.string);
             };
-            const outcome = await shortcut(request, response, body, runInBackground, clientGone.signal);
+            const outcome = await shortcut(request, response, body, prepared, runInBackground);
             if (outcome.answered) return;
             prepared = outcome.context ?? prepared;
           }
