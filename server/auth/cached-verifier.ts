@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { JwtConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -22,9 +21,10 @@ export interface CachedVerifierOptions {
  * request pays for one signature check (ECDSA verification shows in every
  * service's profile) per TTL instead of per request.
  *
- * Only successes are cached, keyed by a SHA-256 of the token (the token's
- * own bytes are what was signed, so equal hashes mean the same claims). An
- * entry never outlives the token's `exp`. The trade-off is revocation by
+ * Only successes are cached, keyed by the token itself (its bytes are what
+ * was signed, so the same token means the same claims; the principal holds
+ * the token anyway, so a digest would keep nothing out of memory). An entry
+ * never outlives the token's `exp`. The trade-off is revocation by
  * key removal: a token already verified keeps working for up to the TTL
  * after its key leaves the JWKS. The remote JWKS is itself refreshed only
  * every JWT_JWKS_MAX_AGE_SECONDS (600 by default), so the default TTL adds
@@ -43,13 +43,11 @@ export function cachedVerifier(verifier: JwtVerifier, options: CachedVerifierOpt
   return {
     keyStatus: verifier.keyStatus?.bind(verifier),
     async verify(token) {
-      // One-shot: a `Hash` object per request is a native handle each scavenge has to finalize.
-      const key = hash('sha256', token, 'base64url');
-      const cached = principals.get(key);
+      const cached = principals.get(token);
       if (cached && cached.expiresAt > now()) return cached;
       const principal = await verifier.verify(token);
       const remaining = principal.expiresAt - now();
-      if (remaining > 0) principals.set(key, principal, { ttl: Math.min(ttlMs, remaining) });
+      if (remaining > 0) principals.set(token, principal, { ttl: Math.min(ttlMs, remaining) });
       return principal;
     },
   };
