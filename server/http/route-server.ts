@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { Logger } from '../logger.ts';
-import { type ListeningServer, listen, type RouteHandler, requestUrl, sendJson } from './http-server.ts';
+import { type ListeningServer, listen, type RouteHandler, requestTarget, sendJson } from './http-server.ts';
 
 /**
  * An HTTP server with only GET routes (health, metrics), for processes that
@@ -13,7 +13,7 @@ export function startRouteServer(options: {
   logger: Logger;
 }): Promise<ListeningServer> {
   const server = createServer((request, response) => {
-    const url = requestUrl(request);
+    const url = requestTarget(request);
     if (!url) return sendJson(response, 400, { error: 'malformed request target' });
     const route = options.routes[url.pathname];
     if (!route || request.method !== 'GET') return sendJson(response, 404, { error: 'not found' });
