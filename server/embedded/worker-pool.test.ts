@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -119,24 +119,48 @@ describe('worker pool', () => {
     await expect(stuck).rejects.toBeInstanceOf(DeadlineExceededError);
   });
 
-  it('stops a call whose caller gave up: the running one has its worker killed and replaced, the queued one never runs', async () => {
-    const workers = open(1, { deadlineMs: 60_000 });
-    const stuckPid = await workers.call('pid');
+  it('drops the answer of a call whose caller gave up: the running one ends on its own worker first, the queued one never runs', async () => {
+    const workers = open(1, { deadlineMs: startupAllowanceMs });
+    const pid = await workers.call('pid');
+    const marker = join(await mkdtemp(join(tmpdir(), 'quarry-worker-pool-')), 'finish');
     const caller = new AbortController();
     const gone = new Error('caller gone');
-    const running = workers.callUntil(caller.signal, 'spin');
+    const running = workers.callUntil(caller.signal, 'spinUntil', marker);
+    let settled = false;
+    running
+      .catch(() => {})
+      .finally(() => {
+        settled = true;
+      });
     const queued = workers.callUntil(caller.signal, 'echo', 'never');
     caller.abort(gone);
-    await expect(running).rejects.toMatchObject({ name: 'CallAbandonedError', cause: gone });
-    // The restart it caused, for the tenant's bulkhead to wait on.
-    expect(workerRestartOf(await running.catch((error: unknown) => error))).toBeInstanceOf(Promise);
     await expect(queued).rejects.toBe(gone);
-    await vi.waitFor(() => expect(isAlive(stuckPid)).toBe(false), { timeout: startupAllowanceMs });
-    // The replacement serves the next call; an already aborted signal is refused without a worker.
-    expect(await workers.call('pid')).not.toBe(stuckPid);
-    expect(workers.size()).toBe(1);
+    // Still running: the caller learns it gave up only once nothing it started runs.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+
+    await writeFile(marker, '');
+    await expect(running).rejects.toMatchObject({ name: 'CallAbandonedError', cause: gone });
+    expect(workerRestartOf(await running.catch((error: unknown) => error))).toBeUndefined();
+    // The same process serves the next call: abandoning a call costs no restart.
+    expect(await workers.call('pid')).toBe(pid);
+    expect(lost).toEqual([]);
     await expect(workers.callUntil(caller.signal, 'pid')).rejects.toBe(gone);
-    expect(lost).toEqual(['abandoned']);
+    await rm(dirname(marker), { recursive: true, force: true });
+  });
+
+  it('still stops an abandoned call at its deadline, and replaces its worker', async () => {
+    const workers = open(1);
+    const stuckPid = await workers.call('pid');
+    const caller = new AbortController();
+    const running = workers.callUntil(caller.signal, 'spin');
+    caller.abort(new Error('caller gone'));
+    await expect(running).rejects.toBeInstanceOf(DeadlineExceededError);
+    // The restart it caused, for the tenant's bulkhead to wait on.
+    await workerRestartOf(await running.catch((error: unknown) => error));
+    expect(lost).toEqual(['deadline']);
+    expect(isAlive(stuckPid)).toBe(false);
+    expect(await workers.call('pid')).not.toBe(stuckPid);
   });
 
   it('reports a worker that died on its own, and serves the next call from a new one', async () => {

@@ -47,25 +47,21 @@ export function isDeadlineExceeded(error: unknown): error is DeadlineExceededErr
   return (error as DeadlineExceededError | null)?.isDeadlineExceeded === true;
 }
 
-/** A running call whose caller stopped waiting: its worker was killed. `cause` is the signal's reason. */
+/**
+ * A call whose caller stopped waiting while it ran: its worker finished it
+ * and its answer was dropped. `cause` is the signal's reason.
+ */
 export class CallAbandonedError extends Error {
   override name = 'CallAbandonedError';
-  /** Settles once the killed worker's replacement is ready, as for `DeadlineExceededError`. */
-  readonly replaced: Promise<void>;
-  constructor(pool: string, method: string, replaced: Promise<void>, reason: unknown) {
-    super(`${pool}: ${method} was stopped, its caller gone`, { cause: reason });
-    this.replaced = replaced;
+  constructor(pool: string, method: string, reason: unknown) {
+    super(`${pool}: ${method} was abandoned by its caller`, { cause: reason });
   }
 }
 
-/**
- * The restart a failed call caused, if it killed its worker (past its deadline, or abandoned),
- * found on the error or on what it wraps.
- */
+/** The restart a failed call caused, if it ran past its deadline, found on the error or on what it wraps. */
 export function workerRestartOf(error: unknown): Promise<void> | undefined {
   for (let current = error; current; current = (current as { cause?: unknown }).cause) {
-    if (current instanceof DeadlineExceededError || current instanceof CallAbandonedError)
-      return current.replaced;
+    if (current instanceof DeadlineExceededError) return current.replaced;
     if (typeof current !== 'object') return undefined;
   }
   return undefined;
@@ -94,8 +90,10 @@ export interface WorkerPool<Api extends WorkerApi> {
   ): Promise<Awaited<ReturnType<Api[M]>>>;
   /**
    * `call`, abandoned when `signal` aborts: a queued call leaves the queue and
-   * rejects with the signal's reason; a running one has its worker killed and
-   * replaced, and rejects with `CallAbandonedError`.
+   * rejects with the signal's reason; a running one runs on, within its
+   * deadline, and rejects with `CallAbandonedError` once its worker is free
+   * (a process start costs more than the rest of most calls, and the caller
+   * learns when nothing it started still runs).
    */
   callUntil<M extends keyof Api & string>(
     signal: AbortSignal | undefined,
@@ -126,6 +124,8 @@ interface Job {
   /** Set while the caller's signal can abandon the call; removed once it settles. */
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** Set when its caller gave up while it ran: its answer is dropped. */
+  abandoned?: { reason: unknown };
 }
 
 interface Worker {
@@ -136,7 +136,7 @@ interface Worker {
   started: Promise<void>;
   job?: Job;
   nextId: number;
-  /** Killed by the pool (deadline, abandoned call, close), so its exit is not a loss of its own. */
+  /** Killed by the pool (deadline, close), so its exit is not a loss of its own. */
   killed?: boolean;
 }
 
@@ -239,7 +239,8 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     if (!job || reply.id !== worker.nextId) return;
     finish(job);
     worker.job = undefined;
-    if ('error' in reply)
+    if (job.abandoned) job.reject(new CallAbandonedError(name, job.method, job.abandoned.reason));
+    else if ('error' in reply)
       job.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
     else job.resolve(reply.value);
     idle.push(worker);
@@ -262,7 +263,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     if (job.signal) {
       const { signal } = job;
       job.onAbort = () => {
-        job.reject(new CallAbandonedError(name, job.method, stop(worker, job, 'abandoned'), signal.reason));
+        job.abandoned = { reason: signal.reason };
       };
       signal.addEventListener('abort', job.onAbort, { once: true });
     }

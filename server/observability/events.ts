@@ -13,13 +13,13 @@ export interface OperationalEvents {
   backendCall(dependency: string, operation: string, seconds: number, outcome: 'ok' | 'error'): void;
   batchLoaded(loader: string, size: number): void;
   /**
-   * A worker process of `pool` was lost: killed because a call ran past its deadline (`deadline`) or
-   * its caller stopped waiting (`abandoned`), or it died on its own (`exited`).
+   * A worker process of `pool` was lost: killed because a call ran past its deadline (`deadline`),
+   * or it died on its own (`exited`).
    */
   workerLost(pool: string, reason: WorkerLoss): void;
 }
 
-export type WorkerLoss = 'deadline' | 'abandoned' | 'exited';
+export type WorkerLoss = 'deadline' | 'exited';
 
 /** For wiring that has nobody listening (unit tests, tools). */
 export const noOperationalEvents: OperationalEvents = {

@@ -3,10 +3,10 @@ import type { HoldSlot, TenantBulkheads } from '../../server/resilience/tenant-b
 import type { SearchIndex } from './search-index.ts';
 
 /**
- * A search stopped at its deadline, or abandoned by its caller, cost a
- * worker. The caller is answered at once, but the tenant's slot stays taken
- * until the replacement is ready: a tenant holds at most its share of the
- * workers, restarting ones included.
+ * A search stopped at its deadline cost a worker. The caller is answered at
+ * once, but the tenant's slot stays taken until the replacement is ready: a
+ * tenant holds at most its share of the workers, restarting ones included
+ * (a search its caller abandoned holds the slot until its worker is free).
  */
 const holdingRestarts =
   (holdSlot: HoldSlot) =>

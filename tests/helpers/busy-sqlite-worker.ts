@@ -1,11 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { serveWorkerCalls } from '../../server/embedded/worker-host.ts';
 
 /**
  * A worker for the pool's tests: `spin` runs one SQLite statement that takes
  * minutes inside native code, like a pathological search, where no
- * JavaScript runs that could notice a request to stop.
+ * JavaScript runs that could notice a request to stop; `spinUntil` keeps
+ * its worker busy until the test creates a file.
  */
 export type BusyWorkerApi = {
   echo(value: unknown): Promise<unknown>;
@@ -14,6 +15,8 @@ export type BusyWorkerApi = {
   fail(message: string): Promise<never>;
   pid(): Promise<number>;
   spin(): Promise<number>;
+  /** Busy until the file `marker` exists, then answers this process's id. */
+  spinUntil(marker: string): Promise<number>;
 };
 
 serveWorkerCalls((prefix: string) => {
@@ -33,6 +36,10 @@ serveWorkerCalls((prefix: string) => {
     },
     pid: async () => process.pid,
     spin: async () => (spin.get() as { n: number }).n,
+    spinUntil: async (marker) => {
+      while (!existsSync(marker)) {}
+      return process.pid;
+    },
   };
   return api;
 });
