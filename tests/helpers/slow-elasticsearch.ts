@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startTestStack, type TestStack } from './test-stack.ts';
 
 /** One call the server received: when it arrived, and whether its client has closed it yet. */
 export interface HeldCall {
@@ -59,5 +60,36 @@ export async function startSlowElasticsearch(): Promise<SlowElasticsearch> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+export interface StackOnSlowElasticsearch {
+  backend: SlowElasticsearch;
+  stack: TestStack;
+  stop(): Promise<void>;
+}
+
+/**
+ * A whole stack searching a `startSlowElasticsearch` backend, with `env` on
+ * top. Only an abort can end a held call: the backend client's own timeout is
+ * far past any test.
+ */
+export async function startStackOnSlowElasticsearch(
+  env: Record<string, string>,
+): Promise<StackOnSlowElasticsearch> {
+  const backend = await startSlowElasticsearch();
+  const stack = await startTestStack({
+    env: { ELASTICSEARCH_URL: backend.url, ELASTICSEARCH_REQUEST_TIMEOUT_MS: '60000', ...env },
+  }).catch(async (error: unknown) => {
+    await backend.close();
+    throw error;
+  });
+  return {
+    backend,
+    stack,
+    stop: async () => {
+      await stack.stop();
+      await backend.close();
+    },
   };
 }

@@ -1,36 +1,31 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type SlowElasticsearch, startSlowElasticsearch } from '../helpers/slow-elasticsearch.ts';
-import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+import {
+  type StackOnSlowElasticsearch,
+  startStackOnSlowElasticsearch,
+} from '../helpers/slow-elasticsearch.ts';
 
 /** How long an abandoned backend call may take to see its connection closed, on a loaded machine. */
 const abandonedCallStopsWithinMs = 5000;
 const readAttempts = 3;
 
-let backend: SlowElasticsearch;
-let stack: TestStack;
+let held: StackOnSlowElasticsearch;
 
 beforeAll(async () => {
-  backend = await startSlowElasticsearch();
-  stack = await startTestStack({
-    env: {
-      ELASTICSEARCH_URL: backend.url,
-      // Far past the test: only an abort closes a held call.
-      ELASTICSEARCH_REQUEST_TIMEOUT_MS: '60000',
-      // The gateway gives up on the subgraph while the subgraph is on its second backend attempt.
-      RESILIENCE_TIMEOUT_MS: '600,redis=250,search-index=400',
-      RETRY_MAX_ATTEMPTS: `${readAttempts},redis=1`,
-      // Breakers stay closed: the test counts attempts, not refusals.
-      BREAKER_FAILURE_THRESHOLD: '1000',
-    },
+  held = await startStackOnSlowElasticsearch({
+    // The gateway gives up on the subgraph while the subgraph is on its second backend attempt.
+    RESILIENCE_TIMEOUT_MS: '600,redis=250,search-index=400',
+    RETRY_MAX_ATTEMPTS: `${readAttempts},redis=1`,
+    // Breakers stay closed: the test counts attempts, not refusals.
+    BREAKER_FAILURE_THRESHOLD: '1000',
   });
 });
 
 afterAll(async () => {
-  await stack?.stop();
-  await backend?.close();
+  await held?.stop();
 });
 
 it('calls a slow backend at most the read attempts per client request, and stops every call once its caller has gone', async () => {
+  const { backend, stack } = held;
   const token = await stack.token('acme');
   // Empty text: no synonyms to read first, so each attempt's first backend call is the one held.
   const answer = await stack.graphql('{ search(query: "", first: 5) { total } }', { token });

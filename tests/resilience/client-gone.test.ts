@@ -1,33 +1,29 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type SlowElasticsearch, startSlowElasticsearch } from '../helpers/slow-elasticsearch.ts';
-import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+import {
+  type StackOnSlowElasticsearch,
+  startStackOnSlowElasticsearch,
+} from '../helpers/slow-elasticsearch.ts';
 
 /** How long a backend call may take to see its connection closed once the client has gone, on a loaded machine. */
 const abandonedCallStopsWithinMs = 5000;
 
-let backend: SlowElasticsearch;
-let stack: TestStack;
+let held: StackOnSlowElasticsearch;
 
 beforeAll(async () => {
-  backend = await startSlowElasticsearch();
-  stack = await startTestStack({
-    env: {
-      ELASTICSEARCH_URL: backend.url,
-      // Far past the test: only the client leaving can end a held call.
-      ELASTICSEARCH_REQUEST_TIMEOUT_MS: '60000',
-      RESILIENCE_TIMEOUT_MS: '60000,redis=250',
-      // As deployed: the response cache looks the request up first, and a miss goes on to Apollo.
-      RESPONSE_CACHE_TTL_SECONDS: '60',
-    },
+  held = await startStackOnSlowElasticsearch({
+    // Far past the test: only the client leaving can end a held call.
+    RESILIENCE_TIMEOUT_MS: '60000,redis=250',
+    // As deployed: the response cache looks the request up first, and a miss goes on to Apollo.
+    RESPONSE_CACHE_TTL_SECONDS: '60',
   });
 });
 
 afterAll(async () => {
-  await stack?.stop();
-  await backend?.close();
+  await held?.stop();
 });
 
 it('stops the backend calls of a search whose client has gone, with the response cache on', async () => {
+  const { backend, stack } = held;
   const token = await stack.token('acme');
   const client = new AbortController();
   const answer = fetch(stack.gatewayUrl, {
