@@ -220,14 +220,17 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
     if (job.onAbort) job.signal?.removeEventListener('abort', job.onAbort);
   }
 
-  /** Kills the worker running `job` and starts its replacement at once; settles when that one is ready. */
-  function stop(worker: Worker, job: Job, reason: WorkerLoss): Promise<void> {
+  /**
+   * Kills the worker running `job`, past its deadline, and starts its replacement at once; settles
+   * when that one is ready.
+   */
+  function stopAtDeadline(worker: Worker, job: Job): Promise<void> {
     finish(job);
     worker.job = undefined;
     worker.killed = true;
     discard(worker);
     worker.process.kill('SIGKILL');
-    if (!closed) onWorkerLost?.(reason);
+    if (!closed) onWorkerLost?.('deadline');
     // Replaced at once, not on the next call: starting a process costs more than most searches.
     const replaced = closed ? Promise.resolve() : spawn().started.catch(() => {});
     dispatch();
@@ -256,7 +259,7 @@ export function createWorkerPool<Api extends WorkerApi>(options: WorkerPoolOptio
       // waiting in the pipe. The check phase comes after the poll that reads it, so only a late call is stopped.
       setImmediate(() => {
         if (worker.job !== job) return;
-        const replaced = stop(worker, job, 'deadline');
+        const replaced = stopAtDeadline(worker, job);
         job.reject(new DeadlineExceededError(name, job.method, deadlineMs, replaced));
       });
     }, deadlineMs);
