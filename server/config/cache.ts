@@ -26,7 +26,9 @@ export const cacheConcern = defineConcern({
     RESPONSE_CACHE_REFRESH_SECONDS: z.coerce.number().min(0).max(300).default(2),
     RESPONSE_CACHE_NEAR_MAX_MB: z.coerce.number().min(0).max(65_536).default(64),
     RESPONSE_CACHE_MAX_ENTRY_BYTES: responseCacheMaxEntryBytes,
-    ENTITY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
+    // Off unless asked for: it costs every uncached page lookups and stores, and saves a call only when a
+    // page's documents are all cached under the tenant's current generations (docs/benchmarks.md).
+    ENTITY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(0),
     ENTITY_CACHE_MAX_ENTRY_BYTES: positiveInt(64 * 1024),
   },
   check(env, context) {

@@ -79,6 +79,8 @@ export async function startCluster(
     INDEXER_PORT: String(indexerPort),
     DOCUMENTS_URL: `http://127.0.0.1:${ports.documents}/graphql`,
     SEARCH_URL: `http://127.0.0.1:${ports.search}/graphql`,
+    // On, so that search pages' documents come through it and the checker holds it to the guarantees.
+    ENTITY_CACHE_TTL_SECONDS: '60',
     ...backends.env,
     ...options.env,
   };

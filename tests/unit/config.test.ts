@@ -71,11 +71,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, JWT_CACHE_MAX_ENTRIES: '0' })).toThrow(/JWT_CACHE_MAX_ENTRIES/);
   });
 
-  it('caches entities at the gateway for 60 s by default, up to 64 KiB each; 0 turns it off', () => {
+  it('caches entities at the gateway only when given a TTL, up to 64 KiB each', () => {
     const defaults = loadConfig(minimal);
-    expect(defaults.cache.entityTtlSeconds).toBe(60);
+    expect(defaults.cache.entityTtlSeconds).toBe(0);
     expect(defaults.cache.entityMaxEntryBytes).toBe(64 * 1024);
-    expect(loadConfig({ ...minimal, ENTITY_CACHE_TTL_SECONDS: '0' }).cache.entityTtlSeconds).toBe(0);
+    expect(loadConfig({ ...minimal, ENTITY_CACHE_TTL_SECONDS: '60' }).cache.entityTtlSeconds).toBe(60);
     expect(() => loadConfig({ ...minimal, ENTITY_CACHE_TTL_SECONDS: '301' })).toThrow(
       /ENTITY_CACHE_TTL_SECONDS/,
     );
