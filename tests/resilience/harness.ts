@@ -40,9 +40,9 @@ export const testEnv = (redisUrl: string): Record<string, string> => ({
   RETRY_MAX_ATTEMPTS: '2,redis=1',
   RETRY_INITIAL_DELAY_MS: '10',
   RATE_LIMIT_TIERS: 'standard=100000/100000',
-  // The entity cache stays off (the default): it would answer the document fields a cell breaks the
-  // documents subgraph for, whatever the operation's name (`uncached`). Its own tests:
-  // tests/e2e/entity-cache.test.ts.
+  // Off, whatever the default: it would answer the document fields a cell breaks the documents subgraph
+  // for, whatever the operation's name (`uncached`). Its own tests: tests/e2e/entity-cache.test.ts.
+  ENTITY_CACHE_TTL_SECONDS: '0',
 });
 
 export interface Harness {
