@@ -21,7 +21,9 @@ if [[ "$*" == *port-forward* ]]; then exec sleep 30; fi
   );
   writeFileSync(
     join(stubs, 'curl'),
+    // Like a real port-forward, the health check is refused until the forward is up.
     `#!/usr/bin/env bash
+if [[ "$*" == */health/live* ]]; then grep -q port-forward "${stubs}/calls" 2>/dev/null || exit 7; fi
 if [[ "$*" == */graphql* ]]; then
   echo "curl graphql" >> "${stubs}/calls"
   if [[ -n "\${SMOKE_FAILS:-}" ]]; then echo '{"errors":[{"message":"down"}]}'; else echo '{"data":{}}'; fi
