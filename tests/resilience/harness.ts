@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import type { OperationalEvents } from '../../server/observability/events.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { createFaultSwitch } from '../helpers/faults.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
@@ -9,7 +8,7 @@ import { type GraphQLResponse, startTestStack, type TestStack } from '../helpers
  * Short budgets so the whole matrix runs in well under a minute: a backend
  * call (2 attempts of 500 ms) fits inside a gateway-to-subgraph attempt
  * (1.5 s), which fits inside the subgraph deadline (2 s); Redis gets 150 ms
- * per command, one attempt. The defaults users get are longer (attempts of
+ * per command, one attempt, where it is the fault. The defaults users get are longer (attempts of
  * 2 s, 3 for a backend, a 5 s deadline, 250 ms for Redis); everything else,
  * the response cache and rate-limit leases included, is the default.
  */
@@ -17,7 +16,13 @@ export const budgets = {
   backendTimeoutMs: 500,
   subgraphTimeoutMs: 1500,
   subgraphDeadlineMs: 2000,
+  /** Where Redis is the fault a cell injects. */
   redisTimeoutMs: 150,
+  /**
+   * Where it is not: the stale page a backend cell relies on is a Redis read, and a busy machine that
+   * stalls a service's event loop past 150 ms would fail it, which is not the fault under test.
+   */
+  redisNotFaultedTimeoutMs: 2000,
   halfOpenAfterMs: 500,
   /**
    * What the user may wait while a dependency's breaker is open. A sanity bound only, generous because a
@@ -30,10 +35,10 @@ export const budgets = {
   recoveryMs: 15_000,
 };
 
-export const testEnv = (redisUrl: string): Record<string, string> => ({
+export const testEnv = (redisUrl: string, redisTimeoutMs: number): Record<string, string> => ({
   REDIS_URL: redisUrl,
-  REDIS_COMMAND_TIMEOUT_MS: String(budgets.redisTimeoutMs),
-  RESILIENCE_TIMEOUT_MS: `${budgets.backendTimeoutMs},redis=${budgets.redisTimeoutMs},subgraph:search=${budgets.subgraphTimeoutMs},subgraph:documents=${budgets.subgraphTimeoutMs}`,
+  REDIS_COMMAND_TIMEOUT_MS: String(redisTimeoutMs),
+  RESILIENCE_TIMEOUT_MS: `${budgets.backendTimeoutMs},redis=${redisTimeoutMs},subgraph:search=${budgets.subgraphTimeoutMs},subgraph:documents=${budgets.subgraphTimeoutMs}`,
   SUBGRAPH_TIMEOUT_MS: String(budgets.subgraphDeadlineMs),
   BREAKER_FAILURE_THRESHOLD: '3',
   BREAKER_HALF_OPEN_AFTER_MS: String(budgets.halfOpenAfterMs),
@@ -57,12 +62,15 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-/** `env` adds to `testEnv`, for a test that says why it needs more. */
-export async function startHarness(
-  tenantId: string,
-  events?: OperationalEvents,
-  env: Record<string, string> = {},
-): Promise<Harness> {
+export interface HarnessOptions {
+  /** Adds to `testEnv`, for a test that says why it needs more. */
+  env?: Record<string, string>;
+  /** `budgets.redisTimeoutMs` for a test that faults Redis; the default is `budgets.redisNotFaultedTimeoutMs`. */
+  redisTimeoutMs?: number;
+}
+
+export async function startHarness(tenantId: string, options: HarnessOptions = {}): Promise<Harness> {
+  const { env = {}, redisTimeoutMs = budgets.redisNotFaultedTimeoutMs } = options;
   // Stopped in reverse when a later step fails too: a harness that never returned has no stop() to call,
   // and its Redis and services would outlive the test.
   const started: (() => Promise<void>)[] = [];
@@ -80,8 +88,7 @@ export async function startHarness(
     started.push(() => redisProxy.close());
     const proxies: Record<string, FaultProxy> = {};
     const stack = await startTestStack({
-      env: { ...testEnv(`redis://127.0.0.1:${redisProxy.port}`), ...env },
-      events,
+      env: { ...testEnv(`redis://127.0.0.1:${redisProxy.port}`, redisTimeoutMs), ...env },
       decorateStore: (store) => storeFaults.wrap(store),
       decorateIndex: (index) => indexFaults.wrap(index),
       routeSubgraph: async (name, url) => {
@@ -251,13 +258,17 @@ export interface MatrixCell {
  */
 export function matrixHarness(
   tenantId: string,
-  options: { seed?: { title: string; body: string }; reset?: (h: Harness) => Promise<unknown> } = {},
+  options: {
+    seed?: { title: string; body: string };
+    reset?: (h: Harness) => Promise<unknown>;
+    redisTimeoutMs?: number;
+  } = {},
 ): MatrixCell {
-  const { seed, reset = closeAllBreakers } = options;
+  const { seed, reset = closeAllBreakers, redisTimeoutMs } = options;
   let harness: Harness | undefined;
   let seededId: string | undefined;
   beforeAll(async () => {
-    harness = await startHarness(tenantId);
+    harness = await startHarness(tenantId, { redisTimeoutMs });
     if (seed) seededId = await createIndexed(harness, seed.title, seed.body);
   });
   afterAll(() => harness?.stop());

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, type Harness, readiness, startHarness } from './harness.ts';
+import { budgets, eventually, type Harness, readiness, startHarness } from './harness.ts';
 
 /**
  * Every service runs in this one process, so on a busy 2-core machine this is most of a minute. A third
@@ -26,7 +26,10 @@ describe('Redis killed and restarted under load', () => {
   beforeAll(async () => {
     // While Redis is down every search reaches the index; on a machine running other suites its two
     // workers then queued searches past the default 250 ms, which is the bulkheads' business, not Redis's.
-    h = await startHarness('tenant-load-a', undefined, { SEARCH_QUEUE_TIMEOUT_MS: '5000' });
+    h = await startHarness('tenant-load-a', {
+      env: { SEARCH_QUEUE_TIMEOUT_MS: '5000' },
+      redisTimeoutMs: budgets.redisTimeoutMs,
+    });
     for (const tenantId of tenants) {
       tokens[tenantId] = await h.stack.token(tenantId);
       // Same ids and same words in both tenants: only the tenant in the key tells their cache entries apart.

@@ -21,6 +21,7 @@ describe('resilience matrix: Redis', () => {
   const cell = matrixHarness('tenant-redis', {
     seed: { title: 'Served without Redis', body: 'pelican' },
     reset: (h) => h.redisProxy.set('pass'),
+    redisTimeoutMs: budgets.redisTimeoutMs,
   });
 
   const { search } = cell;

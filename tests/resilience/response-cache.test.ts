@@ -20,7 +20,7 @@ describe('response cache while Redis is down', () => {
   };
 
   beforeAll(async () => {
-    h = await startHarness('tenant-rc-redis');
+    h = await startHarness('tenant-rc-redis', { redisTimeoutMs: budgets.redisTimeoutMs });
     await h.stack.store.create(
       'tenant-rc-redis',
       { title: 'Cached title', body: 'b', tags: [], author: null, status: 'PUBLISHED' },
