@@ -388,7 +388,9 @@ function buildHttpServer(
     maxResponseBytes: options.maxResponseBytes,
     maxBufferedBodyBytes: options.maxBufferedBodyBytes,
     callerBulkheads: {
-      bulkheads: createTenantBulkheads({ dependency: 'gateway', ...options.tenantBulkhead }),
+      executions: createTenantBulkheads({ dependency: 'gateway', ...options.tenantBulkhead }),
+      // The same share again for reading small bodies and looking them up in the response cache.
+      shortcuts: createTenantBulkheads({ dependency: 'gateway', ...options.tenantBulkhead }),
       callerOf: (context) => context.principal.tenantId,
     },
     timeouts: options.httpTimeouts,

@@ -63,7 +63,7 @@ describe('the HTTP server with per-caller bulkheads', () => {
         },
         callerBulkheads: {
           // One slot, no queue: a slot that is never freed refuses every later request at once.
-          bulkheads: createTenantBulkheads({ dependency: 'gateway', concurrency: 1, queue: 0 }),
+          executions: createTenantBulkheads({ dependency: 'gateway', concurrency: 1, queue: 0 }),
           callerOf: (context) => context.caller,
         },
       }),

@@ -68,11 +68,20 @@ export interface HttpServerOptions<TContext extends BaseContext> {
   /** Serve HTTPS (and require client certificates when `clientCa` is set). Default plain HTTP. */
   tls?: ServerTls;
   /**
-   * Each caller's share of this server: its requests in flight, and a short
-   * queue, keyed by `callerOf` (the gateway's tenant); past it, 429
-   * RATE_LIMITED. Taken once the token is checked, before the body is read.
+   * Each caller's share of this server, keyed by `callerOf` (the gateway's
+   * tenant); past a share, 429 RATE_LIMITED.
+   * - `executions`: its requests running through Apollo, and a short queue.
+   *   Taken once the token is checked, before the body is read.
+   * - `shortcuts`: with a shortcut, a small body (`smallBodyBytes`) is read
+   *   and offered to it under this share instead, and takes `executions`
+   *   only if the shortcut did not answer it, so a caller's cache hits do not
+   *   wait behind its own slow requests.
    */
-  callerBulkheads?: { bulkheads: TenantBulkheads; callerOf(context: TContext): string | undefined };
+  callerBulkheads?: {
+    executions: TenantBulkheads;
+    shortcuts?: TenantBulkheads;
+    callerOf(context: TContext): string | undefined;
+  };
   logger: Logger;
 }
 
@@ -99,6 +108,18 @@ export const defaultHttpTimeouts: HttpTimeouts = {
   requestMs: 30_000,
   keepAliveMs: 65_000,
 };
+
+/**
+ * A body this small may be read before its caller has an execution slot:
+ * while one waits for its slot, a caller's queue holds at most that many of them.
+ */
+export const smallBodyBytes = 16 * 1024;
+
+function hasSmallBody(request: IncomingMessage): boolean {
+  // Declared, not chunked: a chunked body's size is known only once it has been read.
+  const declared = request.headers['content-length'];
+  return request.method === 'POST' && declared !== undefined && Number(declared) <= smallBodyBytes;
+}
 
 /** Node checks the headers and request timeouts on this interval (its default is 30 s), so they hold closely. */
 const timeoutCheckIntervalMs = 1000;
@@ -321,78 +342,109 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       return sendApolloResult(response, refusal);
     }
     const caller = callerBulkheads?.callerOf(admitted);
-    if (!callerBulkheads || caller === undefined) return serve(admitted);
+    if (!callerBulkheads || caller === undefined) {
+      const prepared = await prepare(admitted);
+      return prepared && execute(prepared);
+    }
+    const { executions, shortcuts } = callerBulkheads;
+    if (shortcut && shortcuts && hasSmallBody(request)) {
+      const prepared = await withinShare(shortcuts, caller, () => prepare(admitted));
+      return prepared && withinShare(executions, caller, () => execute(prepared));
+    }
     // Taken before the body is read, so a caller's queued requests hold no body buffer either.
-    let served = false;
-    try {
-      await callerBulkheads.bulkheads.run(
-        caller,
-        () => {
-          served = true;
-          return serve(admitted);
-        },
-        clientGone.signal,
-      );
-    } catch (error) {
-      // Left while it waited for a slot: there is no one to answer.
-      if (!served && clientGone.signal.aborted) return;
-      if (served || !isTenantBusy(error)) throw error;
-      response.setHeader('retry-after', '1');
-      if (method === 'POST') response.setHeader('connection', 'close');
-      return sendJson(response, publicErrorCodes.RATE_LIMITED, {
-        errors: [
-          {
-            message: 'Too many requests in flight for this tenant; retry shortly',
-            extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 },
+    return withinShare(executions, caller, async () => {
+      const prepared = await prepare(admitted);
+      return prepared && execute(prepared);
+    });
+
+    /** `fn` within the caller's share of `bulkheads`, or the refusal sent; undefined when there is no one to answer. */
+    async function withinShare<T>(
+      bulkheads: TenantBulkheads,
+      tenant: string,
+      fn: () => Promise<T>,
+    ): Promise<T | undefined> {
+      let started = false;
+      try {
+        return await bulkheads.run(
+          tenant,
+          () => {
+            started = true;
+            return fn();
           },
-        ],
-      });
+          clientGone.signal,
+        );
+      } catch (error) {
+        // Left while it waited for a slot: there is no one to answer.
+        if (!started && clientGone.signal.aborted) return undefined;
+        if (started || !isTenantBusy(error)) throw error;
+        response.setHeader('retry-after', '1');
+        if (method === 'POST') response.setHeader('connection', 'close');
+        sendJson(response, publicErrorCodes.RATE_LIMITED, {
+          errors: [
+            {
+              message: 'Too many requests in flight for this tenant; retry shortly',
+              extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 },
+            },
+          ],
+        });
+        return undefined;
+      }
     }
 
-    async function serve(prepared: TContext): Promise<void> {
-      if (request.method === 'POST') {
-        let text: string;
-        try {
-          text = await readBody(request, maxBodyBytes, bodyBudget);
-        } catch (error) {
-          if (error instanceof BodyTooLargeError)
-            return requestFailure(response, 413, 'Request body is too large');
-          if (error instanceof BodiesInFlightError) {
-            response.setHeader('retry-after', '1');
-            response.setHeader('connection', 'close');
-            return requestFailure(
-              response,
-              publicErrorCodes.SERVER_BUSY,
-              'Too many request bodies in flight; retry shortly',
-              'SERVER_BUSY',
-            );
-          }
-          // The client went away mid-body: there is no one to answer, and nothing went wrong here.
-          if (request.destroyed) return;
-          throw error;
+    /**
+     * Reads and parses the body, and offers it to the shortcut: the context to
+     * run Apollo with, or undefined when the request is already answered.
+     */
+    async function prepare(admittedContext: TContext): Promise<TContext | undefined> {
+      if (request.method !== 'POST') return admittedContext;
+      let text: string;
+      try {
+        text = await readBody(request, maxBodyBytes, bodyBudget);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) {
+          requestFailure(response, 413, 'Request body is too large');
+          return undefined;
         }
-        if ((request.headers['content-type'] ?? '').includes('application/json')) {
-          try {
-            body = JSON.parse(text);
-          } catch {
-            return requestFailure(response, 400, 'Request body is not valid JSON');
-          }
-          if (nestedDeeperThan(body, maxJsonDepth))
-            return requestFailure(response, 400, 'Request body is nested too deeply');
-          if (shortcut) {
-            const runInBackground = async (backgroundContext: TContext) => {
-              const result = await runApollo(async () => backgroundContext);
-              if (result.body.kind === 'complete') onAnswered?.(backgroundContext, result.body.string);
-            };
-            const outcome = await shortcut(request, response, body, prepared, runInBackground);
-            if (outcome.answered) return;
-            prepared = outcome.context ?? prepared;
-          }
-        } else {
-          body = text;
+        if (error instanceof BodiesInFlightError) {
+          response.setHeader('retry-after', '1');
+          response.setHeader('connection', 'close');
+          requestFailure(
+            response,
+            publicErrorCodes.SERVER_BUSY,
+            'Too many request bodies in flight; retry shortly',
+            'SERVER_BUSY',
+          );
+          return undefined;
         }
+        // The client went away mid-body: there is no one to answer, and nothing went wrong here.
+        if (request.destroyed) return undefined;
+        throw error;
       }
+      if (!(request.headers['content-type'] ?? '').includes('application/json')) {
+        body = text;
+        return admittedContext;
+      }
+      try {
+        body = JSON.parse(text);
+      } catch {
+        requestFailure(response, 400, 'Request body is not valid JSON');
+        return undefined;
+      }
+      if (nestedDeeperThan(body, maxJsonDepth)) {
+        requestFailure(response, 400, 'Request body is nested too deeply');
+        return undefined;
+      }
+      if (!shortcut) return admittedContext;
+      const runInBackground = async (backgroundContext: TContext) => {
+        const result = await runApollo(async () => backgroundContext);
+        if (result.body.kind === 'complete') onAnswered?.(backgroundContext, result.body.string);
+      };
+      const outcome = await shortcut(request, response, body, admittedContext, runInBackground);
+      if (outcome.answered) return undefined;
+      return outcome.context ?? admittedContext;
+    }
 
+    async function execute(prepared: TContext): Promise<void> {
       const result = await runApollo(() => Promise.resolve(prepared));
       if (result.body.kind === 'complete' && exceedsBytes(result.body.string, maxResponseBytes)) {
         return sendJson(response, publicErrorCodes.RESPONSE_TOO_LARGE, {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentStore } from '../../subgraphs/documents/document-store.ts';
 import { startTestStack, type TestStack } from '../helpers/test-stack.ts';
+import { eventually } from './harness.ts';
 
 /** Holds the noisy tenant's reads until released, so its slot stays taken; `reached` says one is held. */
 function holdingNoisyReads() {
@@ -34,6 +35,7 @@ function twoTenants(env: Record<string, string>) {
   let stack: TestStack;
   const reads = holdingNoisyReads();
   const ids: Record<string, string> = {};
+  const repeatedIds: Record<string, string> = {};
   let reading = 0;
   /** Each read its own operation, so the gateway never merges it with one in flight. */
   const read = async (tenant: string) => {
@@ -49,7 +51,13 @@ function twoTenants(env: Record<string, string>) {
   beforeAll(async () => {
     stack = await startTestStack({
       decorateStore: reads.decorate,
-      env: { RESPONSE_CACHE_TTL_SECONDS: '0', ...env },
+      env: {
+        RESPONSE_CACHE_TTL_SECONDS: '0',
+        // A held read keeps its slot until released, however slow the machine: no timeout may end it first.
+        RESILIENCE_TIMEOUT_MS: '60000',
+        SUBGRAPH_TIMEOUT_MS: '60000',
+        ...env,
+      },
     });
     for (const tenant of ['noisy-tenant', 'quiet-tenant']) {
       tokens[tenant] = await stack.token(tenant);
@@ -61,10 +69,31 @@ function twoTenants(env: Record<string, string>) {
         status: 'PUBLISHED',
       });
       ids[tenant] = created.id;
+      // Its own document: the documents service's cache would answer a held read of one read before.
+      const repeated = await stack.store.create(tenant, {
+        title: `${tenant} repeated`,
+        body: 'text',
+        tags: [],
+        author: null,
+        status: 'PUBLISHED',
+      });
+      repeatedIds[tenant] = repeated.id;
     }
   });
   afterAll(() => stack?.stop());
-  return { reads, read, raw: (tenant: string) => stack.graphql('{ __typename }', { token: tokens[tenant] }) };
+  return {
+    reads,
+    read,
+    raw: (tenant: string) => stack.graphql('{ __typename }', { token: tokens[tenant] }),
+    /** The same operation every time, which the response cache (when on) can answer. */
+    readRepeated: async (tenant: string) => {
+      const result = await stack.graphql<{ document: { title: string } | null }>(
+        'query RepeatedRead($id: ID!) { document(id: $id) { title } }',
+        { variables: { id: repeatedIds[tenant] }, token: tokens[tenant] },
+      );
+      return { errors: result.errors, title: result.data?.document?.title };
+    },
+  };
 }
 
 describe("the documents store's per-tenant bulkhead", () => {
@@ -104,5 +133,33 @@ describe("the gateway's per-tenant bulkhead", () => {
     reads.release();
     expect((await holding).title).toBe('noisy-tenant notes');
     expect((await raw('noisy-tenant')).status).toBe(200);
+  });
+});
+
+describe("the gateway's per-tenant bulkhead, with the response cache on", () => {
+  const { reads, read, readRepeated } = twoTenants({
+    GATEWAY_TENANT_CONCURRENCY: '1',
+    GATEWAY_TENANT_QUEUE: '0',
+    RESPONSE_CACHE_TTL_SECONDS: '60',
+  });
+
+  it("answers a tenant's cache hits while its operations in flight are all slow misses", async () => {
+    reads.release();
+    expect((await readRepeated('noisy-tenant')).title).toBe('noisy-tenant repeated');
+    reads.reset();
+    const holding = read('noisy-tenant');
+    await reads.reached();
+    // Its one slot is held and it has no queue, so another miss is refused at once.
+    expect((await read('noisy-tenant')).errors?.map((error) => error.extensions)).toEqual([
+      { code: 'RATE_LIMITED', retryAfterSeconds: 1 },
+    ]);
+    // The first answer is stored without the client waiting for it: refused until then, a hit after.
+    await eventually(async () => {
+      const repeated = await readRepeated('noisy-tenant');
+      expect(repeated.errors).toBeUndefined();
+      expect(repeated.title).toBe('noisy-tenant repeated');
+    });
+    reads.release();
+    expect((await holding).title).toBe('noisy-tenant notes');
   });
 });
