@@ -31,6 +31,12 @@ describe('deploy/observability', () => {
     }
   });
 
+  it('charts every metric an alert fires on, so the page it sends can be read on the dashboard', async () => {
+    const charted = new Set((await read('grafana-dashboard.json')).match(/\bquarry_[a-z_]+/g));
+    const alerted = new Set((await read('alerts.yml')).match(/\bquarry_[a-z_]+/g));
+    expect([...alerted].filter((name) => !charted.has(name))).toEqual([]);
+  });
+
   it('scrapes every service at /metrics on its metrics port (the indexer on its own port)', async () => {
     const config = loadConfig({ JWT_JWKS_FILE: 'unused', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' });
     const compose = parse(await readFile(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), {
