@@ -5,8 +5,8 @@
  * gate holds every partition's lease, lifts the gate, and times how long
  * the indexers take to empty the outbox between them.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
@@ -14,7 +14,7 @@ import { SqlitePartitionLeases } from '../indexer/adapters/sqlite-partition-leas
 import { EmbeddedDatabase } from '../server/embedded/sqlite.ts';
 import { SqliteDocumentStore } from '../subgraphs/documents/adapters/sqlite-document-store.ts';
 import { createCorpus } from './corpus.ts';
-import { type Child, freePort, startChild, waitUntil } from './processes.ts';
+import { type Child, freePort, makeWorkDir, startChild, waitUntil } from './processes.ts';
 
 interface IndexersOptions {
   documents: number;
@@ -57,7 +57,7 @@ const leaseMs = 600;
 const gate = 'bench-gate';
 
 async function measure(indexers: number): Promise<CountResult> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'quarry-bench-indexers-'));
+  const dataDir = makeWorkDir('quarry-bench-indexers-');
   const database = new EmbeddedDatabase(join(dataDir, 'quarry.db'));
   const children: Child[] = [];
   try {

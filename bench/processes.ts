@@ -1,10 +1,48 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Everything the bench starts is a child on loopback; these helpers start, watch and stop them. */
+
+const ownerFile = 'owner.pid';
+
+/**
+ * A fresh work directory under `base`, its owner's pid recorded in it, once
+ * those of earlier runs whose owner is gone are removed: a run killed
+ * outright (SIGKILL, the OOM killer, a CI job's timeout) runs no clean-up,
+ * and each leaves its seeded database, hundreds of MiB, behind.
+ * Hand-written: temporary-directory libraries remove theirs on exit, which a SIGKILL skips.
+ */
+export function makeWorkDir(prefix: string, base = tmpdir()): string {
+  for (const name of readdirSync(base)) {
+    if (!name.startsWith(prefix)) continue;
+    const directory = join(base, name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(directory, ownerFile), 'utf8'));
+    } catch {
+      continue; // No owner recorded: not one of these runs' to judge.
+    }
+    if (!isRunning(owner)) rmSync(directory, { recursive: true, force: true });
+  }
+  const directory = mkdtempSync(join(base, prefix));
+  writeFileSync(join(directory, ownerFile), String(process.pid));
+  return directory;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -5,10 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
@@ -28,6 +28,7 @@ import {
   cpuMs,
   freePort,
   machineSpeed,
+  makeWorkDir,
   peakRssMb,
   processTreeCpuMs,
   sampleRss,
@@ -287,7 +288,7 @@ export async function runBench(
 ): Promise<{ result: BenchResult; jsonPath: string; markdownPath: string }> {
   const startedAt = new Date();
   const loadBefore = loadavg();
-  const work = mkdtempSync(join(tmpdir(), 'quarry-bench-'));
+  const work = makeWorkDir('quarry-bench-');
   const run: Run = { work, children: [], logFile: (name) => join(work, `${name}.log`) };
   const stopAll = async () => {
     for (const child of run.children.reverse()) await child.stop();

@@ -7,8 +7,8 @@
  * Natural-language questions (several words, a common one and a misspelled
  * one among them) are timed with typo tolerance on and off.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { DocumentChange } from '../server/documents/model.ts';
@@ -16,6 +16,7 @@ import { EmbeddedDatabase } from '../server/embedded/sqlite.ts';
 import { SqliteSearchIndex } from '../subgraphs/search/adapters/sqlite-search-index.ts';
 import type { FacetField } from '../subgraphs/search/search-index.ts';
 import { createCorpus, type TermClass } from './corpus.ts';
+import { makeWorkDir } from './processes.ts';
 
 interface ScaleOptions {
   sizes: number[];
@@ -90,7 +91,7 @@ function questions(terms: Record<TermClass, string[]>): string[] {
 }
 
 async function measureSize(documents: number): Promise<SizeResult> {
-  const directory = mkdtempSync(join(tmpdir(), 'quarry-scale-'));
+  const directory = makeWorkDir('quarry-scale-');
   const path = join(directory, 'quarry.db');
   const database = new EmbeddedDatabase(path);
   const index = new SqliteSearchIndex(database);

@@ -1,6 +1,17 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cpuMs, processTreeCpuMs } from '../../bench/processes.ts';
+import { cpuMs, makeWorkDir, processTreeCpuMs } from '../../bench/processes.ts';
 
 /**
  * A parent that idles while its child burns 400 ms of CPU, as the search
@@ -48,4 +59,31 @@ describe('process CPU', () => {
       }
     }, 30_000);
   }
+});
+
+describe('makeWorkDir', () => {
+  it('removes the work directories of runs killed outright, and only those', () => {
+    const base = mkdtempSync(join(tmpdir(), 'quarry-work-dirs-'));
+    try {
+      const ownedBy = (name: string, pid?: number) => {
+        mkdirSync(join(base, name));
+        if (pid !== undefined) writeFileSync(join(base, name, 'owner.pid'), String(pid));
+      };
+      // A process that has exited: its pid names no running process.
+      ownedBy('quarry-bench-killed', spawnSync(process.execPath, ['-e', '']).pid);
+      ownedBy('quarry-bench-running', process.pid);
+      ownedBy('quarry-bench-unowned');
+      ownedBy('other-killed', spawnSync(process.execPath, ['-e', '']).pid);
+
+      const made = makeWorkDir('quarry-bench-', base);
+
+      expect(readFileSync(join(made, 'owner.pid'), 'utf8')).toBe(String(process.pid));
+      expect(existsSync(join(base, 'quarry-bench-killed'))).toBe(false);
+      expect(readdirSync(base).sort()).toEqual(
+        ['other-killed', 'quarry-bench-running', 'quarry-bench-unowned', made.slice(base.length + 1)].sort(),
+      );
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
 });
