@@ -22,7 +22,8 @@ describe('authentication configuration', () => {
       JWT_AUDIENCE: 'https://api.quarry.example, quarry',
       JWT_TENANT_CLAIM: 'https://quarry.example/tenant_id',
       JWT_SCOPE_CLAIMS: 'scope, realm_access.roles',
-      JWT_ROLE_SCOPES: 'quarry-reader=documents:read, quarry-writer=documents:read documents:write',
+      JWT_ROLE_SCOPES:
+        'quarry-reader=documents:read, quarry-writer=documents:read documents:write, quarry-admin=tenant:admin search:admin',
       JWT_CLIENT_ID_CLAIMS: 'cid',
       JWT_PARTNER_CLAIM: 'realm_access.roles=partner',
       JWT_TIER_CLAIM: 'plan.tier',
@@ -34,6 +35,7 @@ describe('authentication configuration', () => {
       roleScopes: new Map([
         ['quarry-reader', ['documents:read']],
         ['quarry-writer', ['documents:read', 'documents:write']],
+        ['quarry-admin', ['tenant:admin', 'search:admin']],
       ]),
       clientIds: [['cid']],
       tier: ['plan', 'tier'],
@@ -94,6 +96,10 @@ describe('authentication configuration', () => {
       /JWT_ROLE_SCOPES: "admin=everything" is not role=scope/,
     ],
     [{ ...single, JWT_ROLE_SCOPES: 'admin' }, /JWT_ROLE_SCOPES:/],
+    [
+      { ...single, JWT_ROLE_SCOPES: 'admin=search:write' },
+      /JWT_ROLE_SCOPES: "admin=search:write" is not role=scope/,
+    ],
     [{ ...single, JWT_PARTNER_CLAIM: 'client_type' }, /JWT_PARTNER_CLAIM: "client_type" is not claim=value/],
     [{ ...single, JWT_ISSUERS: '{not json' }, /JWT_ISSUERS: is not JSON/],
     [

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type ClaimMapping, defaultClaimMapping, parseClaimPath } from './claim-mapping.ts';
-import { READ_SCOPE, WRITE_SCOPE } from './scopes.ts';
+import { QUARRY_SCOPES } from './scopes.ts';
 
 /** Where an issuer's public keys come from. Never from a token's `jku`, `x5u` or `jwk`. */
 export type KeySource = { jwksUrl: string } | { jwksFile: string } | { discovery: true };
@@ -15,9 +15,8 @@ export interface TrustedIssuer {
   claims: ClaimMapping;
 }
 
-const quarryScope = z.enum([READ_SCOPE, WRITE_SCOPE], {
-  error: `must be ${READ_SCOPE} or ${WRITE_SCOPE}`,
-});
+const quarryScopeList = QUARRY_SCOPES.join(', ');
+const quarryScope = z.enum(QUARRY_SCOPES, { error: `must be one of ${quarryScopeList}` });
 const commaList = (value: string) =>
   value
     .split(',')
@@ -40,7 +39,7 @@ const roleScopesText = z
       if (!item.includes('=') || !name || granted.length === 0 || unknown !== undefined) {
         context.addIssue({
           code: 'custom',
-          message: `"${item}" is not role=scope, with scopes from ${READ_SCOPE} and ${WRITE_SCOPE}`,
+          message: `"${item}" is not role=scope, with scopes from ${quarryScopeList}`,
         });
         return z.NEVER;
       }

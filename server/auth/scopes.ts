@@ -11,6 +11,15 @@ export const SEARCH_ADMIN_SCOPE = 'search:admin';
 /** Erasing every trace of the tenant: its own scope, never implied by another. */
 export const TENANT_ERASE_SCOPE = 'tenant:erase';
 
+/** Every scope Quarry checks, as a provider's role or scope names may be mapped to them (`JWT_ROLE_SCOPES`). */
+export const QUARRY_SCOPES = [
+  READ_SCOPE,
+  WRITE_SCOPE,
+  TENANT_ADMIN_SCOPE,
+  SEARCH_ADMIN_SCOPE,
+  TENANT_ERASE_SCOPE,
+] as const;
+
 type OperationType = OperationTypeNode | 'query' | 'mutation' | 'subscription';
 
 const scopeFor = (operation: OperationType) => (operation === 'mutation' ? WRITE_SCOPE : READ_SCOPE);

@@ -64,6 +64,7 @@ describe('identity providers: Auth0, Keycloak, Okta and Entra ID tokens', () => 
       roleScopes: {
         'quarry-reader': 'documents:read',
         'quarry-writer': ['documents:read', 'documents:write'],
+        'quarry-search-admin': 'search:admin',
       },
     };
     stack = await startTestStack({
@@ -290,6 +291,23 @@ describe('identity providers: Auth0, Keycloak, Okta and Entra ID tokens', () => 
       }
     },
   );
+
+  it('grants an admin scope through a mapped Keycloak role, and only to a token with that role', async () => {
+    const readSynonyms = '{ synonyms { rules { word } } }';
+    const withRole = await keycloakToken(keycloak, signers.keycloak!, {
+      tenant: 'acme-keycloak',
+      realmRoles: ['quarry-reader'],
+      clientRoles: ['quarry-search-admin'],
+    });
+    const admitted = await stack.graphql(readSynonyms, { token: withRole });
+    expect(admitted.errors).toBeUndefined();
+    const withoutRole = await keycloakToken(keycloak, signers.keycloak!, {
+      tenant: 'acme-keycloak',
+      realmRoles: ['quarry-reader'],
+    });
+    const refused = await stack.graphql(readSynonyms, { token: withoutRole });
+    expect(refused.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+  });
 
   it("never verifies a token naming one realm with the other realm's key, even under the same kid", async () => {
     const forged = await keycloakToken(keycloak, signers.keycloakPartners!, {
