@@ -97,8 +97,11 @@ export interface ResponseCache {
    * none when both generations are kept in process and the entry is near.
    */
   lookup(tenantId: string, requestIdentity: string): Promise<Lookup>;
-  /** Not awaited by callers: the client need not wait for the cache write. */
-  store(ticket: StoreTicket, response: CachedResponse): Promise<void>;
+  /**
+   * Not awaited by callers: the client need not wait for the cache write.
+   * Takes the body as sent, so neither Redis nor the copy kept near encodes it again.
+   */
+  store(ticket: StoreTicket, response: ResponseHit): Promise<void>;
   /** A refresh handed out by `lookup` has ended, stored or not: the entry may be refreshed again. */
   refreshEnded(ticket: StoreTicket): void;
   readonly events: OperationalEvents;
@@ -227,11 +230,10 @@ export function createResponseCache({
       return { hit, refresh: refreshTicket(ticket, decoded.refreshAt) };
     },
     async store(ticket, response) {
-      if (Buffer.byteLength(response.body, 'utf8') > maxEntryBytes) return;
+      if (response.body.length > maxEntryBytes) return;
       const refreshAt = Date.now() + drawRefreshPoint(ttlSeconds, refreshSeconds) * 1000;
       await cache.set(ticket.key, encodeEntry(ticket.generations, refreshAt, response), ttlSeconds);
-      if (near)
-        keepNear(ticket.key, { generations: ticket.generations, response: encodeHit(response) }, refreshAt);
+      keepNear(ticket.key, { generations: ticket.generations, response }, refreshAt);
     },
     refreshEnded(ticket) {
       refreshing.delete(ticket.key);
@@ -294,12 +296,11 @@ function encodeHit({ operationName, body }: CachedResponse): ResponseHit {
 }
 
 // `generations\nrefreshAt\noperationName\nbody`: none of the first three can hold a newline.
-function encodeEntry(
-  generations: string,
-  refreshAt: number,
-  { operationName, body }: CachedResponse,
-): string {
-  return `${generations}\n${Math.round(refreshAt)}\n${operationName ?? ''}\n${body}`;
+function encodeEntry(generations: string, refreshAt: number, { operationName, body }: ResponseHit): Buffer {
+  return Buffer.concat([
+    Buffer.from(`${generations}\n${Math.round(refreshAt)}\n${operationName ?? ''}\n`, 'utf8'),
+    body,
+  ]);
 }
 
 function decodeEntry(
