@@ -17,7 +17,7 @@ export interface GatewayContext {
    * it holds: its plugin sets `keep` once the response may be stored, and
    * the HTTP server calls it with the body it sends.
    */
-  responseToKeep?: { keep?: (body: Buffer) => void };
+  responseToKeep?: { keep?: (body: string) => void };
   /** Set when the request reaches Apollo already judged by admission (see `AdmissionVerdict`). */
   admission?: AdmissionVerdict;
   /** The gateway's own request (a response-cache refresh), not a client's: metrics do not count it. */

@@ -97,11 +97,8 @@ export interface ResponseCache {
    * none when both generations are kept in process and the entry is near.
    */
   lookup(tenantId: string, requestIdentity: string): Promise<Lookup>;
-  /**
-   * Not awaited by callers: the client need not wait for the cache write.
-   * Takes the body as sent, so neither Redis nor the copy kept near encodes it again.
-   */
-  store(ticket: StoreTicket, response: ResponseHit): Promise<void>;
+  /** Not awaited by callers: the client need not wait for the cache write. */
+  store(ticket: StoreTicket, response: CachedResponse): Promise<void>;
   /** A refresh handed out by `lookup` has ended, stored or not: the entry may be refreshed again. */
   refreshEnded(ticket: StoreTicket): void;
   readonly events: OperationalEvents;
@@ -230,10 +227,11 @@ export function createResponseCache({
       return { hit, refresh: refreshTicket(ticket, decoded.refreshAt) };
     },
     async store(ticket, response) {
-      if (response.body.length > maxEntryBytes) return;
+      if (Buffer.byteLength(response.body, 'utf8') > maxEntryBytes) return;
       const refreshAt = Date.now() + drawRefreshPoint(ttlSeconds, refreshSeconds) * 1000;
       await cache.set(ticket.key, encodeEntry(ticket.generations, refreshAt, response), ttlSeconds);
-      keepNear(ticket.key, { generations: ticket.generations, response }, refreshAt);
+      if (near)
+        keepNear(ticket.key, { generations: ticket.generations, response: encodeHit(response) }, refreshAt);
     },
     refreshEnded(ticket) {
       refreshing.delete(ticket.key);
@@ -296,11 +294,12 @@ function encodeHit({ operationName, body }: CachedResponse): ResponseHit {
 }
 
 // `generations\nrefreshAt\noperationName\nbody`: none of the first three can hold a newline.
-function encodeEntry(generations: string, refreshAt: number, { operationName, body }: ResponseHit): Buffer {
-  return Buffer.concat([
-    Buffer.from(`${generations}\n${Math.round(refreshAt)}\n${operationName ?? ''}\n`, 'utf8'),
-    body,
-  ]);
+function encodeEntry(
+  generations: string,
+  refreshAt: number,
+  { operationName, body }: CachedResponse,
+): string {
+  return `${generations}\n${Math.round(refreshAt)}\n${operationName ?? ''}\n${body}`;
 }
 
 function decodeEntry(

@@ -13,8 +13,7 @@ export interface Cache {
   readonly name: string;
   get(key: string): Promise<string | undefined>;
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
-  /** A value given as bytes is stored as their UTF-8 text: a caller that holds them encoded already saves encoding it again. */
-  set(key: string, value: string | Buffer, ttlSeconds: number): Promise<void>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** Stores every entry under the same TTL in one command: a page's worth of entities costs one call, not one each. */
   setMany(entries: readonly CacheEntry[], ttlSeconds: number): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;

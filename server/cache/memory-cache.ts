@@ -39,9 +39,7 @@ export function createMemoryCache({
     get: async (key) => read(key),
     getMany: async (keys) => keys.map(read),
     async set(key, value, ttlSeconds) {
-      entries.set(key, typeof value === 'string' ? value : value.toString('utf8'), {
-        ttl: ttlSeconds * 1000,
-      });
+      entries.set(key, value, { ttl: ttlSeconds * 1000 });
     },
     async setMany(stored, ttlSeconds) {
       for (const { key, value } of stored) entries.set(key, value, { ttl: ttlSeconds * 1000 });

@@ -44,7 +44,7 @@ export interface HttpServerOptions<TContext extends BaseContext> {
    * is sent, or once run in the background for the shortcut: what keeps it
    * (the response cache) then need not serialize the result a second time.
    */
-  onAnswered?: (context: TContext, body: Buffer) => void;
+  onAnswered?: (context: TContext, body: string) => void;
   /** Extra GET routes by exact path, such as health checks and metrics. */
   routes?: Record<string, RouteHandler>;
   /** Bodies above this are refused with 413 before they are parsed. Default 1 MiB (MAX_REQUEST_BODY_BYTES). */
@@ -229,12 +229,11 @@ function readBody(request: IncomingMessage, maxBytes: number, budget: BodyBudget
   });
 }
 
-/** `encoded`: a complete body's bytes, when the caller has them already. */
-async function sendApolloResult(response: ServerResponse, result: HTTPGraphQLResponse, encoded?: Buffer) {
+async function sendApolloResult(response: ServerResponse, result: HTTPGraphQLResponse) {
   for (const [name, value] of result.headers) response.setHeader(name, value);
   response.statusCode = result.status ?? 200;
   if (result.body.kind === 'complete') {
-    response.end(encoded ?? result.body.string);
+    response.end(result.body.string);
     return;
   }
   for await (const chunk of result.body.asyncIterator) response.write(chunk);
@@ -438,8 +437,7 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
       if (!shortcut) return admittedContext;
       const runInBackground = async (backgroundContext: TContext) => {
         const result = await runApollo(async () => backgroundContext);
-        if (result.body.kind === 'complete')
-          onAnswered?.(backgroundContext, Buffer.from(result.body.string, 'utf8'));
+        if (result.body.kind === 'complete') onAnswered?.(backgroundContext, result.body.string);
       };
       const outcome = await shortcut(request, response, body, admittedContext, runInBackground);
       if (outcome.answered) return undefined;
@@ -453,12 +451,9 @@ export function createHttpServer<TContext extends BaseContext>(options: HttpServ
           errors: [{ message: responseTooLargeMessage, extensions: { code: 'RESPONSE_TOO_LARGE' } }],
         });
       }
-      // Encoded once: what is kept is the bytes that are sent. Kept before sending: a client that asks
-      // again as soon as it is answered finds it.
-      const bytes =
-        onAnswered && result.body.kind === 'complete' ? Buffer.from(result.body.string, 'utf8') : undefined;
-      if (bytes) onAnswered?.(prepared, bytes);
-      await sendApolloResult(response, result, bytes);
+      // Before sending: a client that asks again as soon as it is answered finds what was kept.
+      if (result.body.kind === 'complete') onAnswered?.(prepared, result.body.string);
+      await sendApolloResult(response, result);
     }
   }
 

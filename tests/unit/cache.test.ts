@@ -44,14 +44,6 @@ describe.each([
     expect(await cache.get(key)).toBeUndefined();
   });
 
-  it('stores a value given as bytes as their UTF-8 text', async () => {
-    const cache = make();
-    const key = tenantKey('t1', 'bytes', String(Math.random()));
-    const text = 'Zürich, 東京 and a line\nbreak';
-    await cache.set(key, Buffer.from(text, 'utf8'), 60);
-    expect(await cache.get(key)).toBe(text);
-  });
-
   it('increments counters atomically', async () => {
     const cache = make();
     const key = tenantKey('t1', 'counter', String(Math.random()));

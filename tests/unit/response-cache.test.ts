@@ -67,7 +67,7 @@ describe('response cache invalidation while Redis is unreachable (real redis-ser
       for (const tenant of ['owing', 'bystander']) {
         const miss = await writer.lookup(tenant, 'page');
         if (!('miss' in miss)) throw new Error('expected a miss');
-        await writer.store(miss.miss, { operationName: null, body: Buffer.from(`${tenant} before`) });
+        await writer.store(miss.miss, { operationName: null, body: `${tenant} before` });
       }
       expect(bodyOf(await other.lookup('owing', 'page'))).toBe('owing before');
 
@@ -112,7 +112,7 @@ describe('response cache entry size (real redis-server and in process)', () => {
       ] as const) {
         const miss = await responses.lookup('tenant', identity);
         if (!('miss' in miss)) throw new Error('expected a miss');
-        await responses.store(miss.miss, { operationName: null, body: Buffer.from(body) });
+        await responses.store(miss.miss, { operationName: null, body });
       }
       expect(bodyOf(await responses.lookup('tenant', 'small'))).toHaveLength(1000);
       expect(await responses.lookup('tenant', 'large')).toHaveProperty('miss');
@@ -142,7 +142,7 @@ describe('response cache after Redis loses its counters (real redis-server)', ()
       try {
         const miss = await responses.lookup(tenant, 'page');
         if (!('miss' in miss)) throw new Error('expected a miss');
-        await responses.store(miss.miss, { operationName: null, body: Buffer.from('before the write') });
+        await responses.store(miss.miss, { operationName: null, body: 'before the write' });
         expect(bodyOf(await responses.lookup(tenant, 'page'))).toBe('before the write');
         await responses.invalidate(tenant);
         expect(await responses.lookup(tenant, 'page')).toHaveProperty('miss');
@@ -168,7 +168,7 @@ describe('response cache keys and refresh points', () => {
     const next = createTestResponseCache({ cache, deployment: 'supergraph-2' });
     const miss = await current.lookup('tenant', 'page');
     if (!('miss' in miss)) throw new Error('expected a miss');
-    await current.store(miss.miss, { operationName: null, body: Buffer.from('from the current deployment') });
+    await current.store(miss.miss, { operationName: null, body: 'from the current deployment' });
     expect(bodyOf(await current.lookup('tenant', 'page'))).toBe('from the current deployment');
     expect(await next.lookup('tenant', 'page')).toHaveProperty('miss');
   });
@@ -197,7 +197,7 @@ async function missThenStore(
 ): Promise<StoreTicket> {
   const lookup = await responses.lookup(tenantId, identity);
   if (!('miss' in lookup)) throw new Error(`expected a miss, got ${JSON.stringify(lookup)}`);
-  await responses.store(lookup.miss, { operationName, body: Buffer.from(body) });
+  await responses.store(lookup.miss, { operationName, body });
   return lookup.miss;
 }
 
