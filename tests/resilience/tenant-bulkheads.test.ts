@@ -56,29 +56,21 @@ function twoTenants(env: Record<string, string>) {
         // A held read keeps its slot until released, however slow the machine: no timeout may end it first.
         RESILIENCE_TIMEOUT_MS: '60000',
         SUBGRAPH_TIMEOUT_MS: '60000',
+        EXECUTION_TIMEOUT_MS: '60000',
         ...env,
       },
     });
+    const create = async (tenant: string, title: string) =>
+      (await stack.store.create(tenant, { title, body: 'text', tags: [], author: null, status: 'PUBLISHED' }))
+        .id;
     for (const tenant of ['noisy-tenant', 'quiet-tenant']) {
       tokens[tenant] = await stack.token(tenant);
-      const created = await stack.store.create(tenant, {
-        title: `${tenant} notes`,
-        body: 'text',
-        tags: [],
-        author: null,
-        status: 'PUBLISHED',
-      });
-      ids[tenant] = created.id;
+      ids[tenant] = await create(tenant, `${tenant} notes`);
       // Its own document: the documents service's cache would answer a held read of one read before.
-      const repeated = await stack.store.create(tenant, {
-        title: `${tenant} repeated`,
-        body: 'text',
-        tags: [],
-        author: null,
-        status: 'PUBLISHED',
-      });
-      repeatedIds[tenant] = repeated.id;
+      repeatedIds[tenant] = await create(tenant, `${tenant} repeated`);
     }
+    // Indexed now: the indexer's generation bump, landing later, would retire a response cached before it.
+    await stack.settle();
   });
   afterAll(() => stack?.stop());
   return {
