@@ -78,3 +78,69 @@ describe('the HTTP server with per-caller bulkheads', () => {
     await expect.poll(() => post(url).then((answer) => answer.status), { timeout: 10_000 }).toBe(200);
   });
 });
+
+describe("the HTTP server's shortcut share", () => {
+  let server: ListeningServer | undefined;
+  let apollo: ApolloServer<CallerContext> | undefined;
+  afterEach(async () => {
+    await server?.close(0);
+    await apollo?.stop();
+  });
+
+  it('offers a small declared body to the shortcut before an execution slot, and a large or chunked one only after', async () => {
+    const held = Promise.withResolvers<boolean>();
+    const running = Promise.withResolvers<void>();
+    apollo = new ApolloServer<CallerContext>({
+      typeDefs: 'type Query { ok: Boolean, slow: Boolean }',
+      resolvers: {
+        Query: {
+          ok: () => true,
+          slow: () => {
+            running.resolve();
+            return held.promise;
+          },
+        },
+      },
+    });
+    await apollo.start();
+    const offered: unknown[] = [];
+    server = await listen(
+      createHttpServer<CallerContext>({
+        apollo,
+        logger: createLogger({ level: 'silent' }),
+        context: async () => ({ caller: 'tenant-a' }),
+        shortcut: async (_request, _response, body) => {
+          offered.push(body);
+          return { answered: false };
+        },
+        // One slot each, no queue: a second request waiting for an execution slot is refused at once.
+        callerBulkheads: {
+          executions: createTenantBulkheads({ dependency: 'gateway', concurrency: 1, queue: 0 }),
+          shortcuts: createTenantBulkheads({ dependency: 'gateway', concurrency: 1, queue: 0 }),
+          callerOf: (context) => context.caller,
+        },
+      }),
+      0,
+      '127.0.0.1',
+    );
+    const { url } = server;
+    const send = (body: string, chunked = false) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: chunked ? new Blob([body]).stream() : body,
+        ...(chunked ? { duplex: 'half' } : {}),
+      } as RequestInit).then((response) => response.status);
+
+    const holding = send(JSON.stringify({ query: '{ slow }' }));
+    await running.promise;
+    expect(await send(JSON.stringify({ query: '{ ok }' }))).toBe(429);
+    expect(offered).toHaveLength(2);
+    // Past 16 KiB, and of unknown size, a body waits for its execution slot unread.
+    expect(await send(JSON.stringify({ query: `{ ok }${' '.repeat(20 * 1024)}` }))).toBe(429);
+    expect(await send(JSON.stringify({ query: '{ ok }' }), true)).toBe(429);
+    expect(offered).toHaveLength(2);
+    held.resolve(true);
+    expect(await holding).toBe(200);
+  });
+});
