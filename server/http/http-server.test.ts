@@ -77,15 +77,6 @@ describe('the HTTP server with per-caller bulkheads', () => {
     // The abandoned request frees its slot on its own; the caller's next request is served.
     await expect.poll(() => post(url).then((answer) => answer.status), { timeout: 10_000 }).toBe(200);
   });
-});
-
-describe("the HTTP server's shortcut share", () => {
-  let server: ListeningServer | undefined;
-  let apollo: ApolloServer<CallerContext> | undefined;
-  afterEach(async () => {
-    await server?.close(0);
-    await apollo?.stop();
-  });
 
   it('offers a small declared body to the shortcut before an execution slot, and a large or chunked one only after', async () => {
     const held = Promise.withResolvers<boolean>();
